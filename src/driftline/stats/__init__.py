@@ -1,0 +1,1 @@
+"""Pure statistics: accumulators, profiles, drift methods, quality checks. No I/O."""
