@@ -1,6 +1,12 @@
-"""driftline: monitoring for machine-learning models in production."""
+"""driftline: monitoring for machine-learning models in production.
+
+Importing driftline never imports the server, database drivers or Spark.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from driftline.errors import (
     ConfigError,
@@ -9,14 +15,57 @@ from driftline.errors import (
     ProfileFormatError,
     SchemaError,
 )
+from driftline.report import Report, compare
+from driftline.schema import ColumnSpec, Kind, Role, Schema
+from driftline.stats.drift import DriftResult
+from driftline.stats.profile import ColumnProfile, DatasetProfile
+from driftline.stats.quality import QualityResult, QualityThresholds
 
 __version__ = "0.1.0"
 
+
+def profile(
+    data: Any,
+    schema: Schema | dict[str, Any] | str | Path | None = None,
+    *,
+    reservoir_size: int = 10_000,
+    seed: int | None = None,
+    batch_rows: int | None = None,
+) -> DatasetProfile:
+    """Profile ``data`` in one pass, in bounded memory.
+
+    ``data``: a pandas or polars DataFrame, a pyarrow Table, a dict of arrays,
+    or a path to a Parquet, CSV or JSON-lines file (read in batches of
+    ``batch_rows``). ``schema`` overrides the inferred kinds and roles: a
+    :class:`Schema`, a dict ``{column: {"kind": ..., "role": ...}}`` or a YAML
+    file path. ``reservoir_size`` bounds the sample kept per column (tests that
+    need raw values are exact up to it). Save with ``.save(path)``, load with
+    ``DatasetProfile.load(path)``.
+    """
+    from driftline.stats.profile import build_profile
+
+    return build_profile(
+        data, schema, reservoir_size=reservoir_size, seed=seed, batch_rows=batch_rows
+    )
+
+
 __all__ = [
+    "ColumnProfile",
+    "ColumnSpec",
     "ConfigError",
+    "DatasetProfile",
+    "DriftResult",
     "DriftlineError",
     "InputError",
+    "Kind",
     "ProfileFormatError",
+    "QualityResult",
+    "QualityThresholds",
+    "Report",
+    "Role",
+    "Schema",
     "SchemaError",
     "__version__",
+    "compare",
+    "profile",
 ]

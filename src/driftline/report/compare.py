@@ -1,0 +1,299 @@
+"""``driftline.compare``: a reference and a current dataset (or profiles) -> Report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from driftline.errors import ConfigError
+from driftline.report.model import FORMAT_VERSION, Report
+from driftline.schema import Schema
+from driftline.stats.drift.rules import (
+    METHODS,
+    ColumnDrift,
+    DriftOptions,
+    apply_verdicts,
+    evaluate_column,
+)
+from driftline.stats.profile import (
+    CATEGORY_KINDS,
+    ColumnProfile,
+    DatasetProfile,
+    build_profile,
+    is_profile_file,
+)
+from driftline.stats.quality import (
+    QualityResult,
+    QualityThresholds,
+    column_checks,
+    dataset_checks,
+)
+
+
+def as_profile(
+    data: Any, schema: Any = None, *, reservoir_size: int = 10_000, seed: int | None = None
+) -> DatasetProfile:
+    """A DatasetProfile as-is, a saved profile file loaded, anything else profiled."""
+    if isinstance(data, DatasetProfile):
+        return data
+    if isinstance(data, str | Path) and is_profile_file(data):
+        return DatasetProfile.load(data)
+    return build_profile(data, schema, reservoir_size=reservoir_size, seed=seed)
+
+
+def compare(
+    reference: Any,
+    current: Any,
+    schema: Schema | dict[str, Any] | str | Path | None = None,
+    *,
+    method: str = "auto",
+    per_column: dict[str, str] | None = None,
+    thresholds: dict[str, float] | None = None,
+    alpha: float = 0.05,
+    min_samples: int = 30,
+    n_bins: int = 10,
+    quality: QualityThresholds | dict[str, Any] | None = None,
+    data_driven_thresholds: bool = False,
+    seed: int | None = None,
+) -> Report:
+    """Compare ``current`` with ``reference``; either may be data, a path or a saved profile.
+
+    ``method`` picks the deciding drift method ("auto" or one of
+    :data:`driftline.stats.drift.rules.METHODS`), ``per_column`` overrides it
+    by column, ``thresholds`` overrides thresholds by method name ("auto" sets
+    the effect threshold of the default rule). With
+    ``data_driven_thresholds=True`` each distance's threshold becomes the 99th
+    percentile of its value between resamples of the reference (no-drift
+    spread), when that is higher than the fixed one.
+    """
+    _check_options(method, per_column or {}, thresholds or {}, alpha, min_samples, n_bins)
+    ref = as_profile(reference, schema, seed=seed)
+    cur = as_profile(
+        current,
+        schema if not isinstance(current, DatasetProfile) else None,
+        seed=None if seed is None else seed + 1,
+    )
+    opts = DriftOptions(
+        method=method,
+        per_column=per_column or {},
+        thresholds=thresholds or {},
+        alpha=alpha,
+        min_samples=min_samples,
+        n_bins=n_bins,
+    )
+    q = (
+        quality
+        if isinstance(quality, QualityThresholds)
+        else QualityThresholds.from_dict(quality or {})
+    )
+    return build_report(ref, cur, opts, q, data_driven_thresholds=data_driven_thresholds)
+
+
+def _check_options(
+    method: str,
+    per_column: dict[str, str],
+    thresholds: dict[str, float],
+    alpha: float,
+    min_samples: int,
+    n_bins: int,
+) -> None:
+    allowed = ("auto", *METHODS)
+    for where, m in [
+        ("method", method),
+        *((f"per_column[{c!r}]", v) for c, v in per_column.items()),
+    ]:
+        if m not in allowed:
+            raise ConfigError(f"{where}: unknown drift method {m!r}; allowed: {', '.join(allowed)}")
+    for k, v in thresholds.items():
+        if k not in allowed:
+            raise ConfigError(f"thresholds: unknown method {k!r}; allowed: {', '.join(allowed)}")
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"thresholds[{k!r}] must be a non-negative number, got {v!r}")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be between 0 and 1 (exclusive), got {alpha!r}")
+    if min_samples < 1:
+        raise ConfigError(f"min_samples must be at least 1, got {min_samples!r}")
+    if not 2 <= n_bins <= 1000:
+        raise ConfigError(f"n_bins must be between 2 and 1000, got {n_bins!r}")
+
+
+def build_report(
+    ref: DatasetProfile,
+    cur: DatasetProfile,
+    opts: DriftOptions,
+    q: QualityThresholds,
+    *,
+    data_driven_thresholds: bool = False,
+) -> Report:
+    shared = [c for c in ref.columns if c in cur.columns]
+    drift: dict[str, ColumnDrift] = {}
+    for name in shared:
+        r, c = ref.columns[name], cur.columns[name]
+        if r.kind is not c.kind:
+            continue
+        col_opts = opts
+        if data_driven_thresholds:
+            col_opts = _data_driven(r, c, opts)
+        drift[name] = evaluate_column(r, c, col_opts)
+    dataset_drifted, verdict = apply_verdicts(drift, opts)
+    quality = dataset_checks(ref, cur, q)
+    columns: dict[str, Any] = {}
+    for name in shared:
+        r, c = ref.columns[name], cur.columns[name]
+        checks = column_checks(r, c, q) if r.kind is c.kind else []
+        columns[name] = _column_entry(r, c, drift.get(name), checks)
+    failed = sum(1 for x in quality if x.status == "fail") + sum(
+        1 for col in columns.values() for x in col["quality"] if x["status"] == "fail"
+    )
+    warned = sum(1 for x in quality if x.status == "warn") + sum(
+        1 for col in columns.values() for x in col["quality"] if x["status"] == "warn"
+    )
+    data = {
+        "format_version": FORMAT_VERSION,
+        "dataset": {
+            "drifted": dataset_drifted,
+            "n_reference": ref.n_rows,
+            "n_current": cur.n_rows,
+            "rule": verdict["rule"],
+            "drifted_columns": verdict["drifted_columns"],
+            "n_columns": len(drift),
+            "n_tested": verdict["n_tested"],
+            "alpha": opts.alpha,
+            "method": opts.method,
+            "quality": {"failed": failed, "warned": warned},
+            "duplicate_ratio": {"reference": ref.duplicate_ratio, "current": cur.duplicate_ratio},
+        },
+        "columns": columns,
+        "quality": [x.to_dict() for x in quality],
+        "schema": {
+            "reference": ref.schema.to_dict(),
+            "current": cur.schema.to_dict(),
+        },
+    }
+    return Report(data)
+
+
+def _column_entry(
+    r: ColumnProfile, c: ColumnProfile, d: ColumnDrift | None, checks: list[QualityResult]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "kind": r.kind.value,
+        "role": r.spec.role.value,
+        "summary": {"reference": _summary(r), "current": _summary(c)},
+        "quality": [x.to_dict() for x in checks],
+    }
+    if d is None:
+        entry["drift"] = {
+            "method": "none",
+            "statistic": None,
+            "p_value": None,
+            "threshold": None,
+            "drifted": None,
+            "computed": "not_applicable",
+            "details": {"reason": "kinds differ between reference and current"},
+        }
+        entry["metrics"] = {}
+        return entry
+    entry["drift"] = d.decision.to_dict()
+    entry["metrics"] = {k: v.to_dict() for k, v in d.metrics.items()}
+    if d.bins is not None and len(d.bins.labels):
+        rt, ct = max(int(d.bins.reference.sum()), 1), max(int(d.bins.current.sum()), 1)
+        entry["distribution"] = {
+            "bins": d.bins.labels,
+            "edges": None if d.bins.edges is None else [float(x) for x in d.bins.edges],
+            "reference": [float(x) / rt for x in d.bins.reference],
+            "current": [float(x) / ct for x in d.bins.current],
+            "reference_counts": [int(x) for x in d.bins.reference],
+            "current_counts": [int(x) for x in d.bins.current],
+        }
+    return entry
+
+
+def _summary(col: ColumnProfile) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "count": col.count,
+        "missing": col.missing,
+        "missing_ratio": col.missing_ratio,
+        "type_errors": col.type_errors,
+        "distinct": round(col.distinct.estimate),
+    }
+    if col.kind in CATEGORY_KINDS:
+        counts = col.categories.counts()
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
+        out["top"] = [{"value": k, "count": v} for k, v in top]
+    elif col.moments.n:
+        qs = col.quantiles.quantiles(np.array([0.05, 0.5, 0.95]))
+        out.update(
+            mean=col.moments.mean,
+            std=col.moments.std,
+            min=col.moments.min,
+            max=col.moments.max,
+            p05=float(qs[0]),
+            median=float(qs[1]),
+            p95=float(qs[2]),
+            non_finite=col.non_finite,
+        )
+    return out
+
+
+def _data_driven(
+    r: ColumnProfile, c: ColumnProfile, opts: DriftOptions, rounds: int = 40
+) -> DriftOptions:
+    """Raise distance thresholds to the 99th percentile of their no-drift spread.
+
+    The spread is estimated by splitting the reference's reservoir sample at
+    random into two halves of the current side's size (capped at half the
+    reservoir) and computing each distance between them.
+    """
+    vals = r.reservoir.values
+    if r.kind not in CATEGORY_KINDS:
+        vals = vals[np.isfinite(vals.astype(np.float64))]
+    else:
+        vals = vals[np.array([v is not None for v in vals], dtype=bool)] if vals.size else vals
+    m = min(vals.size // 2, max(c.present, 1))
+    if m < opts.min_samples:
+        return opts
+    rng = np.random.default_rng(0)
+    stats: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        perm = rng.permutation(vals.size)
+        a, b = vals[perm[:m]], vals[perm[m : 2 * m]]
+        pa, pb = _mini_profile(r, a), _mini_profile(r, b)
+        res = evaluate_column(
+            pa, pb, DriftOptions(method="auto", min_samples=1, n_bins=opts.n_bins)
+        )
+        for k, v in res.metrics.items():
+            if v.p_value is None and math.isfinite(v.statistic):
+                stats.setdefault(k, []).append(v.statistic)
+        if res.decision.p_value is not None:
+            stats.setdefault("auto", []).append(res.decision.statistic)
+    new = dict(opts.thresholds)
+    for k, values in stats.items():
+        new[k] = float(np.quantile(values, 0.99))
+    return DriftOptions(
+        method=opts.method,
+        per_column=opts.per_column,
+        thresholds=new,
+        alpha=opts.alpha,
+        min_samples=opts.min_samples,
+        n_bins=opts.n_bins,
+        max_categories=opts.max_categories,
+    )
+
+
+def _mini_profile(like: ColumnProfile, values: np.ndarray) -> ColumnProfile:
+    import pyarrow as pa
+
+    from driftline.schema import ColumnSpec, Kind
+
+    spec = like.spec
+    if spec.kind in (Kind.TEXT, Kind.EMBEDDING):  # the reservoir holds lengths / norms
+        spec = ColumnSpec(spec.name, Kind.NUMERIC, spec.role)
+    prof = ColumnProfile(spec, reservoir_size=max(values.size, 1))
+    n = values.size
+    arr = pa.chunked_array([pa.array(values.tolist() if values.dtype == object else values)])
+    prof.update(arr, np.arange(n), np.random.default_rng(1).random(n), np.random.default_rng(2))
+    return prof

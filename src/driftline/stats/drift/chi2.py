@@ -1,0 +1,39 @@
+"""Chi-squared test of homogeneity on category (or bin) counts."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import chi2_contingency
+
+from driftline.stats.drift._result import DriftResult
+
+
+def chi_squared(
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    *,
+    alpha: float = 0.05,
+    computed: str = "exact",
+) -> DriftResult:
+    """``scipy.stats.chi2_contingency`` on the 2 x k table minus all-empty categories."""
+    ref = np.asarray(ref_counts, dtype=np.float64)
+    cur = np.asarray(cur_counts, dtype=np.float64)
+    keep = (ref + cur) > 0
+    table = np.vstack([ref[keep], cur[keep]])
+    n_ref, n_cur = int(ref.sum()), int(cur.sum())
+    if table.shape[1] < 2 or n_ref == 0 or n_cur == 0:
+        stat, p, dof = 0.0, 1.0, 0
+    else:
+        res = chi2_contingency(table, correction=False)
+        stat, p, dof = float(res.statistic), float(res.pvalue), int(res.dof)
+    return DriftResult(
+        method="chi_squared",
+        statistic=stat,
+        p_value=p,
+        threshold=alpha,
+        drifted=bool(p < alpha),
+        n_reference=n_ref,
+        n_current=n_cur,
+        computed=computed,
+        details={"dof": dof},
+    )

@@ -1,0 +1,317 @@
+"""Which method decides drift for a column, and the dataset-level verdict.
+
+The default rule ("auto"), documented in docs/drift.md:
+
+* Too few values on either side (fewer than ``min_samples``, default 30):
+  no verdict ("insufficient data").
+* Numeric, text (length), embedding (norm) columns: the effect size is the
+  Wasserstein distance normalised by the reference standard deviation; the
+  guard test is two-sample Kolmogorov-Smirnov.
+* Categorical and boolean columns: the effect size is the Jensen-Shannon
+  distance (base 2); the guard test is chi-squared.
+* A column drifts when its change is both *significant* (the guard test's
+  p-value survives Benjamini-Hochberg across all tested columns at ``alpha``)
+  and *large enough to matter* (effect >= threshold). Large samples make every
+  p-value tiny, so there the effect size decides; small samples make every
+  distance noisy, so there the test decides.
+* The dataset drifts when any column drifts. Under no drift the chance of a
+  false dataset alarm is at most ``alpha`` (Benjamini-Hochberg controls the
+  family-wise error under the global null).
+
+A user may instead name one method for all columns (``method="psi"``) or per
+column; a distance then decides alone with its threshold, a test with its
+(BH-adjusted) p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from driftline.schema import Kind, Role
+from driftline.stats.drift import _bins
+from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.anderson import anderson_darling
+from driftline.stats.drift.chi2 import chi_squared
+from driftline.stats.drift.hellinger import hellinger
+from driftline.stats.drift.jensen_shannon import jensen_shannon
+from driftline.stats.drift.kl import kl_divergence
+from driftline.stats.drift.ks import kolmogorov_smirnov
+from driftline.stats.drift.psi import psi
+from driftline.stats.drift.shifts import mean_shift, quantile_shift, std_ratio
+from driftline.stats.drift.total_variation import total_variation
+from driftline.stats.drift.wasserstein import wasserstein, wasserstein_binned
+from driftline.stats.profile import CATEGORY_KINDS, ColumnProfile
+
+BINNED = ("psi", "jensen_shannon", "kl_divergence", "hellinger", "total_variation")
+SAMPLE_TESTS = ("ks", "anderson_darling")
+NUMERIC_METHODS = (
+    *BINNED,
+    "wasserstein",
+    "ks",
+    "anderson_darling",
+    "chi_squared",
+    "mean_shift",
+    "std_ratio",
+    "quantile_shift",
+)
+CATEGORICAL_METHODS = (*BINNED, "chi_squared")
+METHODS = tuple(dict.fromkeys((*NUMERIC_METHODS, *CATEGORICAL_METHODS)))
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "psi": 0.2,
+    "jensen_shannon": 0.1,
+    "kl_divergence": 0.1,
+    "hellinger": 0.1,
+    "total_variation": 0.1,
+    "wasserstein": 0.1,
+    "mean_shift": 0.1,
+    "std_ratio": 0.2,
+    "quantile_shift": 0.25,
+}
+#: Effect thresholds of the default rule (both guarded by a test, see module doc).
+AUTO_NUMERIC_EFFECT = 0.05
+AUTO_CATEGORICAL_EFFECT = 0.05
+NO_DRIFT_ROLES = frozenset({Role.ID, Role.TIMESTAMP})
+NO_DRIFT_KINDS = frozenset({Kind.DATETIME})
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    """Settings of the drift evaluation; every field is documented in docs/drift.md."""
+
+    method: str = "auto"
+    per_column: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    alpha: float = 0.05
+    min_samples: int = 30
+    n_bins: int = 10
+    max_categories: int = 200
+    all_metrics: bool = True
+
+    def threshold(self, method: str) -> float:
+        if method in self.thresholds:
+            return float(self.thresholds[method])
+        if method in ("ks", "anderson_darling", "chi_squared"):
+            return self.alpha
+        return DEFAULT_THRESHOLDS[method]
+
+
+@dataclass
+class ColumnDrift:
+    """The deciding result of one column, the guard test and every other metric computed."""
+
+    decision: DriftResult
+    test: DriftResult | None
+    metrics: dict[str, DriftResult]
+    bins: _bins.Bins | None
+    applicable: bool = True
+
+
+def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) -> ColumnDrift:
+    """All drift metrics of one column; ``decision.drifted`` is provisional until BH is applied."""
+    kind = ref.kind
+    method = opts.per_column.get(ref.name, opts.method)
+    n_ref, n_cur = ref.present - ref.non_finite, cur.present - cur.non_finite
+    if ref.spec.role in NO_DRIFT_ROLES or kind in NO_DRIFT_KINDS:
+        res = DriftResult(
+            method,
+            math.nan,
+            None,
+            math.nan,
+            None,
+            n_ref,
+            n_cur,
+            "not_applicable",
+            {"reason": f"no drift for role {ref.spec.role.value} / kind {kind.value}"},
+        )
+        return ColumnDrift(res, None, {}, None, applicable=False)
+    categorical = kind in CATEGORY_KINDS
+    if categorical:
+        bins = _bins.category_bins(ref.categories, cur.categories, opts.max_categories)
+        allowed: tuple[str, ...] = CATEGORICAL_METHODS
+        exact_counts = ref.categories.is_exact and cur.categories.is_exact
+        bin_computed = "exact" if exact_counts else "sketch"
+    else:
+        bins = _bins.numeric_bins(ref.histogram, cur.histogram, opts.n_bins)
+        allowed = NUMERIC_METHODS
+        bin_computed = "bins"
+    if method != "auto" and method not in allowed:
+        from driftline.errors import ConfigError
+
+        raise ConfigError(
+            f"drift method {method!r} does not apply to column {ref.name!r} of kind "
+            f"{kind.value}; allowed: auto, {', '.join(allowed)}"
+        )
+    if min(n_ref, n_cur) < opts.min_samples:
+        res = DriftResult(
+            method if method != "auto" else ("jensen_shannon" if categorical else "wasserstein"),
+            math.nan,
+            None,
+            math.nan,
+            None,
+            n_ref,
+            n_cur,
+            "insufficient",
+            {
+                "reason": f"fewer than {opts.min_samples} values on one side",
+                "min_samples": opts.min_samples,
+            },
+        )
+        return ColumnDrift(res, None, {}, bins)
+
+    metrics: dict[str, DriftResult] = {}
+    want = set(allowed) if opts.all_metrics else {method}
+    for m in BINNED:
+        if m in want or m == method:
+            fn = {
+                "psi": psi,
+                "jensen_shannon": jensen_shannon,
+                "kl_divergence": kl_divergence,
+                "hellinger": hellinger,
+                "total_variation": total_variation,
+            }[m]
+            metrics[m] = fn(
+                bins.reference, bins.current, threshold=opts.threshold(m), computed=bin_computed
+            )
+    if categorical:
+        metrics["chi_squared"] = chi_squared(
+            bins.reference, bins.current, alpha=opts.alpha, computed=bin_computed
+        )
+        test = metrics["chi_squared"]
+        effect = metrics.get("jensen_shannon") or jensen_shannon(bins.reference, bins.current)
+        auto_effect = AUTO_CATEGORICAL_EFFECT
+    else:
+        metrics.update(_numeric_metrics(ref, cur, bins, opts, want | {method}))
+        test = metrics["ks"]
+        effect = metrics["wasserstein"]
+        auto_effect = AUTO_NUMERIC_EFFECT
+    if method == "auto":
+        thr = opts.thresholds.get("auto", auto_effect)
+        decision = replace(
+            effect,
+            threshold=float(thr),
+            drifted=bool(
+                effect.statistic >= thr and test.p_value is not None and test.p_value < opts.alpha
+            ),
+            p_value=test.p_value,
+            details={
+                **effect.details,
+                "test": test.method,
+                "test_statistic": test.statistic,
+                "rule": "auto",
+            },
+        )
+    else:
+        decision = metrics[method]
+    return ColumnDrift(decision, test, metrics, bins)
+
+
+def _numeric_metrics(
+    ref: ColumnProfile, cur: ColumnProfile, bins: _bins.Bins, opts: DriftOptions, want: set[str]
+) -> dict[str, DriftResult]:
+    out: dict[str, DriftResult] = {}
+    r_sample = _finite(ref.reservoir.values)
+    c_sample = _finite(cur.reservoir.values)
+    r_all = ref.present - ref.non_finite
+    c_all = cur.present - cur.non_finite
+    exact = r_sample.size >= r_all and c_sample.size >= c_all
+    sample_computed = "exact" if exact else "reservoir"
+    ref_std = ref.moments.std
+    out["ks"] = kolmogorov_smirnov(r_sample, c_sample, alpha=opts.alpha, computed=sample_computed)
+    if exact:
+        out["wasserstein"] = wasserstein(
+            r_sample, c_sample, ref_std=ref_std, threshold=opts.threshold("wasserstein")
+        )
+    else:
+        edges, rc, cc = _bins.fine_bins(ref.histogram, cur.histogram)
+        out["wasserstein"] = wasserstein_binned(
+            edges, rc, cc, ref_std=ref_std, threshold=opts.threshold("wasserstein")
+        )
+    if "anderson_darling" in want:
+        out["anderson_darling"] = anderson_darling(
+            r_sample, c_sample, alpha=opts.alpha, computed=sample_computed
+        )
+    if "chi_squared" in want:
+        out["chi_squared"] = chi_squared(
+            bins.reference, bins.current, alpha=opts.alpha, computed="bins"
+        )
+    out["mean_shift"] = mean_shift(
+        ref.moments.mean,
+        ref_std,
+        cur.moments.mean,
+        r_all,
+        c_all,
+        threshold=opts.threshold("mean_shift"),
+    )
+    out["std_ratio"] = std_ratio(
+        ref_std, cur.moments.std, r_all, c_all, threshold=opts.threshold("std_ratio")
+    )
+    probs = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    out["quantile_shift"] = quantile_shift(
+        probs,
+        ref.quantiles.quantiles(probs),
+        cur.quantiles.quantiles(probs),
+        ref_std,
+        r_all,
+        c_all,
+        threshold=opts.threshold("quantile_shift"),
+    )
+    return out
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """BH-adjusted p-values (step-up), in the input order."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return []
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return [float(x) for x in out]
+
+
+def apply_verdicts(
+    results: dict[str, ColumnDrift], opts: DriftOptions
+) -> tuple[bool, dict[str, Any]]:
+    """Adjust test p-values with Benjamini-Hochberg, finalise each column, decide the dataset."""
+    tested = [
+        n
+        for n, r in results.items()
+        if r.applicable and r.decision.drifted is not None and r.decision.p_value is not None
+    ]
+    adjusted = benjamini_hochberg([results[n].decision.p_value or 1.0 for n in tested])
+    for name, p_adj in zip(tested, adjusted, strict=True):
+        r = results[name]
+        d = r.decision
+        significant = p_adj < opts.alpha
+        if d.details.get("rule") == "auto":
+            drifted = significant and d.statistic >= d.threshold
+        elif d.method in ("ks", "anderson_darling", "chi_squared"):
+            drifted = significant
+        else:
+            drifted = bool(d.drifted)
+        r.decision = replace(d, drifted=drifted, details={**d.details, "p_value_adjusted": p_adj})
+    drifted_cols = [n for n, r in results.items() if r.decision.drifted]
+    rule = (
+        f"drifted when any column drifts; a column drifts when its effect size reaches its "
+        f"threshold and its test survives Benjamini-Hochberg at alpha={opts.alpha} across "
+        f"{len(tested)} tested columns"
+    )
+    return bool(drifted_cols), {
+        "rule": rule,
+        "drifted_columns": drifted_cols,
+        "n_tested": len(tested),
+    }
