@@ -292,7 +292,9 @@ def apply_verdicts(
         for n, r in results.items()
         if r.applicable and r.decision.drifted is not None and r.decision.p_value is not None
     ]
-    adjusted = benjamini_hochberg([results[n].decision.p_value or 1.0 for n in tested])
+    adjusted = benjamini_hochberg(
+        [1.0 if (p := results[n].decision.p_value) is None else p for n in tested]
+    )
     for name, p_adj in zip(tested, adjusted, strict=True):
         r = results[name]
         d = r.decision
