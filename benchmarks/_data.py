@@ -165,9 +165,10 @@ def ensure(n: int, verbose: bool = True) -> tuple[Path, Path]:
     return paths(n)
 
 
-def arrow_nbytes(n: int) -> int:
-    """In-memory Arrow size of both sides (plain strings), the benchmark's 'input size'."""
-    return sum(pq.read_table(p).nbytes for p in paths(n))
+def arrow_nbytes(n: int, sides: tuple[str, ...] = ("ref", "cur")) -> int:
+    """In-memory Arrow size of the given sides (plain strings): the benchmark's input size."""
+    ref, cur = paths(n)
+    return sum(pq.read_table(p).nbytes for side, p in (("ref", ref), ("cur", cur)) if side in sides)
 
 
 def main() -> None:
