@@ -103,6 +103,7 @@ class Run:
     version: str | None = None
     drifted: list[str] | None = None
     error: str | None = None
+    revision: str | None = None  # driftline's commit, for the driftline rows
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,6 +205,7 @@ def run_tool(tool: Tool, n: int, sizes_mb: dict[str, float], timeout: float) -> 
         version=result.get("version"),
         drifted=result.get("drifted"),
         error=result.get("error"),
+        revision=driftline_revision() if tool.key == "driftline" else None,
         extra=extra,
     )
 
@@ -272,6 +274,9 @@ def notes(runs: list[Run]) -> str:
     versions = sorted({r.version for r in runs if r.version})
     if versions:
         out.append("Versions: " + ", ".join(versions) + ".")
+    revisions = sorted({r.revision for r in runs if r.revision})
+    if revisions:
+        out.append("driftline measured at commit " + "; ".join(revisions) + ".")
     for run in runs:
         if run.status in ("failed", "pending") and run.error:
             out.append(f"- {run.tool} at {_data.size_label(run.rows)}: {run.status}: {run.error}")
@@ -283,6 +288,35 @@ def notes(runs: list[Run]) -> str:
                 f"loaded in {run.extra.get('load_profile_s', 0):.3f} s"
             )
     return "\n".join(out)
+
+
+def driftline_revision() -> str:
+    """The commit the driftline rows measure, marked when src/ has uncommitted edits."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} (with uncommitted edits in src/)" if dirty else head
+
+
+def latest(runs: list[Run]) -> list[Run]:
+    """One run per (tool, rows), the last one given, in table order."""
+    keep = {(r.tool, r.rows): r for r in runs}
+    order = {t.label: i for i, t in enumerate(TOOLS)}
+    return sorted(keep.values(), key=lambda r: (r.rows, order.get(r.tool, len(order))))
 
 
 def machine() -> str:
@@ -315,18 +349,21 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.render:
-        runs = [
-            Run(**json.loads(line))
-            for path in args.render
-            for line in path.read_text().splitlines()
-            if line.strip()
-        ]
+        runs = latest(
+            [
+                Run(**json.loads(line))
+                for path in args.render
+                for line in path.read_text().splitlines()
+                if line.strip()
+            ]
+        )
         print(table(runs))
         print()
         print(notes(runs))
         return 0
 
     print(f"Machine: {machine()}", flush=True)
+    print(f"driftline revision: {driftline_revision()}", flush=True)
     runs: list[Run] = []
     for text in args.sizes:
         n = _data.parse_size(text)
