@@ -1,0 +1,43 @@
+"""In-process instrumentation for model services.
+
+``Monitor`` is the entry point; see docs/sdk.md. Importing this package never
+imports a web framework (the FastAPI integration lives in
+:mod:`driftline.integrations.fastapi`).
+"""
+
+from __future__ import annotations
+
+from driftline.sdk.clock import Clock, ManualClock, SystemClock
+from driftline.sdk.collector import HTTPSink
+from driftline.sdk.errors import DeliveryError, SDKConfigError
+from driftline.sdk.events import Prediction
+from driftline.sdk.jobs import JobRun
+from driftline.sdk.monitor import Monitor
+from driftline.sdk.observation import Observation
+from driftline.sdk.privacy import DEFAULT_PATTERNS, PIIPattern, PrivacyPolicy
+from driftline.sdk.router import Routed, Router
+from driftline.sdk.sinks import JSONLinesSink, MemorySink, Sink
+from driftline.sdk.spool import DiskSpool, MemorySpool
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "Clock",
+    "DeliveryError",
+    "DiskSpool",
+    "HTTPSink",
+    "JSONLinesSink",
+    "JobRun",
+    "ManualClock",
+    "MemorySink",
+    "MemorySpool",
+    "Monitor",
+    "Observation",
+    "PIIPattern",
+    "Prediction",
+    "PrivacyPolicy",
+    "Routed",
+    "Router",
+    "SDKConfigError",
+    "Sink",
+    "SystemClock",
+]

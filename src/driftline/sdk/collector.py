@@ -1,0 +1,228 @@
+"""The HTTP sink: batches to a driftline collector, with gzip, retries and a spool.
+
+Protocol (see docs/sdk.md): ``POST {url}/v1/events`` (``/v1/labels``,
+``/v1/feedback``, ``/v1/jobs``) with a JSON array, ``Content-Encoding: gzip``
+when the body is larger than ``gzip_min_bytes``, ``Authorization: Bearer KEY``.
+
+- 2xx: accepted.
+- 429 / 503: back off (honouring ``Retry-After``) and retry.
+- any other 4xx: the batch is dropped and counted (``reason="rejected"``) and
+  the reason logged, rate-limited; retrying would fail the same way.
+- 5xx, timeouts, connection errors: retry with exponential backoff and jitter.
+
+A batch that cannot go now waits in the spool; while anything is spooled, new
+batches queue up behind it, so delivery stays in order. Every event carries a
+client-made ``event_id``, so a retry that duplicates a request is harmless.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import zlib
+from typing import Any
+
+import httpx
+
+from driftline.sdk._logging import RateLimitedLog
+from driftline.sdk.clock import Clock, SystemClock
+from driftline.sdk.errors import DeliveryError, SDKConfigError
+from driftline.sdk.events import PATHS, encode_json
+from driftline.sdk.sinks import DeliveryReport, _NullReport
+from driftline.sdk.spool import Batch, MemorySpool, Spool
+
+USER_AGENT = "driftline-sdk/0.1"
+
+
+def gzip_bytes(body: bytes, level: int) -> bytes:
+    """``body`` as a gzip member (what ``Content-Encoding: gzip`` expects)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
+
+
+def parse_retry_after(value: str | None, now_wall: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, float(when.timestamp()) - now_wall)
+
+
+class HTTPSink:
+    """Delivers batches to a collector at ``url``; see the module documentation."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        spool: Spool | None = None,
+        timeout: float = 5.0,
+        gzip_min_bytes: int = 1024,
+        gzip_level: int = 1,
+        backoff_base: float = 0.5,
+        backoff_max: float = 60.0,
+        pump_budget: float = 0.25,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise SDKConfigError(f"collector url={url!r} must start with http:// or https://")
+        if not 0 <= gzip_level <= 9:
+            raise SDKConfigError(f"gzip_level={gzip_level}; allowed: 0..9")
+        self.url = url.rstrip("/")
+        self.spool: Spool = spool if spool is not None else MemorySpool()
+        self.gzip_min_bytes = gzip_min_bytes
+        self.gzip_level = gzip_level
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.pump_budget = pump_budget
+        self.clock: Clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._timeout = timeout
+        self._client = client
+        self._own_client = client is None
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = headers
+        self._failures = 0
+        self._retry_at = 0.0
+        self._report: DeliveryReport = _NullReport()
+        self._log = RateLimitedLog(self.clock)
+
+    # -- Sink protocol ---------------------------------------------------------
+    def open(self, report: DeliveryReport) -> None:
+        self._report = report
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout)
+        report.spool_size(self.spool.nbytes)
+
+    def write(self, kind: str, records: list[dict[str, Any]]) -> None:
+        batch = self.encode(kind, records)
+        if len(self.spool) or self.clock.monotonic() < self._retry_at:
+            self._keep(batch)
+            return
+        if not self._attempt(batch):
+            self._keep(batch)
+
+    def pump(self, force: bool) -> None:
+        if not len(self.spool):
+            return
+        clock = self.clock
+        if force:
+            self._retry_at = 0.0
+        deadline = clock.monotonic() + self.pump_budget
+        while len(self.spool) and clock.monotonic() >= self._retry_at:
+            batch = self.spool.peek()
+            if batch is None:
+                break
+            if not self._attempt(batch):
+                break
+            self.spool.pop()
+            self._report.spool_size(self.spool.nbytes)
+            if clock.monotonic() > deadline:
+                break
+
+    def pending(self) -> int:
+        return len(self.spool)
+
+    def close(self) -> None:
+        if not self.spool.durable and len(self.spool):
+            lost = sum(b.count for b in _drain(self.spool))
+            self._report.dropped("shutdown", lost)
+            self._log.warning("shutdown", "driftline: %d events not delivered at shutdown", lost)
+        self.spool.close()
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- internals -------------------------------------------------------------
+    def encode(self, kind: str, records: list[dict[str, Any]]) -> Batch:
+        body = encode_json(records)
+        if len(body) >= self.gzip_min_bytes and self.gzip_level > 0:
+            return Batch(kind, gzip_bytes(body, self.gzip_level), len(records), True)
+        return Batch(kind, body, len(records), False)
+
+    def _keep(self, batch: Batch) -> None:
+        if self.spool.push(batch):
+            self._report.spooled(batch.count)
+            self._report.spool_size(self.spool.nbytes)
+        else:
+            self._report.dropped("spool_full", batch.count)
+            self._log.warning(
+                "spool_full", "driftline: spool full, dropped %d %s events", batch.count, batch.kind
+            )
+
+    def _attempt(self, batch: Batch) -> bool:
+        """Send ``batch``; True when it is done with (accepted or rejected for good)."""
+        try:
+            self.send(batch)
+        except DeliveryError as exc:
+            if not exc.retry:
+                self._report.dropped("rejected", batch.count)
+                self._log.warning(
+                    "rejected", "driftline: collector rejected %d events: %s", batch.count, exc
+                )
+                self._failures = 0
+                return True
+            self._report.failed()
+            self._failures += 1
+            delay = self.backoff(self._failures, exc.retry_after)
+            self._retry_at = self.clock.monotonic() + delay
+            self._log.warning(
+                "retry", "driftline: delivery failed (%s); retrying in %.1f s", exc, delay
+            )
+            return False
+        self._failures = 0
+        self._retry_at = 0.0
+        self._report.sent(batch.kind, batch.count)
+        return True
+
+    def backoff(self, failures: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter (50-100 % of the step), or Retry-After if later."""
+        step = min(self.backoff_max, self.backoff_base * 2.0 ** min(failures - 1, 30))
+        delay = step * (0.5 + 0.5 * self._rng.random())
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 10 * self.backoff_max))
+        return delay
+
+    def send(self, batch: Batch) -> None:
+        """One POST; raises :class:`DeliveryError` saying whether to retry."""
+        assert self._client is not None
+        headers = dict(self._headers)
+        if batch.gzipped:
+            headers["Content-Encoding"] = "gzip"
+        url = self.url + PATHS.get(batch.kind, "/v1/events")
+        try:
+            response = self._client.post(url, content=batch.body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}", retry=True) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if status in (408, 429) or status >= 500:
+            after = parse_retry_after(response.headers.get("Retry-After"), self.clock.time())
+            raise DeliveryError(f"HTTP {status} from {url}", retry=True, retry_after=after)
+        raise DeliveryError(f"HTTP {status} from {url}: {response.text[:200]!r}", retry=False)
+
+
+def _drain(spool: Spool) -> list[Batch]:
+    out = []
+    while len(spool):
+        batch = spool.peek()
+        spool.pop()
+        if batch is not None:
+            out.append(batch)
+    return out

@@ -1,0 +1,231 @@
+"""The event wire format, and turning captured references into it (background thread).
+
+Four kinds of record, each a JSON object with a ``type``: ``prediction``,
+``label``, ``feedback`` and ``job_run`` (see docs/sdk.md for every field).
+The hot path only queues a reference (an :class:`~driftline.sdk.observation.Observation`
+or a small tuple); :class:`EventEncoder` builds the dicts, applies the privacy
+policy and counts classes, scores and missing inputs, off the request path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from driftline.sdk._ids import uuid4_hex_batch
+from driftline.sdk.privacy import PrivacyPolicy
+
+if TYPE_CHECKING:
+    from driftline.sdk.observation import Observation
+
+KINDS = ("prediction", "label", "feedback", "job_run")
+#: Collector path of each kind.
+PATHS = {
+    "prediction": "/v1/events",
+    "label": "/v1/labels",
+    "feedback": "/v1/feedback",
+    "job_run": "/v1/jobs",
+}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a tracked function or routed model may return: a prediction and its scores."""
+
+    prediction: Any = None
+    scores: Any = None
+
+
+class RFC3339:
+    """Formats epoch seconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, caching the second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, ts: float) -> str:
+        second = math.floor(ts)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        micros = min(int((ts - second) * 1_000_000), 999_999)
+        return f"{self._prefix}.{micros:06d}Z"
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _as_mapping(values: Any) -> Mapping[str, Any] | None:
+    if values is None or type(values) is dict or isinstance(values, Mapping):
+        return values
+    if hasattr(values, "items"):
+        return dict(values.items())
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+    if isinstance(values, list | tuple):
+        return {str(i): v for i, v in enumerate(values)}
+    return {"value": values}
+
+
+class EventEncoder:
+    """Builds wire dicts from queued references; runs on the shipper thread only."""
+
+    def __init__(self, model: str, policy: PrivacyPolicy) -> None:
+        self.model = model
+        self.policy = policy
+        self._ts = RFC3339()
+        self._ids: list[str] = []
+
+    def new_id(self) -> str:
+        """A uuid4 hex id, drawn from a block made with one OS call per 256 ids."""
+        if not self._ids:
+            self._ids = uuid4_hex_batch(256)
+        return self._ids.pop()
+
+    def prediction(self, obs: Observation) -> dict[str, Any]:
+        bound = obs.bound
+        bound.tally(obs.status, obs.latency, obs.error_type)
+        features = obs.features
+        if features is not None and type(features) is not dict:
+            features = _as_mapping(features)
+        if features:
+            has_nan = False
+            for name, value in features.items():
+                if value is None:
+                    bound.count_missing(name)
+                elif value.__class__ is float and value != value:
+                    bound.count_missing(name)
+                    has_nan = True
+            if has_nan:
+                features = {k: (None if _is_nan(v) else v) for k, v in features.items()}
+        if obs.status == "ok":
+            bound.count_output(obs.prediction, obs.scores)
+        policy = self.policy
+        event_id = obs.event_id_or_none() or self.new_id()
+        prediction_id = obs.prediction_id_or_none() or event_id
+        segment = obs.segment
+        if segment is not None and type(segment) is not dict:
+            segment = _as_mapping(segment)
+        prediction = obs.prediction
+        if policy.is_noop:
+            features_out = dict(features) if features else {}
+            segment_out = dict(segment) if segment else {}
+            tags_out = dict(obs.tags) if obs.tags else {}
+        else:
+            features_out = policy.apply_mapping("features", features)
+            segment_out = policy.apply_mapping("segment", segment)
+            tags_out = policy.apply_mapping("tags", obs.tags)
+            prediction_id = policy.apply_field("prediction_id", prediction_id)
+            prediction = policy.apply_field("prediction", prediction)
+        return {
+            "type": "prediction",
+            "event_id": event_id,
+            "prediction_id": prediction_id,
+            "timestamp": self._ts(obs.timestamp),
+            "model": self.model,
+            "version": bound.version,
+            "features": features_out,
+            "prediction": prediction,
+            "scores": obs.scores,
+            "segment": segment_out,
+            "latency_ms": obs.latency * 1000.0,
+            "status": obs.status,
+            "error_type": obs.error_type,
+            "shadow": obs.shadow,
+            "tags": tags_out,
+        }
+
+    def label(self, ts: float, prediction_id: str, version: str, label: Any) -> dict[str, Any]:
+        policy = self.policy
+        return {
+            "type": "label",
+            "event_id": self.new_id(),
+            "prediction_id": policy.apply_field("prediction_id", prediction_id),
+            "timestamp": self._ts(ts),
+            "model": self.model,
+            "version": version,
+            "label": policy.apply_field("label", label),
+        }
+
+    def feedback(
+        self, ts: float, prediction_id: str, version: str, kind: str, value: Any
+    ) -> dict[str, Any]:
+        policy = self.policy
+        return {
+            "type": "feedback",
+            "event_id": self.new_id(),
+            "prediction_id": policy.apply_field("prediction_id", prediction_id),
+            "timestamp": self._ts(ts),
+            "model": self.model,
+            "version": version,
+            "kind": kind,
+            "value": policy.apply_field("feedback", value),
+        }
+
+    def job_run(self, run: Mapping[str, Any]) -> dict[str, Any]:
+        error = run.get("error")
+        return {
+            "type": "job_run",
+            "event_id": self.new_id(),
+            "job": run["job"],
+            "run_id": run["run_id"],
+            "scheduled_at": None if run["scheduled_at"] is None else self._ts(run["scheduled_at"]),
+            "started_at": self._ts(run["started_at"]),
+            "finished_at": self._ts(run["finished_at"]),
+            "status": run["status"],
+            "rows_in": run["rows_in"],
+            "rows_out": run["rows_out"],
+            "error": None if error is None else self.policy.mask(str(error)),
+            "metrics": dict(run["metrics"]),
+        }
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _sanitise(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: _sanitise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitise(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _sanitise(value.tolist())
+    return value
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), default=_default, ensure_ascii=False).encode
+
+
+def encode_json(records: list[dict[str, Any]]) -> bytes:
+    """A JSON array of ``records``; NaN and infinities become null (JSON has neither)."""
+    text = _dumps(records)
+    if "NaN" in text or "Infinity" in text:
+        text = _dumps(_sanitise(records))
+    return text.encode("utf-8")
+
+
+def encode_lines(records: list[dict[str, Any]]) -> list[bytes]:
+    """One compact JSON document per record, for JSON-lines files."""
+    out = []
+    for record in records:
+        text = _dumps(record)
+        if "NaN" in text or "Infinity" in text:
+            text = _dumps(_sanitise(record))
+        out.append(text.encode("utf-8"))
+    return out

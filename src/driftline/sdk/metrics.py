@@ -1,0 +1,403 @@
+"""Prometheus metrics of a model service, with pre-bound children for the hot path.
+
+One :class:`ModelMetrics` exists per registry (prometheus_client refuses two
+families with one name), shared by every Monitor that uses that registry.
+Label values come from small fixed sets: model, version, outcome, a capped set
+of error types, classes and feature names (values past the cap become
+``__other__``), never ids or raw values. Every Gauge names its
+``multiprocess_mode`` so the families work under gunicorn/uvicorn workers.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from driftline.sdk.errors import SDKConfigError
+
+#: Model latency buckets, in seconds: sub-millisecond models up to slow LLM calls.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)  # fmt: skip
+#: Score / confidence buckets for probabilities in 0..1.
+SCORE_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+JOB_BUCKETS: tuple[float, ...] = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 86400)
+INFO_LABELS = ("model", "version", "task", "framework", "owner")
+OTHER = "__other__"
+
+T = TypeVar("T")
+_shared: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def shared_families(registry: CollectorRegistry, key: str, factory: Callable[[], T]) -> T:
+    """The metric families ``key`` of ``registry``, created by ``factory`` on first use.
+
+    This is a cache keyed weakly by registry, not state: a fresh registry gets
+    fresh families.
+    """
+    with _shared_lock:
+        per_registry = _shared.setdefault(registry, {})
+        if key not in per_registry:
+            per_registry[key] = factory()
+        value: T = per_registry[key]
+        return value
+
+
+class LabelGuard:
+    """Maps label values to themselves up to ``limit`` distinct ones, then to ``__other__``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, value: object) -> str:
+        text = str(value)
+        known = self._seen.get(text)
+        if known is not None:
+            return known
+        mapped = text if len(self._seen) < self.limit else OTHER
+        if mapped != OTHER:
+            self._seen[text] = mapped
+        return mapped
+
+
+class ModelMetrics:
+    """The metric families of model serving, SDK health, jobs and process resources."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        latency_buckets: Sequence[float] = LATENCY_BUCKETS,
+        score_buckets: Sequence[float] = SCORE_BUCKETS,
+    ) -> None:
+        self.latency_buckets = tuple(latency_buckets)
+        self.score_buckets = tuple(score_buckets)
+        mv = ("model", "version")
+        r = registry
+        self.predictions = Counter(
+            "driftline_predictions", "Predictions served, by outcome (ok|error).",
+            (*mv, "outcome"), registry=r,
+        )  # fmt: skip
+        self.errors = Counter(
+            "driftline_prediction_errors", "Failed predictions by exception type.",
+            (*mv, "error_type"), registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "driftline_prediction_latency_seconds", "Time to serve one prediction.",
+            mv, buckets=self.latency_buckets, registry=r,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "driftline_predictions_in_flight", "Predictions being computed right now.",
+            mv, multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.classes = Counter(
+            "driftline_predicted_class", "Predictions by predicted class (capped set).",
+            (*mv, "class"), registry=r,
+        )  # fmt: skip
+        self.scores = Histogram(
+            "driftline_prediction_score",
+            "Prediction score: the top class probability, or the score itself.",
+            mv, buckets=self.score_buckets, registry=r,
+        )  # fmt: skip
+        self.missing = Counter(
+            "driftline_input_missing", "Input features that were missing (None or NaN).",
+            (*mv, "feature"), registry=r,
+        )  # fmt: skip
+        self.info = Gauge(
+            "driftline_model_info", "Model metadata; the value is always 1.",
+            INFO_LABELS, multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+        self.shadow_skipped = Counter(
+            "driftline_shadow_skipped", "Shadow predictions skipped because the pool was full.",
+            mv, registry=r,
+        )  # fmt: skip
+        # SDK health
+        self.dropped = Counter(
+            "driftline_sdk_events_dropped",
+            "Events the SDK had to drop, by reason (queue_full, spool_full, rejected, "
+            "shutdown, closed, encode_error).",
+            ("model", "reason"), registry=r,
+        )  # fmt: skip
+        self.sent = Counter(
+            "driftline_sdk_events_sent", "Events accepted by the sink, by kind.",
+            ("model", "kind"), registry=r,
+        )  # fmt: skip
+        self.spooled = Counter(
+            "driftline_sdk_events_spooled", "Events written to the spool while the sink was away.",
+            ("model",), registry=r,
+        )  # fmt: skip
+        self.spool_bytes = Gauge(
+            "driftline_sdk_spool_bytes", "Bytes waiting in the spool.",
+            ("model",), multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.queue_events = Gauge(
+            "driftline_sdk_queue_events", "Events waiting in the in-memory queue.",
+            ("model",), multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.send_failures = Counter(
+            "driftline_sdk_send_failures", "Failed delivery attempts (each is retried later).",
+            ("model",), registry=r,
+        )  # fmt: skip
+        self.internal_errors = Counter(
+            "driftline_sdk_internal_errors", "Bugs caught inside the SDK (logged, not raised).",
+            ("model",), registry=r,
+        )  # fmt: skip
+        # pipeline jobs
+        self.job_runs = Counter(
+            "driftline_job_runs", "Pipeline job runs by final status.", ("job", "status"),
+            registry=r,
+        )  # fmt: skip
+        self.job_duration = Histogram(
+            "driftline_job_duration_seconds", "Pipeline job run time.", ("job",),
+            buckets=JOB_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.job_last_success = Gauge(
+            "driftline_job_last_success_timestamp_seconds",
+            "Unix time of the last successful run.", ("job",),
+            multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+        self.job_rows = Counter(
+            "driftline_job_rows", "Rows read (in) and written (out) by job runs.",
+            ("job", "direction"), registry=r,
+        )  # fmt: skip
+        # process resources (sampled on the background thread)
+        self.cpu = Counter(
+            "driftline_process_cpu_seconds", "CPU time used by the process.", registry=r
+        )
+        self.rss = Gauge(
+            "driftline_process_resident_memory_bytes", "Resident memory of the process.",
+            multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.gpu_utilization = Gauge(
+            "driftline_gpu_utilization_ratio", "GPU busy ratio (0..1) from NVML.", ("gpu",),
+            multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+        self.gpu_memory = Gauge(
+            "driftline_gpu_memory_used_bytes", "GPU memory in use, from NVML.", ("gpu",),
+            multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+
+
+def model_metrics(
+    registry: CollectorRegistry | None,
+    latency_buckets: Sequence[float] = LATENCY_BUCKETS,
+    score_buckets: Sequence[float] = SCORE_BUCKETS,
+) -> ModelMetrics:
+    """The shared :class:`ModelMetrics` of ``registry`` (default: the global registry)."""
+    reg = REGISTRY if registry is None else registry
+    m = shared_families(reg, "model", lambda: ModelMetrics(reg, latency_buckets, score_buckets))
+    if m.latency_buckets != tuple(latency_buckets) or m.score_buckets != tuple(score_buckets):
+        raise SDKConfigError(
+            "this registry already has driftline metrics with other buckets "
+            f"(latency {m.latency_buckets}, score {m.score_buckets}); use the same buckets "
+            "for every Monitor of one registry, or give each its own registry"
+        )
+    return m
+
+
+class HistogramTally:
+    """Observations gathered on the shipper thread, added to a Histogram child in one go.
+
+    Uses the child's bucket values directly (one lock per touched bucket per
+    batch instead of two per observation); falls back to ``observe`` if the
+    prometheus_client internals ever change shape.
+    """
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        bounds = getattr(child, "_upper_bounds", None)
+        buckets = getattr(child, "_buckets", None)
+        total = getattr(child, "_sum", None)
+        self._fast = not (
+            bounds is None or buckets is None or total is None or len(bounds) != len(buckets)
+        )
+        self._bounds: list[float] = list(bounds) if self._fast and bounds is not None else []
+        self._incs = [b.inc for b in buckets] if self._fast and buckets is not None else []
+        self._sum_inc = total.inc if self._fast and total is not None else None
+        self._counts = [0] * len(self._bounds)
+        self._total = 0.0
+        self._dirty = False
+
+    def add(self, value: float) -> None:
+        if not self._fast:
+            self._child.observe(value)
+            return
+        i = bisect_left(self._bounds, value)
+        self._counts[i if i < len(self._counts) else -1] += 1
+        self._total += value
+        self._dirty = True
+
+    def publish(self) -> None:
+        if not self._dirty or self._sum_inc is None:
+            return
+        counts = self._counts
+        for i, count in enumerate(counts):
+            if count:
+                self._incs[i](count)
+                counts[i] = 0
+        self._sum_inc(self._total)
+        self._total = 0.0
+        self._dirty = False
+
+
+class CounterTally:
+    """Counts per label value gathered on the shipper thread, published per batch."""
+
+    def __init__(self, child_for: Callable[[str], Any], guard: LabelGuard) -> None:
+        self._child_for = child_for
+        self._guard = guard
+        self._children: dict[object, Any] = {}
+        self._counts: dict[object, int] = {}
+
+    def add(self, key: object) -> None:
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+
+    def publish(self) -> None:
+        if not self._counts:
+            return
+        for key, count in self._counts.items():
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self._child_for(self._guard(key))
+            child.inc(count)
+        self._counts.clear()
+
+
+def _multiprocess_mode() -> bool:
+    from prometheus_client import values
+
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+class BoundMetrics:
+    """Children of :class:`ModelMetrics` bound to one (model, version).
+
+    The request path touches only ``active`` (a deque whose length is the
+    in-flight count: append and pop are atomic and cost tens of nanoseconds).
+    Everything else is tallied by the shipper thread from the queued
+    observations and published once per batch (:meth:`publish`), so counters
+    and histograms lag the requests by at most one flush interval.
+    """
+
+    def __init__(
+        self, families: ModelMetrics, model: str, version: str, *, max_label_values: int = 50
+    ) -> None:
+        self.families = families
+        self.model = model
+        self.version = version
+        self.ok = families.predictions.labels(model, version, "ok")
+        self.error = families.predictions.labels(model, version, "error")
+        self.latency = families.latency.labels(model, version)
+        self.in_flight = families.in_flight.labels(model, version)
+        self.scores = families.scores.labels(model, version)
+        self.shadow_skipped = families.shadow_skipped.labels(model, version)
+        self.active: deque[None] = deque()
+        self._live_in_flight = not _multiprocess_mode()
+        if self._live_in_flight:
+            active = self.active
+            self.in_flight.set_function(lambda: len(active))
+        self._lock = threading.Lock()
+        self._ok = 0
+        self._err = 0
+        self._latency = HistogramTally(self.latency)
+        self._scores = HistogramTally(self.scores)
+        mv = (model, version)
+        self._errors = CounterTally(
+            lambda label: families.errors.labels(*mv, label), LabelGuard(max_label_values)
+        )
+        self._classes = CounterTally(
+            lambda label: families.classes.labels(*mv, label), LabelGuard(max_label_values)
+        )
+        self._missing = CounterTally(
+            lambda label: families.missing.labels(*mv, label), LabelGuard(max_label_values)
+        )
+
+    # -- shipper thread ----------------------------------------------------------
+    def tally(self, status: str, latency: float, error_type: str | None) -> None:
+        """Count one finished prediction (published at the next :meth:`publish`)."""
+        if status == "ok":
+            self._ok += 1
+        else:
+            self._err += 1
+            self._errors.add(error_type or "Exception")
+        self._latency.add(latency)
+
+    def count_missing(self, feature: str) -> None:
+        self._missing.add(feature)
+
+    def count_output(self, prediction: object, scores: object) -> None:
+        """Class counter and score histogram for one prediction."""
+        kind = type(prediction)
+        if (
+            kind is not str
+            and kind is not int
+            and kind is not bool
+            and hasattr(prediction, "item")
+            and not hasattr(prediction, "__len__")
+        ):
+            prediction = prediction.item()
+            kind = type(prediction)
+        if kind is str or kind is int or kind is bool:
+            self._classes.add(prediction)
+        top = top_score(scores)
+        if top is not None:
+            self._scores.add(top)
+
+    def publish(self) -> None:
+        """Add everything tallied since the last call to the Prometheus children."""
+        with self._lock:
+            if self._ok:
+                self.ok.inc(self._ok)
+                self._ok = 0
+            if self._err:
+                self.error.inc(self._err)
+                self._err = 0
+            self._latency.publish()
+            self._scores.publish()
+            self._errors.publish()
+            self._classes.publish()
+            self._missing.publish()
+            if not self._live_in_flight:
+                self.in_flight.set(len(self.active))
+
+    # -- any thread, when the queue could not take the observation -----------------
+    def count_now(self, status: str, latency: float, error_type: str | None) -> None:
+        """Count a prediction right away (used when its event had to be dropped)."""
+        (self.ok if status == "ok" else self.error).inc()
+        self.latency.observe(latency)
+        if status != "ok":
+            self.families.errors.labels(self.model, self.version, error_type or "Exception").inc()
+
+
+def top_score(scores: object) -> float | None:
+    """The top class probability of a dict/list of scores, or a single score."""
+    if scores is None or isinstance(scores, bool):
+        return None
+    if type(scores) is dict:
+        try:
+            return float(max(scores.values()))
+        except (TypeError, ValueError):
+            return None
+    if isinstance(scores, int | float):
+        return float(scores)
+    if isinstance(scores, Mapping):
+        values: Any = scores.values()
+    elif hasattr(scores, "tolist"):
+        values = scores.tolist()
+        if isinstance(values, int | float):
+            return float(values)
+    else:
+        values = scores
+    try:
+        flat = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    return max(flat) if flat else None

@@ -1,0 +1,475 @@
+"""The Monitor: the SDK's entry point inside a model service.
+
+    mon = Monitor(model="credit_risk", version="v3", sink="http://127.0.0.1:8080")
+    with mon.observe(features, segment={"region": "eu"}) as obs:
+        obs.record(prediction=label, scores=proba)
+
+It owns the pre-bound Prometheus children, the bounded queue and the shipper
+thread. Once built, nothing it does raises into the service: problems are
+logged (rate-limited) and counted in ``driftline_sdk_*`` metrics.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from driftline.sdk._logging import RateLimitedLog
+from driftline.sdk.clock import Clock, SystemClock
+from driftline.sdk.collector import HTTPSink
+from driftline.sdk.context import request_id
+from driftline.sdk.errors import SDKConfigError
+from driftline.sdk.events import EventEncoder, Prediction
+from driftline.sdk.jobs import JobRun
+from driftline.sdk.metrics import (
+    INFO_LABELS,
+    LATENCY_BUCKETS,
+    SCORE_BUCKETS,
+    BoundMetrics,
+    ModelMetrics,
+    model_metrics,
+)
+from driftline.sdk.observation import Observation
+from driftline.sdk.privacy import PrivacyPolicy
+from driftline.sdk.resources import ResourceSampler, load_nvml
+from driftline.sdk.shipper import FlushMarker, Shipper
+from driftline.sdk.sinks import JSONLinesSink, MemorySink, Sink
+from driftline.sdk.spool import DiskSpool, MemorySpool, Spool
+
+F = TypeVar("F", bound=Callable[..., Any])
+API_KEY_ENV = "DRIFTLINE_API_KEY"
+
+
+class _Accounting:
+    """The DeliveryReport of one Monitor: Prometheus counters plus plain totals."""
+
+    def __init__(self, families: ModelMetrics, model: str) -> None:
+        self._families = families
+        self._model = model
+        self._sent = {k: families.sent.labels(model, k) for k in ("prediction", "label")}
+        self._spooled = families.spooled.labels(model)
+        self._spool_bytes = families.spool_bytes.labels(model)
+        self._failures = families.send_failures.labels(model)
+        self._queue_full = families.dropped.labels(model, "queue_full")
+        for reason in ("spool_full", "rejected", "shutdown"):
+            families.dropped.labels(model, reason)
+        self.totals: dict[str, int] = {"sent": 0, "spooled": 0, "failures": 0, "spool_bytes": 0}
+        self.dropped_by_reason: dict[str, int] = {}
+
+    def sent(self, kind: str, count: int) -> None:
+        child = self._sent.get(kind)
+        if child is None:
+            child = self._sent[kind] = self._families.sent.labels(self._model, kind)
+        child.inc(count)
+        self.totals["sent"] += count
+
+    def dropped(self, reason: str, count: int) -> None:
+        self._families.dropped.labels(self._model, reason).inc(count)
+        self.dropped_by_reason[reason] = self.dropped_by_reason.get(reason, 0) + count
+
+    def queue_full(self) -> None:
+        self._queue_full.inc()
+        self.dropped_by_reason["queue_full"] = self.dropped_by_reason.get("queue_full", 0) + 1
+
+    def spooled(self, count: int) -> None:
+        self._spooled.inc(count)
+        self.totals["spooled"] += count
+
+    def failed(self) -> None:
+        self._failures.inc()
+        self.totals["failures"] += 1
+
+    def spool_size(self, nbytes: int) -> None:
+        self._spool_bytes.set(nbytes)
+        self.totals["spool_bytes"] = nbytes
+
+
+def make_sink(
+    sink: str | Sink,
+    *,
+    api_key: str | None,
+    spool_dir: str | os.PathLike[str] | None,
+    spool_max_bytes: int,
+    timeout: float,
+    clock: Clock,
+) -> Sink:
+    """A sink from ``"memory"``, ``"jsonl:/path"``, ``"http(s)://..."`` or a Sink object."""
+    if not isinstance(sink, str):
+        return sink
+    if sink == "memory":
+        return MemorySink()
+    if sink.startswith("jsonl:"):
+        path = sink[len("jsonl:") :]
+        if not path:
+            raise SDKConfigError(
+                "sink='jsonl:' needs a file path, e.g. 'jsonl:/var/log/events.jsonl'"
+            )
+        return JSONLinesSink(path)
+    if sink.startswith(("http://", "https://")):
+        spool: Spool = (
+            DiskSpool(spool_dir, spool_max_bytes)
+            if spool_dir is not None
+            else MemorySpool(spool_max_bytes)
+        )
+        return HTTPSink(sink, api_key, spool=spool, timeout=timeout, clock=clock)
+    raise SDKConfigError(
+        f"sink={sink!r}: expected a collector URL (http://...), 'jsonl:/path/events.jsonl', "
+        "'memory' or a Sink object"
+    )
+
+
+class Monitor:
+    """Instruments one model: metrics, prediction events, labels, feedback and jobs."""
+
+    def __init__(
+        self,
+        model: str,
+        version: str = "v1",
+        sink: str | Sink = "memory",
+        *,
+        api_key: str | None = None,
+        registry: CollectorRegistry | None = None,
+        privacy: PrivacyPolicy | None = None,
+        metadata: Mapping[str, str] | None = None,
+        latency_buckets: tuple[float, ...] = LATENCY_BUCKETS,
+        score_buckets: tuple[float, ...] = SCORE_BUCKETS,
+        queue_size: int = 100_000,
+        batch_size: int = 1000,
+        flush_interval: float = 1.0,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = 64 * 2**20,
+        timeout: float = 5.0,
+        resource_interval: float = 10.0,
+        max_label_values: int = 50,
+        clock: Clock | None = None,
+    ) -> None:
+        if not model or not version:
+            raise SDKConfigError(f"Monitor needs a model and a version, got {model!r}, {version!r}")
+        if queue_size < 1 or batch_size < 1 or flush_interval <= 0:
+            raise SDKConfigError(
+                f"queue_size={queue_size}, batch_size={batch_size}, flush_interval="
+                f"{flush_interval}: all must be positive"
+            )
+        unknown = set(metadata or {}) - set(INFO_LABELS[2:])
+        if unknown:
+            raise SDKConfigError(
+                f"metadata keys {sorted(unknown)} are not allowed; allowed: {INFO_LABELS[2:]}"
+            )
+        self.model = model
+        self.version = version
+        self.clock: Clock = clock or SystemClock()
+        self.privacy = privacy or PrivacyPolicy()
+        self.registry: CollectorRegistry = registry if registry is not None else REGISTRY
+        self.families = model_metrics(self.registry, latency_buckets, score_buckets)
+        self.max_label_values = max_label_values
+        self._bound: dict[str, BoundMetrics] = {}
+        self._default_bound = self.bind(version)
+        meta = dict(metadata or {})
+        self.families.info.labels(model, version, *(meta.get(k, "") for k in INFO_LABELS[2:])).set(
+            1
+        )
+        self._queue_size = queue_size
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._resource_interval = resource_interval
+        self._log = RateLimitedLog(self.clock)
+        self.accounting = _Accounting(self.families, model)
+        self._internal_errors = self.families.internal_errors.labels(model)
+        self._sink_args: dict[str, Any] = {
+            "api_key": api_key if api_key is not None else os.environ.get(API_KEY_ENV),
+            "spool_dir": spool_dir,
+            "spool_max_bytes": spool_max_bytes,
+            "timeout": timeout,
+            "clock": self.clock,
+        }
+        self._sink_spec = sink
+        self.sink: Sink = make_sink(sink, **self._sink_args)
+        self._closed = False
+        self._start_pipeline()
+        ref = weakref.ref(self)
+        self._atexit = functools.partial(_close_ref, ref)
+        atexit.register(self._atexit)
+        os.register_at_fork(after_in_child=functools.partial(_after_fork_ref, ref))
+
+    # -- pipeline ----------------------------------------------------------------
+    def _start_pipeline(self) -> None:
+        self._queue: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._wake_at = self._batch_size
+        self.sink.open(self.accounting)
+        queue_gauge = self.families.queue_events.labels(self.model)
+        self.shipper = Shipper(
+            self._queue,
+            EventEncoder(self.model, self.privacy),
+            self.sink,
+            self.accounting,
+            self._wake,
+            clock=self.clock,
+            batch_size=self._batch_size,
+            flush_interval=self._flush_interval,
+            on_error=self.internal_error,
+            sampler=ResourceSampler(self.families, load_nvml()),
+            resource_interval=self._resource_interval,
+            on_queue_size=queue_gauge.set,
+            on_cycle=self._publish_metrics,
+            name=f"driftline-shipper-{self.model}",
+        )
+        self.shipper.start()
+
+    def _after_fork(self) -> None:
+        """In a forked worker: a fresh queue, sink and thread (the parent keeps its own)."""
+        if self._closed:
+            return
+        if isinstance(self._sink_spec, str):
+            self.sink = make_sink(self._sink_spec, **self._sink_args)
+        self._start_pipeline()
+
+    def enqueue(self, item: Any) -> None:
+        """Queue a captured reference for the shipper (hot path; never raises)."""
+        queue = self._queue
+        if len(queue) >= self._queue_size or self._closed:
+            if isinstance(item, Observation):
+                item.bound.count_now(item.status, item.latency, item.error_type)
+            if self._closed:
+                self.accounting.dropped("closed", 1)
+            else:
+                self.accounting.queue_full()
+                self._log.warning("queue_full", "driftline: event queue full, dropping events")
+            return
+        queue.append(item)
+        if len(queue) >= self._wake_at:
+            self._wake.set()
+
+    def _publish_metrics(self) -> None:
+        for bound in list(self._bound.values()):
+            bound.publish()
+
+    def internal_error(self, where: str) -> None:
+        """Count and log (rate-limited) a bug caught inside the SDK."""
+        try:
+            self._internal_errors.inc()
+            self._log.warning(
+                "internal:" + where, "driftline: internal error in %s", where, exc_info=True
+            )
+        except Exception:  # pragma: no cover - logging itself failed
+            pass
+
+    def bind(self, version: str) -> BoundMetrics:
+        """The pre-bound metric children of ``version`` (created once, then cached)."""
+        bound = self._bound.get(version)
+        if bound is None:
+            bound = BoundMetrics(
+                self.families, self.model, version, max_label_values=self.max_label_values
+            )
+            self._bound[version] = bound
+        return bound
+
+    # -- capture -----------------------------------------------------------------
+    def observe(
+        self,
+        features: Any = None,
+        *,
+        segment: Mapping[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        prediction_id: str | None = None,
+        version: str | None = None,
+        shadow: bool = False,
+    ) -> Observation:
+        """A context manager that times one prediction, counts it and logs it as an event."""
+        bound = self._default_bound if version is None else self.bind(version)
+        if prediction_id is None:
+            prediction_id = request_id.get()
+        return Observation(self, bound, features, segment, tags, prediction_id, shadow)
+
+    def track(
+        self,
+        func: F | None = None,
+        *,
+        features: str | Callable[..., Any] | None = None,
+        segment: Mapping[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        version: str | None = None,
+    ) -> Any:
+        """Decorate a sync or async predict function: ``observe()`` around every call.
+
+        ``features`` names the parameter that holds the input (default: the
+        first one that is not ``self``/``cls``), or is a function of the
+        call's ``(*args, **kwargs)``. The return value is recorded as the
+        prediction; return a :class:`Prediction` to record scores too.
+        """
+
+        def decorate(fn: F) -> F:
+            extract = _extractor(fn, features)
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    obs = self.observe(
+                        _safe(extract, args, kwargs), segment=segment, tags=tags, version=version
+                    )
+                    with obs:
+                        result = await fn(*args, **kwargs)
+                        _record(obs, result)
+                    return result
+
+                return cast(F, async_wrapper)
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                obs = self.observe(
+                    _safe(extract, args, kwargs), segment=segment, tags=tags, version=version
+                )
+                with obs:
+                    result = fn(*args, **kwargs)
+                    _record(obs, result)
+                return result
+
+            return cast(F, wrapper)
+
+        return decorate(func) if func is not None else decorate
+
+    def label(
+        self,
+        prediction_id: str,
+        label: Any,
+        *,
+        version: str | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Send the ground truth for ``prediction_id`` when it becomes known."""
+        ts = self.clock.time() if timestamp is None else timestamp
+        self.enqueue(("label", ts, prediction_id, version or self.version, label))
+
+    def feedback(
+        self,
+        prediction_id: str,
+        kind: str,
+        value: Any,
+        *,
+        version: str | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Send user feedback (``kind`` such as thumbs, click, override) on a prediction."""
+        ts = self.clock.time() if timestamp is None else timestamp
+        self.enqueue(("feedback", ts, prediction_id, version or self.version, kind, value))
+
+    def job(
+        self,
+        name: str,
+        *,
+        scheduled_at: float | datetime | None = None,
+        run_id: str | None = None,
+    ) -> JobRun:
+        """A context manager recording one run of pipeline job ``name``."""
+        return JobRun(self, name, scheduled_at=scheduled_at, run_id=run_id)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is delivered; False if ``timeout`` passed first."""
+        if self._closed or not self.shipper.thread.is_alive():
+            return self.sink.pending() == 0 and not self._queue
+        marker = FlushMarker()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush with a deadline, stop the thread and release the sink. Idempotent."""
+        if self._closed:
+            return
+        deadline = self.clock.monotonic() + timeout
+        try:
+            self.flush(timeout)
+        finally:
+            self._closed = True
+            remaining = max(0.0, deadline - self.clock.monotonic())
+            self.shipper.stop(remaining + 0.1)
+            leftover = sum(1 for item in list(self._queue) if not isinstance(item, FlushMarker))
+            if leftover:
+                self.accounting.dropped("shutdown", leftover)
+            self._queue.clear()
+            self.sink.close()
+            atexit.unregister(self._atexit)
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Delivery totals of this Monitor (also exported as driftline_sdk_* metrics)."""
+        return {
+            **self.accounting.totals,
+            "queued": sum(1 for i in list(self._queue) if not isinstance(i, FlushMarker)),
+            "pending_batches": self.sink.pending(),
+            "dropped": dict(self.accounting.dropped_by_reason),
+            "processed": self.shipper.processed,
+        }
+
+
+def _close_ref(ref: weakref.ref[Monitor]) -> None:
+    monitor = ref()
+    if monitor is not None:
+        monitor.close()
+
+
+def _after_fork_ref(ref: weakref.ref[Monitor]) -> None:
+    monitor = ref()
+    if monitor is not None:
+        monitor._after_fork()
+
+
+def _extractor(
+    fn: Callable[..., Any], features: str | Callable[..., Any] | None
+) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
+    if callable(features):
+        user = features
+        return lambda args, kwargs: user(*args, **kwargs)
+    params = list(inspect.signature(fn).parameters)
+    if features is None:
+        candidates = [p for p in params if p not in ("self", "cls")]
+        if not candidates:
+            return lambda args, kwargs: None
+        name = candidates[0]
+    else:
+        if features not in params:
+            raise SDKConfigError(
+                f"track(features={features!r}): {fn.__qualname__} has no such parameter; "
+                f"parameters: {params}"
+            )
+        name = features
+    index = params.index(name)
+
+    def extract(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return args[index] if len(args) > index else kwargs.get(name)
+
+    return extract
+
+
+def _safe(
+    extract: Callable[[tuple[Any, ...], dict[str, Any]], Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    try:
+        return extract(args, kwargs)
+    except Exception:
+        return None
+
+
+def _record(obs: Observation, result: Any) -> None:
+    if isinstance(result, Prediction):
+        obs.record(prediction=result.prediction, scores=result.scores)
+    else:
+        obs.record(prediction=result)

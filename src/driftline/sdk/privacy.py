@@ -1,0 +1,262 @@
+"""The privacy policy: what each field becomes before it leaves the process.
+
+Per field, one action:
+
+- ``"keep"``: sent as is;
+- ``"drop"``: never sent;
+- ``"hash"``: keyed HMAC-SHA256 (hex, first 32 digits), the key read from an
+  environment variable (``DRIFTLINE_HASH_KEY`` unless told otherwise), so equal
+  values still join and group but cannot be reversed without the key;
+- ``"mask"``: PII found inside the text (emails, phone numbers, card numbers
+  that pass the Luhn check, IPv4/IPv6 addresses, IBANs that pass mod-97, plus
+  any :class:`PIIPattern` you add) is replaced by ``<email>``, ``<card>``, ...;
+- derived values only: ``"length"`` and ``"tokens"`` for text, ``"norm"`` and
+  ``"dim"`` for embeddings; the field ``f`` becomes ``f.length``, ``f.norm``...
+  A tuple such as ``("length", "tokens")`` keeps several.
+
+Rules are keyed by field name and apply to features, segment and tags; a
+scoped key (``"features.email"``, ``"tags.user"``) wins over a plain one. The
+keys ``"prediction_id"``, ``"prediction"``, ``"label"`` and ``"feedback"``
+apply to those event fields. String values without a rule get ``text_default``.
+The policy runs on the background thread, never on the request path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftline.sdk.errors import SDKConfigError
+
+ACTIONS = ("keep", "drop", "hash", "mask")
+DERIVED = ("length", "tokens", "norm", "dim")
+TEXT_DEFAULTS = ("keep", "mask", "hash", "drop")
+SCOPES = ("features", "segment", "tags")
+
+
+@dataclass(frozen=True)
+class PIIPattern:
+    """One kind of PII to mask inside text: a regex, an optional validator, a replacement."""
+
+    name: str
+    regex: str
+    validate: Callable[[str], bool] | None = None
+    flags: int = 0
+    compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "compiled", re.compile(self.regex, self.flags))
+        except re.error as exc:
+            raise SDKConfigError(
+                f"privacy pattern {self.name!r}: invalid regular expression {self.regex!r}: {exc}"
+            ) from exc
+
+    @property
+    def replacement(self) -> str:
+        return f"<{self.name}>"
+
+    def mask(self, text: str) -> str:
+        """``text`` with every validated match replaced by ``<name>``."""
+        if self.validate is None:
+            return self.compiled.sub(self.replacement, text)
+        check = self.validate
+        token = self.replacement
+        return self.compiled.sub(lambda m: token if check(m.group(0)) else m.group(0), text)
+
+
+def luhn_ok(candidate: str) -> bool:
+    """True if the digits of ``candidate`` (13 to 19 of them) pass the Luhn checksum."""
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(candidate: str) -> bool:
+    """True if ``candidate`` is an IBAN whose mod-97 check digits are right."""
+    s = candidate.replace(" ", "").upper()
+    if not 15 <= len(s) <= 34:
+        return False
+    rearranged = s[4:] + s[:4]
+    try:
+        number = int("".join(str(int(c, 36)) for c in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def ipv6_ok(candidate: str) -> bool:
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def phone_ok(candidate: str) -> bool:
+    """9 to 15 digits, not a date, and either a leading + or a separator between groups."""
+    digits = sum(c.isdigit() for c in candidate)
+    if not 9 <= digits <= 15 or _DATE_PREFIX.match(candidate):
+        return False
+    return candidate.startswith("+") or any(c in candidate for c in " .-()") or digits >= 10
+
+
+EMAIL = PIIPattern("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+IBAN = PIIPattern("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", iban_ok)
+CARD = PIIPattern("card", r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)", luhn_ok)
+IPV4 = PIIPattern(
+    "ip",
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])",
+)
+IPV6 = PIIPattern("ip", r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", ipv6_ok)
+PHONE = PIIPattern("phone", r"(?<![\w+])\+?\(?\d[\d ().-]{7,}\d(?!\w)", phone_ok)
+
+DEFAULT_PATTERNS: tuple[PIIPattern, ...] = (EMAIL, IBAN, CARD, IPV4, IPV6, PHONE)
+
+Action = str | Sequence[str]
+
+
+def _check_action(key: str, action: Action) -> tuple[str, ...]:
+    names = (action,) if isinstance(action, str) else tuple(action)
+    if not names:
+        raise SDKConfigError(f"privacy rule {key!r}: empty action; allowed: {ACTIONS + DERIVED}")
+    for name in names:
+        if name not in ACTIONS and name not in DERIVED:
+            raise SDKConfigError(
+                f"privacy rule {key!r}: unknown action {name!r}; "
+                f"allowed: {', '.join(ACTIONS + DERIVED)}"
+            )
+    if len(names) > 1 and any(n in ACTIONS for n in names):
+        raise SDKConfigError(
+            f"privacy rule {key!r}: {names!r} mixes actions; only derived values "
+            f"({', '.join(DERIVED)}) can be combined"
+        )
+    return names
+
+
+class PrivacyPolicy:
+    """Field rules plus PII patterns; see the module documentation."""
+
+    def __init__(
+        self,
+        fields: Mapping[str, Action] | None = None,
+        *,
+        text_default: str = "keep",
+        patterns: Iterable[PIIPattern] = DEFAULT_PATTERNS,
+        hash_key: bytes | str | None = None,
+        hash_key_env: str = "DRIFTLINE_HASH_KEY",
+    ) -> None:
+        if text_default not in TEXT_DEFAULTS:
+            raise SDKConfigError(
+                f"privacy text_default={text_default!r}; allowed: {', '.join(TEXT_DEFAULTS)}"
+            )
+        self.text_default = text_default
+        self.patterns = tuple(patterns)
+        rules = {key: _check_action(key, action) for key, action in (fields or {}).items()}
+        self._scoped: dict[str, dict[str, tuple[str, ...]]] = {}
+        for scope in SCOPES:
+            merged = {k: v for k, v in rules.items() if "." not in k}
+            prefix = scope + "."
+            merged.update({k[len(prefix) :]: v for k, v in rules.items() if k.startswith(prefix)})
+            self._scoped[scope] = merged
+        self._top = {k: v for k, v in rules.items() if "." not in k}
+        needs_key = text_default == "hash" or any("hash" in v for v in rules.values())
+        key = hash_key if hash_key is not None else os.environ.get(hash_key_env)
+        if needs_key and not key:
+            raise SDKConfigError(
+                f"privacy policy hashes values but no key is set: set the {hash_key_env} "
+                "environment variable (or pass hash_key=)"
+            )
+        self._key = key.encode() if isinstance(key, str) else key
+        self.is_noop = not rules and text_default == "keep"
+
+    # -- single values -------------------------------------------------------
+    def hash(self, value: object) -> str:
+        """Keyed HMAC-SHA256 of ``str(value)``, 32 hex digits."""
+        if not self._key:
+            raise SDKConfigError("privacy policy has no hash key")
+        data = value if isinstance(value, bytes) else str(value).encode()
+        return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:32]
+
+    def mask(self, text: str) -> str:
+        """``text`` with every PII match replaced by ``<kind>``."""
+        for pattern in self.patterns:
+            text = pattern.mask(text)
+        return text
+
+    def _apply(
+        self, name: str, value: Any, actions: tuple[str, ...] | None, out: dict[str, Any]
+    ) -> None:
+        if actions is None:
+            if isinstance(value, str) and self.text_default != "keep":
+                actions = (self.text_default,)
+            else:
+                out[name] = value
+                return
+        first = actions[0]
+        if first == "keep":
+            out[name] = value
+        elif first == "drop":
+            return
+        elif first == "hash":
+            out[name] = None if value is None else self.hash(value)
+        elif first == "mask":
+            out[name] = self.mask(value) if isinstance(value, str) else value
+        else:
+            for derived in actions:
+                out[f"{name}.{derived}"] = _derive(derived, value)
+
+    def apply_mapping(self, scope: str, values: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Apply the rules of ``scope`` (features, segment or tags) to a mapping."""
+        if not values:
+            return {}
+        rules = self._scoped[scope]
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            self._apply(str(name), value, rules.get(name), out)
+        return out
+
+    def apply_field(self, name: str, value: Any) -> Any:
+        """Apply the rule for a top-level field (prediction_id, prediction, label, feedback)."""
+        out: dict[str, Any] = {}
+        self._apply(name, value, self._top.get(name), out)
+        if name in out:
+            return out[name]
+        derived = {k[len(name) + 1 :]: v for k, v in out.items()}
+        return derived or None
+
+
+def _derive(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "length":
+        return len(value) if isinstance(value, str | bytes | list | tuple) else None
+    if kind == "tokens":
+        return len(value.split()) if isinstance(value, str) else None
+    numbers = value.tolist() if hasattr(value, "tolist") else value
+    if not isinstance(numbers, list | tuple):
+        return None
+    if kind == "dim":
+        return len(numbers)
+    try:
+        return math.sqrt(math.fsum(float(x) * float(x) for x in numbers))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,181 @@
+"""The background thread that turns queued references into records and hands them to the sink.
+
+It wakes every ``flush_interval`` seconds, or sooner when the hot path sees
+``batch_size`` items waiting, drains the queue in batches, encodes them (privacy
+policy included), writes them to the sink, lets the sink retry what is due and
+samples process resources. It gives the GIL back every few dozen items so a
+request thread never waits long behind it. Exceptions are caught, logged
+(rate-limited) and counted: the thread never dies of a bad event.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from driftline.sdk.clock import Clock
+from driftline.sdk.events import EventEncoder
+from driftline.sdk.observation import Observation
+from driftline.sdk.resources import ResourceSampler
+from driftline.sdk.sinks import DeliveryReport, Sink
+
+YIELD_EVERY = 32
+
+
+class FlushMarker:
+    """Put on the queue by ``flush()``; set once everything before it is delivered."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class Shipper:
+    """Owns the background thread of one Monitor."""
+
+    def __init__(
+        self,
+        queue: deque[Any],
+        encoder: EventEncoder,
+        sink: Sink,
+        report: DeliveryReport,
+        wake: threading.Event,
+        *,
+        clock: Clock,
+        batch_size: int,
+        flush_interval: float,
+        on_error: Callable[[str], None],
+        sampler: ResourceSampler | None = None,
+        resource_interval: float = 10.0,
+        on_queue_size: Callable[[int], None] | None = None,
+        on_cycle: Callable[[], None] | None = None,
+        name: str = "driftline-shipper",
+    ) -> None:
+        self.queue = queue
+        self.encoder = encoder
+        self.sink = sink
+        self.report = report
+        self.wake = wake
+        self.clock = clock
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.on_error = on_error
+        self.sampler = sampler
+        self.resource_interval = resource_interval
+        self.on_queue_size = on_queue_size
+        self.on_cycle = on_cycle
+        self._stopping = False
+        self._waiting: list[FlushMarker] = []
+        self._next_sample = 0.0
+        self.cpu_seconds = 0.0
+        self.processed = 0
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Ask the thread to finish its last cycle; True if it ended within ``timeout``."""
+        self._stopping = True
+        self.wake.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def _run(self) -> None:
+        start_cpu = time.thread_time()
+        while True:
+            stopping = self._stopping
+            self.wake.wait(self.flush_interval)
+            self.wake.clear()
+            try:
+                self.cycle(force=stopping or self._stopping)
+            except Exception:
+                self.on_error("shipper.cycle")
+            self.cpu_seconds = time.thread_time() - start_cpu
+            if stopping:
+                return
+
+    def cycle(self, force: bool = False) -> None:
+        """Drain the queue, write batches, retry what is due, sample resources."""
+        queue = self.queue
+        size = self.batch_size
+        encoder = self.encoder
+        groups: dict[str, list[dict[str, Any]]] = {}
+        pending_markers: list[FlushMarker] = []
+        n = 0
+        while queue:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                break
+            n += 1
+            if n % YIELD_EVERY == 0:
+                time.sleep(0)  # let request threads have the GIL
+            if isinstance(item, FlushMarker):
+                if self.on_cycle is not None:
+                    self.on_cycle()
+                self._write_groups(groups)
+                groups = {}
+                force = True
+                pending_markers.append(item)
+                continue
+            try:
+                if isinstance(item, Observation):
+                    kind, record = "prediction", encoder.prediction(item)
+                else:
+                    kind, record = item[0], self._encode_tuple(item)
+            except Exception:
+                self.report.dropped("encode_error", 1)
+                self.on_error("encode")
+                continue
+            group = groups.get(kind)
+            if group is None:
+                group = groups[kind] = []
+            group.append(record)
+            if len(group) >= size:
+                self._write(kind, group)
+                groups[kind] = []
+        self._write_groups(groups)
+        self.processed += n
+        if self.on_cycle is not None:
+            self.on_cycle()
+        self.sink.pump(force)
+        self._waiting.extend(pending_markers)
+        if self._waiting and self.sink.pending() == 0:
+            for marker in self._waiting:
+                marker.done.set()
+            self._waiting.clear()
+        if self.on_queue_size is not None:
+            self.on_queue_size(len(queue))
+        if self.sampler is not None:
+            now = self.clock.monotonic()
+            if now >= self._next_sample:
+                self._next_sample = now + self.resource_interval
+                self.sampler.sample()
+
+    def _encode_tuple(self, item: tuple[Any, ...]) -> dict[str, Any]:
+        kind = item[0]
+        if kind == "label":
+            return self.encoder.label(*item[1:])
+        if kind == "feedback":
+            return self.encoder.feedback(*item[1:])
+        if kind == "job_run":
+            return self.encoder.job_run(item[1])
+        raise ValueError(f"unknown queued item kind {kind!r}")
+
+    def _write_groups(self, groups: dict[str, list[dict[str, Any]]]) -> None:
+        for kind, records in groups.items():
+            if records:
+                self._write(kind, records)
+
+    def _write(self, kind: str, records: list[dict[str, Any]]) -> None:
+        try:
+            self.sink.write(kind, records)
+        except Exception:
+            self.report.dropped("sink_error", len(records))
+            self.on_error("sink.write")
