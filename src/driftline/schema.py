@@ -165,6 +165,10 @@ class Schema:
             smp = sample.column(f.name) if sample is not None else None
             kind = infer_kind(f.type, smp)
             cols[f.name] = ColumnSpec(f.name, kind, infer_role(f.name, kind))
+        datetimes = [c for c in cols.values() if c.kind is Kind.DATETIME]
+        if len(datetimes) == 1 and not any(c.role is Role.TIMESTAMP for c in cols.values()):
+            only = datetimes[0]  # a single datetime column is the timestamp
+            cols[only.name] = replace(only, role=Role.TIMESTAMP)
         return cls(cols)
 
     def override(

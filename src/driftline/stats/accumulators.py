@@ -154,7 +154,7 @@ class QuantileSketch:
     @property
     def rank_error(self) -> float:
         """Documented normalised rank error of the quantiles (99% confidence)."""
-        err = float(self.sketch.get_normalized_rank_error(False))
+        err = float(self.sketch.normalized_rank_error(False))
         if self.sampled:
             err += 3 * 0.5 / math.sqrt(self.sample_above / 2)
         return err
@@ -185,7 +185,8 @@ class LogHistogram:
 
     A finite float's bucket is its sign, binary exponent and top
     ``mantissa_bits`` mantissa bits (HDR-histogram style): every bucket spans
-    at most ``2**-mantissa_bits`` (1.6% for 6 bits) of its value, buckets never
+    at most ``2**-mantissa_bits`` (1.6% for 6 bits) of its value and is
+    half-open ``[lower, upper)`` on both sides of zero, buckets never
     depend on the data, so any two histograms merge exactly and coarse bins
     chosen later (quantile bins of a reference) are unions of buckets with
     exact counts. Stored sparse: sorted bucket keys and their counts.
@@ -206,8 +207,10 @@ class LogHistogram:
         """The bucket key of each finite value (monotone in the value)."""
         v = values + 0.0  # -0.0 -> 0.0
         bits = v.view(np.int64)
-        mag = (bits & np.int64(0x7FFFFFFFFFFFFFFF)) >> self._shift
-        return np.where(bits < 0, -mag - 1, mag)
+        neg = bits < 0
+        # a negative value's bucket is [-upper, -lower): take the magnitude one ulp down
+        mag = ((bits & np.int64(0x7FFFFFFFFFFFFFFF)) - neg) >> self._shift
+        return np.where(neg, -mag - 1, mag)
 
     def update(self, values: FloatArray) -> Self:
         if values.size == 0:
@@ -328,8 +331,9 @@ class CategoryCounts:
         """Exact counts, or (past the cap) the heavy hitters plus an ``__other__`` bucket."""
         if self.exact is not None:
             return dict(self.exact)
-        rows = self.sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
-        out = {str(item): int(est) for item, est, _lb, _ub in rows[:1000]}
+        rows = self.sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_POSITIVES)
+        rows = sorted(rows, key=lambda r: (-r[1], str(r[0])))[:1000]
+        out = {str(item): int(est) for item, est, _lb, _ub in rows}
         rest = self.total - sum(out.values())
         if rest > 0:
             out[self.OTHER] = rest

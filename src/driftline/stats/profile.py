@@ -145,11 +145,12 @@ class ColumnProfile:
         else:
             lengths = _to_float(pc.list_value_length(arr))
             valid = ~np.isnan(lengths)
-            dims = np.unique(lengths[valid])
+            dims, dim_counts = np.unique(lengths[valid], return_counts=True)
+            # the first batch fixes the dimension: its most common vector length
             expected = (
                 self.embedding_sum.size
                 if self.embedding_sum is not None
-                else (int(dims[0]) if dims.size else 0)
+                else (int(dims[np.argmax(dim_counts)]) if dims.size else 0)
             )
             ok = valid & (lengths == expected)
             self._type_errors_in_batch = int(np.count_nonzero(valid & ~ok))
@@ -282,7 +283,7 @@ def _to_float(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         arr = arr.cast(t.value_type)
     if pa.types.is_null(arr.type):
         return np.full(len(arr), np.nan)
-    out = arr.cast(pa.float64()).to_numpy()
+    out = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
     return np.asarray(out, dtype=np.float64)
 
 

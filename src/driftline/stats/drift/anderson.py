@@ -14,6 +14,18 @@ def anderson_darling(
     ref: np.ndarray, cur: np.ndarray, *, alpha: float = 0.05, computed: str = "exact"
 ) -> DriftResult:
     """``scipy.stats.anderson_ksamp``; its p-value is capped to [0.001, 0.25] (said in details)."""
+    if np.unique(np.concatenate([ref, cur])).size < 2:  # one value on both sides: no difference
+        return DriftResult(
+            "anderson_darling",
+            0.0,
+            1.0,
+            alpha,
+            False,
+            int(ref.size),
+            int(cur.size),
+            computed,
+            {"p_value_capped": False},
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         res = anderson_ksamp([ref, cur])
