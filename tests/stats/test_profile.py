@@ -79,9 +79,9 @@ def test_save_and_load(tmp_path: Path, rng: np.random.Generator) -> None:
     assert _exact_state(q) == _exact_state(p)
     assert q["x"].reservoir.values.size == p["x"].reservoir.values.size
     (tmp_path / "bad.profile").write_bytes(b"DLA1\x07\x00dataset garbage")
-    with pytest.raises(ProfileFormatError, match="bad.profile"):
+    with pytest.raises(ProfileFormatError, match=r"bad\.profile"):
         DatasetProfile.load(tmp_path / "bad.profile")
-    with pytest.raises(InputError, match="nope.profile"):
+    with pytest.raises(InputError, match=r"nope\.profile"):
         DatasetProfile.load(tmp_path / "nope.profile")
 
 
@@ -254,7 +254,7 @@ def test_missing_and_unknown_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"unknown file type \.xlsx"):
         driftline.profile(tmp_path / "x.xlsx")
     (tmp_path / "bad.parquet").write_text("not parquet")
-    with pytest.raises(InputError, match="bad.parquet"):
+    with pytest.raises(InputError, match=r"bad\.parquet"):
         driftline.profile(tmp_path / "bad.parquet")
 
 
