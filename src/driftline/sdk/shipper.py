@@ -89,11 +89,11 @@ class Shipper:
     def _run(self) -> None:
         start_cpu = time.thread_time()
         while True:
-            stopping = self._stopping
             self.wake.wait(self.flush_interval)
             self.wake.clear()
+            stopping = self._stopping
             try:
-                self.cycle(force=stopping or self._stopping)
+                self.cycle(force=stopping)
             except Exception:
                 self.on_error("shipper.cycle")
             self.cpu_seconds = time.thread_time() - start_cpu
@@ -146,10 +146,6 @@ class Shipper:
             self.on_cycle()
         self.sink.pump(force)
         self._waiting.extend(pending_markers)
-        if self._waiting and self.sink.pending() == 0:
-            for marker in self._waiting:
-                marker.done.set()
-            self._waiting.clear()
         if self.on_queue_size is not None:
             self.on_queue_size(len(queue))
         if self.sampler is not None:
@@ -157,6 +153,10 @@ class Shipper:
             if now >= self._next_sample:
                 self._next_sample = now + self.resource_interval
                 self.sampler.sample()
+        if self._waiting and self.sink.pending() == 0:
+            for marker in self._waiting:
+                marker.done.set()
+            self._waiting.clear()
 
     def _encode_tuple(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
