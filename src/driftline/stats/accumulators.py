@@ -48,8 +48,9 @@ class Moments:
         n_b = int(values.size)
         if n_b == 0:
             return self
-        mean_b = float(values.mean())
-        m2_b = float(np.square(values - mean_b).sum())
+        mean_b = float(values.sum()) / n_b
+        dev = values - mean_b
+        m2_b = float(np.dot(dev, dev))
         self._combine(n_b, mean_b, m2_b, float(values.min()), float(values.max()))
         return self
 
@@ -417,9 +418,11 @@ class DistinctCount:
             return self
         p = self.p
         idx = (hashes >> np.uint64(64 - p)).astype(np.int64)
+        # rank = position of the first 1-bit in the next 32 bits (33 if none): read
+        # floor(log2(rest)) exactly off the exponent of rest converted to float64
         rest = ((hashes >> np.uint64(32 - p)) & np.uint64(0xFFFFFFFF)).astype(np.float64)
-        with np.errstate(divide="ignore"):
-            rank = np.where(rest > 0, 32 - np.floor(np.log2(rest)), 33).astype(np.int64)
+        exponent = (rest.view(np.int64) >> 52) - 1023  # -1023 for rest == 0
+        rank = np.minimum(32 - exponent, 33)
         width = 34
         hit = np.bincount(idx * width + rank, minlength=(1 << p) * width).reshape(-1, width) > 0
         batch_max = (width - 1 - np.argmax(hit[:, ::-1], axis=1)) * hit.any(axis=1)
