@@ -1,10 +1,122 @@
-"""The ``driftline`` command line."""
+"""The ``driftline`` command line (docs/cli.md).
+
+Exit codes: 0 success (for ``check``: every check passed), 1 a check failed
+(``check`` only), 2 a usage or input error (bad option, unreadable file, bad
+schema or config). Errors go to stderr and name the option or file, the bad
+value and what is allowed. A progress bar is shown only on a terminal.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="driftline: monitor ML models.")
+from driftline.report import _cli
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="driftline: monitor machine-learning models.",
+)
+out, err = _cli.out, _cli.err
+CHECK_FAILED = 1
+
+# -- shared options -----------------------------------------------------------------
+
+_Reference = Annotated[
+    Path, typer.Argument(metavar="REFERENCE", help="Data file or saved profile.")
+]
+_Current = Annotated[Path, typer.Argument(metavar="CURRENT", help="Data file to check.")]
+_Data = Annotated[Path, typer.Argument(metavar="DATA", help="Parquet, CSV or JSON-lines file.")]
+SchemaOpt = Annotated[
+    Path | None,
+    typer.Option("--schema", help="YAML file {column: {kind, role}} overriding inference."),
+]
+TargetOpt = Annotated[str | None, typer.Option("--target", help="Column with the true label.")]
+PredictionOpt = Annotated[
+    str | None, typer.Option("--prediction", help="Column with the model's prediction.")
+]
+ScoresOpt = Annotated[
+    list[str] | None,
+    typer.Option("--scores", help="Score / class-probability column (repeatable)."),
+]
+IdOpt = Annotated[str | None, typer.Option("--id", help="Prediction id column (joins --labels).")]
+TimestampOpt = Annotated[
+    str | None, typer.Option("--timestamp", help="Timestamp column (used by --chunk-by).")
+]
+SegmentOpt = Annotated[
+    list[str] | None, typer.Option("--segment", help="Segment column (repeatable).")
+]
+LabelsOpt = Annotated[
+    Path | None,
+    typer.Option("--labels", help="File of late labels, joined to CURRENT on --id."),
+]
+MethodOpt = Annotated[str, typer.Option("--method", help="Drift method: auto or a method name.")]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="False-alarm level of the tests.")]
+DataDrivenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--data-driven-thresholds/--fixed-thresholds",
+        help="Thresholds from the reference's no-drift spread (resamples, own chunks).",
+    ),
+]
+ChunkOpt = Annotated[
+    str | None,
+    typer.Option("--chunk-by", help="Split CURRENT by day, week, month or into N equal chunks."),
+]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the reservoir samples.")]
+
+
+def _build(
+    reference: Path,
+    current: Path,
+    roles: _cli.Roles,
+    schema_path: Path | None,
+    *,
+    chunk_by: Any = None,
+    timestamp: str | None = None,
+    data_driven: bool = False,
+    seed: int | None = None,
+    **compare_options: Any,
+) -> Any:
+    from driftline import __version__
+    from driftline.report.chunks import chunked_report
+
+    _cli.check_file("REFERENCE", reference)
+    _cli.check_file("CURRENT", current)
+    _cli.check_file("--schema", schema_path)
+    schema = roles.schema(schema_path)
+    with _cli.errors(), _cli.progress() as hook:
+        report = chunked_report(
+            str(reference),
+            str(current),
+            chunk_by,
+            schema,
+            timestamp=timestamp,
+            data_driven=True,
+            seed=seed,
+            progress=hook,
+            column_sources=roles.sources,
+            data_driven_thresholds=data_driven,
+            **compare_options,
+        )
+    report.data["inputs"] = {
+        "reference": str(reference),
+        "current": str(current),
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "driftline_version": __version__,
+    }
+    return report
+
+
+# -- commands -------------------------------------------------------------------------
 
 
 @app.callback()
@@ -12,5 +124,233 @@ def _root() -> None:
     """driftline: monitor machine-learning models in production."""
 
 
+@app.command()
+def profile(
+    data: _Data,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the profile.")],
+    schema: SchemaOpt = None,
+    target: TargetOpt = None,
+    prediction: PredictionOpt = None,
+    scores: ScoresOpt = None,
+    id: IdOpt = None,
+    timestamp: TimestampOpt = None,
+    segment: SegmentOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Profile DATA once and save it, so the reference's raw data is never needed again."""
+    from driftline.report.chunks import profile_chunks
+
+    roles = _cli.Roles(
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id=id,
+        timestamp=timestamp,
+        segment=segment,
+    )
+    _cli.check_file("DATA", data)
+    _cli.check_file("--schema", schema)
+    mapping = roles.schema(schema)
+    with _cli.errors(), _cli.progress() as hook:
+        prof = profile_chunks(
+            str(data),
+            None,
+            mapping,
+            seed=seed,
+            progress=None if hook is None else (lambda n, t=None: hook("current", n, t)),
+            column_sources=roles.sources,
+        ).whole
+    try:
+        prof.save(output)
+    except OSError as exc:
+        _cli.fail(f"--output: cannot write {output}: {exc.strerror}")
+    kinds: dict[str, int] = {}
+    for spec in prof.schema:
+        kinds[spec.kind.value] = kinds.get(spec.kind.value, 0) + 1
+    desc = ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
+    out.print(
+        f"profiled {prof.n_rows:,} rows x {len(prof.columns)} columns ({desc}) -> {output} "
+        f"({output.stat().st_size:,} bytes)",
+        highlight=False,
+    )
+
+
+@app.command()
+def report(
+    reference: _Reference,
+    current: _Current,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path(
+        "report.html"
+    ),
+    json_path: JsonOpt = None,
+    schema: SchemaOpt = None,
+    target: TargetOpt = None,
+    prediction: PredictionOpt = None,
+    scores: ScoresOpt = None,
+    labels: LabelsOpt = None,
+    id: IdOpt = None,
+    timestamp: TimestampOpt = None,
+    segment: SegmentOpt = None,
+    chunk_by: ChunkOpt = None,
+    method: MethodOpt = "auto",
+    alpha: AlphaOpt = 0.05,
+    data_driven: DataDrivenOpt = False,
+    title: Annotated[str, typer.Option("--title", help="Title of the HTML report.")] = "",
+    seed: SeedOpt = None,
+) -> None:
+    """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
+    from driftline.report.console import drift_table, verdict
+    from driftline.report.html import render_html
+
+    spec = _cli.parse_chunk_by(chunk_by)
+    _cli.check_method(method, alpha)
+    label_info = _cli.check_labels(labels, id)
+    roles = _cli.Roles(
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id=id,
+        timestamp=timestamp,
+        segment=segment,
+    )
+    rep = _build(
+        reference,
+        current,
+        roles,
+        schema,
+        chunk_by=spec,
+        timestamp=timestamp,
+        data_driven=data_driven,
+        seed=seed,
+        method=method,
+        alpha=alpha,
+    )
+    if label_info:
+        rep.data["inputs"]["labels"] = label_info
+    data = rep.to_dict()
+    _cli.write(output, render_html(data, title=title or None), "--output")
+    if json_path is not None:
+        _cli.write(json_path, json.dumps(data, indent=2, allow_nan=False), "--json")
+    out.print(verdict(data))
+    if out.is_terminal:
+        out.print(drift_table(data, limit=10))
+    written = f"{output}" + (f" and {json_path}" if json_path else "")
+    out.print(f"report written to {written}", highlight=False)
+
+
+@app.command()
+def check(
+    reference: _Reference,
+    current: _Current,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML check configuration (docs/cli.md).")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Comma-separated: drift, quality, performance."),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write the checks as JUnit XML.")
+    ] = None,
+    json_path: JsonOpt = None,
+    schema: SchemaOpt = None,
+    target: TargetOpt = None,
+    prediction: PredictionOpt = None,
+    scores: ScoresOpt = None,
+    labels: LabelsOpt = None,
+    id: IdOpt = None,
+    timestamp: TimestampOpt = None,
+    segment: SegmentOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Gate for CI: exit 0 when every check passes, 1 when one fails, 2 on bad input."""
+    from driftline.config import GATES, CheckConfig, load_check_config
+    from driftline.report import gate
+    from driftline.report.console import check_summary, failed_table
+    from driftline.report.junit import write_junit
+
+    started = time.perf_counter()
+    _cli.check_file("--config", config)
+    cfg = CheckConfig()
+    if config is not None:
+        with _cli.errors():
+            cfg = load_check_config(config)
+    suites: list[str] = list(cfg.fail_on)
+    if fail_on is not None:
+        suites = [s.strip().lower() for s in fail_on.split(",") if s.strip()]
+        bad = [s for s in suites if s not in GATES]
+        if bad or not suites:
+            _cli.usage("--fail-on", fail_on, f"a comma-separated list of {', '.join(GATES)}")
+    label_info = _cli.check_labels(labels, id)
+    roles = _cli.Roles(
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id=id,
+        timestamp=timestamp,
+        segment=segment,
+    )
+    for col, spec in cfg.columns.items():
+        if col not in roles.columns:
+            roles.columns[col] = dict(spec)
+            roles.sources[col] = f"--config {config}: columns"
+    d = cfg.drift
+    rep = _build(
+        reference,
+        current,
+        roles,
+        schema,
+        timestamp=timestamp,
+        data_driven=d.data_driven_thresholds,
+        seed=seed,
+        method=d.method,
+        per_column=d.per_column,
+        thresholds=d.thresholds,
+        alpha=d.alpha,
+        min_samples=d.min_samples,
+        n_bins=d.n_bins,
+        quality=cfg.quality,
+    )
+    if label_info:
+        rep.data["inputs"]["labels"] = label_info
+    data = rep.to_dict()
+    bounds = {k: v.model_dump() for k, v in cfg.performance.items()}
+    checks = gate.evaluate(data, suites, bounds)
+    if json_path is not None:
+        data["checks"] = [c.__dict__ for c in checks]
+        _cli.write(json_path, json.dumps(data, indent=2, allow_nan=False), "--json")
+    if junit is not None:
+        try:
+            write_junit(
+                junit,
+                checks,
+                properties={"reference": str(reference), "current": str(current)},
+                seconds=time.perf_counter() - started,
+            )
+        except OSError as exc:
+            _cli.fail(f"--junit: cannot write {junit}: {exc.strerror}")
+    out.print(check_summary(checks))
+    if any(c.failed for c in checks):
+        out.print(failed_table(checks))
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Where to write the demo files.")
+    ] = Path("demo-output"),
+) -> None:
+    """Run a drift scenario end to end: data, comparison, HTML and JSON report."""
+    from driftline.report.demo import run_demo
+
+    with _cli.errors():
+        run_demo(output_dir, out)
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,176 @@
+"""Command-line plumbing of driftline's batch commands: role options, errors, progress.
+
+Every error here goes to stderr, names the option or file, the bad value and
+what is allowed, and exits with code 2 (see :mod:`driftline.cli`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from driftline.errors import DriftlineError
+
+USAGE_ERROR = 2
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+
+class Roles:
+    """Role options -> a schema mapping, remembering which option named which column."""
+
+    def __init__(self, **by_option: str | list[str] | None) -> None:
+        self.columns: dict[str, dict[str, str]] = {}
+        self.sources: dict[str, str] = {}
+        for option, value in by_option.items():
+            role = {"scores": "score"}.get(option, option)
+            for col in [value] if isinstance(value, str) else (value or []):
+                flag = f"--{option}"
+                if col in self.sources and self.columns[col]["role"] != role:
+                    usage(flag, col, f"column already has role {self.columns[col]['role']}")
+                self.columns[col] = {"role": role}
+                self.sources[col] = flag
+
+    def schema(self, path: Path | None) -> dict[str, Any] | None:
+        """The --schema file's mapping with the role options applied on top."""
+        if path is None:
+            return {"columns": self.columns} if self.columns else None
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            fail(f"--schema: cannot read {path}: {exc.strerror}")
+        except yaml.YAMLError as exc:
+            fail(f"--schema: {path} is not valid YAML: {exc}")
+        cols = data.get("columns", data) if isinstance(data, dict) else None
+        if not isinstance(cols, dict):
+            fail(f"--schema: {path} must hold a mapping of column -> {{kind, role}}")
+        merged = {str(k): dict(v) if isinstance(v, dict) else v for k, v in cols.items()}
+        for col, spec in self.columns.items():
+            merged[col] = {**(merged.get(col) or {}), **spec}
+        sources = {c: f"--schema {path}" for c in merged if c not in self.sources}
+        self.sources = {**sources, **self.sources}
+        return {"columns": merged}
+
+
+def usage(option: str, value: object, allowed: str) -> NoReturn:
+    raise typer.BadParameter(f"{value!r} is not allowed: {allowed}", param_hint=f"'{option}'")
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(USAGE_ERROR)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """DriftlineError and OS errors -> one line on stderr and exit code 2."""
+    try:
+        yield
+    except DriftlineError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"cannot access{where}: {exc.strerror or exc}")
+
+
+@contextmanager
+def progress() -> Iterator[Any]:
+    """A progress callback ``(stage, advance, total)``: a Rich bar on a terminal, else silent."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    labels = {"reference": "reading reference", "current": "reading current", "chunks": "chunks"}
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def hook(stage: str, advance: int, total: int | None = None) -> None:
+            if stage not in tasks:
+                unit = "chunks" if stage == "chunks" else "rows"
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total, unit=unit)
+            bar.update(tasks[stage], advance=advance)
+
+        yield hook
+
+
+def check_file(option: str, path: Path | None) -> None:
+    if path is None:
+        return
+    if not path.exists():
+        fail(f"{option}: cannot read {path}: no such file")
+    if path.is_dir():
+        fail(f"{option}: cannot read {path}: it is a directory, expected a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        fail(f"{option}: cannot read {path}: {exc.strerror}")
+
+
+def parse_chunk_by(value: str | None) -> Any:
+    if value is None:
+        return None
+    from driftline.report.chunks import MAX_CHUNKS, ChunkBy
+
+    try:
+        return ChunkBy.parse(value)
+    except DriftlineError:
+        usage("--chunk-by", value, f"day, week, month or a whole number from 2 to {MAX_CHUNKS}")
+
+
+def check_method(method: str, alpha: float) -> None:
+    from driftline.stats.drift.rules import METHODS
+
+    if method not in ("auto", *METHODS):
+        usage("--method", method, f"one of auto, {', '.join(METHODS)}")
+    if not 0 < alpha < 1:
+        usage("--alpha", alpha, "a number between 0 and 1 (exclusive)")
+
+
+def check_labels(labels: Path | None, id_col: str | None) -> dict[str, Any] | None:
+    if labels is None:
+        return None
+    check_file("--labels", labels)
+    if id_col is None:
+        raise typer.BadParameter(
+            "--labels needs --id COL: the column that joins labels to predictions",
+            param_hint="'--labels'",
+        )
+    from driftline.io import open_source
+
+    with errors():
+        names = open_source(labels).schema.names
+    if id_col not in names:
+        fail(f"--labels: {labels} has no column {id_col!r} (named by --id); columns: {names}")
+    return {"path": str(labels), "id": id_col}
+
+
+def write(path: Path, text: str, option: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{option}: cannot write {path}: {exc.strerror}")

@@ -1,0 +1,117 @@
+"""The JSON the HTML report's charts are drawn from: bins and per-chunk series, never rows."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from driftline.report._severity import ordered_columns
+
+MAX_CATEGORIES_SHOWN = 30
+
+
+def chunk_columns(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Columns with a verdict in some chunk: most chunks drifted first, then report order."""
+    order = [n for n, _ in ordered_columns(report)]
+    names = {
+        n for c in chunks for n, v in c["columns"].items() if v["drift"].get("drifted") is not None
+    }
+
+    def bad(n: str) -> int:
+        return sum(1 for c in chunks if c["columns"].get(n, {}).get("drift", {}).get("drifted"))
+
+    return sorted((n for n in order if n in names), key=lambda n: -bad(n))
+
+
+def chunk_perf_metrics(chunks: Sequence[Mapping[str, Any]]) -> list[str]:
+    out: dict[str, None] = {}
+    for c in chunks:
+        for m in (c.get("performance") or {}).get("realized", {}) or {}:
+            out[m] = None
+    return list(out)
+
+
+def short(n: int) -> str:
+    for div, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if n >= div:
+            return f"{n / div:.3g}{unit}"
+    return str(n)
+
+
+def chart_data(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    dists = {}
+    for name, col in report.get("columns", {}).items():
+        dist = col.get("distribution")
+        if dist:
+            dists[name] = top_bins(dist)
+    out: dict[str, Any] = {"distributions": dists}
+    if chunks:
+        labels = [chunk_label(c) for c in chunks]
+        columns: dict[str, Any] = {}
+        for name in chunk_columns(report, chunks):
+            series = [c["columns"].get(name, {}).get("drift", {}) for c in chunks]
+            columns[name] = {
+                "method": next((s.get("method") for s in series if s.get("method")), ""),
+                "statistic": [s.get("statistic") for s in series],
+                "threshold": [s.get("threshold") for s in series],
+                "drifted": [bool(s.get("drifted")) for s in series],
+            }
+        n_drifted = [len(c["dataset"].get("drifted_columns", [])) for c in chunks]
+        perf = {
+            m: {
+                "metric": m,
+                "values": [
+                    ((c.get("performance") or {}).get("realized") or {}).get(m) for c in chunks
+                ],
+            }
+            for m in chunk_perf_metrics(chunks)
+        }
+        out["chunks"] = {
+            "labels": labels,
+            "columns": columns,
+            "n_drifted": n_drifted,
+            "max_drifted": max(n_drifted, default=0),
+            "names": [
+                ", ".join(c["dataset"].get("drifted_columns", [])[:8]) or "-" for c in chunks
+            ],
+            "performance": perf,
+        }
+    return out
+
+
+def chunk_label(chunk: Mapping[str, Any]) -> str:
+    start, end = chunk.get("start"), chunk.get("end")
+    if isinstance(start, int) and isinstance(end, int):
+        return f"rows {short(start)}–{short(end)}"
+    return str(start)
+
+
+def top_bins(dist: Mapping[str, Any]) -> dict[str, Any]:
+    """Numeric bins as they are; categories cut to the most frequent ones plus '(other)'."""
+    bins, ref, cur = list(dist["bins"]), list(dist["reference"]), list(dist["current"])
+    if dist.get("edges") is None and len(bins) > MAX_CATEGORIES_SHOWN:
+        order = sorted(range(len(bins)), key=lambda i: -max(ref[i] or 0, cur[i] or 0))
+        keep = sorted(order[: MAX_CATEGORIES_SHOWN - 1], key=lambda i: -(ref[i] or 0))
+        rest = order[MAX_CATEGORIES_SHOWN - 1 :]
+        other = f"(other {len(rest)})"
+        bins = [bins[i] for i in keep] + [other]
+        ref = [ref[i] for i in keep] + [sum(ref[i] or 0 for i in rest)]
+        cur = [cur[i] for i in keep] + [sum(cur[i] or 0 for i in rest)]
+    edges = dist.get("edges")
+    if edges is not None and len(edges) == len(bins) - 1:
+        bins = (
+            [f"< {_compact(edges[0])}"]
+            + [f"{_compact(a)}–{_compact(b)}" for a, b in itertools.pairwise(edges)]
+            + [f"> {_compact(edges[-1])}"]
+        )
+    return {"bins": [str(b) for b in bins], "reference": ref, "current": cur}
+
+
+def _compact(x: float) -> str:
+    """3 significant digits with k/M/B suffixes: 29443.7 -> '29.4k'."""
+    a = abs(x)
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"

@@ -1,0 +1,282 @@
+"""Split a data source into chunks (calendar periods or runs of rows) and profile each in one pass.
+
+Used by :mod:`driftline.report.chunks`; see there for what is compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftline.errors import ConfigError, InputError, SchemaError
+from driftline.io import DEFAULT_BATCH_ROWS, Source, open_source
+from driftline.schema import Kind, Role, Schema
+from driftline.stats.profile import DatasetProfile, resolve_schema
+
+PERIODS = ("day", "week", "month")
+MAX_CHUNKS = 500
+MIN_REFERENCE_CHUNKS = 3
+Progress = Callable[..., None]  # (rows or chunks done, total or None)
+
+
+@dataclass(frozen=True)
+class ChunkBy:
+    """How to split: a calendar ``period`` of the timestamp column, or ``count`` equal chunks."""
+
+    period: str | None = None
+    count: int | None = None
+
+    @classmethod
+    def parse(cls, value: str | int | ChunkBy, option: str = "chunk_by") -> ChunkBy:
+        if isinstance(value, ChunkBy):
+            return value
+        text = str(value).strip().lower()
+        if text in PERIODS:
+            return cls(period=text)
+        if text.isdigit() and 2 <= int(text) <= MAX_CHUNKS:
+            return cls(count=int(text))
+        raise ConfigError(
+            f"{option}: {value!r} is not allowed; use day, week, month or a whole number "
+            f"of chunks from 2 to {MAX_CHUNKS}"
+        )
+
+    def __str__(self) -> str:
+        return self.period or str(self.count)
+
+
+@dataclass
+class Chunk:
+    """One chunk: its key (period start or chunk index), bounds, rows and profile."""
+
+    key: int
+    start: str | int
+    end: str | int
+    profile: DatasetProfile
+
+    @property
+    def n(self) -> int:
+        return self.profile.n_rows
+
+
+@dataclass
+class ChunkedProfile:
+    whole: DatasetProfile
+    chunks: list[Chunk]
+    chunk_by: ChunkBy | None
+    timestamp: str | None
+    unassigned: int = 0  # rows without a timestamp (in ``whole``, in no chunk)
+
+
+@dataclass
+class _Splitter:
+    """Assigns every row of a batch to a chunk key."""
+
+    chunk_by: ChunkBy | None
+    timestamp: str | None
+    n_rows: int | None = None
+    rows_per_chunk: int | None = None
+    offset: int = 0
+    bounds: dict[int, tuple[str | int, str | int]] = field(default_factory=dict)
+
+    def keys(self, table: pa.Table) -> np.ndarray:
+        n = table.num_rows
+        if self.rows_per_chunk is not None:
+            keys = (self.offset + np.arange(n)) // self.rows_per_chunk
+            if self.chunk_by is not None and self.chunk_by.count is not None:
+                keys = np.minimum(keys, self.chunk_by.count - 1)
+            self.offset += n
+            return keys
+        assert self.chunk_by is not None and self.chunk_by.period and self.timestamp
+        return _period_keys(table.column(self.timestamp), self.chunk_by.period, self.timestamp)
+
+    def bound(self, key: int, n: int) -> tuple[str | int, str | int]:
+        if self.rows_per_chunk is not None:
+            return key * self.rows_per_chunk, key * self.rows_per_chunk + n
+        assert self.chunk_by is not None and self.chunk_by.period
+        start = datetime.fromtimestamp(key, tz=timezone.utc)
+        return _iso(start), _iso(_next_period(start, self.chunk_by.period))
+
+
+def _iso(d: datetime) -> str:
+    return d.strftime("%Y-%m-%dT%H:%M:%SZ") if d.hour or d.minute else d.strftime("%Y-%m-%d")
+
+
+def _next_period(start: datetime, period: str) -> datetime:
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "week":
+        return start + timedelta(days=7)
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+_NO_KEY = np.iinfo(np.int64).min
+
+
+def _period_keys(column: pa.ChunkedArray, period: str, name: str) -> np.ndarray:
+    """Period start (epoch seconds, UTC) of every row; ``_NO_KEY`` where the timestamp is null."""
+    t = column.type
+    if pa.types.is_timestamp(t):
+        ts = column.cast(pa.timestamp("us")) if t.tz is None else column
+    elif pa.types.is_date(t):
+        ts = column.cast(pa.timestamp("us"))
+    elif pa.types.is_integer(t) or pa.types.is_floating(t):
+        secs = column.cast(pa.float64()).to_numpy()
+        ok = np.isfinite(secs)
+        us = np.where(ok, secs * 1e6, 0).astype(np.int64)
+        ts = pa.array(us, type=pa.timestamp("us"), mask=~ok)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        try:
+            ts = column.cast(pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputError(
+                f"timestamp column {name!r} has values that are not ISO 8601 times: {exc}"
+            ) from exc
+    else:
+        raise InputError(
+            f"timestamp column {name!r} has type {t}; chunking by {period} needs a timestamp, "
+            "a date, ISO 8601 strings or numbers (epoch seconds)"
+        )
+    floored = pc.floor_temporal(ts, unit=period, week_starts_monday=True)
+    ints = pc.cast(floored, pa.int64()).fill_null(_NO_KEY).to_numpy()
+    out = np.where(ints == _NO_KEY, _NO_KEY, ints // 1_000_000)
+    return np.asarray(out, dtype=np.int64)
+
+
+def _groups(keys: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(key, row indices) for each distinct key of a batch, in key order."""
+    if keys.size and keys[0] == keys[-1] and (keys == keys[0]).all():
+        yield int(keys[0]), np.arange(keys.size)
+        return
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    cuts = np.flatnonzero(np.diff(sorted_keys)) + 1
+    for part in np.split(order, cuts):
+        yield int(keys[part[0]]), part
+
+
+def profile_chunks(
+    data: Any,
+    chunk_by: str | int | ChunkBy | None = None,
+    schema: Schema | dict[str, Any] | str | Path | None = None,
+    *,
+    timestamp: str | None = None,
+    rows_per_chunk: int | None = None,
+    reservoir_size: int = 10_000,
+    seed: int | None = None,
+    batch_rows: int | None = None,
+    progress: Progress | None = None,
+    column_sources: Mapping[str, str] | None = None,
+) -> ChunkedProfile:
+    """Profile ``data`` in one pass, one profile per chunk; ``whole`` is their merge.
+
+    ``chunk_by`` is ``"day"``, ``"week"``, ``"month"`` (periods of the
+    ``timestamp`` column, by default the schema's one timestamp-role column),
+    an integer N (N equal chunks of rows) or None (no chunks).
+    ``rows_per_chunk`` instead cuts runs of that many rows (used to split a
+    reference like the current side). ``progress`` is called with the number
+    of rows of each batch read (and first with 0 and the row count, if known).
+    ``column_sources`` names where each column name came from (an option, a
+    file) for the error when a column is not in the data.
+    """
+    spec = None if chunk_by is None else ChunkBy.parse(chunk_by)
+    source = open_source(data, batch_rows or DEFAULT_BATCH_ROWS)
+    _check_columns(source, schema, column_sources or {})
+    if progress is not None:
+        progress(0, source.n_rows)
+    resolved = resolve_schema(schema, source.schema, source)
+    ts_col = None
+    if spec is not None and spec.period is not None:
+        ts_col = find_timestamp(resolved, timestamp, source.name, spec)
+    splitter = _Splitter(spec, ts_col, rows_per_chunk=rows_per_chunk)
+    if spec is not None and spec.count is not None:
+        splitter.n_rows = _count_rows(source)
+        if splitter.n_rows < spec.count:
+            raise InputError(
+                f"cannot split {source.name} into {spec.count} chunks: it has only "
+                f"{splitter.n_rows} rows"
+            )
+        splitter.rows_per_chunk = splitter.n_rows // spec.count
+    rng = np.random.default_rng(seed)
+    whole = DatasetProfile(resolved, reservoir_size)
+    whole.mixed_type_columns = set(source.mixed_columns)
+    if spec is None and rows_per_chunk is None:
+        for table in source.batches():
+            whole.update(table.select(resolved.names), rng)
+            if progress is not None:
+                progress(table.num_rows)
+        return ChunkedProfile(whole, [], None, None)
+    profiles: dict[int, DatasetProfile] = {}
+    for table in source.batches():
+        sub = table.select(resolved.names)
+        keys = splitter.keys(table)
+        for key, rows in _groups(keys):
+            if key not in profiles:
+                if len(profiles) >= MAX_CHUNKS:
+                    raise InputError(
+                        f"chunking {source.name} by {spec} gives more than {MAX_CHUNKS} chunks; "
+                        "pick a longer period or a number of chunks"
+                    )
+                profiles[key] = DatasetProfile(resolved, reservoir_size)
+            part = sub if rows.size == sub.num_rows else sub.take(pa.array(rows))
+            profiles[key].update(part, rng)
+        if progress is not None:
+            progress(table.num_rows)
+    unassigned = profiles.pop(_NO_KEY, None)
+    chunks = [
+        Chunk(k, *splitter.bound(k, profiles[k].n_rows), profiles[k])
+        for k in sorted(profiles)
+        if rows_per_chunk is None or profiles[k].n_rows * 2 >= rows_per_chunk
+    ]
+    for p in [*profiles.values(), *([unassigned] if unassigned else [])]:
+        whole.merge(p)
+    whole.mixed_type_columns = set(source.mixed_columns)
+    return ChunkedProfile(
+        whole, chunks, spec, ts_col, unassigned.n_rows if unassigned is not None else 0
+    )
+
+
+def _check_columns(source: Source, schema: Any, sources: Mapping[str, str]) -> None:
+    names = set(source.schema.names)
+    wanted = list(sources)
+    if isinstance(schema, Mapping):
+        wanted += [c for c in schema.get("columns", schema) if c not in sources]
+    for col in wanted:
+        if col not in names:
+            listed = ", ".join(source.schema.names[:30])
+            more = " ..." if len(names) > 30 else ""
+            raise SchemaError(
+                f"{sources.get(col, 'schema')}: column {col!r} is not in {source.name} "
+                f"(columns: {listed}{more})"
+            )
+
+
+def _count_rows(source: Source) -> int:
+    if source.n_rows is not None:
+        return source.n_rows
+    return sum(t.num_rows for t in source.batches())
+
+
+def find_timestamp(schema: Schema, timestamp: str | None, where: str, spec: ChunkBy) -> str:
+    """The column to chunk by: ``timestamp`` if given, else the schema's one timestamp column."""
+    if timestamp is not None:
+        if timestamp not in schema:
+            raise ConfigError(
+                f"timestamp: column {timestamp!r} is not in {where} "
+                f"(columns: {', '.join(schema.names[:30])})"
+            )
+        return timestamp
+    found = schema.with_role(Role.TIMESTAMP) or [c.name for c in schema if c.kind is Kind.DATETIME]
+    if len(found) == 1:
+        return found[0]
+    listed = ", ".join(found) if found else "none"
+    raise ConfigError(
+        f"chunk_by {spec} needs a timestamp column: name it with timestamp "
+        f"(timestamp columns found in {where}: {listed})"
+    )

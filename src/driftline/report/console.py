@@ -1,0 +1,89 @@
+"""Rich renderings of a report for the terminal: the verdict, the drift table, failed checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from driftline.report._severity import ordered_columns
+from driftline.report.gate import Check, fmt
+
+
+def verdict(report: Mapping[str, Any]) -> Text:
+    d = report["dataset"]
+    n_drift = len(d["drifted_columns"])
+    q = d.get("quality", {})
+    head = Text("DRIFT", style="bold red") if d["drifted"] else Text("NO DRIFT", style="bold green")
+    head.append(
+        f"  {n_drift} of {d['n_columns']} columns drifted; "
+        f"{q.get('failed', 0)} quality checks failed, {q.get('warned', 0)} warned; "
+        f"{d['n_reference']:,} reference rows vs {d['n_current']:,} current rows",
+        style="default",
+    )
+    return head
+
+
+def drift_table(report: Mapping[str, Any], limit: int | None = 20) -> Table:
+    """The columns sorted by severity: status, method, statistic, threshold, p-value, how."""
+    table = Table(title="Drift by column (most severe first)", title_justify="left")
+    for header, justify in [
+        ("column", "left"),
+        ("kind", "left"),
+        ("status", "left"),
+        ("method", "left"),
+        ("statistic", "right"),
+        ("threshold", "right"),
+        ("p-value", "right"),
+        ("computed", "left"),
+    ]:
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    rows = ordered_columns(report)
+    for name, col in rows[:limit] if limit else rows:
+        d = col["drift"]
+        status = {True: Text("drift", "bold red"), False: Text("ok", "green")}.get(
+            d["drifted"], Text("n/a", "dim")
+        )
+        p = d.get("details", {}).get("p_value_adjusted", d.get("p_value"))
+        table.add_row(
+            name,
+            col["kind"],
+            status,
+            d["method"],
+            fmt(d["statistic"]),
+            fmt(d["threshold"]),
+            fmt(p),
+            d["computed"],
+        )
+    if limit and len(rows) > limit:
+        table.caption = f"{len(rows) - limit} more columns in the report"
+    return table
+
+
+def failed_table(checks: Sequence[Check]) -> Table:
+    """What failed and why (``driftline check``)."""
+    table = Table(title="Failed checks", title_justify="left")
+    table.add_column("suite")
+    table.add_column("check")
+    table.add_column("why")
+    for c in checks:
+        if c.failed:
+            table.add_row(c.suite, c.name, c.message)
+    return table
+
+
+def check_summary(checks: Sequence[Check]) -> Text:
+    failed = sum(c.failed for c in checks)
+    skipped = sum(c.status == "skip" for c in checks)
+    passed = len(checks) - failed - skipped
+    head = Text("FAIL", style="bold red") if failed else Text("PASS", style="bold green")
+    head.append(f"  {failed} failed, {passed} passed, {skipped} skipped", style="default")
+    by_suite: dict[str, int] = {}
+    for c in checks:
+        if c.failed:
+            by_suite[c.suite] = by_suite.get(c.suite, 0) + 1
+    if by_suite:
+        head.append(" (" + ", ".join(f"{k}: {v}" for k, v in by_suite.items()) + ")")
+    return head

@@ -1,0 +1,149 @@
+"""The CI gate: a report dict -> a list of pass/fail/skip checks (``driftline check``).
+
+Three suites, each enabled by ``fail_on``:
+
+* ``drift``: one check per column; it fails when the column drifted, is
+  skipped when there was no verdict (too little data, or an id/timestamp
+  column), passes otherwise.
+* ``quality``: one check per data-quality result; ``fail`` fails, ``warn``
+  and ``ok`` pass (a warning is kept in the message).
+* ``performance``: one check per configured bound ``{metric: {min, max}}``
+  against the report's ``performance`` section (realized value when labels
+  were given, else the estimated one); skipped when the report has none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SUITES = ("drift", "quality", "performance")
+
+
+@dataclass(frozen=True)
+class Check:
+    suite: str
+    name: str
+    status: str  # "pass" | "fail" | "skip"
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+
+def evaluate(
+    report: Mapping[str, Any],
+    fail_on: Iterable[str] = SUITES,
+    performance_bounds: Mapping[str, Mapping[str, float | None]] | None = None,
+) -> list[Check]:
+    """Every check of the enabled suites, in report order."""
+    suites = set(fail_on)
+    out: list[Check] = []
+    if "drift" in suites:
+        out.extend(_drift(report))
+    if "quality" in suites:
+        out.extend(_quality(report))
+    if "performance" in suites:
+        out.extend(_performance(report, performance_bounds or {}))
+    return out
+
+
+def fmt(x: Any) -> str:
+    """A number for people: 4 significant digits, tiny p-values in scientific notation."""
+    if x is None:
+        return "-"
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    if abs(x) < 1e-3 or abs(x) >= 1e6:
+        return f"{x:.2e}"
+    return f"{x:.4g}"
+
+
+def _drift(report: Mapping[str, Any]) -> list[Check]:
+    out = []
+    for name, col in report.get("columns", {}).items():
+        d = col["drift"]
+        value, thr = d.get("statistic"), d.get("threshold")
+        if d.get("drifted") is None:
+            reason = d.get("details", {}).get("reason", d.get("computed", "no verdict"))
+            out.append(Check("drift", name, "skip", f"no verdict: {reason}", value, thr))
+            continue
+        p = d.get("details", {}).get("p_value_adjusted", d.get("p_value"))
+        shown_p = "< 1e-300" if p == 0 else fmt(p)
+        test = f"; p={shown_p} after Benjamini-Hochberg" if p is not None else ""
+        rel = ">=" if d["drifted"] else "<"
+        if d["drifted"] is False and p is not None and value is not None and thr is not None:
+            rel = ">=" if value >= thr else "<"
+            test += " (not significant)" if value >= thr else ""
+        msg = f"{d['method']} {fmt(value)} {rel} threshold {fmt(thr)}{test}"
+        out.append(Check("drift", name, "fail" if d["drifted"] else "pass", msg, value, thr))
+    return out
+
+
+def _quality(report: Mapping[str, Any]) -> list[Check]:
+    results = list(report.get("quality", []))
+    for col in report.get("columns", {}).values():
+        results.extend(col.get("quality", []))
+    out = []
+    for q in results:
+        name = q["check"] if not q.get("column") else f"{q['column']}: {q['check']}"
+        status = {"fail": "fail", "warn": "pass", "ok": "pass"}.get(q["status"], "pass")
+        msg = f"{q['status']}: {q['check']} {fmt(q.get('value'))} (threshold {fmt(q['threshold'])})"
+        cols = q.get("details", {}).get("columns")
+        if cols:
+            msg += f"; columns: {', '.join(map(str, cols))}"
+        out.append(Check("quality", name, status, msg, q.get("value"), q.get("threshold")))
+    return out
+
+
+def _performance(
+    report: Mapping[str, Any], bounds: Mapping[str, Mapping[str, float | None]]
+) -> list[Check]:
+    perf = report.get("performance")
+    if not perf:
+        why = "the report has no performance section (needs --target and --prediction)"
+        return [Check("performance", "performance", "skip", why)] if bounds else []
+    out = []
+    for metric, bound in bounds.items():
+        value, how = _metric_value(perf, metric)
+        if value is None:
+            out.append(Check("performance", metric, "skip", f"{metric} is not in the report"))
+            continue
+        lo, hi = bound.get("min"), bound.get("max")
+        if lo is not None and value < lo:
+            out.append(
+                Check(
+                    "performance", metric, "fail", f"{how} {fmt(value)} < min {fmt(lo)}", value, lo
+                )
+            )
+        elif hi is not None and value > hi:
+            out.append(
+                Check(
+                    "performance", metric, "fail", f"{how} {fmt(value)} > max {fmt(hi)}", value, hi
+                )
+            )
+        else:
+            thr = lo if lo is not None else hi
+            out.append(Check("performance", metric, "pass", f"{how} {fmt(value)}", value, thr))
+    return out
+
+
+def _metric_value(perf: Mapping[str, Any], metric: str) -> tuple[float | None, str]:
+    realized = perf.get("realized") or {}
+    if realized.get(metric) is not None:
+        return float(realized[metric]), "realized"
+    est = (perf.get("estimated") or {}).get(metric)
+    if isinstance(est, Mapping) and est.get("value") is not None:
+        return float(est["value"]), "estimated"
+    return None, ""
