@@ -184,6 +184,11 @@ class Schema:
                     f"(columns: {', '.join(available[:30])}{' ...' if len(available) > 30 else ''})"
                 )
             base = cols[name]
+            if not isinstance(spec, Mapping | ColumnSpec):
+                raise SchemaError(
+                    f"schema entry for column {name!r} must be a mapping with 'kind' and/or "
+                    f"'role', got {spec!r}"
+                )
             if isinstance(spec, ColumnSpec):
                 new = replace(spec, name=name)
             else:

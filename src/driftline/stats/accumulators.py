@@ -417,16 +417,13 @@ class DistinctCount:
         if hashes.size == 0:
             return self
         p = self.p
-        idx = (hashes >> np.uint64(64 - p)).astype(np.int64)
+        idx = (hashes >> np.uint64(64 - p)).astype(np.intp)
         # rank = position of the first 1-bit in the next 32 bits (33 if none): read
         # floor(log2(rest)) exactly off the exponent of rest converted to float64
         rest = ((hashes >> np.uint64(32 - p)) & np.uint64(0xFFFFFFFF)).astype(np.float64)
         exponent = (rest.view(np.int64) >> 52) - 1023  # -1023 for rest == 0
-        rank = np.minimum(32 - exponent, 33)
-        width = 34
-        hit = np.bincount(idx * width + rank, minlength=(1 << p) * width).reshape(-1, width) > 0
-        batch_max = (width - 1 - np.argmax(hit[:, ::-1], axis=1)) * hit.any(axis=1)
-        np.maximum(self.registers, batch_max.astype(np.uint8), out=self.registers)
+        rank = np.minimum(32 - exponent, 33).astype(np.uint8)
+        np.maximum.at(self.registers, idx, rank)
         return self
 
     def merge(self, other: DistinctCount) -> Self:

@@ -33,6 +33,7 @@ from driftline.stats.accumulators import (
     QuantileSketch,
     Reservoir,
     bottom_k_keys,
+    hash_floats,
     hash_strings,
     mix64,
 )
@@ -98,18 +99,24 @@ class ColumnProfile:
             return self._update_categorical(column, sample_idx, sample_keys)
         values, codes = self._numeric_values(column)
         finite = np.isfinite(values)
-        n_nan = int(np.count_nonzero(np.isnan(values)))
+        all_finite = bool(finite.all())
+        n_nan = 0 if all_finite else int(np.count_nonzero(np.isnan(values)))
         self.missing += n_nan - self._type_errors_in_batch
         self.type_errors += self._type_errors_in_batch
-        good = values[finite] if n_nan or not finite.all() else values
+        good = values if all_finite else values[finite]
         self.non_finite += n - n_nan - int(good.size)
         self.moments.update(good)
         self.quantiles.update(good, rng)
         self.histogram.update(good)
         if codes is None:
-            h = mix64((values + 0.0).view(np.uint64))
-            self.distinct.update_hashes(h[finite] if good.size != n else h)
-            codes = np.where(np.isnan(values), _NULL_CODE, h)
+            if all_finite:
+                codes = hash_floats(values)
+                self.distinct.update_hashes(codes)
+            else:
+                self.distinct.update_hashes(hash_floats(good))
+                # inf keeps its own code; every missing value shares one
+                codes = hash_floats(np.where(np.isnan(values), np.inf, values))
+                codes[np.isnan(values)] = _NULL_CODE
         self.reservoir.update(sample_keys, values[sample_idx])
         return codes
 
