@@ -66,7 +66,9 @@ class CBPE:
     the positive class. For more classes they are macro averages and ROC AUC
     is one-vs-rest macro, as in :class:`~driftline.stats.performance.ClassificationMetrics`.
     ``calibration``: ``"auto"`` (calibrate when the test fails), ``"always"``
-    or ``"never"``.
+    or ``"never"``. ``calibration_tests`` holds the tests run in ``fit``: first
+    the top-label confidence (P(prediction is right)), then one per score
+    column (one vs rest); any failure triggers calibration in ``"auto"``.
     """
 
     def __init__(
@@ -75,7 +77,7 @@ class CBPE:
         *,
         threshold: float = 0.5,
         calibration: Literal["auto", "always", "never"] = "auto",
-        calibration_tolerance: float = 0.02,
+        calibration_tolerance: float = 0.01,
         n_simulations: int = 200,
         confidence: float = 0.95,
         prob_tolerance: float = 1e-6,
@@ -132,9 +134,15 @@ class CBPE:
             )
         columns = [p] if k == 2 else [p[:, c] for c in range(k)]
         targets = [idx == 1] if k == 2 else [idx == c for c in range(k)]
+        # top-label confidence: catches over-confidence that class-wise bins average out
+        if k == 2:
+            confidence, correct = np.maximum(p, 1 - p), (p >= 0.5) == (idx == 1)
+        else:
+            confidence, correct = p.max(axis=1), p.argmax(axis=1) == idx
+        tested = [(confidence, correct), *zip(columns, targets, strict=True)]
         self.calibration_tests = [
             calibration_test(col, t, tolerance=self.calibration_tolerance, seed=self.seed + i)
-            for i, (col, t) in enumerate(zip(columns, targets, strict=True))
+            for i, (col, t) in enumerate(tested)
         ]
         failed = any(t.miscalibrated for t in self.calibration_tests)
         self.calibrated = self.calibration == "always" or (self.calibration == "auto" and failed)

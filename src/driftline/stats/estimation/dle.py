@@ -5,7 +5,10 @@ the loss: ``features + prediction -> |error|`` and ``-> error²``
 (scikit-learn ``HistGradientBoostingRegressor``, Poisson loss so that the
 predicted losses stay positive). On an unlabelled chunk the estimated MAE is
 the mean predicted absolute error and the estimated RMSE the square root of
-the mean predicted squared error.
+the mean predicted squared error. Each loss model's predictions are shrunk
+towards the reference mean loss by the weight that minimises the out-of-fold
+squared error (0: the model only learned noise, 1: trust it fully), which
+keeps small references (a few hundred rows) from overfitting.
 
 The band: out-of-fold predictions on the reference give the loss models'
 residuals relative to their prediction; the realized chunk metric differs from
@@ -135,6 +138,7 @@ class DLE:
         self._features = _Features()
         self._models: dict[str, Any] = {}
         self._rel_sd: dict[str, float] = {}
+        self._shrink: dict[str, tuple[float, float]] = {}
         self.n_reference = 0
 
     def _design(self, features: Any, y_pred: Any, fit: bool) -> tuple[Floats, Floats]:
@@ -154,6 +158,11 @@ class DLE:
         return HistGradientBoostingRegressor(
             categorical_features=[*self._features.categorical_mask, False], **self.params
         )
+
+    @property
+    def shrinkage(self) -> dict[str, float]:
+        """Weight of the loss model vs the reference mean loss, per loss (``mae``, ``mse``)."""
+        return {name: w for name, (w, _) in self._shrink.items()}
 
     def _threads(self) -> Any:
         """Limit OpenMP threads while fitting/predicting if ``n_threads`` is set.
@@ -195,9 +204,17 @@ class DLE:
                     oof[test] = self._model().fit(x[train], target[train]).predict(x[test])
                 else:
                     oof[test] = 0.0
+            # shrink towards the reference mean as far as cross-validation says:
+            # a loss model fitted on few rows mostly learns noise
+            mean = float(target.mean())
+            dev = oof - mean
+            var = float(np.mean(dev**2))
+            w = float(np.clip(np.mean((target - mean) * dev) / var, 0, 1)) if var > 0 else 0.0
+            oof = w * oof + (1 - w) * mean
             floor = max(float(np.quantile(oof, 0.05)), 1e-12)
             rel = (target - oof) / np.maximum(oof, floor)
             self._rel_sd[name] = float(np.sqrt(np.mean(rel**2)))
+            self._shrink[name] = (w, mean)
             self._models[name] = self._model().fit(x, target) if target.sum() > 0 else None
         self.n_reference = int(err.size)
         return self
@@ -218,7 +235,10 @@ class DLE:
         x, pred = self._design(features, y_pred, fit=False)
         bad = np.isnan(pred)
         x = x[~bad]
-        details = {"band": f"{self.confidence:.0%} normal interval from out-of-fold residuals"}
+        details = {
+            "band": f"{self.confidence:.0%} normal interval from out-of-fold residuals",
+            "shrinkage": self.shrinkage,
+        }
         excluded = {"missing_prediction": int(bad.sum())}
         n = x.shape[0]
         if n == 0:
@@ -227,7 +247,9 @@ class DLE:
         out: dict[str, Band] = {}
         for name in ("mae", "mse"):
             model = self._models[name]
-            loss = np.maximum(model.predict(x), 0.0) if model is not None else np.zeros(n)
+            w, mean = self._shrink[name]
+            raw = np.maximum(model.predict(x), 0.0) if model is not None else np.zeros(n)
+            loss = w * raw + (1 - w) * mean
             value = float(loss.mean())
             se = self._rel_sd[name] * float(np.sqrt(np.sum(loss**2))) / n
             lower, upper = max(value - z * se, 0.0), value + z * se
