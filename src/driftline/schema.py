@@ -60,6 +60,10 @@ _TYPE_KINDS = {
     "other": frozenset({Kind.CATEGORICAL}),
 }
 
+#: An integer target or prediction with at most this many distinct values (in the
+#: inference sample) is taken as class labels: categorical.
+MAX_CLASSES = 20
+
 _TARGET_NAMES = {"target", "label", "y", "y_true", "ground_truth", "actual"}
 _PREDICTION_NAMES = {"prediction", "pred", "y_pred", "predicted", "predicted_label"}
 _TIMESTAMP_NAMES = {"timestamp", "ts", "time", "event_time", "created_at", "date", "datetime"}
@@ -164,7 +168,16 @@ class Schema:
         for f in arrow_schema:
             smp = sample.column(f.name) if sample is not None else None
             kind = infer_kind(f.type, smp)
-            cols[f.name] = ColumnSpec(f.name, kind, infer_role(f.name, kind))
+            role = infer_role(f.name, kind)
+            if (
+                role in (Role.TARGET, Role.PREDICTION)
+                and pa.types.is_integer(f.type)
+                and smp is not None
+                and len(smp) > 0
+                and len(smp.unique()) <= MAX_CLASSES
+            ):
+                kind = Kind.CATEGORICAL  # class labels, not quantities
+            cols[f.name] = ColumnSpec(f.name, kind, role)
         datetimes = [c for c in cols.values() if c.kind is Kind.DATETIME]
         if len(datetimes) == 1 and not any(c.role is Role.TIMESTAMP for c in cols.values()):
             only = datetimes[0]  # a single datetime column is the timestamp

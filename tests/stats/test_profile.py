@@ -142,7 +142,7 @@ def test_kinds_are_inferred(rng: np.random.Generator) -> None:
         "note": (Kind.TEXT, "feature"),
         "when": (Kind.DATETIME, "timestamp"),
         "user_id": (Kind.NUMERIC, "id"),
-        "target": (Kind.NUMERIC, "target"),
+        "target": (Kind.CATEGORICAL, "target"),  # 0/1 class labels
     }
 
 

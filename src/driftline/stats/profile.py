@@ -482,36 +482,37 @@ def build_profile(
     from driftline.io import DEFAULT_BATCH_ROWS, open_source
 
     source = open_source(data, batch_rows or DEFAULT_BATCH_ROWS)
-    resolved = resolve_schema(schema, source.schema, source)
-    prof = DatasetProfile(resolved, reservoir_size)
-    prof.mixed_type_columns = set(source.mixed_columns)
     rng = np.random.default_rng(seed)
+    prof: DatasetProfile | None = None
     for table in source.batches():
-        prof.update(table.select(resolved.names), rng)
+        if prof is None:  # the first batch is the sample the schema is inferred from
+            prof = DatasetProfile(resolve_schema(schema, source.schema, table), reservoir_size)
+        prof.update(table.select(prof.schema.names), rng)
         if progress is not None:
             progress(table.num_rows)
+    if prof is None:  # no batch at all: an empty file or frame
+        prof = DatasetProfile(resolve_schema(schema, source.schema, None), reservoir_size)
+    prof.mixed_type_columns = set(source.mixed_columns)
     return prof
 
 
-def resolve_schema(schema: Any, arrow_schema: pa.Schema, source: Any = None) -> Schema:
-    """Infer a schema from the data and apply the user's overrides (object, dict or YAML path)."""
-    sample = None
-    string_cols = [f.name for f in arrow_schema if type_family(f.type) == "string"]
-    if string_cols and source is not None:
-        first = next(iter(source.batches()), None)
-        if first is not None:
-            sample = first.slice(0, 1000)
+def resolve_schema(schema: Any, arrow_schema: pa.Schema, sample: Any = None) -> Schema:
+    """Infer a schema from the data and apply the user's overrides (object, dict or YAML path).
+
+    ``sample`` is a table of the first rows (or a :class:`driftline.io.Source`,
+    whose first batch is then read): kinds and roles are inferred from it.
+    """
+    if sample is not None and not isinstance(sample, pa.Table):
+        sample = next(iter(sample.batches()), None)
+    if sample is not None and sample.num_rows > 1000:
+        sample = sample.slice(0, 1000)
     inferred = Schema.infer(arrow_schema, sample)
     if schema is None:
         return inferred
     if isinstance(schema, Schema):
         return inferred.override(schema.columns, arrow_schema)
     if isinstance(schema, str | Path):
-        return (
-            Schema.from_yaml(schema, arrow_schema)
-            if sample is None
-            else _yaml_on(schema, inferred, arrow_schema)
-        )
+        return _yaml_on(schema, inferred, arrow_schema)
     return inferred.override(dict(schema).get("columns", schema), arrow_schema)
 
 
