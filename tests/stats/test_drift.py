@@ -50,6 +50,9 @@ def test_exact_mode_equals_scipy(seed: int) -> None:
     ref, cur = _pair(rng, int(n_ref), int(n_cur), shift=float(rng.uniform(0, 0.3)))
     report = driftline.compare(ref, cur, seed=seed).to_dict()
     m = report["columns"]["x"]["metrics"]
+    m["anderson_darling"] = driftline.compare(
+        ref, cur, seed=seed, method="anderson_darling"
+    ).to_dict()["columns"]["x"]["drift"]
     ks = stats.ks_2samp(ref["x"], cur["x"], method=m_ks_method(report))
     assert m["ks"]["computed"] == "exact"
     assert abs(m["ks"]["statistic"] - ks.statistic) < TOL
