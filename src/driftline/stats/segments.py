@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from driftline.errors import InputError
 from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
-from driftline.stats.performance._labels import is_missing, to_numpy
+from driftline.stats.performance._labels import is_missing, numeric_values, to_numpy
 
 OTHER = "__other__"
 MISSING = "__missing__"
@@ -174,9 +174,7 @@ def row_losses(y_true: Any, y_pred: Any, task: Task) -> tuple[npt.NDArray[np.flo
         loss[miss] = np.nan
         return loss, "error_rate"
     if task == "regression":
-        from driftline.stats.performance.regression import _numeric
-
-        t_f, p_f = _numeric(y_true, "y_true"), _numeric(y_pred, "y_pred")
+        t_f, p_f = numeric_values(y_true, "y_true"), numeric_values(y_pred, "y_pred")
         if t_f.shape != p_f.shape:
             raise InputError(f"y_pred: has {p_f.size} rows but y_true has {t_f.size}")
         return np.abs(p_f - t_f), "mae"

@@ -281,3 +281,18 @@ def test_corrupt_or_unknown_bytes_raise_profile_format_error() -> None:
 
     with pytest.raises(ProfileFormatError, match="unknown format version 99"):
         ClassificationMetrics.from_bytes(bytes(future) + struct.pack("<I", zlib.crc32(future)))
+
+
+def test_pandas_and_pyarrow_columns_are_accepted() -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    y = pd.Series(["no", "yes", None, "yes"])
+    y_pred = pa.array(["no", "yes", "yes", None])
+    scores = pd.DataFrame({"no": [0.9, 0.2, 0.4, 0.5], "yes": [0.1, 0.8, 0.6, 0.5]})
+    r = ClassificationMetrics(["no", "yes"]).update(y, y_pred, scores).results()
+    assert r["n"] == 2 and r["accuracy"] == 1.0 and r["n_scored"] == 3
+    assert r["excluded"]["missing_label"] == 1 and r["excluded"]["missing_prediction"] == 1
+    assert r["positive_class"] == "yes"
+    nullable = pd.Series([0, 1, None], dtype="Int64")
+    assert ClassificationMetrics([0, 1]).update(nullable, [0, 1, 1]).results()["n"] == 2

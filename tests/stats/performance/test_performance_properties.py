@@ -108,3 +108,28 @@ def test_regression_merge_and_round_trip(batches: list[list[tuple[float, float]]
         assert _close(a["error_quantiles"], b["error_quantiles"])
     back = RegressionMetrics.from_bytes(merged.to_bytes())
     assert _close(back.results(), merged.results())
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from("abcde")), max_size=15),
+        min_size=3,
+        max_size=3,
+    )
+)
+def test_learned_classes_merge_equals_single_pass(batches: list[list[tuple[str, str]]]) -> None:
+    def acc_of(rows: list[tuple[str, str]]) -> ClassificationMetrics:
+        acc = ClassificationMetrics()
+        if rows:
+            y, p = zip(*rows, strict=True)
+            acc.update(list(y), list(p))
+        return acc
+
+    parts = [acc_of(b) for b in batches]
+    whole = acc_of([r for b in batches for r in b])
+    merged = parts[2].merge(parts[0]).merge(parts[1])
+    assert merged.classes == whole.classes
+    assert _close(merged.results(), whole.results())
+    back = ClassificationMetrics.from_bytes(merged.to_bytes())
+    assert _close(back.results(), whole.results())

@@ -124,3 +124,21 @@ def index_of(
     pos = np.clip(pos, 0, len(classes) - 1)
     known = sorted_lookup[pos] == labels
     return order[pos].astype(np.int64), ~known
+
+
+def numeric_values(values: Any, field: str) -> npt.NDArray[np.float64]:
+    """Numbers as float64 (None -> NaN); strings or infinities raise InputError."""
+    arr = to_numpy(values, field)
+    if arr.ndim != 1:
+        raise InputError(f"{field}: expected a 1-d array of numbers, got shape {arr.shape}")
+    if arr.dtype.kind == "O":
+        try:
+            arr = np.array([np.nan if v is None else v for v in arr], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{field}: regression values must be numbers ({exc})") from exc
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{field}: regression values must be numbers, got dtype {arr.dtype}")
+    out = arr.astype(np.float64)
+    if np.isinf(out).any():
+        raise InputError(f"{field}: infinite values are not allowed")
+    return out

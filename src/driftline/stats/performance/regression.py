@@ -20,7 +20,7 @@ from datasketches import kll_doubles_sketch
 
 from driftline.errors import InputError, ProfileFormatError
 from driftline.stats.performance import _codec
-from driftline.stats.performance._labels import to_numpy
+from driftline.stats.performance._labels import numeric_values
 
 Floats = npt.NDArray[np.float64]
 
@@ -30,23 +30,6 @@ ABS_ERROR_QUANTILES = (0.5, 0.9, 0.99)
 _EXCLUSIONS = ("missing_label", "missing_prediction", "zero_target")
 _KIND = "regression"
 _VERSION = 1
-
-
-def _numeric(values: Any, field: str) -> Floats:
-    arr = to_numpy(values, field)
-    if arr.ndim != 1:
-        raise InputError(f"{field}: expected a 1-d array of numbers, got shape {arr.shape}")
-    if arr.dtype.kind == "O":
-        try:
-            arr = np.array([np.nan if v is None else v for v in arr], dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{field}: regression values must be numbers ({exc})") from exc
-    if arr.dtype.kind not in "biuf":
-        raise InputError(f"{field}: regression values must be numbers, got dtype {arr.dtype}")
-    out = arr.astype(np.float64)
-    if np.isinf(out).any():
-        raise InputError(f"{field}: infinite values are not allowed")
-    return out
 
 
 class RegressionMetrics:
@@ -79,8 +62,8 @@ class RegressionMetrics:
 
     def update(self, y_true: Any, y_pred: Any) -> Self:
         """Fold a batch in; a batch that raises leaves the accumulator unchanged."""
-        y = _numeric(y_true, "y_true")
-        p = _numeric(y_pred, "y_pred")
+        y = numeric_values(y_true, "y_true")
+        p = numeric_values(y_pred, "y_pred")
         if p.size != y.size:
             raise InputError(f"y_pred: has {p.size} rows but y_true has {y.size}")
         y_nan, p_nan = np.isnan(y), np.isnan(p)
