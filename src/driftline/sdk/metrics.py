@@ -10,13 +10,16 @@ of error types, classes and feature names (values past the cap become
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from bisect import bisect_left
+from collections import Counter as CounterType
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from driftline.sdk.errors import SDKConfigError
@@ -234,6 +237,21 @@ class HistogramTally:
         self._total += value
         self._dirty = True
 
+    def add_many(self, values: list[float]) -> None:
+        """Tally a list of observations (vectorised for long lists)."""
+        if not values:
+            return
+        if not self._fast or len(values) < 16:
+            for value in values:
+                self.add(value)
+            return
+        array = np.asarray(values, dtype=float)
+        index = np.minimum(np.searchsorted(self._bounds, array, side="left"), len(self._counts) - 1)
+        for i, count in enumerate(np.bincount(index, minlength=len(self._counts)).tolist()):
+            self._counts[i] += count
+        self._total += math.fsum(values)
+        self._dirty = True
+
     def publish(self) -> None:
         if not self._dirty or self._sum_inc is None:
             return
@@ -259,6 +277,11 @@ class CounterTally:
     def add(self, key: object) -> None:
         counts = self._counts
         counts[key] = counts.get(key, 0) + 1
+
+    def add_many(self, keys: list[Any]) -> None:
+        counts = self._counts
+        for key, count in CounterType(keys).items():
+            counts[key] = counts.get(key, 0) + count
 
     def publish(self) -> None:
         if not self._counts:
@@ -305,8 +328,6 @@ class BoundMetrics:
             active = self.active
             self.in_flight.set_function(lambda: len(active))
         self._lock = threading.Lock()
-        self._ok = 0
-        self._err = 0
         self._latency = HistogramTally(self.latency)
         self._scores = HistogramTally(self.scores)
         mv = (model, version)
@@ -319,19 +340,23 @@ class BoundMetrics:
         self._missing = CounterTally(
             lambda label: families.missing.labels(*mv, label), LabelGuard(max_label_values)
         )
+        # Appended to by the shipper thread only (plain list appends: cheap per event);
+        # turned into metric updates once per batch by publish().
+        self.latencies: list[float] = []
+        self.error_types: list[str] = []
+        self.classes: list[object] = []
+        self.top_scores: list[float] = []
+        self.missing: list[str] = []
 
     # -- shipper thread ----------------------------------------------------------
     def tally(self, status: str, latency: float, error_type: str | None) -> None:
         """Count one finished prediction (published at the next :meth:`publish`)."""
-        if status == "ok":
-            self._ok += 1
-        else:
-            self._err += 1
-            self._errors.add(error_type or "Exception")
-        self._latency.add(latency)
+        self.latencies.append(latency)
+        if status != "ok":
+            self.error_types.append(error_type or "Exception")
 
     def count_missing(self, feature: str) -> None:
-        self._missing.add(feature)
+        self.missing.append(feature)
 
     def count_output(self, prediction: object, scores: object) -> None:
         """Class counter and score histogram for one prediction."""
@@ -346,24 +371,33 @@ class BoundMetrics:
             prediction = prediction.item()
             kind = type(prediction)
         if kind is str or kind is int or kind is bool:
-            self._classes.add(prediction)
+            self.classes.append(prediction)
         top = top_score(scores)
         if top is not None:
-            self._scores.add(top)
+            self.top_scores.append(top)
 
     def publish(self) -> None:
         """Add everything tallied since the last call to the Prometheus children."""
         with self._lock:
-            if self._ok:
-                self.ok.inc(self._ok)
-                self._ok = 0
-            if self._err:
-                self.error.inc(self._err)
-                self._err = 0
+            latencies, self.latencies = self.latencies, []
+            errors, self.error_types = self.error_types, []
+            classes, self.classes = self.classes, []
+            scores, self.top_scores = self.top_scores, []
+            missing, self.missing = self.missing, []
+            ok = len(latencies) - len(errors)
+            if ok:
+                self.ok.inc(ok)
+            if errors:
+                self.error.inc(len(errors))
+                self._errors.add_many(errors)
+                self._errors.publish()
+            self._latency.add_many(latencies)
             self._latency.publish()
+            self._scores.add_many(scores)
             self._scores.publish()
-            self._errors.publish()
+            self._classes.add_many(classes)
             self._classes.publish()
+            self._missing.add_many(missing)
             self._missing.publish()
             if not self._live_in_flight:
                 self.in_flight.set(len(self.active))

@@ -1,0 +1,528 @@
+"""SDK overhead benchmark (issue 5): what instrumenting a model service costs.
+
+    .venv/bin/python benchmarks/sdk_overhead.py            # everything, peers included
+    .venv/bin/python benchmarks/sdk_overhead.py --quick    # fewer iterations
+    .venv/bin/python benchmarks/sdk_overhead.py --no-peers # driftline only
+
+Measured side by side in one run:
+
+1. In-process, per observed prediction: a bare call; prometheus_client alone
+   (labelled Counter + Histogram, with ``.labels()`` per call and pre-bound);
+   an OpenTelemetry SDK span (in the peers venv); driftline ``observe()`` with
+   metrics and event capture on and the shipper running against a real HTTP
+   receiver. Each call is timed on its own; "added" is median(variant) -
+   median(bare).
+2. FastAPI: the same endpoint bare, with prometheus-fastapi-instrumentator (in
+   the peers venv, same fastapi/starlette versions) and with driftline's
+   middleware (alone, and with ``observe()`` inside the endpoint). Requests are
+   driven straight through the ASGI interface, no sockets, one at a time.
+3. Shipper throughput: events encoded (privacy policy included), batched,
+   gzipped and POSTed to a receiver in another process, per second of the
+   shipper thread's CPU time (one core) and per wall second.
+4. Tail latency of a simulated service (a 200 us model) with no monitoring,
+   with the collector up, and with the collector down (connection refused).
+
+The comparison tools never become project dependencies: they are installed by
+this script into ``benchmarks/.venv-sdkpeers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PEERS_VENV = HERE / ".venv-sdkpeers"
+PEER_PACKAGES = ["opentelemetry-sdk", "prometheus-fastapi-instrumentator"]
+
+
+# -- timing helpers -------------------------------------------------------------
+def per_call_ns(fn: Callable[[], Any], n: int, warmup: int = 2000) -> list[int]:
+    """Wall time of each of ``n`` calls, in nanoseconds (GC off while timing)."""
+    for _ in range(warmup):
+        fn()
+    clock = time.perf_counter_ns
+    out = [0] * n
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(n):
+            t0 = clock()
+            fn()
+            out[i] = clock() - t0
+    finally:
+        gc.enable()
+    return out
+
+
+def summary(samples_ns: list[int]) -> dict[str, float]:
+    s = sorted(samples_ns)
+    n = len(s)
+    return {
+        "median_us": statistics.median(s) / 1000,
+        "p99_us": s[min(n - 1, int(n * 0.99))] / 1000,
+        "p999_us": s[min(n - 1, int(n * 0.999))] / 1000,
+        "mean_us": sum(s) / n / 1000,
+    }
+
+
+def interleaved(variants: dict[str, Callable[[], Any]], n: int, rounds: int) -> dict[str, Any]:
+    """Run the variants in alternating rounds so machine noise hits all alike."""
+    samples: dict[str, list[int]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            samples[name].extend(per_call_ns(fn, n // rounds, warmup=500))
+    return {k: summary(v) for k, v in samples.items()}
+
+
+# -- a receiver in another process --------------------------------------------
+RECEIVER = textwrap.dedent(
+    """
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *a):
+            pass
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """
+)
+
+
+def start_receiver() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True
+    )  # fmt: skip
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+FEATURES = {"age": 41, "income": 52_000.0, "region": "eu", "tenure": 3, "prev_score": 0.42}
+SCORES = {"approve": 0.8, "reject": 0.2}
+
+
+def model(features: dict[str, Any]) -> str:
+    return "approve"
+
+
+# -- 1. in-process ----------------------------------------------------------------
+def bench_prometheus_alone(n: int, rounds: int) -> dict[str, Any]:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    reg = CollectorRegistry()
+    c = Counter("req", "r", ["model", "version", "outcome"], registry=reg)
+    h = Histogram("lat", "l", ["model", "version"], registry=reg)
+    cb, hb = c.labels("m", "v", "ok"), h.labels("m", "v")
+    clock = time.perf_counter
+
+    def labelled() -> None:
+        t0 = clock()
+        model(FEATURES)
+        h.labels("m", "v").observe(clock() - t0)
+        c.labels("m", "v", "ok").inc()
+
+    def prebound() -> None:
+        t0 = clock()
+        model(FEATURES)
+        hb.observe(clock() - t0)
+        cb.inc()
+
+    def bare() -> None:
+        model(FEATURES)
+
+    return interleaved(
+        {"bare": bare, "prometheus labelled": labelled, "prometheus pre-bound": prebound},
+        n,
+        rounds,
+    )
+
+
+def bench_otel(n: int, rounds: int) -> dict[str, Any]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Null(SpanExporter):  # export nowhere: measure the span itself
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Null()))
+    tracer = provider.get_tracer("bench")
+
+    def span() -> None:
+        with tracer.start_as_current_span("predict") as s:
+            s.set_attribute("model", "m")
+            model(FEATURES)
+
+    def bare() -> None:
+        model(FEATURES)
+
+    try:
+        return interleaved({"bare": bare, "opentelemetry span": span}, n, rounds)
+    finally:
+        provider.shutdown()
+
+
+def bench_driftline(n: int, rounds: int, url: str) -> dict[str, Any]:
+    from prometheus_client import CollectorRegistry
+
+    from driftline.sdk import Monitor
+
+    mon = Monitor("credit_risk", "v3", sink=url, registry=CollectorRegistry())
+
+    def observed() -> None:
+        with mon.observe(FEATURES) as obs:
+            obs.record(prediction=model(FEATURES), scores=SCORES)
+
+    def bare() -> None:
+        model(FEATURES)
+
+    try:
+        result = interleaved({"bare": bare, "driftline observe": observed}, n, rounds)
+        mon.flush(30)
+        result["stats"] = mon.stats()
+        return result
+    finally:
+        mon.close()
+
+
+# -- 2. FastAPI ---------------------------------------------------------------------
+def make_app(kind: str, url: str | None = None) -> tuple[Any, Callable[[], None]]:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    mon: Any = None
+    if kind.startswith("driftline"):
+        from prometheus_client import CollectorRegistry
+
+        from driftline.integrations.fastapi import instrument
+        from driftline.sdk import Monitor
+
+        mon = Monitor("credit_risk", "v3", sink=url or "memory", registry=CollectorRegistry())
+        instrument(app, mon)
+        cleanup = mon.close
+    elif kind == "instrumentator":
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        Instrumentator().instrument(app).expose(app)
+    with_model = kind == "driftline+observe"
+
+    @app.get("/predict/{item}")
+    async def predict(item: int) -> dict[str, str]:
+        if with_model:
+            with mon.observe(FEATURES) as obs:
+                label = model(FEATURES)
+                obs.record(prediction=label, scores=SCORES)
+        else:
+            label = model(FEATURES)
+        return {"label": label}
+
+    return app, cleanup
+
+
+def asgi_driver(app: Any) -> Callable[[], Any]:
+    """One GET /predict/7 through the ASGI interface, no network."""
+    scope_base = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/predict/7",
+        "raw_path": b"/predict/7",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench"), (b"user-agent", b"bench")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200, message
+
+    async def one() -> None:
+        await app(dict(scope_base), receive, send)
+
+    return one
+
+
+def bench_fastapi(kinds: list[str], n: int, rounds: int, url: str | None) -> dict[str, Any]:
+    apps = {k: make_app(k, url) for k in kinds}
+    loop = asyncio.new_event_loop()
+    drivers = {k: asgi_driver(app) for k, (app, _) in apps.items()}
+    variants = {k: (lambda d=d: loop.run_until_complete(d())) for k, d in drivers.items()}
+    try:
+        return interleaved(variants, n, rounds)
+    finally:
+        for _, cleanup in apps.values():
+            cleanup()
+        loop.close()
+
+
+# -- 3. shipper throughput ------------------------------------------------------------
+def bench_throughput(n: int, url: str) -> dict[str, Any]:
+    from prometheus_client import CollectorRegistry
+
+    from driftline.sdk import Monitor, PrivacyPolicy, events
+
+    results: dict[str, Any] = {}
+    policy = PrivacyPolicy({"prediction_id": "hash", "note": "mask"}, hash_key="k")
+    cases = [("no policy, orjson", None, True), ("hash id + mask text, orjson", policy, True)]
+    cases.append(("no policy, stdlib json", None, False))
+    orjson_module = events._orjson
+    for name, policy, use_orjson in cases:
+        if use_orjson and orjson_module is None:
+            continue
+        events._orjson = orjson_module if use_orjson else None
+        mon = Monitor(
+            "credit_risk",
+            "v3",
+            sink=url,
+            registry=CollectorRegistry(),
+            privacy=policy,
+            queue_size=n + 10,
+            batch_size=n * 10,  # no early wake-up: the whole backlog is shipped in one go
+            flush_interval=3600,
+        )
+        features = dict(FEATURES, note="call me at 020 7946 0958")
+        for _ in range(n):
+            with mon.observe(features, segment={"region": "eu"}) as obs:
+                obs.record(prediction="approve", scores=SCORES)
+        cpu0 = mon.shipper.cpu_seconds
+        t0 = time.perf_counter()
+        assert mon.flush(300)
+        wall = time.perf_counter() - t0
+        time.sleep(0.2)  # let the thread store its CPU time after the cycle
+        cpu = mon.shipper.cpu_seconds - cpu0
+        stats = mon.stats()
+        mon.close()
+        assert stats["sent"] == n, stats
+        events._orjson = orjson_module
+        results[name] = {
+            "events": n,
+            "events_per_cpu_second": n / cpu if cpu else float("nan"),
+            "events_per_wall_second": n / wall,
+            "us_per_event_cpu": cpu / n * 1e6,
+        }
+    return results
+
+
+# -- 4. tail latency with the collector down --------------------------------------------
+def spin(us: float) -> None:
+    end = time.perf_counter() + us / 1e6
+    while time.perf_counter() < end:
+        pass
+
+
+def bench_tail(n: int, up_url: str) -> dict[str, Any]:
+    from prometheus_client import CollectorRegistry
+
+    from driftline.sdk import Monitor
+
+    def service(mon: Monitor | None) -> list[int]:
+        out = []
+        clock = time.perf_counter_ns
+        for _ in range(n):
+            t0 = clock()
+            if mon is None:
+                spin(200)
+            else:
+                with mon.observe(FEATURES) as obs:
+                    spin(200)
+                    obs.record(prediction="approve", scores=SCORES)
+            out.append(clock() - t0)
+            spin(100)  # idle time between requests, as in a real service
+        return out
+
+    results = {"no monitoring": summary(service(None))}
+    for name, url in (("collector up", up_url), ("collector down", closed_port_url())):
+        mon = Monitor("credit_risk", "v3", sink=url, registry=CollectorRegistry(), timeout=1.0)
+        results[name] = summary(service(mon))
+        results[name]["stats"] = {k: v for k, v in mon.stats().items() if k != "processed"}
+        mon.close(timeout=1.0)
+    return results
+
+
+# -- peers venv ---------------------------------------------------------------------------
+def versions(*names: str) -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {n: version(n) for n in names}
+
+
+def ensure_peers_venv() -> Path:
+    python = PEERS_VENV / "bin" / "python"
+    pins = versions("fastapi", "starlette", "prometheus_client", "httpx")
+    wanted = [*PEER_PACKAGES, *(f"{k.replace('_', '-')}=={v}" for k, v in pins.items())]
+    stamp = PEERS_VENV / ".installed"
+    if not stamp.exists() or stamp.read_text() != "\n".join(wanted):
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)
+        stamp.write_text("\n".join(wanted))
+    return python
+
+
+def run_peers(n: int, rounds: int) -> dict[str, Any]:
+    python = ensure_peers_venv()
+    out = subprocess.run(
+        [str(python), __file__, "--peer", "--n", str(n), "--rounds", str(rounds)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def peer_main(n: int, rounds: int) -> None:
+    result = {
+        "versions": versions(
+            "opentelemetry-sdk", "prometheus-fastapi-instrumentator", "fastapi", "starlette"
+        ),
+        "otel": bench_otel(n, rounds),
+        "fastapi": bench_fastapi(["bare", "instrumentator"], n // 4, rounds, None),
+    }
+    print(json.dumps(result))
+
+
+def reference_speed() -> float:
+    """``sum(range(1000))`` in microseconds: a yardstick for this machine's Python speed."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+
+
+# -- report -----------------------------------------------------------------------------
+def added(result: dict[str, Any], name: str) -> float:
+    return float(result[name]["median_us"] - result["bare"]["median_us"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    parser.add_argument("--no-peers", action="store_true", help="skip OpenTelemetry/instrumentator")
+    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    n = args.n or (20_000 if args.quick else 100_000)
+    rounds = args.rounds or 5
+    if args.peer:
+        peer_main(n, rounds)
+        return
+
+    sys.path.insert(0, str(HERE.parent / "src"))
+    receiver, url = start_receiver()
+    try:
+        report: dict[str, Any] = {
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "reference_sum_range_1000_us": reference_speed(),
+            "versions": versions("prometheus_client", "fastapi", "starlette"),
+        }
+        report["prometheus"] = bench_prometheus_alone(n, rounds)
+        report["driftline"] = bench_driftline(n, rounds, url)
+        report["fastapi"] = bench_fastapi(
+            ["bare", "driftline", "driftline+observe"], n // 4, rounds, url
+        )
+        report["throughput"] = bench_throughput(n, url)
+        report["tail"] = bench_tail(n // 5, url)
+        if not args.no_peers:
+            report["peers"] = run_peers(n, rounds)
+    finally:
+        receiver.terminate()
+        receiver.wait()
+
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(
+        f"python {r['python']}, {r['cpus']} CPUs, load average {r['load_average']}, "
+        f"sum(range(1000)) = {r['reference_sum_range_1000_us']:.1f} us, {r['versions']}"
+    )
+    print("\n## In-process, per observed prediction (median added over a bare call)")
+    rows = [
+        ("prometheus_client Counter+Histogram, .labels() per call", r["prometheus"],
+         "prometheus labelled"),
+        ("prometheus_client Counter+Histogram, pre-bound", r["prometheus"],
+         "prometheus pre-bound"),
+        ("driftline observe() (metrics + event capture, shipper on)", r["driftline"],
+         "driftline observe"),
+    ]  # fmt: skip
+    if "peers" in r:
+        rows.append(("OpenTelemetry SDK span", r["peers"]["otel"], "opentelemetry span"))
+    for label, res, key in rows:
+        print(
+            f"| {label} | {added(res, key):.2f} us | p99 {res[key]['p99_us']:.1f} us "
+            f"(bare median {res['bare']['median_us']:.2f} us) |"
+        )
+    print("\n## FastAPI, per request through ASGI (median added over the bare app)")
+    fa = r["fastapi"]
+    print(f"| bare app (driftline venv) | {fa['bare']['median_us']:.1f} us per request |")
+    print(f"| driftline middleware | +{added(fa, 'driftline'):.1f} us |")
+    print(f"| driftline middleware + observe() | +{added(fa, 'driftline+observe'):.1f} us |")
+    if "peers" in r:
+        pf = r["peers"]["fastapi"]
+        print(f"| bare app (peers venv) | {pf['bare']['median_us']:.1f} us per request |")
+        print(f"| prometheus-fastapi-instrumentator | +{added(pf, 'instrumentator'):.1f} us |")
+        print(f"peer versions: {r['peers']['versions']}")
+    print("\n## Shipper thread throughput (HTTP receiver in another process)")
+    for name, t in r["throughput"].items():
+        print(
+            f"| {name} | {t['events_per_cpu_second']:,.0f} events per CPU second "
+            f"({t['us_per_event_cpu']:.1f} us/event) | {t['events_per_wall_second']:,.0f} "
+            "events per wall second |"
+        )
+    print("\n## Simulated service (200 us model), per request")
+    for name, t in r["tail"].items():
+        print(
+            f"| {name} | median {t['median_us']:.1f} us | p99 {t['p99_us']:.1f} us | "
+            f"p99.9 {t['p999_us']:.1f} us |"
+        )
+    print(f"collector down stats: {r['tail']['collector down'].get('stats')}")
+
+
+if __name__ == "__main__":
+    main()
