@@ -15,7 +15,8 @@ the raw results (JSON lines) and ``--render FILE ...`` prints the table of saved
 without running anything.
 
 "RSS / input" divides the peak RSS by the in-memory Arrow size of the input the run
-reads (both sides, or only the current side for the profile rows). The speed-up
+reads (both sides, or only the current side for the profile rows); "compute +MB" is
+what the peak grew by after the frames were read (so: the comparison's own memory). The speed-up
 column is the tool's compute time over driftline ``compare(df, df)``'s at that size.
 """
 
@@ -188,7 +189,7 @@ def run_tool(tool: Tool, n: int, sizes_mb: dict[str, float], timeout: float) -> 
             "profile_bytes": result.get("profile_bytes"),
         }
     status, wall, rss, result = _run_process(argv, timeout)
-    for key in ("load_profile_s", "note", "frames_mb"):
+    for key in ("load_profile_s", "note", "frames_mb", "rss_after_load_mb"):
         if key in result:
             extra[key] = result[key]
     return Run(
@@ -245,9 +246,9 @@ def _flagged(run: Run) -> str:
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| tool | rows/side | compute s | load s | peak RSS MB | RSS / input "
+        "| tool | rows/side | compute s | load s | peak RSS MB | RSS / input | compute +MB "
         "| flagged (shifted found) | driftline speed-up | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     reference = {r.rows: r for r in runs if r.tool == REFERENCE_LABEL}
     for run in runs:
@@ -260,11 +261,16 @@ def table(runs: list[Run]) -> str:
             if ok and run.peak_rss_mb and run.input_mb
             else "-"
         )
+        after_load = run.extra.get("rss_after_load_mb")
+        added = "-"
+        if ok and run.peak_rss_mb and after_load:
+            added = f"{run.peak_rss_mb - after_load:,.0f}"
         load = f"{run.load_s:.2f}" if run.load_s is not None else "-"
         avg = f"{run.load_avg:.1f}" if run.load_avg is not None else "-"
+        speedup = _speedup(run, reference.get(run.rows))
         lines.append(
             f"| {run.tool} | {_data.size_label(run.rows)} | {_seconds(run)} | {load} | {rss} "
-            f"| {ratio} | {_flagged(run)} | {_speedup(run, reference.get(run.rows))} | {avg} |"
+            f"| {ratio} | {added} | {_flagged(run)} | {speedup} | {avg} |"
         )
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 MARKER = "BENCH_RESULT "
+_state: dict[str, float] = {}  # peak RSS right after the frames were read
 
 NUMERIC = [f"num_{i}" for i in range(10)]
 CATEGORICAL = [f"cat_{i}" for i in range(10)]
@@ -47,7 +48,9 @@ def read_frames(ref_path: str | None, cur_path: str | None) -> tuple[Any, Any, f
     start = time.perf_counter()
     ref = pd.read_parquet(ref_path) if ref_path else None
     cur = pd.read_parquet(cur_path) if cur_path else None
-    return ref, cur, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    _state["rss_after_load_mb"] = round(peak_rss_mb(), 1)
+    return ref, cur, seconds
 
 
 def frame_mb(*frames: Any) -> float:
@@ -62,6 +65,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def emit(**fields: Any) -> None:
     fields.setdefault("peak_rss_self_mb", round(peak_rss_mb(), 1))
+    fields.setdefault("rss_after_load_mb", _state.get("rss_after_load_mb"))
     print(MARKER + json.dumps(fields, default=str), flush=True)
 
 
