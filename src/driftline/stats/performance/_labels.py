@@ -12,6 +12,7 @@ import numpy.typing as npt
 from driftline.errors import InputError
 
 Label = int | str
+_STR_OR_MISSING = {str, float, type(None), np.float64}
 LabelKind = Literal["int", "str", "empty"]
 
 
@@ -66,6 +67,14 @@ def normalise_labels(
         return arr.astype(str), np.zeros(arr.shape, dtype=bool), "str"
     if kind != "O":
         raise InputError(f"{field}: {allowed}; got values of dtype {arr.dtype}")
+    types = set(map(type, arr))
+    if types == {str}:  # fast path: plain strings (a pandas object column)
+        return arr.astype(str), np.zeros(arr.shape, dtype=bool), "str"
+    if str in types and types <= _STR_OR_MISSING:
+        is_str = np.fromiter((type(v) is str for v in arr), dtype=bool, count=arr.size)
+        missing = ~is_str
+        if all(is_missing(v) for v in arr[missing]):
+            return np.where(is_str, arr, "").astype(str), missing, "str"
     missing = np.fromiter((is_missing(v) for v in arr), dtype=bool, count=arr.size)
     present = [v for v, m in zip(arr, missing, strict=True) if not m]
     n_str = sum(isinstance(v, str) for v in present)

@@ -27,8 +27,9 @@ from driftline.stats.performance._labels import (
     index_of,
     normalise_classes,
     normalise_labels,
-    to_numpy,
 )
+from driftline.stats.performance._scores import bin_index as _bin
+from driftline.stats.performance._scores import check_scores
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -206,58 +207,19 @@ class ClassificationMetrics:
         return idx, ~missing & ~unknown, unknown
 
     def _check_scores(self, scores: Any, n: int) -> tuple[Floats, npt.NDArray[np.bool_], int]:
-        """Scores as P(positive) (binary, shape n) or class probabilities (n, k)."""
         if not self.fixed:
             raise InputError(
                 "scores: pass classes=[...] to ClassificationMetrics so that score "
                 "columns can be matched to classes"
             )
-        arr = to_numpy(scores, "scores")
-        if arr.dtype.kind not in "biuf":
-            raise InputError(f"scores: must be numbers (probabilities), got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        k = len(self.classes)
-        if arr.ndim == 1:
-            if k != 2:
-                raise InputError(
-                    f"scores: a 1-d score is only allowed for 2 classes; give an (n, {k}) "
-                    "array of class probabilities"
-                )
-            arr = arr[:, None]
-        elif arr.ndim != 2 or arr.shape[1] != k:
-            raise InputError(f"scores: expected shape ({n}, {k}) or ({n},), got {arr.shape}")
-        if arr.shape[0] != n:
-            raise InputError(f"scores: has {arr.shape[0]} rows but y_true has {n}")
-        nan = np.isnan(arr).any(axis=1)
-        tol = self.prob_tolerance
-        finite = arr[~nan]
-        if finite.size and (
-            not np.isfinite(finite).all() or finite.min() < -tol or finite.max() > 1 + tol
-        ):
-            raise InputError(
-                "scores: probabilities must lie in [0, 1], got values in "
-                f"[{finite.min():.6g}, {finite.max():.6g}]"
-            )
-        arr = np.clip(arr, 0.0, 1.0)
-        if arr.shape[1] > 1:
-            sums = arr.sum(axis=1)
-            off = ~nan & (np.abs(sums - 1.0) > tol)
-            if off.any():
-                if self.on_unnormalised == "raise":
-                    row = int(np.flatnonzero(off)[0])
-                    raise InputError(
-                        f"scores: {int(off.sum())} rows do not sum to 1 within {tol:g} "
-                        f"(row {row} sums to {sums[row]:.6g}); pass "
-                        "on_unnormalised='renormalise' to rescale and count them"
-                    )
-                if (sums[off] <= 0).any():
-                    raise InputError("scores: a row of all-zero probabilities cannot be rescaled")
-                arr[off] /= sums[off, None]
-        n_off = int(off.sum()) if arr.shape[1] > 1 else 0
-        if k == 2:
-            p = arr[:, 0] if arr.shape[1] == 1 else arr[:, self._pos]
-            return np.ascontiguousarray(p), nan, n_off
-        return arr, nan, n_off
+        return check_scores(
+            scores,
+            len(self.classes),
+            n_rows=n,
+            positive=self._pos,
+            tolerance=self.prob_tolerance,
+            renormalise=self.on_unnormalised == "renormalise",
+        )
 
     # -- update / merge ------------------------------------------------------------
 
@@ -534,10 +496,6 @@ def _shaped(a: npt.NDArray[Any], shape: tuple[int, ...], dtype: type) -> Any:
     if a.shape != shape:
         raise ValueError(f"array of shape {a.shape}, expected {shape}")
     return a.astype(dtype)
-
-
-def _bin(x: Floats, n_bins: int) -> npt.NDArray[np.intp]:
-    return np.minimum((x * n_bins).astype(np.intp), n_bins - 1)
 
 
 def _reindex(cm: Ints, old: Sequence[Label], new: Sequence[Label]) -> Ints:
