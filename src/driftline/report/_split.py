@@ -190,7 +190,13 @@ def profile_chunks(
     _check_columns(source, schema, column_sources or {})
     if progress is not None:
         progress(0, source.n_rows)
-    resolved = resolve_schema(schema, source.schema, source)
+    try:
+        resolved = resolve_schema(schema, source.schema, source)
+    except SchemaError as exc:
+        named = [src for col, src in (column_sources or {}).items() if repr(col) in str(exc)]
+        if named:
+            raise SchemaError(f"{named[0]}: {exc}") from exc
+        raise
     ts_col = None
     if spec is not None and spec.period is not None:
         ts_col = find_timestamp(resolved, timestamp, source.name, spec)
