@@ -264,7 +264,9 @@ class ClassificationMetrics:
         self.excluded["unknown_class"] += int((t_unknown | (t_ok & p_unknown)).sum())
         self.excluded["missing_prediction"] += int((t_ok & ~p_ok & ~p_unknown).sum())
         both = t_ok & p_ok
-        np.add.at(self._cm, (t_idx[both], p_idx[both]), 1)
+        k = len(self.classes)
+        cells = np.bincount(t_idx[both] * k + p_idx[both], minlength=k * k)
+        self._cm += cells.reshape(k, k)
         if s is not None:
             self.excluded["nan_score"] += int((t_ok & s_nan).sum())
             use = t_ok & ~s_nan
