@@ -296,3 +296,13 @@ def test_pandas_and_pyarrow_columns_are_accepted() -> None:
     assert r["positive_class"] == "yes"
     nullable = pd.Series([0, 1, None], dtype="Int64")
     assert ClassificationMetrics([0, 1]).update(nullable, [0, 1, 1]).results()["n"] == 2
+
+
+def test_score_frame_columns_are_matched_to_classes_by_name() -> None:
+    import pandas as pd
+
+    y_idx, proba = _multiclass(8, 300, 3)
+    names = np.array(["a", "b", "c"])
+    frame = pd.DataFrame(proba, columns=names)[["c", "a", "b"]]  # shuffled columns
+    r = ClassificationMetrics(["a", "b", "c"]).update(names[y_idx], scores=frame).results()
+    assert r["log_loss"] == pytest.approx(skm.log_loss(names[y_idx], proba), abs=TOL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,10 +41,9 @@ def band(value: float, lower: float, upper: float) -> Band:
     }
 
 
-def probabilities(scores: Any, k: int, field: str, tolerance: float) -> npt.NDArray[np.float64]:
-    """Scores as (n,) positive-class probabilities (k == 2) or (n, k); NaN rows kept."""
-    del field  # the shared check names the field "scores"
-    return check_scores(scores, k, tolerance=tolerance, hint="")[0]
+def probabilities(scores: Any, classes: Sequence[Any], tolerance: float) -> npt.NDArray[np.float64]:
+    """Scores as (n,) positive-class probabilities (2 classes) or (n, k); NaN rows kept."""
+    return check_scores(scores, len(classes), tolerance=tolerance, hint="", classes=classes)[0]
 
 
 def nan_rows(arr: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:

@@ -123,7 +123,7 @@ class CBPE:
         if (unknown & ~missing).any():
             bad = sorted({v.item() for v in labels[unknown & ~missing]})[:5]
             raise InputError(f"y_true: classes {bad} are not among the classes {self.classes}")
-        p = probabilities(scores, k, "scores", self.prob_tolerance)
+        p = probabilities(scores, self.classes, self.prob_tolerance)
         if p.shape[0] != idx.size:
             raise InputError(f"scores: has {p.shape[0]} rows but y_true has {idx.size}")
         ok = ~missing & ~nan_rows(p)
@@ -179,7 +179,7 @@ class CBPE:
         if not self.fitted:
             raise InputError("CBPE: call fit(reference_scores, reference_y_true) first")
         k = self._k()
-        s = probabilities(scores, k, "scores", self.prob_tolerance)
+        s = probabilities(scores, self.classes, self.prob_tolerance)
         n_rows = s.shape[0]
         bad = nan_rows(s)
         excluded = {"nan_score": int(bad.sum()), "missing_prediction": 0}

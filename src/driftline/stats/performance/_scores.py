@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ def check_scores(
     tolerance: float = 1e-6,
     renormalise: bool = False,
     hint: str = "; pass on_unnormalised='renormalise' to rescale and count them",
+    classes: Sequence[Any] | None = None,
 ) -> tuple[Floats, npt.NDArray[np.bool_], int]:
     """Scores as P(positive) (k == 2, shape (n,)) or class probabilities (n, k).
 
@@ -29,7 +31,14 @@ def check_scores(
     renormalised. Values outside [0, 1] (beyond ``tolerance``), wrong shapes and
     non-numbers raise :class:`InputError`; rows of k > 1 columns that do not sum
     to 1 within ``tolerance`` raise, or with ``renormalise`` are divided by their sum.
+    A DataFrame whose column names are the ``classes`` is reordered to their order.
     """
+    columns = getattr(scores, "columns", None) if getattr(scores, "ndim", 1) == 2 else None
+    if classes is not None and columns is not None:
+        names = [str(c) for c in columns]
+        wanted = [str(c) for c in classes]
+        if sorted(names) == sorted(wanted) and names != wanted:
+            scores = scores[[columns[names.index(w)] for w in wanted]]
     arr = to_numpy(scores, "scores")
     if arr.dtype.kind not in "biuf":
         raise InputError(f"scores: must be numbers (probabilities), got dtype {arr.dtype}")

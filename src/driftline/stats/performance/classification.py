@@ -219,6 +219,7 @@ class ClassificationMetrics:
             positive=self._pos,
             tolerance=self.prob_tolerance,
             renormalise=self.on_unnormalised == "renormalise",
+            classes=self.classes,
         )
 
     # -- update / merge ------------------------------------------------------------
