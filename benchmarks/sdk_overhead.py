@@ -349,15 +349,16 @@ def spin(us: float) -> None:
         pass
 
 
-def bench_tail(n: int, up_url: str) -> dict[str, Any]:
+def bench_tail(n: int, up_url: str, rounds: int) -> dict[str, Any]:
+    """A service loop per condition, in alternating rounds so machine noise hits all alike."""
     from prometheus_client import CollectorRegistry
 
     from driftline.sdk import Monitor
 
-    def service(mon: Monitor | None) -> list[int]:
+    def service(mon: Monitor | None, count: int) -> list[int]:
         out = []
         clock = time.perf_counter_ns
-        for _ in range(n):
+        for _ in range(count):
             t0 = clock()
             if mon is None:
                 spin(200)
@@ -369,12 +370,19 @@ def bench_tail(n: int, up_url: str) -> dict[str, Any]:
             spin(100)  # idle time between requests, as in a real service
         return out
 
-    results = {"no monitoring": summary(service(None))}
-    for name, url in (("collector up", up_url), ("collector down", closed_port_url())):
-        mon = Monitor("credit_risk", "v3", sink=url, registry=CollectorRegistry(), timeout=1.0)
-        results[name] = summary(service(mon))
-        results[name]["stats"] = {k: v for k, v in mon.stats().items() if k != "processed"}
-        mon.close(timeout=1.0)
+    down_url = closed_port_url()
+    samples: dict[str, list[int]] = {"no monitoring": [], "collector up": [], "collector down": []}
+    stats: dict[str, Any] = {}
+    for _ in range(rounds):
+        samples["no monitoring"].extend(service(None, n // rounds))
+        for name, url in (("collector up", up_url), ("collector down", down_url)):
+            mon = Monitor("credit_risk", "v3", sink=url, registry=CollectorRegistry(), timeout=1.0)
+            samples[name].extend(service(mon, n // rounds))
+            stats[name] = {k: v for k, v in mon.stats().items() if k != "processed"}
+            mon.close(timeout=0.5)
+    results: dict[str, Any] = {k: summary(v) for k, v in samples.items()}
+    for name, s in stats.items():
+        results[name]["stats"] = s
     return results
 
 
@@ -465,7 +473,7 @@ def main() -> None:
             ["bare", "driftline", "driftline+observe"], n // 4, rounds, url
         )
         report["throughput"] = bench_throughput(n, url)
-        report["tail"] = bench_tail(n // 5, url)
+        report["tail"] = bench_tail(n // 2, url, rounds)
         if not args.no_peers:
             report["peers"] = run_peers(n, rounds)
     finally:

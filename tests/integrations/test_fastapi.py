@@ -61,6 +61,7 @@ async def test_route_templates_not_raw_paths(app: FastAPI, registry: CollectorRe
             assert response.status_code == 200
         assert (await client.get("/fail")).status_code == 503
         assert (await client.get("/nowhere/at/all")).status_code == 404
+        assert (await client.request("BREW", "/fail")).status_code == 405
         middleware = middleware_of(app)
         assert middleware is not None
         middleware.publish()
@@ -91,6 +92,16 @@ async def test_route_templates_not_raw_paths(app: FastAPI, registry: CollectorRe
                 "driftline_http_requests_total",
                 handler="unmatched",
                 method="GET",
+                status="4xx",
+            )
+            == 1
+        )
+        assert (
+            _value(
+                registry,
+                "driftline_http_requests_total",
+                handler="/fail",
+                method="other",
                 status="4xx",
             )
             == 1

@@ -151,7 +151,9 @@ def test_disk_spool_survives_a_restart_and_is_replayed(
     url = f"http://127.0.0.1:{port}"
     first = Monitor("m", "v1", sink=url, registry=registry, spool_dir=tmp_path, flush_interval=0.05)
     _observe(first, 30)
-    first.close(timeout=0.5)  # collector down: events stay on disk
+    started = time.monotonic()
+    first.close(timeout=10)  # collector down: events stay on disk, close does not wait it out
+    assert time.monotonic() - started < 3
     assert first.stats()["dropped"] == {}
     assert list((tmp_path / "slot-0").glob("*.json*"))
     receiver = Receiver(port).start()

@@ -49,6 +49,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: prometheus_client's defaults, which match OpenTelemetry's advice for HTTP.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 _VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 PUBLISH_INTERVAL = 1.0
 
 
@@ -130,7 +133,10 @@ class DriftlineMiddleware:
             request_id.reset(token)
             route = scope.get("route")
             handler = getattr(route, "path", None) or "unmatched"
-            self._tally(handler, scope["method"], status, time.perf_counter() - start)
+            method = scope["method"]
+            if method not in _METHODS:
+                method = "other"  # a client must not be able to create label values
+            self._tally(handler, method, status, time.perf_counter() - start)
 
     def _tally(self, handler: str, method: str, status: int, duration: float) -> None:
         key = (handler, method, status)

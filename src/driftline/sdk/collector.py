@@ -138,6 +138,11 @@ class HTTPSink:
     def pending(self) -> int:
         return len(self.spool)
 
+    @property
+    def durable(self) -> bool:
+        """True when undelivered batches survive a restart (a disk spool)."""
+        return self.spool.durable
+
     def close(self) -> None:
         if not self.spool.durable and len(self.spool):
             lost = sum(b.count for b in _drain(self.spool))

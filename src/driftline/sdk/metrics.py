@@ -402,6 +402,12 @@ class BoundMetrics:
             if not self._live_in_flight:
                 self.in_flight.set(len(self.active))
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock and empty tallies (the parent publishes its own)."""
+        self._lock = threading.Lock()
+        self.latencies, self.error_types, self.classes = [], [], []
+        self.top_scores, self.missing = [], []
+
     # -- any thread, when the queue could not take the observation -----------------
     def count_now(self, status: str, latency: float, error_type: str | None) -> None:
         """Count a prediction right away (used when its event had to be dropped)."""

@@ -173,6 +173,7 @@ class Monitor:
         self.families = model_metrics(self.registry, latency_buckets, score_buckets)
         self.max_label_values = max_label_values
         self._bound: dict[str, BoundMetrics] = {}
+        self._bind_lock = threading.Lock()
         self._default_bound = self.bind(version)
         meta = dict(metadata or {})
         self.families.info.labels(model, version, *(meta.get(k, "") for k in INFO_LABELS[2:])).set(
@@ -230,6 +231,9 @@ class Monitor:
         """In a forked worker: a fresh queue, sink and thread (the parent keeps its own)."""
         if self._closed:
             return
+        self._bind_lock = threading.Lock()  # a lock held by a parent thread stays held here
+        for bound in self._bound.values():
+            bound.after_fork()
         if isinstance(self._sink_spec, str):
             self.sink = make_sink(self._sink_spec, **self._sink_args)
         self._start_pipeline()
@@ -268,10 +272,13 @@ class Monitor:
         """The pre-bound metric children of ``version`` (created once, then cached)."""
         bound = self._bound.get(version)
         if bound is None:
-            bound = BoundMetrics(
-                self.families, self.model, version, max_label_values=self.max_label_values
-            )
-            self._bound[version] = bound
+            with self._bind_lock:
+                bound = self._bound.get(version)
+                if bound is None:
+                    bound = BoundMetrics(
+                        self.families, self.model, version, max_label_values=self.max_label_values
+                    )
+                    self._bound[version] = bound
         return bound
 
     # -- capture -----------------------------------------------------------------
@@ -374,11 +381,15 @@ class Monitor:
         return JobRun(self, name, scheduled_at=scheduled_at, run_id=run_id)
 
     # -- lifecycle ---------------------------------------------------------------
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued so far is delivered; False if ``timeout`` passed first."""
+    def flush(self, timeout: float = 5.0, *, durable_ok: bool = False) -> bool:
+        """Wait until everything queued so far is delivered; False if ``timeout`` passed first.
+
+        With ``durable_ok``, events waiting in a disk spool count as done
+        (``close()`` uses this: they are replayed by the next process).
+        """
         if self._closed or not self.shipper.thread.is_alive():
             return self.sink.pending() == 0 and not self._queue
-        marker = FlushMarker()
+        marker = FlushMarker(accept_durable=durable_ok)
         self._queue.append(marker)
         self._wake.set()
         return marker.done.wait(timeout)
@@ -389,7 +400,7 @@ class Monitor:
             return
         deadline = self.clock.monotonic() + timeout
         try:
-            self.flush(timeout)
+            self.flush(timeout, durable_ok=True)
         finally:
             self._closed = True
             remaining = max(0.0, deadline - self.clock.monotonic())

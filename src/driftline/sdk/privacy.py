@@ -186,18 +186,30 @@ class PrivacyPolicy:
                 "environment variable (or pass hash_key=)"
             )
         self._key = key.encode() if isinstance(key, str) else key
+        # HMAC state after the key is absorbed; copied per value instead of re-keying.
+        self._hmac = hmac.new(self._key, digestmod=hashlib.sha256) if self._key else None
+        # One pass that finds strings with no possible PII, so most skip the patterns.
+        self._prefilter: re.Pattern[str] | None = None
+        if self.patterns and not any(p.flags for p in self.patterns):
+            try:
+                self._prefilter = re.compile("|".join(f"(?:{p.regex})" for p in self.patterns))
+            except re.error:  # e.g. two patterns reuse a group name: no shortcut then
+                self._prefilter = None
         self.is_noop = not rules and text_default == "keep"
 
     # -- single values -------------------------------------------------------
     def hash(self, value: object) -> str:
         """Keyed HMAC-SHA256 of ``str(value)``, 32 hex digits."""
-        if not self._key:
+        if self._hmac is None:
             raise SDKConfigError("privacy policy has no hash key")
-        data = value if isinstance(value, bytes) else str(value).encode()
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:32]
+        mac = self._hmac.copy()
+        mac.update(value if isinstance(value, bytes) else str(value).encode())
+        return mac.hexdigest()[:32]
 
     def mask(self, text: str) -> str:
         """``text`` with every PII match replaced by ``<kind>``."""
+        if self._prefilter is not None and self._prefilter.search(text) is None:
+            return text
         for pattern in self.patterns:
             text = pattern.mask(text)
         return text
@@ -229,9 +241,14 @@ class PrivacyPolicy:
         if not values:
             return {}
         rules = self._scoped[scope]
+        text_keep = self.text_default == "keep"
         out: dict[str, Any] = {}
         for name, value in values.items():
-            self._apply(str(name), value, rules.get(name), out)
+            actions = rules.get(name)
+            if actions is None and (text_keep or value.__class__ is not str):
+                out[name] = value  # the common case, without a call
+            else:
+                self._apply(str(name), value, actions, out)
         return out
 
     def apply_field(self, name: str, value: Any) -> Any:

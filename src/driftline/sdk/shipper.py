@@ -3,8 +3,8 @@
 It wakes every ``flush_interval`` seconds, or sooner when the hot path sees
 ``batch_size`` items waiting, drains the queue in batches, encodes them (privacy
 policy included), writes them to the sink, lets the sink retry what is due and
-samples process resources. It gives the GIL back every few dozen items so a
-request thread never waits long behind it. Exceptions are caught, logged
+samples process resources. It gives the GIL back after every millisecond of
+work, so a request thread never waits long behind it. Exceptions are caught, logged
 (rate-limited) and counted: the thread never dies of a bad event.
 """
 
@@ -23,15 +23,19 @@ from driftline.sdk.resources import ResourceSampler
 from driftline.sdk.sinks import DeliveryReport, Sink
 
 YIELD_EVERY = 32
+#: Give the GIL back after this much work (seconds): a request thread waits at
+#: most about this long behind the shipper, instead of the 5 ms switch interval.
+YIELD_AFTER = 0.001
 
 
 class FlushMarker:
     """Put on the queue by ``flush()``; set once everything before it is delivered."""
 
-    __slots__ = ("done",)
+    __slots__ = ("accept_durable", "done")
 
-    def __init__(self) -> None:
+    def __init__(self, accept_durable: bool = False) -> None:
         self.done = threading.Event()
+        self.accept_durable = accept_durable
 
 
 class Shipper:
@@ -108,6 +112,8 @@ class Shipper:
         groups: dict[str, list[dict[str, Any]]] = {}
         pending_markers: list[FlushMarker] = []
         n = 0
+        perf_counter = time.perf_counter
+        last_yield = perf_counter()
         while queue:
             try:
                 item = queue.popleft()
@@ -115,7 +121,10 @@ class Shipper:
                 break
             n += 1
             if n % YIELD_EVERY == 0:
-                time.sleep(0)  # let request threads have the GIL
+                now = perf_counter()
+                if now - last_yield >= YIELD_AFTER:
+                    time.sleep(0)  # let request threads have the GIL
+                    last_yield = perf_counter()
             if isinstance(item, FlushMarker):
                 if self.on_cycle is not None:
                     self.on_cycle()
@@ -153,10 +162,16 @@ class Shipper:
             if now >= self._next_sample:
                 self._next_sample = now + self.resource_interval
                 self.sampler.sample()
-        if self._waiting and self.sink.pending() == 0:
+        if self._waiting:
+            delivered = self.sink.pending() == 0
+            durable = bool(getattr(self.sink, "durable", False))
+            waiting = []
             for marker in self._waiting:
-                marker.done.set()
-            self._waiting.clear()
+                if delivered or (durable and marker.accept_durable):
+                    marker.done.set()
+                else:
+                    waiting.append(marker)
+            self._waiting = waiting
 
     def _encode_tuple(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
