@@ -1,0 +1,123 @@
+"""``create_app(settings, store, clock)``: the collector's ASGI application.
+
+No module-level state: everything hangs off ``app.state.collector``. The
+background loop (flush, evaluate, purge every ``tick_seconds``) runs in the
+app's lifespan, and the live partials are saved on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from driftline.errors import DriftlineError
+from driftline.server.collector import Collector
+from driftline.server.metrics import ROUTES
+from driftline.server.routes_ingest import router as ingest_router
+from driftline.server.routes_read import router as read_router
+from driftline.server.settings import Settings
+from driftline.store.base import Store
+from driftline.windows import Clock
+
+log = logging.getLogger("driftline.server")
+STORE_ERRORS = (OperationalError, DBAPIError, PoolTimeout)
+
+
+def create_app(
+    settings: Settings, store: Store, clock: Clock, *, background: bool = True
+) -> FastAPI:
+    """The collector app over ``store``; ``background=False`` leaves ticking to the caller."""
+    collector = Collector(settings, store, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_loop(collector)) if background else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await run_in_threadpool(collector.close)
+
+    app = FastAPI(
+        title="driftline collector",
+        version="1",
+        summary="Ingest prediction events and labels; read monitoring results.",
+        lifespan=lifespan,
+    )
+    app.state.collector = collector
+    app.include_router(ingest_router)
+    app.include_router(read_router)
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        collector.metrics.overload.labels("store_unavailable").inc()
+        log.warning("driftline collector: store unavailable (%s)", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "the store is unavailable; retry later"},
+            status_code=503,
+            headers={"Retry-After": str(settings.unavailable_retry_after_seconds)},
+        )
+
+    async def bad_input(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        detail = [
+            {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in errors
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    for err in STORE_ERRORS:
+        app.add_exception_handler(err, store_unavailable)
+    app.add_exception_handler(DriftlineError, bad_input)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_middleware(_Timing, collector=collector)
+    return app
+
+
+async def _loop(collector: Collector) -> None:
+    while True:
+        await asyncio.sleep(collector.settings.tick_seconds)
+        try:
+            await run_in_threadpool(collector.tick)
+        except Exception:  # tick guards its tasks; this is the last line of defence
+            log.exception("driftline collector: tick failed")
+
+
+class _Timing:
+    """Request latency by route template (never raw paths), as a pure ASGI middleware."""
+
+    def __init__(self, app: ASGIApp, collector: Collector) -> None:
+        self.app = app
+        self.hist = collector.metrics.latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None)
+            name = path if path in ROUTES else "other"
+            self.hist.labels(name, scope.get("method", "GET")).observe(time.perf_counter() - t0)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,152 @@
+"""The collector: one object per process tying the store, live windows and evaluator.
+
+Routes call :meth:`Collector.ingest_predictions` and friends; the background
+loop calls :meth:`Collector.tick`, which flushes closed windows, evaluates
+changed ones and purges old raw events. Tests call ``tick`` themselves after
+advancing a manual clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftline.server.auth import KeyChecker
+from driftline.server.ingest import Batch, Limits, validate
+from driftline.server.metrics import HealthMetrics
+from driftline.server.settings import Settings
+from driftline.store.base import Store, WindowKey
+from driftline.windows import Clock, Evaluator, LiveWindows
+
+log = logging.getLogger("driftline.server")
+
+
+@dataclass
+class IngestResult:
+    kind: str
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+class OverloadedError(Exception):
+    """Too many ingest requests in flight in this process (answer 429)."""
+
+
+class Collector:
+    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.windows = LiveWindows(store, settings.windows, clock, replica=settings.replica)
+        self.evaluator = Evaluator(store, settings.windows, clock, settings.evaluator)
+        self.metrics = HealthMetrics(settings.max_label_series)
+        self.keys = KeyChecker(store, clock, settings.key_cache_seconds)
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._tick_lock = threading.Lock()
+        self.last_purge = 0.0
+
+    # -- admission --------------------------------------------------------------------
+    def admit(self) -> None:
+        with self._inflight_lock:
+            if self._inflight >= self.settings.max_inflight:
+                self.metrics.overload.labels("inflight").inc()
+                raise OverloadedError
+            self._inflight += 1
+
+    def release(self) -> None:
+        with self._inflight_lock:
+            self._inflight -= 1
+
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(self.clock.time(), s.max_future_seconds, s.max_features)
+
+    # -- ingest -------------------------------------------------------------------------
+    def ingest(self, kind: str, items: list[Any]) -> IngestResult:
+        batch = validate(kind, items, self.limits())
+        result = IngestResult(kind, rejected=batch.rejected)
+        if batch.accepted:
+            new = self._store(kind, batch)
+            result.accepted = new
+            result.duplicates = len(batch.accepted) - new
+        received = self.metrics.received
+        received.labels(kind, "accepted").inc(result.accepted)
+        received.labels(kind, "duplicate").inc(result.duplicates)
+        received.labels(kind, "rejected").inc(len(result.rejected))
+        return result
+
+    def _store(self, kind: str, batch: Batch) -> int:
+        now = self.clock.time()
+        rows = batch.accepted
+        if kind == "prediction":
+            new = self.windows.ingest(rows)
+            counts: dict[tuple[str, str], int] = {}
+            for e in rows:
+                if e["event_id"] in new:
+                    mv = (e["model"], e["version"])
+                    counts[mv] = counts.get(mv, 0) + 1
+            for (m, v), n in counts.items():
+                self.metrics.count_ingested(m, v, n)
+            self.metrics.live_windows.set(self.windows.n_live)
+            return len(new)
+        for r in rows:
+            r["received_at"] = now
+        if kind == "label":
+            labelled = self.store.upsert_labels(rows)
+            cfg = self.settings.windows
+            keys: list[WindowKey] = []
+            for model, version, start in labelled:
+                keys.extend(cfg.keys_of(model, version, start))
+            self.store.mark_changed(keys, now)
+            return len(rows)
+        if kind == "feedback":
+            return self.store.insert_feedback(rows)
+        return self.store.upsert_job_runs(rows)
+
+    # -- background ------------------------------------------------------------------------
+    def tick(self, force_flush: bool = False) -> dict[str, int]:
+        """Flush closed partials, evaluate changed windows, purge old raw events."""
+        out = {"flushed": 0, "evaluated": 0, "purged": 0}
+        with self._tick_lock:
+            out["flushed"] = self._guard("flush", lambda: self.windows.flush(force_flush))
+            while True:
+                t0 = time.perf_counter()
+                n = self._guard("evaluate", lambda: self.evaluator.run(limit=20))
+                if n:
+                    self.metrics.evaluations.inc(n)
+                    self.metrics.evaluation_seconds.observe((time.perf_counter() - t0) / n)
+                out["evaluated"] += n
+                if n < 20:
+                    break
+            now = self.clock.time()
+            if now - self.last_purge >= 3600 or force_flush:
+                before = now - self.settings.retention_days * 86_400
+                out["purged"] = self._guard("purge", lambda: sum(self.store.purge(before).values()))
+                self.last_purge = now
+        self.metrics.live_windows.set(self.windows.n_live)
+        self.metrics.buffered_rows.set(self.windows.buffered_rows())
+        return out
+
+    def _guard(self, task: str, fn: Any) -> int:
+        try:
+            return int(fn())
+        except Exception:
+            self.metrics.evaluation_errors.labels(task).inc()
+            log.exception("driftline collector: background %s failed", task)
+            return 0
+
+    def close(self) -> None:
+        """Save every live partial (graceful shutdown)."""
+        self._guard("flush", lambda: self.windows.flush(force=True))

@@ -1,0 +1,342 @@
+"""Reading ingest bodies (JSON array or NDJSON, gzip) and validating each event.
+
+Validation is per event: a bad event is rejected with the field and what is
+allowed, the rest of the batch goes on. Accepted events are normalised dicts
+(``ts`` in epoch seconds, defaults filled in) with ``payload``, their JSON as
+stored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
+MAX_ID = 128
+MIN_TS = 946_684_800.0  # 2000-01-01
+STATUSES = ("ok", "error")
+
+
+class BodyError(Exception):
+    """The request body as a whole cannot be read; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class InvalidEventError(Exception):
+    """One event is invalid: ``field`` and a message saying what is allowed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Batch:
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def decode_body(
+    body: bytes, encoding: str | None, content_type: str | None, max_decoded: int
+) -> list[Any]:
+    """The list of JSON values in ``body``; raises :class:`BodyError` (400/413/415)."""
+    enc = (encoding or "identity").strip().lower()
+    if enc == "gzip":
+        d = zlib.decompressobj(wbits=31)
+        try:
+            body = d.decompress(body, max_decoded + 1)
+        except zlib.error as exc:
+            raise BodyError(400, f"body is not valid gzip: {exc}") from exc
+        if len(body) > max_decoded:
+            raise BodyError(413, f"decompressed body exceeds {max_decoded} bytes")
+        if not d.eof:
+            raise BodyError(400, "body is not valid gzip: truncated stream")
+    elif enc not in ("identity", ""):
+        raise BodyError(415, f"Content-Encoding {enc!r} is not supported; allowed: gzip, identity")
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    ndjson = ctype in ("application/x-ndjson", "application/jsonl", "application/json-seq")
+    if not ndjson:
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            if b"\n" not in body.strip():
+                raise BodyError(400, "body is not valid JSON (a JSON array or NDJSON)") from None
+            ndjson = True
+        else:
+            if isinstance(value, list):
+                return value
+            return [value]
+    out: list[Any] = []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            out.append(_BadLine(line[:80]))
+    return out
+
+
+@dataclass(frozen=True)
+class _BadLine:
+    head: bytes
+
+
+# -- field checks ------------------------------------------------------------------------------
+
+
+def _str(e: dict[str, Any], name: str, required: bool = True, limit: int = MAX_ID) -> str | None:
+    v = e.get(name)
+    if v is None:
+        if required:
+            raise InvalidEventError(
+                name, f"{name} is required: a string of 1 to {limit} characters"
+            )
+        return None
+    if not isinstance(v, str) or not 0 < len(v) <= limit:
+        raise InvalidEventError(name, f"{name} must be a string of 1 to {limit} characters")
+    return v
+
+
+def _name(e: dict[str, Any], name: str, required: bool = True) -> str | None:
+    v = e.get(name)
+    if v is None and not required:
+        return None
+    if not isinstance(v, str) or not NAME_RE.match(v):
+        raise InvalidEventError(
+            name,
+            f"{name} must be 1 to 128 characters of letters, digits and _.:@+- "
+            "starting with a letter or digit",
+        )
+    return v
+
+
+def parse_time(v: Any, name: str, now: float, max_future: float) -> float:
+    """Epoch seconds of an RFC 3339 string (or a number of epoch seconds)."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        ts = float(v)
+    elif isinstance(v, str) and 10 <= len(v) <= 40:
+        text = v.replace("z", "Z")
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidEventError(
+                name, f"{name}={v!r} is not an RFC 3339 time (e.g. 2024-05-01T12:00:00Z)"
+            ) from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        ts = dt.timestamp()
+    else:
+        raise InvalidEventError(name, f"{name} must be an RFC 3339 time string or epoch seconds")
+    if not math.isfinite(ts) or ts < MIN_TS or ts > now + max_future:
+        raise InvalidEventError(
+            name,
+            f"{name}={v!r} is out of range; allowed: from 2000-01-01 to "
+            f"{int(max_future)} s after the collector's clock",
+        )
+    return ts
+
+
+def _obj(e: dict[str, Any], name: str, limit: int) -> dict[str, Any]:
+    v = e.get(name)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise InvalidEventError(name, f"{name} must be a JSON object")
+    if len(v) > limit:
+        raise InvalidEventError(name, f"{name} has {len(v)} keys; at most {limit} allowed")
+    return v
+
+
+def _number(e: dict[str, Any], name: str, minimum: float | None = None) -> float | None:
+    v = e.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise InvalidEventError(name, f"{name} must be a finite number or null")
+    if minimum is not None and v < minimum:
+        raise InvalidEventError(name, f"{name}={v} must be >= {minimum}")
+    return float(v)
+
+
+def _int(e: dict[str, Any], name: str) -> int | None:
+    v = e.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**63:
+        raise InvalidEventError(name, f"{name} must be a non-negative integer or null")
+    return v
+
+
+def _kind(e: dict[str, Any], expected: str) -> None:
+    t = e.get("type")
+    if t is not None and t != expected:
+        raise InvalidEventError("type", f"type={t!r} does not belong here; allowed: {expected!r}")
+
+
+# -- event kinds -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    now: float
+    max_future: float
+    max_features: int
+
+
+def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    _kind(e, "prediction")
+    event_id = _str(e, "event_id")
+    assert event_id is not None
+    status = e.get("status", "ok")
+    if status not in STATUSES:
+        raise InvalidEventError("status", f"status={status!r}; allowed: 'ok', 'error'")
+    shadow = e.get("shadow", False)
+    if not isinstance(shadow, bool):
+        raise InvalidEventError("shadow", "shadow must be true or false")
+    error_type = e.get("error_type")
+    if error_type is not None and not isinstance(error_type, str):
+        raise InvalidEventError("error_type", "error_type must be a string or null")
+    out = {
+        "type": "prediction",
+        "event_id": event_id,
+        "prediction_id": _str(e, "prediction_id", required=False) or event_id,
+        "timestamp": e.get("timestamp"),
+        "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
+        "model": _name(e, "model"),
+        "version": _name(e, "version"),
+        "features": _obj(e, "features", lim.max_features),
+        "prediction": e.get("prediction"),
+        "scores": e.get("scores"),
+        "segment": _obj(e, "segment", 32),
+        "latency_ms": _number(e, "latency_ms", 0.0),
+        "status": status,
+        "error_type": error_type,
+        "shadow": shadow,
+        "tags": _obj(e, "tags", 64),
+    }
+    for k, v in out["segment"].items():
+        if isinstance(v, dict | list):
+            raise InvalidEventError(
+                f"segment.{k}", f"segment value of {k!r} must be a string or number"
+            )
+    return out
+
+
+def label(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    _kind(e, "label")
+    if "label" not in e or e["label"] is None:
+        raise InvalidEventError(
+            "label", "label is required: a class (string, integer, boolean) or number"
+        )
+    if isinstance(e["label"], dict | list):
+        raise InvalidEventError("label", "label must be a string, number or boolean")
+    return {
+        "event_id": _str(e, "event_id"),
+        "prediction_id": _str(e, "prediction_id"),
+        "model": _name(e, "model"),
+        "version": _name(e, "version", required=False),
+        "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
+        "label": orjson.dumps(e["label"]).decode(),
+    }
+
+
+def feedback(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    _kind(e, "feedback")
+    value = e.get("value")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidEventError("value", "value must be finite")
+    return {
+        "event_id": _str(e, "event_id"),
+        "prediction_id": _str(e, "prediction_id"),
+        "model": _name(e, "model"),
+        "version": _name(e, "version", required=False),
+        "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
+        "kind": _name(e, "kind"),
+        "value": orjson.dumps(value).decode(),
+    }
+
+
+def job_run(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    _kind(e, "job_run")
+    metrics = _obj(e, "metrics", 256)
+    for k, v in metrics.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise InvalidEventError(f"metrics.{k}", f"metric {k!r} must be a finite number")
+    error = e.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InvalidEventError("error", "error must be a string or null")
+    sched = e.get("scheduled_at")
+    started = parse_time(e.get("started_at"), "started_at", lim.now, lim.max_future)
+    finished = parse_time(e.get("finished_at"), "finished_at", lim.now, lim.max_future)
+    if finished < started:
+        raise InvalidEventError("finished_at", "finished_at must not be before started_at")
+    run_id = _str(e, "run_id")
+    return {
+        "job": _name(e, "job"),
+        "run_id": run_id,
+        "event_id": _str(e, "event_id", required=False) or run_id,
+        "scheduled_at": None
+        if sched is None
+        else parse_time(sched, "scheduled_at", lim.now, lim.max_future),
+        "started_at": started,
+        "finished_at": finished,
+        "status": _name(e, "status"),
+        "rows_in": _int(e, "rows_in"),
+        "rows_out": _int(e, "rows_out"),
+        "error": None if error is None else error[:4000],
+        "metrics": orjson.dumps(metrics).decode(),
+    }
+
+
+Validator = Callable[[dict[str, Any], Limits], dict[str, Any]]
+VALIDATORS: dict[str, Validator] = {
+    "prediction": prediction,
+    "label": label,
+    "feedback": feedback,
+    "job_run": job_run,
+}
+
+
+def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
+    """Validate each item; the accepted keep their order, duplicates in the batch collapse."""
+    check = VALIDATORS[kind]
+    batch = Batch()
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            reason = "line is not valid JSON" if isinstance(item, _BadLine) else "not an object"
+            batch.rejected.append(_reject(i, None, "", f"event {reason}; each event is an object"))
+            continue
+        try:
+            ev = check(item, lim)
+        except InvalidEventError as exc:
+            batch.rejected.append(_reject(i, item.get("event_id"), exc.field, exc.message))
+            continue
+        eid = ev["event_id"]
+        if eid in seen:
+            continue
+        seen.add(eid)
+        if kind == "prediction":
+            ev["payload"] = orjson.dumps(ev).decode()
+        batch.accepted.append(ev)
+    return batch
+
+
+def _reject(index: int, event_id: Any, field: str, message: str) -> dict[str, Any]:
+    eid = event_id if isinstance(event_id, str) and len(event_id) <= MAX_ID else None
+    return {"index": index, "event_id": eid, "field": field, "error": message}

@@ -1,0 +1,271 @@
+"""Prometheus: the collector's own health metrics and the monitoring results.
+
+Health metrics live in a registry owned by the app (no module globals). The
+monitoring results are rendered per scrape from the latest evaluated base
+window of each model version (segment ``*`` only), so every replica exports the
+same values. Cardinality is bounded: at most ``max_label_series`` model/version
+pairs get their own label values (later ones share ``__other__``), at most
+``max_export_columns`` columns per version, only versions with a window in the
+last ``export_max_age_seconds``. docs/collector.md lists every name.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from driftline.stats.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from driftline.store.base import Store
+from driftline.windows import ALL
+
+OTHER = "__other__"
+KINDS = ("prediction", "label", "feedback", "job_run")
+REJECT_REASONS = ("invalid", "duplicate")
+OVERLOAD = ("inflight", "store_unavailable")
+ROUTES = (
+    "/v1/events",
+    "/v1/labels",
+    "/v1/feedback",
+    "/v1/jobs",
+    "/v1/models",
+    "/v1/metrics",
+    "/metrics",
+    "other",
+)
+PERFORMANCE = frozenset(CLASSIFICATION_METRICS) | frozenset(REGRESSION_METRICS)
+
+
+class LabelGuard:
+    """Admits the first ``limit`` (model, version) pairs; later ones become ``__other__``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, model: str, version: str) -> tuple[str, str]:
+        pair = (model, version)
+        if pair in self._seen:
+            return pair
+        with self._lock:
+            if len(self._seen) < self.limit:
+                self._seen.add(pair)
+                return pair
+        return OTHER, OTHER
+
+
+class HealthMetrics:
+    """The collector's own metrics, in the app's registry."""
+
+    def __init__(self, max_label_series: int) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.guard = LabelGuard(max_label_series)
+        self.ingested = Counter(
+            "driftline_events_ingested",
+            "Prediction events stored (new event ids) by this collector process.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.received = Counter(
+            "driftline_records_received",
+            "Records received, by kind and outcome (accepted, duplicate, rejected).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.overload = Counter(
+            "driftline_ingest_overload",
+            "Ingest requests turned away with 429/503, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "driftline_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["route", "method"],
+            registry=r,
+        )
+        self.live_windows = Gauge(
+            "driftline_live_windows", "Live window partials held in memory.", registry=r
+        )
+        self.buffered_rows = Gauge(
+            "driftline_window_buffered_rows",
+            "Events waiting in window buffers to be folded into profiles.",
+            registry=r,
+        )
+        self.evaluations = Counter("driftline_window_evaluations", "Windows evaluated.", registry=r)
+        self.evaluation_errors = Counter(
+            "driftline_background_errors",
+            "Errors in background work, by task.",
+            ["task"],
+            registry=r,
+        )
+        self.evaluation_seconds = Histogram(
+            "driftline_window_evaluation_duration_seconds",
+            "Time to evaluate one window.",
+            registry=r,
+        )
+        for kind in KINDS:
+            for outcome in ("accepted", "duplicate", "rejected"):
+                self.received.labels(kind, outcome)
+        for reason in OVERLOAD:
+            self.overload.labels(reason)
+        for task in ("flush", "evaluate", "purge"):
+            self.evaluation_errors.labels(task)
+
+    def count_ingested(self, model: str, version: str, n: int) -> None:
+        self.ingested.labels(*self.guard(model, version)).inc(n)
+
+
+def render_results(
+    store: Store,
+    window_size: int,
+    now: float,
+    *,
+    max_age: float,
+    max_columns: int,
+    max_series: int,
+) -> bytes:
+    """The monitoring results as Prometheus text (a fresh registry per scrape)."""
+    r = CollectorRegistry(auto_describe=True)
+    g = _ResultGauges(r)
+    points = [p for p in store.latest_points(window_size) if p["segment"] == ALL]
+    points = [p for p in points if p["window_start"] + window_size >= now - max_age]
+    pairs = sorted({(p["model"], p["version"]) for p in points})[:max_series]
+    allowed = set(pairs)
+    columns: dict[tuple[str, str], set[str]] = {}
+    for p in sorted(points, key=lambda p: (p["model"], p["version"], p["column"])):
+        mv = (p["model"], p["version"])
+        if mv not in allowed:
+            continue
+        col = p["column"]
+        if col:
+            cols = columns.setdefault(mv, set())
+            if col not in cols:
+                if len(cols) >= max_columns:
+                    continue
+                cols.add(col)
+        g.add(p, now)
+    return generate_latest(r)
+
+
+class _ResultGauges:
+    def __init__(self, r: CollectorRegistry) -> None:
+        mv = ["model", "version"]
+        self.drift = Gauge(
+            "driftline_drift_score",
+            "Drift statistic of a column in the latest window (its method's scale).",
+            [*mv, "column", "method"],
+            registry=r,
+        )
+        self.drift_detected = Gauge(
+            "driftline_drift_detected",
+            "1 when the column drifted in the latest window, else 0.",
+            [*mv, "column"],
+            registry=r,
+        )
+        self.dataset_drift = Gauge(
+            "driftline_dataset_drift_detected",
+            "1 when the dataset drift rule fired in the latest window.",
+            mv,
+            registry=r,
+        )
+        self.quality = Gauge(
+            "driftline_quality_value",
+            "Value of a data-quality check (mostly ratios in 0..1).",
+            [*mv, "column", "check"],
+            registry=r,
+        )
+        self.quality_failed = Gauge(
+            "driftline_quality_check_failed",
+            "1 when the data-quality check failed in the latest window.",
+            [*mv, "column", "check"],
+            registry=r,
+        )
+        self.missing = Gauge(
+            "driftline_missing_ratio",
+            "Share of missing values of a column (versions without reference).",
+            [*mv, "column"],
+            registry=r,
+        )
+        self.performance = Gauge(
+            "driftline_performance",
+            "Prediction quality against labels received so far.",
+            [*mv, "metric"],
+            registry=r,
+        )
+        self.coverage = Gauge(
+            "driftline_label_coverage_ratio",
+            "Share of predictions in the latest window that have a label.",
+            mv,
+            registry=r,
+        )
+        self.events = Gauge(
+            "driftline_window_events", "Prediction events in the latest window.", mv, registry=r
+        )
+        self.errors = Gauge(
+            "driftline_window_error_ratio",
+            "Share of error predictions in the latest window.",
+            mv,
+            registry=r,
+        )
+        self.latency = Gauge(
+            "driftline_window_latency_seconds",
+            "Model latency in the latest window, by statistic (p50, p95, p99, mean).",
+            [*mv, "quantile"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "driftline_window_lag_seconds",
+            "Seconds since the end of the latest evaluated window.",
+            mv,
+            registry=r,
+        )
+        self.start = Gauge(
+            "driftline_window_start_timestamp_seconds",
+            "Start of the latest evaluated window.",
+            mv,
+            registry=r,
+        )
+
+    def add(self, p: dict[str, Any], now: float) -> None:
+        v = p["value"]
+        m, ver, col, metric = p["model"], p["version"], p["column"], p["metric"]
+        if metric == "events":
+            end = p["window_start"] + p["window_size"]
+            self.lag.labels(m, ver).set(max(0.0, now - end))
+            self.start.labels(m, ver).set(p["window_start"])
+        if v is None or not math.isfinite(v):
+            return
+        if metric == "drift_score":
+            self.drift.labels(m, ver, col, p["method"]).set(v)
+            if p["status"] in ("drift", "ok"):
+                self.drift_detected.labels(m, ver, col).set(1.0 if p["status"] == "drift" else 0)
+        elif metric == "drift_detected":
+            self.dataset_drift.labels(m, ver).set(v)
+        elif metric.startswith("quality."):
+            check = metric.removeprefix("quality.")
+            self.quality.labels(m, ver, col, check).set(v)
+            self.quality_failed.labels(m, ver, col, check).set(1.0 if p["status"] == "fail" else 0)
+        elif metric == "missing_ratio":
+            self.missing.labels(m, ver, col).set(v)
+        elif metric.startswith("performance."):
+            name = metric.removeprefix("performance.")
+            if name in PERFORMANCE:
+                self.performance.labels(m, ver, name).set(v)
+        elif metric == "label_coverage_ratio":
+            self.coverage.labels(m, ver).set(v)
+        elif metric == "events":
+            self.events.labels(m, ver).set(v)
+        elif metric == "error_ratio":
+            self.errors.labels(m, ver).set(v)
+        elif metric == "latency_seconds":
+            self.latency.labels(m, ver, p["method"]).set(v)

@@ -1,0 +1,203 @@
+"""``POST /v1/events``, ``/v1/labels``, ``/v1/feedback``, ``/v1/jobs``.
+
+Bodies are read raw (JSON array, one object, or NDJSON; ``Content-Encoding:
+gzip``) so that limits apply before parsing and each event is validated on its
+own. The answer comes only after the accepted events are committed:
+
+- 200 ``{"accepted", "duplicates", "rejected": [{index, event_id, field, error}]}``
+- 422 the same body when every event was rejected, or the batch is too long
+- 413 body too large; 400 not JSON / not gzip; 415 unknown Content-Encoding
+- 429 too many requests in flight, 503 store unavailable (both with Retry-After)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from driftline.server.collector import OverloadedError
+from driftline.server.deps import Ingest, collector, error
+from driftline.server.ingest import BodyError, decode_body
+
+router = APIRouter(tags=["ingest"])
+
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$"}
+_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+_TIME = {"type": "string", "format": "date-time", "example": "2024-05-01T12:00:00Z"}
+_SCALAR: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "prediction": {
+        "type": "object",
+        "required": ["event_id", "timestamp", "model", "version"],
+        "properties": {
+            "type": {"type": "string", "enum": ["prediction"]},
+            "event_id": _ID,
+            "prediction_id": _ID,
+            "timestamp": _TIME,
+            "model": _NAME,
+            "version": _NAME,
+            "features": {"type": "object", "additionalProperties": True},
+            "prediction": {},
+            "scores": {},
+            "segment": {"type": "object", "additionalProperties": _SCALAR},
+            "latency_ms": {"type": ["number", "null"], "minimum": 0},
+            "status": {"type": "string", "enum": ["ok", "error"]},
+            "error_type": {"type": ["string", "null"]},
+            "shadow": {"type": "boolean"},
+            "tags": {"type": "object"},
+        },
+    },
+    "label": {
+        "type": "object",
+        "required": ["event_id", "prediction_id", "timestamp", "model", "label"],
+        "properties": {
+            "type": {"type": "string", "enum": ["label"]},
+            "event_id": _ID,
+            "prediction_id": _ID,
+            "timestamp": _TIME,
+            "model": _NAME,
+            "version": _NAME,
+            "label": _SCALAR,
+        },
+    },
+    "feedback": {
+        "type": "object",
+        "required": ["event_id", "prediction_id", "timestamp", "model", "kind"],
+        "properties": {
+            "type": {"type": "string", "enum": ["feedback"]},
+            "event_id": _ID,
+            "prediction_id": _ID,
+            "timestamp": _TIME,
+            "model": _NAME,
+            "version": _NAME,
+            "kind": _NAME,
+            "value": {},
+        },
+    },
+    "job_run": {
+        "type": "object",
+        "required": ["job", "run_id", "started_at", "finished_at", "status"],
+        "properties": {
+            "type": {"type": "string", "enum": ["job_run"]},
+            "event_id": _ID,
+            "job": _NAME,
+            "run_id": _ID,
+            "scheduled_at": {"anyOf": [_TIME, {"type": "null"}]},
+            "started_at": _TIME,
+            "finished_at": _TIME,
+            "status": _NAME,
+            "rows_in": {"type": ["integer", "null"], "minimum": 0},
+            "rows_out": {"type": ["integer", "null"], "minimum": 0},
+            "error": {"type": ["string", "null"]},
+            "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    },
+}
+
+_RESULT = {
+    "type": "object",
+    "properties": {
+        "accepted": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "rejected": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "event_id": {"type": ["string", "null"]},
+                    "field": {"type": "string"},
+                    "error": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _openapi(kind: str) -> dict[str, Any]:
+    item = SCHEMAS[kind]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": item, "maxItems": 50}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Accepted (some events may be listed as rejected)",
+                "content": {"application/json": {"schema": _RESULT}},
+            },
+            "422": {"description": "Every event was rejected, or the batch is too long"},
+            "413": {"description": "Body too large"},
+            "429": {"description": "OverloadedError: retry after Retry-After seconds"},
+            "503": {"description": "Store unavailable: retry after Retry-After seconds"},
+        },
+    }
+
+
+async def _ingest(request: Request, kind: str) -> JSONResponse:
+    c = collector(request)
+    s = c.settings
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > s.max_body_bytes:
+        raise error(413, f"body of {length} bytes exceeds the limit of {s.max_body_bytes} bytes")
+    try:
+        c.admit()
+    except OverloadedError:
+        raise error(
+            429,
+            "too many ingest requests in flight; retry later",
+            {"Retry-After": str(s.retry_after_seconds)},
+        ) from None
+    try:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > s.max_body_bytes:
+                raise error(413, f"body exceeds the limit of {s.max_body_bytes} bytes")
+        try:
+            items = decode_body(
+                bytes(body),
+                request.headers.get("content-encoding"),
+                request.headers.get("content-type"),
+                s.max_decoded_bytes,
+            )
+        except BodyError as exc:
+            raise error(exc.status, exc.message) from None
+        if len(items) > s.max_batch_events:
+            raise error(
+                422,
+                f"batch has {len(items)} events; at most {s.max_batch_events} allowed per request",
+            )
+        result = await run_in_threadpool(c.ingest, kind, items)
+    finally:
+        c.release()
+    status = 422 if result.rejected and not (result.accepted or result.duplicates) else 200
+    return JSONResponse(result.body(), status_code=status)
+
+
+@router.post("/v1/events", openapi_extra=_openapi("prediction"), summary="Ingest predictions")
+async def post_events(request: Request, who: Ingest) -> JSONResponse:
+    return await _ingest(request, "prediction")
+
+
+@router.post("/v1/labels", openapi_extra=_openapi("label"), summary="Ingest labels")
+async def post_labels(request: Request, who: Ingest) -> JSONResponse:
+    return await _ingest(request, "label")
+
+
+@router.post("/v1/feedback", openapi_extra=_openapi("feedback"), summary="Ingest feedback")
+async def post_feedback(request: Request, who: Ingest) -> JSONResponse:
+    return await _ingest(request, "feedback")
+
+
+@router.post("/v1/jobs", openapi_extra=_openapi("job_run"), summary="Ingest job runs")
+async def post_jobs(request: Request, who: Ingest) -> JSONResponse:
+    return await _ingest(request, "job_run")

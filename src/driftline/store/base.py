@@ -1,0 +1,158 @@
+"""The :class:`Store` protocol: everything the collector, evaluator and CLI keep.
+
+Rows cross this boundary as plain dicts keyed by the column names of
+:mod:`driftline.store.tables`; JSON payloads are already-encoded text. Every
+write is an idempotent upsert or an insert that ignores duplicates, so a
+retried request or a second replica doing the same work changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+Row = Mapping[str, Any]
+
+
+class WindowKey(NamedTuple):
+    """One evaluation unit: all segments of a model version in one window."""
+
+    model: str
+    version: str
+    window_size: int
+    window_start: int
+
+    @property
+    def window_end(self) -> int:
+        return self.window_start + self.window_size
+
+
+@dataclass(frozen=True)
+class PendingWindow:
+    key: WindowKey
+    generation: int
+
+
+@dataclass(frozen=True)
+class Partial:
+    partial_id: str
+    window_start: int
+    covered_seq: int
+    n_events: int
+    profile: bytes
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """Filters of :meth:`Store.metric_points`; ``None`` means any."""
+
+    model: str | None = None
+    version: str | None = None
+    segment: str | None = None
+    metric: str | None = None
+    column: str | None = None
+    window_size: int | None = None
+    start: float | None = None
+    end: float | None = None
+    limit: int = 1000
+
+
+class Store(Protocol):
+    """Persistence of driftline's collector; implemented by SQLiteStore and PostgresStore."""
+
+    dialect: str
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables (Alembic ``upgrade head``); safe to run concurrently."""
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    def close(self) -> None: ...
+
+    # -- ingest -----------------------------------------------------------------
+    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+        """Insert prediction events, ignoring known event ids; return the ids that were new."""
+
+    def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
+        """Upsert labels by (model, prediction_id); return (model, version, window_start)
+        of the stored predictions they label."""
+
+    def insert_feedback(self, rows: Sequence[Row]) -> int: ...
+
+    def upsert_job_runs(self, rows: Sequence[Row]) -> int: ...
+
+    # -- windows ----------------------------------------------------------------
+    def save_partial(self, row: Row) -> None:
+        """Insert or replace a replica's partial profile (by ``partial_id``)."""
+
+    def mark_changed(self, keys: Iterable[WindowKey], at: float) -> None:
+        """Bump the generation of each window so the evaluator looks at it again."""
+
+    def pending_windows(self, closed_at: float, limit: int = 100) -> list[PendingWindow]:
+        """Changed windows whose end is at or before ``closed_at``, oldest first."""
+
+    def partials(self, model: str, version: str, start: int, end: int) -> list[Partial]: ...
+
+    def uncovered_events(self, model: str, version: str, start: int, end: int) -> list[str]:
+        """Payloads of events in ``[start, end)`` that no saved partial includes yet."""
+
+    def labelled(self, model: str, version: str, start: int, end: int) -> list[tuple[str, str]]:
+        """``(event payload, label JSON)`` of the labelled, non-shadow predictions in the range."""
+
+    def event_counts(self, model: str, version: str, start: int, end: int) -> int: ...
+
+    def mark_evaluated(self, key: WindowKey, generation: int, at: float) -> None: ...
+
+    # -- results ----------------------------------------------------------------
+    def upsert_metric_points(self, rows: Sequence[Row]) -> None: ...
+
+    def metric_points(self, query: MetricQuery) -> list[dict[str, Any]]: ...
+
+    def latest_points(self, window_size: int) -> list[dict[str, Any]]:
+        """The points of the latest evaluated window of each model version."""
+
+    # -- models, versions, references -----------------------------------------------
+    def ensure_version(self, model: str, version: str, at: float) -> None: ...
+
+    def set_version_schema(self, model: str, version: str, schema: str) -> str:
+        """Store the live-window schema unless one is set; return the one in force."""
+
+    def replace_version_schema(self, model: str, version: str, schema: str) -> None: ...
+
+    def version(self, model: str, version: str) -> dict[str, Any] | None: ...
+
+    def update_version_meta(self, model: str, version: str, meta: str, at: float) -> None: ...
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every model with its versions and the number of stored events of each."""
+
+    def put_reference(
+        self, model: str, version: str, profile: bytes, n_rows: int, at: float
+    ) -> None: ...
+
+    def reference(self, model: str, version: str) -> bytes | None: ...
+
+    def job_runs(self, job: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def sample_events(
+        self, model: str, version: str | None, start: float | None, end: float | None, limit: int
+    ) -> list[str]: ...
+
+    # -- access ---------------------------------------------------------------------
+    def create_key(self, row: Row) -> None: ...
+
+    def key(self, key_id: str) -> dict[str, Any] | None: ...
+
+    def api_keys(self) -> list[dict[str, Any]]: ...
+
+    def revoke_key(self, key_id: str, at: float) -> bool: ...
+
+    def audit(self, actor: str, action: str, target: str, detail: str, at: float) -> None: ...
+
+    def audit_log(self, limit: int) -> list[dict[str, Any]]: ...
+
+    # -- retention ------------------------------------------------------------------
+    def purge(self, before: float) -> dict[str, int]:
+        """Delete raw events, labels and feedback received before ``before``; keep aggregates."""

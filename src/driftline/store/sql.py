@@ -1,0 +1,473 @@
+"""The SQLAlchemy Core implementation of :class:`~driftline.store.base.Store`.
+
+:class:`SQLStore` holds every query; the engines differ only in how they
+connect and in their ``INSERT ... ON CONFLICT`` construct, which subclasses
+supply (:mod:`driftline.store.sqlite`, :mod:`driftline.store.postgres`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, text, update
+from sqlalchemy.sql.dml import Insert
+
+from driftline.store import tables as t
+from driftline.store.base import MetricQuery, Partial, PendingWindow, Row, WindowKey
+
+
+class SQLStore:
+    """Queries shared by the engines; subclasses set :attr:`dialect` and :meth:`_insert`."""
+
+    dialect = "sql"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- engine specifics -----------------------------------------------------------
+    def _insert(self, table: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def migrate(self) -> None:
+        from driftline.store.migrate import upgrade
+
+        with self.engine.begin() as conn:
+            upgrade(conn)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- ingest ---------------------------------------------------------------------
+    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+        if not rows:
+            return set()
+        stmt = (
+            self._insert(t.events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(t.events.c.event_id)
+        )
+        with self.engine.begin() as conn:
+            return {r[0] for r in conn.execute(stmt, list(rows))}
+
+    def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
+        if not rows:
+            return []
+        ins = self._insert(t.labels)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["model", "prediction_id"],
+            set_={
+                "event_id": ins.excluded.event_id,
+                "version": ins.excluded.version,
+                "ts": ins.excluded.ts,
+                "received_at": ins.excluded.received_at,
+                "label": ins.excluded.label,
+            },
+        )
+        out: set[tuple[str, str, int]] = set()
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows))
+            by_model: dict[str, list[str]] = {}
+            for r in rows:
+                by_model.setdefault(r["model"], []).append(r["prediction_id"])
+            e = t.events.c
+            for model, ids in by_model.items():
+                for i in range(0, len(ids), 500):
+                    q = select(e.model, e.version, e.window_start).where(
+                        e.model == model, e.prediction_id.in_(ids[i : i + 500])
+                    )
+                    out.update((a, b, int(c)) for a, b, c in conn.execute(q))
+        return sorted(out)
+
+    def insert_feedback(self, rows: Sequence[Row]) -> int:
+        return self._insert_ignore(t.feedback, rows, ["event_id"])
+
+    def upsert_job_runs(self, rows: Sequence[Row]) -> int:
+        if not rows:
+            return 0
+        ins = self._insert(t.job_runs)
+        cols = [c.name for c in t.job_runs.c if c.name not in ("job", "run_id")]
+        stmt = ins.on_conflict_do_update(
+            index_elements=["job", "run_id"], set_={c: ins.excluded[c] for c in cols}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows))
+        return len(rows)
+
+    def _insert_ignore(self, table: Any, rows: Sequence[Row], keys: list[str]) -> int:
+        if not rows:
+            return 0
+        stmt: Insert = (
+            self._insert(table)
+            .on_conflict_do_nothing(index_elements=keys)
+            .returning(table.c[keys[0]])
+        )
+        with self.engine.begin() as conn:
+            return len(conn.execute(stmt, list(rows)).all())
+
+    # -- windows --------------------------------------------------------------------
+    def save_partial(self, row: Row) -> None:
+        ins = self._insert(t.window_partials)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["partial_id"],
+            set_={c: ins.excluded[c] for c in ("covered_seq", "n_events", "profile", "updated_at")},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [dict(row)])
+
+    def mark_changed(self, keys: Iterable[WindowKey], at: float) -> None:
+        rows = [
+            {
+                "model": k.model,
+                "version": k.version,
+                "window_size": k.window_size,
+                "window_start": k.window_start,
+                "generation": 1,
+                "evaluated_generation": 0,
+                "changed_at": at,
+            }
+            for k in sorted(set(keys))
+        ]
+        if not rows:
+            return
+        ins = self._insert(t.window_state)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["model", "version", "window_size", "window_start"],
+            set_={"generation": t.window_state.c.generation + 1, "changed_at": at},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    def pending_windows(self, closed_at: float, limit: int = 100) -> list[PendingWindow]:
+        w = t.window_state.c
+        q = (
+            select(w.model, w.version, w.window_size, w.window_start, w.generation)
+            .where(
+                w.evaluated_generation < w.generation,
+                w.window_start + w.window_size <= closed_at,
+            )
+            .order_by(w.window_start, w.window_size, w.model, w.version)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                PendingWindow(WindowKey(m, v, int(s), int(st)), int(g))
+                for m, v, s, st, g in conn.execute(q)
+            ]
+
+    def partials(self, model: str, version: str, start: int, end: int) -> list[Partial]:
+        p = t.window_partials.c
+        q = (
+            select(p.partial_id, p.window_start, p.covered_seq, p.n_events, p.profile)
+            .where(
+                p.model == model,
+                p.version == version,
+                p.window_start >= start,
+                p.window_start < end,
+            )
+            .order_by(p.partial_id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                Partial(a, int(b), int(c), int(d), bytes(e)) for a, b, c, d, e in conn.execute(q)
+            ]
+
+    def uncovered_events(self, model: str, version: str, start: int, end: int) -> list[str]:
+        e, p = t.events.c, t.window_partials.c
+        q = (
+            select(e.payload)
+            .select_from(t.events.outerjoin(t.window_partials, p.partial_id == e.partial_id))
+            .where(
+                e.model == model,
+                e.version == version,
+                e.window_start >= start,
+                e.window_start < end,
+                or_(p.partial_id.is_(None), e.seq > p.covered_seq),
+            )
+            .order_by(e.event_id)
+        )
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
+
+    def labelled(self, model: str, version: str, start: int, end: int) -> list[tuple[str, str]]:
+        e, lb = t.events.c, t.labels.c
+        q = (
+            select(e.payload, lb.label)
+            .select_from(
+                t.events.join(
+                    t.labels, and_(lb.model == e.model, lb.prediction_id == e.prediction_id)
+                )
+            )
+            .where(
+                e.model == model,
+                e.version == version,
+                e.window_start >= start,
+                e.window_start < end,
+                e.shadow.is_(False),
+                e.status == "ok",
+            )
+            .order_by(e.event_id)
+        )
+        with self.engine.connect() as conn:
+            return [(a, b) for a, b in conn.execute(q)]
+
+    def event_counts(self, model: str, version: str, start: int, end: int) -> int:
+        e = t.events.c
+        q = select(func.count()).where(
+            e.model == model, e.version == version, e.window_start >= start, e.window_start < end
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def mark_evaluated(self, key: WindowKey, generation: int, at: float) -> None:
+        w = t.window_state.c
+        stmt = (
+            update(t.window_state)
+            .where(
+                w.model == key.model,
+                w.version == key.version,
+                w.window_size == key.window_size,
+                w.window_start == key.window_start,
+                w.evaluated_generation < generation,
+            )
+            .values(evaluated_generation=generation, evaluated_at=at)
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    # -- results ----------------------------------------------------------------------
+    def upsert_metric_points(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        ins = self._insert(t.metric_points)
+        keys = ["model", "version", "segment", "window_size", "window_start", "metric", "column"]
+        cols = [c.name for c in t.metric_points.c if c.name not in keys]
+        stmt = ins.on_conflict_do_update(
+            index_elements=keys, set_={c: ins.excluded[c] for c in cols}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows))
+
+    def metric_points(self, query: MetricQuery) -> list[dict[str, Any]]:
+        m = t.metric_points.c
+        conds = []
+        for name in ("model", "version", "segment", "metric", "column", "window_size"):
+            value = getattr(query, name)
+            if value is not None:
+                conds.append(m[name] == value)
+        if query.start is not None:
+            conds.append(m.window_start >= query.start)
+        if query.end is not None:
+            conds.append(m.window_start < query.end)
+        q = (
+            select(t.metric_points)
+            .where(*conds)
+            .order_by(m.window_start, m.model, m.version, m.segment, m.metric, m.column)
+            .limit(query.limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def latest_points(self, window_size: int) -> list[dict[str, Any]]:
+        m = t.metric_points.c
+        latest = (
+            select(m.model, m.version, func.max(m.window_start).label("ws"))
+            .where(m.window_size == window_size)
+            .group_by(m.model, m.version)
+            .subquery()
+        )
+        q = (
+            select(t.metric_points)
+            .join(
+                latest,
+                and_(
+                    m.model == latest.c.model,
+                    m.version == latest.c.version,
+                    m.window_start == latest.c.ws,
+                ),
+            )
+            .where(m.window_size == window_size)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- models, versions, references ----------------------------------------------------
+    def ensure_version(self, model: str, version: str, at: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(t.models).on_conflict_do_nothing(index_elements=["model"]),
+                [{"model": model, "created_at": at, "meta": "{}"}],
+            )
+            conn.execute(
+                self._insert(t.versions).on_conflict_do_nothing(
+                    index_elements=["model", "version"]
+                ),
+                [{"model": model, "version": version, "created_at": at, "meta": "{}"}],
+            )
+
+    def set_version_schema(self, model: str, version: str, schema: str) -> str:
+        v = t.versions.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.versions)
+                .where(v.model == model, v.version == version, v.schema.is_(None))
+                .values(schema=schema)
+            )
+            got = conn.execute(
+                select(v.schema).where(v.model == model, v.version == version)
+            ).scalar_one_or_none()
+        return got if got is not None else schema
+
+    def replace_version_schema(self, model: str, version: str, schema: str) -> None:
+        v = t.versions.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.versions)
+                .where(v.model == model, v.version == version)
+                .values(schema=schema)
+            )
+
+    def version(self, model: str, version: str) -> dict[str, Any] | None:
+        v = t.versions.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.versions).where(v.model == model, v.version == version)
+            ).first()
+        return None if row is None else dict(row._mapping)
+
+    def update_version_meta(self, model: str, version: str, meta: str, at: float) -> None:
+        self.ensure_version(model, version, at)
+        v = t.versions.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.versions).where(v.model == model, v.version == version).values(meta=meta)
+            )
+
+    def models(self) -> list[dict[str, Any]]:
+        v, e, r = t.versions.c, t.events.c, t.references.c
+        counts = (
+            select(e.model, e.version, func.count().label("n"), func.max(e.ts).label("last"))
+            .group_by(e.model, e.version)
+            .subquery()
+        )
+        q = (
+            select(v.model, v.version, v.created_at, v.meta, counts.c.n, counts.c.last, r.n_rows)
+            .select_from(
+                t.versions.outerjoin(
+                    counts, and_(counts.c.model == v.model, counts.c.version == v.version)
+                ).outerjoin(t.references, and_(r.model == v.model, r.version == v.version))
+            )
+            .order_by(v.model, v.created_at, v.version)
+        )
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for model, version, created, meta, n, last, ref_rows in conn.execute(q):
+                entry = out.setdefault(model, {"model": model, "versions": []})
+                entry["versions"].append(
+                    {
+                        "version": version,
+                        "events": int(n or 0),
+                        "last_event_at": last,
+                        "created_at": created,
+                        "reference_rows": ref_rows,
+                        "meta": meta,
+                    }
+                )
+        return list(out.values())
+
+    def put_reference(
+        self, model: str, version: str, profile: bytes, n_rows: int, at: float
+    ) -> None:
+        self.ensure_version(model, version, at)
+        ins = self._insert(t.references)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["model", "version"],
+            set_={"profile": profile, "n_rows": n_rows, "uploaded_at": at},
+        )
+        row = {"model": model, "version": version, "profile": profile, "n_rows": n_rows}
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [{**row, "uploaded_at": at}])
+
+    def reference(self, model: str, version: str) -> bytes | None:
+        r = t.references.c
+        with self.engine.connect() as conn:
+            got = conn.execute(
+                select(r.profile).where(r.model == model, r.version == version)
+            ).scalar_one_or_none()
+        return None if got is None else bytes(got)
+
+    def job_runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
+        j = t.job_runs.c
+        q = select(t.job_runs).order_by(j.started_at.desc()).limit(limit)
+        if job is not None:
+            q = q.where(j.job == job)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def sample_events(
+        self, model: str, version: str | None, start: float | None, end: float | None, limit: int
+    ) -> list[str]:
+        e = t.events.c
+        q = select(e.payload).where(e.model == model).order_by(e.ts.desc()).limit(limit)
+        if version is not None:
+            q = q.where(e.version == version)
+        if start is not None:
+            q = q.where(e.ts >= start)
+        if end is not None:
+            q = q.where(e.ts < end)
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
+
+    # -- access -------------------------------------------------------------------------
+    def create_key(self, row: Row) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.api_keys.insert(), [dict(row)])
+
+    def key(self, key_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.api_keys).where(t.api_keys.c.key_id == key_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        k = t.api_keys.c
+        q = select(k.key_id, k.name, k.project, k.scopes, k.created_at, k.revoked_at).order_by(
+            k.created_at, k.key_id
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def revoke_key(self, key_id: str, at: float) -> bool:
+        k = t.api_keys.c
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(t.api_keys)
+                .where(k.key_id == key_id, k.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+        return bool(res.rowcount)
+
+    def audit(self, actor: str, action: str, target: str, detail: str, at: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.audit_log.insert(),
+                [{"ts": at, "actor": actor, "action": action, "target": target, "detail": detail}],
+            )
+
+    def audit_log(self, limit: int) -> list[dict[str, Any]]:
+        a = t.audit_log.c
+        with self.engine.connect() as conn:
+            q = select(t.audit_log).order_by(a.id.desc()).limit(limit)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- retention ----------------------------------------------------------------------
+    def purge(self, before: float) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for table in (t.events, t.labels, t.feedback):
+                res = conn.execute(delete(table).where(table.c.received_at < before))
+                out[table.name] = max(res.rowcount, 0)
+        return out

@@ -1,0 +1,221 @@
+"""The SQLAlchemy Core schema shared by every store engine (SQLite and PostgreSQL).
+
+Times are epoch seconds as floats (``REAL`` / ``DOUBLE PRECISION``): one
+representation on both engines, cheap to compare, no time-zone surprises.
+Window starts are integer epoch seconds. JSON payloads are stored as text
+(written once by orjson, read rarely) so that both engines behave the same.
+The Alembic migrations in ``driftline/store/migrations`` create exactly these
+tables; a test checks that the two never disagree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+NAME = 128  # model, version, column, segment names
+ID = 128  # client-made identifiers
+
+#: Raw prediction events: purged by retention; needed for label joins, samples, recovery.
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", String(NAME), nullable=False),
+    Column("prediction_id", String(ID), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("partial_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("shadow", Boolean, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_events_window", "model", "version", "window_start"),
+    Index("ix_events_prediction", "model", "prediction_id"),
+    Index("ix_events_partial", "partial_id", "seq"),
+    Index("ix_events_received", "received_at"),
+)
+
+#: Ground truth, one per (model, prediction_id): a later label replaces an earlier one.
+labels = Table(
+    "labels",
+    metadata,
+    Column("model", String(NAME), primary_key=True),
+    Column("prediction_id", String(ID), primary_key=True),
+    Column("event_id", String(ID), nullable=False),
+    Column("version", String(NAME)),
+    Column("ts", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("label", Text, nullable=False),
+    Index("ix_labels_received", "received_at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", String(NAME)),
+    Column("prediction_id", String(ID), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("kind", String(NAME), nullable=False),
+    Column("value", Text),
+    Index("ix_feedback_prediction", "model", "prediction_id"),
+    Index("ix_feedback_received", "received_at"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("job", String(NAME), primary_key=True),
+    Column("run_id", String(ID), primary_key=True),
+    Column("event_id", String(ID), nullable=False),
+    Column("scheduled_at", Float),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("rows_in", BigInteger),
+    Column("rows_out", BigInteger),
+    Column("error", Text),
+    Column("metrics", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Index("ix_job_runs_started", "job", "started_at"),
+)
+
+#: A replica's partial profile of one base window (all segments in one blob).
+#: ``covered_seq``: the last ingest batch of this partial that ``profile`` includes;
+#: events with a higher ``seq`` (or of an unsaved partial) are folded from raw events.
+window_partials = Table(
+    "window_partials",
+    metadata,
+    Column("partial_id", String(64), primary_key=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", String(NAME), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("replica", String(64), nullable=False),
+    Column("covered_seq", Integer, nullable=False),
+    Column("n_events", BigInteger, nullable=False),
+    Column("profile", LargeBinary, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_partials_window", "model", "version", "window_start"),
+)
+
+#: Which windows changed since they were last evaluated: pending while
+#: ``evaluated_generation < generation`` (one row per size and start).
+window_state = Table(
+    "window_state",
+    metadata,
+    Column("model", String(NAME), primary_key=True),
+    Column("version", String(NAME), primary_key=True),
+    Column("window_size", Integer, primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("evaluated_generation", Integer, nullable=False),
+    Column("changed_at", Float, nullable=False),
+    Column("evaluated_at", Float),
+    Index("ix_window_state_end", "window_start"),
+)
+
+#: Evaluation results; ``column`` and ``method`` are "" when not applicable.
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("model", String(NAME), primary_key=True),
+    Column("version", String(NAME), primary_key=True),
+    Column("segment", String(2 * NAME), primary_key=True),
+    Column("window_size", Integer, primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("metric", String(NAME), primary_key=True),
+    Column("column", String(NAME), primary_key=True),
+    Column("method", String(64), nullable=False),
+    Column("value", Float),
+    Column("status", String(16), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("evaluated_at", Float, nullable=False),
+    Index("ix_metric_points_series", "model", "metric", "window_size", "window_start"),
+)
+
+references = Table(
+    "references",
+    metadata,
+    Column("model", String(NAME), primary_key=True),
+    Column("version", String(NAME), primary_key=True),
+    Column("profile", LargeBinary, nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("uploaded_at", Float, nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("model", String(NAME), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("meta", Text, nullable=False),
+)
+
+#: ``schema``: the columns live windows use (the reference's, else inferred once).
+versions = Table(
+    "versions",
+    metadata,
+    Column("model", String(NAME), primary_key=True),
+    Column("version", String(NAME), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("schema", Text),
+)
+
+#: For the alert engine (issue 7): one row per alert fingerprint.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("rule", String(NAME), nullable=False),
+    Column("labels", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("value", Float),
+    Column("active_since", Float),
+    Column("last_evaluated", Float),
+    Column("resolved_at", Float),
+    Column("annotations", Text, nullable=False),
+)
+
+#: Keys are stored as a SHA-256 of the whole key; ``key_id`` is the public prefix.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("project", String(NAME), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+    Column("action", String(NAME), nullable=False),
+    Column("target", String(2 * NAME), nullable=False),
+    Column("detail", Text, nullable=False),
+)

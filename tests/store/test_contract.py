@@ -1,0 +1,216 @@
+"""The Store contract: every engine (SQLite, PostgreSQL) behaves the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from driftline.store import MetricQuery, Store, WindowKey
+
+T0 = 1_700_000_000.0
+
+
+def event(i: int, *, model: str = "m", version: str = "v1", ts: float = T0, **kw: Any) -> dict:
+    payload = {"event_id": f"e{i}", "model": model, "version": version, "ts": ts}
+    row = {
+        "event_id": f"e{i}",
+        "model": model,
+        "version": version,
+        "prediction_id": kw.get("prediction_id", f"p{i}"),
+        "ts": ts,
+        "received_at": kw.get("received_at", ts),
+        "window_start": int(ts // 300 * 300),
+        "partial_id": kw.get("partial_id", "P1"),
+        "seq": kw.get("seq", 1),
+        "status": "ok",
+        "shadow": False,
+        "payload": orjson.dumps({**payload, "prediction": kw.get("prediction", 1)}).decode(),
+    }
+    return row
+
+
+def test_insert_events_is_idempotent_on_event_id(store: Store) -> None:
+    assert store.insert_events([event(1), event(2)]) == {"e1", "e2"}
+    assert store.insert_events([event(2), event(3)]) == {"e3"}
+    assert store.insert_events([]) == set()
+    assert store.event_counts("m", "v1", 0, 2**40) == 3
+
+
+def test_models_list_versions_with_stored_event_counts(store: Store) -> None:
+    store.ensure_version("m", "v1", T0)
+    store.ensure_version("m", "v2", T0 + 1)
+    store.ensure_version("other", "a", T0)
+    store.insert_events([event(i) for i in range(5)])
+    store.insert_events([event(10 + i, version="v2") for i in range(2)])
+    models = {m["model"]: m for m in store.models()}
+    assert set(models) == {"m", "other"}
+    versions = {v["version"]: v["events"] for v in models["m"]["versions"]}
+    assert versions == {"v1": 5, "v2": 2}
+    assert models["other"]["versions"][0]["events"] == 0
+
+
+def test_labels_upsert_by_prediction_and_report_their_windows(store: Store) -> None:
+    store.insert_events([event(1, prediction_id="p1"), event(2, prediction_id="p2", ts=T0 + 900)])
+    row = {"event_id": "l1", "prediction_id": "p1", "model": "m", "version": None}
+    row |= {"ts": T0, "received_at": T0, "label": "0"}
+    assert store.upsert_labels([row]) == [("m", "v1", int(T0 // 300 * 300))]
+    # a corrected label for the same prediction replaces the first one
+    store.upsert_labels([{**row, "event_id": "l1b", "label": "1"}])
+    got = store.labelled("m", "v1", 0, 2**40)
+    assert [orjson.loads(label) for _, label in got] == [1]
+    # a label whose prediction is unknown (yet) is kept and labels no window
+    orphan = {**row, "event_id": "l9", "prediction_id": "nope"}
+    assert store.upsert_labels([orphan]) == []
+
+
+def test_partials_and_uncovered_events(store: Store) -> None:
+    store.insert_events([event(1, seq=1), event(2, seq=2), event(3, partial_id="P2", seq=1)])
+    start = int(T0 // 300 * 300)
+    assert len(store.uncovered_events("m", "v1", start, start + 300)) == 3
+    partial = {
+        "partial_id": "P1",
+        "model": "m",
+        "version": "v1",
+        "window_start": start,
+        "replica": "r1",
+        "covered_seq": 1,
+        "n_events": 1,
+        "profile": b"\x00\x01",
+        "updated_at": T0,
+    }
+    store.save_partial(partial)
+    uncovered = store.uncovered_events("m", "v1", start, start + 300)
+    assert sorted(orjson.loads(p)["event_id"] for p in uncovered) == ["e2", "e3"]
+    store.save_partial({**partial, "covered_seq": 2, "n_events": 2, "profile": b"\x02"})
+    parts = store.partials("m", "v1", start, start + 300)
+    assert [(p.partial_id, p.covered_seq, p.profile) for p in parts] == [("P1", 2, b"\x02")]
+    assert len(store.uncovered_events("m", "v1", start, start + 300)) == 1
+
+
+def test_window_generations_make_changed_windows_pending_again(store: Store) -> None:
+    k = WindowKey("m", "v1", 300, 1_000_200)
+    store.mark_changed([k, k], T0)
+    assert store.pending_windows(closed_at=k.window_end - 1) == []
+    (p,) = store.pending_windows(closed_at=k.window_end)
+    assert p.key == k
+    store.mark_changed([k], T0)  # changed while being evaluated
+    store.mark_evaluated(k, p.generation, T0)
+    (again,) = store.pending_windows(closed_at=k.window_end)
+    assert again.generation > p.generation
+    store.mark_evaluated(k, again.generation, T0)
+    assert store.pending_windows(closed_at=k.window_end) == []
+
+
+def test_metric_points_upsert_and_query(store: Store) -> None:
+    base = {
+        "model": "m",
+        "version": "v1",
+        "segment": "*",
+        "window_size": 300,
+        "metric": "drift_score",
+        "column": "a",
+        "method": "psi",
+        "status": "ok",
+        "n": 10,
+        "details": "{}",
+        "evaluated_at": T0,
+    }
+    store.upsert_metric_points(
+        [{**base, "window_start": 0, "value": 0.1}, {**base, "window_start": 300, "value": 0.2}]
+    )
+    store.upsert_metric_points([{**base, "window_start": 300, "value": 0.3, "status": "drift"}])
+    got = store.metric_points(MetricQuery(model="m", metric="drift_score"))
+    assert [(p["window_start"], p["value"], p["status"]) for p in got] == [
+        (0, 0.1, "ok"),
+        (300, 0.3, "drift"),
+    ]
+    assert store.metric_points(MetricQuery(column="b")) == []
+    assert len(store.metric_points(MetricQuery(start=300))) == 1
+    latest = store.latest_points(300)
+    assert [p["window_start"] for p in latest] == [300]
+
+
+def test_version_schema_first_writer_wins_and_reference_replaces(store: Store) -> None:
+    store.ensure_version("m", "v1", T0)
+    assert store.set_version_schema("m", "v1", '{"a":1}') == '{"a":1}'
+    assert store.set_version_schema("m", "v1", '{"b":1}') == '{"a":1}'
+    store.replace_version_schema("m", "v1", '{"c":1}')
+    row = store.version("m", "v1")
+    assert row is not None and row["schema"] == '{"c":1}'
+    assert store.version("m", "nope") is None
+    store.put_reference("m", "v1", b"profile-1", 10, T0)
+    store.put_reference("m", "v1", b"profile-2", 20, T0)
+    assert store.reference("m", "v1") == b"profile-2"
+    store.update_version_meta("m", "v2", '{"owner":"ml"}', T0)
+    assert store.version("m", "v2")["meta"] == '{"owner":"ml"}'  # type: ignore[index]
+
+
+def test_job_runs_and_feedback(store: Store) -> None:
+    run = {
+        "job": "retrain",
+        "run_id": "r1",
+        "event_id": "r1",
+        "scheduled_at": None,
+        "started_at": T0,
+        "finished_at": T0 + 5,
+        "status": "ok",
+        "rows_in": 10,
+        "rows_out": 9,
+        "error": None,
+        "metrics": "{}",
+        "received_at": T0,
+    }
+    store.upsert_job_runs([run])
+    store.upsert_job_runs([{**run, "status": "failed"}])
+    runs = store.job_runs("retrain", 10)
+    assert [r["status"] for r in runs] == ["failed"]
+    fb = {"event_id": "f1", "prediction_id": "p1", "model": "m", "version": "v1"}
+    fb |= {"ts": T0, "received_at": T0, "kind": "thumbs", "value": "1"}
+    assert store.insert_feedback([fb]) == 1
+    assert store.insert_feedback([fb]) == 0
+
+
+def test_keys_are_listed_without_hashes_and_revoked_once(store: Store) -> None:
+    row = {"key_id": "k1", "hash": "h" * 64, "name": "ci", "project": "default"}
+    store.create_key({**row, "scopes": "ingest", "created_at": T0, "revoked_at": None})
+    assert "hash" not in store.api_keys()[0]
+    assert store.key("k1")["hash"] == "h" * 64  # type: ignore[index]
+    assert store.revoke_key("k1", T0) is True
+    assert store.revoke_key("k1", T0) is False
+    assert store.key("k1")["revoked_at"] == T0  # type: ignore[index]
+    store.audit("cli", "key.revoke", "k1", "{}", T0)
+    assert store.audit_log(5)[0]["action"] == "key.revoke"
+
+
+def test_retention_purges_raw_events_and_keeps_aggregates(store: Store) -> None:
+    old, new = T0 - 40 * 86400, T0
+    store.insert_events([event(1, ts=old, received_at=old), event(2, ts=new, received_at=new)])
+    lab = {"event_id": "l1", "prediction_id": "p1", "model": "m", "version": "v1"}
+    store.upsert_labels([lab | {"ts": old, "received_at": old, "label": "1"}])
+    point = {
+        "model": "m",
+        "version": "v1",
+        "segment": "*",
+        "window_size": 300,
+        "window_start": int(old // 300 * 300),
+        "metric": "events",
+        "column": "",
+        "method": "",
+        "value": 1.0,
+        "status": "ok",
+        "n": 1,
+        "details": "{}",
+        "evaluated_at": old,
+    }
+    store.upsert_metric_points([point])
+    purged = store.purge(T0 - 30 * 86400)
+    assert purged["events"] == 1 and purged["labels"] == 1
+    assert store.event_counts("m", "v1", 0, 2**40) == 1
+    assert len(store.metric_points(MetricQuery(metric="events"))) == 1
+
+
+def test_migrate_twice_is_a_no_op(store: Store) -> None:
+    store.insert_events([event(1)])
+    store.migrate()
+    assert store.event_counts("m", "v1", 0, 2**40) == 1
