@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry, multiprocess
 
 from driftline.sdk.multiprocess import prepare_dir
@@ -79,6 +80,7 @@ APP = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_uvicorn_workers_share_one_metrics_view(tmp_path: Path) -> None:
     mp_dir = prepare_dir(tmp_path / "prom")
     (tmp_path / "app.py").write_text(APP)
