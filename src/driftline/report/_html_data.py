@@ -9,6 +9,7 @@ from typing import Any
 from driftline.report._severity import ordered_columns
 
 MAX_CATEGORIES_SHOWN = 30
+OTHER = "__other__"  # the drift bins' bucket for categories beyond their cap
 
 
 def chunk_columns(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -90,14 +91,17 @@ def chunk_label(chunk: Mapping[str, Any]) -> str:
 def top_bins(dist: Mapping[str, Any]) -> dict[str, Any]:
     """Numeric bins as they are; categories cut to the most frequent ones plus '(other)'."""
     bins, ref, cur = list(dist["bins"]), list(dist["reference"]), list(dist["current"])
-    if dist.get("edges") is None and len(bins) > MAX_CATEGORIES_SHOWN:
-        order = sorted(range(len(bins)), key=lambda i: -max(ref[i] or 0, cur[i] or 0))
+    if dist.get("edges") is None and (len(bins) > MAX_CATEGORIES_SHOWN or OTHER in bins):
+        named = [i for i, b in enumerate(bins) if b != OTHER]
+        order = sorted(named, key=lambda i: -max(ref[i] or 0, cur[i] or 0))
         keep = sorted(order[: MAX_CATEGORIES_SHOWN - 1], key=lambda i: -(ref[i] or 0))
-        rest = order[MAX_CATEGORIES_SHOWN - 1 :]
-        other = f"(other {len(rest)})"
-        bins = [bins[i] for i in keep] + [other]
-        ref = [ref[i] for i in keep] + [sum(ref[i] or 0 for i in rest)]
-        cur = [cur[i] for i in keep] + [sum(cur[i] or 0 for i in rest)]
+        rest = [i for i in range(len(bins)) if i not in set(keep)]
+        bins = [bins[i] for i in keep]
+        ref, cur = (
+            [ref[i] for i in keep] + [_sum(ref, rest)],
+            [cur[i] for i in keep] + [_sum(cur, rest)],
+        )
+        bins.append("(all other)")
     edges = dist.get("edges")
     if edges is not None and len(edges) == len(bins) - 1:
         bins = (
@@ -106,6 +110,10 @@ def top_bins(dist: Mapping[str, Any]) -> dict[str, Any]:
             + [f"> {_compact(edges[-1])}"]
         )
     return {"bins": [str(b) for b in bins], "reference": ref, "current": cur}
+
+
+def _sum(values: Sequence[float | None], idx: Sequence[int]) -> float:
+    return float(sum(values[i] or 0.0 for i in idx))
 
 
 def _compact(x: float) -> str:

@@ -10,9 +10,11 @@ columns, and the data-quality checks).
 Thresholds per chunk are *data-driven* when the reference's raw data is at
 hand: the reference is split the same way (by the same period when it has the
 timestamp column, else into runs of the current chunks' median size), each
-reference chunk is compared with the whole reference, and a column's
-threshold becomes ``max(fixed threshold, mean + 3 sd)`` of its statistic over
-those no-drift chunks. With fewer than 3 reference chunks, or a saved
+reference chunk is compared with the whole reference (its statistic divided by
+``1 - f``, f the chunk's share of the reference, which undoes the pull of the
+chunk on the reference it is part of), and a column's threshold becomes
+``max(fixed threshold, mean + 3 sd)`` of those no-drift statistics (distances
+only: a test's threshold stays alpha). With fewer than 3 reference chunks, or a saved
 reference profile, the fixed thresholds apply. docs/report-format.md
 describes the ``"chunks"`` entry this adds to a report.
 """
@@ -45,6 +47,7 @@ from driftline.stats.profile import DatasetProfile, is_profile_file
 from driftline.stats.quality import QualityThresholds, column_checks, dataset_checks
 
 MIN_REFERENCE_CHUNKS = 3
+_TESTS = frozenset({"ks", "anderson_darling", "chi_squared"})
 
 __all__ = [
     "MAX_CHUNKS",
@@ -167,10 +170,16 @@ def _chunk_thresholds(
     fixed: dict[str, float] = {}
     for chunk in reference_chunks:
         _, _, results = _evaluate(reference, chunk.profile, opts, {})
+        # The chunk is part of the reference it is compared with, which pulls the two
+        # together by its share f: for Wasserstein exactly (F_ref - F_chunk is (1 - f)
+        # times F_rest - F_chunk), for the other distances to first order. Undo it.
+        shrink = 1.0 - min(chunk.n / max(reference.n_rows, 1), 0.5)
         for name, res in results.items():
             d = res.decision
+            if d.method in _TESTS:  # a test's threshold is alpha, not a spread
+                continue
             if d.drifted is not None and math.isfinite(d.statistic):
-                stats.setdefault(name, []).append(d.statistic)
+                stats.setdefault(name, []).append(d.statistic / shrink)
                 fixed[name] = d.threshold
     out = {}
     for name, values in stats.items():

@@ -266,11 +266,16 @@ def _distributions(report: Mapping[str, Any]) -> str:
         if not dist:
             continue
         d = col["drift"]
-        sub = (
-            "quantile bins of the reference"
-            if dist.get("edges") is not None
-            else f"{len(dist['bins'])} categories"
+        distinct = max(
+            col.get("summary", {}).get(side, {}).get("distinct", 0) or 0
+            for side in ("reference", "current")
         )
+        if dist.get("edges") is not None:
+            sub = "quantile bins of the reference"
+        elif distinct > MAX_CATEGORIES_SHOWN:
+            sub = f"{MAX_CATEGORIES_SHOWN - 1} most frequent of ~{distinct:,} categories"
+        else:
+            sub = f"{distinct} categories"
         card = _chart_card(name, sub, "dist", name, bad=bool(d.get("drifted")))
         cards.append(card)
     body = "".join(cards) or '<p class="empty">no distributions in this report</p>'
@@ -278,7 +283,8 @@ def _distributions(report: Mapping[str, Any]) -> str:
 <h2>Distributions</h2>
 <p class="lead">Share of values per bin, reference vs current, from the profiles (never
 from raw rows). Numeric columns use the reference's quantile bins plus under/overflow;
-categorical columns show the {MAX_CATEGORIES_SHOWN} most frequent categories.</p>
+categorical columns show up to {MAX_CATEGORIES_SHOWN - 1} most frequent categories and
+the rest together.</p>
 <div class="legend"><span><i style="background:#b3bcc6"></i>reference</span>
 <span><i style="background:#334e68"></i>current</span></div>
 <div class="grid">{body}</div></section>"""
