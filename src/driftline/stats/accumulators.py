@@ -95,6 +95,18 @@ class Moments:
         return m
 
 
+BLOCK = 1 << 15
+
+
+def _blocks(values: np.ndarray) -> list[np.ndarray]:
+    """Views of ``values`` in blocks small enough for their temporaries to stay in cache.
+
+    Each vectorised pass over a large array costs a trip to memory; a chain of
+    passes over a 32k-element block runs in the CPU cache instead (3-5x faster).
+    """
+    return [values[i : i + BLOCK] for i in range(0, values.size, BLOCK)]
+
+
 def _writable(values: FloatArray) -> FloatArray:
     """A contiguous, writable float64 array (the DataSketches binding rejects read-only ones)."""
     v = np.ascontiguousarray(values, dtype=np.float64)
@@ -105,17 +117,17 @@ class QuantileSketch:
     """Apache DataSketches KLL (doubles) with a cheap path for large batches.
 
     Batches of up to ``sample_above`` values are fed value by value. A larger
-    batch feeds a uniform random subsample of ``m`` values (``sample_above/2 <
-    m <= sample_above``), built into its own KLL sketch and merged ``2**j``
-    times, so every sampled value carries the weight ``2**j = n/m`` it stands
-    for and sketches built from batches of any size still merge without bias.
+    batch feeds ``m`` values drawn uniformly with replacement (``sample_above/2
+    < m <= sample_above``), built into their own KLL sketch and merged ``2**j``
+    times, so every drawn value carries the weight ``2**j = n/m`` it stands for
+    and sketches built from batches of any size still merge without bias.
     Rank error: KLL's own bound (about 1.33% at k=200, 99% confidence) plus the
-    subsample's, at most ``3 * 0.5 / sqrt(m)`` (0.6% for m >= 65,536).
+    draws', at most ``3 * 0.5 / sqrt(m)`` (0.83% for m >= 32,768).
     """
 
     _KIND = "kll"
 
-    def __init__(self, k: int = 200, sample_above: int = 131_072) -> None:
+    def __init__(self, k: int = 200, sample_above: int = 65_536) -> None:
         self.k = k
         self.sample_above = sample_above
         self.sketch = ds.kll_doubles_sketch(k)
@@ -131,7 +143,7 @@ class QuantileSketch:
         j = math.ceil(math.log2(n / self.sample_above))
         m = n >> j
         gen = rng if rng is not None else np.random.default_rng()
-        idx = gen.choice(n, size=m, replace=False)
+        idx = gen.integers(0, n, size=m)  # iid draws from the batch: O(m), not O(n)
         part = ds.kll_doubles_sketch(self.k)
         part.update(_writable(values[idx]))
         for _ in range(1 << j):
@@ -206,19 +218,29 @@ class LogHistogram:
 
     def bucket_keys(self, values: FloatArray) -> np.ndarray:
         """The bucket key of each finite value (monotone in the value)."""
-        v = values + 0.0  # -0.0 -> 0.0
-        bits = v.view(np.int64)
-        neg = bits < 0
-        # a negative value's bucket is [-upper, -lower): take the magnitude one ulp down
-        mag = ((bits & np.int64(0x7FFFFFFFFFFFFFFF)) - neg) >> self._shift
-        return np.where(neg, -mag - 1, mag)
+        # Map the float's bits to an integer that is monotone in the value: a
+        # negative float's magnitude bits are flipped (u = -1 - mag) and moved one
+        # ulp up (u = -mag), so its bucket is [-upper, -lower) like a positive
+        # one's [lower, upper); -0.0 lands in 0.0's bucket. Five in-place passes.
+        bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+        sign = bits >> 63  # 0 or -1
+        u = np.bitwise_and(sign, np.int64(0x7FFFFFFFFFFFFFFF))
+        np.bitwise_xor(u, bits, out=u)
+        np.subtract(u, sign, out=u)
+        np.right_shift(u, self._shift, out=u)
+        return u
 
     def update(self, values: FloatArray) -> Self:
         if values.size == 0:
             return self
-        keys = self.bucket_keys(values)
-        lo = int(keys.min())
-        counts = np.bincount(keys - lo)
+        # keys are monotone in the value: the key range comes from min and max
+        lo, hi = (int(k) for k in self.bucket_keys(np.array([values.min(), values.max()])))
+        counts = np.zeros(hi - lo + 1, dtype=np.int64)
+        for block in _blocks(values):
+            keys = self.bucket_keys(block)
+            keys -= lo
+            part = np.bincount(keys)
+            counts[: part.size] += part
         nz = np.flatnonzero(counts)
         self._add(nz.astype(np.int64) + lo, counts[nz].astype(np.int64))
         return self
@@ -371,20 +393,31 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser, vectorised: spreads every input bit over the output."""
-    z = x.astype(np.uint64, copy=True)
-    z ^= z >> np.uint64(30)
-    z *= _M1
-    z ^= z >> np.uint64(27)
-    z *= _M2
-    z ^= z >> np.uint64(31)
+def mix64(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """SplitMix64 finaliser, vectorised: spreads every input bit over the output.
+
+    With ``inplace=True``, ``x`` (a uint64 array) is overwritten and returned.
+    """
+    z = x if inplace and x.dtype == np.uint64 else x.astype(np.uint64, copy=True)
+    t = np.empty_like(z)
+    for shift, mult in ((30, _M1), (27, _M2)):
+        np.right_shift(z, np.uint64(shift), out=t)
+        np.bitwise_xor(z, t, out=z)
+        np.multiply(z, mult, out=z)
+    np.right_shift(z, np.uint64(31), out=t)
+    np.bitwise_xor(z, t, out=z)
     return z
 
 
 def hash_floats(values: FloatArray) -> np.ndarray:
     """Stable 64-bit hashes of float values (0.0 and -0.0 hash alike)."""
-    return mix64((values + 0.0).view(np.uint64))
+    out = np.empty(values.size, dtype=np.uint64)
+    start = 0
+    for block in _blocks(values):
+        end = start + block.size
+        out[start:end] = mix64((block + 0.0).view(np.uint64), inplace=True)
+        start = end
+    return out
 
 
 def hash_strings(values: list[str]) -> np.ndarray:
@@ -417,13 +450,16 @@ class DistinctCount:
         if hashes.size == 0:
             return self
         p = self.p
-        idx = (hashes >> np.uint64(64 - p)).astype(np.intp)
-        # rank = position of the first 1-bit in the next 32 bits (33 if none): read
-        # floor(log2(rest)) exactly off the exponent of rest converted to float64
-        rest = ((hashes >> np.uint64(32 - p)) & np.uint64(0xFFFFFFFF)).astype(np.float64)
-        exponent = (rest.view(np.int64) >> 52) - 1023  # -1023 for rest == 0
-        rank = np.minimum(32 - exponent, 33).astype(np.uint8)
-        np.maximum.at(self.registers, idx, rank)
+        for block in _blocks(hashes):
+            idx = (block >> np.uint64(64 - p)).astype(np.intp)
+            # rank = position of the first 1-bit in the next 32 bits (33 if none):
+            # floor(log2(rest)) read exactly off the exponent of rest as a float64
+            rest = block >> np.uint64(32 - p)
+            np.bitwise_and(rest, np.uint64(0xFFFFFFFF), out=rest)
+            exponent = rest.astype(np.float64).view(np.int64)
+            np.right_shift(exponent, 52, out=exponent)  # biased: 0 for rest == 0
+            rank = np.minimum(1055 - exponent, 33).astype(np.uint8)  # 32 - (e - 1023)
+            np.maximum.at(self.registers, idx, rank)
         return self
 
     def merge(self, other: DistinctCount) -> Self:
