@@ -224,7 +224,7 @@ class LogHistogram:
         # one's [lower, upper); -0.0 lands in 0.0's bucket. Five in-place passes.
         bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
         sign = bits >> 63  # 0 or -1
-        u = np.bitwise_and(sign, np.int64(0x7FFFFFFFFFFFFFFF))
+        u: np.ndarray = np.bitwise_and(sign, np.int64(0x7FFFFFFFFFFFFFFF))
         np.bitwise_xor(u, bits, out=u)
         np.subtract(u, sign, out=u)
         np.right_shift(u, self._shift, out=u)
