@@ -1,0 +1,1 @@
+"""Notifiers: webhook, Slack, PagerDuty, email, Alertmanager, log; actions; the dispatcher."""

@@ -1,0 +1,70 @@
+"""Alertmanager API: ``POST /api/v2/alerts``, so teams reuse their Alertmanager routing.
+
+Alertmanager resolves an alert by itself once its ``endsAt`` passes, and
+expects clients to re-send firing alerts. driftline sends firing alerts with
+``endsAt`` = now + ``ttl`` (default 12h; keep it above the route's
+repeat_interval, which re-sends them) and resolved alerts with their
+resolution time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from driftline.alerts._time import parse_duration, rfc3339
+from driftline.alerts.model import Notification, NotifiedAlert
+from driftline.alerts.notifiers.base import post_json, secret
+from driftline.alerts.rules import AlertmanagerConfig
+
+
+def api_alert(a: NotifiedAlert, now: float, ttl: float) -> dict[str, Any]:
+    """One element of the POST /api/v2/alerts body."""
+    ends = now + ttl if a.status == "firing" or a.ends_at is None else a.ends_at
+    return {
+        "labels": dict(a.labels),
+        "annotations": dict(a.annotations),
+        "startsAt": rfc3339(a.starts_at),
+        "endsAt": rfc3339(ends),
+        "generatorURL": a.generator_url,
+    }
+
+
+class AlertmanagerNotifier:
+    """Posts a notification's alerts to an Alertmanager."""
+
+    kind = "alertmanager"
+
+    def __init__(
+        self,
+        receiver: str,
+        cfg: AlertmanagerConfig,
+        *,
+        env: Mapping[str, str],
+        client: httpx.Client,
+        timeout: float,
+        now: Any,
+    ) -> None:
+        self.receiver = receiver
+        self.cfg = cfg
+        base = cfg.url or secret(env, cfg.url_env, receiver, "Alertmanager URL") or ""
+        self._url = base.rstrip("/") + "/api/v2/alerts"
+        token = secret(env, cfg.bearer_token_env, receiver, "bearer token")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._ttl = parse_duration(cfg.ttl)
+        self._client = client
+        self._timeout = timeout
+        self._now = now
+
+    def __repr__(self) -> str:
+        return f"AlertmanagerNotifier(receiver={self.receiver!r})"
+
+    def send(self, notification: Notification) -> None:
+        now = float(self._now())
+        body = [api_alert(a, now, self._ttl) for a in notification.alerts]
+        post_json(
+            self._client, self._url, body, receiver=self.receiver, kind=self.kind,
+            timeout=self._timeout, headers=self._headers,
+        )  # fmt: skip

@@ -1,0 +1,37 @@
+"""Log notifier: one structured log line per notification (logger ``driftline.alerts``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from driftline.alerts.model import Notification
+from driftline.alerts.rules import LogConfig
+
+logger = logging.getLogger("driftline.alerts")
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class LogNotifier:
+    kind = "log"
+
+    def __init__(self, receiver: str, cfg: LogConfig) -> None:
+        self.receiver = receiver
+        self.level = _LEVELS[cfg.level]
+
+    def send(self, notification: Notification) -> None:
+        record = {
+            "receiver": notification.receiver,
+            "status": notification.status,
+            "group": dict(notification.group_labels),
+            "alerts": [
+                {
+                    "status": a.status,
+                    "fingerprint": a.fingerprint,
+                    "labels": dict(a.labels),
+                    "summary": a.annotations.get("summary", ""),
+                }
+                for a in notification.alerts
+            ],
+        }
+        logger.log(self.level, "alert notification %s", json.dumps(record, sort_keys=True))

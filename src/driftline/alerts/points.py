@@ -1,0 +1,87 @@
+"""The input of the alert engine: one :class:`MetricPoint` per metric, series and window.
+
+The collector's evaluator writes these when a window closes (docs/alerts.md
+lists the metric names the presets and SLOs rely on). Times are epoch seconds
+(UTC), like the collector's store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from driftline.errors import InputError
+
+#: Segment name of "all traffic" (the collector's convention); others are "key=value".
+ALL_SEGMENTS = "*"
+
+#: Metric names that driftline's presets, SLOs and scenarios rely on, with their meaning.
+METRICS: Mapping[str, str] = MappingProxyType(
+    {
+        "drift_score": "effect size of the column's drift method (column set)",
+        "drift_detected": "1 when the column's drift verdict is 'drifted', else 0 (column set)",
+        "missing_ratio": "share of missing values in the window, 0..1 (column set)",
+        "schema_violations": "columns missing, unexpected or with a changed type in the window",
+        "confidence_mean": "mean top-class probability (or score) of the window's predictions",
+        "accuracy": "accuracy of the window's labelled predictions, 0..1",
+        "label_coverage": "share of the window's predictions that have a label, 0..1",
+        "error_rate": "failed predictions / all predictions in the window, 0..1",
+        "error_count": "failed predictions in the window",
+        "request_count": "predictions served in the window",
+        "latency_p99_seconds": "99th percentile of the prediction latency in the window",
+        "latency_bucket": "predictions served within labels['le'] seconds (cumulative)",
+        "job_status": "0 the job run succeeded, 1 it failed, 2 it is late (labels['job'])",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One value of one metric for one (model, version, segment, column) and window.
+
+    ``column`` is ``""`` for metrics of the whole model; ``segment`` is
+    :data:`ALL_SEGMENTS` for all traffic. ``labels`` carries extra dimensions
+    with small value sets (``job`` for job_status, ``le`` for latency_bucket,
+    ``method`` for drift_score); it is read-only.
+    """
+
+    model: str
+    version: str
+    segment: str
+    metric: str
+    column: str
+    window_start: float
+    window_end: float
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.metric:
+            raise InputError("MetricPoint: metric must be a non-empty name")
+        if not self.window_end > self.window_start:
+            raise InputError(
+                f"MetricPoint {self.metric}: window_end ({self.window_end}) must be after "
+                f"window_start ({self.window_start})"
+            )
+        if not isinstance(self.value, int | float) or math.isinf(self.value):
+            raise InputError(
+                f"MetricPoint {self.metric}: value must be a finite number or NaN, "
+                f"got {self.value!r}"
+            )
+        object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+
+    @property
+    def window_seconds(self) -> float:
+        """Length of the window in seconds."""
+        return self.window_end - self.window_start
+
+    def series_labels(self) -> dict[str, str]:
+        """The labels naming this point's series (empty dimensions left out)."""
+        out = {"model": self.model, "version": self.version, "segment": self.segment}
+        if self.column:
+            out["column"] = self.column
+        out.update(self.labels)
+        return out
