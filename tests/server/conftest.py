@@ -1,0 +1,85 @@
+"""An in-process collector over a SQLite store with a manual clock, and its keys."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from driftline.sdk.clock import ManualClock
+from driftline.server import Settings, create_app
+from driftline.server.auth import create_key
+from driftline.server.collector import Collector
+from driftline.store import Store, open_store
+
+T0 = 1_700_000_100.0
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    client: httpx.AsyncClient
+    store: Store
+    clock: ManualClock
+    keys: dict[str, str]
+
+    @property
+    def collector(self) -> Collector:
+        c: Collector = self.app.state.collector
+        return c
+
+    def auth(self, scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[scope]}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def prediction(i: int, ts: float = T0, **kw: Any) -> dict[str, Any]:
+    e = {
+        "type": "prediction",
+        "event_id": f"e{i}",
+        "prediction_id": f"p{i}",
+        "timestamp": ts,
+        "model": "m",
+        "version": "v1",
+        "features": {"x": float(i % 10), "c": "abc"[i % 3]},
+        "prediction": i % 2,
+        "scores": None,
+        "segment": {},
+        "latency_ms": 1.5,
+        "status": "ok",
+        "error_type": None,
+        "shadow": False,
+        "tags": {},
+    }
+    e.update(kw)
+    return e
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    clock = ManualClock(T0)
+    store = open_store(f"sqlite:///{tmp_path}/c.db")
+    keys = {
+        scope: create_key(store, clock, name=scope, scopes=(scope,))[0]
+        for scope in ("admin", "ingest", "read")
+    }
+    settings = Settings(
+        max_batch_events=1000, max_body_bytes=2_000_000, max_decoded_bytes=8_000_000
+    )
+    app = create_app(settings, store, clock, background=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://collector") as client:
+        yield Env(app, client, store, clock, keys)
+    store.close()

@@ -1,0 +1,187 @@
+"""Window keys, live window profiles, crash recovery and replica independence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from driftline.errors import ConfigError
+from driftline.schema import Kind
+from driftline.sdk.clock import ManualClock
+from driftline.server.ingest import Limits, validate
+from driftline.store import MetricQuery, Store, open_store
+from driftline.windows import (
+    ALL,
+    Evaluator,
+    LiveWindows,
+    WindowConfig,
+    WindowStats,
+    infer_schema,
+    unpack_segments,
+    window_start,
+)
+
+T0 = 1_700_000_100.0  # inside the 5-minute window starting at 1_700_000_100 - 100
+
+
+def make_events(n: int, rng: np.random.Generator, *, t0: float = T0, start: int = 0) -> list[dict]:
+    raw = [
+        {
+            "event_id": f"e{start + i}",
+            "timestamp": t0 + (i % 240),
+            "model": "m",
+            "version": "v1",
+            "features": {"x": float(rng.normal()), "c": str(rng.choice(["a", "b", "c"]))},
+            "prediction": int(i % 2),
+            "segment": {"region": "eu" if i % 3 else "us"},
+            "latency_ms": 2.0 + i % 7,
+            "status": "error" if i % 50 == 0 else "ok",
+        }
+        for i in range(n)
+    ]
+    batch = validate("prediction", raw, Limits(t0 + 1e6, 86400, 2000))
+    assert not batch.rejected
+    return batch.accepted
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return open_store(f"sqlite:///{tmp_path}/w.db")
+
+
+CFG = WindowConfig(sizes=(300, 3600), grace_seconds=30, segment_keys=("region",))
+
+
+def test_window_start_is_the_floor_of_event_time() -> None:
+    assert window_start(1_700_000_299.9, 300) == 1_700_000_100
+    assert window_start(1_700_000_100.0, 300) == 1_700_000_100
+    assert CFG.keys_of("m", "v", 1_700_000_100)[1].window_start == 1_699_999_200
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"sizes": (300, 450)}, {"sizes": ()}, {"sizes": (0,)}, {"grace_seconds": -1}],
+    ids=["not-multiple", "empty", "zero", "negative-grace"],
+)
+def test_bad_window_config_names_the_field(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="window"):
+        WindowConfig(**kwargs)
+
+
+def test_infer_schema_from_first_events() -> None:
+    schema = infer_schema([{"features": {"x": 1.5, "c": "a", "b": True, "v": [1, 2]}}])
+    assert {s.name: s.kind for s in schema} == {
+        "x": Kind.NUMERIC,
+        "c": Kind.CATEGORICAL,
+        "b": Kind.BOOLEAN,
+        "v": Kind.EMBEDDING,
+    }
+
+
+def test_window_stats_merge_equals_one_pass_and_round_trips(rng: np.random.Generator) -> None:
+    events = make_events(600, rng)
+    schema = infer_schema(events)
+    whole = WindowStats(schema)
+    parts = [WindowStats(schema, seed=i) for i in range(3)]
+    for i, e in enumerate(events):
+        whole.add(e, 10)
+        parts[i % 3].add(e, 10)
+    merged = parts[0].merge(parts[1]).merge(WindowStats.from_bytes(parts[2].to_bytes()))
+    whole.fold()
+    assert merged.n_events == whole.n_events == 600
+    assert merged.n_errors == whole.n_errors == 12
+    assert merged.profile["c"].categories.counts() == whole.profile["c"].categories.counts()
+    assert merged.profile["x"].moments.mean == pytest.approx(whole.profile["x"].moments.mean)
+
+
+def test_missing_unknown_and_mistyped_features_are_counted_not_fatal(
+    rng: np.random.Generator,
+) -> None:
+    schema = infer_schema(make_events(5, rng))
+    st = WindowStats(schema)
+    st.add({"features": {"x": "oops", "new1": 1, "new2": 2}, "status": "ok"}, max_unknown=1)
+    st.add({"features": {}, "status": "ok"}, max_unknown=1)
+    st.fold()
+    assert st.unknown == {"new1": 1}
+    assert st.profile["x"].type_errors == 1
+    assert st.profile["c"].missing == 2
+
+
+def test_window_memory_does_not_grow_with_events(rng: np.random.Generator) -> None:
+    schema = infer_schema(make_events(5, rng))
+    sizes = []
+    for n in (2_000, 40_000):
+        st = WindowStats(schema, reservoir_size=500)
+        xs = rng.normal(size=n)
+        for i in range(n):
+            st.add({"features": {"x": float(xs[i]), "c": "abc"[i % 3]}, "status": "ok"}, 10)
+            if st.buffered >= 4096:
+                st.fold()
+        sizes.append(len(st.to_bytes()))
+    assert sizes[1] < 1.3 * sizes[0]
+
+
+def evaluate_all(store: Store, clock: ManualClock) -> dict[tuple, Any]:
+    clock.advance(7200)
+    ev = Evaluator(store, CFG, clock)
+    while ev.run():
+        pass
+    points = store.metric_points(MetricQuery(limit=10_000))
+    keys = ("segment", "window_size", "window_start", "metric", "column", "method")
+    return {tuple(p[k] for k in keys): p["value"] for p in points}
+
+
+def test_events_of_a_crashed_replica_are_recovered_exactly_once(
+    store: Store, rng: np.random.Generator
+) -> None:
+    clock = ManualClock(T0)
+    events = make_events(900, rng)
+    a = LiveWindows(store, CFG, clock, replica="a")
+    a.ingest(events[:300])
+    a.flush(force=True)  # a checkpoint covers the first 300
+    a.ingest(events[300:600])  # ... then the process dies: no flush
+    b = LiveWindows(store, CFG, clock, replica="b")
+    b.ingest(events[500:900])  # 100 duplicates of a's events, 300 new
+    b.flush(force=True)
+    points = evaluate_all(store, clock)
+    start = window_start(T0, 300)
+    assert points[(ALL, 300, start, "events", "", "")] == 900
+    eu = sum(1 for e in events if e["segment"]["region"] == "eu")
+    assert points[("region=eu", 300, start, "events", "", "")] == eu
+    assert points[(ALL, 3600, window_start(T0, 3600), "events", "", "")] == 900
+
+
+def test_evaluation_does_not_depend_on_which_replica_got_which_event(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    events = make_events(1200, rng)
+    results = []
+    for n_replicas in (1, 3):
+        store = open_store(f"sqlite:///{tmp_path}/r{n_replicas}.db")
+        clock = ManualClock(T0)
+        replicas = [LiveWindows(store, CFG, clock, replica=f"r{i}") for i in range(n_replicas)]
+        for j in range(0, len(events), 100):
+            replicas[(j // 100) % n_replicas].ingest(events[j : j + 100])
+            if j == 600:
+                replicas[0].flush(force=True)
+        for r in replicas:
+            r.flush(force=True)
+        results.append(evaluate_all(store, clock))
+        store.close()
+    one, three = results
+    assert one.keys() == three.keys()
+    for k, v in one.items():
+        assert three[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+
+
+def test_partial_blob_holds_every_segment(store: Store, rng: np.random.Generator) -> None:
+    clock = ManualClock(T0)
+    lw = LiveWindows(store, CFG, clock)
+    lw.ingest(make_events(30, rng))
+    lw.flush(force=True)
+    (part,) = store.partials("m", "v1", 0, 2**40)
+    assert set(unpack_segments(part.profile)) == {ALL, "region=eu", "region=us"}
+    assert part.n_events == 30 and part.covered_seq == 1
