@@ -306,3 +306,28 @@ def test_async_with_observe(make_monitor: MakeMonitor) -> None:
     asyncio.run(handler())
     assert wait_until(lambda: len(mon.sink.events) == 1)  # type: ignore[attr-defined]
     assert mon.sink.events[0]["prediction"] is True  # type: ignore[attr-defined]
+
+
+def test_a_forked_worker_gets_its_own_shipper(tmp_path: Any) -> None:
+    import multiprocessing
+
+    path = tmp_path / "events.jsonl"
+    mon = Monitor("m", "v1", sink=f"jsonl:{path}", registry=CollectorRegistry())
+    with mon.observe({"who": "parent"}):
+        pass
+    assert mon.flush(5)
+
+    def child() -> None:
+        with mon.observe({"who": "child"}):
+            pass
+        mon.close()
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(30)
+    assert process.exitcode == 0
+    with mon.observe({"who": "parent again"}):
+        pass
+    mon.close()
+    who = [json.loads(line)["features"]["who"] for line in path.read_text().splitlines()]
+    assert sorted(who) == ["child", "parent", "parent again"]

@@ -25,107 +25,28 @@ from typing import Any, TypeVar, cast
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from driftline.sdk._logging import RateLimitedLog
+from driftline.sdk._track import extractor, record_result, safe_extract
 from driftline.sdk.clock import Clock, SystemClock
-from driftline.sdk.collector import HTTPSink
 from driftline.sdk.context import request_id
+from driftline.sdk.delivery import DeliveryCounters, make_sink
 from driftline.sdk.errors import SDKConfigError
-from driftline.sdk.events import EventEncoder, Prediction
+from driftline.sdk.events import EventEncoder
 from driftline.sdk.jobs import JobRun
 from driftline.sdk.metrics import (
     INFO_LABELS,
     LATENCY_BUCKETS,
     SCORE_BUCKETS,
     BoundMetrics,
-    ModelMetrics,
     model_metrics,
 )
 from driftline.sdk.observation import Observation
 from driftline.sdk.privacy import PrivacyPolicy
 from driftline.sdk.resources import ResourceSampler, load_nvml
 from driftline.sdk.shipper import FlushMarker, Shipper
-from driftline.sdk.sinks import JSONLinesSink, MemorySink, Sink
-from driftline.sdk.spool import DiskSpool, MemorySpool, Spool
+from driftline.sdk.sinks import Sink
 
 F = TypeVar("F", bound=Callable[..., Any])
 API_KEY_ENV = "DRIFTLINE_API_KEY"
-
-
-class _Accounting:
-    """The DeliveryReport of one Monitor: Prometheus counters plus plain totals."""
-
-    def __init__(self, families: ModelMetrics, model: str) -> None:
-        self._families = families
-        self._model = model
-        self._sent = {k: families.sent.labels(model, k) for k in ("prediction", "label")}
-        self._spooled = families.spooled.labels(model)
-        self._spool_bytes = families.spool_bytes.labels(model)
-        self._failures = families.send_failures.labels(model)
-        self._queue_full = families.dropped.labels(model, "queue_full")
-        for reason in ("spool_full", "rejected", "shutdown"):
-            families.dropped.labels(model, reason)
-        self.totals: dict[str, int] = {"sent": 0, "spooled": 0, "failures": 0, "spool_bytes": 0}
-        self.dropped_by_reason: dict[str, int] = {}
-
-    def sent(self, kind: str, count: int) -> None:
-        child = self._sent.get(kind)
-        if child is None:
-            child = self._sent[kind] = self._families.sent.labels(self._model, kind)
-        child.inc(count)
-        self.totals["sent"] += count
-
-    def dropped(self, reason: str, count: int) -> None:
-        self._families.dropped.labels(self._model, reason).inc(count)
-        self.dropped_by_reason[reason] = self.dropped_by_reason.get(reason, 0) + count
-
-    def queue_full(self) -> None:
-        self._queue_full.inc()
-        self.dropped_by_reason["queue_full"] = self.dropped_by_reason.get("queue_full", 0) + 1
-
-    def spooled(self, count: int) -> None:
-        self._spooled.inc(count)
-        self.totals["spooled"] += count
-
-    def failed(self) -> None:
-        self._failures.inc()
-        self.totals["failures"] += 1
-
-    def spool_size(self, nbytes: int) -> None:
-        self._spool_bytes.set(nbytes)
-        self.totals["spool_bytes"] = nbytes
-
-
-def make_sink(
-    sink: str | Sink,
-    *,
-    api_key: str | None,
-    spool_dir: str | os.PathLike[str] | None,
-    spool_max_bytes: int,
-    timeout: float,
-    clock: Clock,
-) -> Sink:
-    """A sink from ``"memory"``, ``"jsonl:/path"``, ``"http(s)://..."`` or a Sink object."""
-    if not isinstance(sink, str):
-        return sink
-    if sink == "memory":
-        return MemorySink()
-    if sink.startswith("jsonl:"):
-        path = sink[len("jsonl:") :]
-        if not path:
-            raise SDKConfigError(
-                "sink='jsonl:' needs a file path, e.g. 'jsonl:/var/log/events.jsonl'"
-            )
-        return JSONLinesSink(path)
-    if sink.startswith(("http://", "https://")):
-        spool: Spool = (
-            DiskSpool(spool_dir, spool_max_bytes)
-            if spool_dir is not None
-            else MemorySpool(spool_max_bytes)
-        )
-        return HTTPSink(sink, api_key, spool=spool, timeout=timeout, clock=clock)
-    raise SDKConfigError(
-        f"sink={sink!r}: expected a collector URL (http://...), 'jsonl:/path/events.jsonl', "
-        "'memory' or a Sink object"
-    )
 
 
 class Monitor:
@@ -184,7 +105,7 @@ class Monitor:
         self._flush_interval = flush_interval
         self._resource_interval = resource_interval
         self._log = RateLimitedLog(self.clock)
-        self.accounting = _Accounting(self.families, model)
+        self.accounting = DeliveryCounters(self.families, model)
         self._internal_errors = self.families.internal_errors.labels(model)
         self._sink_args: dict[str, Any] = {
             "api_key": api_key if api_key is not None else os.environ.get(API_KEY_ENV),
@@ -316,17 +237,20 @@ class Monitor:
         """
 
         def decorate(fn: F) -> F:
-            extract = _extractor(fn, features)
+            extract = extractor(fn, features)
             if inspect.iscoroutinefunction(fn):
 
                 @functools.wraps(fn)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                     obs = self.observe(
-                        _safe(extract, args, kwargs), segment=segment, tags=tags, version=version
+                        safe_extract(extract, args, kwargs),
+                        segment=segment,
+                        tags=tags,
+                        version=version,
                     )
                     with obs:
                         result = await fn(*args, **kwargs)
-                        _record(obs, result)
+                        record_result(obs, result)
                     return result
 
                 return cast(F, async_wrapper)
@@ -334,11 +258,11 @@ class Monitor:
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 obs = self.observe(
-                    _safe(extract, args, kwargs), segment=segment, tags=tags, version=version
+                    safe_extract(extract, args, kwargs), segment=segment, tags=tags, version=version
                 )
                 with obs:
                     result = fn(*args, **kwargs)
-                    _record(obs, result)
+                    record_result(obs, result)
                 return result
 
             return cast(F, wrapper)
@@ -439,48 +363,3 @@ def _after_fork_ref(ref: weakref.ref[Monitor]) -> None:
     monitor = ref()
     if monitor is not None:
         monitor._after_fork()
-
-
-def _extractor(
-    fn: Callable[..., Any], features: str | Callable[..., Any] | None
-) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
-    if callable(features):
-        user = features
-        return lambda args, kwargs: user(*args, **kwargs)
-    params = list(inspect.signature(fn).parameters)
-    if features is None:
-        candidates = [p for p in params if p not in ("self", "cls")]
-        if not candidates:
-            return lambda args, kwargs: None
-        name = candidates[0]
-    else:
-        if features not in params:
-            raise SDKConfigError(
-                f"track(features={features!r}): {fn.__qualname__} has no such parameter; "
-                f"parameters: {params}"
-            )
-        name = features
-    index = params.index(name)
-
-    def extract(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return args[index] if len(args) > index else kwargs.get(name)
-
-    return extract
-
-
-def _safe(
-    extract: Callable[[tuple[Any, ...], dict[str, Any]], Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    try:
-        return extract(args, kwargs)
-    except Exception:
-        return None
-
-
-def _record(obs: Observation, result: Any) -> None:
-    if isinstance(result, Prediction):
-        obs.record(prediction=result.prediction, scores=result.scores)
-    else:
-        obs.record(prediction=result)

@@ -49,11 +49,17 @@ class PIIPattern:
     regex: str
     validate: Callable[[str], bool] | None = None
     flags: int = 0
+    #: A regex that every match needs somewhere in the text (e.g. ``"@"`` for emails):
+    #: text without it skips this pattern. None: always run the pattern.
+    trigger: str | None = None
     compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    trigger_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "compiled", re.compile(self.regex, self.flags))
+            trigger = None if self.trigger is None else re.compile(self.trigger)
+            object.__setattr__(self, "trigger_re", trigger)
         except re.error as exc:
             raise SDKConfigError(
                 f"privacy pattern {self.name!r}: invalid regular expression {self.regex!r}: {exc}"
@@ -119,15 +125,21 @@ def phone_ok(candidate: str) -> bool:
     return candidate.startswith("+") or any(c in candidate for c in " .-()") or digits >= 10
 
 
-EMAIL = PIIPattern("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-IBAN = PIIPattern("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", iban_ok)
-CARD = PIIPattern("card", r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)", luhn_ok)
+EMAIL = PIIPattern("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", trigger="@")
+IBAN = PIIPattern("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", iban_ok, trigger=r"\d")
+CARD = PIIPattern("card", r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)", luhn_ok, trigger=r"\d")
 IPV4 = PIIPattern(
     "ip",
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])",
+    trigger=r"\d",
 )
-IPV6 = PIIPattern("ip", r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", ipv6_ok)
-PHONE = PIIPattern("phone", r"(?<![\w+])\+?\(?\d[\d ().-]{7,}\d(?!\w)", phone_ok)
+IPV6 = PIIPattern(
+    "ip",
+    r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])",
+    ipv6_ok,
+    trigger=":",
+)
+PHONE = PIIPattern("phone", r"(?<![\w+])\+?\(?\d[\d ().-]{7,}\d(?!\w)", phone_ok, trigger=r"\d")
 
 DEFAULT_PATTERNS: tuple[PIIPattern, ...] = (EMAIL, IBAN, CARD, IPV4, IPV6, PHONE)
 
@@ -188,13 +200,6 @@ class PrivacyPolicy:
         self._key = key.encode() if isinstance(key, str) else key
         # HMAC state after the key is absorbed; copied per value instead of re-keying.
         self._hmac = hmac.new(self._key, digestmod=hashlib.sha256) if self._key else None
-        # One pass that finds strings with no possible PII, so most skip the patterns.
-        self._prefilter: re.Pattern[str] | None = None
-        if self.patterns and not any(p.flags for p in self.patterns):
-            try:
-                self._prefilter = re.compile("|".join(f"(?:{p.regex})" for p in self.patterns))
-            except re.error:  # e.g. two patterns reuse a group name: no shortcut then
-                self._prefilter = None
         self.is_noop = not rules and text_default == "keep"
 
     # -- single values -------------------------------------------------------
@@ -208,9 +213,15 @@ class PrivacyPolicy:
 
     def mask(self, text: str) -> str:
         """``text`` with every PII match replaced by ``<kind>``."""
-        if self._prefilter is not None and self._prefilter.search(text) is None:
-            return text
+        triggered: dict[re.Pattern[str], bool] = {}
         for pattern in self.patterns:
+            trigger = pattern.trigger_re
+            if trigger is not None:
+                hit = triggered.get(trigger)
+                if hit is None:
+                    hit = triggered[trigger] = trigger.search(text) is not None
+                if not hit:
+                    continue
             text = pattern.mask(text)
         return text
 
