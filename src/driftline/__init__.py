@@ -18,8 +18,13 @@ from driftline.errors import (
 from driftline.report import Report, compare
 from driftline.schema import ColumnSpec, Kind, Role, Schema
 from driftline.stats.drift import DriftResult
+from driftline.stats.estimation import CBPE, DLE
+from driftline.stats.labels import LabelJoinStats, join_labels
+from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
+from driftline.stats.performance.profile_part import PerformanceSpec
 from driftline.stats.profile import ColumnProfile, DatasetProfile
 from driftline.stats.quality import QualityResult, QualityThresholds
+from driftline.stats.segments import metrics_by_segment, worst_segments
 
 __version__ = "0.1.0"
 
@@ -50,6 +55,9 @@ def profile(
 
 
 __all__ = [
+    "CBPE",
+    "DLE",
+    "ClassificationMetrics",
     "ColumnProfile",
     "ColumnSpec",
     "ConfigError",
@@ -58,14 +66,20 @@ __all__ = [
     "DriftlineError",
     "InputError",
     "Kind",
+    "LabelJoinStats",
+    "PerformanceSpec",
     "ProfileFormatError",
     "QualityResult",
     "QualityThresholds",
+    "RegressionMetrics",
     "Report",
     "Role",
     "Schema",
     "SchemaError",
     "__version__",
     "compare",
+    "join_labels",
+    "metrics_by_segment",
     "profile",
+    "worst_segments",
 ]

@@ -41,6 +41,7 @@ from driftline.report._split import (
     profile_chunks,
 )
 from driftline.report.model import Report
+from driftline.report.performance import PerformanceOptions, performance_section
 from driftline.schema import Schema
 from driftline.stats.drift.rules import DriftOptions, apply_verdicts, evaluate_column
 from driftline.stats.profile import DatasetProfile, is_profile_file
@@ -73,6 +74,7 @@ def compare_chunks(
     *,
     reference_chunks: Sequence[Chunk] = (),
     progress: Progress | None = None,
+    performance: PerformanceOptions | None = None,
 ) -> dict[str, Any]:
     """Compare every chunk with ``reference``; the ``"chunks"`` entry of a report."""
     o = replace(opts or DriftOptions(), all_metrics=False)
@@ -82,7 +84,12 @@ def compare_chunks(
     if progress is not None:
         progress(0, len(chunks))
     for chunk in chunks:
-        out.append(_compare_one(reference, chunk, o, q, thresholds))
+        item = _compare_one(reference, chunk, o, q, thresholds)
+        drift = {n: c["drift"] for n, c in item["columns"].items()}
+        perf = performance_section(reference, chunk.profile, drift, performance)
+        if perf is not None:
+            item["performance"] = perf
+        out.append(item)
         if progress is not None:
             progress(1, None)
     return {
@@ -220,10 +227,18 @@ def chunked_report(
         return lambda n, total=None: progress(stage, n, total)
 
     spec = None if chunk_by is None else ChunkBy.parse(chunk_by)
+    cur_schema, compare_options = schema, dict(compare_options)
+    label_stats = None
+    if compare_options.get("labels") is not None:  # late labels: join before profiling
+        from driftline.report.late_labels import join_with_options
+
+        current, cur_schema, label_stats = join_with_options(
+            reference, current, schema, compare_options
+        )
     cur = profile_chunks(
         current,
         spec,
-        schema,
+        cur_schema,
         timestamp=timestamp,
         seed=None if seed is None else seed + 1,
         progress=hook("current"),
@@ -239,6 +254,8 @@ def chunked_report(
         column_sources=column_sources,
     )
     report = compare(ref, cur.whole, **compare_options)
+    if label_stats is not None and "performance" in report.data:
+        report.data["performance"]["labels"] = label_stats.to_dict()
     if spec is not None:
         attach_chunks(report, ref, cur, ref_chunks, compare_options, progress=hook("chunks"))
     return report
@@ -296,8 +313,20 @@ def attach_chunks(
         if isinstance(quality, QualityThresholds)
         else QualityThresholds.from_dict(quality or {})
     )
+    perf = PerformanceOptions(
+        estimate=compare_options.get("estimate", True),
+        valid_ranges=dict(compare_options.get("valid_ranges") or {}),
+        confidence_drop=compare_options.get("confidence_drop", 0.05),
+        seed=compare_options.get("seed") or 0,
+    )
     result = compare_chunks(
-        reference, current.chunks, opts, q, reference_chunks=reference_chunks, progress=progress
+        reference,
+        current.chunks,
+        opts,
+        q,
+        reference_chunks=reference_chunks,
+        progress=progress,
+        performance=perf,
     )
     report.data["chunks"] = result["items"]
     report.data["chunking"] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import numpy as np
 
 from driftline.errors import ConfigError
 from driftline.report.model import FORMAT_VERSION, Report
+from driftline.report.performance import PerformanceOptions, Range, performance_section
+from driftline.report.segments import segments_section
 from driftline.schema import Schema
 from driftline.stats.drift.rules import (
     METHODS,
@@ -18,6 +21,8 @@ from driftline.stats.drift.rules import (
     apply_verdicts,
     evaluate_column,
 )
+from driftline.stats.labels import LabelJoinStats
+from driftline.stats.performance.profile_part import PerformanceSpec
 from driftline.stats.profile import (
     CATEGORY_KINDS,
     ColumnProfile,
@@ -34,14 +39,43 @@ from driftline.stats.quality import (
 
 
 def as_profile(
-    data: Any, schema: Any = None, *, reservoir_size: int = 10_000, seed: int | None = None
+    data: Any,
+    schema: Any = None,
+    *,
+    reservoir_size: int = 10_000,
+    seed: int | None = None,
+    performance: Any = "auto",
 ) -> DatasetProfile:
     """A DatasetProfile as-is, a saved profile file loaded, anything else profiled."""
     if isinstance(data, DatasetProfile):
         return data
     if isinstance(data, str | Path) and is_profile_file(data):
         return DatasetProfile.load(data)
-    return build_profile(data, schema, reservoir_size=reservoir_size, seed=seed)
+    return build_profile(
+        data, schema, reservoir_size=reservoir_size, seed=seed, performance=performance
+    )
+
+
+def performance_spec(
+    schema: Schema,
+    reference: DatasetProfile | None = None,
+    task: str | None = None,
+    classes: Sequence[Any] | None = None,
+) -> PerformanceSpec | None:
+    """The performance spec of ``schema``; a classifier's classes are the reference's.
+
+    With the reference's classes fixed, labels of other classes ("unseen in
+    training") are excluded from the metrics and counted, never folded in.
+    """
+    spec = PerformanceSpec.infer(schema, task=task, classes=classes, strict=task is not None)
+    part = reference.performance if reference is not None else None
+    if spec is None or part is None or spec.classes is not None or spec.task != "classification":
+        return spec
+    if part.spec.task == "classification" and len(part.classes) >= 2:
+        from dataclasses import replace
+
+        return replace(spec, classes=tuple(part.classes))
+    return spec
 
 
 def compare(
@@ -58,6 +92,16 @@ def compare(
     quality: QualityThresholds | dict[str, Any] | None = None,
     data_driven_thresholds: bool = False,
     seed: int | None = None,
+    task: str | None = None,
+    classes: Sequence[Any] | None = None,
+    labels: Any = None,
+    id: str | None = None,
+    label_column: str = "label",
+    label_timestamp: str | None = None,
+    prediction_timestamp: str | None = None,
+    valid_ranges: Mapping[str, Range] | None = None,
+    confidence_drop: float = 0.05,
+    estimate: bool = True,
 ) -> Report:
     """Compare ``current`` with ``reference``; either may be data, a path or a saved profile.
 
@@ -68,13 +112,47 @@ def compare(
     ``data_driven_thresholds=True`` each distance's threshold becomes the 99th
     percentile of its value between resamples of the reference (no-drift
     spread), when that is higher than the fixed one.
+
+    Prediction quality (docs/performance.md): with a target and a prediction
+    (or score) column in the schema the report gets ``"performance"`` (and
+    ``"segments"`` with segment columns). ``task`` ("classification",
+    "regression", "binary", "multiclass") and ``classes`` override what the
+    roles imply. ``labels`` (data or a path) are late labels joined to
+    ``current`` by the ``id`` column (``label_column`` holds the label);
+    ``valid_ranges`` ``{column: (low, high)}`` sets the out-of-bounds check,
+    ``confidence_drop`` the confidence-collapse threshold, ``estimate`` turns
+    CBPE/DLE estimation on or off.
     """
     _check_options(method, per_column or {}, thresholds or {}, alpha, min_samples, n_bins)
-    ref = as_profile(reference, schema, seed=seed)
+    perf_opts = PerformanceOptions(
+        estimate=estimate,
+        valid_ranges=dict(valid_ranges or {}),
+        confidence_drop=confidence_drop,
+        seed=seed or 0,
+    )
+    ref = as_profile(
+        reference, schema, seed=seed, performance=lambda s: performance_spec(s, None, task, classes)
+    )
+    cur_schema = schema if not isinstance(current, DatasetProfile) else None
+    label_stats = None
+    if labels is not None:
+        from driftline.report.late_labels import join_current_labels, with_target
+
+        current, label_stats, target = join_current_labels(
+            current,
+            labels,
+            id=id,
+            label_column=label_column,
+            target=ref.performance.spec.target if ref.performance else None,
+            label_timestamp=label_timestamp,
+            prediction_timestamp=prediction_timestamp,
+        )
+        cur_schema = with_target(schema, target)
     cur = as_profile(
         current,
-        schema if not isinstance(current, DatasetProfile) else None,
+        cur_schema,
         seed=None if seed is None else seed + 1,
+        performance=lambda s: performance_spec(s, ref, task, classes),
     )
     opts = DriftOptions(
         method=method,
@@ -89,7 +167,15 @@ def compare(
         if isinstance(quality, QualityThresholds)
         else QualityThresholds.from_dict(quality or {})
     )
-    return build_report(ref, cur, opts, q, data_driven_thresholds=data_driven_thresholds)
+    return build_report(
+        ref,
+        cur,
+        opts,
+        q,
+        data_driven_thresholds=data_driven_thresholds,
+        performance=perf_opts,
+        label_stats=label_stats,
+    )
 
 
 def _check_options(
@@ -127,6 +213,8 @@ def build_report(
     q: QualityThresholds,
     *,
     data_driven_thresholds: bool = False,
+    performance: PerformanceOptions | None = None,
+    label_stats: LabelJoinStats | None = None,
 ) -> Report:
     shared = [c for c in ref.columns if c in cur.columns]
     drift: dict[str, ColumnDrift] = {}
@@ -173,6 +261,14 @@ def build_report(
             "current": cur.schema.to_dict(),
         },
     }
+    perf = performance_section(ref, cur, {n: c["drift"] for n, c in columns.items()}, performance)
+    if perf is not None:
+        if label_stats is not None:
+            perf["labels"] = label_stats.to_dict()
+        data["performance"] = perf
+        segments = segments_section(cur, performance)
+        if segments is not None:
+            data["segments"] = segments
     return Report(data)
 
 

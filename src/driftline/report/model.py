@@ -34,6 +34,12 @@ class Report:
             out.extend(q for q in col["quality"] if q["status"] == "fail")
         return out
 
+    @property
+    def performance(self) -> dict[str, Any] | None:
+        """The prediction-quality section (docs/report-format.md), or None."""
+        perf = self.data.get("performance")
+        return None if perf is None else dict(perf)
+
     def column(self, name: str) -> dict[str, Any]:
         return dict(self.data["columns"][name])
 

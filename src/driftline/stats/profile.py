@@ -13,6 +13,7 @@ columns the category counts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,16 @@ from driftline.stats.accumulators import (
     hash_strings,
     mix64,
 )
+from driftline.stats.performance.profile_part import PerformancePart, PerformanceSpec
 
 NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
 CATEGORY_KINDS = frozenset({Kind.CATEGORICAL, Kind.BOOLEAN})
 _NULL_CODE = np.uint64(0x9E3779B97F4A7C15)
 _ROW_MULT = np.uint64(0xD6E8FEB86659FD93)
 FORMAT_VERSION = 1
+#: Dataset profiles with a performance part are written as version 2; without one
+#: as version 1, which every driftline reads.
+DATASET_FORMAT_VERSION = 2
 
 
 class ColumnProfile:
@@ -336,11 +341,23 @@ def _string_codes(strings: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class DatasetProfile:
-    """One :class:`ColumnProfile` per column, the row count and a duplicate-row estimate."""
+    """One :class:`ColumnProfile` per column, the row count and a duplicate-row estimate.
+
+    With a target and a prediction (or score) column in the schema it also
+    keeps the realized prediction quality, ``performance``: a
+    :class:`~driftline.stats.performance.profile_part.PerformancePart`
+    (``performance="auto"`` infers it from the roles; pass a
+    :class:`PerformanceSpec` to set the task or classes, or None for none).
+    """
 
     _KIND = "dataset"
 
-    def __init__(self, schema: Schema, reservoir_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        reservoir_size: int = 10_000,
+        performance: PerformanceSpec | str | None = "auto",
+    ) -> None:
         self.schema = schema
         self.reservoir_size = reservoir_size
         self.n_rows = 0
@@ -349,6 +366,13 @@ class DatasetProfile:
             s.name: ColumnProfile(s, reservoir_size) for s in schema
         }
         self.mixed_type_columns: set[str] = set()
+        if performance == "auto":
+            performance = PerformanceSpec.infer(schema, strict=False)
+        elif performance is not None and not isinstance(performance, PerformanceSpec):
+            raise InputError(
+                f"performance: expected 'auto', a PerformanceSpec or None, got {performance!r}"
+            )
+        self.performance = None if performance is None else PerformancePart(performance)
 
     def __repr__(self) -> str:
         return f"DatasetProfile(rows={self.n_rows}, columns={len(self.columns)})"
@@ -379,6 +403,8 @@ class DatasetProfile:
         missing = [c for c in self.columns if c not in table.column_names]
         if missing:
             raise InputError(f"batch lacks column(s) {', '.join(missing)} of the profile")
+        if self.performance is not None:  # first: it checks everything before changing state
+            self.performance.update(table)
         idx, keys = bottom_k_keys(n, self.reservoir_size, gen)
         names = list(self.columns)
         seeds = gen.integers(0, 2**63, size=len(names))
@@ -408,12 +434,31 @@ class DatasetProfile:
                 f"cannot merge profiles with different columns: only in this one {only_a}, "
                 f"only in the other {only_b}"
             )
+        self._merge_performance(other)
         for name, col in other.columns.items():
             self.columns[name].merge(col)
         self.n_rows += other.n_rows
         self.rows.merge(other.rows)
         self.mixed_type_columns |= other.mixed_type_columns
         return self
+
+    def _merge_performance(self, other: DatasetProfile) -> None:
+        mine, theirs = self.performance, other.performance
+        if theirs is None or (mine is None and other.n_rows == 0):
+            if mine is not None and other.n_rows and theirs is None:
+                raise InputError(
+                    "cannot merge a profile with performance state with one without it "
+                    "(profiled with performance=None, or saved by an older driftline)"
+                )
+            return
+        if mine is None:
+            if self.n_rows:
+                raise InputError(
+                    "cannot merge a profile without performance state with one with it"
+                )
+            self.performance = PerformancePart.from_bytes(theirs.to_bytes())
+            return
+        mine.merge(theirs)
 
     def to_bytes(self) -> bytes:
         arrays = {
@@ -427,13 +472,19 @@ class DatasetProfile:
             "columns": list(self.columns),
             "mixed_type_columns": sorted(self.mixed_type_columns),
         }
-        return pack(self._KIND, FORMAT_VERSION, scalars, arrays)
+        version = FORMAT_VERSION
+        if self.performance is not None:
+            arrays["performance"] = np.frombuffer(self.performance.to_bytes(), dtype=np.uint8)
+            version = DATASET_FORMAT_VERSION
+        return pack(self._KIND, version, scalars, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DatasetProfile:
-        _, s, a = unpack(cls._KIND, data, FORMAT_VERSION)
+        _, s, a = unpack(cls._KIND, data, DATASET_FORMAT_VERSION)
         cols = [ColumnProfile.from_bytes(a[f"col:{n}"].tobytes()) for n in s["columns"]]
-        p = cls(Schema.from_specs(c.spec for c in cols), int(s["reservoir_size"]))
+        p = cls(Schema.from_specs(c.spec for c in cols), int(s["reservoir_size"]), None)
+        if "performance" in a:
+            p.performance = PerformancePart.from_bytes(a["performance"].tobytes())
         p.columns = {c.name: c for c in cols}
         p.n_rows = int(s["n_rows"])
         p.rows = DistinctCount.from_bytes(a["rows"].tobytes())
@@ -477,8 +528,13 @@ def build_profile(
     seed: int | None = None,
     batch_rows: int | None = None,
     progress: Any = None,
+    performance: PerformanceSpec | str | Callable[[Schema], Any] | None = "auto",
 ) -> DatasetProfile:
-    """Profile ``data`` in one pass; see :func:`driftline.profile`."""
+    """Profile ``data`` in one pass; see :func:`driftline.profile`.
+
+    ``performance``: "auto" (from the schema's roles), a :class:`PerformanceSpec`
+    or None; a callable gets the resolved schema and returns one of those.
+    """
     from driftline.io import DEFAULT_BATCH_ROWS, open_source
 
     source = open_source(data, batch_rows or DEFAULT_BATCH_ROWS)
@@ -486,12 +542,16 @@ def build_profile(
     prof: DatasetProfile | None = None
     for table in source.batches():
         if prof is None:  # the first batch is the sample the schema is inferred from
-            prof = DatasetProfile(resolve_schema(schema, source.schema, table), reservoir_size)
+            resolved = resolve_schema(schema, source.schema, table)
+            perf = performance(resolved) if callable(performance) else performance
+            prof = DatasetProfile(resolved, reservoir_size, perf)
         prof.update(table.select(prof.schema.names), rng)
         if progress is not None:
             progress(table.num_rows)
     if prof is None:  # no batch at all: an empty file or frame
-        prof = DatasetProfile(resolve_schema(schema, source.schema, None), reservoir_size)
+        resolved = resolve_schema(schema, source.schema, None)
+        perf = performance(resolved) if callable(performance) else performance
+        prof = DatasetProfile(resolved, reservoir_size, perf)
     prof.mixed_type_columns = set(source.mixed_columns)
     return prof
 
