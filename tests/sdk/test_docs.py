@@ -1,4 +1,8 @@
-"""Every Python example in docs/sdk.md runs, against a real local receiver."""
+"""Every Python example in docs/sdk.md runs, against a real local receiver.
+
+The same subprocess first checks that importing ``driftline.sdk`` does not
+import FastAPI, Starlette or uvicorn (only the integration module may).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
 RUNNER = textwrap.dedent(
     """
     import asyncio, json, sys
+
+    import driftline.sdk, driftline.sdk.multiprocess
+    web = [m for m in ("fastapi", "starlette", "uvicorn") if m in sys.modules]
+    assert not web, f"importing driftline.sdk imported {web}"
+    print("import check ok", flush=True)
+
     import httpx
 
     blocks = json.load(open(sys.argv[1]))
@@ -64,7 +74,7 @@ def test_every_python_example_in_the_docs_runs(receiver: Receiver, tmp_path: Pat
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(" ok") == len(blocks)
+    assert result.stdout.count(" ok") == len(blocks) + 1  # + the import check
     # the collector examples really delivered
     assert receiver.accepted("/v1/events")
     assert receiver.accepted("/v1/labels") and receiver.accepted("/v1/feedback")
