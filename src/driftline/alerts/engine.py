@@ -370,6 +370,10 @@ class AlertEngine:
                 alert.breaches = 0
                 self._persist(alert)
 
+    def _order(self, fp: str) -> tuple[tuple[str, str], ...]:
+        alert = self._alerts.get(fp)
+        return tuple(sorted(alert.labels.items())) if alert is not None else ()
+
     def _prune(self, now: float) -> None:
         """Forget resolved alerts after :data:`KEEP_RESOLVED` (their audit trail stays)."""
         grouped = {fp for g in self._groups.values() for fp in g.fingerprints}
@@ -388,7 +392,7 @@ class AlertEngine:
         route = group.route
         send_resolved = self.send_resolved.get(route.receiver, True)
         current: dict[str, str] = {}
-        for fp in sorted(group.fingerprints):
+        for fp in sorted(group.fingerprints, key=self._order):
             alert = self._alerts.get(fp)
             if alert is None:
                 continue

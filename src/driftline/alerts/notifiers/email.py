@@ -76,7 +76,10 @@ class EmailNotifier:
                     smtp.starttls(context=self._tls())
                     smtp.ehlo()
                 if self._user is not None:
-                    smtp.login(self._user, self._password or "")
+                    try:
+                        smtp.login(self._user, self._password or "")
+                    except smtplib.SMTPServerDisconnected:  # some servers hang up on a bad login
+                        raise smtplib.SMTPAuthenticationError(535, b"closed on login") from None
                 smtp.send_message(msg)
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(

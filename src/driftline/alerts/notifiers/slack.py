@@ -41,7 +41,7 @@ def title(n: Notification, prefix: str = "driftline") -> str:
     names = sorted({a.labels.get("alertname", "") for a in n.alerts})
     status = f"FIRING:{firing}" if firing else f"RESOLVED:{resolved}"
     where = n.group_labels.get("model") or n.common_labels().get("model", "")
-    return f"[{status}] {', '.join(names)}" + (f" ({where})" if where else "") + f" · {prefix}"
+    return f"[{status}] {', '.join(names)}" + (f" ({where})" if where else "") + f" - {prefix}"
 
 
 def _section(a: NotifiedAlert) -> dict[str, Any]:
