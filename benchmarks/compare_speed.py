@@ -54,6 +54,19 @@ class Tool:
     script: str
     mode: str | None = None  # run_driftline.py --mode
     reads: str = "both"  # "both" or "cur": what the RSS ratio divides by
+    package: str = "driftline"  # whose version the notes name
+
+
+def package_version(tool: Tool) -> str | None:
+    """The tool's package version from its venv (for runs that printed nothing)."""
+    code = f"from importlib.metadata import version; print(version({tool.package!r}))"
+    try:
+        out = subprocess.run(
+            [str(tool.python), "-c", code], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return f"{tool.package} {out.stdout.strip()}" if out.returncode == 0 else None
 
 
 def _peer(name: str) -> Path:
@@ -78,12 +91,42 @@ TOOLS: list[Tool] = [
         "profile",
         "cur",
     ),
-    Tool("scipy", "scipy loop (KS, chi2, PSI)", PROJECT_PYTHON, "run_scipy.py"),
-    Tool("kll", "DataSketches KLL loop (numeric)", PROJECT_PYTHON, "run_kll.py"),
-    Tool("nannyml", "NannyML UnivariateDriftCalculator", _peer("nannyml"), "run_nannyml.py"),
-    Tool("alibi", "Alibi Detect TabularDrift", _peer("alibi"), "run_alibi.py"),
-    Tool("whylogs", "whylogs profile + drift scores", _peer("whylogs"), "run_whylogs.py"),
-    Tool("evidently", "Evidently DataDriftPreset", _peer("evidently"), "run_evidently.py"),
+    Tool("scipy", "scipy loop (KS, chi2, PSI)", PROJECT_PYTHON, "run_scipy.py", package="scipy"),
+    Tool(
+        "kll",
+        "DataSketches KLL loop (numeric)",
+        PROJECT_PYTHON,
+        "run_kll.py",
+        package="datasketches",
+    ),
+    Tool(
+        "nannyml",
+        "NannyML UnivariateDriftCalculator",
+        _peer("nannyml"),
+        "run_nannyml.py",
+        package="nannyml",
+    ),
+    Tool(
+        "alibi",
+        "Alibi Detect TabularDrift",
+        _peer("alibi"),
+        "run_alibi.py",
+        package="alibi-detect",
+    ),
+    Tool(
+        "whylogs",
+        "whylogs profile + drift scores",
+        _peer("whylogs"),
+        "run_whylogs.py",
+        package="whylogs",
+    ),
+    Tool(
+        "evidently",
+        "Evidently DataDriftPreset",
+        _peer("evidently"),
+        "run_evidently.py",
+        package="evidently",
+    ),
 ]
 TOOL_KEYS = list(dict.fromkeys(t.key for t in TOOLS))
 REFERENCE_LABEL = TOOLS[0].label  # the speed-up column divides by this row's time
@@ -203,7 +246,7 @@ def run_tool(tool: Tool, n: int, sizes_mb: dict[str, float], timeout: float) -> 
         input_mb=input_mb,
         load_avg=load_avg,
         timeout_s=timeout,
-        version=result.get("version"),
+        version=result.get("version") or package_version(tool),
         drifted=result.get("drifted"),
         error=result.get("error"),
         revision=driftline_revision() if tool.key == "driftline" else None,
