@@ -36,6 +36,7 @@ def profile(
     reservoir_size: int = 10_000,
     seed: int | None = None,
     batch_rows: int | None = None,
+    performance: PerformanceSpec | str | None = "auto",
 ) -> DatasetProfile:
     """Profile ``data`` in one pass, in bounded memory.
 
@@ -45,12 +46,20 @@ def profile(
     :class:`Schema`, a dict ``{column: {"kind": ..., "role": ...}}`` or a YAML
     file path. ``reservoir_size`` bounds the sample kept per column (tests that
     need raw values are exact up to it). Save with ``.save(path)``, load with
-    ``DatasetProfile.load(path)``.
+    ``DatasetProfile.load(path)``. ``performance``: with target and prediction
+    (or score) roles the profile keeps the realized prediction quality
+    ("auto"); pass a :class:`PerformanceSpec` to set the task or classes, or
+    None to keep none (docs/performance.md).
     """
     from driftline.stats.profile import build_profile
 
     return build_profile(
-        data, schema, reservoir_size=reservoir_size, seed=seed, batch_rows=batch_rows
+        data,
+        schema,
+        reservoir_size=reservoir_size,
+        seed=seed,
+        batch_rows=batch_rows,
+        performance=performance,
     )
 
 

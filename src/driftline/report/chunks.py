@@ -207,6 +207,7 @@ def chunked_report(
     seed: int | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
     column_sources: Mapping[str, str] | None = None,
+    batch_rows: int | None = None,
     **compare_options: Any,
 ) -> Report:
     """:func:`driftline.compare` plus a ``"chunks"`` entry: ``current`` split by ``chunk_by``.
@@ -243,6 +244,7 @@ def chunked_report(
         seed=None if seed is None else seed + 1,
         progress=hook("current"),
         column_sources=column_sources,
+        batch_rows=batch_rows,
     )
     ref, ref_chunks = reference_profile(
         reference,
@@ -252,8 +254,14 @@ def chunked_report(
         seed=seed,
         progress=hook("reference"),
         column_sources=column_sources,
+        batch_rows=batch_rows,
     )
+    n_cols = len(cur.whole.columns)
+    if progress is not None:
+        progress("columns", 0, n_cols)
     report = compare(ref, cur.whole, **compare_options)
+    if progress is not None:
+        progress("columns", n_cols, None)
     if label_stats is not None and "performance" in report.data:
         report.data["performance"]["labels"] = label_stats.to_dict()
     if spec is not None:
@@ -270,13 +278,19 @@ def reference_profile(
     seed: int | None = None,
     progress: Progress | None = None,
     column_sources: Mapping[str, str] | None = None,
+    batch_rows: int | None = None,
 ) -> tuple[DatasetProfile, list[Chunk]]:
     """The reference's profile and, for data-driven thresholds, its own chunks."""
     if isinstance(reference, DatasetProfile):
         return reference, []
     if isinstance(reference, str | Path) and is_profile_file(reference):
         return DatasetProfile.load(reference), []
-    kw: dict[str, Any] = {"seed": seed, "progress": progress, "column_sources": column_sources}
+    kw: dict[str, Any] = {
+        "seed": seed,
+        "progress": progress,
+        "column_sources": column_sources,
+        "batch_rows": batch_rows,
+    }
     if not data_driven or not current.chunks:
         return profile_chunks(reference, None, schema, **kw).whole, []
     spec, ts = current.chunk_by, current.timestamp

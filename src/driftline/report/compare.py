@@ -67,8 +67,10 @@ def performance_spec(
     With the reference's classes fixed, labels of other classes ("unseen in
     training") are excluded from the metrics and counted, never folded in.
     """
-    spec = PerformanceSpec.infer(schema, task=task, classes=classes, strict=task is not None)
     part = reference.performance if reference is not None else None
+    if task is None and part is not None:  # e.g. a target column with no labels yet
+        task = part.spec.task
+    spec = PerformanceSpec.infer(schema, task=task, classes=classes, strict=task is not None)
     if spec is None or part is None or spec.classes is not None or spec.task != "classification":
         return spec
     if part.spec.task == "classification" and len(part.classes) >= 2:

@@ -249,10 +249,14 @@ class PerformancePart:
             return
         present = np.unique(codes)
         slot_of: dict[int, str] = {}
+        named = {v for v in accs if v not in (MISSING, OTHER)}
         for code in present.tolist():
             value = values[code]
-            if value not in accs and value != MISSING and len(accs) >= self.spec.max_segments:
-                value = OTHER
+            if value not in named and value != MISSING:
+                if len(named) >= self.spec.max_segments:
+                    value = OTHER
+                else:
+                    named.add(value)
             slot_of[code] = value
         slots = np.array([slot_of.get(i, OTHER) for i in range(len(values))], dtype=object)
         labels = slots[codes]

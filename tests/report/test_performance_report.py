@@ -1,0 +1,241 @@
+"""The report's performance, segments and per-chunk performance sections (issue 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import driftline
+from driftline import InputError
+from driftline.errors import ConfigError
+from driftline.report.chunks import chunked_report
+
+ROLES = {"score": {"role": "score"}, "segment": {"role": "segment"}}
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A model trained on part of breast_cancer; reference and a covariate-shifted current."""
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    rng = np.random.default_rng(7)
+    idx = rng.permutation(len(y))
+    train, ref_rows, pool = idx[:200], idx[200:380], idx[380:]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    model.fit(X.iloc[train], y.iloc[train])
+
+    def frame(rows: np.ndarray, name: str) -> pd.DataFrame:
+        d = X.iloc[rows].reset_index(drop=True)
+        p = model.predict_proba(X.iloc[rows])[:, 1]
+        d["score"] = p
+        d["prediction"] = (p >= 0.5).astype(int)
+        d["target"] = y.iloc[rows].to_numpy()
+        d["segment"] = np.where(d["mean radius"] > 15, "large", "small")
+        d["prediction_id"] = [f"{name}{i}" for i in range(len(rows))]
+        return d
+
+    radius = X.iloc[pool]["mean radius"].to_numpy()
+    w = np.exp(-(radius - radius.mean()) / radius.std())  # shift towards small tumours
+    shifted = rng.choice(pool, 600, p=w / w.sum())
+    return frame(ref_rows, "ref"), frame(shifted, "cur")
+
+
+def test_estimated_and_realized_side_by_side_under_covariate_shift(
+    cancer: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    ref, cur = cancer
+    report = driftline.compare(ref, cur, ROLES, seed=1)
+    assert report.data["columns"]["mean radius"]["drift"]["drifted"] is True
+    perf = report.to_dict()["performance"]
+    assert perf["task"] == "binary" and perf["n_labelled"] == len(cur)
+    assert perf["estimation"]["method"] == "cbpe"
+    for metric in ("roc_auc", "accuracy", "precision", "recall", "f1"):
+        est = perf["estimated"][metric]
+        assert est["lower"] <= est["value"] <= est["upper"]
+        assert metric in perf["realized"]
+        assert abs(est["value"] - perf["realized"][metric]) < 0.06, metric
+    assert perf["realized"]["accuracy"] == pytest.approx(
+        skm.accuracy_score(cur.target, cur.prediction), abs=1e-12
+    )
+    assert perf["realized"]["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(cur.target, cur.score), abs=1e-9
+    )
+    signals = perf["signals"]
+    assert signals["prediction_drift"]["column"] == "prediction"
+    assert set(signals["score_drift"]) == {"score"}
+    assert signals["label_drift"]["column"] == "target"
+    assert signals["confidence"]["reference"] is not None
+    assert signals["out_of_bounds"]["score"]["status"] == "ok"
+
+
+def test_without_labels_only_the_estimate(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = cancer
+    unlabelled = cur.assign(target=pd.array([None] * len(cur), dtype="Int64"))
+    perf = driftline.compare(ref, unlabelled, ROLES).to_dict()["performance"]
+    assert perf["n_labelled"] == 0 and perf["realized"] == {}
+    assert perf["estimated"]["roc_auc"]["value"] > 0.9
+    assert perf["signals"]["label_drift"] is None
+    assert any("no labelled rows" in w for w in perf["warnings"])
+
+
+def test_late_labels_joined_by_id(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = cancer
+    rng = np.random.default_rng(3)
+    labelled = rng.choice(len(cur), 250, replace=False)
+    labels = pd.DataFrame(
+        {
+            "prediction_id": [*cur.prediction_id.iloc[labelled].tolist(), "ghost1", "ghost2"],
+            "label": [*cur.target.iloc[labelled].tolist(), 1, 0],
+        }
+    )
+    dup = pd.DataFrame({"prediction_id": [labels.prediction_id[0]], "label": [labels.label[0]]})
+    labels = pd.concat([labels, dup], ignore_index=True)  # a duplicate: the last one wins
+    predictions = cur.drop(columns=["target"])
+    report = driftline.compare(
+        ref, predictions, ROLES, labels=labels, id="prediction_id", label_column="label"
+    )
+    perf = report.to_dict()["performance"]
+    stats = perf["labels"]
+    assert stats["n_labelled"] == 250 and stats["coverage"] == pytest.approx(250 / len(cur))
+    assert stats["n_orphan_labels"] == 2 and stats["n_duplicate_labels"] == 1
+    assert perf["n_labelled"] == 250 and perf["excluded"]["unlabelled"] == len(cur) - 250
+    sub = cur.iloc[labelled]
+    assert perf["realized"]["accuracy"] == pytest.approx(
+        skm.accuracy_score(sub.target, sub.prediction), abs=1e-12
+    )
+    assert perf["realized"]["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(sub.target, sub.score), abs=1e-9
+    )
+    assert "target" in report.to_dict()["columns"]  # the labels became the target column
+
+
+def test_late_labels_bad_ids(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = cancer
+    labels = pd.DataFrame({"prediction_id": ["cur1"], "label": [1]})
+    with pytest.raises(InputError, match="'request_id'"):
+        driftline.compare(ref, cur, ROLES, labels=labels, id="request_id")
+    twice = pd.concat([cur, cur.iloc[:3]], ignore_index=True)
+    with pytest.raises(InputError, match="'prediction_id' must be unique"):
+        driftline.compare(ref, twice, ROLES, labels=labels, id="prediction_id")
+    with pytest.raises(InputError, match="id column"):
+        driftline.compare(ref, cur, ROLES, labels=labels)
+    profile = driftline.profile(cur, ROLES)
+    with pytest.raises(InputError, match="not a saved profile"):
+        driftline.compare(ref, profile, ROLES, labels=labels, id="prediction_id")
+
+
+def test_segments_match_sklearn_and_worst_is_found(rng: np.random.Generator) -> None:
+    n = 4000
+    seg = rng.choice(["north", "south", "east", "west"], n)
+    y = rng.integers(0, 2, n)
+    correct = rng.random(n) < np.where(seg == "east", 0.6, 0.9)  # east is worse
+    pred = np.where(correct, y, 1 - y)
+    cur = pd.DataFrame({"x": rng.normal(size=n), "target": y, "prediction": pred, "region": seg})
+    ref = cur.sample(frac=0.5, random_state=1)
+    schema = {"region": {"role": "segment"}}
+    segments = driftline.compare(ref, cur, schema).to_dict()["segments"]
+    by_value = segments["columns"]["region"]
+    for value in ("north", "south", "east", "west"):
+        m = seg == value
+        assert by_value[value]["n"] == m.sum()
+        assert by_value[value]["realized"]["accuracy"] == pytest.approx(
+            skm.accuracy_score(y[m], pred[m]), abs=1e-12
+        )
+        assert by_value[value]["realized"]["f1"] == pytest.approx(
+            skm.f1_score(y[m], pred[m]), abs=1e-12
+        )
+    worst = segments["worst"]
+    assert worst and worst[0]["name"] == "region = east" and worst[0]["significant"]
+
+
+def test_unseen_classes_are_excluded_and_reported(rng: np.random.Generator) -> None:
+    n = 600
+    ref = pd.DataFrame(
+        {"target": rng.choice(["a", "b"], n), "prediction": rng.choice(["a", "b"], n)}
+    )
+    cur = ref.copy()
+    cur.loc[:49, "target"] = "c"  # a class the reference never saw
+    perf = driftline.compare(ref, cur).to_dict()["performance"]
+    assert perf["excluded"]["unknown_class"] == 50
+    assert perf["realized"]["accuracy"] == pytest.approx(
+        skm.accuracy_score(cur.target[50:], cur.prediction[50:]), abs=1e-12
+    )
+    assert any("not seen in the reference" in w for w in perf["warnings"])
+
+
+def test_confidence_collapse_and_out_of_bounds(rng: np.random.Generator) -> None:
+    n = 2000
+    p_ref = rng.beta(0.3, 0.3, n)  # confident
+    p_cur = rng.beta(4, 4, n)  # hedging
+    ref = pd.DataFrame({"score": p_ref, "prediction": (p_ref > 0.5).astype(int), "price": 0.0})
+    cur = pd.DataFrame({"score": p_cur, "prediction": (p_cur > 0.5).astype(int), "price": 0.0})
+    ref["target"], cur["target"] = (rng.random(n) < p_ref).astype(int), None
+    cur["price"] = rng.normal(size=n)
+    schema = {"score": {"role": "score"}}
+    perf = driftline.compare(
+        ref, cur, schema, valid_ranges={"price": (0, None)}, estimate=False
+    ).to_dict()["performance"]
+    conf = perf["signals"]["confidence"]
+    assert conf["collapsed"] is True and conf["status"] == "fail" and conf["drop"] > 0.2
+    oob = perf["signals"]["out_of_bounds"]["price"]
+    assert oob["status"] == "fail" and oob["n_out"] == int((cur.price < 0).sum())
+    with pytest.raises(ConfigError, match="'nope'"):
+        driftline.compare(ref, cur, schema, valid_ranges={"nope": (0, 1)}, estimate=False)
+
+
+def test_regression_with_dle(rng: np.random.Generator) -> None:
+    n = 600
+    x = rng.normal(size=n)
+    y = 3 * x + rng.normal(0, 1 + np.abs(x), n)
+    df = pd.DataFrame({"x": x, "prediction": 3 * x, "target": y})
+    ref, cur = df.iloc[:300], df.iloc[300:]
+    perf = driftline.compare(ref, cur, seed=0).to_dict()["performance"]
+    assert perf["task"] == "regression"
+    assert perf["realized"]["mae"] == pytest.approx(
+        skm.mean_absolute_error(cur.target, cur.prediction), abs=1e-9
+    )
+    assert perf["estimation"]["method"] == "dle"
+    est = perf["estimated"]["mae"]
+    assert (
+        est["lower"] <= perf["realized"]["mae"] * 1.3
+        and est["upper"] >= perf["realized"]["mae"] * 0.7
+    )
+
+
+def test_per_chunk_performance(tmp_path: object, cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = cancer
+    report = chunked_report(ref, cur, 3, ROLES, data_driven=False).to_dict()
+    chunks = report["chunks"]
+    assert len(chunks) == 3
+    assert (
+        sum(c["performance"]["n_labelled"] for c in chunks) == report["performance"]["n_labelled"]
+    )
+    for c in chunks:
+        part = cur.iloc[c["start"] : c["end"]]
+        assert c["n"] == len(part)
+        assert c["performance"]["realized"]["accuracy"] == pytest.approx(
+            skm.accuracy_score(part.target, part.prediction), abs=1e-12
+        )
+        assert "roc_auc" in c["performance"]["estimated"]
+
+
+def test_chunks_with_late_labels(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = cancer
+    labels = cur[["prediction_id", "target"]].iloc[::2].rename(columns={"target": "label"})
+    report = chunked_report(
+        ref,
+        cur.drop(columns=["target"]),
+        2,
+        ROLES,
+        data_driven=False,
+        labels=labels,
+        id="prediction_id",
+        estimate=False,
+    ).to_dict()
+    assert report["performance"]["labels"]["n_labelled"] == len(labels)
+    assert sum(c["performance"]["n_labelled"] for c in report["chunks"]) == len(labels)
