@@ -1,0 +1,105 @@
+"""Exported Prometheus rules pass promtool; Grafana provisioning passes static checks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from driftline.alerts.cli import export_app
+from driftline.alerts.export import dashboard_problems, dashboards, prometheus_rules
+from driftline.errors import ConfigError
+
+from .conftest import require_binary
+
+
+@pytest.mark.binary("promtool")
+def test_exported_rules_pass_promtool_check_and_tests(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    result = CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rules, tests = tmp_path / "driftline.rules.yml", tmp_path / "driftline.rules.test.yml"
+    check = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 33 rules found" in check.stdout
+    test = subprocess.run(
+        [promtool, "test", "rules", tests.name], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+@pytest.mark.binary("promtool")
+def test_promtool_tests_can_fail(tmp_path: Path) -> None:
+    """The unit tests are real: a wrong threshold in the rules makes them fail."""
+    promtool = require_binary("promtool")
+    CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
+    rules = tmp_path / "driftline.rules.yml"
+    rules.write_text(rules.read_text().replace("ratio_rate5m > 0.005", "ratio_rate5m > 0.5"))
+    test = subprocess.run(
+        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert test.returncode != 0
+
+
+def test_rules_follow_prometheus_conventions() -> None:
+    doc = prometheus_rules()
+    recording, alerting = doc["groups"]
+    assert all(set(g) == {"name", "rules"} for g in doc["groups"])  # no group-level labels
+    for r in recording["rules"]:
+        level, metric, ops = r["record"].split(":")
+        assert level == "model_version" and metric.startswith("driftline_") and ops
+    for r in alerting["rules"]:
+        assert r["labels"]["severity"] in ("critical", "warning")
+        assert r["labels"]["team"] in ("ops", "data", "ml")
+        assert r["annotations"]["runbook_url"].startswith("https://")
+    page = next(r for r in alerting["rules"] if r["alert"] == "DriftlineErrorsBudgetBurnPage")
+    assert "ratio_rate1h > (14.4 * 0.001)" in page["expr"]
+    assert "ratio_rate5m > (14.4 * 0.001)" in page["expr"]
+    assert "ratio_rate6h > (6 * 0.001)" in page["expr"]
+    with pytest.raises(ConfigError, match="must be a latency bucket boundary"):
+        prometheus_rules(latency_threshold=0.3)
+
+
+def test_dashboards_pass_static_checks() -> None:
+    boards = dashboards()
+    assert set(boards) == {"driftline-service.json", "driftline-model.json"}
+    for board in boards.values():
+        assert dashboard_problems(board) == []
+        assert board["schemaVersion"] == 39 and board["id"] is None
+        assert "$__rate_interval" in json.dumps(board)
+        assert board["templating"]["list"][0]["type"] == "datasource"
+    assert len({b["uid"] for b in boards.values()}) == 2
+
+
+def test_static_checks_find_problems() -> None:
+    board = copy.deepcopy(dashboards()["driftline-service.json"])
+    board["id"] = 7
+    board["panels"][1]["id"] = board["panels"][0]["id"]
+    board["panels"][2]["gridPos"]["x"] = 20
+    board["panels"][3]["targets"][0]["expr"] = "rate(x[5m])"
+    board["templating"]["list"] = board["templating"]["list"][1:]
+    problems = dashboard_problems(board)
+    assert len(problems) == 5, problems
+
+
+def test_grafana_files(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        export_app, ["grafana", "--output", str(tmp_path), "--prometheus-url", "http://prom:9090"]
+    )
+    assert result.exit_code == 0, result.output
+    ds = yaml.safe_load((tmp_path / "provisioning/datasources/driftline.yaml").read_text())
+    assert ds["datasources"][0]["uid"] == "driftline-prometheus"
+    assert ds["datasources"][0]["url"] == "http://prom:9090"
+    prov = yaml.safe_load((tmp_path / "provisioning/dashboards/driftline.yaml").read_text())
+    assert prov["providers"][0]["type"] == "file"
+    for f in (tmp_path / "dashboards").glob("*.json"):
+        assert dashboard_problems(json.loads(f.read_text())) == []
