@@ -7,8 +7,9 @@ side, 4 shifted columns) in its own subprocess, with its own venv's python:
     .venv/bin/python benchmarks/compare_speed.py         # 100k, 1M, 5M; all tools
     .venv/bin/python benchmarks/compare_speed.py --sizes 1M --tools driftline nannyml
 
-Per run it records the runner's compute-only seconds (after both frames are in
-memory), the Parquet load seconds, the process's peak RSS (``wait4`` rusage) and the
+Per run it records the runner's compute-only wall seconds (after both frames are in
+memory) and CPU seconds (all threads; steadier than wall time on a shared machine),
+the Parquet load seconds, the process's peak RSS (``wait4`` rusage) and the
 1-minute load average when the run started; a run past ``--timeout`` is killed and
 shown as "> timeout". The Markdown table goes to stdout; ``--save FILE`` also keeps
 the raw results (JSON lines) and ``--render FILE ...`` prints the table of saved runs
@@ -17,7 +18,8 @@ without running anything.
 "RSS / input" divides the peak RSS by the in-memory Arrow size of the input the run
 reads (both sides, or only the current side for the profile rows); "compute +MB" is
 what the peak grew by after the frames were read (so: the comparison's own memory). The speed-up
-column is the tool's compute time over driftline ``compare(df, df)``'s at that size.
+column is the tool's compute time over driftline ``compare(df, df)``'s at that size,
+in wall time and, when both runs have it, in CPU time.
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ def run_tool(tool: Tool, n: int, sizes_mb: dict[str, float], timeout: float) -> 
             "profile_bytes": result.get("profile_bytes"),
         }
     status, wall, rss, result = _run_process(argv, timeout)
-    for key in ("load_profile_s", "note", "frames_mb", "rss_after_load_mb"):
+    for key in ("load_profile_s", "note", "frames_mb", "rss_after_load_mb", "compute_cpu_s"):
         if key in result:
             extra[key] = result[key]
     return Run(
@@ -276,8 +278,15 @@ def _speedup(run: Run, reference: Run | None) -> str:
         return f"> {run.timeout_s / reference.compute_s:.0f}x"
     if run.status != "ok" or run.compute_s is None:
         return "-"
-    ratio = run.compute_s / reference.compute_s
-    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+    out = _ratio(run.compute_s / reference.compute_s)
+    cpu, ref_cpu = run.extra.get("compute_cpu_s"), reference.extra.get("compute_cpu_s")
+    if cpu and ref_cpu:
+        out += f" / {_ratio(cpu / ref_cpu)}"
+    return out
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.0f}x" if value >= 10 else f"{value:.1f}x"
 
 
 def _flagged(run: Run) -> str:
@@ -289,9 +298,9 @@ def _flagged(run: Run) -> str:
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| tool | rows/side | compute s | load s | peak RSS MB | RSS / input | compute +MB "
-        "| flagged (shifted found) | driftline speed-up | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| tool | rows/side | compute s | compute CPU s | load s | peak RSS MB | RSS / input "
+        "| compute +MB | flagged (shifted found) | driftline speed-up (wall / CPU) | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     reference = {r.rows: r for r in runs if r.tool == REFERENCE_LABEL}
     for run in runs:
@@ -309,10 +318,13 @@ def table(runs: list[Run]) -> str:
         if ok and run.peak_rss_mb and after_load:
             added = f"{run.peak_rss_mb - after_load:,.0f}"
         load = f"{run.load_s:.2f}" if run.load_s is not None else "-"
+        cpu_s = run.extra.get("compute_cpu_s")
+        cpu = f"{cpu_s:.2f}" if ok and cpu_s is not None else "-"
         avg = f"{run.load_avg:.1f}" if run.load_avg is not None else "-"
         speedup = _speedup(run, reference.get(run.rows))
         lines.append(
-            f"| {run.tool} | {_data.size_label(run.rows)} | {_seconds(run)} | {load} | {rss} "
+            f"| {run.tool} | {_data.size_label(run.rows)} | {_seconds(run)} | {cpu} | {load} "
+            f"| {rss} "
             f"| {ratio} | {added} | {_flagged(run)} | {speedup} | {avg} |"
         )
     return "\n".join(lines)
