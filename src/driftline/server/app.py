@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -87,7 +88,22 @@ def create_app(
     app.add_exception_handler(DriftlineError, bad_input)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_middleware(_Timing, collector=collector)
+    _document_limits(app, settings)
     return app
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """Publish the configured batch limit in the OpenAPI document (``maxItems``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = build()
+        for path in ("/v1/events", "/v1/labels", "/v1/feedback", "/v1/jobs"):
+            body = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+            body["schema"]["maxItems"] = settings.max_batch_events
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _loop(collector: Collector) -> None:

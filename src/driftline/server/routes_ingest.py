@@ -125,7 +125,7 @@ def _openapi(kind: str) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": item, "maxItems": 50}},
+                "application/json": {"schema": {"type": "array", "items": item}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
         },

@@ -1,0 +1,51 @@
+"""Schemathesis against the published OpenAPI document: malformed input never causes a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from driftline.sdk.clock import ManualClock
+from driftline.server import Settings, create_app
+from driftline.server.auth import create_key
+from driftline.store import open_store
+
+from .conftest import T0
+
+
+def make_app(root: Path) -> tuple[object, str]:
+    clock = ManualClock(T0)
+    store = open_store(f"sqlite:///{root}/openapi.db")
+    key, _ = create_key(store, clock, name="fuzz", scopes=("admin",))
+    return create_app(Settings(max_batch_events=5), store, clock, background=False), key
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx: object, value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+APP, KEY = make_app(Path(__import__("tempfile").mkdtemp(prefix="driftline-openapi-")))
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tick() -> Iterator[None]:
+    yield
+    APP.state.collector.tick(force_flush=True)  # type: ignore[attr-defined]
+
+
+@schema.parametrize()
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    response = case.call(headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code < 500, (case.method, case.path, response.text[:500])
