@@ -239,3 +239,12 @@ def test_chunks_with_late_labels(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> N
     ).to_dict()
     assert report["performance"]["labels"]["n_labelled"] == len(labels)
     assert sum(c["performance"]["n_labelled"] for c in report["chunks"]) == len(labels)
+
+
+def test_late_labels_of_the_wrong_type(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = cancer
+    labels = pd.DataFrame({"prediction_id": ["cur1", "cur2"], "label": ["yes", "no"]})
+    with pytest.raises(InputError, match=r"target column 'target'.*strings"):
+        driftline.compare(
+            ref, cur.drop(columns=["target"]), ROLES, labels=labels, id="prediction_id"
+        )

@@ -233,13 +233,18 @@ class PerformancePart:
             acc.update(batch.y_true, batch.y_pred, batch.scores)
 
     def _confidence(self, scores: npt.NDArray[np.float64] | None) -> tuple[float, int, int]:
+        """(sum of top-class probabilities, rows, rows with a score outside [0, 1])."""
         if scores is None or scores.size == 0:
             return 0.0, 0, 0
-        s = scores if scores.ndim == 2 else np.column_stack([1.0 - scores, scores])
-        ok = ~np.isnan(s).any(axis=1)
-        valid = ok & (s >= -1e-6).all(axis=1) & (s <= 1 + 1e-6).all(axis=1)
-        top = np.max(s[valid], axis=1)
-        return float(top.sum()), int(valid.sum()), int((ok & ~valid).sum())
+        if scores.ndim == 1:
+            top = np.maximum(scores, 1.0 - scores)
+            valid = (scores >= -1e-6) & (scores <= 1 + 1e-6)  # NaN fails both
+            nan = np.isnan(scores)
+        else:
+            top = scores.max(axis=1)
+            valid = (scores.min(axis=1) >= -1e-6) & (top <= 1 + 1e-6)
+            nan = np.isnan(top)
+        return float(top[valid].sum()), int(valid.sum()), int((~nan & ~valid).sum())
 
     def _update_segment(
         self, name: str, codes: npt.NDArray[np.int64], values: list[str], batch: _Batch
@@ -247,21 +252,22 @@ class PerformancePart:
         accs = self.segments[name]
         if codes.size == 0:
             return
-        present = np.unique(codes)
-        slot_of: dict[int, str] = {}
+        slots: list[str] = []  # the entry each code goes to
         named = {v for v in accs if v not in (MISSING, OTHER)}
-        for code in present.tolist():
-            value = values[code]
+        present = set(np.unique(codes).tolist())
+        for code, value in enumerate(values):
             if value not in named and value != MISSING:
                 if len(named) >= self.spec.max_segments:
                     value = OTHER
-                else:
+                elif code in present:
                     named.add(value)
-            slot_of[code] = value
-        slots = np.array([slot_of.get(i, OTHER) for i in range(len(values))], dtype=object)
-        labels = slots[codes]
-        for value in dict.fromkeys(slot_of.values()):
-            rows = np.flatnonzero(labels == value)
+            slots.append(value)
+        names = list(dict.fromkeys(slots))
+        slot_of = np.array([names.index(v) for v in slots], dtype=np.int64)[codes]
+        order = np.argsort(slot_of, kind="stable")
+        bounds = np.flatnonzero(np.diff(slot_of[order])) + 1
+        for rows in np.split(order, bounds):
+            value = names[int(slot_of[rows[0]])]
             acc = accs.get(value) or self._empty()
             self._fold(acc, batch.take(rows))
             accs[value] = acc
