@@ -55,7 +55,7 @@ def run_compare(ref: Path, cur: Path) -> tuple[float, float, float]:
     return wall, imp, call
 
 
-def run_report(ref: Path, cur: Path, out: Path) -> float:
+def run_report(ref: Path, cur: Path, out: Path, *extra: str) -> float:
     start = time.perf_counter()
     subprocess.run(
         [
@@ -67,6 +67,7 @@ def run_report(ref: Path, cur: Path, out: Path) -> float:
             str(out / "report.html"),
             "--json",
             str(out / "report.json"),
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -79,7 +80,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["1M"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--chunk-by", default="10", help="also time `report --chunk-by` with this value ('' = no)"
+    )
     args = parser.parse_args()
+    chunked: list[str] = []
     print(
         "| rows x 20 | compare call | compare process | report process | "
         "report / call | report / process | HTML | JSON |"
@@ -98,12 +103,23 @@ def main() -> None:
                 reports.append(run_report(ref, cur, out))
             html = (out / "report.html").stat().st_size
             js = (out / "report.json").stat().st_size
+            if args.chunk_by:
+                t = statistics.median(
+                    run_report(ref, cur, out, "--chunk-by", args.chunk_by)
+                    for _ in range(args.repeat)
+                )
+                chunked.append(
+                    f"{size_label(n)}: `driftline report --chunk-by {args.chunk_by}` {t:.2f} s, "
+                    f"HTML {(out / 'report.html').stat().st_size / 1e6:.2f} MB"
+                )
         call, wall, rep = (statistics.median(x) for x in (calls, walls, reports))
         print(
             f"| {size_label(n)} | {call:.2f} s | {wall:.2f} s | {rep:.2f} s | "
             f"{rep / call:.2f}x | {rep / wall:.2f}x | {html / 1e6:.2f} MB | {js / 1e3:.0f} kB |",
             flush=True,
         )
+    for line in chunked:
+        print(f"\n{line}")
 
 
 if __name__ == "__main__":

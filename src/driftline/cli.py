@@ -57,6 +57,9 @@ LabelsOpt = Annotated[
     Path | None,
     typer.Option("--labels", help="File of late labels, joined to CURRENT on --id."),
 ]
+LabelColumnOpt = Annotated[
+    str, typer.Option("--label-column", help="Column of the --labels file holding the label.")
+]
 MethodOpt = Annotated[str, typer.Option("--method", help="Drift method: auto or a method name.")]
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="False-alarm level of the tests.")]
 DataDrivenOpt = Annotated[
@@ -104,6 +107,7 @@ def _build(
             seed=seed,
             progress=hook,
             column_sources=roles.sources,
+            batch_rows=None if hook is None else _cli.TTY_BATCH_ROWS,
             data_driven_thresholds=data_driven,
             **compare_options,
         )
@@ -188,6 +192,7 @@ def report(
     prediction: PredictionOpt = None,
     scores: ScoresOpt = None,
     labels: LabelsOpt = None,
+    label_column: LabelColumnOpt = "label",
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
     segment: SegmentOpt = None,
@@ -204,7 +209,7 @@ def report(
 
     spec = _cli.parse_chunk_by(chunk_by)
     _cli.check_method(method, alpha)
-    label_info = _cli.check_labels(labels, id)
+    label_info = _cli.check_labels(labels, id, label_column)
     roles = _cli.Roles(
         target=target,
         prediction=prediction,
@@ -224,9 +229,11 @@ def report(
         seed=seed,
         method=method,
         alpha=alpha,
+        **(label_info or {}),
     )
     if label_info:
-        rep.data["inputs"]["labels"] = label_info
+        rep.data["inputs"]["labels"] = {k: v for k, v in label_info.items() if k != "labels"}
+        rep.data["inputs"]["labels"]["path"] = label_info["labels"]
     data = rep.to_dict()
     _cli.write(output, render_html(data, title=title or None), "--output")
     if json_path is not None:
@@ -258,6 +265,7 @@ def check(
     prediction: PredictionOpt = None,
     scores: ScoresOpt = None,
     labels: LabelsOpt = None,
+    label_column: LabelColumnOpt = "label",
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
     segment: SegmentOpt = None,
@@ -281,7 +289,7 @@ def check(
         bad = [s for s in suites if s not in GATES]
         if bad or not suites:
             _cli.usage("--fail-on", fail_on, f"a comma-separated list of {', '.join(GATES)}")
-    label_info = _cli.check_labels(labels, id)
+    label_info = _cli.check_labels(labels, id, label_column)
     roles = _cli.Roles(
         target=target,
         prediction=prediction,
@@ -310,9 +318,11 @@ def check(
         min_samples=d.min_samples,
         n_bins=d.n_bins,
         quality=cfg.quality,
+        **(label_info or {}),
     )
     if label_info:
-        rep.data["inputs"]["labels"] = label_info
+        rep.data["inputs"]["labels"] = {k: v for k, v in label_info.items() if k != "labels"}
+        rep.data["inputs"]["labels"]["path"] = label_info["labels"]
     data = rep.to_dict()
     bounds = {k: v.model_dump() for k, v in cfg.performance.items()}
     checks = gate.evaluate(data, suites, bounds)

@@ -30,6 +30,7 @@ def make_table(n: int, seed: int, shifted: bool) -> pa.Table:
             "plan": rng.choice(plans, n, p=p),
             "country": rng.choice(["de", "fr", "it", "es"], n),
             "label": rng.random(n) < 0.3,
+            "pred": rng.random(n) < 0.3,
         }
     )
 
@@ -44,7 +45,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "cur": d / "cur.parquet",
         "same": d / "same.parquet",
         "cur_csv": d / "cur.csv",
+        "cur_unlabelled": d / "cur_unlabelled.parquet",
+        "labels": d / "labels.csv",
     }
+    pq.write_table(cur.drop_columns(["label"]), out["cur_unlabelled"])
+    pcsv.write_csv(cur.select(["user_id", "label"]).slice(0, 3000), out["labels"])
     pq.write_table(ref, out["ref"])
     pq.write_table(cur, out["cur"])
     pq.write_table(same, out["same"])

@@ -164,7 +164,7 @@ def test_profile_then_report_against_the_saved_profile(
     prof = tmp_path / "ref.profile"
     code, out, _ = run("profile", files["ref"], "-o", prof, "--target", "label", "--seed", 3)
     assert code == 0, out
-    assert "4,000 rows x 8 columns" in out
+    assert "4,000 rows x 9 columns" in out
     js = tmp_path / "r.json"
     code, _, _ = run("report", prof, files["cur_csv"], "-o", tmp_path / "r.html", "--json", js)
     assert code == 0
@@ -172,6 +172,31 @@ def test_profile_then_report_against_the_saved_profile(
     assert set(data["dataset"]["drifted_columns"]) == SHIFTED
     assert data["columns"]["label"]["role"] == "target"
     assert data["inputs"]["reference"] == str(prof)
+
+
+def test_late_labels_give_the_report_a_performance_section(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    js = tmp_path / "r.json"
+    roles = ["--target", "label", "--prediction", "pred", "--id", "user_id"]
+    code, _, err = run(
+        "report", files["ref"], files["cur_unlabelled"], *roles, "--labels", files["labels"],
+        "-o", tmp_path / "r.html", "--json", js,
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(js.read_text())
+    assert data["performance"]["n_labelled"] == 3000
+    assert 0.4 < data["performance"]["realized"]["accuracy"] < 0.8  # pred is a coin flip
+    assert data["inputs"]["labels"] == {
+        "path": str(files["labels"]),
+        "id": "user_id",
+        "label_column": "label",
+    }
+    code, _, err = run(
+        "report", files["ref"], files["cur_unlabelled"], *roles, "--labels", files["labels"],
+        "--label-column", "y",
+    )  # fmt: skip
+    assert code == 2 and "--label-column" in err and "'y'" in err
 
 
 def test_report_chunked_by_week_and_by_count(files: dict[str, Path], tmp_path: Path) -> None:

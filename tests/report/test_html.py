@@ -28,7 +28,7 @@ def test_report_is_self_contained_with_plotly_inlined_once() -> None:
 
 
 def test_report_size_does_not_grow_with_rows() -> None:
-    small, large = _html(20_000), _html(400_000)
+    small, large = _html(10_000), _html(200_000)
     assert len(large) <= len(small) + 2_000  # only digits of counts may differ
     data = json.loads(
         re.search(r'id="driftline-data">(.*?)</script>', large, re.S).group(1)  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from rich.console import Console
 from driftline.errors import DriftlineError
 
 USAGE_ERROR = 2
+TTY_BATCH_ROWS = 250_000  # smaller batches on a terminal, so the progress bar moves
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
@@ -95,7 +96,12 @@ def progress() -> Iterator[Any]:
         TimeElapsedColumn,
     )
 
-    labels = {"reference": "reading reference", "current": "reading current", "chunks": "chunks"}
+    labels = {
+        "reference": "reading reference",
+        "current": "reading current",
+        "columns": "comparing columns",
+        "chunks": "comparing chunks",
+    }
     with Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),
@@ -109,7 +115,7 @@ def progress() -> Iterator[Any]:
 
         def hook(stage: str, advance: int, total: int | None = None) -> None:
             if stage not in tasks:
-                unit = "chunks" if stage == "chunks" else "rows"
+                unit = {"chunks": "chunks", "columns": "columns"}.get(stage, "rows")
                 tasks[stage] = bar.add_task(labels.get(stage, stage), total=total, unit=unit)
             bar.update(tasks[stage], advance=advance)
 
@@ -150,7 +156,10 @@ def check_method(method: str, alpha: float) -> None:
         usage("--alpha", alpha, "a number between 0 and 1 (exclusive)")
 
 
-def check_labels(labels: Path | None, id_col: str | None) -> dict[str, Any] | None:
+def check_labels(
+    labels: Path | None, id_col: str | None, label_column: str
+) -> dict[str, Any] | None:
+    """Validate --labels/--id/--label-column; the compare() options that join the labels."""
     if labels is None:
         return None
     check_file("--labels", labels)
@@ -163,9 +172,10 @@ def check_labels(labels: Path | None, id_col: str | None) -> dict[str, Any] | No
 
     with errors():
         names = open_source(labels).schema.names
-    if id_col not in names:
-        fail(f"--labels: {labels} has no column {id_col!r} (named by --id); columns: {names}")
-    return {"path": str(labels), "id": id_col}
+    for option, col in (("--id", id_col), ("--label-column", label_column)):
+        if col not in names:
+            fail(f"{option}: {labels} has no column {col!r}; its columns: {', '.join(names)}")
+    return {"labels": str(labels), "id": id_col, "label_column": label_column}
 
 
 def write(path: Path, text: str, option: str) -> None:

@@ -178,11 +178,30 @@ SCRIPT = """
   }
 
   function performance(el, p, labels) {
-    Plotly.newPlot(el, [
-      { type: "scatter", mode: "lines+markers", x: labels, y: p.values,
+    var hov = function (name) {
+      return "%{x}<br>" + name + " " + p.metric + ": %{y:.4g}<extra></extra>";
+    };
+    var traces = [];
+    if (p.upper.some(function (v) { return v !== null; })) {
+      traces.push({ type: "scatter", mode: "lines", x: labels, y: p.upper, hoverinfo: "skip",
+        line: { width: 0 }, showlegend: false });
+      traces.push({ type: "scatter", mode: "lines", x: labels, y: p.lower, hoverinfo: "skip",
+        fill: "tonexty", fillcolor: "rgba(154,165,177,0.25)", line: { width: 0 } });
+      traces.push({ type: "scatter", mode: "lines+markers", x: labels, y: p.estimated,
+        line: { color: C.faint, width: 2, dash: "dot" }, marker: { color: C.faint, size: 6 },
+        hovertemplate: hov("estimated") });
+    }
+    if (p.realized.some(function (v) { return v !== null; })) {
+      traces.push({ type: "scatter", mode: "lines+markers", x: labels, y: p.realized,
         line: { color: C.ink, width: 2 }, marker: { color: C.ink, size: 7 },
-        hovertemplate: "%{x}<br>" + p.metric + ": %{y:.4g}<extra></extra>" }
-    ], layout({ xaxis: { type: "category" } }), CONFIG);
+        hovertemplate: hov("realized") });
+    }
+    if (p.reference !== null && p.reference !== undefined) {
+      traces.push({ type: "scatter", mode: "lines", x: labels,
+        y: labels.map(function () { return p.reference; }),
+        line: { color: C.muted, width: 1, dash: "dash" }, hovertemplate: hov("reference") });
+    }
+    Plotly.newPlot(el, traces, layout({ xaxis: { type: "category" } }), CONFIG);
   }
 
   function draw(el) {

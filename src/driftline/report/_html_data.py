@@ -25,12 +25,36 @@ def chunk_columns(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]
     return sorted((n for n in order if n in names), key=lambda n: -bad(n))
 
 
-def chunk_perf_metrics(chunks: Sequence[Mapping[str, Any]]) -> list[str]:
-    out: dict[str, None] = {}
+def chunk_perf_metrics(chunks: Sequence[Mapping[str, Any]], limit: int = 4) -> list[str]:
+    """The headline metrics to chart per chunk: the estimated ones, else the first realized."""
+    estimated: dict[str, None] = {}
+    realized: dict[str, None] = {}
     for c in chunks:
-        for m in (c.get("performance") or {}).get("realized", {}) or {}:
-            out[m] = None
-    return list(out)
+        perf = c.get("performance") or {}
+        estimated.update(dict.fromkeys(perf.get("estimated") or {}))
+        realized.update(dict.fromkeys(perf.get("realized") or {}))
+    return list(estimated or realized)[:limit]
+
+
+def _perf_series(
+    report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]], metric: str
+) -> dict[str, Any]:
+    def get(c: Mapping[str, Any], part: str) -> Any:
+        value = ((c.get("performance") or {}).get(part) or {}).get(metric)
+        return value.get("value") if isinstance(value, Mapping) else value
+
+    def bound(c: Mapping[str, Any], side: str) -> Any:
+        est = ((c.get("performance") or {}).get("estimated") or {}).get(metric) or {}
+        return est.get(side)
+
+    return {
+        "metric": metric,
+        "realized": [get(c, "realized") for c in chunks],
+        "estimated": [get(c, "estimated") for c in chunks],
+        "lower": [bound(c, "lower") for c in chunks],
+        "upper": [bound(c, "upper") for c in chunks],
+        "reference": ((report.get("performance") or {}).get("reference") or {}).get(metric),
+    }
 
 
 def short(n: int) -> str:
@@ -59,15 +83,7 @@ def chart_data(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -
                 "drifted": [bool(s.get("drifted")) for s in series],
             }
         n_drifted = [len(c["dataset"].get("drifted_columns", [])) for c in chunks]
-        perf = {
-            m: {
-                "metric": m,
-                "values": [
-                    ((c.get("performance") or {}).get("realized") or {}).get(m) for c in chunks
-                ],
-            }
-            for m in chunk_perf_metrics(chunks)
-        }
+        perf = {m: _perf_series(report, chunks, m) for m in chunk_perf_metrics(chunks)}
         out["chunks"] = {
             "labels": labels,
             "columns": columns,

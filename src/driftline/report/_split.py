@@ -222,13 +222,14 @@ def profile_chunks(
     for table in source.batches():
         sub = table.select(resolved.names)
         keys = splitter.keys(table)
+        new = set(np.unique(keys).tolist()) - set(profiles) - {_NO_KEY}
+        if len(profiles) - (_NO_KEY in profiles) + len(new) > MAX_CHUNKS:
+            raise InputError(
+                f"chunking {source.name} by {spec} gives more than {MAX_CHUNKS} chunks; "
+                "pick a longer period or a number of chunks"
+            )
         for key, rows in _groups(keys):
             if key not in profiles:
-                if len(profiles) >= MAX_CHUNKS:
-                    raise InputError(
-                        f"chunking {source.name} by {spec} gives more than {MAX_CHUNKS} chunks; "
-                        "pick a longer period or a number of chunks"
-                    )
                 profiles[key] = DatasetProfile(resolved, reservoir_size)
             part = sub if rows.size == sub.num_rows else sub.take(pa.array(rows))
             profiles[key].update(part, rng)

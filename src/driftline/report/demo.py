@@ -74,7 +74,7 @@ def make_batch(n: int, start: np.datetime64, drifted: bool, seed: int) -> pa.Tab
             "channel": channel.astype(str),
             "region": region,
             "default_score": score.round(5),
-            "approved": score < 0.2,
+            "predicted_default": score >= 0.25,
             "defaulted": defaulted,
         }
     )
@@ -85,7 +85,7 @@ SCHEMA = {
         "application_id": {"role": "id"},
         "applied_at": {"role": "timestamp"},
         "default_score": {"role": "score"},
-        "approved": {"role": "prediction"},
+        "predicted_default": {"role": "prediction"},
         "defaulted": {"role": "target"},
     }
 }

@@ -149,8 +149,9 @@ def _performance(perf: Mapping[str, Any] | None) -> str:
         return ""
     realized = perf.get("realized") or {}
     estimated = perf.get("estimated") or {}
+    reference = perf.get("reference") or {}
     rows = []
-    for metric in dict.fromkeys([*realized, *estimated]):
+    for metric in dict.fromkeys([*estimated, *realized]):
         est = estimated.get(metric) or {}
         interval = (
             f"{fmt(est.get('lower'))} – {fmt(est.get('upper'))}"
@@ -158,18 +159,24 @@ def _performance(perf: Mapping[str, Any] | None) -> str:
             else "-"
         )
         rows.append(
-            f"<tr><td>{escape(metric)}</td><td class='num'>{fmt(realized.get(metric))}</td>"
+            f"<tr><td>{escape(metric)}</td><td class='num'>{fmt(reference.get(metric))}</td>"
+            f"<td class='num'>{fmt(realized.get(metric))}</td>"
             f"<td class='num'>{fmt(est.get('value'))}</td><td class='num'>{interval}</td></tr>"
         )
-    body = "".join(rows) or '<tr><td colspan="4" class="empty">no metrics</td></tr>'
+    body = "".join(rows) or '<tr><td colspan="5" class="empty">no metrics</td></tr>'
+    warnings = "".join(f"<li>{escape(str(w))}</li>" for w in perf.get("warnings") or [])
+    cols = ", ".join(
+        f"{k} <b>{escape(str(perf[k]))}</b>" for k in ("target", "prediction") if perf.get(k)
+    )
     return f"""<section class="block" id="performance"><div class="card">
 <h2>Prediction quality</h2>
-<p class="lead">Task {escape(str(perf.get("task", "")))} ·
+<p class="lead">Task {escape(str(perf.get("task", "")))} · {cols} ·
 {fmt(perf.get("n_labelled"))} labelled predictions. Realized metrics use the labels;
-estimated ones are computed without labels, with a 95% interval.</p>
-<table><thead><tr><th>metric</th><th class="num">realized</th><th class="num">estimated</th>
-<th class="num">interval</th></tr></thead><tbody>{body}</tbody></table>
-</div></section>"""
+estimated ones are computed from the model's scores without labels, with a 95% interval.</p>
+{'<ul class="lead">' + warnings + "</ul>" if warnings else ""}
+<table><thead><tr><th>metric</th><th class="num">reference</th><th class="num">realized</th>
+<th class="num">estimated</th><th class="num">interval</th></tr></thead><tbody>{body}</tbody>
+</table></div></section>"""
 
 
 def _chunks(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> str:
@@ -184,7 +191,7 @@ def _chunks(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> s
         method = next((s.get("method") for s in series if s.get("method")), "")
         sub = f"{method} · drifted in {n_bad} of {len(chunks)} chunks"
         cards.append(_chart_card(name, sub, "series", name, bad=n_bad > 0))
-    perf = [_chart_card(m, "realized, per chunk", "perf", m) for m in chunk_perf_metrics(chunks)]
+    perf = [_chart_card(m, "per chunk", "perf", m) for m in chunk_perf_metrics(chunks)]
     thr = escape(str(info.get("thresholds", "")))
     by = escape(str(info.get("by", "")))
     unassigned = info.get("unassigned_rows") or 0
@@ -194,13 +201,19 @@ def _chunks(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> s
 <p class="lead">The current data split by {by} into {len(chunks)} chunks, each compared
 with the reference. Thresholds: {thr}.{note}</p>
 <div class="chart tall" data-chart="overview" data-key=""></div></div>
-{'<h3 style="margin:18px 0 10px">Prediction quality per chunk</h3>' if perf else ""}
+{_PERF_HEAD if perf else ""}
 <div class="grid">{"".join(perf)}</div>
 <h3 style="margin:18px 0 4px">Drift statistic per chunk</h3>
 <div class="legend"><span><i style="background:#334e68"></i>statistic</span>
 <span><i style="background:#c62828"></i>threshold (dashed) and chunks that drifted</span></div>
 <div class="grid">{"".join(cards)}</div>
 </section>"""
+
+
+_PERF_HEAD = """<h3 style="margin:18px 0 4px">Prediction quality per chunk</h3>
+<div class="legend"><span><i style="background:#334e68"></i>realized (with labels)</span>
+<span><i style="background:#9aa5b1"></i>estimated without labels, 95% band (dotted)</span>
+<span><i style="background:#616e7c"></i>reference (dashed)</span></div>"""
 
 
 def _chart_card(name: str, sub: str, kind: str, key: str, *, bad: bool = False) -> str:
