@@ -224,3 +224,24 @@ def test_disk_spool_order_bounds_slots_and_partial_files(tmp_path: Path) -> None
     mem = MemorySpool(max_bytes=4)
     assert mem.push(Batch("prediction", b"[1]", 1, False))
     assert not mem.push(Batch("prediction", b"[1]", 1, False))
+
+
+def test_a_spooled_backlog_replays_without_waiting_for_the_flush_interval(
+    make_monitor: MakeMonitor,
+) -> None:
+    port = free_port()
+    receiver = Receiver(port)
+    mon = make_monitor(sink=receiver.url, batch_size=5, flush_interval=30)
+    sink = mon.sink
+    assert isinstance(sink, HTTPSink)
+    sink.pump_budget = 0.0  # one batch per cycle: replay relies on the immediate re-wake
+    sink.backoff_base = sink.backoff_max = 0.01
+    _observe(mon, 100)
+    assert not mon.flush(0.3)
+    assert sink.pending() >= 10
+    receiver.start()
+    try:
+        assert mon.flush(10)
+        assert [e["features"]["i"] for e in receiver.accepted()] == list(range(100))
+    finally:
+        receiver.stop()

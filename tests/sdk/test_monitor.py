@@ -308,6 +308,7 @@ def test_async_with_observe(make_monitor: MakeMonitor) -> None:
     assert mon.sink.events[0]["prediction"] is True  # type: ignore[attr-defined]
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_worker_gets_its_own_shipper(tmp_path: Any) -> None:
     import multiprocessing
 

@@ -139,6 +139,11 @@ class HTTPSink:
         return len(self.spool)
 
     @property
+    def due(self) -> bool:
+        """True when spooled batches wait and the backoff has passed (replay more now)."""
+        return bool(len(self.spool)) and self.clock.monotonic() >= self._retry_at
+
+    @property
     def durable(self) -> bool:
         """True when undelivered batches survive a restart (a disk spool)."""
         return self.spool.durable

@@ -154,6 +154,8 @@ class Shipper:
         if self.on_cycle is not None:
             self.on_cycle()
         self.sink.pump(force)
+        if getattr(self.sink, "due", False) and not self._stopping:
+            self.wake.set()  # a backlog is replaying: next cycle at once, not in flush_interval
         self._waiting.extend(pending_markers)
         if self.on_queue_size is not None:
             self.on_queue_size(len(queue))

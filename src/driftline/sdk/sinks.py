@@ -72,7 +72,7 @@ class _NullReport:
 
 
 class MemorySink:
-    """Keeps every record in memory, by kind; for tests and notebooks."""
+    """Keeps every record in memory, by kind; for tests and notebooks (unbounded)."""
 
     def __init__(self) -> None:
         self._records: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
