@@ -1,0 +1,291 @@
+"""The dashboard: server-rendered pages served by the collector (docs/dashboard.md).
+
+``mount_dashboard(app, store, settings, clock)`` adds the pages under ``/ui``
+to a collector app. Pages are Jinja2 templates with a little vanilla
+JavaScript; charts use Plotly's JavaScript from the installed ``plotly``
+package, served by the collector itself (no CDN: it works offline).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from driftline.alerts import AlertEngine
+from driftline.server.auth import KeyChecker
+from driftline.server.dashboard import views
+from driftline.server.dashboard.bridge import AlertBridge
+from driftline.server.dashboard.security import Access, Visitor
+from driftline.server.dashboard.timerange import RANGES, TimeRange
+from driftline.server.settings import Settings
+from driftline.stats.drift.rules import evaluate_column
+from driftline.store.base import Store, WindowKey
+from driftline.windows import Clock, Evaluator
+
+PREFIX = "/ui"
+#: Messages a local receiver got, newest first: dicts with ``at``, ``status``, ``summary``.
+Inbox = Callable[[], Sequence[dict[str, Any]]]
+
+
+class Dashboard:
+    """What the pages need: the store, settings, clock, access checks and the alert engine."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        *,
+        alerts: AlertEngine | None = None,
+        inbox: Inbox | None = None,
+        prefix: str = PREFIX,
+        keys: KeyChecker | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.alerts = alerts
+        self.inbox = inbox
+        self.prefix = prefix
+        keys = keys or KeyChecker(store, clock, settings.key_cache_seconds)
+        self.access = Access(store, keys)
+        self.evaluator = Evaluator(store, settings.windows, clock, settings.evaluator)
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("driftline.server.dashboard", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.filters.update(pct=pct, ms=ms, num=num, ts=ts, dur=dur, score=score)
+        self.env.globals["chart_json"] = _chart_json
+        self._static: dict[str, tuple[bytes, str, str]] = {}
+
+    # -- rendering -----------------------------------------------------------------------
+    def render(
+        self,
+        request: Request,
+        visitor: Visitor | None,
+        template: str,
+        ctx: dict[str, Any],
+        *,
+        tr: TimeRange | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        t0 = time.perf_counter()
+        base = {
+            "prefix": self.prefix,
+            "request": request,
+            "visitor": visitor,
+            "csrf": self.access.csrf_token(visitor) if visitor else "",
+            "tr": tr,
+            "ranges": list(RANGES),
+            "now": self.clock.time(),
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "asset": self.asset_url,
+            "q": functools.partial(_query, request),
+            "alert_count": self._alert_count() if visitor else 0,
+        }
+        html = self.env.get_template(template).render(**base, **ctx)
+        resp = HTMLResponse(html, status_code=status)
+        resp.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - t0) * 1000:.1f}"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["Referrer-Policy"] = "same-origin"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def error(
+        self, request: Request, visitor: Visitor | None, status: int, message: str
+    ) -> HTMLResponse:
+        return self.render(
+            request, visitor, "error.html", {"status": status, "message": message}, status=status
+        )
+
+    def _alert_count(self) -> int:
+        return sum(1 for a in self.active_alerts() if a.state.value == "firing")
+
+    def active_alerts(self) -> list[Any]:
+        if self.alerts is None:
+            return []
+        return [a for a in self.alerts.alerts() if a.active]
+
+    def inbox_messages(self) -> list[dict[str, Any]]:
+        return list(self.inbox())[:50] if self.inbox is not None else []
+
+    def deliveries(self) -> list[Any]:
+        if self.alerts is None:
+            return []
+        out = self.alerts.store.deliveries()
+        return sorted(out, key=lambda d: -d.created_at)[:20]
+
+    # -- static files ----------------------------------------------------------------------
+    def _load_static(self, name: str) -> tuple[bytes, str, str] | None:
+        hit = self._static.get(name)
+        if hit is not None:
+            return hit
+        if name == "plotly.min.js":
+            from plotly.offline import get_plotlyjs
+
+            body = get_plotlyjs().encode()
+        elif name in ("app.js", "app.css"):
+            body = (
+                resources.files("driftline.server.dashboard").joinpath("static", name).read_bytes()
+            )
+        else:
+            return None
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        digest = hashlib.sha256(body).hexdigest()[:12]
+        self._static[name] = (body, f"{kind}; charset=utf-8", digest)
+        return self._static[name]
+
+    def asset_url(self, name: str) -> str:
+        hit = self._load_static(name)
+        return f"{self.prefix}/static/{name}?v={hit[2] if hit else '0'}"
+
+    def static(self, name: str) -> Response:
+        hit = self._load_static(name)
+        if hit is None:
+            return Response("not found", status_code=404, media_type="text/plain")
+        body, kind, _ = hit
+        return Response(
+            body, media_type=kind, headers={"Cache-Control": "public, max-age=31536000, immutable"}
+        )
+
+    # -- distributions ---------------------------------------------------------------------------
+    def distribution(
+        self, model: str, version: str, segment: str, column: str, size: int, start: int
+    ) -> dict[str, Any] | None:
+        """Reference vs the window at ``start`` for one column (bins as shares)."""
+        from driftline.report._html_data import top_bins
+
+        ref = self.evaluator.reference(model, version)
+        if ref is None or column not in ref.columns:
+            return None
+        stats = self.evaluator.collect(WindowKey(model, version, size, start))
+        cur = stats.get(segment)
+        if cur is None:
+            return None
+        cur.fold()
+        if column not in cur.profile.columns:
+            return None
+        r, c = ref.columns[column], cur.profile.columns[column]
+        if r.kind is not c.kind:
+            return None
+        d = evaluate_column(r, c, self.settings.evaluator.drift)
+        if d.bins is None or not len(d.bins.labels):
+            return None
+        rt, ct = max(float(d.bins.reference.sum()), 1.0), max(float(d.bins.current.sum()), 1.0)
+        dist = {
+            "bins": list(d.bins.labels),
+            "edges": None if d.bins.edges is None else [float(x) for x in d.bins.edges],
+            "reference": [float(x) / rt for x in d.bins.reference],
+            "current": [float(x) / ct for x in d.bins.current],
+        }
+        out = top_bins(dist)
+        out.update(
+            n_reference=int(rt),
+            n_current=int(ct),
+            decision=d.decision.to_dict(),
+        )
+        return out
+
+
+def mount_dashboard(
+    app: FastAPI,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    *,
+    alerts: AlertEngine | None = None,
+    inbox: Inbox | None = None,
+    prefix: str = PREFIX,
+) -> Dashboard:
+    """Add the dashboard pages under ``prefix`` to ``app`` (and ``/`` redirecting to them)."""
+    collector = getattr(app.state, "collector", None)
+    keys = getattr(collector, "keys", None)
+    dash = Dashboard(store, settings, clock, alerts=alerts, inbox=inbox, prefix=prefix, keys=keys)
+    app.state.dashboard = dash
+    app.include_router(views.build_router(prefix))
+    if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            return RedirectResponse(prefix + "/", 307)
+
+    return dash
+
+
+# -- template filters -----------------------------------------------------------------------------
+
+
+def pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v * 100:.{digits}f}%"
+
+
+def ms(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def num(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+
+
+def score(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3g}"
+
+
+def ts(v: float | None, seconds: bool = False) -> str:
+    if v is None:
+        return "—"
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.fromtimestamp(v, tz=timezone.utc).strftime(fmt) + " UTC"
+
+
+def dur(v: float | None) -> str:
+    if v is None:
+        return "—"
+    v = float(v)
+    if v < 60:
+        return f"{v:.1f} s" if v < 10 else f"{v:.0f} s"
+    if v < 3600:
+        return f"{v / 60:.0f} min"
+    if v < 86400:
+        return f"{v / 3600:.1f} h"
+    return f"{v / 86400:.1f} d"
+
+
+def _query(request: Request, **changes: str | None) -> str:
+    """The current query string with ``changes`` applied (``None`` removes a key)."""
+    from urllib.parse import urlencode
+
+    params = dict(request.query_params)
+    for k, v in changes.items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = str(v)
+    return "?" + urlencode(params) if params else "?"
+
+
+def _chart_json(fig: Any) -> str:
+    import orjson
+
+    return orjson.dumps(fig).decode().replace("</", "<\\/")
+
+
+__all__ = ["PREFIX", "AlertBridge", "Dashboard", "mount_dashboard"]

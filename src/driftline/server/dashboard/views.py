@@ -1,0 +1,581 @@
+"""The dashboard's routes: thin handlers that read :mod:`.queries` and render templates."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from driftline.errors import DriftlineError
+from driftline.server.dashboard import charts, queries
+from driftline.server.dashboard.security import COOKIE, SESSION_SECONDS, Visitor, same_origin
+from driftline.server.dashboard.timerange import RANGES, TimeRange, parse_range, range_around
+
+if TYPE_CHECKING:
+    from driftline.server.dashboard import Dashboard
+
+Handler = Callable[[Request, Visitor], Response]
+MAX_FORM_BYTES = 16_384
+
+
+def _dash(request: Request) -> Dashboard:
+    d: Dashboard = request.app.state.dashboard
+    return d
+
+
+def page(scope: str) -> Callable[[Handler], Callable[[Request], Response]]:
+    """A GET handler for visitors with ``scope``; others are sent to sign in (or get 403)."""
+
+    def wrap(fn: Handler) -> Callable[[Request], Response]:
+        def handler(request: Request) -> Response:
+            dash = _dash(request)
+            visitor = dash.access.visitor(request)
+            if visitor is None:
+                nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"{dash.prefix}/login?{urlencode({'next': nxt})}", 303)
+            if not visitor.principal.allows(scope):
+                return dash.error(request, visitor, 403, f"this API key lacks the {scope!r} scope")
+            return fn(request, visitor)
+
+        handler.__name__ = fn.__name__
+        return handler
+
+    return wrap
+
+
+ActionFn = Callable[["Dashboard", Request, Visitor, dict[str, str]], str]
+
+
+def action(fn: ActionFn) -> Callable[[Request], Awaitable[Response]]:
+    """A POST handler: admin scope, same origin, CSRF token; redirects back on success."""
+
+    async def handler(request: Request) -> Response:
+        dash = _dash(request)
+        visitor = dash.access.visitor(request)
+        if visitor is None:
+            return dash.error(request, None, 401, "sign in first")
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return dash.error(request, visitor, 413, "form too large")
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        refused = dash.access.check_post(request, visitor, form)
+        if refused:
+            return dash.error(request, visitor, 403, refused)
+        if not visitor.principal.allows("admin"):
+            return dash.error(
+                request, visitor, 403, "this action needs an API key with admin scope"
+            )
+        try:
+            target = await run_in_threadpool(fn, dash, request, visitor, form)
+        except DriftlineError as exc:
+            return dash.error(request, visitor, 422, str(exc))
+        return RedirectResponse(target, 303)
+
+    handler.__name__ = fn.__name__
+    return handler
+
+
+def _safe_next(prefix: str, value: str | None) -> str:
+    if value and value.startswith(prefix + "/") and not value.startswith("//"):
+        return value
+    return prefix + "/"
+
+
+def build_router(prefix: str) -> APIRouter:
+    r = APIRouter(prefix=prefix, include_in_schema=False)
+
+    @r.get("/static/{name}")
+    def static(request: Request) -> Response:
+        return _dash(request).static(request.path_params["name"])
+
+    @r.get("/login")
+    def login_form(request: Request) -> Response:
+        dash = _dash(request)
+        nxt = _safe_next(prefix, request.query_params.get("next"))
+        return dash.render(request, None, "login.html", {"next": nxt, "error": None})
+
+    @r.post("/login")
+    async def login(request: Request) -> Response:
+        dash = _dash(request)
+        body = await request.body()
+        form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace")))
+        nxt = _safe_next(prefix, form.get("next"))
+        if not same_origin(request):
+            return dash.error(request, None, 403, "cross-site sign-in refused")
+        session = await run_in_threadpool(dash.access.session_for, form.get("key", "").strip())
+        if session is None:
+            ctx = {"next": nxt, "error": "That API key is not valid (or was revoked)."}
+            return dash.render(request, None, "login.html", ctx, status=401)
+        return _signed_in(request, session, nxt)
+
+    @r.get("/login/{token}")
+    def login_link(request: Request) -> Response:
+        dash = _dash(request)
+        session = dash.access.redeem(request.path_params["token"])
+        if session is None:
+            ctx = {"next": prefix + "/", "error": "This sign-in link was used or has expired."}
+            return dash.render(request, None, "login.html", ctx, status=401)
+        return _signed_in(request, session, prefix + "/")
+
+    @r.post("/logout")
+    async def logout(request: Request) -> Response:
+        dash = _dash(request)
+        visitor = dash.access.visitor(request)
+        body = await request.body()
+        form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace")))
+        if visitor is not None and dash.access.check_post(request, visitor, form) is None:
+            resp = RedirectResponse(prefix + "/login", 303)
+            resp.delete_cookie(COOKIE, path=prefix)
+            return resp
+        return dash.error(request, visitor, 403, "sign-out refused")
+
+    r.add_api_route("/", page("read")(overview), methods=["GET"])
+    r.add_api_route("/models/{model}", page("read")(model_page), methods=["GET"])
+    r.add_api_route("/models/{model}/columns/{column}", page("read")(column_page), methods=["GET"])
+    r.add_api_route("/models/{model}/compare", page("read")(compare_page), methods=["GET"])
+    r.add_api_route("/alerts", page("read")(alerts_page), methods=["GET"])
+    r.add_api_route("/alerts/{fp}", page("read")(alert_page), methods=["GET"])
+    r.add_api_route("/jobs", page("read")(jobs_page), methods=["GET"])
+    r.add_api_route("/alerts/{fp}/ack", action(ack), methods=["POST"])
+    r.add_api_route("/alerts/{fp}/outcome", action(outcome), methods=["POST"])
+    r.add_api_route("/alerts/{fp}/silence", action(silence), methods=["POST"])
+    r.add_api_route("/silences/{sid}/expire", action(expire), methods=["POST"])
+    return r
+
+
+def _signed_in(request: Request, session: str, nxt: str) -> Response:
+    resp = RedirectResponse(nxt, 303)
+    resp.set_cookie(
+        COOKIE,
+        session,
+        max_age=SESSION_SECONDS,
+        path=_dash(request).prefix,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return resp
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+def _range(request: Request) -> TimeRange:
+    dash = _dash(request)
+    return parse_range(request.query_params, dash.clock.time(), dash.settings.windows.sizes)
+
+
+SORTS = {
+    "model": lambda h: (h.model, h.version),
+    "traffic": lambda h: h.events,
+    "p99": lambda h: h.p99 if h.p99 is not None else -1,
+    "errors": lambda h: h.error_rate if h.error_rate is not None else -1,
+    "drift": lambda h: h.drifted,
+    "quality": lambda h: h.quality_failed,
+    "performance": lambda h: h.accuracy if h.accuracy is not None else (h.estimated or -1),
+    "alerts": lambda h: (h.firing, h.pending),
+    "status": lambda h: ({"firing": 3, "warning": 2, "ok": 1}.get(h.status, 0), h.firing),
+}
+
+
+def overview(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    tr = _range(request)
+    known = queries.versions(dash.store)
+    rows = queries.overview(dash.store, tr, known)
+    for alert in dash.active_alerts():
+        for h in rows:
+            if alert.labels.get("model") == h.model and alert.labels.get("version") == h.version:
+                if alert.state.value == "firing":
+                    h.firing += 1
+                else:
+                    h.pending += 1
+    sort = request.query_params.get("sort", "status")
+    sort = sort if sort in SORTS else "status"
+    desc = request.query_params.get("dir", "desc" if sort != "model" else "asc") == "desc"
+    rows.sort(key=SORTS[sort], reverse=desc)
+    ctx = {"rows": rows, "sort": sort, "desc": desc, "alerting": dash.alerts is not None}
+    return dash.render(request, visitor, "overview.html", ctx, tr=tr)
+
+
+def _version_of(request: Request, model: str) -> tuple[str | None, list[str]]:
+    dash = _dash(request)
+    names = [v for m, v in queries.versions(dash.store) if m == model]
+    want = request.query_params.get("version")
+    if want in names:
+        return want, names
+    return (names[0] if names else None), names
+
+
+def model_page(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    model = request.path_params["model"]
+    version, names = _version_of(request, model)
+    if version is None:
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    tr = _range(request)
+    segment = request.query_params.get("segment", "*")
+    store = dash.store
+    ops = queries.operational(store, tr, model, version, segment)
+    span = (tr.start, tr.end)
+    perf = queries.performance(store, tr, model, version, segment)
+    drift = queries.drift_table(store, tr, model, version, segment)
+    checks, checked_at = queries.quality(store, tr, model, version, segment)
+    segs = queries.segments(store, tr, model, version)
+    figures = {
+        "traffic": charts.line(
+            "Predictions per window", [("predictions", ops["events"])], bars=True, x_range=span
+        ),
+        "latency": charts.line(
+            "Latency (ms)",
+            [("p50", ops["p50"]), ("p95", ops["p95"]), ("p99", ops["p99"])],
+            scale=1000.0,
+            x_range=span,
+        ),
+        "errors": charts.line(
+            "Error rate", [("errors", ops["error_ratio"])], percent=True, x_range=span
+        ),
+        "performance": charts.line(
+            "Accuracy: realized (labels) vs estimated (no labels)",
+            [("realized", perf["accuracy"]), ("estimated", perf["estimated"])],
+            percent=True,
+            x_range=span,
+        ),
+        "coverage": charts.line(
+            "Label coverage", [("labelled", perf["coverage"])], percent=True, x_range=span
+        ),
+    }
+    alerts = [
+        a
+        for a in dash.active_alerts()
+        if a.labels.get("model") == model and a.labels.get("version") == version
+    ]
+    ctx = {
+        "model": model,
+        "version": version,
+        "versions": names,
+        "segment": segment,
+        "segments": segs,
+        "drift": drift,
+        "sparkline": queries.sparkline,
+        "checks": checks,
+        "failed_checks": [c for c in checks if c.status != "ok"],
+        "checked_at": checked_at,
+        "figures": figures,
+        "ops": ops,
+        "perf": perf,
+        "alerts": alerts,
+    }
+    return dash.render(request, visitor, "model.html", ctx, tr=tr)
+
+
+def column_page(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    model, column = request.path_params["model"], request.path_params["column"]
+    version, names = _version_of(request, model)
+    if version is None:
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    tr = _range(request)
+    segment = request.query_params.get("segment", "*")
+    drift = [
+        c
+        for c in queries.drift_table(dash.store, tr, model, version, segment)
+        if c.column == column
+    ]
+    info = drift[0] if drift else None
+    at = request.query_params.get("at")
+    window = None
+    if at and at.isdigit():
+        window = int(at)
+    elif info is not None and info.history.x:
+        window = int(info.history.x[-1])
+    dist = None
+    if window is not None:
+        dist = dash.distribution(model, version, segment, column, tr.window_size, window)
+    span = (tr.start, tr.end)
+    missing = queries.series(
+        dash.store, tr, "quality.missing_ratio", model, version, segment=segment, column=column
+    )
+    figures: dict[str, Any] = {}
+    if info is not None:
+        figures["history"] = charts.line(
+            f"Drift score of {column} ({info.method})",
+            [("score", info.history)],
+            threshold=info.threshold,
+            x_range=span,
+        )
+    if missing.x:
+        figures["missing"] = charts.line(
+            f"Missing values in {column}", [("missing", missing)], percent=True, x_range=span
+        )
+    if dist is not None:
+        figures["distribution"] = charts.distribution(
+            f"{column}: reference vs window of {charts.iso(window or 0).replace('T', ' ')} UTC",
+            dist["bins"],
+            dist["reference"],
+            dist["current"],
+        )
+    ctx = {
+        "model": model,
+        "version": version,
+        "versions": names,
+        "column": column,
+        "segment": segment,
+        "info": info,
+        "dist": dist,
+        "window": window,
+        "figures": figures,
+    }
+    return dash.render(request, visitor, "column.html", ctx, tr=tr)
+
+
+def compare_page(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    model = request.path_params["model"]
+    _, names = _version_of(request, model)
+    if not names:
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    tr = _range(request)
+    qp = request.query_params
+    a = qp.get("a") or ""
+    b = qp.get("b") or ""
+    a = a if a in names else names[0]
+    b = b if b in names else (names[1] if len(names) > 1 else names[0])
+    health = {
+        h.version: h
+        for h in queries.overview(dash.store, tr, [(model, v) for v in names])
+        if h.model == model
+    }
+    ops = {v: queries.operational(dash.store, tr, model, v) for v in (a, b)}
+    perf = {v: queries.performance(dash.store, tr, model, v) for v in (a, b)}
+    drift = {v: queries.drift_table(dash.store, tr, model, v) for v in (a, b)}
+    span = (tr.start, tr.end)
+    figures = {
+        "traffic": charts.line(
+            "Predictions per window", [(a, ops[a]["events"]), (b, ops[b]["events"])], x_range=span
+        ),
+        "p99": charts.line(
+            "p99 latency (ms)", [(a, ops[a]["p99"]), (b, ops[b]["p99"])], scale=1000.0, x_range=span
+        ),
+        "errors": charts.line(
+            "Error rate",
+            [(a, ops[a]["error_ratio"]), (b, ops[b]["error_ratio"])],
+            percent=True,
+            x_range=span,
+        ),
+        "accuracy": charts.line(
+            "Accuracy (realized)",
+            [(a, perf[a]["accuracy"]), (b, perf[b]["accuracy"])],
+            percent=True,
+            x_range=span,
+        ),
+        "estimated": charts.line(
+            "Accuracy (estimated)",
+            [(a, perf[a]["estimated"]), (b, perf[b]["estimated"])],
+            percent=True,
+            x_range=span,
+        ),
+    }
+    from driftline.server.routes_read import diff_meta
+
+    meta = {}
+    for v in (a, b):
+        row = dash.store.version(model, v)
+        meta[v] = _loads(row["meta"]) if row else {}
+    ctx = {
+        "model": model,
+        "versions": names,
+        "a": a,
+        "b": b,
+        "health": health,
+        "drift": drift,
+        "figures": figures,
+        "diff": diff_meta(meta[a], meta[b]),
+    }
+    return dash.render(request, visitor, "compare.html", ctx, tr=tr)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    import orjson
+
+    out = orjson.loads(text or "{}")
+    return out if isinstance(out, dict) else {}
+
+
+def explain_link(dash: Dashboard, labels: dict[str, str], since: float | None) -> str:
+    """The view that explains an alert: the column for drift, the model page otherwise."""
+    model, version = labels.get("model"), labels.get("version")
+    if not model:
+        return f"{dash.prefix}/jobs" if labels.get("job") else f"{dash.prefix}/"
+    rng = range_around(since or dash.clock.time(), dash.settings.windows.sizes, dash.clock.time())
+    extra = {"version": version} if version else {}
+    seg = labels.get("segment")
+    if seg and seg != "*":
+        extra["segment"] = seg
+    q = f"{rng}&{urlencode(extra)}" if extra else rng
+    column = labels.get("column")
+    if column:
+        return f"{dash.prefix}/models/{quote(model, safe='')}/columns/{quote(column, safe='')}?{q}"
+    anchor = {"p99_latency": "#operations", "error_rate": "#operations"}.get(
+        labels.get("alertname", ""), "#performance"
+    )
+    return f"{dash.prefix}/models/{quote(model, safe='')}?{q}{anchor}"
+
+
+def alerts_page(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    tr = _range(request)
+    engine = dash.alerts
+    groups: dict[str, list[Any]] = {"firing": [], "pending": [], "resolved": []}
+    silences: list[Any] = []
+    muted: dict[str, str] = {}
+    if engine is not None:
+        for a in engine.alerts():
+            if a.state.value in groups:
+                groups[a.state.value].append(a)
+                why = engine.muted_by(a)
+                if why:
+                    muted[a.fingerprint] = why
+        now = dash.clock.time()
+        silences = sorted(
+            (s for s in engine.store.silences() if s.ends_at > now - 86400),
+            key=lambda s: -s.starts_at,
+        )
+        groups["resolved"].sort(key=lambda a: -(a.resolved_at or 0))
+    ctx = {
+        "groups": groups,
+        "silences": silences,
+        "muted": muted,
+        "explain": lambda a: explain_link(dash, a.labels, a.active_since),
+        "inbox": dash.inbox_messages(),
+        "deliveries": dash.deliveries(),
+        "alerting": engine is not None,
+    }
+    return dash.render(request, visitor, "alerts.html", ctx, tr=tr)
+
+
+def alert_page(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    engine = dash.alerts
+    fp = request.path_params["fp"]
+    if engine is None:
+        return dash.error(request, visitor, 404, "alerting is not configured")
+    try:
+        alert = engine.alert(fp)
+    except DriftlineError:
+        return dash.error(
+            request, visitor, 404, f"no alert {fp!r} (resolved alerts are kept 7 days)"
+        )
+    ctx = {
+        "a": alert,
+        "audit": list(reversed(engine.audit(fp)))[:50],
+        "muted": engine.muted_by(alert),
+        "explain": explain_link(dash, alert.labels, alert.active_since),
+    }
+    return dash.render(request, visitor, "alert.html", ctx, tr=_range(request))
+
+
+def jobs_page(request: Request, visitor: Visitor) -> Response:
+    dash = _dash(request)
+    tr = _range(request)
+    runs = [r for r in dash.store.job_runs(None, 500) if r["started_at"] >= tr.start]
+    jobs: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        r["duration"] = max(r["finished_at"] - r["started_at"], 0.0)
+        sched = r.get("scheduled_at")
+        r["late"] = max(r["started_at"] - sched, 0.0) if sched is not None else None
+        j = jobs.setdefault(
+            r["job"],
+            {
+                "job": r["job"],
+                "runs": 0,
+                "failed": 0,
+                "last": None,
+                "durations": queries.Series(),
+                "lateness": queries.Series(),
+            },
+        )
+        j["runs"] += 1
+        j["failed"] += r["status"] not in ("success", "ok")
+        if j["last"] is None:
+            j["last"] = r
+    for r in reversed(runs):
+        j = jobs[r["job"]]
+        j["durations"].add(r["started_at"], r["duration"])
+        j["lateness"].add(r["started_at"], r["late"])
+    span = (tr.start, tr.end)
+    figures = {}
+    if jobs:
+        names = sorted(jobs)
+        figures["durations"] = charts.line(
+            "Run duration (s)", [(n, jobs[n]["durations"]) for n in names], x_range=span
+        )
+        figures["lateness"] = charts.line(
+            "Start delay after schedule (s)",
+            [(n, jobs[n]["lateness"]) for n in names],
+            x_range=span,
+        )
+    ctx = {
+        "runs": runs[:200],
+        "jobs": sorted(jobs.values(), key=lambda j: j["job"]),
+        "figures": figures,
+    }
+    return dash.render(request, visitor, "jobs.html", ctx, tr=tr)
+
+
+# -- actions -------------------------------------------------------------------------------------
+
+
+def _engine(dash: Dashboard) -> Any:
+    if dash.alerts is None:
+        raise DriftlineError("alerting is not configured on this collector")
+    return dash.alerts
+
+
+def _back(dash: Dashboard, form: dict[str, str]) -> str:
+    return _safe_next(dash.prefix, form.get("next"))
+
+
+def ack(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
+    _engine(dash).acknowledge(
+        request.path_params["fp"], visitor.principal.name, form.get("comment", "")
+    )
+    return _back(dash, form)
+
+
+def outcome(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
+    _engine(dash).set_outcome(
+        request.path_params["fp"],
+        form.get("outcome", ""),
+        visitor.principal.name,
+        form.get("comment", ""),
+    )
+    return _back(dash, form)
+
+
+SILENCE_CHOICES = {"1h": 3600.0, "4h": 4 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+
+
+def silence(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
+    engine = _engine(dash)
+    alert = engine.alert(request.path_params["fp"])
+    keys = ("alertname", "model", "version", "segment", "column", "job")
+    matchers = {k: alert.labels[k] for k in keys if alert.labels.get(k)}
+    seconds = SILENCE_CHOICES.get(form.get("duration", ""), 3600.0)
+    comment = form.get("comment", "").strip() or "silenced from the dashboard"
+    engine.add_silence(
+        matchers, created_by=visitor.principal.name, comment=comment, duration=seconds
+    )
+    return _back(dash, form)
+
+
+def expire(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
+    _engine(dash).expire_silence(request.path_params["sid"], visitor.principal.name)
+    return _back(dash, form)
+
+
+__all__ = ["RANGES", "build_router", "explain_link"]

@@ -1,0 +1,128 @@
+"""The dashboard in headless Chromium (Debian's /usr/bin/chromium): pages, charts, actions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Served
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is missing: apt-get install -y chromium")
+        pytest.skip("chromium is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Console:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def watch(self, page: Any) -> None:
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+
+def signed_in(browser: Any, served: Served, scope: str = "admin") -> tuple[Any, Console]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(15_000)
+    console = Console()
+    console.watch(page)
+    token = served.env.dash.access.link_for(served.env.keys[scope])
+    page.goto(f"{served.url}/ui/login/{token}")
+    return page, console
+
+
+def shot(page: Any, name: str) -> None:
+    where = os.environ.get("DRIFTLINE_SCREENSHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{where}/{name}.png", full_page=True)
+
+
+def test_overview_model_column_alerts_jobs(browser: Any, served: Served) -> None:
+    page, console = signed_in(browser, served)
+    page.goto(f"{served.url}/ui/?range=1h")
+    rows = page.locator("[data-testid=overview] tbody tr")
+    assert rows.count() == 2
+    assert (
+        page.locator("tr[data-version=v1] a.badge.firing").inner_text() == "2 firing"
+    )  # drift of x, p99 latency
+    shot(page, "overview")
+
+    page.click("tr[data-version=v1] a.strong")
+    page.wait_for_selector("#chart-latency[data-drawn]")
+    first = page.locator("[data-testid=drift-table] tbody tr").first
+    assert first.locator("td").first.inner_text() == "x"  # the drifted column comes first
+    assert "drift" in first.locator(".badge").inner_text()
+    shot(page, "model")
+
+    first.locator("a").click()
+    page.wait_for_selector("#chart-distribution[data-drawn]")
+    assert page.locator("#chart-distribution .bars").count() >= 1  # Plotly drew the bars
+    assert page.locator("#chart-history[data-drawn]").count() == 1
+    shot(page, "column")
+
+    page.goto(f"{served.url}/ui/models/scorer/compare?range=1h&a=v1&b=v2")
+    page.wait_for_selector("#chart-p99[data-drawn]")
+    shot(page, "versions")
+
+    page.goto(f"{served.url}/ui/jobs?range=1h")
+    page.wait_for_selector("#chart-durations[data-drawn]")
+    summary = page.locator("[data-testid=jobs] tbody tr").first.locator("td")
+    assert summary.nth(0).inner_text() == "feature_pipeline"
+    assert summary.nth(2).inner_text() == "1"  # one failed run
+    assert page.locator("tr.row-bad .badge.failed").count() == 1
+    shot(page, "jobs")
+
+    page.goto(f"{served.url}/ui/alerts?range=1h")
+    shot(page, "alerts")
+    assert console.errors == []
+
+
+def test_read_key_sees_but_cannot_act(browser: Any, served: Served) -> None:
+    page, console = signed_in(browser, served, scope="read")
+    page.goto(f"{served.url}/ui/alerts")
+    assert page.locator("button[data-action=silence]").count() == 0
+    assert "admin key needed" in page.inner_text("[data-testid=alerts-firing]")
+    assert console.errors == []
+
+
+def test_silence_an_alert(browser: Any, served: Served) -> None:
+    page, console = signed_in(browser, served)
+    page.goto(f"{served.url}/ui/alerts")
+    row = page.locator("[data-testid=alerts-firing] tr[data-rule=feature_drift]")
+    assert row.count() == 1
+    row.locator("input[name=comment]").fill("known: new sensor")
+    row.locator("select[name=duration]").select_option("4h")
+    row.locator("button[data-action=silence]").click()
+    page.wait_for_selector("[data-testid=silences]")
+    row = page.locator("[data-testid=alerts-firing] tr[data-rule=feature_drift]")
+    assert "silenced" in row.inner_text()
+    assert "known: new sensor" in page.locator("[data-testid=silences]").inner_text()
+    alert = served.env.engine.alerts("firing")[0]
+    assert served.env.engine.muted_by(alert) is not None
+
+    row.locator("button[data-action=ack]").click()
+    page.wait_for_load_state()
+    assert "acked by admin-user" in page.locator("[data-testid=alerts-firing]").inner_text()
+    shot(page, "alerts-silenced")
+    assert console.errors == []
