@@ -137,3 +137,35 @@ def test_gpu_gauges_through_nvml(
 def test_without_nvml_there_are_no_gpu_series(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
     assert load_nvml() is None
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        ({"a": 0.2, "b": 0.7}, 0.7),
+        ([0.1, float("nan"), 0.6], 0.6),
+        (0.4, 0.4),
+        (float("nan"), None),
+        (float("inf"), None),
+        ("high", None),
+        (None, None),
+        ([], None),
+    ],
+    ids=["dict", "list-with-nan", "float", "nan", "inf", "text", "none", "empty"],
+)
+def test_top_score_never_yields_a_non_finite_value(scores: object, expected: float | None) -> None:
+    from driftline.sdk.metrics import top_score
+
+    assert top_score(scores) == expected
+
+
+def test_a_nan_score_does_not_poison_the_histogram(
+    make_monitor: MakeMonitor, registry: CollectorRegistry
+) -> None:
+    mon = make_monitor()
+    for score in (float("nan"), 0.8):
+        with mon.observe({}) as obs:
+            obs.record(prediction="yes", scores=score)
+    assert mon.flush(5)
+    assert registry.get_sample_value("driftline_prediction_score_sum", MV) == pytest.approx(0.8)
+    assert registry.get_sample_value("driftline_prediction_score_count", MV) == 1

@@ -418,7 +418,16 @@ class BoundMetrics:
 
 
 def top_score(scores: object) -> float | None:
-    """The top class probability of a dict/list of scores, or a single score."""
+    """The top class probability of a dict/list of scores, or a single score.
+
+    None when there is no finite number to observe (a NaN would poison the
+    histogram's sum for good).
+    """
+    top = _top(scores)
+    return top if top is not None and math.isfinite(top) else None
+
+
+def _top(scores: object) -> float | None:
     if scores is None or isinstance(scores, bool):
         return None
     if type(scores) is dict:
@@ -437,7 +446,7 @@ def top_score(scores: object) -> float | None:
     else:
         values = scores
     try:
-        flat = [float(v) for v in values]
+        flat = [float(v) for v in values if v == v]
     except (TypeError, ValueError):
         return None
     return max(flat) if flat else None
