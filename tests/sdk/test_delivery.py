@@ -245,3 +245,23 @@ def test_a_spooled_backlog_replays_without_waiting_for_the_flush_interval(
         assert [e["features"]["i"] for e in receiver.accepted()] == list(range(100))
     finally:
         receiver.stop()
+
+
+def test_observe_never_waits_for_a_hanging_collector(
+    receiver: Receiver, registry: CollectorRegistry
+) -> None:
+    receiver.delay = 3.0  # accepts the connection, answers after 3 s
+    mon = Monitor(
+        "m", "v1", sink=receiver.url, registry=registry, timeout=2.0, flush_interval=0.01,
+        batch_size=10, queue_size=500,
+    )  # fmt: skip
+    try:
+        _observe(mon, 10)
+        assert wait_until(lambda: len(receiver.requests) == 0 and mon.stats()["queued"] == 0, 2)
+        started = time.monotonic()
+        _observe(mon, 2000)  # the shipper is stuck in a POST meanwhile
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.5  # a design that waited on the network would take >= 2 s
+        assert mon.stats()["dropped"]["queue_full"] >= 1500  # bounded: dropped and counted
+    finally:
+        mon.close(timeout=0.5)
