@@ -169,7 +169,7 @@ def estimate(
             sample = joint_sample(cur, cols)
             pred = as_classes(sample[spec.prediction], est.classes) if spec.prediction else None
             res = est.estimate_result(_scores(sample, spec), pred)
-    except DriftlineError as exc:
+    except (DriftlineError, ValueError) as exc:  # e.g. too few labelled reference rows
         return {}, {"method": "dle" if spec.task == "regression" else "cbpe", "reason": str(exc)}
     details = {
         "method": res.method,
