@@ -185,3 +185,17 @@ def test_partial_blob_holds_every_segment(store: Store, rng: np.random.Generator
     (part,) = store.partials("m", "v1", 0, 2**40)
     assert set(unpack_segments(part.profile)) == {ALL, "region=eu", "region=us"}
     assert part.n_events == 30 and part.covered_seq == 1
+
+
+def test_segment_values_are_bounded_per_key(store: Store, rng: np.random.Generator) -> None:
+    cfg = WindowConfig(sizes=(300,), segment_keys=("user",), max_segments=3)
+    lw = LiveWindows(store, cfg, ManualClock(T0))
+    events = make_events(10, rng)
+    for i, e in enumerate(events):
+        e["segment"] = {"user": f"u{i}"}
+    lw.ingest(events)
+    lw.flush(force=True)
+    (part,) = store.partials("m", "v1", 0, 2**40)
+    segs = unpack_segments(part.profile)
+    assert set(segs) == {ALL, "user=u0", "user=u1", "user=u2", "user=__other__"}
+    assert segs["user=__other__"].n_events == 7

@@ -145,12 +145,33 @@ def infer_schema(events: Sequence[Mapping[str, Any]]) -> Schema:
     return Schema.from_specs(specs)
 
 
-def _column(spec: ColumnSpec, values: list[Any]) -> pa.Array:
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
+
+
+def _arrow_type(spec: ColumnSpec) -> pa.DataType:
     kind = spec.kind
     if kind in _NUMERIC:
-        if all(v is None or (type(v) in (int, float)) for v in values):
-            return pa.array(values, type=pa.float64())
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pa.float64()
+    if kind is Kind.EMBEDDING:
+        return pa.list_(pa.float64())
+    if kind is Kind.BOOLEAN:
+        return pa.bool_()
+    if kind is Kind.DATETIME:
+        return pa.timestamp("us")
+    return pa.string()
+
+
+def _column(spec: ColumnSpec, values: list[Any]) -> pa.Array:
+    """One column of ``values`` as the kind of ``spec`` wants; odd values never raise."""
+    kind = spec.kind
+    if kind in _NUMERIC or kind is Kind.CATEGORICAL or kind is Kind.TEXT:
+        try:
+            return pa.array(values, type=_arrow_type(spec))
+        except _ARROW_ERRORS:
+            pass
+    if kind in _NUMERIC:
+        # strings are parsed by the profile, which counts what does not parse as type errors
+        return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
     if kind is Kind.EMBEDDING:
         vecs = [
             v if isinstance(v, list) and all(type(x) in (int, float) for x in v) else None
@@ -190,17 +211,24 @@ def events_table(schema: Schema, events: Sequence[Mapping[str, Any]]) -> pa.Tabl
     """The Arrow table of ``events`` with the columns of ``schema`` (missing -> null).
 
     A column with the prediction role takes the event's ``prediction`` when the
-    features do not carry it.
+    features do not carry it. The fast path converts all columns in one Arrow
+    call; a batch with odd values falls back to column by column.
     """
-    arrays = []
-    for spec in schema:
-        name = spec.name
+    feats = [e.get("features") or {} for e in events]
+    arrow = pa.schema([pa.field(s.name, _arrow_type(s)) for s in schema])
+    try:
+        table = pa.Table.from_pylist(feats, schema=arrow)
+    except _ARROW_ERRORS:
+        table = pa.Table.from_arrays(
+            [_column(s, [f.get(s.name) for f in feats]) for s in schema], names=schema.names
+        )
+    for i, spec in enumerate(schema):
         if spec.role is Role.PREDICTION:
-            vals = [(e["features"] or {}).get(name, e.get("prediction")) for e in events]
-        else:
-            vals = [(e["features"] or {}).get(name) for e in events]
-        arrays.append(_column(spec, vals))
-    return pa.Table.from_arrays(arrays, names=schema.names)
+            vals = [
+                f.get(spec.name, e.get("prediction")) for f, e in zip(feats, events, strict=True)
+            ]
+            table = table.set_column(i, spec.name, _column(spec, vals))
+    return table
 
 
 # -- accumulators ------------------------------------------------------------------------
@@ -338,17 +366,18 @@ class LivePartial:
         for e in events:
             for seg in cfg.segments_of(e.get("segment")):
                 stats = self.segments.get(seg)
-                if stats is None:
-                    if len(self.segments) > cfg.max_segments:
-                        seg = seg.split("=", 1)[0] + "=" + OTHER
+                if stats is None and seg != ALL:
+                    prefix = seg.split("=", 1)[0] + "="
+                    if sum(s.startswith(prefix) for s in self.segments) >= cfg.max_segments:
+                        seg = prefix + OTHER
                         stats = self.segments.get(seg)
-                    if stats is None:
-                        stats = WindowStats(
-                            self.schema,
-                            cfg.reservoir_size,
-                            _seed(self.partial_id, seg),
-                        )
-                        self.segments[seg] = stats
+                if stats is None:
+                    stats = WindowStats(
+                        self.schema,
+                        cfg.reservoir_size,
+                        _seed(self.partial_id, seg),
+                    )
+                    self.segments[seg] = stats
                 stats.add(e, cfg.max_unknown_features)
                 if stats.buffered >= cfg.fold_rows:
                     stats.fold()

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 
+from driftline.store.base import Row
 from driftline.store.sql import SQLStore
+
+_EVENT_COLUMNS = (
+    ("event_id", "text"),
+    ("model", "text"),
+    ("version", "text"),
+    ("prediction_id", "text"),
+    ("ts", "float8"),
+    ("received_at", "float8"),
+    ("window_start", "int8"),
+    ("partial_id", "text"),
+    ("seq", "int4"),
+    ("status", "text"),
+    ("shadow", "bool"),
+    ("payload", "text"),
+)
+_TEMP_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_in "
+    f"({', '.join(f'{c} {t}' for c, t in _EVENT_COLUMNS)}) ON COMMIT DELETE ROWS"
+)
+_INSERT_EVENTS = (
+    f"INSERT INTO events ({', '.join(c for c, _ in _EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(c for c, _ in _EVENT_COLUMNS)} FROM events_in "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
 
 #: ``pg_advisory_lock`` key held while migrating, so replicas starting together take turns.
 MIGRATE_LOCK = 0x64726966746C696E  # "driftlin"
@@ -32,6 +58,25 @@ class PostgresStore(SQLStore):
 
     def _insert(self, table: Any) -> Any:
         return insert(table)
+
+    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+        """COPY into a temporary table, then one ``INSERT ... ON CONFLICT DO NOTHING``.
+
+        (A multi-row VALUES statement has thousands of placeholders, which psycopg
+        parses in Python on every call; COPY rows are encoded in C.)
+        """
+        if not rows:
+            return set()
+        cols = [c for c, _ in _EVENT_COLUMNS]
+        with self.engine.begin() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            with raw.cursor() as cur:
+                cur.execute(_TEMP_TABLE)
+                with cur.copy(f"COPY events_in ({', '.join(cols)}) FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(tuple(r[c] for c in cols))
+                cur.execute(_INSERT_EVENTS)
+                return {x[0] for x in cur.fetchall()}
 
     def migrate(self) -> None:
         from driftline.store.migrate import upgrade

@@ -1,0 +1,155 @@
+"""Collector ingest throughput (SQLite, PostgreSQL) and window-profile memory (issue 6).
+
+    python benchmarks/ingest.py [--events 100000] [--batch 500] [--features 20]
+                                [--postgres postgresql://postgres@127.0.0.1:5432/test]
+                                [--skip-memory]
+
+Each batch goes through what a request does after the HTTP layer: JSON bytes
+-> decode -> per-event validation -> INSERT ... ON CONFLICT (commit) -> live
+window profiles updated (fold every 4096 rows). The figure is events per
+second of wall time over the whole run, including a final flush of the
+partials. Memory: the serialised size and the traced Python heap of one
+window's profile after 1k and after 1M events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from driftline.sdk.clock import SystemClock
+from driftline.server.collector import Collector
+from driftline.server.ingest import decode_body
+from driftline.server.settings import Settings
+from driftline.store import open_store
+from driftline.store.testing import fresh_database
+from driftline.windows import WindowStats, infer_schema
+
+
+def make_bodies(n_events: int, batch: int, n_features: int, seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    now = time.time()
+    n_cat = n_features // 4
+    bodies = []
+    for b in range(0, n_events, batch):
+        xs = rng.normal(size=(batch, n_features - n_cat)).round(4)
+        cats = rng.integers(0, 8, size=(batch, n_cat))
+        events = []
+        for i in range(batch):
+            feats: dict[str, Any] = {f"x{j}": float(xs[i, j]) for j in range(n_features - n_cat)}
+            feats.update({f"c{j}": f"v{cats[i, j]}" for j in range(n_cat)})
+            k = b + i
+            events.append(
+                {
+                    "type": "prediction",
+                    "event_id": f"{seed:04d}{k:012d}",
+                    "prediction_id": f"{seed:04d}{k:012d}",
+                    "timestamp": now - 30 + (k % 60) * 0.5,
+                    "model": "bench",
+                    "version": "v1",
+                    "features": feats,
+                    "prediction": int(k % 2),
+                    "scores": [0.3, 0.7],
+                    "segment": {"region": "eu"},
+                    "latency_ms": 3.2,
+                    "status": "ok",
+                    "error_type": None,
+                    "shadow": False,
+                    "tags": {},
+                }
+            )
+        bodies.append(orjson.dumps(events))
+    return bodies
+
+
+def run_ingest(url: str, bodies: list[bytes]) -> dict[str, float]:
+    store = open_store(url)
+    c = Collector(Settings(), store, SystemClock())
+    warm = make_bodies(50, 50, 20, seed=9999)[0]  # imports, schema, first window
+    c.ingest("prediction", decode_body(warm, None, "application/json", 1 << 30))
+    n = 0
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for body in bodies:
+        items = decode_body(body, None, "application/json", 1 << 30)
+        n += c.ingest("prediction", items).accepted
+    c.windows.flush(force=True)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    store.close()
+    return {
+        "events": n,
+        "seconds": elapsed,
+        "events_per_second": n / elapsed,
+        "events_per_cpu_second": n / cpu,
+    }
+
+
+def window_memory(n_events: int, n_features: int) -> dict[str, float]:
+    rng = np.random.default_rng(1)
+    n_cat = n_features // 4
+    feats: dict[str, Any] = {f"x{j}": 0.5 for j in range(n_features - n_cat)}
+    feats.update({f"c{j}": "a" for j in range(n_cat)})
+    schema = infer_schema([{"features": feats}])
+    tracemalloc.start()
+    st = WindowStats(schema, reservoir_size=Settings().windows.reservoir_size)
+    chunk = 4096
+    for start in range(0, n_events, chunk):
+        m = min(chunk, n_events - start)
+        cols = {f"x{j}": rng.normal(size=m) for j in range(n_features - n_cat)}
+        cols.update({f"c{j}": rng.choice(["a", "b", "c", "d"], m) for j in range(n_cat)})
+        st.profile.update(pa.table(cols).select(schema.names), st._rng)
+        st.n_events += m
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"events": n_events, "serialised_bytes": len(st.to_bytes()), "heap_bytes": current}
+
+
+def _line(name: str, r: dict[str, float]) -> str:
+    return (
+        f"{name:<11} {r['events_per_second']:>9,.0f} events/s wall ({r['seconds']:.1f} s); "
+        f"{r['events_per_cpu_second']:>9,.0f} events per CPU-second of the collector process"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--features", type=int, default=20)
+    ap.add_argument("--postgres", default=os.environ.get("DRIFTLINE_TEST_POSTGRES", ""))
+    ap.add_argument("--sqlite-dir", default="/tmp")
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args()
+    print(f"# host: {platform.node()} cpus={os.cpu_count()} load(1,5,15)={os.getloadavg()}")
+    bodies = make_bodies(args.events, args.batch, args.features)
+    print(f"# {args.events} events in batches of {args.batch}, {args.features} features")
+    path = f"{args.sqlite_dir}/driftline-bench-{os.getpid()}.db"
+    r = run_ingest(f"sqlite:///{path}", bodies)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    print(_line("sqlite", r))
+    if args.postgres:
+        os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
+        with fresh_database("driftline_bench") as url:
+            r = run_ingest(url, bodies)
+        print(_line("postgresql", r))
+    if not args.skip_memory:
+        for n in (1_000, 1_000_000):
+            m = window_memory(n, args.features)
+            print(
+                f"window after {n:>9,} events: {m['serialised_bytes']:>10,} bytes serialised, "
+                f"{m['heap_bytes']:>12,} bytes heap"
+            )
+    print(f"# load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
