@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,7 +209,7 @@ def test_regression_with_dle(rng: np.random.Generator) -> None:
     )
 
 
-def test_per_chunk_performance(tmp_path: object, cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_per_chunk_performance(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = cancer
     report = chunked_report(ref, cur, 3, ROLES, data_driven=False).to_dict()
     chunks = report["chunks"]
@@ -248,3 +250,15 @@ def test_late_labels_of_the_wrong_type(cancer: tuple[pd.DataFrame, pd.DataFrame]
         driftline.compare(
             ref, cur.drop(columns=["target"]), ROLES, labels=labels, id="prediction_id"
         )
+
+
+def test_saved_reference_profile_gives_the_same_section(
+    tmp_path: Path, cancer: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = cancer
+    path = driftline.profile(ref, ROLES, seed=1).save(tmp_path / "ref.profile")
+    from_raw = driftline.compare(ref, cur, ROLES, seed=1).to_dict()["performance"]
+    from_file = driftline.compare(path, cur, ROLES, seed=1).to_dict()["performance"]
+    assert from_file["realized"] == from_raw["realized"]
+    assert from_file["reference"] == from_raw["reference"]
+    assert from_file["estimated"] == from_raw["estimated"]

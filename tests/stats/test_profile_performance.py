@@ -240,3 +240,22 @@ def test_failed_batch_leaves_the_profile_unchanged(rng: np.random.Generator) -> 
     with pytest.raises(InputError):
         prof.update(pa.Table.from_pandas(bad))
     assert (prof.n_rows, _state(prof)) == before
+
+
+def test_regression_and_multiclass_merge_equal_one_pass(rng: np.random.Generator) -> None:
+    n = 900
+    probs = rng.dirichlet([1, 1, 1], n)
+    df = pd.DataFrame(probs, columns=["p_0", "p_1", "p_2"])
+    df["target"] = [rng.choice(3, p=p) for p in probs]
+    df["amount"] = rng.normal(size=n)
+    df["amount_pred"] = df.amount + rng.normal(size=n)
+    multi = {c: {"role": "score"} for c in ("p_0", "p_1", "p_2")}
+    reg = {"amount": {"role": "target"}, "amount_pred": {"role": "prediction"}}
+    for schema, cols in (
+        (multi, ["p_0", "p_1", "p_2", "target"]),
+        (reg, ["amount", "amount_pred"]),
+    ):
+        whole = driftline.profile(df[cols], schema)
+        parts = [driftline.profile(df[cols].iloc[i : i + 300], schema) for i in (0, 300, 600)]
+        merged = parts[0].merge(parts[1]).merge(parts[2])
+        assert _state(merged) == _state(whole)
