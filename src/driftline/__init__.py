@@ -1,12 +1,16 @@
 """driftline: monitoring for machine-learning models in production.
 
-Importing driftline never imports the server, database drivers or Spark.
+The public names below are imported lazily, on first use: ``import
+driftline`` (or ``import driftline.sdk`` inside a model service) stays cheap
+and never imports scipy, the server, database drivers or Spark until a
+feature needs them.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftline.errors import (
     ConfigError,
@@ -15,18 +19,62 @@ from driftline.errors import (
     ProfileFormatError,
     SchemaError,
 )
-from driftline.report import Report, compare
-from driftline.schema import ColumnSpec, Kind, Role, Schema
-from driftline.stats.drift import DriftResult
-from driftline.stats.estimation import CBPE, DLE
-from driftline.stats.labels import LabelJoinStats, join_labels
-from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
-from driftline.stats.performance.profile_part import PerformanceSpec
-from driftline.stats.profile import ColumnProfile, DatasetProfile
-from driftline.stats.quality import QualityResult, QualityThresholds
-from driftline.stats.segments import metrics_by_segment, worst_segments
+
+if TYPE_CHECKING:
+    from driftline.report import Report, compare
+    from driftline.schema import ColumnSpec, Kind, Role, Schema
+    from driftline.sdk import Monitor, Prediction, PrivacyPolicy, Router
+    from driftline.stats.drift import DriftResult
+    from driftline.stats.estimation import CBPE, DLE
+    from driftline.stats.labels import LabelJoinStats, join_labels
+    from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
+    from driftline.stats.performance.profile_part import PerformanceSpec
+    from driftline.stats.profile import ColumnProfile, DatasetProfile
+    from driftline.stats.quality import QualityResult, QualityThresholds
+    from driftline.stats.segments import metrics_by_segment, worst_segments
 
 __version__ = "0.1.0"
+
+#: public name -> module that defines it (imported on first attribute access)
+_LAZY: dict[str, str] = {
+    "CBPE": "driftline.stats.estimation",
+    "DLE": "driftline.stats.estimation",
+    "ClassificationMetrics": "driftline.stats.performance",
+    "ColumnProfile": "driftline.stats.profile",
+    "ColumnSpec": "driftline.schema",
+    "DatasetProfile": "driftline.stats.profile",
+    "DriftResult": "driftline.stats.drift",
+    "Kind": "driftline.schema",
+    "LabelJoinStats": "driftline.stats.labels",
+    "Monitor": "driftline.sdk",
+    "PerformanceSpec": "driftline.stats.performance.profile_part",
+    "Prediction": "driftline.sdk",
+    "PrivacyPolicy": "driftline.sdk",
+    "QualityResult": "driftline.stats.quality",
+    "QualityThresholds": "driftline.stats.quality",
+    "RegressionMetrics": "driftline.stats.performance",
+    "Report": "driftline.report",
+    "Role": "driftline.schema",
+    "Router": "driftline.sdk",
+    "Schema": "driftline.schema",
+    "compare": "driftline.report",
+    "join_labels": "driftline.stats.labels",
+    "metrics_by_segment": "driftline.stats.segments",
+    "worst_segments": "driftline.stats.segments",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'driftline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def profile(
@@ -76,13 +124,17 @@ __all__ = [
     "InputError",
     "Kind",
     "LabelJoinStats",
+    "Monitor",
     "PerformanceSpec",
+    "Prediction",
+    "PrivacyPolicy",
     "ProfileFormatError",
     "QualityResult",
     "QualityThresholds",
     "RegressionMetrics",
     "Report",
     "Role",
+    "Router",
     "Schema",
     "SchemaError",
     "__version__",
