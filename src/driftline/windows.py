@@ -259,7 +259,7 @@ class WindowStats:
             self.n_shadow += 1
         features = event.get("features") or {}
         cols = self.profile.columns
-        if len(features) != len(cols) or any(k not in cols for k in features):
+        if not features.keys() <= cols.keys():
             for k in features:
                 if k not in cols and (k in self.unknown or len(self.unknown) < max_unknown):
                     self.unknown[k] = self.unknown.get(k, 0) + 1

@@ -112,6 +112,7 @@ def evaluate_everything(url: str) -> dict[tuple[Any, ...], float | None]:
     return {tuple(p[k] for k in keys): p["value"] for p in points}
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_every_event_exactly_once(tmp_path: Path, servers: list[Server]) -> None:
     url = f"sqlite:///{tmp_path}/kill.db"
     port = free_port()
@@ -167,6 +168,8 @@ def _events(n: int, t0: float) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_replicas_sharing_postgres_give_the_same_points_as_one(
     tmp_path: Path, servers: list[Server]
 ) -> None:

@@ -93,11 +93,14 @@ def create_app(
 
 
 def _document_limits(app: FastAPI, settings: Settings) -> None:
-    """Publish the configured batch limit in the OpenAPI document (``maxItems``)."""
+    """Publish the configured batch limit (``maxItems``) and the bearer key scheme."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         doc = build()
+        schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["apiKey"] = {"type": "http", "scheme": "bearer", "description": "API key"}
+        doc["security"] = [{"apiKey": []}]
         for path in ("/v1/events", "/v1/labels", "/v1/feedback", "/v1/jobs"):
             body = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
             body["schema"]["maxItems"] = settings.max_batch_events

@@ -8,6 +8,7 @@ stored.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import zlib
@@ -110,11 +111,16 @@ def _str(e: dict[str, Any], name: str, required: bool = True, limit: int = MAX_I
     return v
 
 
+@functools.lru_cache(maxsize=4096)
+def _valid_name(v: str) -> bool:
+    return NAME_RE.match(v) is not None
+
+
 def _name(e: dict[str, Any], name: str, required: bool = True) -> str | None:
     v = e.get(name)
     if v is None and not required:
         return None
-    if not isinstance(v, str) or not NAME_RE.match(v):
+    if not isinstance(v, str) or not _valid_name(v):
         raise InvalidEventError(
             name,
             f"{name} must be 1 to 128 characters of letters, digits and _.:@+- "

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
+from driftline.store.base import Row
 from driftline.store.sql import SQLStore
+from driftline.store.tables import events
+
+EVENT_COLUMNS = tuple(c.name for c in events.c)
+_ROWS_PER_STATEMENT = 32_000 // len(EVENT_COLUMNS)  # SQLite allows 32766 parameters
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(n_rows: int) -> str:
+    row = "(" + ",".join("?" * len(EVENT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {','.join([row] * n_rows)} "
+        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    )
 
 
 class SQLiteStore(SQLStore):
@@ -41,3 +57,25 @@ class SQLiteStore(SQLStore):
 
     def _insert(self, table: Any) -> Any:
         return insert(table)
+
+    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+        """Multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the driver directly.
+
+        The same statement SQLAlchemy would build, without its per-row parameter
+        processing (the ingest hot path).
+        """
+        if not rows:
+            return set()
+        new: set[str] = set()
+        with self.engine.begin() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            cur = raw.cursor()
+            try:
+                for i in range(0, len(rows), _ROWS_PER_STATEMENT):
+                    chunk = rows[i : i + _ROWS_PER_STATEMENT]
+                    params = [r[c] for r in chunk for c in EVENT_COLUMNS]
+                    cur.execute(_insert_sql(len(chunk)), params)
+                    new.update(x[0] for x in cur.fetchall())
+            finally:
+                cur.close()
+        return new
