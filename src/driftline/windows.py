@@ -22,6 +22,8 @@ Larger windows (1 h, 1 day) are merges of the base windows they contain.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import threading
 import uuid
@@ -35,7 +37,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from driftline.errors import ConfigError, InputError
+from driftline.errors import ConfigError, DriftlineError, InputError
 from driftline.report.compare import build_report
 from driftline.schema import ColumnSpec, Kind, Role, Schema
 from driftline.stats._codec import pack, unpack
@@ -45,6 +47,8 @@ from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
 from driftline.stats.profile import DatasetProfile
 from driftline.stats.quality import QualityThresholds
 from driftline.store.base import Store, WindowKey
+
+log = logging.getLogger("driftline.windows")
 
 ALL = "*"
 OTHER = "__other__"
@@ -573,6 +577,7 @@ class Evaluator:
         self.options = options or EvaluatorOptions()
         self.cache_ttl = cache_ttl
         self._refs: dict[tuple[str, str], tuple[DatasetProfile | None, float]] = {}
+        self.failed = 0
 
     def forget_reference(self, model: str, version: str) -> None:
         self._refs.pop((model, version), None)
@@ -582,7 +587,14 @@ class Evaluator:
         now = self.clock.time()
         pending = self.store.pending_windows(now - self.config.grace_seconds, limit)
         for pw in pending:
-            self.store.upsert_metric_points(self.evaluate(pw.key, now))
+            try:
+                points = self.evaluate(pw.key, now)
+            except (DriftlineError, ValueError, ArithmeticError):
+                # a window that cannot be evaluated must not hold up the others
+                log.exception("driftline evaluator: window %s failed", pw.key)
+                self.failed += 1
+                points = []
+            self.store.upsert_metric_points(points)
             self.store.mark_evaluated(pw.key, pw.generation, now)
         return len(pending)
 
@@ -661,10 +673,9 @@ def _merge_into(out: dict[str, WindowStats], seg: str, stats: WindowStats) -> No
     if have is None:
         out[seg] = stats
         return
-    try:
+    # a partial made before the version's columns changed (new reference) cannot merge
+    with contextlib.suppress(InputError):
         have.merge(stats)
-    except InputError:  # a partial made before the version's columns changed
-        have.n_events += 0
 
 
 def performance_results(

@@ -129,9 +129,32 @@ def _name(e: dict[str, Any], name: str, required: bool = True) -> str | None:
     return v
 
 
+@functools.lru_cache(maxsize=4096)
+def _utc_second(prefix: str) -> float | None:
+    """Epoch seconds of ``YYYY-MM-DDTHH:MM:SS`` in UTC (cached: events share seconds)."""
+    try:
+        return datetime.fromisoformat(prefix).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
 def parse_time(v: Any, name: str, now: float, max_future: float) -> float:
     """Epoch seconds of an RFC 3339 string (or a number of epoch seconds)."""
-    if isinstance(v, int | float) and not isinstance(v, bool):
+    ts: float | None = None
+    if (
+        type(v) is str
+        and len(v) == 27
+        and v[19] == "."
+        and v[26] == "Z"
+        and v[10] == "T"
+        and v[20:26].isdigit()
+    ):  # the SDK's form, YYYY-MM-DDTHH:MM:SS.ffffffZ
+        base = _utc_second(v[:19])
+        if base is not None:
+            ts = base + int(v[20:26]) / 1e6
+    if ts is not None:
+        pass
+    elif isinstance(v, int | float) and not isinstance(v, bool):
         ts = float(v)
     elif isinstance(v, str) and 10 <= len(v) <= 40:
         text = v.replace("z", "Z")
@@ -205,42 +228,66 @@ class Limits:
 
 
 def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
-    _kind(e, "prediction")
-    event_id = _str(e, "event_id")
-    assert event_id is not None
+    """A validated, normalised prediction event (the hot path: few calls per event)."""
+    t = e.get("type")
+    if t is not None and t != "prediction":
+        _kind(e, "prediction")
+    event_id = e.get("event_id")
+    if type(event_id) is not str or not 0 < len(event_id) <= MAX_ID:
+        _str(e, "event_id")
+    prediction_id = e.get("prediction_id")
+    if prediction_id is None:
+        prediction_id = event_id
+    elif type(prediction_id) is not str or not 0 < len(prediction_id) <= MAX_ID:
+        _str(e, "prediction_id")
     status = e.get("status", "ok")
-    if status not in STATUSES:
+    if status != "ok" and status != "error":
         raise InvalidEventError("status", f"status={status!r}; allowed: 'ok', 'error'")
     shadow = e.get("shadow", False)
-    if not isinstance(shadow, bool):
+    if shadow is not False and shadow is not True:
         raise InvalidEventError("shadow", "shadow must be true or false")
     error_type = e.get("error_type")
-    if error_type is not None and not isinstance(error_type, str):
+    if error_type is not None and type(error_type) is not str:
         raise InvalidEventError("error_type", "error_type must be a string or null")
-    out = {
-        "type": "prediction",
-        "event_id": event_id,
-        "prediction_id": _str(e, "prediction_id", required=False) or event_id,
-        "timestamp": e.get("timestamp"),
-        "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
-        "model": _name(e, "model"),
-        "version": _name(e, "version"),
-        "features": _obj(e, "features", lim.max_features),
-        "prediction": e.get("prediction"),
-        "scores": e.get("scores"),
-        "segment": _obj(e, "segment", 32),
-        "latency_ms": _number(e, "latency_ms", 0.0),
-        "status": status,
-        "error_type": error_type,
-        "shadow": shadow,
-        "tags": _obj(e, "tags", 64),
-    }
-    for k, v in out["segment"].items():
+    features = e.get("features")
+    if type(features) is not dict or len(features) > lim.max_features:
+        features = _obj(e, "features", lim.max_features)
+    segment = e.get("segment")
+    if segment is None:
+        segment = {}
+    elif type(segment) is not dict or len(segment) > 32:
+        segment = _obj(e, "segment", 32)
+    for k, v in segment.items():
         if isinstance(v, dict | list):
             raise InvalidEventError(
                 f"segment.{k}", f"segment value of {k!r} must be a string or number"
             )
-    return out
+    tags = e.get("tags")
+    if tags is None:
+        tags = {}
+    elif type(tags) is not dict or len(tags) > 64:
+        tags = _obj(e, "tags", 64)
+    latency = e.get("latency_ms")
+    if latency is not None and (type(latency) is not float or not 0 <= latency < math.inf):
+        latency = _number(e, "latency_ms", 0.0)
+    return {
+        "type": "prediction",
+        "event_id": event_id,
+        "prediction_id": prediction_id,
+        "timestamp": e.get("timestamp"),
+        "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
+        "model": _name(e, "model"),
+        "version": _name(e, "version"),
+        "features": features,
+        "prediction": e.get("prediction"),
+        "scores": e.get("scores"),
+        "segment": segment,
+        "latency_ms": latency,
+        "status": status,
+        "error_type": error_type,
+        "shadow": shadow,
+        "tags": tags,
+    }
 
 
 def label(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
