@@ -316,7 +316,7 @@ def table(runs: list[Run]) -> str:
         after_load = run.extra.get("rss_after_load_mb")
         added = "-"
         if ok and run.peak_rss_mb and after_load:
-            added = f"{run.peak_rss_mb - after_load:,.0f}"
+            added = f"{max(run.peak_rss_mb - after_load, 0.0):,.0f}"
         load = f"{run.load_s:.2f}" if run.load_s is not None else "-"
         cpu_s = run.extra.get("compute_cpu_s")
         cpu = f"{cpu_s:.2f}" if ok and cpu_s is not None else "-"
