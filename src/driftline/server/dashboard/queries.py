@@ -237,7 +237,8 @@ class ColumnDrift:
 def drift_table(
     store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL
 ) -> list[ColumnDrift]:
-    """Drift per column, most severe first: drifted now, then by score over threshold."""
+    """Drift per column, most severe first: drifted now, then drifted most often in the
+    range, then by latest score over threshold."""
     cols: dict[str, ColumnDrift] = {}
     for p in points(store, tr, "drift_score", model=model, version=version, segment=segment):
         c = cols.setdefault(p["column"], ColumnDrift(p["column"]))
@@ -249,7 +250,10 @@ def drift_table(
         c.threshold = _num(details.get("threshold"))
         c.p_value = _num(details.get("p_value"))
         c.drifted_windows += p["status"] == "drift"
-    return sorted(cols.values(), key=lambda c: (c.status != "drift", -c.severity, c.column))
+    return sorted(
+        cols.values(),
+        key=lambda c: (c.status != "drift", -c.drifted_windows, -c.severity, c.column),
+    )
 
 
 @dataclass

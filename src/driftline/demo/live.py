@@ -1,0 +1,483 @@
+"""The live demo: everything in one process, on a simulated clock faster than real time.
+
+:class:`LiveDemo` starts the collector (embedded SQLite, uvicorn on
+127.0.0.1), the dashboard, the alert engine with a local webhook receiver, and
+a simulated model service instrumented with the SDK that sends real
+predictions of scikit-learn classifiers over HTTP. The :class:`Story` plays,
+window by window: normal operation; a challenger taking 10% of traffic; a
+feature drifting at one site; a latency regression; late labels showing the
+accuracy fall; alerts firing and resolving; a failed and a late pipeline run.
+Then normal traffic goes on until Ctrl-C (or ``duration``).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from driftline.demo.receiver import WebhookReceiver
+from driftline.demo.service import (
+    TUMOR,
+    WINE,
+    Classifier,
+    DemoClock,
+    PinnedClock,
+    load_tumor,
+    load_wine_data,
+)
+
+WINDOW = 60
+STEP = 5.0
+DRIFT_COLUMN = "mean_texture"
+DEFAULT_STORE = ".driftline/demo.db"
+
+
+class SimulatedError(RuntimeError):
+    """What the simulated service raises for a small share of requests."""
+
+
+@dataclass(frozen=True)
+class Story:
+    """When each thing happens, in windows of :data:`WINDOW` simulated seconds."""
+
+    challenger_at: int = 3
+    drift: tuple[int, int] = (6, 17)
+    latency: tuple[int, int] = (9, 13)
+    job_failure_at: int = 11
+    late_job_at: int = 15
+    length: int = 24
+    tumor_rate: float = 4.0  # requests per simulated second
+    wine_rate: float = 1.0
+
+    @property
+    def seconds(self) -> int:
+        return self.length * WINDOW
+
+
+def alerts_config(receiver_url: str, external_url: str) -> Any:
+    from driftline.alerts import parse_alerts_config
+
+    only_all = "[*]"  # the whole model's traffic ("*" as a pattern would match every segment)
+    return parse_alerts_config(
+        {
+            "rules": [
+                {"name": "feature_drift", "metric": "drift_detected", "op": ">=", "threshold": 1,
+                 "for": 2, "keep_firing_for": 1, "severity": "warning", "team": "ml",
+                 "segment": only_all,
+                 "annotations": {"summary": "{{ $labels.column }} of {{ $labels.model }} "
+                                 "{{ $labels.version }} drifted"}},
+                {"name": "p99_latency", "metric": "latency_p99_seconds", "op": ">",
+                 "threshold": 0.25, "for": 2, "keep_firing_for": 1, "severity": "critical",
+                 "team": "ops", "segment": only_all,
+                 "annotations": {"summary": "p99 latency of {{ $labels.model }} "
+                                 "{{ $labels.version }} is {{ $value }}s (budget 0.25s)"}},
+                {"name": "accuracy_low", "metric": "accuracy", "op": "<", "threshold": 0.9,
+                 "for": 2, "keep_firing_for": 1, "severity": "warning", "team": "ml",
+                 "segment": only_all, "model": TUMOR,
+                 "annotations": {"summary": "accuracy of {{ $labels.model }} "
+                                 "{{ $labels.version }} fell to {{ $value }} (labels)"}},
+                {"name": "error_rate", "metric": "error_rate", "op": ">", "threshold": 0.02,
+                 "for": 2, "severity": "critical", "team": "ops", "segment": only_all},
+            ],
+            "receivers": [{"name": "demo-webhook", "webhook": {"url": receiver_url, "format": "json"}}],  # noqa: E501
+            "route": {"receiver": "demo-webhook", "group_by": ["alertname", "model"],
+                      "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
+            "inhibit_rules": [],
+            "external_url": external_url,
+        }
+    )  # fmt: skip
+
+
+class LiveDemo:
+    """The demo's parts; :meth:`start`, then :meth:`run_for`, then :meth:`stop`."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 8080,
+        store_url: str | None = None,
+        speed: float = 15.0,
+        story: Story | None = None,
+        seed: int = 0,
+        out: Callable[[str], None] = print,
+    ) -> None:
+        self.port = port
+        self.store_url = store_url
+        self.speed = speed
+        self.story = story or Story()
+        self.rng = np.random.default_rng(seed)
+        self.out = out
+        self.started = False
+        self._labels: deque[tuple[float, Any, str, str]] = deque()
+        self._said: set[str] = set()
+        self._i = 0
+
+    # -- start and stop ---------------------------------------------------------------------
+    def start(self) -> str:
+        """Train the models, start the collector and dashboard; return the dashboard URL."""
+        from prometheus_client import CollectorRegistry
+
+        from driftline.alerts import AlertEngine, Dispatcher
+        from driftline.alerts.store import SQLAlertStore
+        from driftline.server import Settings, create_app
+        from driftline.server.auth import create_key
+        from driftline.server.dashboard import AlertBridge, mount_dashboard
+        from driftline.store import open_store
+        from driftline.windows import WindowConfig
+
+        self.tumor, self.wine = load_tumor(), load_wine_data()
+        self.models = {
+            "v1": Classifier(self.tumor, c=1.0),
+            "v2": Classifier(self.tumor, c=0.3),
+            "wine": Classifier(self.wine, c=1.0),
+        }
+        self.start_time = float(math.floor((time.time() - self.story.seconds) / 3600) * 3600)
+        self.clock = DemoClock(self.start_time)
+        url = self.store_url or f"sqlite:///{DEFAULT_STORE}"
+        if self.store_url is None:
+            Path(DEFAULT_STORE).parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(DEFAULT_STORE + suffix).unlink(missing_ok=True)
+        self.store = open_store(url)
+        self.admin_key, _ = create_key(self.store, self.clock, name="demo-admin", scopes=("admin",))
+        ingest_key, _ = create_key(self.store, self.clock, name="demo-service", scopes=("ingest",))
+        self.settings = Settings(
+            windows=WindowConfig(
+                sizes=(WINDOW, 3600), grace_seconds=10, checkpoint_seconds=30,
+                segment_keys=("site",),
+            ),
+            max_inflight=64,
+        )  # fmt: skip
+        self.app = create_app(self.settings, self.store, self.clock, background=False)
+        self.sock = _bind(self.port)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.receiver = WebhookReceiver(self.clock.time).start()
+        alert_store = SQLAlertStore(self.store.engine)  # type: ignore[attr-defined]
+        alert_store.create_tables()
+        config = alerts_config(self.receiver.url, f"{self.url}/ui")
+        self.registry = CollectorRegistry()
+        self.dispatcher = Dispatcher(config, alert_store, clock=self.clock, registry=self.registry)
+        self.engine = AlertEngine(config, store=alert_store, clock=self.clock, sink=self.dispatcher)
+        self.dashboard = mount_dashboard(
+            self.app, self.store, self.settings, self.clock,
+            alerts=self.engine, inbox=self.receiver.messages,
+        )  # fmt: skip
+        self.bridge = AlertBridge(self.store, self.engine, WINDOW, lookback_windows=6)
+        self._serve()
+        self._upload_references()
+        self._monitors(ingest_key)
+        self.started = True
+        self.sign_in_url = f"{self.url}/ui/login/{self.dashboard.access.link_for(self.admin_key)}"
+        return self.url
+
+    def _serve(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the demo collector did not start within 15 s")
+            time.sleep(0.02)
+
+    def _upload_references(self) -> None:
+        import httpx
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        import sklearn
+
+        auth = {"Authorization": f"Bearer {self.admin_key}"}
+        deps = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
+        plan = [
+            (TUMOR, "v1", self.tumor, self.models["v1"], "2025-10-01"),
+            (TUMOR, "v2", self.tumor, self.models["v2"], "2025-12-15"),
+            (WINE, "v3", self.wine, self.models["wine"], "2025-09-01"),
+        ]
+        with httpx.Client(base_url=self.url, headers=auth, timeout=30) as client:
+            for model, version, data, clf, when in plan:
+                buf = io.BytesIO()
+                pq.write_table(pa.table(data.reference()), buf)
+                path = f"/v1/models/{model}/versions/{version}"
+                r = client.put(f"{path}/reference", content=buf.getvalue())
+                r.raise_for_status()
+                meta = {
+                    "task": "classification", "owner": "ml-team",
+                    "training_data": f"sklearn.datasets:{data.name} (80% split)",
+                    "training_data_version": when, "hyperparameters": clf.hyperparameters(),
+                    "dependencies": deps, "deployed_at": when,
+                }  # fmt: skip
+                client.put(f"{path}/metadata", json=meta).raise_for_status()
+
+    def _monitors(self, key: str) -> None:
+        from driftline.sdk import Monitor, Router
+
+        common: dict[str, Any] = {
+            "sink": self.url, "api_key": key, "clock": self.clock, "registry": self.registry,
+            "flush_interval": 0.05,
+        }  # fmt: skip
+        self.tumor_mon = Monitor(model=TUMOR, version="v1", **common)
+        self.wine_mon = Monitor(model=WINE, version="v3", **common)
+        self.job_clock = PinnedClock(self.start_time)
+        self.jobs_mon = Monitor(
+            model="pipelines", version="v1", sink=self.url, api_key=key,
+            clock=self.job_clock, registry=self.registry, flush_interval=0.05,
+        )  # fmt: skip
+        fns = {v: self._version_fn(v) for v in ("v1", "v2")}
+        self.router = Router(self.tumor_mon, {"v1": fns["v1"]})
+        self.challenger = Router(self.tumor_mon, fns, weights={"v1": 0.9, "v2": 0.1})
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon):
+            mon.close(timeout=5)
+        self.router.close()
+        self.challenger.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.sock.close()
+        self.receiver.stop()
+        self.dispatcher.client.close()
+        self.store.close()
+
+    # -- the simulation --------------------------------------------------------------------------
+    @property
+    def window(self) -> int:
+        return int((self.clock.time() - self.start_time) // WINDOW)
+
+    def _say(self, key: str, text: str) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            stamp = time.strftime("%H:%M", time.gmtime(self.clock.time()))
+            self.out(f"  [{stamp} simulated] {text}")
+
+    def _version_fn(self, version: str) -> Callable[[dict[str, float]], Any]:
+        from driftline.sdk import Prediction
+
+        classes = self.tumor.classes
+
+        def predict(features: dict[str, float]) -> Any:
+            i = self._i
+            self.clock.spend(float(self._latency[version][i]))
+            if self._fail[i]:
+                raise SimulatedError("feature store timed out")
+            p = self._proba[version][i]
+            top = int(np.argmax(p))
+            return Prediction(classes[top], scores={c: float(p[k]) for k, c in enumerate(classes)})
+
+        return predict
+
+    def step(self) -> None:
+        """One step of :data:`STEP` simulated seconds of traffic, then evaluate and alert."""
+        s, w, t0 = self.story, self.window, self.clock.time()
+        drifting = s.drift[0] <= w < s.drift[1]
+        slow = s.latency[0] <= w < s.latency[1]
+        self._narrate(w)
+        n = max(1, int(self.rng.poisson(s.tumor_rate * STEP)))
+        x, y = self.tumor.rows(self.rng, n)
+        sites = self.rng.choice(np.array(["north", "south"]), n, p=[0.5, 0.5])
+        if drifting:  # site north's new scanner has more contrast: texture reads higher
+            col = self.tumor.columns.index(DRIFT_COLUMN)
+            ramp = min(1.0, (w - s.drift[0] + 1) / 2)
+            x[sites == "north", col] += 2.5 * ramp * self.tumor.x[:, col].std()
+        self._proba = {v: self.models[v].predict_proba(x) for v in ("v1", "v2")}
+        base = self.rng.lognormal(math.log(0.012), 0.35, n)
+        self._latency = {"v1": base * (14.0 if slow else 1.0), "v2": base * 1.3}
+        self._fail = self.rng.random(n) < 0.003
+        router = self.challenger if w >= s.challenger_at else self.router
+        for i in range(n):
+            self._i = i
+            self.clock.set(t0 + STEP * i / max(n, 1))
+            features = dict(zip(self.tumor.columns, x[i].tolist(), strict=True))
+            try:
+                routed = router.predict(
+                    features, key=f"patient-{self.rng.integers(1_000_000)}",
+                    segment={"site": str(sites[i])},
+                )  # fmt: skip
+            except SimulatedError:
+                continue
+            if self.rng.random() < 0.7:  # most diagnoses are confirmed, two minutes later
+                due = self.clock.time() + 2 * WINDOW
+                self._labels.append(
+                    (due, self.tumor_mon, routed.prediction_id, self.tumor.classes[int(y[i])])
+                )
+        self._wine(t0)
+        while self._labels and self._labels[0][0] <= t0 + STEP:
+            _, mon, pid, label = self._labels.popleft()
+            mon.label(pid, label)
+        self._jobs(t0)
+        self.clock.set(t0 + STEP)
+        grace = self.settings.windows.grace_seconds
+        if math.floor((t0 - grace) / WINDOW) != math.floor((t0 + STEP - grace) / WINDOW):
+            self.evaluate()
+        else:
+            self.engine.tick()  # group waits and intervals run on the simulated clock
+
+    def evaluate(self) -> None:
+        """Deliver what the service sent, evaluate closed windows, feed the alert engine."""
+        for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon):
+            mon.flush(timeout=10)
+        collector = self.app.state.collector
+        collector.tick()
+        self.bridge.run()
+
+    def _wine(self, t0: float) -> None:
+        n = int(self.rng.poisson(self.story.wine_rate * STEP))
+        if n == 0:
+            return
+        x, y = self.wine.rows(self.rng, n)
+        proba = self.models["wine"].predict_proba(x)
+        lat = self.rng.lognormal(math.log(0.006), 0.3, n)
+        for i in range(n):
+            self.clock.set(t0 + STEP * i / max(n, 1))
+            with self.wine_mon.observe(
+                dict(zip(self.wine.columns, x[i].tolist(), strict=True))
+            ) as obs:
+                self.clock.spend(float(lat[i]))
+                top = int(np.argmax(proba[i]))
+                obs.record(
+                    prediction=self.wine.classes[top],
+                    scores={c: float(proba[i][k]) for k, c in enumerate(self.wine.classes)},
+                )
+            if self.rng.random() < 0.5:
+                due = self.clock.time() + 3 * WINDOW
+                self._labels.append(
+                    (due, self.wine_mon, obs.prediction_id, self.wine.classes[int(y[i])])
+                )
+
+    def _jobs(self, t0: float) -> None:
+        """``feature_refresh`` every 5 simulated minutes: one failure, one late run."""
+        period = 5 * WINDOW
+        slot = math.floor((t0 + STEP) / period) * period
+        if not t0 < slot + 40 <= t0 + STEP:
+            return
+        w = int((slot - self.start_time) // WINDOW)
+        late = 240.0 if abs(w - self.story.late_job_at) < 3 else float(self.rng.uniform(2, 20))
+        fail = abs(w - self.story.job_failure_at) < 3
+        self.job_clock.now = slot + late
+        try:
+            with self.jobs_mon.job("feature_refresh", scheduled_at=slot) as run:
+                run.rows(rows_in=int(self.rng.integers(9_000, 11_000)))
+                self.job_clock.now = slot + late + float(self.rng.uniform(25, 40))
+                if fail:
+                    raise SimulatedError("source table tumor_scans is locked")
+                run.rows(rows_out=int(self.rng.integers(8_800, 9_000)))
+        except SimulatedError:
+            pass
+
+    def _narrate(self, w: int) -> None:
+        s = self.story
+        self._say("start", "normal operation: tumor_classifier v1 serves all traffic")
+        if w >= s.challenger_at:
+            self._say("challenger", "challenger tumor_classifier v2 now takes 10% of traffic")
+        if w >= s.drift[0]:
+            self._say("drift", f"site north's new scanner: {DRIFT_COLUMN} reads higher (drift)")
+        if w >= s.latency[0]:
+            self._say("slow", "v1 latency regression (a slow feature lookup)")
+        if w >= s.latency[1]:
+            self._say("fast", "latency back to normal")
+        if w >= s.drift[1]:
+            self._say("fixed", "scanner recalibrated: the drift ends")
+        if w >= s.length:
+            self._say("end", "the story is over; normal traffic goes on")
+
+    def run_for(self, seconds: float | None, *, pace: bool = True) -> None:
+        """Simulate ``seconds`` (forever if None), at :attr:`speed` x real time when ``pace``."""
+        start_sim, start_real = self.clock.time(), time.monotonic()
+        while seconds is None or self.clock.time() - start_sim < seconds:
+            self.step()
+            if pace and self.speed > 0:
+                ahead = (self.clock.time() - start_sim) / self.speed - (
+                    time.monotonic() - start_real
+                )
+                if ahead > 0:
+                    time.sleep(min(ahead, 5.0))
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.bind(("127.0.0.1", 0))  # the port is taken: any free one
+    return sock
+
+
+def run(
+    port: int = 8080,
+    duration: float | None = None,
+    *,
+    speed: float = 15.0,
+    once: bool = False,
+    store_url: str | None = None,
+    story: Story | None = None,
+    out: Callable[[str], None] = print,
+    before_stop: Callable[[LiveDemo], None] | None = None,
+) -> LiveDemo:
+    """Run the live demo until Ctrl-C, ``duration`` simulated seconds or the story's end (``once``).
+
+    ``before_stop`` is called with the demo (still serving) when a bounded run ends.
+    """
+    demo = LiveDemo(port=port, store_url=store_url, speed=speed, story=story, out=out)
+    out("driftline live demo: training the models and starting the collector ...")
+    url = demo.start()
+    out(f"\n  Dashboard:  {url}\n  Sign in:    {demo.sign_in_url}   (or paste the key below)")
+    out(f"  Admin key:  {demo.admin_key}")
+    out(f"  Simulated time runs {speed:g}x faster than real time; the story takes "
+        f"{demo.story.seconds / max(speed, 1e-9) / 60:.1f} minutes. Ctrl-C stops.\n")  # fmt: skip
+    try:
+        limit = demo.story.seconds if once else duration
+        demo.run_for(limit)
+        if before_stop is not None:
+            before_stop(demo)
+        if limit is not None:
+            out("driftline live demo: done.")
+    except KeyboardInterrupt:
+        out("\ndriftline live demo: stopping ...")
+    finally:
+        demo.stop()
+    return demo
+
+
+def live_demo_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (a free one if taken).")] = 8080,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many simulated seconds.")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second (0: as fast as possible).")
+    ] = 15.0,
+    once: Annotated[bool, typer.Option(help="Stop when the story is over.")] = False,
+    store: Annotated[
+        str | None, typer.Option(help=f"Store URL (default: a fresh sqlite:///{DEFAULT_STORE}).")
+    ] = None,
+) -> None:
+    """Live demo: a model service, the collector and the dashboard, with drift and alerts."""
+    try:
+        run(port=port, duration=duration, speed=speed, once=once, store_url=store)
+    except Exception as exc:  # a clean message for the command line
+        typer.echo(f"driftline live demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+if __name__ == "__main__":  # python -m driftline.demo.live
+    run(once="--once" in sys.argv)
