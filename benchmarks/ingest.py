@@ -91,6 +91,59 @@ def run_ingest(url: str, bodies: list[bytes]) -> dict[str, float]:
     }
 
 
+def run_http(url: str, bodies: list[bytes], clients: int) -> dict[str, float]:
+    """The same batches over HTTP (gzip) to ``driftline serve`` in a subprocess."""
+    import concurrent.futures
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    key = "bench-key-0123456789abcdef"
+    env = dict(os.environ, DRIFTLINE_BOOTSTRAP_KEY=key, DRIFTLINE_MAX_INFLIGHT=str(clients))
+    cmd = [sys.executable, "-m", "driftline.server", "serve", "--store", url, "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {key}", "Content-Encoding": "gzip"}
+        gz = [_gzip(b) for b in bodies]
+
+        def send(chunk: list[bytes]) -> int:
+            n = 0
+            with httpx.Client(timeout=60) as client:
+                for body in chunk:
+                    r = client.post(base + "/v1/events", content=body, headers=headers)
+                    r.raise_for_status()
+                    n += r.json()["accepted"]
+            return n
+
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            n = sum(pool.map(send, [gz[i::clients] for i in range(clients)]))
+        elapsed = time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return {"events": n, "seconds": elapsed, "events_per_second": n / elapsed}
+
+
+def _gzip(body: bytes) -> bytes:
+    import zlib
+
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return c.compress(body) + c.flush()
+
+
 def stage_rates(bodies: list[bytes]) -> dict[str, float]:
     """Events per CPU-second of each stage alone: parse+validate, and window folding."""
     limits = Limits(time.time(), 86_400.0, 2_000)
@@ -149,6 +202,7 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("DRIFTLINE_TEST_POSTGRES", ""))
     ap.add_argument("--sqlite-dir", default="/tmp")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--http", type=int, default=0, metavar="CLIENTS", help="also over HTTP")
     args = ap.parse_args()
     print(f"# host: {platform.node()} cpus={os.cpu_count()} load(1,5,15)={os.getloadavg()}")
     bodies = make_bodies(args.events, args.batch, args.features)
@@ -164,6 +218,16 @@ def main() -> None:
         with fresh_database("driftline_bench") as url:
             r = run_ingest(url, bodies)
         print(_line("postgresql", r))
+    if args.http:
+        hp = f"{args.sqlite_dir}/driftline-bench-http-{os.getpid()}.db"
+        r = run_http(f"sqlite:///{hp}", bodies, args.http)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(hp + suffix):
+                os.remove(hp + suffix)
+        print(
+            f"http+sqlite {r['events_per_second']:>9,.0f} events/s wall ({r['seconds']:.1f} s), "
+            f"{args.http} clients, gzip, one uvicorn process"
+        )
     st = stage_rates(bodies)
     print(
         f"stages alone: parse+validate {st['parse_validate']:,.0f}, "
