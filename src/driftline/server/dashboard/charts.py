@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +45,7 @@ def line(
     percent: bool = False,
     threshold: float | None = None,
     bars: bool = False,
+    zero: bool = True,
     scale: float = 1.0,
     x_range: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
@@ -68,8 +70,10 @@ def line(
         data.append(trace)
     layout = _layout(title, y_title=y_title, percent=percent, showlegend=len(traces) > 1)
     if percent:  # rates near zero should look near zero, not fill the chart
-        top = max((v for _, s in traces for v in s.y if v is not None), default=0.0)
-        layout["yaxis"]["range"] = [0, max(top * 1.15, 0.05) if top < 0.9 else 1.02]
+        vals = [v for _, s in traces for v in s.y if v is not None]
+        top, low = max(vals, default=0.0), min(vals, default=0.0)
+        bottom = 0.0 if zero else max(0.0, math.floor((low - 0.05) * 10) / 10)
+        layout["yaxis"]["range"] = [bottom, max(top * 1.15, 0.05) if top < 0.9 else 1.02]
     if x_range is not None:
         layout["xaxis"]["range"] = [iso(x_range[0]), iso(x_range[1])]
     if threshold is not None:

@@ -133,10 +133,15 @@ def overview(store: Store, tr: TimeRange, known: Iterable[tuple[str, str]]) -> l
         if key in rows and rows[key].events:
             rows[key].label_coverage = n / rows[key].events
     for metric, attr in ((ACCURACY, "accuracy"), (ESTIMATE, "estimated")):
-        for p in points(store, tr, metric):  # ordered by window: the last one wins
-            key = (p["model"], p["version"])
-            if key in rows and p["value"] is not None:
-                setattr(rows[key], attr, p["value"])
+        sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for p in points(store, tr, metric):  # weighted by the values behind each window
+            if p["value"] is not None and p["n"]:
+                acc = sums[(p["model"], p["version"])]
+                acc[0] += p["value"] * p["n"]
+                acc[1] += p["n"]
+        for key, (total, n) in sums.items():
+            if key in rows:
+                setattr(rows[key], attr, total / n)
     for key, ws in latest.items():
         h = rows[key]
         h.last_window = ws

@@ -1,8 +1,8 @@
 """Who may see and change what: sessions, scopes, and protection against cross-site requests.
 
 A browser signs in once with an API key (``/ui/login``); the dashboard then
-sets a session cookie holding the key's public id, an expiry and an HMAC of
-both (never the key itself). Each request looks the key up again, so a
+sets a session cookie holding the key's public id, an expiry, a random
+session id and an HMAC of them (never the key itself). Each request looks the key up again, so a
 revoked key stops working at once. Scripts may send ``Authorization: Bearer
 KEY`` instead. Viewing needs the ``read`` scope; every state-changing action
 is a POST that needs the ``admin`` scope, a CSRF token bound to the session
@@ -63,7 +63,7 @@ class Access:
         who = self.keys.check(f"Bearer {key}")
         if who is None:
             return None
-        body = f"{who.key_id}.{int(self.wall()) + SESSION_SECONDS}"
+        body = f"{who.key_id}.{int(self.wall()) + SESSION_SECONDS}.{secrets.token_hex(8)}"
         return f"{body}.{self._sign(body)}"
 
     def link_for(self, key: str) -> str:
@@ -89,10 +89,10 @@ class Access:
         if not cookie:
             return None
         parts = cookie.split(".")
-        if len(parts) != 3:
+        if len(parts) != 4:
             return None
-        kid, expiry, sig = parts
-        if not hmac.compare_digest(sig, self._sign(f"{kid}.{expiry}")):
+        kid, expiry, nonce, sig = parts
+        if not hmac.compare_digest(sig, self._sign(f"{kid}.{expiry}.{nonce}")):
             return None
         if not expiry.isdigit() or int(expiry) < self.wall():
             return None

@@ -243,10 +243,14 @@ def model_page(request: Request, visitor: Visitor) -> Response:
             "Accuracy: realized (labels) vs estimated (no labels)",
             [("realized", perf["accuracy"]), ("estimated", perf["estimated"])],
             percent=True,
+            zero=False,
             x_range=span,
         ),
         "coverage": charts.line(
-            "Label coverage", [("labelled", perf["coverage"])], percent=True, x_range=span
+            "Label coverage (labels arrive late: recent windows fill in)",
+            [("labelled", perf["coverage"])],
+            percent=True,
+            x_range=span,
         ),
     }
     alerts = [
@@ -371,12 +375,14 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
             "Accuracy (realized)",
             [(a, perf[a]["accuracy"]), (b, perf[b]["accuracy"])],
             percent=True,
+            zero=False,
             x_range=span,
         ),
         "estimated": charts.line(
             "Accuracy (estimated)",
             [(a, perf[a]["estimated"]), (b, perf[b]["estimated"])],
             percent=True,
+            zero=False,
             x_range=span,
         ),
     }
