@@ -42,7 +42,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     config: Annotated[
-        str | None, typer.Option(help="driftline.yaml (collector settings come from DRIFTLINE_*)")
+        str | None, typer.Option(help="driftline.yaml: not read yet (use DRIFTLINE_* variables)")
     ] = None,
 ) -> None:
     """Run the collector: ingest API, evaluation, /metrics."""
@@ -53,6 +53,14 @@ def serve(
     from driftline.server.settings import Settings
     from driftline.store import open_store
 
+    if config is not None:
+        # not silently ignored: the YAML file has no collector section yet
+        raise _fail(
+            DriftlineError(
+                f"--config {config}: serve does not read driftline.yaml yet; set the "
+                "collector's settings with DRIFTLINE_* environment variables (docs/collector.md)"
+            )
+        )
     try:
         settings = Settings.from_env(store_url=store, host=host, port=port)
         st = open_store(settings.store_url)
