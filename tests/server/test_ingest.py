@@ -205,3 +205,18 @@ async def test_wrong_kind_on_a_route_is_rejected(env: Env) -> None:
     )
     assert r.status_code == 422
     assert r.json()["rejected"][0]["field"] == "type"
+
+
+async def test_a_label_before_its_prediction_still_counts(env: Env) -> None:
+    labels = [
+        {"event_id": f"l{i}", "prediction_id": f"p{i}", "timestamp": T0, "model": "m", "label": i}
+        for i in (0, 1)
+    ]
+    r = await env.client.post("/v1/labels", json=labels, headers=env.auth("ingest"))
+    assert r.json()["accepted"] == 2
+    preds = [prediction(i, prediction=i) for i in (0, 1)]
+    await env.client.post("/v1/events", json=preds, headers=env.auth("ingest"))
+    env.clock.advance(600)
+    env.collector.tick()
+    q = MetricQuery(metric="performance.accuracy", window_size=300)
+    assert [p["value"] for p in env.store.metric_points(q)] == [1.0]

@@ -124,3 +124,15 @@ def test_label_guard_bounds_model_version_pairs() -> None:
 async def test_health_needs_no_key(env: Env, path: str) -> None:
     r = await env.client.get(path)
     assert r.status_code == 200
+
+
+async def test_public_metrics_needs_no_key(env: Env) -> None:
+    from driftline.server import Settings, create_app
+
+    app = create_app(Settings(public_metrics=True), env.store, env.clock, background=False)
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+        r = await client.get("/metrics")
+    assert r.status_code == 200 and "driftline_records_received_total" in r.text
