@@ -358,6 +358,21 @@ def demo(
         run_demo(output_dir, out)
 
 
+def _register_subsystems() -> None:
+    """Commands of the collector, the alerting and the exports (each imports its own deps late)."""
+    from driftline.alerts.cli import alerts_app, export_app
+    from driftline.server.cli import keys_app, migrate, serve
+
+    app.command()(serve)
+    app.command()(migrate)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(export_app, name="export")
+
+
+_register_subsystems()
+
+
 def main() -> None:
     try:
         app()

@@ -246,3 +246,17 @@ def test_demo_writes_reports(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "Drift detected" in html
     assert "Week by week" in out
+
+
+def test_subsystem_commands_are_registered() -> None:
+    from typer.testing import CliRunner
+
+    from driftline.cli import app
+
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "migrate", "keys", "alerts", "export"):
+        assert command in result.output, command
+    drift = CliRunner().invoke(app, ["alerts", "test", "--scenario", "drift"])
+    assert drift.exit_code == 0, drift.output
+    assert "FIRING" in drift.output and "drift" in drift.output
