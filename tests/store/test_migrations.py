@@ -14,3 +14,13 @@ def test_migrations_match_the_table_definitions(store: Store) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_alert_store_works_on_the_migrated_collector_store(store: Store) -> None:
+    from driftline.alerts import Silence, SQLAlertStore
+
+    alerts = SQLAlertStore(store.engine)  # type: ignore[attr-defined]
+    silence = Silence("s1", (), 100.0, 200.0, "ana", "deploy window")
+    alerts.save_silence(silence)
+    assert [s.id for s in alerts.silences()] == ["s1"]
+    assert alerts.silences()[0].created_by == "ana"

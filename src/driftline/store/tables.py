@@ -181,21 +181,6 @@ versions = Table(
     Column("schema", Text),
 )
 
-#: For the alert engine (issue 7): one row per alert fingerprint.
-alert_state = Table(
-    "alert_state",
-    metadata,
-    Column("fingerprint", String(64), primary_key=True),
-    Column("rule", String(NAME), nullable=False),
-    Column("labels", Text, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("value", Float),
-    Column("active_since", Float),
-    Column("last_evaluated", Float),
-    Column("resolved_at", Float),
-    Column("annotations", Text, nullable=False),
-)
-
 #: Keys are stored as a SHA-256 of the whole key; ``key_id`` is the public prefix.
 api_keys = Table(
     "api_keys",
@@ -219,3 +204,31 @@ audit_log = Table(
     Column("target", String(2 * NAME), nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+
+def _fold_in_alert_tables() -> None:
+    """The alert engine's tables (driftline.alerts.tables) live in this schema too.
+
+    They are defined beside the alerts library so it does not depend on the
+    collector; migration 0002 creates them.
+    """
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    # load the module file directly: importing the driftline.alerts package would
+    # pull in the whole alerting library just to read four table definitions
+    name = "driftline.alerts.tables"
+    module = sys.modules.get(name)
+    if module is None:
+        path = Path(__file__).resolve().parents[1] / "alerts" / "tables.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    for table in module.metadata.sorted_tables:
+        table.to_metadata(metadata)
+
+
+_fold_in_alert_tables()
