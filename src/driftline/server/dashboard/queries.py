@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from driftline.server.dashboard._light import Light, light_points
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, Store
 
@@ -23,6 +24,7 @@ ALL = "*"
 ESTIMATE = "performance.estimated_accuracy"
 ACCURACY = "performance.accuracy"
 LIMIT = 500_000
+SPARK_POINTS = 120
 
 
 def points(
@@ -48,6 +50,22 @@ def points(
         limit=LIMIT,
     )
     return store.metric_points(q)
+
+
+def light(
+    store: Store,
+    tr: TimeRange,
+    metric: str,
+    model: str,
+    version: str,
+    *,
+    segment: str | None = ALL,
+    column: str | None = None,
+) -> list[Light]:
+    return light_points(
+        store, model=model, version=version, metric=metric, window_size=tr.window_size,
+        start=tr.start, end=tr.end, segment=segment, column=column,
+    )  # fmt: skip
 
 
 def _details(p: dict[str, Any]) -> dict[str, Any]:
@@ -108,44 +126,41 @@ def versions(store: Store) -> list[tuple[str, str]]:
 
 def overview(store: Store, tr: TimeRange, known: Iterable[tuple[str, str]]) -> list[VersionHealth]:
     """Health of every model version over the range (latest window for drift and quality)."""
-    rows: dict[tuple[str, str], VersionHealth] = {}
-    for mv in known:
-        rows[mv] = VersionHealth(*mv)
+    rows = {mv: VersionHealth(*mv) for mv in known}
     latest: dict[tuple[str, str], float] = {}
-    for p in points(store, tr, "events"):
-        key = (p["model"], p["version"])
-        h = rows.setdefault(key, VersionHealth(*key))
-        h.events += int(p["value"] or 0)
-        h.windows += 1
-        latest[key] = max(latest.get(key, -math.inf), p["window_start"])
     errors: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for p in points(store, tr, "error_ratio"):
-        acc = errors[(p["model"], p["version"])]
-        acc[0] += (p["value"] or 0.0) * p["n"]
-        acc[1] += p["n"]
-    for key, (bad, n) in errors.items():
-        if key in rows and n:
-            rows[key].error_rate = bad / n
     labelled: dict[tuple[str, str], int] = defaultdict(int)
-    for p in points(store, tr, "label_coverage_ratio"):
-        labelled[(p["model"], p["version"])] += int(p["n"] or 0)
+    sums: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for key in list(rows):  # per version: the (model, metric, window) index serves each query
+        model, version = key
+        h = rows[key]
+        for lp in light(store, tr, "events", model, version):
+            h.events += int(lp.value or 0)
+            h.windows += 1
+            latest[key] = max(latest.get(key, -math.inf), lp.window_start)
+        for lp in light(store, tr, "error_ratio", model, version):
+            errors[key][0] += (lp.value or 0.0) * lp.n
+            errors[key][1] += lp.n
+        for lp in light(store, tr, "label_coverage_ratio", model, version):
+            labelled[key] += int(lp.n or 0)
+        for metric, attr in ((ACCURACY, "accuracy"), (ESTIMATE, "estimated")):
+            for lp in light(store, tr, metric, model, version):
+                if lp.value is not None and lp.n:  # weighted by the values behind each
+                    sums[(model, version, attr)][0] += lp.value * lp.n
+                    sums[(model, version, attr)][1] += lp.n
+    for key, (bad, n) in errors.items():
+        if n:
+            rows[key].error_rate = bad / n
     for key, n in labelled.items():
-        if key in rows and rows[key].events:
+        if rows[key].events:
             rows[key].label_coverage = n / rows[key].events
-    for metric, attr in ((ACCURACY, "accuracy"), (ESTIMATE, "estimated")):
-        sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for p in points(store, tr, metric):  # weighted by the values behind each window
-            if p["value"] is not None and p["n"]:
-                acc = sums[(p["model"], p["version"])]
-                acc[0] += p["value"] * p["n"]
-                acc[1] += p["n"]
-        for key, (total, n) in sums.items():
-            if key in rows:
-                setattr(rows[key], attr, total / n)
+    for (model, version, attr), (total, n) in sums.items():
+        setattr(rows[(model, version)], attr, total / n)
     for key, ws in latest.items():
         h = rows[key]
         h.last_window = ws
-        for p in points(store, tr, None, model=key[0], version=key[1], start=ws):
+        latest_tr = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
+        for p in points(store, latest_tr, None, model=key[0], version=key[1]):
             if p["window_start"] != ws:
                 continue
             metric = p["metric"]
@@ -210,13 +225,27 @@ def series(
 def operational(
     store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL
 ) -> dict[str, Series]:
-    names = {"events": "events", "error_ratio": "error_ratio", "latency_seconds": "mean"}
+    names = {"events": "events", "error_ratio": "error_ratio"}
     names.update({f"latency_{q}_seconds": q for q in ("p50", "p95", "p99")})
+    names["latency_seconds"] = "mean"  # read only when there are no percentiles
     out = {name: Series() for name in names.values()}
     for metric, name in names.items():
-        for p in points(store, tr, metric, model=model, version=version, segment=segment):
-            out[name].add(p["window_start"], p["value"])
+        if name == "mean" and out["p99"].x:
+            continue
+        for lp in light(store, tr, metric, model, version, segment=segment):
+            out[name].add(lp.window_start, lp.value)
     return out
+
+
+def drifted_now(store: Store, tr: TimeRange, model: str, version: str) -> list[str]:
+    """Columns drifted in the latest window of the range."""
+    ws = latest_window(store, tr, model, version)
+    if ws is None:
+        return []
+    one = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
+    return sorted(
+        lp.column for lp in light(store, one, "drift_score", model, version) if lp.status == "drift"
+    )
 
 
 @dataclass
@@ -245,16 +274,22 @@ def drift_table(
     """Drift per column, most severe first: drifted now, then drifted most often in the
     range, then by latest score over threshold."""
     cols: dict[str, ColumnDrift] = {}
-    for p in points(store, tr, "drift_score", model=model, version=version, segment=segment):
-        c = cols.setdefault(p["column"], ColumnDrift(p["column"]))
-        c.history.add(p["window_start"], p["value"])
-        c.method = p["method"]
-        c.score = _num(p["value"])
-        c.status = p["status"]
-        details = _details(p)
-        c.threshold = _num(details.get("threshold"))
-        c.p_value = _num(details.get("p_value"))
-        c.drifted_windows += p["status"] == "drift"
+    last: dict[str, int] = {}
+    for lp in light(store, tr, "drift_score", model, version, segment=segment):
+        c = cols.setdefault(lp.column, ColumnDrift(lp.column))
+        c.history.add(lp.window_start, lp.value)
+        c.method = lp.method
+        c.score = _num(lp.value)
+        c.status = lp.status
+        c.drifted_windows += lp.status == "drift"
+        last[lp.column] = lp.window_start
+    for ws in set(last.values()):  # thresholds and p-values of the latest points only
+        one = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
+        for p in points(store, one, "drift_score", model=model, version=version, segment=segment):
+            if last.get(p["column"]) == ws:
+                details = _details(p)
+                cols[p["column"]].threshold = _num(details.get("threshold"))
+                cols[p["column"]].p_value = _num(details.get("p_value"))
     return sorted(
         cols.values(),
         key=lambda c: (c.status != "drift", -c.drifted_windows, -c.severity, c.column),
@@ -271,8 +306,8 @@ class Check:
 
 
 def latest_window(store: Store, tr: TimeRange, model: str, version: str) -> float | None:
-    ev = points(store, tr, "events", model=model, version=version)
-    return ev[-1]["window_start"] if ev else None
+    ev = light(store, tr, "events", model, version)
+    return ev[-1].window_start if ev else None
 
 
 def quality(
@@ -283,9 +318,8 @@ def quality(
     if ws is None:
         return [], None
     out = []
-    for p in points(store, tr, None, model=model, version=version, segment=segment, start=ws):
-        if p["window_start"] != ws:
-            continue
+    latest_tr = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
+    for p in points(store, latest_tr, None, model=model, version=version, segment=segment):
         m = p["metric"]
         if m.startswith("quality.") or m == "missing_ratio":
             name = m.removeprefix("quality.")
@@ -326,22 +360,26 @@ class SegmentRow:
 def segments(store: Store, tr: TimeRange, model: str, version: str) -> list[SegmentRow]:
     rows: dict[str, SegmentRow] = {}
     for metric in ("events", "error_ratio", ACCURACY):
-        for p in points(store, tr, metric, model=model, version=version, segment=None):
-            r = rows.setdefault(p["segment"], SegmentRow(p["segment"]))
-            v = p["value"] or 0.0
+        for lp in light(store, tr, metric, model, version, segment=None):
+            r = rows.setdefault(lp.segment, SegmentRow(lp.segment))
+            v = lp.value or 0.0
             if metric == "events":
                 r.events += int(v)
             elif metric == "error_ratio":
-                r.errors += v * p["n"]
+                r.errors += v * lp.n
             else:
-                r.correct += v * p["n"]
-                r.labelled += p["n"]
+                r.correct += v * lp.n
+                r.labelled += lp.n
     return sorted(rows.values(), key=lambda r: (r.segment != ALL, -r.events, r.segment))
 
 
 def sparkline(values: Sequence[float | None], *, threshold: float | None = None) -> str:
     """An inline SVG polyline of ``values`` (gaps skipped), with a dashed threshold line."""
     w, h, pad = 120.0, 26.0, 2.0
+    if len(values) > SPARK_POINTS:  # one point per pixel or so: the max of each bucket
+        step = len(values) / SPARK_POINTS
+        buckets = [values[int(i * step) : int((i + 1) * step)] for i in range(SPARK_POINTS)]
+        values = [max((v for v in b if v is not None), default=None) for b in buckets]
     vals = [v for v in values if v is not None]
     if not vals:
         return ""

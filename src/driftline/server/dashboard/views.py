@@ -356,7 +356,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     }
     ops = {v: queries.operational(dash.store, tr, model, v) for v in (a, b)}
     perf = {v: queries.performance(dash.store, tr, model, v) for v in (a, b)}
-    drift = {v: queries.drift_table(dash.store, tr, model, v) for v in (a, b)}
+    drift = {v: queries.drifted_now(dash.store, tr, model, v) for v in (a, b)}
     span = (tr.start, tr.end)
     figures = {
         "traffic": charts.line(
