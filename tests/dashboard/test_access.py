@@ -122,3 +122,12 @@ async def test_plotly_is_served_locally(bare: Env) -> None:
         assert r.status_code == 200 and len(r.content) > 1_000_000
         assert "immutable" in r.headers["cache-control"]
         assert (await c.get("/ui/static/../app.py")).status_code == 404
+
+
+def test_docs_examples_run() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "dashboard.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    Path("/tmp/driftline-docs").mkdir(exist_ok=True)
+    for code in blocks:
+        exec(compile(code, "docs/dashboard.md", "exec"), {})
