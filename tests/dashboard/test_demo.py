@@ -69,3 +69,18 @@ def test_live_demo_shows_drift_challenger_and_alerts(tmp_path: Path) -> None:
     assert "feature_drift" in seen["alerts"] and 'data-testid="inbox"' in seen["alerts"]
     assert "feature_refresh" in seen["jobs"] and "row-bad" in seen["jobs"]
     assert seen["anonymous"] == "303"  # no key, no dashboard: sent to sign in
+
+
+def test_live_demo_command_registers_with_typer() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from driftline.demo.live import live_demo_command
+
+    app = typer.Typer(add_completion=False)
+    app.command("live-demo")(live_demo_command)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["live-demo", "--help"])
+    assert result.exit_code == 0
+    for option in ("--port", "--duration", "--speed", "--once", "--store"):
+        assert option in result.output

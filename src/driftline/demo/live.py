@@ -472,8 +472,11 @@ def live_demo_command(
     ] = None,
 ) -> None:
     """Live demo: a model service, the collector and the dashboard, with drift and alerts."""
+    import gc
+
     try:
         run(port=port, duration=duration, speed=speed, once=once, store_url=store)
+        gc.collect()  # free the sketches' native objects before exit (no leak warnings)
     except Exception as exc:  # a clean message for the command line
         typer.echo(f"driftline live demo failed: {exc}", err=True)
         raise typer.Exit(1) from exc
