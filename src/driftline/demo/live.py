@@ -160,7 +160,9 @@ class LiveDemo:
             ),
             max_inflight=64,
         )  # fmt: skip
-        self.app = create_app(self.settings, self.store, self.clock, background=False)
+        self.app = create_app(
+            self.settings, self.store, self.clock, background=False, dashboard=False
+        )
         self.sock = _bind(self.port)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.receiver = WebhookReceiver(self.clock.time).start()

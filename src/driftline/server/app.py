@@ -36,9 +36,19 @@ STORE_ERRORS = (OperationalError, DBAPIError, PoolTimeout)
 
 
 def create_app(
-    settings: Settings, store: Store, clock: Clock, *, background: bool = True
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    *,
+    background: bool = True,
+    dashboard: bool = True,
 ) -> FastAPI:
-    """The collector app over ``store``; ``background=False`` leaves ticking to the caller."""
+    """The collector app over ``store``; ``background=False`` leaves ticking to the caller.
+
+    With ``dashboard=True`` the dashboard pages are served under ``/ui``
+    (docs/dashboard.md); a caller that mounts its own (the live demo, with an
+    alert engine) passes ``dashboard=False``.
+    """
     collector = Collector(settings, store, clock)
 
     @contextlib.asynccontextmanager
@@ -62,6 +72,10 @@ def create_app(
     app.state.collector = collector
     app.include_router(ingest_router)
     app.include_router(read_router)
+    if dashboard:
+        from driftline.server.dashboard import mount_dashboard
+
+        mount_dashboard(app, store, settings, clock)
 
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         collector.metrics.overload.labels("store_unavailable").inc()
