@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo report-demo test lint typecheck pytest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The live demo: collector, an instrumented model service and the dashboard (Ctrl-C stops).
 demo: $(STAMP)
+	$(VENV)/bin/driftline live-demo
+
+# The batch demo: reference vs a drifted batch -> demo-output/report.html and report.json.
+report-demo: $(STAMP)
 	$(VENV)/bin/driftline demo
 
 lint: $(STAMP)
