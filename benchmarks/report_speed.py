@@ -55,6 +55,39 @@ def run_compare(ref: Path, cur: Path) -> tuple[float, float, float]:
     return wall, imp, call
 
 
+IN_PROCESS = """
+import json, sys, time, tempfile, pathlib
+import driftline
+from driftline.report.chunks import chunked_report
+from driftline.report.html import render_html
+ref, cur, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = pathlib.Path(tempfile.mkdtemp())
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    driftline.compare(ref, cur)
+    t1 = time.perf_counter()
+    data = chunked_report(ref, cur, None).to_dict()
+    t2 = time.perf_counter()
+    (out / "r.html").write_text(render_html(data))
+    (out / "r.json").write_text(json.dumps(data, indent=2, allow_nan=False))
+    t3 = time.perf_counter()
+    print(f"{t1 - t0:.4f} {t2 - t1:.4f} {t3 - t2:.4f}", flush=True)
+"""
+
+
+def run_in_process(ref: Path, cur: Path, repeat: int) -> tuple[float, float, float]:
+    """Medians of (compare call, the report's comparison, HTML + JSON rendering and writing)."""
+    res = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, str(ref), str(cur), str(repeat)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [[float(x) for x in line.split()] for line in res.stdout.splitlines()]
+    a, b, c = (statistics.median(col) for col in zip(*rows, strict=True))
+    return a, b, c
+
+
 def run_report(ref: Path, cur: Path, out: Path, *extra: str) -> float:
     start = time.perf_counter()
     subprocess.run(
@@ -103,6 +136,11 @@ def main() -> None:
                 reports.append(run_report(ref, cur, out))
             html = (out / "report.html").stat().st_size
             js = (out / "report.json").stat().st_size
+            a, b, c = run_in_process(ref, cur, args.repeat)
+            chunked.append(
+                f"{size_label(n)} in one process: compare {a:.2f} s; report = comparison "
+                f"{b:.2f} s + HTML/JSON {c:.2f} s = {b + c:.2f} s ({(b + c) / a:.2f}x)"
+            )
             if args.chunk_by:
                 t = statistics.median(
                     run_report(ref, cur, out, "--chunk-by", args.chunk_by)
