@@ -7,6 +7,7 @@ supply (:mod:`driftline.store.sqlite`, :mod:`driftline.store.postgres`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from driftline.store import tables as t
 from driftline.store.base import MetricQuery, Partial, PendingWindow, Row, WindowKey
 
 
-class SQLStore:
+class SQLStore(ABC):
     """Queries shared by the engines; subclasses set :attr:`dialect` and :meth:`_insert`."""
 
     dialect = "sql"
@@ -26,8 +27,9 @@ class SQLStore:
         self.engine = engine
 
     # -- engine specifics -----------------------------------------------------------
-    def _insert(self, table: Any) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _insert(self, table: Any) -> Any:
+        """The engine's insert construct for ``table`` (SQLite and PostgreSQL differ)."""
 
     def migrate(self) -> None:
         from driftline.store.migrate import upgrade
