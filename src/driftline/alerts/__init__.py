@@ -7,6 +7,7 @@ the outbox of an :class:`AlertStore`.
 
 from __future__ import annotations
 
+from driftline.alerts.config import AlertsConfig, load_alerts_config, parse_alerts_config
 from driftline.alerts.engine import AlertEngine, RulePrecision, Transition
 from driftline.alerts.model import (
     Alert,
@@ -22,7 +23,7 @@ from driftline.alerts.notifiers.base import DeliveryError
 from driftline.alerts.notifiers.dispatch import Dispatcher
 from driftline.alerts.points import METRICS, MetricPoint
 from driftline.alerts.presets import PRESETS
-from driftline.alerts.rules import AlertsConfig, Rule, load_alerts_config, parse_alerts_config
+from driftline.alerts.rules import Rule
 from driftline.alerts.store import AlertStore, MemoryAlertStore, SQLAlertStore
 
 __all__ = [

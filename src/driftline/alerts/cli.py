@@ -43,8 +43,8 @@ def _fail(message: str) -> None:
 
 
 def _config(path: Path | None) -> Any:
+    from driftline.alerts.config import load_alerts_config, parse_alerts_config
     from driftline.alerts.presets import PRESETS
-    from driftline.alerts.rules import load_alerts_config, parse_alerts_config
 
     if path is None:
         return parse_alerts_config({"presets": list(PRESETS)})

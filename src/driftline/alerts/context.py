@@ -13,7 +13,8 @@ from typing import Any
 
 from driftline.alerts._time import format_duration, rfc3339
 from driftline.alerts.points import MetricPoint
-from driftline.alerts.rules import Rule, render_template
+from driftline.alerts.rules import Rule
+from driftline.alerts.templates import render_template
 
 #: For an alert on the left metric, columns are ranked by the right one.
 RANK_BY = {"drift_detected": "drift_score", "drift_score": "drift_score"}

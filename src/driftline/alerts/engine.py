@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from driftline.alerts._time import format_duration, parse_duration
+from driftline.alerts.config import AlertsConfig
 from driftline.alerts.context import build_context, render_annotations
 from driftline.alerts.matchers import Matcher, match_all, parse_matchers
 from driftline.alerts.model import (
@@ -40,7 +41,7 @@ from driftline.alerts.model import (
 )
 from driftline.alerts.points import MetricPoint
 from driftline.alerts.routing import Route
-from driftline.alerts.rules import AlertsConfig, Rule
+from driftline.alerts.rules import Rule
 from driftline.alerts.store import AlertStore, MemoryAlertStore
 from driftline.errors import ConfigError, InputError
 from driftline.sdk.clock import Clock, SystemClock

@@ -205,7 +205,7 @@ def _labels(alert: dict[str, Any], **extra: str) -> dict[str, str]:
 
 
 def _annotations(alert: dict[str, Any], **labels: str) -> dict[str, str]:
-    from driftline.alerts.rules import render_template
+    from driftline.alerts.templates import render_template
 
     return {k: render_template(v, labels, 0.0, 0.0) for k, v in alert["annotations"].items()}
 

@@ -1,108 +1,36 @@
-"""The ``alerts:`` section of driftline.yaml, validated with pydantic.
+"""Alert rules: their configuration (rules, preset overrides, SLOs, routes) and compiled form.
 
-Every error names the key, the bad value and what is allowed
-(:func:`load_alerts_config`). :meth:`AlertsConfig.compiled_rules` turns the
-section (presets switched on by name, rules, SLOs) into the :class:`Rule`
-objects the engine evaluates.
+:class:`RuleConfig` and friends are the pydantic models of the ``alerts:``
+section's rule-like keys (the whole section is
+:class:`~driftline.alerts.config.AlertsConfig`); :func:`compile_rule` turns
+one into the :class:`Rule` the engine evaluates on each matching point.
 """
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from driftline.alerts._fields import (
+    NAME_PATTERN,
+    Duration,
+    Hold,
+    LabelName,
+    Op,
+    Selector,
+    Severity,
+    _Strict,
 )
-
 from driftline.alerts._time import parse_duration
 from driftline.alerts.matchers import Matcher, parse_matchers
 from driftline.alerts.points import MetricPoint
-from driftline.errors import ConfigError
-
-Severity = Literal["critical", "error", "warning", "info"]
-SEVERITIES: tuple[str, ...] = typing.get_args(Severity)
-Op = Literal[">", ">=", "<", "<=", "==", "!="]
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
-TEMPLATE_VARIABLES = ("$value", "$threshold", "$labels.NAME")
-
-
-def _listify(v: Any) -> Any:
-    return [v] if isinstance(v, str) else v
-
-
-def _duration(v: Any) -> Any:
-    if v is None:
-        return v
-    try:
-        parse_duration(v)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(str(exc)) from None
-    return v
-
-
-def _hold(v: Any) -> Any:
-    """``for`` / ``keep_firing_for``: a whole number of windows or a duration string."""
-    if isinstance(v, bool):
-        raise ValueError("a number of consecutive windows (0, 1, 2, ...) or a duration like 15m")
-    if isinstance(v, int):
-        if v < 0:
-            raise ValueError("a number of windows cannot be negative")
-        return v
-    if isinstance(v, str):
-        return _duration(v)
-    raise ValueError("a number of consecutive windows (0, 1, 2, ...) or a duration like 15m")
-
-
-Selector = Annotated[list[str] | None, BeforeValidator(_listify)]
-Duration = Annotated[str | float, BeforeValidator(_duration)]
-Hold = Annotated[int | str, BeforeValidator(_hold)]
-LabelName = Annotated[str, Field(pattern=NAME_PATTERN)]
-
-
-def check_template(text: str) -> str:
-    """Raise ValueError naming the unknown variable of a ``{{ ... }}`` template."""
-    for expr in _TEMPLATE.findall(text):
-        if expr in ("$value", "$threshold") or re.fullmatch(r"\$labels\.[A-Za-z_]\w*", expr):
-            continue
-        raise ValueError(
-            f"unknown template variable {{{{ {expr} }}}}; allowed: "
-            + ", ".join(f"{{{{ {v} }}}}" for v in TEMPLATE_VARIABLES)
-        )
-    return text
-
-
-def render_template(text: str, labels: Mapping[str, str], value: float, threshold: float) -> str:
-    """Fill ``{{ $value }}``, ``{{ $threshold }}`` and ``{{ $labels.NAME }}``."""
-
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1)
-        if expr == "$value":
-            return f"{value:.4g}"
-        if expr == "$threshold":
-            return f"{threshold:.4g}"
-        if expr.startswith("$labels."):
-            return labels.get(expr[len("$labels.") :], "")
-        return m.group(0)
-
-    return _TEMPLATE.sub(sub, text)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+from driftline.alerts.templates import check_template
 
 
 class _Selectors(_Strict):
@@ -214,85 +142,6 @@ class SLOConfig(_Outputs):
         return self
 
 
-class RetryConfig(_Strict):
-    """Delivery attempts: ``attempts`` tries right away, then the outbox retries later."""
-
-    timeout: Duration = "10s"
-    attempts: Annotated[int, Field(ge=1, le=10)] = 3
-    backoff: Duration = "1s"
-    max_backoff: Duration = "5m"
-
-
-class _Secretless(_Strict):
-    """Notifier settings; secrets are names of environment variables (``*_env``), never values."""
-
-
-class WebhookConfig(_Secretless):
-    url: str | None = None
-    url_env: str | None = None
-    format: Literal["alertmanager", "json"] = "alertmanager"
-    bearer_token_env: str | None = None
-    max_alerts: Annotated[int, Field(ge=0)] = 0
-
-    @model_validator(mode="after")
-    def _one_url(self) -> WebhookConfig:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of url or url_env (an environment variable)")
-        return self
-
-
-class SlackConfig(_Secretless):
-    webhook_url_env: str
-    title: str = "driftline"
-
-
-class PagerDutyConfig(_Secretless):
-    routing_key_env: str
-    url: str = "https://events.pagerduty.com/v2/enqueue"
-    source: str = "driftline"
-
-
-class EmailConfig(_Secretless):
-    to: Annotated[list[str], BeforeValidator(_listify), Field(min_length=1)]
-    from_: str = Field(alias="from")
-    smarthost: Annotated[str, Field(pattern=r"^[^:\s]+:\d+$")]
-    starttls: bool = True
-    username_env: str | None = None
-    password_env: str | None = None
-    ca_file: str | None = None
-
-
-class AlertmanagerConfig(_Secretless):
-    url: str | None = None
-    url_env: str | None = None
-    ttl: Duration = "12h"
-    bearer_token_env: str | None = None
-
-    @model_validator(mode="after")
-    def _one_url(self) -> AlertmanagerConfig:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of url or url_env (an environment variable)")
-        return self
-
-
-class LogConfig(_Strict):
-    level: Literal["info", "warning", "error"] = "warning"
-
-
-class ReceiverConfig(_Strict):
-    """A named destination; one receiver may use several notifiers."""
-
-    name: str
-    send_resolved: bool = True
-    webhook: WebhookConfig | None = None
-    slack: SlackConfig | None = None
-    pagerduty: PagerDutyConfig | None = None
-    email: EmailConfig | None = None
-    alertmanager: AlertmanagerConfig | None = None
-    log: LogConfig | None = None
-    retry: RetryConfig = RetryConfig()
-
-
 class RouteConfig(_Strict):
     """A node of the routing tree (Alertmanager's semantics; docs/alerts.md, "Routing")."""
 
@@ -324,130 +173,6 @@ class InhibitRuleConfig(_Strict):
     def _matchers(cls, v: list[str]) -> list[str]:
         parse_matchers(v)
         return v
-
-
-class ActionConfig(_Strict):
-    """Call a URL once when a matching alert starts firing (e.g. start a retraining run)."""
-
-    name: str
-    matchers: list[str] = Field(default_factory=list)
-    url: str | None = None
-    url_env: str | None = None
-    method: Literal["POST", "PUT"] = "POST"
-    bearer_token_env: str | None = None
-    body: dict[str, Any] = Field(default_factory=dict)
-    retry: RetryConfig = RetryConfig()
-
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, v: list[str]) -> list[str]:
-        parse_matchers(v)
-        return v
-
-    @model_validator(mode="after")
-    def _one_url(self) -> ActionConfig:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of url or url_env (an environment variable)")
-        return self
-
-
-def _default_receivers() -> list[ReceiverConfig]:
-    return [ReceiverConfig(name=n, log=LogConfig()) for n in ("ops", "data-owners", "ml-owners")]
-
-
-def _default_route() -> RouteConfig:
-    return RouteConfig.model_validate(
-        {
-            "receiver": "ops",
-            "routes": [
-                {"receiver": "data-owners", "matchers": ["team=data"]},
-                {"receiver": "ml-owners", "matchers": ["team=ml"]},
-            ],
-        }
-    )
-
-
-def _default_inhibit() -> list[InhibitRuleConfig]:
-    return [
-        InhibitRuleConfig(
-            source_matchers=["alertname=schema_violation"],
-            target_matchers=["alertname=~drift_top_feature|missing_spike"],
-            equal=["model", "version", "column"],
-        ),
-        InhibitRuleConfig(
-            source_matchers=["severity=critical"],
-            target_matchers=["severity=warning"],
-            equal=["alertname", "model", "version", "segment", "column"],
-        ),
-    ]
-
-
-class AlertsConfig(_Strict):
-    """The ``alerts:`` section of driftline.yaml."""
-
-    presets: list[str] | dict[str, PresetOverride | None] = Field(default_factory=list)
-    rules: list[RuleConfig] = Field(default_factory=list)
-    slos: list[SLOConfig] = Field(default_factory=list)
-    route: RouteConfig = Field(default_factory=_default_route)
-    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
-    inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=_default_inhibit)
-    actions: list[ActionConfig] = Field(default_factory=list)
-    owners: dict[str, str] = Field(default_factory=dict)
-    dashboard_url: str | None = None
-    external_url: str = "http://127.0.0.1:8080"
-    resolve_timeout: Duration = "1h"
-    history_windows: Annotated[int, Field(ge=1, le=10_000)] = 12
-
-    @field_validator("presets")
-    @classmethod
-    def _presets(
-        cls, v: list[str] | dict[str, PresetOverride | None]
-    ) -> list[str] | dict[str, PresetOverride | None]:
-        from driftline.alerts.presets import PRESETS
-
-        for name in v:
-            if name not in PRESETS:
-                raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
-        return v
-
-    @model_validator(mode="after")
-    def _references(self) -> AlertsConfig:
-        names = [r.name for r in self.receivers]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"receiver names must be unique; repeated: {', '.join(dup)}")
-        if self.route.receiver is None:
-            raise ValueError("route.receiver: the root route needs a receiver")
-        for where, receiver in _route_receivers(self.route, "route"):
-            if receiver not in names:
-                raise ValueError(
-                    f"{where}.receiver: unknown receiver {receiver!r}; "
-                    f"allowed: {', '.join(names) or '(none defined)'}"
-                )
-        rule_names = [r.name for r in self.compiled_rules()]
-        dup = sorted({n for n in rule_names if rule_names.count(n) > 1})
-        if dup:
-            raise ValueError(f"rule names must be unique; repeated: {', '.join(dup)}")
-        return self
-
-    def compiled_rules(self) -> list[Rule]:
-        """Presets, rules and SLO alerts as engine rules, in that order."""
-        from driftline.alerts.presets import preset_rule
-        from driftline.alerts.slo import slo_rules
-
-        presets = self.presets if isinstance(self.presets, dict) else dict.fromkeys(self.presets)
-        out = [compile_rule(preset_rule(n, o), self.owners) for n, o in presets.items()]
-        out += [compile_rule(r, self.owners, source="rule") for r in self.rules]
-        for slo in self.slos:
-            out += slo_rules(slo, self.owners)
-        return out
-
-
-def _route_receivers(route: RouteConfig, where: str) -> list[tuple[str, str]]:
-    out = [(where, route.receiver)] if route.receiver is not None else []
-    for i, child in enumerate(route.routes):
-        out += _route_receivers(child, f"{where}.routes.{i}")
-    return out
 
 
 _OPS: dict[str, typing.Callable[[float, float], bool]] = {
@@ -558,99 +283,3 @@ def compile_rule(cfg: RuleConfig, owners: Mapping[str, str], *, source: str = ""
 
 def matchers_of(items: list[str]) -> tuple[Matcher, ...]:
     return parse_matchers(items)
-
-
-# -- loading -------------------------------------------------------------------------
-
-
-def parse_alerts_config(data: Any, where: str = "alerts") -> AlertsConfig:
-    """Validate the ``alerts:`` section; ConfigError names key, value and what is allowed."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"key {where!r} must be a mapping, got {data!r}")
-    try:
-        return AlertsConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe(where, exc)) from None
-
-
-def load_alerts_config(path: str | Path) -> AlertsConfig:
-    """Read driftline.yaml's ``alerts:`` section (or a file holding just that section)."""
-    import yaml
-
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
-    if isinstance(data, dict) and "alerts" in data:
-        section, where = data["alerts"], "alerts"
-    else:
-        section, where = data, "alerts"
-    try:
-        return parse_alerts_config(section, where)
-    except ConfigError as exc:
-        raise ConfigError(f"config file {p}: {exc}") from None
-
-
-def describe(prefix: str, exc: ValidationError) -> str:
-    """One line per pydantic error: the dotted key, the bad value and what is allowed."""
-    lines = []
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "list[", "dict["))]
-        loc = [x for x in loc if x not in ("int", "str", "float", "PresetOverride")]
-        key = ".".join([prefix, *loc]) if loc else prefix
-        if err["type"] == "extra_forbidden":
-            parent = _model_at(err["loc"][:-1])
-            allowed = ", ".join(_keys(parent)) if parent is not None else "see docs/alerts.md"
-            lines.append(f"unknown key {key!r}; allowed: {allowed}")
-            continue
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        value = err.get("input")
-        if isinstance(value, dict) and err["type"] == "value_error":
-            lines.append(f"key {key!r}: {msg}")
-        else:
-            lines.append(f"key {key!r}: value {value!r} is not allowed: {msg}")
-    return "; ".join(lines)
-
-
-def _keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = AlertsConfig
-    for part in loc:
-        if isinstance(part, int) or (part not in model.model_fields and not _by_alias(model, part)):
-            continue
-        name = part if part in model.model_fields else _by_alias(model, part)
-        assert name is not None
-        found = _submodel(model.model_fields[name].annotation)
-        if found is None:
-            return None
-        model = found
-    return model
-
-
-def _by_alias(model: type[BaseModel], alias: str) -> str | None:
-    for name, f in model.model_fields.items():
-        if f.alias == alias:
-            return name
-    return None
-
-
-def _submodel(tp: Any) -> type[BaseModel] | None:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _submodel(typing.get_args(tp)[0])
-    if origin in (list, dict, typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            found = _submodel(arg)
-            if found is not None:
-                return found
-    return None

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from driftline.alerts.config import AlertsConfig
 from driftline.alerts.engine import AlertEngine, Transition
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.points import ALL_SEGMENTS, MetricPoint
-from driftline.alerts.rules import AlertsConfig
 from driftline.alerts.store import AlertStore, MemoryAlertStore
 from driftline.errors import ConfigError
 from driftline.sdk.clock import ManualClock

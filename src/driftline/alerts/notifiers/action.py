@@ -15,7 +15,8 @@ from driftline.alerts.matchers import match_all, parse_matchers
 from driftline.alerts.model import NotifiedAlert
 from driftline.alerts.notifiers.base import post_json, secret
 from driftline.alerts.notifiers.webhook import alertmanager_alert
-from driftline.alerts.rules import ActionConfig, render_template
+from driftline.alerts.receivers import ActionConfig
+from driftline.alerts.templates import render_template
 
 
 def _render(value: Any, a: NotifiedAlert) -> Any:

@@ -17,7 +17,7 @@ import httpx
 from driftline.alerts._time import parse_duration, rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import post_json, secret
-from driftline.alerts.rules import AlertmanagerConfig
+from driftline.alerts.receivers import AlertmanagerConfig
 
 
 def api_alert(a: NotifiedAlert, now: float, ttl: float) -> dict[str, Any]:

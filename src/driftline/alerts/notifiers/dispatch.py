@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from driftline.alerts._time import parse_duration
+from driftline.alerts.config import AlertsConfig
 from driftline.alerts.model import AuditEvent, Delivery, Notification, NotifiedAlert
 from driftline.alerts.notifiers.action import ActionCaller, action_body
 from driftline.alerts.notifiers.alertmanager import AlertmanagerNotifier
@@ -36,7 +37,7 @@ from driftline.alerts.notifiers.log import LogNotifier
 from driftline.alerts.notifiers.pagerduty import PagerDutyNotifier
 from driftline.alerts.notifiers.slack import SlackNotifier
 from driftline.alerts.notifiers.webhook import WebhookNotifier
-from driftline.alerts.rules import AlertsConfig, RetryConfig
+from driftline.alerts.receivers import RetryConfig
 from driftline.alerts.store import AlertStore
 from driftline.sdk.clock import Clock, SystemClock
 

@@ -16,7 +16,7 @@ from driftline.alerts._time import rfc3339
 from driftline.alerts.model import Notification
 from driftline.alerts.notifiers.base import DeliveryError, secret
 from driftline.alerts.notifiers.slack import title
-from driftline.alerts.rules import EmailConfig
+from driftline.alerts.receivers import EmailConfig
 
 
 def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:

@@ -6,7 +6,7 @@ import json
 import logging
 
 from driftline.alerts.model import Notification
-from driftline.alerts.rules import LogConfig
+from driftline.alerts.receivers import LogConfig
 
 logger = logging.getLogger("driftline.alerts")
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

@@ -17,7 +17,7 @@ import httpx
 from driftline.alerts._time import rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import post_json, secret
-from driftline.alerts.rules import PagerDutyConfig
+from driftline.alerts.receivers import PagerDutyConfig
 
 SEVERITIES = ("critical", "error", "warning", "info")
 MAX_SUMMARY = 1024

@@ -15,7 +15,7 @@ import httpx
 from driftline.alerts._time import rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import post_json, secret
-from driftline.alerts.rules import SlackConfig
+from driftline.alerts.receivers import SlackConfig
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000

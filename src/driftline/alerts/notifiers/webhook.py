@@ -11,7 +11,7 @@ import httpx
 from driftline.alerts._time import ZERO_TIME, rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import post_json, secret
-from driftline.alerts.rules import WebhookConfig
+from driftline.alerts.receivers import WebhookConfig
 
 #: Version of driftline's own JSON payload (``format: json``).
 JSON_FORMAT = "driftline.alerts/v1"

@@ -1,0 +1,224 @@
+"""The ``alerts:`` section of driftline.yaml, validated with pydantic.
+
+Every error names the key, the bad value and what is allowed
+(:func:`load_alerts_config`, :func:`describe`). :meth:`AlertsConfig.compiled_rules`
+turns the section (presets switched on by name, rules, SLOs) into the
+:class:`~driftline.alerts.rules.Rule` objects the engine evaluates.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from driftline.alerts._fields import Duration, _Strict
+from driftline.alerts.receivers import ActionConfig, LogConfig, ReceiverConfig
+from driftline.alerts.rules import (
+    InhibitRuleConfig,
+    PresetOverride,
+    RouteConfig,
+    Rule,
+    RuleConfig,
+    SLOConfig,
+    compile_rule,
+)
+from driftline.errors import ConfigError
+
+
+def _default_receivers() -> list[ReceiverConfig]:
+    return [ReceiverConfig(name=n, log=LogConfig()) for n in ("ops", "data-owners", "ml-owners")]
+
+
+def _default_route() -> RouteConfig:
+    return RouteConfig.model_validate(
+        {
+            "receiver": "ops",
+            "routes": [
+                {"receiver": "data-owners", "matchers": ["team=data"]},
+                {"receiver": "ml-owners", "matchers": ["team=ml"]},
+            ],
+        }
+    )
+
+
+def _default_inhibit() -> list[InhibitRuleConfig]:
+    return [
+        InhibitRuleConfig(
+            source_matchers=["alertname=schema_violation"],
+            target_matchers=["alertname=~drift_top_feature|missing_spike"],
+            equal=["model", "version", "column"],
+        ),
+        InhibitRuleConfig(
+            source_matchers=["severity=critical"],
+            target_matchers=["severity=warning"],
+            equal=["alertname", "model", "version", "segment", "column"],
+        ),
+    ]
+
+
+class AlertsConfig(_Strict):
+    """The ``alerts:`` section of driftline.yaml."""
+
+    presets: list[str] | dict[str, PresetOverride | None] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    slos: list[SLOConfig] = Field(default_factory=list)
+    route: RouteConfig = Field(default_factory=_default_route)
+    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
+    inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=_default_inhibit)
+    actions: list[ActionConfig] = Field(default_factory=list)
+    owners: dict[str, str] = Field(default_factory=dict)
+    dashboard_url: str | None = None
+    external_url: str = "http://127.0.0.1:8080"
+    resolve_timeout: Duration = "1h"
+    history_windows: Annotated[int, Field(ge=1, le=10_000)] = 12
+
+    @field_validator("presets")
+    @classmethod
+    def _presets(
+        cls, v: list[str] | dict[str, PresetOverride | None]
+    ) -> list[str] | dict[str, PresetOverride | None]:
+        from driftline.alerts.presets import PRESETS
+
+        for name in v:
+            if name not in PRESETS:
+                raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> AlertsConfig:
+        names = [r.name for r in self.receivers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"receiver names must be unique; repeated: {', '.join(dup)}")
+        if self.route.receiver is None:
+            raise ValueError("route.receiver: the root route needs a receiver")
+        for where, receiver in _route_receivers(self.route, "route"):
+            if receiver not in names:
+                raise ValueError(
+                    f"{where}.receiver: unknown receiver {receiver!r}; "
+                    f"allowed: {', '.join(names) or '(none defined)'}"
+                )
+        rule_names = [r.name for r in self.compiled_rules()]
+        dup = sorted({n for n in rule_names if rule_names.count(n) > 1})
+        if dup:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+    def compiled_rules(self) -> list[Rule]:
+        """Presets, rules and SLO alerts as engine rules, in that order."""
+        from driftline.alerts.presets import preset_rule
+        from driftline.alerts.slo import slo_rules
+
+        presets = self.presets if isinstance(self.presets, dict) else dict.fromkeys(self.presets)
+        out = [compile_rule(preset_rule(n, o), self.owners) for n, o in presets.items()]
+        out += [compile_rule(r, self.owners, source="rule") for r in self.rules]
+        for slo in self.slos:
+            out += slo_rules(slo, self.owners)
+        return out
+
+
+def _route_receivers(route: RouteConfig, where: str) -> list[tuple[str, str]]:
+    out = [(where, route.receiver)] if route.receiver is not None else []
+    for i, child in enumerate(route.routes):
+        out += _route_receivers(child, f"{where}.routes.{i}")
+    return out
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+def parse_alerts_config(data: Any, where: str = "alerts") -> AlertsConfig:
+    """Validate the ``alerts:`` section; ConfigError names key, value and what is allowed."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"key {where!r} must be a mapping, got {data!r}")
+    try:
+        return AlertsConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(where, exc)) from None
+
+
+def load_alerts_config(path: str | Path) -> AlertsConfig:
+    """Read driftline.yaml's ``alerts:`` section (or a file holding just that section)."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+    if isinstance(data, dict) and "alerts" in data:
+        section, where = data["alerts"], "alerts"
+    else:
+        section, where = data, "alerts"
+    try:
+        return parse_alerts_config(section, where)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {p}: {exc}") from None
+
+
+def describe(prefix: str, exc: ValidationError) -> str:
+    """One line per pydantic error: the dotted key, the bad value and what is allowed."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "list[", "dict["))]
+        loc = [x for x in loc if x not in ("int", "str", "float", "PresetOverride")]
+        key = ".".join([prefix, *loc]) if loc else prefix
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(err["loc"][:-1])
+            allowed = ", ".join(_keys(parent)) if parent is not None else "see docs/alerts.md"
+            lines.append(f"unknown key {key!r}; allowed: {allowed}")
+            continue
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        if isinstance(value, dict) and err["type"] == "value_error":
+            lines.append(f"key {key!r}: {msg}")
+        else:
+            lines.append(f"key {key!r}: value {value!r} is not allowed: {msg}")
+    return "; ".join(lines)
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = AlertsConfig
+    for part in loc:
+        if isinstance(part, int) or (part not in model.model_fields and not _by_alias(model, part)):
+            continue
+        name = part if part in model.model_fields else _by_alias(model, part)
+        assert name is not None
+        found = _submodel(model.model_fields[name].annotation)
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _by_alias(model: type[BaseModel], alias: str) -> str | None:
+    for name, f in model.model_fields.items():
+        if f.alias == alias:
+            return name
+    return None
+
+
+def _submodel(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _submodel(typing.get_args(tp)[0])
+    if origin in (list, dict, typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            found = _submodel(arg)
+            if found is not None:
+                return found
+    return None
