@@ -482,3 +482,59 @@ def test_unknown_fingerprint_and_ack_of_pending(clock: ManualClock) -> None:
         e.acknowledge(e.alerts()[0].fingerprint, by="a")
     with pytest.raises(ConfigError, match="no rule named 'x'"):
         e.rule("x")
+
+
+def test_restart_neither_resends_nor_loses_notifications(clock: ManualClock, tmp_path: Any) -> None:
+    from driftline.alerts import SQLAlertStore
+
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    SQLAlertStore(url).create_tables()
+    cfg = parse_alerts_config(
+        {
+            "rules": [rule(**{"for": 1})],
+            "receivers": [{"name": "ops"}],
+            "route": {"receiver": "ops", "group_wait": "30s", "group_interval": "5m"},
+        }
+    )
+
+    def start() -> tuple[AlertEngine, RecordingSink]:
+        sink = RecordingSink()
+        return AlertEngine(cfg, store=SQLAlertStore(url), clock=clock, sink=sink), sink
+
+    e, sink = start()
+    feed(e, clock, [0.9], column="age")
+    e.tick()
+    assert sink.notifications == []  # the age group waits 30 s
+    e, sink = start()  # restart during group_wait: the wait goes on, nothing is lost
+    clock.advance(30)
+    e.tick()
+    assert [n.status for n in sink.notifications] == ["firing"]
+    e, sink = start()  # restart after sending: nothing is sent again
+    for _ in range(3):
+        clock.advance(300)
+        e.tick()
+    assert sink.notifications == []
+    feed(e, clock, [0.9], first=4, column="age")
+    assert [a.breaches for a in e.alerts()] == [2]
+    e, sink = start()
+    feed(e, clock, [0.1], first=5, column="age")
+    clock.advance(300)
+    e.tick()
+    assert [n.status for n in sink.notifications] == ["resolved"]  # sent by the new process
+
+
+def test_restart_does_not_replay_windows_already_evaluated(
+    clock: ManualClock, tmp_path: Any
+) -> None:
+    from driftline.alerts import SQLAlertStore
+
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    SQLAlertStore(url).create_tables()
+    cfg = parse_alerts_config(
+        {"rules": [rule()], "receivers": [{"name": "ops"}], "route": {"receiver": "ops"}}
+    )
+    e = AlertEngine(cfg, store=SQLAlertStore(url), clock=clock)
+    feed(e, clock, [0.9, 0.9])
+    again = AlertEngine(cfg, store=SQLAlertStore(url), clock=clock)
+    assert again.ingest([point("drift_score", 0.9, 1, "age")]) == []  # window 1 again
+    assert again.alerts()[0].breaches == 2

@@ -327,6 +327,48 @@ def test_pagerduty_trigger_and_resolve_share_a_stable_dedup_key(
     d.close()
 
 
+def test_acknowledging_a_paged_alert_acknowledges_the_pagerduty_incident(
+    clock: ManualClock, receiver: Receiver
+) -> None:
+    receiver.default = (202, {}, b'{"status":"success"}')
+    engine, _, store, _ = setup(
+        clock,
+        {"pagerduty": {"routing_key_env": "PD_KEY", "url": receiver.url + "/v2/enqueue"}},
+        env={"PD_KEY": "R0UTINGKEY"},
+        resolve_timeout="12h",
+    )
+    fire(engine, clock, "age")
+    (alert,) = engine.alerts("firing")
+    engine.acknowledge(alert.fingerprint, by="alice", comment="looking")
+    assert len(receiver.requests) == 1  # queued, not sent from the acknowledging request
+    engine.tick()
+    trigger, ack = receiver.bodies("/v2/enqueue")
+    assert ack == {
+        "routing_key": "R0UTINGKEY",
+        "event_action": "acknowledge",
+        "dedup_key": trigger["dedup_key"],
+    }
+    assert [x.status for x in store.deliveries()] == ["delivered", "delivered"]
+    clock.advance(5 * 3600)  # past repeat_interval: an acknowledged alert is not re-sent
+    engine.tick()
+    assert len(receiver.requests) == 2
+
+
+def test_acknowledging_an_alert_never_paged_sends_nothing(
+    clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, _, store, _ = setup(
+        clock,
+        {"pagerduty": {"routing_key_env": "PD_KEY", "url": receiver.url}},
+        env={"PD_KEY": "k"},
+    )
+    engine.add_silence(["column=age"], duration="1h", created_by="bob", comment="backfill")
+    fire(engine, clock, "age")
+    engine.acknowledge(engine.alerts("firing")[0].fingerprint, by="alice")
+    engine.tick()
+    assert receiver.requests == [] and store.deliveries() == []
+
+
 def test_pagerduty_400_is_not_retried(clock: ManualClock, receiver: Receiver) -> None:
     receiver.default = (400, {}, b'{"status":"invalid event"}')
     engine, d, store, registry = setup(

@@ -8,7 +8,7 @@ the outbox of an :class:`AlertStore`.
 from __future__ import annotations
 
 from driftline.alerts.config import AlertsConfig, load_alerts_config, parse_alerts_config
-from driftline.alerts.engine import AlertEngine, RulePrecision, Transition
+from driftline.alerts.engine import AlertEngine, Transition
 from driftline.alerts.model import (
     Alert,
     AlertState,
@@ -22,6 +22,7 @@ from driftline.alerts.model import (
 from driftline.alerts.notifiers.base import DeliveryError
 from driftline.alerts.notifiers.dispatch import Dispatcher
 from driftline.alerts.points import METRICS, MetricPoint
+from driftline.alerts.precision import RulePrecision
 from driftline.alerts.presets import PRESETS
 from driftline.alerts.rules import Rule
 from driftline.alerts.store import AlertStore, MemoryAlertStore, SQLAlertStore

@@ -19,26 +19,27 @@ from __future__ import annotations
 
 import math
 import threading
-import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from driftline.alerts._time import format_duration, parse_duration
 from driftline.alerts.config import AlertsConfig
 from driftline.alerts.context import build_context, render_annotations
-from driftline.alerts.matchers import Matcher, match_all, parse_matchers
+from driftline.alerts.grouping import Group, Groups
+from driftline.alerts.matchers import match_all, parse_matchers
 from driftline.alerts.model import (
     Alert,
     AlertState,
     AuditEvent,
     Notification,
     NotifiedAlert,
-    Outcome,
     Silence,
+    Sink,
     fingerprint,
 )
+from driftline.alerts.people import HumanInput
 from driftline.alerts.points import MetricPoint
 from driftline.alerts.routing import Route
 from driftline.alerts.rules import Rule
@@ -49,14 +50,6 @@ from driftline.sdk.clock import Clock, SystemClock
 ENGINE = "engine"
 #: Resolved alerts stay this long for acks and outcome labels; the audit log keeps them forever.
 KEEP_RESOLVED = 7 * 86400.0
-
-
-class Sink(Protocol):
-    """Where the engine hands notifications and action calls (the dispatcher, or a recorder)."""
-
-    def submit(self, notification: Notification) -> None: ...
-    def submit_action(self, alert: NotifiedAlert) -> None: ...
-    def retry_due(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,45 +66,7 @@ class Transition:
     window_end: float | None
 
 
-@dataclass(frozen=True)
-class RulePrecision:
-    """Outcome labels of one rule's fired alerts."""
-
-    rule: str
-    fired: int
-    true_positive: int
-    false_positive: int
-    not_actionable: int
-
-    @property
-    def labelled(self) -> int:
-        return self.true_positive + self.false_positive + self.not_actionable
-
-    @property
-    def precision(self) -> float | None:
-        """TP / (TP + FP); None before any alert was labelled either way."""
-        n = self.true_positive + self.false_positive
-        return self.true_positive / n if n else None
-
-    @property
-    def actionable_precision(self) -> float | None:
-        """TP / all labelled: also counts 'not actionable' as noise."""
-        return self.true_positive / self.labelled if self.labelled else None
-
-
-@dataclass
-class _Group:
-    key: str
-    route: Route
-    labels: dict[str, str]
-    created_at: float
-    next_flush: float
-    fingerprints: set[str] = field(default_factory=set)
-    sent: dict[str, str] = field(default_factory=dict)  # fingerprint -> status last sent
-    last_sent_at: float | None = None
-
-
-class AlertEngine:
+class AlertEngine(HumanInput):
     """Evaluates rules on metric points and notifies receivers; see the module docstring."""
 
     def __init__(
@@ -143,13 +98,18 @@ class AlertEngine:
         self._lock = threading.RLock()
         self._alerts: dict[str, Alert] = {a.fingerprint: a for a in self.store.load_alerts()}
         self._baselines: dict[str, deque[float]] = {}
-        self._last_window: dict[str, float] = {}
+        # windows already evaluated per alert: a restart must not replay them
+        self._last_window: dict[str, float] = {
+            fp: a.last_window_end for fp, a in self._alerts.items() if a.last_window_end is not None
+        }
         self._windows: dict[tuple[str, str, str, float], dict[tuple[str, str], MetricPoint]] = {}
-        self._groups: dict[str, _Group] = {}
+        self.groups = Groups(self.route, self.store)
         self._silences: list[Silence] | None = None
+        now = self.clock.time()
         for alert in self._alerts.values():
-            if alert.state is AlertState.FIRING:
-                self._join_groups(alert, self.clock.time())
+            if alert.state is AlertState.FIRING and not self.groups.holding(alert.fingerprint):
+                self.groups.join(alert, now)  # a group lost (or re-routed): notify once more
+        self.groups.save(now)
 
     # -- evaluation -----------------------------------------------------------------
     def ingest(self, points: Iterable[MetricPoint]) -> list[Transition]:
@@ -165,6 +125,7 @@ class AlertEngine:
                     for rule in self.rules:
                         if rule.selects(p):
                             out += self._evaluate(rule, p)
+            self.groups.save(self.clock.time())
         return out
 
     def _remember(self, p: MetricPoint) -> None:
@@ -302,7 +263,7 @@ class AlertEngine:
             )
         )
         if to in (AlertState.FIRING, AlertState.RESOLVED):
-            self._join_groups(alert, now)
+            self.groups.join(alert, now)
         return Transition(
             at=now,
             fingerprint=alert.fingerprint,
@@ -327,31 +288,17 @@ class AlertEngine:
             return
         self.sink.submit_action(NotifiedAlert.of(alert, self._generator_url(alert)))
 
-    # -- grouping and notification --------------------------------------------------
-    def _join_groups(self, alert: Alert, now: float) -> None:
-        for route in self.route.match(alert.labels):
-            key, group_labels = route.group_key(alert.labels)
-            key = f"{route.receiver}/{key}"
-            group = self._groups.get(key)
-            if group is None:
-                group = self._groups[key] = _Group(
-                    key=key,
-                    route=route,
-                    labels=group_labels,
-                    created_at=now,
-                    next_flush=now + route.group_wait,
-                )
-            group.fingerprints.add(alert.fingerprint)
-
+    # -- notification -----------------------------------------------------------------
     def tick(self) -> list[Notification]:
         """Resolve stale alerts, flush due groups, retry the outbox; return what was sent."""
         with self._lock:
             now = self.clock.time()
             self._resolve_stale(now)
             self._silences = self.store.silences()
-            sent = [n for g in list(self._groups.values()) if (n := self._flush(g, now))]
+            sent = [n for g in self.groups if (n := self._flush(g, now))]
             self._silences = None
             self._prune(now)
+            self.groups.save(now)
         if self.sink is not None:
             for notification in sent:
                 self.sink.submit(notification)
@@ -371,13 +318,9 @@ class AlertEngine:
                 alert.breaches = 0
                 self._persist(alert)
 
-    def _order(self, fp: str) -> tuple[tuple[str, str], ...]:
-        alert = self._alerts.get(fp)
-        return tuple(sorted(alert.labels.items())) if alert is not None else ()
-
     def _prune(self, now: float) -> None:
         """Forget resolved alerts after :data:`KEEP_RESOLVED` (their audit trail stays)."""
-        grouped = {fp for g in self._groups.values() for fp in g.fingerprints}
+        grouped = {fp for g in self.groups for fp in g.fingerprints}
         for alert in list(self._alerts.values()):
             if (
                 alert.state is AlertState.RESOLVED
@@ -387,70 +330,16 @@ class AlertEngine:
                 del self._alerts[alert.fingerprint]
                 self.store.delete_alert(alert.fingerprint)
 
-    def _flush(self, group: _Group, now: float) -> Notification | None:
-        if now < group.next_flush:
-            return None
-        route = group.route
-        send_resolved = self.send_resolved.get(route.receiver, True)
-        current: dict[str, str] = {}
-        for fp in sorted(group.fingerprints, key=self._order):
-            alert = self._alerts.get(fp)
-            if alert is None:
-                continue
-            if alert.state is AlertState.FIRING and self.muted_by(alert) is None:
-                current[fp] = "firing"
-            elif alert.state is AlertState.RESOLVED and group.sent.get(fp) == "firing":
-                current[fp] = "resolved"
-        group.next_flush = now + route.group_interval
-        for fp in [fp for fp in group.sent if fp not in current]:
-            del group.sent[fp]  # muted since it was sent: notify again when unmuted
-        changed = any(group.sent.get(fp) != st for fp, st in current.items())
-        unacked = any(
-            st == "firing" and self._alerts[fp].acked_by is None for fp, st in current.items()
-        )
-        repeat = (
-            group.last_sent_at is not None
-            and now - group.last_sent_at >= route.repeat_interval
-            and unacked
-        )
-        firing_now = any(st == "firing" for st in current.values())
-        if group.last_sent_at is None and not firing_now:
-            changed = False
-        if not (changed or repeat) or not current:
-            self._forget(group, current)
-            return None
-        alerts = [
-            NotifiedAlert.of(self._alerts[fp], self._generator_url(self._alerts[fp]))
-            for fp, st in current.items()
-            if st == "firing" or send_resolved
-        ]
-        group.sent = {fp: st for fp, st in current.items() if st == "firing"}
-        group.last_sent_at = now
-        self._forget(group, current)
-        if not alerts:
-            return None
-        return Notification(
-            receiver=route.receiver,
-            group_key=group.key,
-            group_labels=dict(group.labels),
-            alerts=tuple(alerts),
+    def _flush(self, group: Group, now: float) -> Notification | None:
+        return self.groups.flush(
+            group,
+            now,
+            self._alerts,
+            muted=lambda a: self.muted_by(a) is not None,
+            send_resolved=self.send_resolved.get(group.route.receiver, True),
+            url_of=self._generator_url,
             external_url=self.config.external_url,
-            created_at=now,
         )
-
-    def _forget(self, group: _Group, current: Mapping[str, str]) -> None:
-        """Drop resolved or vanished alerts from a group, and the group once empty."""
-        for fp in list(group.fingerprints):
-            alert = self._alerts.get(fp)
-            if alert is None or (alert.state is not AlertState.FIRING and fp not in group.sent):
-                group.fingerprints.discard(fp)
-                group.sent.pop(fp, None)
-        for fp, st in current.items():
-            if st == "resolved":
-                group.fingerprints.discard(fp)
-                group.sent.pop(fp, None)
-        if not group.fingerprints:
-            del self._groups[group.key]
 
     def _generator_url(self, alert: Alert) -> str:
         return f"{self.config.external_url.rstrip('/')}/alerts/{alert.fingerprint}"
@@ -475,125 +364,6 @@ class AlertEngine:
                 ):
                     return f"inhibited:{other.fingerprint}"
         return None
-
-    def add_silence(
-        self,
-        matchers: Sequence[str] | Mapping[str, str],
-        *,
-        created_by: str,
-        comment: str,
-        duration: str | float | None = None,
-        ends_at: float | None = None,
-        starts_at: float | None = None,
-    ) -> Silence:
-        """Mute matching alerts until ``ends_at`` or for ``duration``; needs author and comment."""
-        if not created_by.strip() or not comment.strip():
-            raise InputError("a silence needs created_by and a comment (who and why)")
-        try:
-            parsed: tuple[Matcher, ...] = parse_matchers(matchers)
-        except ValueError as exc:
-            raise InputError(f"silence: {exc}") from None
-        if not parsed:
-            raise InputError("a silence needs at least one matcher (it would mute everything)")
-        start = self.clock.time() if starts_at is None else starts_at
-        if (duration is None) == (ends_at is None):
-            raise InputError("a silence needs exactly one of duration or ends_at")
-        end = ends_at if ends_at is not None else start + parse_duration(duration or 0)
-        if end <= start:
-            raise InputError(f"silence ends_at ({end}) must be after starts_at ({start})")
-        silence = Silence(uuid.uuid4().hex, parsed, start, end, created_by, comment)
-        with self._lock:
-            self.store.save_silence(silence)
-            self.store.record(
-                AuditEvent(
-                    at=self.clock.time(),
-                    kind="silence",
-                    fingerprint="",
-                    rule="",
-                    actor=created_by,
-                    to_state="active",
-                    detail=silence.to_dict(),
-                )
-            )
-        return silence
-
-    def expire_silence(self, silence_id: str, by: str) -> Silence:
-        """End a silence now."""
-        with self._lock:
-            found = [s for s in self.store.silences() if s.id == silence_id]
-            if not found:
-                raise InputError(f"no silence with id {silence_id!r}")
-            now = self.clock.time()
-            old = found[0]
-            silence = Silence(
-                old.id, old.matchers, old.starts_at, min(old.ends_at, now), old.created_by,
-                old.comment, expired_by=by,
-            )  # fmt: skip
-            self.store.save_silence(silence)
-            self.store.record(
-                AuditEvent(now, "silence", "", "", by, "active", "expired", silence.to_dict())
-            )
-        return silence
-
-    # -- people -----------------------------------------------------------------------
-    def acknowledge(self, fp: str, by: str, comment: str = "") -> Alert:
-        """Someone is on it: no more repeat notifications for this alert until it resolves."""
-        with self._lock:
-            alert = self._get(fp)
-            if alert.state is not AlertState.FIRING:
-                raise InputError(f"alert {fp} is {alert.state.value}; only firing alerts are acked")
-            alert.acked_by, alert.acked_at = by, self.clock.time()
-            self._persist(alert)
-            self.store.record(
-                AuditEvent(
-                    alert.acked_at, "ack", fp, alert.rule, by, alert.state.value,
-                    alert.state.value, {"comment": comment},
-                )
-            )  # fmt: skip
-            return alert
-
-    def set_outcome(self, fp: str, outcome: Outcome | str, by: str, comment: str = "") -> Alert:
-        """Label a fired alert true_positive, false_positive or not_actionable."""
-        try:
-            label = Outcome(outcome)
-        except ValueError:
-            allowed = ", ".join(o.value for o in Outcome)
-            raise InputError(f"outcome {outcome!r} is not allowed; allowed: {allowed}") from None
-        with self._lock:
-            alert = self._get(fp)
-            if alert.fired_at is None:
-                raise InputError(f"alert {fp} never fired; only fired alerts get an outcome")
-            alert.outcome = label.value
-            self._persist(alert)
-            self.store.record(
-                AuditEvent(
-                    self.clock.time(), "outcome", fp, alert.rule, by, alert.state.value,
-                    alert.state.value,
-                    {"outcome": label.value, "episode": alert.fired_at, "comment": comment},
-                )
-            )  # fmt: skip
-            return alert
-
-    def precision(self) -> dict[str, RulePrecision]:
-        """Per rule: fired episodes and their outcome labels (the last label of each episode)."""
-        fired: dict[str, set[tuple[str, Any]]] = {r.name: set() for r in self.rules}
-        labels: dict[tuple[str, Any], tuple[str, str]] = {}
-        for e in self.store.audit():
-            if e.kind == "state" and e.to_state == "firing":
-                fired.setdefault(e.rule, set()).add((e.fingerprint, e.detail.get("episode")))
-            elif e.kind == "outcome":
-                labels[(e.fingerprint, e.detail.get("episode"))] = (e.rule, e.detail["outcome"])
-        out = {}
-        for rule, episodes in fired.items():
-            counts = {o.value: 0 for o in Outcome}
-            for key, (r, outcome) in labels.items():
-                if r == rule and key in episodes:
-                    counts[outcome] += 1
-            out[rule] = RulePrecision(
-                rule, len(episodes), counts["true_positive"], counts["false_positive"],
-                counts["not_actionable"],
-            )  # fmt: skip
-        return out
 
     # -- reading --------------------------------------------------------------------------
     def _get(self, fp: str) -> Alert:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from driftline.alerts.matchers import Matcher, match_all
 
@@ -243,3 +243,14 @@ class Delivery:
     attempts: int = 0
     status: str = "pending"  # pending | delivered | failed
     last_error: str = ""
+
+
+class Sink(Protocol):
+    """Where the engine hands notifications and action calls (the dispatcher, or a recorder)."""
+
+    def submit(self, notification: Notification) -> None: ...
+    def submit_action(self, alert: NotifiedAlert) -> None: ...
+    def submit_acknowledge(self, notification: Notification, by: str) -> None:
+        """Someone acknowledged these alerts (sent to this receiver firing)."""
+
+    def retry_due(self) -> None: ...

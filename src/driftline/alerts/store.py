@@ -2,13 +2,16 @@
 
 :class:`AlertStore` is the protocol; :class:`MemoryAlertStore` serves tests and
 ``driftline alerts test``; :class:`SQLAlertStore` uses the SQLAlchemy Core
-tables of :mod:`driftline.alerts.tables` (SQLite or PostgreSQL).
+tables of :mod:`driftline.alerts.tables` (SQLite or PostgreSQL). Both pass the
+same contract suite (tests/alerts/test_store.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +35,13 @@ class AlertStore(Protocol):
     def update_delivery(self, delivery: Delivery) -> None: ...
     def due_deliveries(self, now: float, limit: int = 100) -> list[Delivery]: ...
     def deliveries(self, status: str | None = None) -> list[Delivery]: ...
+    def save_group(self, key: str, data: Mapping[str, Any], at: float) -> None: ...
+    def delete_group(self, key: str) -> None: ...
+    def load_groups(self) -> list[dict[str, Any]]: ...
+    def cursor(self, name: str) -> float | None:
+        """How far a reader of metric points got (see driftline.server.alerting)."""
+
+    def set_cursor(self, name: str, value: float) -> None: ...
 
 
 class MemoryAlertStore:
@@ -43,6 +53,8 @@ class MemoryAlertStore:
         self._audit: list[AuditEvent] = []
         self._silences: dict[str, Silence] = {}
         self._outbox: dict[str, Delivery] = {}
+        self._groups: dict[str, dict[str, Any]] = {}
+        self._cursors: dict[str, float] = {}
 
     def save_alert(self, alert: Alert) -> None:
         with self._lock:
@@ -92,6 +104,26 @@ class MemoryAlertStore:
     def deliveries(self, status: str | None = None) -> list[Delivery]:
         with self._lock:
             return [replace(d) for d in self._outbox.values() if status in (None, d.status)]
+
+    def save_group(self, key: str, data: Mapping[str, Any], at: float) -> None:
+        with self._lock:
+            self._groups[key] = json.loads(json.dumps(dict(data)))
+
+    def delete_group(self, key: str) -> None:
+        with self._lock:
+            self._groups.pop(key, None)
+
+    def load_groups(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(json.dumps(g)) for _, g in sorted(self._groups.items())]
+
+    def cursor(self, name: str) -> float | None:
+        with self._lock:
+            return self._cursors.get(name)
+
+    def set_cursor(self, name: str, value: float) -> None:
+        with self._lock:
+            self._cursors[name] = value
 
 
 class SQLAlertStore:
@@ -245,6 +277,56 @@ class SQLAlertStore:
             query = query.where(t.c.status == status)
         with self.engine.connect() as conn:
             return [_delivery(r) for r in conn.execute(query).mappings().all()]
+
+    def save_group(self, key: str, data: Mapping[str, Any], at: float) -> None:
+        from sqlalchemy import delete, insert
+
+        from driftline.alerts.tables import alert_groups as t
+
+        gid = group_id(key)
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.id == gid))
+            conn.execute(insert(t).values(id=gid, data=json.dumps(dict(data)), updated_at=at))
+
+    def delete_group(self, key: str) -> None:
+        from sqlalchemy import delete
+
+        from driftline.alerts.tables import alert_groups as t
+
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.id == group_id(key)))
+
+    def load_groups(self) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from driftline.alerts.tables import alert_groups as t
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.data).order_by(t.c.id)).all()
+        return [json.loads(r.data) for r in rows]
+
+    def cursor(self, name: str) -> float | None:
+        from sqlalchemy import select
+
+        from driftline.alerts.tables import alert_cursors as t
+
+        with self.engine.connect() as conn:
+            value = conn.execute(select(t.c.value).where(t.c.name == name)).scalar()
+        return None if value is None else float(value)
+
+    def set_cursor(self, name: str, value: float) -> None:
+        from sqlalchemy import delete, insert
+
+        from driftline.alerts.tables import alert_cursors as t
+
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.name == name))
+            conn.execute(insert(t).values(name=name, value=value))
+
+
+def group_id(key: str) -> str:
+    """The primary key of a group's row: group keys hold label values of any length."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _delivery_row(d: Delivery) -> dict[str, Any]:

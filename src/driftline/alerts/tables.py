@@ -68,3 +68,20 @@ alert_outbox = Table(
     Column("last_error", Text, nullable=False),
     Index("ix_alert_outbox_due", "status", "next_attempt_at"),
 )
+
+#: Notification groups (grouping.py): what was sent to whom, when the next flush is due.
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("id", String(32), primary_key=True),  # sha256 of the group key
+    Column("data", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+#: How far a reader of metric points got (the collector's feed of the engine).
+alert_cursors = Table(
+    "alert_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Float, nullable=False),
+)

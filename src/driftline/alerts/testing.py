@@ -197,12 +197,16 @@ class RecordingSink:
 
     notifications: list[Notification] = field(default_factory=list)
     actions: list[NotifiedAlert] = field(default_factory=list)
+    acknowledged: list[Notification] = field(default_factory=list)
 
     def submit(self, notification: Notification) -> None:
         self.notifications.append(notification)
 
     def submit_action(self, alert: NotifiedAlert) -> None:
         self.actions.append(alert)
+
+    def submit_acknowledge(self, notification: Notification, by: str) -> None:
+        self.acknowledged.append(notification)
 
     def retry_due(self) -> None:
         return None

@@ -13,7 +13,7 @@ import httpx
 
 from driftline.alerts.matchers import match_all, parse_matchers
 from driftline.alerts.model import NotifiedAlert
-from driftline.alerts.notifiers.base import post_json, secret
+from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.notifiers.webhook import alertmanager_alert
 from driftline.alerts.receivers import ActionConfig
 from driftline.alerts.templates import render_template
@@ -36,20 +36,17 @@ def action_body(cfg: ActionConfig, a: NotifiedAlert) -> dict[str, Any]:
     return dict(body)
 
 
-class ActionCaller:
+class ActionCaller(HTTPNotifier):
     kind = "action"
 
     def __init__(
         self, cfg: ActionConfig, *, env: Mapping[str, str], client: httpx.Client, timeout: float
     ) -> None:
-        self.receiver = cfg.name
+        url = cfg.url or secret(env, cfg.url_env, cfg.name, "action URL") or ""
+        token = secret(env, cfg.bearer_token_env, cfg.name, "bearer token")
+        super().__init__(cfg.name, client=client, timeout=timeout, url=url, token=token)
         self.cfg = cfg
         self.matchers = parse_matchers(cfg.matchers)
-        self._url = cfg.url or secret(env, cfg.url_env, cfg.name, "action URL") or ""
-        token = secret(env, cfg.bearer_token_env, cfg.name, "bearer token")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = client
-        self._timeout = timeout
 
     def __repr__(self) -> str:
         return f"ActionCaller(name={self.cfg.name!r})"
@@ -58,7 +55,4 @@ class ActionCaller:
         return match_all(self.matchers, labels)
 
     def call(self, body: Mapping[str, Any]) -> None:
-        post_json(
-            self._client, self._url, dict(body), receiver=self.cfg.name, kind=self.kind,
-            timeout=self._timeout, headers=self._headers, method=self.cfg.method,
-        )  # fmt: skip
+        self.post(dict(body), method=self.cfg.method)

@@ -16,7 +16,7 @@ import httpx
 
 from driftline.alerts._time import parse_duration, rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
-from driftline.alerts.notifiers.base import post_json, secret
+from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import AlertmanagerConfig
 
 
@@ -32,7 +32,7 @@ def api_alert(a: NotifiedAlert, now: float, ttl: float) -> dict[str, Any]:
     }
 
 
-class AlertmanagerNotifier:
+class AlertmanagerNotifier(HTTPNotifier):
     """Posts a notification's alerts to an Alertmanager."""
 
     kind = "alertmanager"
@@ -47,24 +47,14 @@ class AlertmanagerNotifier:
         timeout: float,
         now: Any,
     ) -> None:
-        self.receiver = receiver
-        self.cfg = cfg
         base = cfg.url or secret(env, cfg.url_env, receiver, "Alertmanager URL") or ""
-        self._url = base.rstrip("/") + "/api/v2/alerts"
         token = secret(env, cfg.bearer_token_env, receiver, "bearer token")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        url = base.rstrip("/") + "/api/v2/alerts"
+        super().__init__(receiver, client=client, timeout=timeout, url=url, token=token)
+        self.cfg = cfg
         self._ttl = parse_duration(cfg.ttl)
-        self._client = client
-        self._timeout = timeout
         self._now = now
-
-    def __repr__(self) -> str:
-        return f"AlertmanagerNotifier(receiver={self.receiver!r})"
 
     def send(self, notification: Notification) -> None:
         now = float(self._now())
-        body = [api_alert(a, now, self._ttl) for a in notification.alerts]
-        post_json(
-            self._client, self._url, body, receiver=self.receiver, kind=self.kind,
-            timeout=self._timeout, headers=self._headers,
-        )  # fmt: skip
+        self.post([api_alert(a, now, self._ttl) for a in notification.alerts])

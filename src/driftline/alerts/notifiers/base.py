@@ -140,5 +140,40 @@ def post_json(
     )
 
 
+class HTTPNotifier:
+    """What the HTTP notifiers share: receiver, client, timeout, URL, bearer token, one request.
+
+    Subclasses read their secrets with :func:`secret` and pass them in; the
+    URL and token are kept private (reprs name the receiver only).
+    """
+
+    kind = "http"
+
+    def __init__(
+        self,
+        receiver: str,
+        *,
+        client: httpx.Client,
+        timeout: float,
+        url: str,
+        token: str | None = None,
+    ) -> None:
+        self.receiver = receiver
+        self._client = client
+        self._timeout = timeout
+        self._url = url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(receiver={self.receiver!r})"
+
+    def post(self, body: Any, *, method: str = "POST") -> httpx.Response:
+        """One attempt; :class:`DeliveryError` says whether a retry can help."""
+        return post_json(
+            self._client, self._url, body, receiver=self.receiver, kind=self.kind,
+            timeout=self._timeout, headers=self._headers, method=method,
+        )  # fmt: skip
+
+
 def env_mapping(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env

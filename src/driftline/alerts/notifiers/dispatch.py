@@ -167,6 +167,25 @@ class Dispatcher:
             self.store.enqueue(delivery)
             self._attempt(delivery)
 
+    def submit_acknowledge(self, notification: Notification, by: str) -> None:
+        """Queue an acknowledgement for the receiver's notifiers that support one (PagerDuty).
+
+        Delivered by the next :meth:`retry_due` (the engine's tick), so the
+        person acknowledging does not wait on PagerDuty.
+        """
+        now = self.clock.time()
+        for kind in self.receivers.get(notification.receiver, []):
+            notifier = self.notifiers[(notification.receiver, kind)]
+            if not hasattr(notifier, "acknowledge"):
+                continue
+            payload = {**notification.to_dict(), "event": "acknowledge", "by": by}
+            self.store.enqueue(
+                Delivery(
+                    id=uuid.uuid4().hex, receiver=notification.receiver, notifier=kind,
+                    payload=payload, created_at=now, next_attempt_at=now,
+                )
+            )  # fmt: skip
+
     def retry_due(self) -> None:
         for delivery in self.store.due_deliveries(self.clock.time()):
             self._attempt(delivery)
@@ -189,7 +208,11 @@ class Dispatcher:
                 retryable=False,
                 reason="config",
             )
-        notifier.send(Notification.from_dict(d.payload))
+        notification = Notification.from_dict(d.payload)
+        if d.payload.get("event") == "acknowledge":
+            notifier.acknowledge(notification)  # type: ignore[attr-defined]
+        else:
+            notifier.send(notification)
 
     def _attempt(self, d: Delivery) -> None:
         retry = self.retry.get(d.receiver, RetryConfig())

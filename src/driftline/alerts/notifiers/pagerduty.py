@@ -2,7 +2,8 @@
 
 The dedup_key is ``driftline/<fingerprint>``: the same alert always maps to
 the same PagerDuty incident, so a retried trigger is deduplicated by PagerDuty
-and the resolve closes it. The routing key (the credential) comes from
+and the resolve closes it. Acknowledging the alert in driftline sends an
+``acknowledge`` event for the same key. The routing key (the credential) comes from
 ``routing_key_env``.
 """
 
@@ -16,7 +17,7 @@ import httpx
 
 from driftline.alerts._time import rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
-from driftline.alerts.notifiers.base import post_json, secret
+from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import PagerDutyConfig
 
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -25,6 +26,11 @@ MAX_SUMMARY = 1024
 
 def dedup_key(a: NotifiedAlert) -> str:
     return f"driftline/{a.fingerprint}"[:255]
+
+
+def acknowledge_event(a: NotifiedAlert, routing_key: str) -> dict[str, Any]:
+    """The Events v2 body that acknowledges the incident of ``a`` (someone is on it)."""
+    return {"routing_key": routing_key, "event_action": "acknowledge", "dedup_key": dedup_key(a)}
 
 
 def pagerduty_event(
@@ -69,7 +75,7 @@ def pagerduty_event(
     return body
 
 
-class PagerDutyNotifier:
+class PagerDutyNotifier(HTTPNotifier):
     """Sends one Events v2 event per alert of a notification (202 = accepted)."""
 
     kind = "pagerduty"
@@ -83,19 +89,18 @@ class PagerDutyNotifier:
         client: httpx.Client,
         timeout: float,
     ) -> None:
-        self.receiver = receiver
+        super().__init__(receiver, client=client, timeout=timeout, url=cfg.url)
         self.cfg = cfg
         self._key = secret(env, cfg.routing_key_env, receiver, "PagerDuty routing key") or ""
-        self._client = client
-        self._timeout = timeout
 
     def __repr__(self) -> str:
         return f"PagerDutyNotifier(receiver={self.receiver!r}, env={self.cfg.routing_key_env!r})"
 
     def send(self, notification: Notification) -> None:
         for a in notification.alerts:
-            post_json(
-                self._client, self.cfg.url,
-                pagerduty_event(a, self._key, self.cfg.source, a.generator_url),
-                receiver=self.receiver, kind=self.kind, timeout=self._timeout,
-            )  # fmt: skip
+            self.post(pagerduty_event(a, self._key, self.cfg.source, a.generator_url))
+
+    def acknowledge(self, notification: Notification) -> None:
+        """Acknowledge the incidents of the notification's alerts (same ``dedup_key``)."""
+        for a in notification.alerts:
+            self.post(acknowledge_event(a, self._key))

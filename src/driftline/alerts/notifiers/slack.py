@@ -14,7 +14,7 @@ import httpx
 
 from driftline.alerts._time import rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
-from driftline.alerts.notifiers.base import post_json, secret
+from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import SlackConfig
 
 MAX_BLOCKS = 50
@@ -93,7 +93,7 @@ def slack_payload(n: Notification, prefix: str = "driftline") -> dict[str, Any]:
     return {"text": escape(head), "blocks": blocks}
 
 
-class SlackNotifier:
+class SlackNotifier(HTTPNotifier):
     """Posts each notification group as one Slack message."""
 
     kind = "slack"
@@ -107,17 +107,12 @@ class SlackNotifier:
         client: httpx.Client,
         timeout: float,
     ) -> None:
-        self.receiver = receiver
+        url = secret(env, cfg.webhook_url_env, receiver, "Slack webhook URL") or ""
+        super().__init__(receiver, client=client, timeout=timeout, url=url)
         self.cfg = cfg
-        self._url = secret(env, cfg.webhook_url_env, receiver, "Slack webhook URL") or ""
-        self._client = client
-        self._timeout = timeout
 
     def __repr__(self) -> str:
         return f"SlackNotifier(receiver={self.receiver!r}, env={self.cfg.webhook_url_env!r})"
 
     def send(self, notification: Notification) -> None:
-        post_json(
-            self._client, self._url, slack_payload(notification, self.cfg.title),
-            receiver=self.receiver, kind=self.kind, timeout=self._timeout,
-        )  # fmt: skip
+        self.post(slack_payload(notification, self.cfg.title))

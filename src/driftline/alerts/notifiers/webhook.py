@@ -10,7 +10,7 @@ import httpx
 
 from driftline.alerts._time import ZERO_TIME, rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
-from driftline.alerts.notifiers.base import post_json, secret
+from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import WebhookConfig
 
 #: Version of driftline's own JSON payload (``format: json``).
@@ -62,7 +62,7 @@ def json_payload(n: Notification) -> dict[str, Any]:
     return body
 
 
-class WebhookNotifier:
+class WebhookNotifier(HTTPNotifier):
     """POSTs each notification as JSON to a URL (from ``url`` or the ``url_env`` variable)."""
 
     kind = "webhook"
@@ -76,13 +76,10 @@ class WebhookNotifier:
         client: httpx.Client,
         timeout: float,
     ) -> None:
-        self.receiver = receiver
-        self.cfg = cfg
-        self._url = cfg.url or secret(env, cfg.url_env, receiver, "webhook URL") or ""
+        url = cfg.url or secret(env, cfg.url_env, receiver, "webhook URL") or ""
         token = secret(env, cfg.bearer_token_env, receiver, "bearer token")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = client
-        self._timeout = timeout
+        super().__init__(receiver, client=client, timeout=timeout, url=url, token=token)
+        self.cfg = cfg
 
     def __repr__(self) -> str:
         return f"WebhookNotifier(receiver={self.receiver!r}, format={self.cfg.format!r})"
@@ -93,7 +90,4 @@ class WebhookNotifier:
         return alertmanager_payload(n, self.cfg.max_alerts)
 
     def send(self, notification: Notification) -> None:
-        post_json(
-            self._client, self._url, self.payload(notification), receiver=self.receiver,
-            kind=self.kind, timeout=self._timeout, headers=self._headers,
-        )  # fmt: skip
+        self.post(self.payload(notification))
