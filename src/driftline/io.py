@@ -51,24 +51,40 @@ def open_source(data: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> Source:
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
-        return _table_source("arrow table", data)
+        return _table_source("arrow table", data, batch_rows=batch_rows)
     mod = type(data).__module__.split(".")[0]
     if mod == "pandas":
-        return _from_pandas(data)
+        return _from_pandas(data, batch_rows)
     if mod == "polars":
         if type(data).__name__ == "LazyFrame":
             data = data.collect()
-        return _table_source("polars frame", data.to_arrow())
+        return _table_source("polars frame", data.to_arrow(), batch_rows=batch_rows)
     if isinstance(data, Mapping):
-        return _from_mapping(data)
+        return _from_mapping(data, batch_rows)
     raise InputError(
         f"cannot read data of type {type(data).__name__}; pass a pandas or polars DataFrame, "
         "a pyarrow Table, a dict of arrays, or a path to a .parquet, .csv or .jsonl file"
     )
 
 
-def _table_source(name: str, table: pa.Table, mixed: tuple[str, ...] = ()) -> Source:
-    return Source(name, table.schema, lambda: iter([table]), table.num_rows, mixed)
+def _table_source(
+    name: str,
+    table: pa.Table,
+    mixed: tuple[str, ...] = (),
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Source:
+    """An in-memory table read in zero-copy slices of ``batch_rows`` rows (so the
+    temporaries of a profile stay the size of a batch, not of the table)."""
+    step = max(int(batch_rows), 1)
+
+    def batches() -> Iterator[pa.Table]:
+        if table.num_rows <= step:
+            yield table
+            return
+        for start in range(0, table.num_rows, step):
+            yield table.slice(start, step)
+
+    return Source(name, table.schema, batches, table.num_rows, mixed)
 
 
 def _column_to_arrow(name: str, values: Any) -> tuple[pa.Array | pa.ChunkedArray, bool]:
@@ -90,7 +106,7 @@ def _is_missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def _from_pandas(df: Any) -> Source:
+def _from_pandas(df: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> Source:
     names = [str(c) for c in df.columns]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -98,7 +114,7 @@ def _from_pandas(df: Any) -> Source:
     try:
         table = pa.Table.from_pandas(df, preserve_index=False)
         table = table.rename_columns(names)
-        return _table_source("pandas frame", table)
+        return _table_source("pandas frame", table, batch_rows=batch_rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         pass
     arrays, mixed = [], []
@@ -107,10 +123,11 @@ def _from_pandas(df: Any) -> Source:
         arrays.append(arr)
         if was_mixed:
             mixed.append(name)
-    return _table_source("pandas frame", pa.table(arrays, names=names), tuple(mixed))
+    table = pa.table(arrays, names=names)
+    return _table_source("pandas frame", table, tuple(mixed), batch_rows)
 
 
-def _from_mapping(data: Mapping[str, Any]) -> Source:
+def _from_mapping(data: Mapping[str, Any], batch_rows: int = DEFAULT_BATCH_ROWS) -> Source:
     arrays, names, mixed = [], [], []
     lengths: dict[str, int] = {}
     for key, values in data.items():
@@ -124,7 +141,8 @@ def _from_mapping(data: Mapping[str, Any]) -> Source:
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}={v}" for k, v in lengths.items())
         raise InputError(f"columns of a dict input must have one length; got {desc}")
-    return _table_source("dict of arrays", pa.table(arrays, names=names), tuple(mixed))
+    table = pa.table(arrays, names=names)
+    return _table_source("dict of arrays", table, tuple(mixed), batch_rows)
 
 
 def _open_path(path: Path, batch_rows: int) -> Source:

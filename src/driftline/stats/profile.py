@@ -13,9 +13,11 @@ columns the category counts.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -38,12 +40,15 @@ from driftline.stats.accumulators import (
     hash_strings,
     mix64,
 )
+from driftline.stats.accumulators._kernels import kernels
 from driftline.stats.performance.profile_part import PerformancePart, PerformanceSpec
 
 NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
 CATEGORY_KINDS = frozenset({Kind.CATEGORICAL, Kind.BOOLEAN})
 _NULL_CODE = np.uint64(0x9E3779B97F4A7C15)
 _ROW_MULT = np.uint64(0xD6E8FEB86659FD93)
+#: Columns profiled at once (numpy, Arrow and the kernels release the GIL).
+_WORKERS = max(2, min(os.cpu_count() or 2, 8))
 FORMAT_VERSION = 1
 #: Dataset profiles with a performance part are written as version 2; without one
 #: as version 1, which every driftline reads.
@@ -103,6 +108,9 @@ class ColumnProfile:
         if self.spec.kind in CATEGORY_KINDS:
             return self._update_categorical(column, sample_idx, sample_keys)
         values, codes = self._numeric_values(column)
+        fused = kernels(values.size) if codes is None else None
+        if fused is not None:
+            return self._update_numeric_fused(fused, values, sample_idx, sample_keys, rng)
         finite = np.isfinite(values)
         all_finite = bool(finite.all())
         n_nan = 0 if all_finite else int(np.count_nonzero(np.isnan(values)))
@@ -126,6 +134,47 @@ class ColumnProfile:
         return codes
 
     _type_errors_in_batch = 0
+
+    def _update_numeric_fused(
+        self,
+        fused: ModuleType,
+        values: np.ndarray,
+        sample_idx: np.ndarray,
+        sample_keys: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The numeric update in two compiled passes (see accumulators._kernels)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        n = int(values.size)
+        n_finite, n_nan, total, lo, hi = fused.numeric_scan(values)
+        self.missing += int(n_nan) - self._type_errors_in_batch
+        self.type_errors += self._type_errors_in_batch
+        self.non_finite += n - int(n_nan) - int(n_finite)
+        codes = np.empty(n, dtype=np.uint64)
+        if n_finite:
+            mean = float(total) / int(n_finite)
+            key_lo, key_hi = self.histogram.key_range(float(lo), float(hi))
+            counts = np.zeros(key_hi - key_lo + 1, dtype=np.int64)
+        else:
+            mean, key_lo, counts = 0.0, 0, np.zeros(1, dtype=np.int64)
+        m2 = fused.numeric_fill(
+            values,
+            mean,
+            key_lo,
+            self.histogram.shift,
+            counts,
+            self.distinct.registers,
+            self.distinct.p,
+            codes,
+            _NULL_CODE,
+        )
+        if n_finite:
+            self.moments.combine(int(n_finite), mean, float(m2), float(lo), float(hi))
+            self.histogram.add_dense(key_lo, counts)
+            good = values if n_finite == n else values[np.isfinite(values)]
+            self.quantiles.update(good, rng)
+        self.reservoir.update(sample_keys, values[sample_idx])
+        return codes
 
     def _numeric_values(self, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
         """Float values (NaN = missing or unparseable) and, for derived kinds, row codes."""
@@ -185,18 +234,26 @@ class ColumnProfile:
         strings = _as_strings(column)
         encoded = pc.dictionary_encode(strings).combine_chunks()
         dictionary = encoded.dictionary.to_pylist()
-        idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        nulls = idx < 0
-        n_null = int(np.count_nonzero(nulls))
+        idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        hashes = hash_strings(dictionary)
+        fused = kernels(idx.size)
+        codes: np.ndarray
+        if fused is not None:
+            counts = np.zeros(len(dictionary), dtype=np.int64)
+            codes = np.empty(idx.size, dtype=np.uint64)
+            n_null = int(fused.category_fill(idx, hashes, _NULL_CODE, counts, codes))
+        else:
+            idx = idx.astype(np.int64)
+            nulls = idx < 0
+            n_null = int(np.count_nonzero(nulls))
+            counts = np.bincount(idx[~nulls] if n_null else idx, minlength=len(dictionary))
+            codes = np.append(hashes, _NULL_CODE)[idx]
         self.missing += n_null
-        counts = np.bincount(idx[~nulls] if n_null else idx, minlength=len(dictionary))
         keep = counts > 0
         self.categories.update_counts(
             [d for d, k in zip(dictionary, keep.tolist(), strict=True) if k], counts[keep]
         )
-        hashes = hash_strings(dictionary)
         self.distinct.update_hashes(hashes[keep])
-        codes: np.ndarray = np.append(hashes, _NULL_CODE)[idx]
         dict_arr = np.array([*dictionary, None], dtype=object)
         self.reservoir.update(sample_keys, dict_arr[idx[sample_idx]])
         return codes
@@ -277,7 +334,9 @@ def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
         t = column.type
     if pa.types.is_string(t):
         return column
-    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+    if pa.types.is_large_string(t):
+        return column
+    if pa.types.is_string_view(t):
         return column.cast(pa.string())
     if pa.types.is_boolean(t):
         return pc.if_else(column, "true", "false")
@@ -416,12 +475,21 @@ class DatasetProfile:
             )
 
         row_hash = np.zeros(n, dtype=np.uint64)
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        fused = kernels(n)
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
             for codes in pool.map(work, range(len(names))):
-                if codes is not None:
+                if codes is None:
+                    continue
+                if fused is not None:
+                    fused.row_combine(row_hash, codes, _ROW_MULT)
+                else:
                     row_hash *= _ROW_MULT
                     row_hash ^= codes
-        self.rows.update_hashes(mix64(row_hash))
+        if fused is not None:
+            fused.mix_inplace(row_hash)
+            fused.hll_update(self.rows.registers, row_hash, self.rows.p)
+        else:
+            self.rows.update_hashes(mix64(row_hash))
         self.n_rows += n
         return self
 

@@ -32,6 +32,11 @@ class LogHistogram:
     def _shift(self) -> int:
         return 52 - self.mantissa_bits
 
+    @property
+    def shift(self) -> int:
+        """How far a float's bits are shifted right to give its bucket key."""
+        return self._shift
+
     def bucket_keys(self, values: FloatArray) -> np.ndarray:
         """The bucket key of each finite value (monotone in the value)."""
         # Map the float's bits to an integer that is monotone in the value: a
@@ -50,15 +55,25 @@ class LogHistogram:
         if values.size == 0:
             return self
         # keys are monotone in the value: the key range comes from min and max
-        lo, hi = (int(k) for k in self.bucket_keys(np.array([values.min(), values.max()])))
+        lo, hi = self.key_range(float(values.min()), float(values.max()))
         counts = np.zeros(hi - lo + 1, dtype=np.int64)
         for block in _blocks(values):
             keys = self.bucket_keys(block)
             keys -= lo
             part = np.bincount(keys)
             counts[: part.size] += part
+        return self.add_dense(lo, counts)
+
+    def key_range(self, lo: float, hi: float) -> tuple[int, int]:
+        """The bucket keys of two finite values (keys are monotone in the value)."""
+        a, b = self.bucket_keys(np.array([lo, hi], dtype=np.float64)).tolist()
+        return int(a), int(b)
+
+    def add_dense(self, lo: int, counts: np.ndarray) -> Self:
+        """Fold in dense counts of the consecutive bucket keys ``lo, lo + 1, ...``."""
         nz = np.flatnonzero(counts)
-        self._add(nz.astype(np.int64) + lo, counts[nz].astype(np.int64))
+        if nz.size:
+            self._add(nz.astype(np.int64) + lo, counts[nz].astype(np.int64))
         return self
 
     def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:

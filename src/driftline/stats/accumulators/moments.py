@@ -30,15 +30,17 @@ class Moments:
         mean_b = float(values.sum()) / n_b
         dev = values - mean_b
         m2_b = float(np.dot(dev, dev))
-        self._combine(n_b, mean_b, m2_b, float(values.min()), float(values.max()))
+        self.combine(n_b, mean_b, m2_b, float(values.min()), float(values.max()))
         return self
 
     def merge(self, other: Moments) -> Self:
         if other.n:
-            self._combine(other.n, other.mean, other.m2, other.min, other.max)
+            self.combine(other.n, other.mean, other.m2, other.min, other.max)
         return self
 
-    def _combine(self, n_b: int, mean_b: float, m2_b: float, lo: float, hi: float) -> None:
+    def combine(self, n_b: int, mean_b: float, m2_b: float, lo: float, hi: float) -> None:
+        """Fold in the summary of ``n_b`` values: their mean, sum of squared deviations
+        from that mean, min and max (Chan et al.)."""
         n_a = self.n
         n = n_a + n_b
         delta = mean_b - self.mean

@@ -1,0 +1,129 @@
+"""The numba kernels behind :mod:`driftline.stats.accumulators._kernels` (see there)."""
+
+# mypy: disable-error-code="misc"
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_NEG_ZERO = np.uint64(0x8000000000000000)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_ABS = np.int64(0x7FFFFFFFFFFFFFFF)
+_ZERO = np.uint64(0)
+
+_jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+
+@_jit
+def _mix(z: Any) -> Any:
+    """SplitMix64's finaliser (the same as hashing.mix64)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@_jit
+def _hll_add(registers: Any, h: Any, p: int) -> None:
+    idx = np.intp(h >> np.uint64(64 - p))
+    rest = (h >> np.uint64(32 - p)) & _LOW32
+    e = math.frexp(np.float64(rest))[1]  # the bit length of rest (0 for 0)
+    rank = np.uint8(33 - e)
+    if rank > registers[idx]:
+        registers[idx] = rank
+
+
+@_jit
+def numeric_scan(values: Any) -> Any:
+    """(finite count, NaN count, sum, min, max) of the finite values."""
+    n_finite = 0
+    n_nan = 0
+    total = 0.0
+    lo = np.inf
+    hi = -np.inf
+    for v in values:
+        if np.isfinite(v):
+            n_finite += 1
+            total += v
+            lo = min(lo, v)
+            hi = max(hi, v)
+        elif np.isnan(v):
+            n_nan += 1
+    return n_finite, n_nan, total, lo, hi
+
+
+@_jit
+def numeric_fill(
+    values: Any,
+    mean: float,
+    key_lo: int,
+    shift: int,
+    counts: Any,
+    registers: Any,
+    p: int,
+    codes: Any,
+    null_code: Any,
+) -> float:
+    """Second pass, in place: histogram counts (offset by key_lo), HLL registers of the
+    finite values' hashes and every row's code; returns the sum of squared deviations."""
+    bits = values.view(np.int64)
+    ubits = values.view(np.uint64)
+    m2_sum = 0.0
+    for i in range(values.size):
+        v = values[i]
+        if np.isfinite(v):
+            d = v - mean
+            m2_sum += d * d
+            b = bits[i]
+            sign = b >> 63
+            key = (((sign & _ABS) ^ b) - sign) >> shift
+            counts[key - key_lo] += 1
+            u = ubits[i]
+            h = _mix(_ZERO if u == _NEG_ZERO else u)
+            codes[i] = h
+            _hll_add(registers, h, p)
+        elif np.isnan(v):
+            codes[i] = null_code
+        else:  # +-inf keeps its own code
+            codes[i] = _mix(ubits[i])
+    return m2_sum
+
+
+@_jit
+def category_fill(idx: Any, hashes: Any, null_code: Any, counts: Any, codes: Any) -> int:
+    """Count dictionary indices (negative = missing) and gather each row's code."""
+    n_null = 0
+    for i in range(idx.size):
+        j = idx[i]
+        if j < 0:
+            n_null += 1
+            codes[i] = null_code
+        else:
+            counts[j] += 1
+            codes[i] = hashes[j]
+    return n_null
+
+
+@_jit
+def hll_update(registers: Any, hashes: Any, p: int) -> None:
+    for h in hashes:
+        _hll_add(registers, h, p)
+
+
+@_jit
+def row_combine(row_hash: Any, codes: Any, mult: Any) -> None:
+    """row_hash = row_hash * mult ^ codes, in place."""
+    for i in range(row_hash.size):
+        row_hash[i] = (row_hash[i] * mult) ^ codes[i]
+
+
+@_jit
+def mix_inplace(z: Any) -> None:
+    for i in range(z.size):
+        z[i] = _mix(z[i])
