@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._ids import uuid4_hex_batch
-from driftline.sdk.metrics import top_score
+from driftline.sdk.metrics import BoundMetrics, top_score
 from driftline.sdk.privacy import PrivacyPolicy
 
 if TYPE_CHECKING:
@@ -42,18 +42,30 @@ class Prediction:
 
 
 class RFC3339:
-    """Formats epoch seconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, caching the second."""
+    """Formats epoch seconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, caching the second.
+
+    ``start``/``end`` bound the epoch microseconds of the cached second (an
+    empty range before 1970-01-01T00:00:01): inside it, the fraction is the
+    last six digits of the integer, which is cheaper than formatting it.
+    """
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        self.start = 0
+        self.end = 0
+        self.prefix = ""
+
+    def format(self, micros: int) -> str:
+        """The timestamp of ``micros`` microseconds since the epoch."""
+        if self.start <= micros < self.end:
+            return self.prefix + str(micros)[-6:] + "Z"
+        second, fraction = divmod(micros, 1_000_000)
+        self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        start = micros - fraction if second > 0 else 0  # the fast path needs 7+ digits
+        self.start, self.end = start, start + 1_000_000 if start else 0
+        return f"{self.prefix}{fraction:06d}Z"
 
     def __call__(self, ts: float) -> str:
-        second, micros = divmod(int(ts * 1_000_000), 1_000_000)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._prefix}.{micros:06d}Z"
+        return self.format(int(ts * 1_000_000))
 
 
 def _is_nan(value: object) -> bool:
@@ -89,71 +101,147 @@ class EventEncoder:
 
     def prediction(self, obs: Observation) -> dict[str, Any]:
         """The wire record of one observation; also tallies its metrics."""
-        bound = obs.bound
-        status = obs.status
-        bound.latencies.append(obs.latency)
-        features = obs.features
-        if features is not None and type(features) is not dict:
-            features = _as_mapping(features)
-        if features:
-            has_nan = False
-            for name, value in features.items():
-                if value is None:
-                    bound.missing.append(name)
-                elif value.__class__ is float and value != value:
-                    bound.missing.append(name)
-                    has_nan = True
-            if has_nan:
-                features = {k: (None if _is_nan(v) else v) for k, v in features.items()}
-        else:
-            features = {}
-        prediction = obs.prediction
-        scores = obs.scores
-        if status == "ok":
-            kind = type(prediction)
-            if kind is str or kind is int or kind is bool:
-                bound.classes.append(prediction)
-                if scores is not None:
-                    top = top_score(scores)
-                    if top is not None:
-                        bound.top_scores.append(top)
-            else:
-                bound.count_output(prediction, scores)
-        else:
-            bound.error_types.append(obs.error_type or "Exception")
-        event_id = obs._event_id
-        if event_id is None:
-            ids = self._ids
-            event_id = ids.pop() if ids else self.new_id()
-        prediction_id = obs._prediction_id or event_id
-        segment = obs.segment
-        if segment is not None and type(segment) is not dict:
-            segment = _as_mapping(segment)
-        tags = obs.tags
+        record: dict[str, Any] = self.predictions([obs])[0]
+        return record
+
+    def predictions(
+        self,
+        batch: list[Observation],
+        pause: Callable[[], None] | None = None,
+        on_error: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        """The wire records of a batch of observations; also tallies their metrics.
+
+        One loop with everything inlined, because it runs once per event: ids
+        drawn for the whole batch, the timestamp's date part formatted once per
+        second, a quick scan for missing inputs (counting them only when a None
+        or NaN is there), and the privacy policy skipped when it keeps
+        everything. ``pause`` is called every 32 events so the shipper
+        can give the GIL back to request threads. An event that fails to encode
+        is left out and ``on_error`` called (without one, the error propagates).
+        """
+        ids = self._ids
+        if len(ids) < len(batch):
+            ids = self._ids = uuid4_hex_batch(max(1024, len(batch))) + ids
+        new_id = ids.pop
+        model = self.model
         policy = self.policy
-        if not policy.is_noop:
-            features = policy.apply_mapping("features", features)
-            segment = policy.apply_mapping("segment", segment)
-            tags = policy.apply_mapping("tags", tags)
-            prediction_id = policy.apply_field("prediction_id", prediction_id)
-            prediction = policy.apply_field("prediction", prediction)
-        return {
-            "type": "prediction",
-            "event_id": event_id,
-            "prediction_id": prediction_id,
-            "timestamp": self._ts(obs.timestamp),
-            "model": self.model,
-            "version": bound.version,
-            "features": features,
-            "prediction": prediction,
-            "scores": scores,
-            "segment": segment or {},
-            "latency_ms": obs.latency * 1000.0,
-            "status": status,
-            "error_type": obs.error_type,
-            "shadow": obs.shadow,
-            "tags": tags or {},
-        }
+        redact = not policy.is_noop
+        ts_cache = self._ts
+        start, end, prefix = ts_cache.start, ts_cache.end, ts_cache.prefix
+        bound: Any = None
+        latencies: Any = None
+        classes: Any = None
+        top_scores: Any = None
+        out: list[Any] = []
+        append = out.append
+        for i, obs in enumerate(batch):
+            if pause is not None and not i & 31:
+                pause()
+            try:
+                if obs.bound is not bound:
+                    bound = obs.bound
+                    latencies = bound.latencies.append
+                    classes = bound.classes.append
+                    top_scores = bound.top_scores.append
+                status = obs.status
+                latency = obs.latency
+                latencies(latency)
+                features = obs.features
+                if features is None:
+                    features = {}
+                elif features.__class__ is not dict:
+                    features = self._missing(bound, _as_mapping(features) or {})
+                elif features:
+                    missing = False
+                    try:
+                        for value in features.values():
+                            if value is None or value != value:  # only NaN differs from itself
+                                missing = True
+                                break
+                    except Exception:  # e.g. an array value: its != is element-wise
+                        missing = True
+                    if missing:
+                        features = self._missing(bound, features)
+                prediction = obs.prediction
+                scores = obs.scores
+                if status == "ok":
+                    kind = prediction.__class__
+                    if kind is str or kind is int or kind is bool:
+                        classes(prediction)
+                        if scores is not None:
+                            top = None
+                            if scores.__class__ is dict:
+                                try:
+                                    top = max(scores.values())
+                                except (TypeError, ValueError):
+                                    top = None
+                            if top.__class__ is not float:
+                                top = top_score(scores)
+                            elif top - top != 0.0:  # NaN or infinite
+                                top = None
+                            if top is not None:
+                                top_scores(top)
+                    else:
+                        bound.count_output(prediction, scores)
+                else:
+                    bound.error_types.append(obs.error_type or "Exception")
+                event_id = obs._event_id or new_id()
+                micros = int(obs.timestamp * 1_000_000)
+                if start <= micros < end:
+                    stamp = prefix + str(micros)[-6:] + "Z"
+                else:
+                    stamp = ts_cache.format(micros)
+                    start, end, prefix = ts_cache.start, ts_cache.end, ts_cache.prefix
+                segment = obs.segment
+                if segment is not None and segment.__class__ is not dict:
+                    segment = _as_mapping(segment)
+                tags = obs.tags
+                prediction_id = obs._prediction_id or event_id
+                if redact:
+                    features = policy.apply_mapping("features", features)
+                    segment = policy.apply_mapping("segment", segment)
+                    tags = policy.apply_mapping("tags", tags)
+                    prediction_id = policy.apply_field("prediction_id", prediction_id)
+                    prediction = policy.apply_field("prediction", prediction)
+                append(
+                    {
+                        "type": "prediction",
+                        "event_id": event_id,
+                        "prediction_id": prediction_id,
+                        "timestamp": stamp,
+                        "model": model,
+                        "version": bound.version,
+                        "features": features,
+                        "prediction": prediction,
+                        "scores": scores,
+                        "segment": segment or {},
+                        "latency_ms": latency * 1000.0,
+                        "status": status,
+                        "error_type": obs.error_type,
+                        "shadow": obs.shadow,
+                        "tags": tags or {},
+                    }
+                )
+            except Exception:
+                if on_error is None:
+                    raise
+                on_error()
+        return out
+
+    @staticmethod
+    def _missing(bound: BoundMetrics, features: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Count the None and NaN inputs of ``features``; NaN becomes None."""
+        has_nan = False
+        for name, value in features.items():
+            if value is None:
+                bound.missing.append(name)
+            elif value.__class__ is float and value != value:
+                bound.missing.append(name)
+                has_nan = True
+        if has_nan:
+            return {k: (None if _is_nan(v) else v) for k, v in features.items()}
+        return features
 
     def label(self, ts: float, prediction_id: str, version: str, label: Any) -> dict[str, Any]:
         policy = self.policy
@@ -231,7 +319,10 @@ try:  # orjson is about 7x faster than the standard library; used when installed
 except ImportError:  # pragma: no cover - exercised when orjson is absent
     _orjson = None  # type: ignore[assignment, unused-ignore]
 
-_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_NON_STR_KEYS | _orjson.OPT_SERIALIZE_NUMPY
+if _orjson is not None:
+    _ORJSON_OPTIONS = _orjson.OPT_SERIALIZE_NUMPY
+    #: Slower, so only used when a dict has a key that is not a string (e.g. int classes).
+    _ORJSON_ANY_KEYS = _orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS
 
 
 def _encode_std(records: Any) -> bytes:
@@ -246,6 +337,10 @@ def encode_json(records: Any) -> bytes:
     if _orjson is not None:
         try:
             return _orjson.dumps(records, default=_default, option=_ORJSON_OPTIONS)
+        except TypeError:  # a non-string key (orjson stops at the first one), or see below
+            pass
+        try:
+            return _orjson.dumps(records, default=_default, option=_ORJSON_ANY_KEYS)
         except TypeError:  # e.g. a non-contiguous array or an integer beyond 64 bits
             pass
     return _encode_std(records)

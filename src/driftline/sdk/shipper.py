@@ -22,7 +22,6 @@ from driftline.sdk.observation import Observation
 from driftline.sdk.resources import ResourceSampler
 from driftline.sdk.sinks import DeliveryReport, Sink
 
-YIELD_EVERY = 32
 #: Give the GIL back after this much work (seconds): a request thread waits at
 #: most about this long behind the shipper, instead of the 5 ms switch interval.
 YIELD_AFTER = 0.001
@@ -75,6 +74,7 @@ class Shipper:
         self._stopping = False
         self._waiting: list[FlushMarker] = []
         self._next_sample = 0.0
+        self._last_yield = 0.0
         self.cpu_seconds = 0.0
         self.processed = 0
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -108,47 +108,47 @@ class Shipper:
         """Drain the queue, write batches, retry what is due, sample resources."""
         queue = self.queue
         size = self.batch_size
-        encoder = self.encoder
-        groups: dict[str, list[dict[str, Any]]] = {}
+        # Queued items by kind, encoded a whole batch at a time when a batch is full;
+        # observations (nearly everything) have their own list, the rest go by kind.
+        predictions: list[Any] = []
+        groups: dict[str, list[Any]] = {"prediction": predictions}
         pending_markers: list[FlushMarker] = []
         n = 0
-        perf_counter = time.perf_counter
-        last_yield = perf_counter()
+        pause = self._pause
+        self._last_yield = time.perf_counter()
         while queue:
             try:
                 item = queue.popleft()
             except IndexError:
                 break
             n += 1
-            if n % YIELD_EVERY == 0:
-                now = perf_counter()
-                if now - last_yield >= YIELD_AFTER:
-                    time.sleep(0)  # let request threads have the GIL
-                    last_yield = perf_counter()
+            if item.__class__ is Observation:
+                predictions.append(item)
+                if not len(predictions) & 255:
+                    pause()
+                if len(predictions) >= size:
+                    self._write("prediction", predictions)
+                    predictions = groups["prediction"] = []
+                continue
             if isinstance(item, FlushMarker):
+                self._write_groups(groups)  # encoding tallies the metrics: publish after it
                 if self.on_cycle is not None:
                     self.on_cycle()
-                self._write_groups(groups)
-                groups = {}
+                predictions = []
+                groups = {"prediction": predictions}
                 force = True
                 pending_markers.append(item)
                 continue
-            try:
-                if isinstance(item, Observation):
-                    kind, record = "prediction", encoder.prediction(item)
-                else:
-                    kind, record = item[0], self._encode_tuple(item)
-            except Exception:
-                self.report.dropped("encode_error", 1)
-                self.on_error("encode")
-                continue
+            kind = "prediction" if isinstance(item, Observation) else item[0]
             group = groups.get(kind)
             if group is None:
                 group = groups[kind] = []
-            group.append(record)
+            group.append(item)
             if len(group) >= size:
                 self._write(kind, group)
                 groups[kind] = []
+                if kind == "prediction":
+                    predictions = groups[kind]
         self._write_groups(groups)
         self.processed += n
         if self.on_cycle is not None:
@@ -175,6 +175,29 @@ class Shipper:
                     waiting.append(marker)
             self._waiting = waiting
 
+    def _pause(self) -> None:
+        """Give the GIL back if this cycle has held it for ``YIELD_AFTER`` seconds."""
+        now = time.perf_counter()
+        if now - self._last_yield >= YIELD_AFTER:
+            time.sleep(0)  # let request threads have the GIL
+            self._last_yield = time.perf_counter()
+
+    def _encode_failed(self) -> None:
+        self.report.dropped("encode_error", 1)
+        self.on_error("encode")
+
+    def encode(self, kind: str, items: list[Any]) -> list[Any]:
+        """Wire records of queued items of one kind; items that fail are counted and left out."""
+        if kind == "prediction":
+            return self.encoder.predictions(items, self._pause, self._encode_failed)
+        records = []
+        for item in items:
+            try:
+                records.append(self._encode_tuple(item))
+            except Exception:
+                self._encode_failed()
+        return records
+
     def _encode_tuple(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
         if kind == "label":
@@ -185,12 +208,15 @@ class Shipper:
             return self.encoder.job_run(item[1])
         raise ValueError(f"unknown queued item kind {kind!r}")
 
-    def _write_groups(self, groups: dict[str, list[dict[str, Any]]]) -> None:
-        for kind, records in groups.items():
-            if records:
-                self._write(kind, records)
+    def _write_groups(self, groups: dict[str, list[Any]]) -> None:
+        for kind, items in groups.items():
+            if items:
+                self._write(kind, items)
 
-    def _write(self, kind: str, records: list[dict[str, Any]]) -> None:
+    def _write(self, kind: str, items: list[Any]) -> None:
+        records = self.encode(kind, items)
+        if not records:
+            return
         try:
             self.sink.write(kind, records)
         except Exception:
