@@ -129,11 +129,9 @@ class LiveDemo:
         """Train the models, start the collector and dashboard; return the dashboard URL."""
         from prometheus_client import CollectorRegistry
 
-        from driftline.alerts import AlertEngine, Dispatcher
-        from driftline.alerts.store import SQLAlertStore
         from driftline.server import Settings, create_app
         from driftline.server.auth import create_key
-        from driftline.server.dashboard import AlertBridge, mount_dashboard
+        from driftline.server.dashboard import mount_dashboard
         from driftline.store import open_store
         from driftline.windows import WindowConfig
 
@@ -160,23 +158,21 @@ class LiveDemo:
             ),
             max_inflight=64,
         )  # fmt: skip
-        self.app = create_app(
-            self.settings, self.store, self.clock, background=False, dashboard=False
-        )
         self.sock = _bind(self.port)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.receiver = WebhookReceiver(self.clock.time).start()
-        alert_store = SQLAlertStore(self.store.engine)  # type: ignore[attr-defined]
-        alert_store.create_tables()
-        config = alerts_config(self.receiver.url, f"{self.url}/ui")
+        # the collector runs the alert engine itself, as `driftline serve --config` does
+        self.app = create_app(
+            self.settings, self.store, self.clock, background=False, dashboard=False,
+            alerts=alerts_config(self.receiver.url, f"{self.url}/ui"),
+        )  # fmt: skip
+        self.collector = self.app.state.collector
+        self.engine = self.collector.alerts.engine
         self.registry = CollectorRegistry()
-        self.dispatcher = Dispatcher(config, alert_store, clock=self.clock, registry=self.registry)
-        self.engine = AlertEngine(config, store=alert_store, clock=self.clock, sink=self.dispatcher)
         self.dashboard = mount_dashboard(
             self.app, self.store, self.settings, self.clock,
             alerts=self.engine, inbox=self.receiver.messages,
         )  # fmt: skip
-        self.bridge = AlertBridge(self.store, self.engine, WINDOW, lookback_windows=6)
         self._serve()
         self._upload_references()
         self._monitors(ingest_key)
@@ -257,7 +253,6 @@ class LiveDemo:
         self.thread.join(timeout=15)
         self.sock.close()
         self.receiver.stop()
-        self.dispatcher.client.close()
         self.store.close()
 
     # -- the simulation --------------------------------------------------------------------------
@@ -331,15 +326,13 @@ class LiveDemo:
         if math.floor((t0 - grace) / WINDOW) != math.floor((t0 + STEP - grace) / WINDOW):
             self.evaluate()
         else:
-            self.engine.tick()  # group waits and intervals run on the simulated clock
+            self.collector.alerts.run()  # group waits and intervals run on the simulated clock
 
     def evaluate(self) -> None:
-        """Deliver what the service sent, evaluate closed windows, feed the alert engine."""
+        """Deliver what the service sent; the collector evaluates closed windows and alerts."""
         for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon):
             mon.flush(timeout=10)
-        collector = self.app.state.collector
-        collector.tick()
-        self.bridge.run()
+        self.collector.tick()
 
     def _wine(self, t0: float) -> None:
         n = int(self.rng.poisson(self.story.wine_rate * STEP))

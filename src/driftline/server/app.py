@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +31,9 @@ from driftline.server.settings import Settings
 from driftline.store.base import Store
 from driftline.windows import Clock
 
+if TYPE_CHECKING:
+    from driftline.alerts import AlertsConfig
+
 log = logging.getLogger("driftline.server")
 STORE_ERRORS = (OperationalError, DBAPIError, PoolTimeout)
 
@@ -42,14 +45,19 @@ def create_app(
     *,
     background: bool = True,
     dashboard: bool = True,
+    alerts: AlertsConfig | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The collector app over ``store``; ``background=False`` leaves ticking to the caller.
 
     With ``dashboard=True`` the dashboard pages are served under ``/ui``
     (docs/dashboard.md); a caller that mounts its own (the live demo, with an
-    alert engine) passes ``dashboard=False``.
+    alert engine) passes ``dashboard=False``. With ``alerts`` the collector runs
+    the alert engine in its background tick (server/alerting.py), reading
+    notifier secrets from ``env`` (default: the environment), and the
+    dashboard's alert pages act on it.
     """
-    collector = Collector(settings, store, clock)
+    collector = Collector(settings, store, clock, alerts=alerts, env=env)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +83,8 @@ def create_app(
     if dashboard:
         from driftline.server.dashboard import mount_dashboard
 
-        mount_dashboard(app, store, settings, clock)
+        engine = collector.alerts.engine if collector.alerts is not None else None
+        mount_dashboard(app, store, settings, clock, alerts=engine)
 
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         collector.metrics.overload.labels("store_unavailable").inc()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -39,13 +40,19 @@ def _fail(exc: Exception) -> typer.Exit:
 
 def serve(
     store: StoreOpt = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
     config: Annotated[
-        str | None, typer.Option(help="driftline.yaml: not read yet (use DRIFTLINE_* variables)")
+        Path | None,
+        typer.Option(
+            "--config",
+            help="driftline.yaml: the collector: and alerts: sections (docs/collector.md).",
+        ),
     ] = None,
 ) -> None:
-    """Run the collector: ingest API, evaluation, /metrics."""
+    """Run the collector: ingest API, evaluation, alerts, /metrics, the dashboard."""
     import uvicorn
 
     from driftline.server.app import create_app
@@ -53,20 +60,22 @@ def serve(
     from driftline.server.settings import Settings
     from driftline.store import open_store
 
-    if config is not None:
-        # not silently ignored: the YAML file has no collector section yet
-        raise _fail(
-            DriftlineError(
-                f"--config {config}: serve does not read driftline.yaml yet; set the "
-                "collector's settings with DRIFTLINE_* environment variables (docs/collector.md)"
-            )
-        )
+    flags: dict[str, Any] = {"store_url": store, "host": host, "port": port}
     try:
-        settings = Settings.from_env(store_url=store, host=host, port=port)
+        if config is not None:
+            from driftline.server.config import load_serve_config
+
+            cfg = load_serve_config(config)
+            settings = cfg.settings(**flags)
+            alerts = cfg.alerts_for(settings)
+        else:
+            settings = Settings.from_env(**{k: v for k, v in flags.items() if v is not None})
+            alerts = None
         st = open_store(settings.store_url)
+        clock = _WallClock()
+        app = create_app(settings, st, clock, alerts=alerts)
     except DriftlineError as exc:
         raise _fail(exc) from exc
-    clock = _WallClock()
     boot = bootstrap_admin_key(st, clock)
     if boot is not None and boot[1]:
         # Printed once, to the terminal only; never logged.
@@ -74,9 +83,14 @@ def serve(
             "driftline: created the first admin API key (shown only now, store it safely):\n"
             f"  {boot[0]}\n"
         )
-        sys.stdout.flush()
-    app = create_app(settings, st, clock)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    if alerts is not None:
+        engine = app.state.collector.alerts.engine
+        receivers = ", ".join(r.name for r in alerts.receivers)
+        sys.stdout.write(
+            f"driftline: alerting with {len(engine.rules)} rules; receivers: {receivers}\n"
+        )
+    sys.stdout.flush()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 
 def migrate(store: StoreOpt = None) -> None:

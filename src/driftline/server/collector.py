@@ -2,7 +2,8 @@
 
 Routes call :meth:`Collector.ingest_predictions` and friends; the background
 loop calls :meth:`Collector.tick`, which flushes closed windows, evaluates
-changed ones and purges old raw events. Tests call ``tick`` themselves after
+changed ones, feeds the alert engine (when alerts are configured) and purges
+old raw events. Tests call ``tick`` themselves after
 advancing a manual clock.
 """
 
@@ -12,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftline.server.auth import KeyChecker
 from driftline.server.ingest import Batch, Limits, validate
@@ -20,6 +21,12 @@ from driftline.server.metrics import HealthMetrics
 from driftline.server.settings import Settings
 from driftline.store.base import Store, WindowKey
 from driftline.windows import Clock, Evaluator, LiveWindows
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from driftline.alerts import AlertsConfig
+    from driftline.server.alerting import CollectorAlerts
 
 log = logging.getLogger("driftline.server")
 
@@ -44,7 +51,15 @@ class OverloadedError(Exception):
 
 
 class Collector:
-    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        alerts: AlertsConfig | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -56,6 +71,15 @@ class Collector:
         self._inflight_lock = threading.Lock()
         self._tick_lock = threading.Lock()
         self.last_purge = 0.0
+        #: The alert engine and its notifiers when alerts are configured (server/alerting.py).
+        self.alerts: CollectorAlerts | None = None
+        if alerts is not None:
+            from driftline.server.alerting import CollectorAlerts
+
+            self.alerts = CollectorAlerts(
+                store, alerts, settings.windows.base, clock, env=env,
+                registry=self.metrics.registry,
+            )  # fmt: skip
 
     # -- admission --------------------------------------------------------------------
     def admit(self) -> None:
@@ -118,7 +142,7 @@ class Collector:
     # -- background ------------------------------------------------------------------------
     def tick(self, force_flush: bool = False) -> dict[str, int]:
         """Flush closed partials, evaluate changed windows, purge old raw events."""
-        out = {"flushed": 0, "evaluated": 0, "purged": 0}
+        out = {"flushed": 0, "evaluated": 0, "purged": 0, "alert_points": 0}
         with self._tick_lock:
             out["flushed"] = self._guard("flush", lambda: self.windows.flush(force_flush))
             while True:
@@ -130,6 +154,8 @@ class Collector:
                 out["evaluated"] += n
                 if n < 20:
                     break
+            if self.alerts is not None:
+                out["alert_points"] = self._guard("alerts", self.alerts.run)
             now = self.clock.time()
             if now - self.last_purge >= 3600 or force_flush:
                 before = now - self.settings.retention_days * 86_400
@@ -150,3 +176,5 @@ class Collector:
     def close(self) -> None:
         """Save every live partial (graceful shutdown)."""
         self._guard("flush", lambda: self.windows.flush(force=True))
+        if self.alerts is not None:
+            self.alerts.close()

@@ -1,0 +1,252 @@
+"""The collector's alerting: evaluated windows -> metric points -> the alert engine -> notifiers.
+
+When ``driftline serve`` has an ``alerts:`` section, the collector's
+background tick calls :meth:`CollectorAlerts.run` after evaluating windows.
+:class:`PointFeed` reads the metric points of the base windows evaluated since
+its last read (``window_state.evaluated_at``, so it sees what every replica
+evaluated, and late labels that re-evaluate an old window), renames them to the
+engine's names (:func:`alert_points`), and adds what the evaluator does not
+write yet: the window's latency percentiles and latency histogram buckets, and
+a label-free estimate of accuracy (the mean top-class probability, what CBPE
+reduces to for accuracy under calibrated scores), all from at most
+:data:`SAMPLE` raw events of the window. The feed's cursor lives in the alert
+store, so a restarted collector goes on where it stopped, and the engine
+ignores windows it has already evaluated.
+
+Run alerting on one replica: every replica with an ``alerts:`` section
+notifies on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from driftline.alerts import (
+    AlertEngine,
+    AlertsConfig,
+    AlertStore,
+    Dispatcher,
+    MetricPoint,
+    SQLAlertStore,
+)
+from driftline.store.base import MetricQuery, Store
+
+log = logging.getLogger("driftline.server")
+
+#: The evaluator's metric names -> the alert engine's (docs/alerts.md, "Metric points").
+#: Every other stored metric reaches the engine under its own name (``performance.f1``, ...).
+RENAME: Mapping[str, str] = {
+    "events": "request_count",
+    "error_ratio": "error_rate",
+    "performance.accuracy": "accuracy",
+    "label_coverage_ratio": "label_coverage",
+    "quality.missing_ratio": "missing_ratio",
+    "performance.estimated_accuracy": "confidence_mean",
+}
+#: The label-free estimate this module writes (the dashboard shows it as estimated accuracy).
+ESTIMATE = "performance.estimated_accuracy"
+LATENCY = {"latency_p50_seconds": 0.5, "latency_p95_seconds": 0.95, "latency_p99_seconds": 0.99}
+#: Engine metrics the collector cannot produce yet: rules on them are configuration errors.
+NOT_PRODUCED: Mapping[str, str] = {
+    "schema_violations": "the evaluator does not report schema violations per column yet",
+    "job_status": "job runs are stored but not turned into metric points yet",
+}
+#: Raw events read per window for the derived points.
+SAMPLE = 5000
+_KEY = ("model", "version", "segment", "window_size", "window_start", "metric", "column")
+
+
+def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
+    """The engine's points for one stored metric point (none, one or two)."""
+    metric, value = str(row["metric"]), row["value"]
+    v = math.nan if value is None else float(value)
+    ws = float(row["window_start"])
+    we = ws + float(row["window_size"])
+    base = (str(row["model"]), str(row["version"]), str(row["segment"]))
+    column = str(row["column"] or "")
+    method = str(row.get("method") or "")
+    if metric == "latency_seconds":  # p50 / p95 / p99 / mean, when the store keeps the method
+        name = f"latency_{method}_seconds"
+        return [MetricPoint(*base, name, "", ws, we, v)] if name in LATENCY else []
+    if metric == "latency_bucket":
+        return [MetricPoint(*base, metric, "", ws, we, v, {"le": method})]
+    if metric == "drift_detected" and not column:
+        metric = "dataset_drift_detected"  # the dataset verdict, not a column's
+    name = RENAME.get(metric, metric)
+    labels = {"method": method} if metric == "drift_score" and method else {}
+    out = [MetricPoint(*base, name, column, ws, we, v, labels)]
+    if metric == "drift_score" and column:
+        flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
+        out.append(MetricPoint(*base, "drift_detected", column, ws, we, flag))
+    if metric == "error_ratio" and value is not None:
+        out.append(MetricPoint(*base, "error_count", "", ws, we, v * float(row["n"])))
+    return out
+
+
+def top_confidence(scores: Any) -> float | None:
+    """The top-class probability of one prediction's ``scores`` (a dict, list or number)."""
+    if isinstance(scores, dict):
+        vals = [float(x) for x in scores.values() if isinstance(x, int | float)]
+    elif isinstance(scores, list):
+        vals = [float(x) for x in scores if isinstance(x, int | float)]
+    elif isinstance(scores, int | float) and not isinstance(scores, bool):
+        vals = [float(scores), 1.0 - float(scores)]
+    else:
+        return None
+    return max(vals) if vals else None
+
+
+class PointFeed:
+    """Reads the points of base windows evaluated since the last read, once each."""
+
+    def __init__(
+        self,
+        store: Store,
+        cursors: AlertStore,
+        window_size: int,
+        now: float,
+        *,
+        buckets: Sequence[float] = (),
+        derive: bool = True,
+    ) -> None:
+        self.store = store
+        self.cursors = cursors
+        self.window_size = window_size
+        self.buckets = tuple(sorted(set(buckets)))
+        self.derive = derive
+        self.name = f"points:{window_size}"
+        cursor = cursors.cursor(self.name)
+        if cursor is None:  # first start: alert on what is evaluated from now on
+            cursor = now
+            cursors.set_cursor(self.name, cursor)
+        self.cursor = cursor
+        self._done: set[tuple[Any, ...]] = set()  # windows read at exactly the cursor time
+
+    def read(self) -> list[MetricPoint]:
+        """The engine's points of every window evaluated since the last call."""
+        windows = self._evaluated()
+        points: list[MetricPoint] = []
+        for model, version, start, _ in windows:
+            rows = self.store.metric_points(
+                MetricQuery(
+                    model=model, version=version, window_size=self.window_size,
+                    start=start, end=start + 1, limit=1_000_000,
+                )
+            )  # fmt: skip
+            if self.derive:
+                rows += self._derived(rows)
+            points += [p for r in rows for p in alert_points(r)]
+        if windows:
+            latest = max(w[3] for w in windows)
+            if latest > self.cursor:
+                self._done.clear()
+                self.cursor = latest
+                self.cursors.set_cursor(self.name, latest)
+            self._done.update(w for w in windows if w[3] == self.cursor)
+        return points
+
+    def _evaluated(self) -> list[tuple[str, str, int, float]]:
+        """(model, version, start, evaluated_at) of base windows evaluated since the cursor."""
+        from sqlalchemy import select
+
+        from driftline.store.tables import window_state
+
+        w = window_state.c
+        query = (
+            select(w.model, w.version, w.window_start, w.evaluated_at)
+            .where(
+                w.window_size == self.window_size,
+                w.evaluated_at >= self.cursor,
+                w.evaluated_generation >= w.generation,
+            )
+            .order_by(w.window_start, w.model, w.version)
+        )
+        engine = self.store.engine  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            rows = [(str(m), str(v), int(s), float(t)) for m, v, s, t in conn.execute(query)]
+        return [r for r in rows if r not in self._done]
+
+    def _derived(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Latency percentiles and buckets, and estimated accuracy, of the window's raw events."""
+        out: list[dict[str, Any]] = []
+        rows[:] = [r for r in rows if r["metric"] != ESTIMATE]  # recomputed below
+        has_p99 = any(r["metric"] == "latency_seconds" and r["method"] == "p99" for r in rows)
+        for r in rows:
+            if r["metric"] != "events" or r["segment"] != "*" or not r["value"]:
+                continue
+            start = r["window_start"]
+            payloads = self.store.sample_events(
+                r["model"], r["version"], start, start + self.window_size, SAMPLE
+            )
+            tops, lat = [], []
+            for text in payloads:
+                e = orjson.loads(text)
+                if e.get("shadow"):
+                    continue
+                if isinstance(e.get("latency_ms"), int | float):
+                    lat.append(float(e["latency_ms"]) / 1000.0)
+                top = top_confidence(e.get("scores")) if e.get("status", "ok") == "ok" else None
+                if top is not None:
+                    tops.append(top)
+
+            def row(metric: str, method: str, value: float, n: int, r: Any = r) -> dict[str, Any]:
+                return {
+                    **{k: r[k] for k in _KEY},
+                    "metric": metric, "column": "", "method": method, "value": value,
+                    "status": "ok", "n": n, "details": "{}", "evaluated_at": r["evaluated_at"],
+                }  # fmt: skip
+
+            if tops:
+                out.append(row(ESTIMATE, "mean_confidence", math.fsum(tops) / len(tops), len(tops)))
+            if lat:
+                lat.sort()
+                for name, q in LATENCY.items() if not has_p99 else ():
+                    value = lat[min(len(lat) - 1, math.ceil(q * len(lat)) - 1)]
+                    out.append(row("latency_seconds", name.split("_")[1], value, len(lat)))
+                scale = float(r["value"]) / len(lat)  # sampled share -> the window's requests
+                for le in self.buckets:
+                    within = sum(1 for x in lat if x <= le + 1e-12)
+                    out.append(row("latency_bucket", f"{le:g}", within * scale, len(lat)))
+        if any(x["metric"] == ESTIMATE for x in out):
+            self.store.upsert_metric_points([x for x in out if x["metric"] == ESTIMATE])
+        return out
+
+
+class CollectorAlerts:
+    """The alert engine, its dispatcher and the point feed of one collector."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: AlertsConfig,
+        window_size: int,
+        clock: Any,
+        *,
+        env: Mapping[str, str] | None = None,
+        registry: Any = None,
+    ) -> None:
+        engine = store.engine  # type: ignore[attr-defined]
+        self.store = SQLAlertStore(engine)  # the tables come with the collector's migrations
+        self.dispatcher = Dispatcher(config, self.store, clock=clock, env=env, registry=registry)
+        self.engine = AlertEngine(config, store=self.store, clock=clock, sink=self.dispatcher)
+        buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
+        self.feed = PointFeed(store, self.store, window_size, clock.time(), buckets=buckets)
+
+    def run(self) -> int:
+        """Feed newly evaluated windows to the engine, flush due groups, retry the outbox."""
+        points = self.feed.read()
+        if points:
+            self.engine.ingest(points)
+        self.engine.tick()
+        return len(points)
+
+    def close(self) -> None:
+        self.dispatcher.close()
+
+
+__all__ = ["ESTIMATE", "CollectorAlerts", "PointFeed", "alert_points", "top_confidence"]

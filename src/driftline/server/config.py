@@ -1,0 +1,304 @@
+"""driftline.yaml for ``driftline serve --config``: the ``collector:`` and ``alerts:`` sections.
+
+:func:`load_serve_config` reads and validates the file; every error names the
+file, the key, the bad value and what is allowed. :meth:`ServeConfig.settings`
+turns the ``collector:`` section into :class:`~driftline.server.Settings`,
+with ``DRIFTLINE_*`` environment variables over the file and command-line
+flags over both. Secrets never live in the file: a store URL with a password
+goes in an environment variable named by ``store_url_env``, and notifiers name
+the variables of their secrets (``*_env``, docs/alerts.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from driftline.alerts import AlertsConfig
+from driftline.alerts._time import parse_duration
+from driftline.alerts.config import describe
+from driftline.errors import ConfigError
+from driftline.server.settings import Settings
+
+TOP_LEVEL = ("collector", "alerts", "check")
+#: Settings that must be > 0 (as Settings.__post_init__ checks).
+_POSITIVE = {
+    "max_body_bytes", "max_decoded_bytes", "max_batch_events", "max_inflight", "tick_seconds",
+    "retention_days",
+}  # fmt: skip
+#: Settings fields the ``collector:`` section does not take under their own name.
+_NOT_IN_FILE = {"windows", "evaluator"}
+
+
+def _seconds(v: Any) -> Any:
+    """A window size: whole seconds (300) or a duration (5m)."""
+    if isinstance(v, bool):
+        raise ValueError("a number of seconds or a duration like 5m")
+    try:
+        seconds = parse_duration(v)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+    if seconds <= 0 or seconds != int(seconds):
+        raise ValueError("a whole, positive number of seconds")
+    return int(seconds)
+
+
+Seconds = Annotated[int, BeforeValidator(_seconds)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class WindowsSection(_Strict):
+    """``collector.windows``: how events are windowed (docs/collector.md)."""
+
+    sizes: list[Seconds] = Field(default_factory=lambda: [300, 3600, 86400], min_length=1)
+    grace_seconds: Annotated[int, Field(ge=0)] = 60
+    checkpoint_seconds: Annotated[int, Field(gt=0)] = 60
+    segment_keys: list[str] = Field(default_factory=list)
+    max_segments: Annotated[int, Field(ge=1)] = 20
+
+
+def _collector_model() -> type[BaseModel]:
+    """The ``collector:`` section: every Settings field under its own name, plus a few keys."""
+    hints = typing.get_type_hints(Settings)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in _NOT_IN_FILE:
+            continue
+        default = getattr(Settings(), f.name)
+        tp = hints[f.name]
+        if f.name in _POSITIVE:
+            tp = Annotated[tp, Field(gt=0)]
+        elif f.name == "port":
+            tp = Annotated[int, Field(ge=0, le=65535)]
+        fields[f.name] = (tp, default)
+    fields["store_url_env"] = (str | None, None)
+    fields["dashboard_url"] = (str | None, None)
+    fields["windows"] = (WindowsSection, WindowsSection())
+    model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
+    model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
+    return model
+
+
+CollectorSection = _collector_model()
+
+
+class ServeFile(_Strict):
+    """The whole file as ``serve`` reads it (``check:`` is ``driftline check``'s)."""
+
+    collector: CollectorSection = Field(default_factory=CollectorSection)  # type: ignore[valid-type]
+    alerts: AlertsConfig | None = None
+    check: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """A validated driftline.yaml: the collector's settings and the alerts, if configured."""
+
+    path: Path | None
+    collector: Any  # a CollectorSection
+    alerts: AlertsConfig | None
+
+    def settings(self, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """Settings from the file, then ``DRIFTLINE_*`` variables, then non-None ``flags``."""
+        from driftline.windows import WindowConfig
+
+        env = os.environ if env is None else env
+        c = self.collector
+        values = {k: getattr(c, k) for k in type(c).model_fields if k not in _EXTRA_KEYS}
+        if c.store_url_env is not None:
+            values["store_url"] = _env_url(env, c.store_url_env)
+        w = c.windows
+        where = self._where("collector.windows")
+        try:
+            values["windows"] = WindowConfig(
+                sizes=tuple(w.sizes), grace_seconds=w.grace_seconds,
+                checkpoint_seconds=w.checkpoint_seconds, segment_keys=tuple(w.segment_keys),
+                max_segments=w.max_segments,
+            )  # fmt: skip
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        from_env = Settings.from_env(env)
+        for f in dataclasses.fields(Settings):
+            if f"DRIFTLINE_{f.name.upper()}" in env:
+                values[f.name] = getattr(from_env, f.name)
+        if any(f"DRIFTLINE_{k}" in env for k in _WINDOW_VARS):
+            values["windows"] = from_env.windows
+        values.update({k: v for k, v in flags.items() if v is not None})
+        try:
+            return Settings(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{self._where('collector')}: {exc}") from None
+
+    def external_url(self, settings: Settings) -> str:
+        """Where people reach the dashboard: ``dashboard_url``, else the listening address."""
+        url = self.collector.dashboard_url
+        if url:
+            return str(url).rstrip("/")
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        return f"http://{host}:{settings.port}/ui"
+
+    def alerts_for(self, settings: Settings) -> AlertsConfig | None:
+        """The alerts, with links to this collector's dashboard unless the file sets them."""
+        if self.alerts is None:
+            return None
+        given = self.alerts.model_fields_set
+        base = self.external_url(settings)
+        changes: dict[str, Any] = {}
+        if "external_url" not in given:
+            changes["external_url"] = base
+        if "dashboard_url" not in given:
+            changes["dashboard_url"] = (
+                base + "/models/{{ $labels.model }}?version={{ $labels.version }}"
+            )
+        return self.alerts.model_copy(update=changes) if changes else self.alerts
+
+    def _where(self, key: str) -> str:
+        return f"config file {self.path}: key {key!r}" if self.path else f"key {key!r}"
+
+
+_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows"}
+_WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
+
+
+def _env_url(env: Mapping[str, str], var: str) -> str:
+    value = env.get(var, "")
+    if not value:
+        raise ConfigError(
+            f"key 'collector.store_url_env': environment variable {var} is not set "
+            "(it holds the store URL)"
+        )
+    return value
+
+
+def parse_serve_config(data: Any, path: Path | None = None) -> ServeConfig:
+    """Validate the file's content; ConfigError names the key, value and what is allowed."""
+    prefix = f"config file {path}: " if path else ""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix}the file must hold a mapping with keys {', '.join(TOP_LEVEL)}")
+    unknown = sorted(str(k) for k in data if k not in TOP_LEVEL)
+    if unknown:
+        raise ConfigError(
+            f"{prefix}unknown key {unknown[0]!r}; allowed at the top level: {', '.join(TOP_LEVEL)}"
+        )
+    for key in ("collector", "alerts"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ConfigError(f"{prefix}key {key!r} must be a mapping, got {data[key]!r}")
+    try:
+        collector = CollectorSection.model_validate(data.get("collector") or {})
+    except ValidationError as exc:
+        raise ConfigError(prefix + _describe_collector(exc)) from None
+    alerts = None
+    if "alerts" in data:
+        try:
+            alerts = AlertsConfig.model_validate(data.get("alerts") or {})
+        except ValidationError as exc:
+            raise ConfigError(prefix + describe("alerts", exc)) from None
+    if data.get("check") is not None:
+        _check_section(data["check"], prefix)
+    _check_store_url(collector, prefix)
+    if alerts is not None:
+        _check_alerts(alerts, min(collector.windows.sizes), prefix)  # type: ignore[attr-defined]
+    return ServeConfig(path, collector, alerts)
+
+
+def load_serve_config(path: str | Path) -> ServeConfig:
+    """Read driftline.yaml (YAML) and validate the sections ``serve`` uses."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+    return parse_serve_config(data, p)
+
+
+def _describe_collector(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"] if not str(x).startswith("function-")]
+        key = ".".join(["collector", *loc])
+        if err["type"] == "extra_forbidden":
+            parent = WindowsSection if loc[:1] == ["windows"] else CollectorSection
+            lines.append(f"unknown key {key!r}; allowed: {', '.join(parent.model_fields)}")
+            continue
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"key {key!r}: value {err.get('input')!r} is not allowed: {msg}")
+    return "; ".join(lines)
+
+
+def _check_section(section: Any, prefix: str) -> None:
+    from driftline.config import CheckConfig
+
+    if not isinstance(section, dict):
+        raise ConfigError(f"{prefix}key 'check' must be a mapping, got {section!r}")
+    try:
+        CheckConfig.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigError(prefix + describe("check", exc)) from None
+
+
+def _check_store_url(collector: Any, prefix: str) -> None:
+    url, env = collector.store_url, collector.store_url_env
+    if url is not None and env is not None:
+        raise ConfigError(
+            f"{prefix}keys 'collector.store_url' and 'collector.store_url_env': give one, not both"
+        )
+    if url is not None:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            raise ConfigError(
+                f"{prefix}key 'collector.store_url': the URL holds a password; secrets are not "
+                "allowed in the file: put the URL in an environment variable and name it with "
+                "'collector.store_url_env'"
+            )
+
+
+def _check_alerts(alerts: AlertsConfig, base: int, prefix: str) -> None:
+    """What the collector cannot feed: other window sizes, metrics it does not produce."""
+    from driftline.alerts._time import format_duration
+    from driftline.server.alerting import NOT_PRODUCED
+
+    presets = alerts.presets if isinstance(alerts.presets, dict) else dict.fromkeys(alerts.presets)
+    rules = alerts.compiled_rules()
+    keys: dict[str, str] = {}
+    for name in presets:
+        keys[name] = f"alerts.presets.{name}"
+    for i, r in enumerate(alerts.rules):
+        keys[r.name] = f"alerts.rules.{i}"
+    for rule in rules:
+        key = keys.get(rule.name)
+        if key is None:
+            continue  # an SLO's rules: their inputs are checked below
+        if rule.metric in NOT_PRODUCED:
+            raise ConfigError(
+                f"{prefix}key {key + '.metric'!r}: value {rule.metric!r} cannot be used with "
+                f"driftline serve: {NOT_PRODUCED[rule.metric]}"
+            )
+        if rule.window_seconds is not None and abs(rule.window_seconds - base) > 1e-6:
+            raise ConfigError(
+                f"{prefix}key {key + '.window'!r}: value "
+                f"{format_duration(rule.window_seconds)!r} is not allowed: the collector "
+                f"alerts on its base window only; allowed: {format_duration(base)}"
+            )
+
+
+__all__ = ["CollectorSection", "ServeConfig", "load_serve_config", "parse_serve_config"]
