@@ -9,7 +9,9 @@ side, 4 shifted columns) in its own subprocess, with its own venv's python:
 
 Per run it records the runner's compute-only wall seconds (after both frames are in
 memory) and CPU seconds (all threads; steadier than wall time on a shared machine),
-the Parquet load seconds, the process's peak RSS (``wait4`` rusage) and the
+the Parquet load seconds, the process's peak RSS (``wait4`` rusage; the high-water
+mark is reset once the frames are read, the same for every tool, so reading the
+files, which briefly needs the Arrow table and the frame, is not counted) and the
 1-minute load average when the run started; a run past ``--timeout`` is killed and
 shown as "> timeout". The Markdown table goes to stdout; ``--save FILE`` also keeps
 the raw results (JSON lines) and ``--render FILE ...`` prints the table of saved runs
@@ -234,7 +236,14 @@ def run_tool(tool: Tool, n: int, sizes_mb: dict[str, float], timeout: float) -> 
             "profile_bytes": result.get("profile_bytes"),
         }
     status, wall, rss, result = _run_process(argv, timeout)
-    for key in ("load_profile_s", "note", "frames_mb", "rss_after_load_mb", "compute_cpu_s"):
+    for key in (
+        "load_profile_s",
+        "note",
+        "frames_mb",
+        "rss_after_load_mb",
+        "compute_cpu_s",
+        "kernel_load_s",
+    ):
         if key in result:
             extra[key] = result[key]
     return Run(
@@ -348,6 +357,12 @@ def notes(runs: list[Run]) -> str:
                 f"{prof / 1024:,.0f} KiB made in {run.extra.get('profile_s', 0):.2f} s, "
                 f"loaded in {run.extra.get('load_profile_s', 0):.3f} s"
             )
+    loads = [r.extra["kernel_load_s"] for r in runs if r.extra.get("kernel_load_s") is not None]
+    if loads:
+        out.append(
+            "- driftline's compiled kernels: one-time load per process before the clock, like "
+            f"the imports: {min(loads):.2f}-{max(loads):.2f} s (numba's on-disk cache)"
+        )
     return "\n".join(out)
 
 

@@ -157,7 +157,7 @@ class ColumnProfile:
             counts = np.zeros(key_hi - key_lo + 1, dtype=np.int64)
         else:
             mean, key_lo, counts = 0.0, 0, np.zeros(1, dtype=np.int64)
-        m2 = fused.numeric_fill(
+        m2, misses = fused.numeric_fill(
             values,
             mean,
             key_lo,
@@ -168,6 +168,8 @@ class ColumnProfile:
             codes,
             _NULL_CODE,
         )
+        if misses:  # an internal error: key_range and the kernel disagree
+            raise RuntimeError(f"column {self.name!r}: {misses} values outside the histogram")
         if n_finite:
             self.moments.combine(int(n_finite), mean, float(m2), float(lo), float(hi))
             self.histogram.add_dense(key_lo, counts)

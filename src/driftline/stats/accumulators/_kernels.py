@@ -40,3 +40,38 @@ def _compiled() -> ModuleType | None:
 def kernels(n: int) -> ModuleType | None:
     """The compiled kernels when a batch of ``n`` values is worth them, else None."""
     return _compiled() if n >= MIN_ROWS else None
+
+
+def warm_up() -> bool:
+    """Load (or compile) every kernel for the array types profiles pass them, now.
+
+    The first large batch of a process otherwise pays it (about 0.5 s with a warm
+    cache). Returns False when the kernels are off or numba is missing.
+    """
+    import numpy as np
+
+    from driftline.stats.accumulators.histogram import LogHistogram
+
+    fused = _compiled()
+    if fused is None:
+        return False
+    null = np.uint64(0)
+    hist = LogHistogram()
+    key_lo, key_hi = hist.key_range(-2.0, 1.0)
+    for writeable in (True, False):
+        values = np.array([1.0, np.nan, np.inf, -2.0])
+        idx = np.array([0, -1, 1], dtype=np.int32)
+        values.flags.writeable = writeable
+        idx.flags.writeable = writeable
+        fused.numeric_scan(values)
+        counts = np.zeros(key_hi - key_lo + 1, dtype=np.int64)
+        codes = np.empty(values.size, dtype=np.uint64)
+        registers = np.zeros(1 << 12, dtype=np.uint8)
+        fused.numeric_fill(values, 0.0, key_lo, hist.shift, counts, registers, 12, codes, null)
+        cat_codes = np.empty(idx.size, dtype=np.uint64)
+        hashes = np.array([1, 2], dtype=np.uint64)
+        fused.category_fill(idx, hashes, null, np.zeros(2, dtype=np.int64), cat_codes)
+        fused.row_combine(codes, codes.copy(), null)
+    fused.mix_inplace(codes)
+    fused.hll_update(registers, codes, 12)
+    return True
