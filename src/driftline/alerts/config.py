@@ -164,7 +164,7 @@ def load_alerts_config(path: str | Path) -> AlertsConfig:
         raise ConfigError(f"config file {p}: {exc}") from None
 
 
-def describe(prefix: str, exc: ValidationError) -> str:
+def describe(prefix: str, exc: ValidationError, root: type[BaseModel] | None = None) -> str:
     """One line per pydantic error: the dotted key, the bad value and what is allowed."""
     lines = []
     for err in exc.errors():
@@ -172,7 +172,7 @@ def describe(prefix: str, exc: ValidationError) -> str:
         loc = [x for x in loc if x not in ("int", "str", "float", "PresetOverride")]
         key = ".".join([prefix, *loc]) if loc else prefix
         if err["type"] == "extra_forbidden":
-            parent = _model_at(err["loc"][:-1])
+            parent = _model_at(err["loc"][:-1], root or AlertsConfig)
             allowed = ", ".join(_keys(parent)) if parent is not None else "see docs/alerts.md"
             lines.append(f"unknown key {key!r}; allowed: {allowed}")
             continue
@@ -189,8 +189,8 @@ def _keys(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = AlertsConfig
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    model = root
     for part in loc:
         if isinstance(part, int) or (part not in model.model_fields and not _by_alias(model, part)):
             continue

@@ -236,13 +236,18 @@ class CollectorAlerts:
         self.engine = AlertEngine(config, store=self.store, clock=clock, sink=self.dispatcher)
         buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
         self.feed = PointFeed(store, self.store, window_size, clock.time(), buckets=buckets)
+        self.clock = clock
+        #: Clock time at which the last :meth:`run` finished (its notifications were sent).
+        self.ran_at: float | None = None
 
     def run(self) -> int:
         """Feed newly evaluated windows to the engine, flush due groups, retry the outbox."""
+        now = self.clock.time()
         points = self.feed.read()
         if points:
             self.engine.ingest(points)
         self.engine.tick()
+        self.ran_at = now
         return len(points)
 
     def close(self) -> None:

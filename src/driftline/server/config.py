@@ -250,7 +250,7 @@ def _check_section(section: Any, prefix: str) -> None:
     try:
         CheckConfig.model_validate(section)
     except ValidationError as exc:
-        raise ConfigError(prefix + describe("check", exc)) from None
+        raise ConfigError(prefix + describe("check", exc, CheckConfig)) from None
 
 
 def _check_store_url(collector: Any, prefix: str) -> None:

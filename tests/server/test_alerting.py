@@ -1,0 +1,208 @@
+"""End to end: driftline.yaml -> collector -> HTTP ingest -> windows -> alerts -> a real receiver.
+
+The collector runs in uvicorn on a loopback socket, with its background loop
+(``tick_seconds: 0.05``) on a manual clock; the test advances the clock window
+by window and waits for the loop to evaluate the closed window and feed the
+alert engine. The receiver is a real HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from driftline.sdk.clock import ManualClock
+from driftline.server import create_app
+from driftline.server.auth import create_key
+from driftline.server.config import load_serve_config
+from driftline.store import Store, open_store
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+WINDOW = 60
+GRACE = 10
+DRIFTING = range(2, 6)  # windows where feature x is shifted by 3 standard deviations
+CONFIG = """
+collector:
+  tick_seconds: 0.05
+  dashboard_url: https://driftline.example.com/ui
+  windows: {{sizes: [1m], grace_seconds: {grace}}}
+alerts:
+  rules:
+    - name: x_drift
+      metric: drift_detected
+      column: x
+      segment: "[*]"
+      op: ">="
+      threshold: 1
+      for: 2
+      keep_firing_for: 1
+      severity: warning
+      team: ml
+      annotations:
+        summary: "{{{{ $labels.column }}}} of {{{{ $labels.model }}}} drifted"
+  receivers:
+    - name: ml-webhook
+      webhook: {{url: "{url}/hook", format: json}}
+  route: {{receiver: ml-webhook, group_wait: 0s, group_interval: 1m}}
+  inhibit_rules: []
+"""
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An HTTP server on 127.0.0.1 that records the JSON bodies posted to it."""
+    got: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", got
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def events(rng: np.random.Generator, w: int, n: int = 150) -> list[dict[str, Any]]:
+    shift = 3.0 if w in DRIFTING else 0.0
+    x = rng.normal(shift, 1.0, n)
+    return [
+        {
+            "event_id": f"w{w}-{i}",
+            "timestamp": T0 + w * WINDOW + 50 * i / n,
+            "model": "credit",
+            "version": "v1",
+            "features": {"x": float(x[i]), "c": str(rng.choice(["a", "b"]))},
+            "prediction": int(x[i] > 0),
+            "scores": {"0": 0.3, "1": 0.7},
+            "latency_ms": 12.0,
+        }
+        for i in range(n)
+    ]
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Run:
+    """One collector process: the app from the config file in uvicorn, and a client."""
+
+    def __init__(self, config: Path, store: Store, clock: ManualClock) -> None:
+        import uvicorn
+
+        cfg = load_serve_config(config)
+        settings = cfg.settings(env={})
+        self.app = create_app(settings, store, clock, alerts=cfg.alerts_for(settings), env={})
+        self.clock = clock
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+        base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.client = httpx.Client(base_url=base, timeout=30)
+
+    def __enter__(self) -> Run:
+        self.thread.start()  # the lifespan starts the background loop
+        wait_for("uvicorn to start", lambda: self.server.started)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True  # the lifespan saves the live windows
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+    def close_window(self, w: int) -> None:
+        """Move the clock past window ``w``'s grace and wait until its points were fed."""
+        self.clock.advance(T0 + (w + 1) * WINDOW + GRACE + 1 - self.clock.time())
+        alerts = self.app.state.collector.alerts
+        now = self.clock.time()
+        wait_for(
+            f"window {w} to be evaluated and its alerts sent",
+            lambda: alerts.feed.cursor >= now and (alerts.ran_at or 0) >= now,
+        )
+
+
+def test_serve_config_fires_then_resolves_through_a_real_receiver_across_a_restart(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    config = tmp_path / "driftline.yaml"
+    config.write_text(CONFIG.format(url=url, grace=GRACE))
+    clock = ManualClock(T0)
+    store = open_store(f"sqlite:///{tmp_path / 'collector.db'}")
+    key, _ = create_key(store, clock, name="test", scopes=("admin",))
+    auth = {"Authorization": f"Bearer {key}"}
+    rng = np.random.default_rng(7)
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"x": rng.normal(0, 1, 2000), "c": rng.choice(["a", "b"], 2000)}), buf)
+    seen: dict[int, int] = {}
+
+    def play(run: Run, windows: range) -> None:
+        for w in windows:
+            r = run.client.post("/v1/events", json=events(rng, w), headers=auth)
+            assert r.status_code == 200 and r.json()["accepted"] == 150, r.text
+            run.close_window(w)
+            seen[w] = len(got)
+
+    with Run(config, store, clock) as run:
+        r = run.client.put(
+            "/v1/models/credit/versions/v1/reference", content=buf.getvalue(), headers=auth
+        )
+        assert r.status_code == 200, r.text
+        play(run, range(0, 5))
+    # pending at window 2, firing when window 3 (the second drifted one) closes
+    assert [seen[w] for w in range(5)] == [0, 0, 0, 1, 1]
+    (firing,) = got
+    assert firing["version"] == "driftline.alerts/v1" and firing["status"] == "firing"
+    (alert,) = firing["alerts"]
+    assert alert["labels"]["column"] == "x" and alert["labels"]["model"] == "credit"
+    assert alert["annotations"]["summary"] == "x of credit drifted"
+    assert alert["generatorURL"].startswith("https://driftline.example.com/ui/alerts/")
+    assert alert["context"]["top_columns"][0]["column"] == "x"
+
+    # a new process on the same store: the firing alert is not sent again ...
+    with Run(config, store, clock) as run:
+        play(run, range(5, 9))
+        engine = run.app.state.collector.alerts.engine
+        states = [
+            (e.to_state, e.detail.get("window_end")) for e in engine.audit() if e.kind == "state"
+        ]
+    # ... and it resolves after keep_firing_for (1) + 1 clear windows: windows 6 and 7
+    assert [seen[w] for w in range(5, 9)] == [1, 1, 2, 2]
+    resolved = got[1]
+    assert resolved["status"] == "resolved"
+    assert resolved["alerts"][0]["fingerprint"] == alert["fingerprint"]
+    assert [s for s, _ in states] == ["pending", "firing", "resolved"]
+    assert states[-1][1] == T0 + 8 * WINDOW  # the end of window 7
+    store.close()
