@@ -192,3 +192,27 @@ def test_serve_reports_a_bad_file_and_a_missing_secret_and_exits_2(tmp_path: Pat
     result = runner.invoke(app, ["serve", "--config", str(secret), "--store", store], env={})
     assert result.exit_code == 2
     assert "environment variable DL_TEST_SLACK_URL (Slack webhook URL) is not set" in result.output
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "collector.md"
+
+
+def test_the_yaml_examples_of_the_collector_docs_are_valid() -> None:
+    import re
+
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.DOTALL)
+    assert blocks
+    for text in blocks:
+        cfg = parse_serve_config(yaml.safe_load(text))
+        cfg.settings(env={"DRIFTLINE_DB_URL": "postgresql://driftline@db/driftline"})
+
+
+def test_every_collector_key_is_documented() -> None:
+    from driftline.server.config import CollectorSection, WindowsSection
+
+    text = DOC.read_text()
+    missing = [k for k in CollectorSection.model_fields if f"`{k}`" not in text]
+    missing += [k for k in WindowsSection.model_fields if f"`windows.{k}`" not in text]
+    assert missing == []
