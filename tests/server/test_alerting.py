@@ -153,14 +153,30 @@ class Run:
         )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'collector.db'}"
+        return
+    from driftline.store.testing import fresh_database, on_ci, postgres_error
+
+    why = postgres_error()
+    if why is not None:
+        if on_ci():
+            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
+        pytest.skip(why)
+    with fresh_database("driftline_alerting") as url:
+        yield url
+
+
 def test_serve_config_fires_then_resolves_through_a_real_receiver_across_a_restart(
-    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]], store_url: str
 ) -> None:
     url, got = receiver
     config = tmp_path / "driftline.yaml"
     config.write_text(CONFIG.format(url=url, grace=GRACE))
     clock = ManualClock(T0)
-    store = open_store(f"sqlite:///{tmp_path / 'collector.db'}")
+    store = open_store(store_url)
     key, _ = create_key(store, clock, name="test", scopes=("admin",))
     auth = {"Authorization": f"Bearer {key}"}
     rng = np.random.default_rng(7)
