@@ -155,7 +155,7 @@ def seed(env: Env, windows: int = 8) -> None:
             "run_id": f"r{w}",
             "scheduled_at": start,
             "started_at": start + (200 if w == 5 else 5),
-            "finished_at": start + 40,
+            "finished_at": start + (235 if w == 5 else 40),  # w=5: a late run
             "status": "failed" if w == 6 else "success",
             "rows_in": 1000,
             "rows_out": 990,

@@ -91,6 +91,7 @@ def test_overview_model_column_alerts_jobs(browser: Any, served: Served) -> None
     assert summary.nth(0).inner_text() == "feature_pipeline"
     assert summary.nth(2).inner_text() == "1"  # one failed run
     assert page.locator("tr.row-bad .badge.failed").count() == 1
+    assert page.locator("td.num.bad", has_text="3 min").count() == 1  # the late run
     shot(page, "jobs")
 
     page.goto(f"{served.url}/ui/alerts?range=1h")
@@ -126,3 +127,52 @@ def test_silence_an_alert(browser: Any, served: Served) -> None:
     assert "acked by admin-user" in page.locator("[data-testid=alerts-firing]").inner_text()
     shot(page, "alerts-silenced")
     assert console.errors == []
+
+
+def test_live_pages_refresh_themselves_and_pause(browser: Any, served: Served) -> None:
+    """Runs last: it moves the module's clock."""
+    dash, clock = served.env.dash, served.env.clock
+    dash.refresh_seconds = 0.5
+    try:
+        page, console = signed_in(browser, served)
+        page.goto(f"{served.url}/ui/models/scorer?range=1h")
+        page.wait_for_selector("#chart-latency[data-drawn]")
+        status = page.locator("[data-refresh-status]")
+        assert status.is_visible() and "updated" in status.inner_text()
+        url = page.url
+        before = page.inner_text("p.timeline")
+
+        clock.advance(120)  # the range now ends two minutes later
+        page.wait_for_function(
+            "t => document.querySelector('p.timeline').innerText !== t", arg=before
+        )
+        assert page.url == url  # the shareable URL stays as it was
+        assert page.locator("#chart-latency[data-drawn]").count() == 1  # redrawn in place
+        assert (
+            page.locator("[data-testid=drift-table] tbody tr")
+            .first.locator("td")
+            .first.inner_text()
+            == "x"
+        )
+
+        page.click("[data-testid=refresh-toggle]")  # pause
+        assert "resume" in status.inner_text()
+        paused = page.inner_text("p.timeline")
+        clock.advance(120)
+        page.wait_for_timeout(1500)
+        assert page.inner_text("p.timeline") == paused
+
+        page.click("[data-testid=refresh-toggle]")  # resume: fetches at once
+        page.wait_for_function(
+            "t => document.querySelector('p.timeline').innerText !== t", arg=paused
+        )
+        page.click(".range a:text('6h')")  # the range picker still works after a refresh
+        page.wait_for_url("**range=6h**")
+        page.wait_for_selector("#chart-latency[data-drawn]")
+
+        page.goto(f"{served.url}/ui/models/scorer?range=1h&end={int(clock.time())}")
+        assert page.locator("body").get_attribute("data-refresh") == "0"  # pinned: no refresh
+        assert page.locator("[data-refresh-status]").count() == 0
+        assert console.errors == []
+    finally:
+        dash.refresh_seconds = 15.0

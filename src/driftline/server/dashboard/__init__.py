@@ -32,6 +32,8 @@ from driftline.store.base import Store, WindowKey
 from driftline.windows import Clock, Evaluator
 
 PREFIX = "/ui"
+#: How often a page whose range ends now fetches fresh data (0: never).
+REFRESH_SECONDS = 15.0
 #: Messages a local receiver got, newest first: dicts with ``at``, ``status``, ``summary``.
 Inbox = Callable[[], Sequence[dict[str, Any]]]
 
@@ -49,8 +51,10 @@ class Dashboard:
         inbox: Inbox | None = None,
         prefix: str = PREFIX,
         keys: KeyChecker | None = None,
+        refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self.store = store
+        self.refresh_seconds = refresh_seconds
         self.settings = settings
         self.clock = clock
         self.alerts = alerts
@@ -92,6 +96,7 @@ class Dashboard:
             "asset": self.asset_url,
             "q": functools.partial(_query, request),
             "alert_count": self._alert_count() if visitor else 0,
+            "refresh": f"{self.refresh_seconds:g}",
         }
         html = self.env.get_template(template).render(**base, **ctx)
         resp = HTMLResponse(html, status_code=status)
@@ -206,11 +211,24 @@ def mount_dashboard(
     alerts: AlertEngine | None = None,
     inbox: Inbox | None = None,
     prefix: str = PREFIX,
+    refresh_seconds: float = REFRESH_SECONDS,
 ) -> Dashboard:
-    """Add the dashboard pages under ``prefix`` to ``app`` (and ``/`` redirecting to them)."""
+    """Add the dashboard pages under ``prefix`` to ``app`` (and ``/`` redirecting to them).
+
+    Pages whose time range ends now refresh themselves every ``refresh_seconds``.
+    """
     collector = getattr(app.state, "collector", None)
     keys = getattr(collector, "keys", None)
-    dash = Dashboard(store, settings, clock, alerts=alerts, inbox=inbox, prefix=prefix, keys=keys)
+    dash = Dashboard(
+        store,
+        settings,
+        clock,
+        alerts=alerts,
+        inbox=inbox,
+        prefix=prefix,
+        keys=keys,
+        refresh_seconds=refresh_seconds,
+    )
     app.state.dashboard = dash
     app.include_router(views.build_router(prefix))
     if not any(getattr(r, "path", None) == "/" for r in app.router.routes):

@@ -1,8 +1,10 @@
 """What the pages show, read from the store's metric points (no HTML here).
 
-Every function reads the points of one time range at the range's window
-size (see :mod:`.timerange`), so a page costs a few indexed queries whatever
-the traffic was.
+Every function reads one time range at the range's window size (see
+:mod:`.timerange`) through :mod:`._sql`: the database groups the points into
+time buckets (a chart gets at most :data:`CHART_POINTS` points, a sparkline
+:data:`SPARK_POINTS`), so a page costs a few indexed queries whatever the
+range and the traffic were.
 """
 
 from __future__ import annotations
@@ -15,68 +17,25 @@ from typing import Any
 
 import orjson
 
-from driftline.server.dashboard._light import Light, light_points
+from driftline.server.dashboard._sql import Agg, PointRow, Scope, aggregate, window_rows
 from driftline.server.dashboard.timerange import TimeRange
-from driftline.store.base import MetricQuery, Store
+from driftline.store.base import Store
 
 ALL = "*"
-#: The dashboard's name of the label-free performance estimate (see bridge.py).
-ESTIMATE = "performance.estimated_accuracy"
+#: Realized accuracy from labels (the evaluator).
 ACCURACY = "performance.accuracy"
-LIMIT = 500_000
+#: Accuracy estimated without labels by CBPE (the evaluator, method ``cbpe``).
+CBPE = "estimated.accuracy"
+#: The mean top-class probability, the older label-free stand-in (bridge.py writes it);
+#: shown only when there is no CBPE estimate.
+ESTIMATE = "performance.estimated_accuracy"
+#: Latency: the evaluator's ``latency_seconds`` per method, or older per-quantile names.
+LATENCY = "latency_seconds"
+LATENCY_NAMES = {f"latency_{q}_seconds": q for q in ("p50", "p95", "p99")}
+#: Performance metrics shown realized (``performance.X``) next to estimated (``estimated.X``).
+PERFORMANCE = ("accuracy", "roc_auc", "f1", "precision", "recall", "mae", "rmse")
+CHART_POINTS = 400
 SPARK_POINTS = 120
-
-
-def points(
-    store: Store,
-    tr: TimeRange,
-    metric: str | None,
-    *,
-    model: str | None = None,
-    version: str | None = None,
-    column: str | None = None,
-    segment: str | None = ALL,
-    start: float | None = None,
-) -> list[dict[str, Any]]:
-    q = MetricQuery(
-        model=model,
-        version=version,
-        segment=segment,
-        metric=metric,
-        column=column,
-        window_size=tr.window_size,
-        start=tr.start if start is None else start,
-        end=tr.end,
-        limit=LIMIT,
-    )
-    return store.metric_points(q)
-
-
-def light(
-    store: Store,
-    tr: TimeRange,
-    metric: str,
-    model: str,
-    version: str,
-    *,
-    segment: str | None = ALL,
-    column: str | None = None,
-) -> list[Light]:
-    return light_points(
-        store, model=model, version=version, metric=metric, window_size=tr.window_size,
-        start=tr.start, end=tr.end, segment=segment, column=column,
-    )  # fmt: skip
-
-
-def _details(p: dict[str, Any]) -> dict[str, Any]:
-    raw = p.get("details")
-    if isinstance(raw, dict):
-        return raw
-    try:
-        out = orjson.loads(raw or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def _num(v: Any) -> float | None:
@@ -84,6 +43,113 @@ def _num(v: Any) -> float | None:
         return None
     f = float(v)
     return f if math.isfinite(f) else None
+
+
+def _details(raw: str | None) -> dict[str, Any]:
+    try:
+        out = orjson.loads(raw or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def scope(tr: TimeRange, model: str, version: str, segment: str | None = ALL) -> Scope:
+    return Scope(model, version, tr.window_size, tr.start, tr.end, segment)
+
+
+def bucket_for(tr: TimeRange, points: int) -> int:
+    """Seconds per plotted point: the window size, or a multiple giving at most ``points``."""
+    windows = math.ceil(tr.seconds / tr.window_size)
+    return tr.window_size * max(1, math.ceil(windows / points))
+
+
+@dataclass
+class Series:
+    """A time series: bucket starts (epoch seconds) and values (None for gaps)."""
+
+    x: list[float] = field(default_factory=list)
+    y: list[float | None] = field(default_factory=list)
+
+    def add(self, x: float, y: Any) -> None:
+        self.x.append(x)
+        self.y.append(_num(y))
+
+    @property
+    def last(self) -> float | None:
+        for v in reversed(self.y):
+            if v is not None:
+                return v
+        return None
+
+
+def _series(aggs: Iterable[Agg], how: str) -> Series:
+    out = Series()
+    for a in aggs:
+        out.add(a.first, a.total if how == "sum" else (a.top if how == "max" else a.mean))
+    return out
+
+
+def _latency_of(a: Agg) -> str | None:
+    if a.metric == LATENCY:
+        return a.method if a.method in ("p50", "p95", "p99", "mean") else None
+    return LATENCY_NAMES.get(a.metric)
+
+
+def _latency(aggs: Sequence[Agg]) -> dict[str, Series]:
+    """p50/p95/p99 (and the mean when no percentile exists) per bucket, the evaluator's
+    ``latency_seconds`` points first, the older per-quantile names otherwise."""
+    fresh: dict[str, list[Agg]] = defaultdict(list)
+    older: dict[str, list[Agg]] = defaultdict(list)
+    for a in aggs:
+        q = _latency_of(a)
+        if q is not None:
+            (fresh if a.metric == LATENCY else older)[q].append(a)
+    out = {}
+    for q in ("p50", "p95", "p99", "mean"):
+        out[q] = _series(fresh.get(q) or older.get(q) or [], "max")
+    if out["p99"].x or out["p95"].x or out["p50"].x:
+        out["mean"] = Series()
+    return out
+
+
+@dataclass
+class Estimate:
+    """Label-free performance: CBPE when the evaluator wrote it, else mean confidence."""
+
+    series: Series
+    kind: str  # "cbpe", "confidence" or "" (none)
+
+    @property
+    def label(self) -> str:
+        return {"cbpe": "estimated (CBPE)", "confidence": "mean confidence"}.get(self.kind, "")
+
+
+def _estimate(by_metric: dict[str, list[Agg]]) -> Estimate:
+    if by_metric.get(CBPE):
+        return Estimate(_series(by_metric[CBPE], "mean"), "cbpe")
+    if by_metric.get(ESTIMATE):
+        return Estimate(_series(by_metric[ESTIMATE], "mean"), "confidence")
+    return Estimate(Series(), "")
+
+
+def _by_metric(aggs: Iterable[Agg]) -> dict[str, list[Agg]]:
+    out: dict[str, list[Agg]] = defaultdict(list)
+    for a in aggs:
+        out[a.metric].append(a)
+    return out
+
+
+def _latency_now(rows: Iterable[PointRow]) -> tuple[float | None, float | None]:
+    """(p99, mean) latency of one window's points."""
+    fresh = older = mean = None
+    for r in rows:
+        if r.metric == LATENCY and r.method == "p99":
+            fresh = _num(r.value)
+        elif r.metric == LATENCY and r.method == "mean":
+            mean = _num(r.value)
+        elif r.metric == "latency_p99_seconds":
+            older = _num(r.value)
+    return (fresh if fresh is not None else older), mean
 
 
 # -- overview ---------------------------------------------------------------------------------
@@ -97,13 +163,16 @@ class VersionHealth:
     windows: int = 0
     last_window: float | None = None
     p99: float | None = None
+    latency_mean: float | None = None
     error_rate: float | None = None
     drifted: int = 0
+    drifted_columns: list[str] = field(default_factory=list)
     columns: int = 0
     quality_failed: int = 0
     quality_checks: int = 0
     accuracy: float | None = None
     estimated: float | None = None
+    estimate_kind: str = ""
     label_coverage: float | None = None
     firing: int = 0
     pending: int = 0
@@ -124,127 +193,89 @@ def versions(store: Store) -> list[tuple[str, str]]:
     return [(m["model"], v["version"]) for m in store.models() for v in m["versions"]]
 
 
-def overview(store: Store, tr: TimeRange, known: Iterable[tuple[str, str]]) -> list[VersionHealth]:
-    """Health of every model version over the range (latest window for drift and quality)."""
-    rows = {mv: VersionHealth(*mv) for mv in known}
-    latest: dict[tuple[str, str], float] = {}
-    errors: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    labelled: dict[tuple[str, str], int] = defaultdict(int)
-    sums: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for key in list(rows):  # per version: the (model, metric, window) index serves each query
-        model, version = key
-        h = rows[key]
-        for lp in light(store, tr, "events", model, version):
-            h.events += int(lp.value or 0)
-            h.windows += 1
-            latest[key] = max(latest.get(key, -math.inf), lp.window_start)
-        for lp in light(store, tr, "error_ratio", model, version):
-            errors[key][0] += (lp.value or 0.0) * lp.n
-            errors[key][1] += lp.n
-        for lp in light(store, tr, "label_coverage_ratio", model, version):
-            labelled[key] += int(lp.n or 0)
-        for metric, attr in ((ACCURACY, "accuracy"), (ESTIMATE, "estimated")):
-            for lp in light(store, tr, metric, model, version):
-                if lp.value is not None and lp.n:  # weighted by the values behind each
-                    sums[(model, version, attr)][0] += lp.value * lp.n
-                    sums[(model, version, attr)][1] += lp.n
-    for key, (bad, n) in errors.items():
-        if n:
-            rows[key].error_rate = bad / n
-    for key, n in labelled.items():
-        if rows[key].events:
-            rows[key].label_coverage = n / rows[key].events
-    for (model, version, attr), (total, n) in sums.items():
-        setattr(rows[(model, version)], attr, total / n)
-    for key, ws in latest.items():
-        h = rows[key]
-        h.last_window = ws
-        latest_tr = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
-        for p in points(store, latest_tr, None, model=key[0], version=key[1]):
-            if p["window_start"] != ws:
-                continue
-            metric = p["metric"]
-            if metric == "latency_p99_seconds":
-                h.p99 = _num(p["value"])
-            elif metric == "drift_score":
+OVERVIEW = ("events", "error_ratio", "label_coverage_ratio", ACCURACY, CBPE, ESTIMATE)
+
+
+def health(store: Store, tr: TimeRange, model: str, version: str) -> VersionHealth:
+    """One version over the range (the latest window for latency, drift and quality):
+    one grouped query and one read of the latest window."""
+    h = VersionHealth(model, version)
+    by = _by_metric(aggregate(store, scope(tr, model, version), OVERVIEW))
+    for a in by.get("events", []):
+        h.events += int(a.total or 0)
+        h.windows += a.windows
+        h.last_window = max(h.last_window or a.last, a.last)
+    if by.get("error_ratio"):
+        h.error_rate = by["error_ratio"][0].mean
+    labelled = sum(a.weight or 0 for a in by.get("label_coverage_ratio", []))
+    if h.events and by.get("label_coverage_ratio"):
+        h.label_coverage = labelled / h.events
+    if by.get(ACCURACY):
+        h.accuracy = by[ACCURACY][0].mean
+    est = _estimate(by)
+    h.estimated, h.estimate_kind = est.series.last, est.kind
+    if h.last_window is not None:
+        latest = window_rows(store, scope(tr, model, version), int(h.last_window))
+        h.p99, h.latency_mean = _latency_now(latest)
+        for r in latest:
+            if r.metric == "drift_score":
                 h.columns += 1
-                h.drifted += p["status"] == "drift"
-            elif metric.startswith("quality."):
+                if r.status == "drift":
+                    h.drifted += 1
+                    h.drifted_columns.append(r.column)
+            elif r.metric.startswith("quality."):
                 h.quality_checks += 1
-                h.quality_failed += p["status"] == "fail"
+                h.quality_failed += r.status == "fail"
+        h.drifted_columns.sort()
+    return h
+
+
+def overview(store: Store, tr: TimeRange, known: Iterable[tuple[str, str]]) -> list[VersionHealth]:
+    """Health of every model version over the range, with its share of its model's traffic."""
+    rows = [health(store, tr, model, version) for model, version in known]
     totals: dict[str, int] = defaultdict(int)
-    for h in rows.values():
+    for h in rows:
         totals[h.model] += h.events
-    for h in rows.values():
+    for h in rows:
         h.share = h.events / totals[h.model] if totals[h.model] else None
-    return list(rows.values())
+    return rows
 
 
 # -- one model version -----------------------------------------------------------------------
 
 
+CHARTS = ("events", "error_ratio", LATENCY, *LATENCY_NAMES, ACCURACY, CBPE, ESTIMATE)
+CHARTS += ("label_coverage_ratio",)
+
+
 @dataclass
-class Series:
-    """A time series: window starts (epoch seconds) and values (None for gaps)."""
+class Charts:
+    """The time series of a model page, ``CHART_POINTS`` at most each."""
 
-    x: list[float] = field(default_factory=list)
-    y: list[float | None] = field(default_factory=list)
-
-    def add(self, x: float, y: Any) -> None:
-        self.x.append(x)
-        self.y.append(_num(y))
-
-    @property
-    def last(self) -> float | None:
-        for v in reversed(self.y):
-            if v is not None:
-                return v
-        return None
+    events: Series
+    errors: Series
+    latency: dict[str, Series]
+    accuracy: Series
+    estimate: Estimate
+    coverage: Series
+    last: int | None  # the start of the latest window with traffic
 
 
-def series(
-    store: Store,
-    tr: TimeRange,
-    metric: str,
-    model: str,
-    version: str,
-    *,
-    segment: str = ALL,
-    column: str | None = None,
-    method: str | None = None,
-) -> Series:
-    out = Series()
-    for p in points(
-        store, tr, metric, model=model, version=version, column=column, segment=segment
-    ):
-        if method is None or p["method"] == method:
-            out.add(p["window_start"], p["value"])
-    return out
-
-
-def operational(
-    store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL
-) -> dict[str, Series]:
-    names = {"events": "events", "error_ratio": "error_ratio"}
-    names.update({f"latency_{q}_seconds": q for q in ("p50", "p95", "p99")})
-    names["latency_seconds"] = "mean"  # read only when there are no percentiles
-    out = {name: Series() for name in names.values()}
-    for metric, name in names.items():
-        if name == "mean" and out["p99"].x:
-            continue
-        for lp in light(store, tr, metric, model, version, segment=segment):
-            out[name].add(lp.window_start, lp.value)
-    return out
-
-
-def drifted_now(store: Store, tr: TimeRange, model: str, version: str) -> list[str]:
-    """Columns drifted in the latest window of the range."""
-    ws = latest_window(store, tr, model, version)
-    if ws is None:
-        return []
-    one = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
-    return sorted(
-        lp.column for lp in light(store, one, "drift_score", model, version) if lp.status == "drift"
+def charts(store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL) -> Charts:
+    """Traffic (summed per bucket), error rate, accuracy, estimate and coverage (weighted
+    means) and latency (the worst window of each bucket) in one grouped query."""
+    aggs = aggregate(
+        store, scope(tr, model, version, segment), CHARTS, bucket=bucket_for(tr, CHART_POINTS)
+    )
+    by = _by_metric(aggs)
+    return Charts(
+        events=_series(by.get("events", []), "sum"),
+        errors=_series(by.get("error_ratio", []), "mean"),
+        latency=_latency(aggs),
+        accuracy=_series(by.get(ACCURACY, []), "mean"),
+        estimate=_estimate(by),
+        coverage=_series(by.get("label_coverage_ratio", []), "mean"),
+        last=max((a.last for a in by.get("events", [])), default=None),
     )
 
 
@@ -258,6 +289,8 @@ class ColumnDrift:
     status: str = "unknown"
     history: Series = field(default_factory=Series)
     drifted_windows: int = 0
+    windows: int = 0
+    last: int = 0
 
     @property
     def severity(self) -> float:
@@ -269,31 +302,48 @@ class ColumnDrift:
 
 
 def drift_table(
-    store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL
+    store: Store,
+    tr: TimeRange,
+    model: str,
+    version: str,
+    segment: str = ALL,
+    *,
+    column: str | None = None,
+    points: int = SPARK_POINTS,
 ) -> list[ColumnDrift]:
     """Drift per column, most severe first: drifted now, then drifted most often in the
-    range, then by latest score over threshold."""
+    range, then by latest score over threshold. ``history`` holds the largest score of each
+    of at most ``points`` buckets."""
+    sc = scope(tr, model, version, segment)
     cols: dict[str, ColumnDrift] = {}
-    last: dict[str, int] = {}
-    for lp in light(store, tr, "drift_score", model, version, segment=segment):
-        c = cols.setdefault(lp.column, ColumnDrift(lp.column))
-        c.history.add(lp.window_start, lp.value)
-        c.method = lp.method
-        c.score = _num(lp.value)
-        c.status = lp.status
-        c.drifted_windows += lp.status == "drift"
-        last[lp.column] = lp.window_start
-    for ws in set(last.values()):  # thresholds and p-values of the latest points only
-        one = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
-        for p in points(store, one, "drift_score", model=model, version=version, segment=segment):
-            if last.get(p["column"]) == ws:
-                details = _details(p)
-                cols[p["column"]].threshold = _num(details.get("threshold"))
-                cols[p["column"]].p_value = _num(details.get("p_value"))
+    for a in aggregate(store, sc, ("drift_score",), bucket=bucket_for(tr, points), column=column):
+        c = cols.setdefault(a.column, ColumnDrift(a.column))
+        c.history.add(a.first, a.top)
+        c.drifted_windows += a.drifted
+        c.windows += a.windows
+        c.last = max(c.last, a.last)
+    for ws in {c.last for c in cols.values()}:  # scores, thresholds, p-values: latest points
+        for r in window_rows(store, sc, ws, metric="drift_score"):
+            c2 = cols.get(r.column)
+            if c2 is None or c2.last != ws:
+                continue
+            details = _details(r.details)
+            c2.method, c2.score, c2.status = r.method, _num(r.value), r.status
+            c2.threshold = _num(details.get("threshold"))
+            c2.p_value = _num(details.get("p_value"))
     return sorted(
         cols.values(),
         key=lambda c: (c.status != "drift", -c.drifted_windows, -c.severity, c.column),
     )
+
+
+def column_series(
+    store: Store, tr: TimeRange, model: str, version: str, column: str, metric: str, segment: str
+) -> Series:
+    """One column's ``metric`` (e.g. ``quality.missing_ratio``), the largest per bucket."""
+    sc = scope(tr, model, version, segment)
+    aggs = aggregate(store, sc, (metric,), bucket=bucket_for(tr, CHART_POINTS), column=column)
+    return _series(aggs, "max")
 
 
 @dataclass
@@ -305,39 +355,21 @@ class Check:
     status: str
 
 
-def latest_window(store: Store, tr: TimeRange, model: str, version: str) -> float | None:
-    ev = light(store, tr, "events", model, version)
-    return ev[-1].window_start if ev else None
-
-
 def quality(
-    store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL
-) -> tuple[list[Check], float | None]:
-    """Quality checks of the latest window, failures first."""
-    ws = latest_window(store, tr, model, version)
-    if ws is None:
-        return [], None
+    store: Store, tr: TimeRange, model: str, version: str, last: float | None, segment: str = ALL
+) -> list[Check]:
+    """Quality checks of the window starting at ``last``, failures first."""
+    if last is None:
+        return []
     out = []
-    latest_tr = TimeRange(tr.name, ws, ws + 1, tr.window_size, tr.pinned)
-    for p in points(store, latest_tr, None, model=model, version=version, segment=segment):
-        m = p["metric"]
-        if m.startswith("quality.") or m == "missing_ratio":
-            name = m.removeprefix("quality.")
-            threshold = _num(_details(p).get("threshold"))
-            out.append(Check(name, p["column"], _num(p["value"]), threshold, p["status"]))
+    for r in window_rows(store, scope(tr, model, version, segment), int(last)):
+        if r.metric.startswith("quality.") or r.metric == "missing_ratio":
+            name = r.metric.removeprefix("quality.")
+            threshold = _num(_details(r.details).get("threshold"))
+            out.append(Check(name, r.column, _num(r.value), threshold, r.status))
     rank = {"fail": 0, "warn": 1}
     out.sort(key=lambda c: (rank.get(c.status, 2), c.check, c.column))
-    return out, ws
-
-
-def performance(
-    store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL
-) -> dict[str, Series]:
-    return {
-        "accuracy": series(store, tr, ACCURACY, model, version, segment=segment),
-        "estimated": series(store, tr, ESTIMATE, model, version, segment=segment),
-        "coverage": series(store, tr, "label_coverage_ratio", model, version, segment=segment),
-    }
+    return out
 
 
 @dataclass
@@ -345,8 +377,10 @@ class SegmentRow:
     segment: str
     events: int = 0
     errors: float = 0.0
-    correct: float = 0.0
-    labelled: int = 0
+    last: int | None = None
+    realized: dict[str, float | None] = field(default_factory=dict)
+    estimated: dict[str, float | None] = field(default_factory=dict)
+    estimate_kind: str = ""
 
     @property
     def error_rate(self) -> float | None:
@@ -354,22 +388,33 @@ class SegmentRow:
 
     @property
     def accuracy(self) -> float | None:
-        return self.correct / self.labelled if self.labelled else None
+        return self.realized.get("accuracy")
+
+
+SEGMENTS: tuple[str, ...] = ("events", "error_ratio", ESTIMATE)
+SEGMENTS += tuple(f"{k}.{m}" for k in ("performance", "estimated") for m in PERFORMANCE)
 
 
 def segments(store: Store, tr: TimeRange, model: str, version: str) -> list[SegmentRow]:
+    """Per segment over the range: traffic, error rate, and each performance metric
+    realized (weighted by labelled predictions) and estimated."""
     rows: dict[str, SegmentRow] = {}
-    for metric in ("events", "error_ratio", ACCURACY):
-        for lp in light(store, tr, metric, model, version, segment=None):
-            r = rows.setdefault(lp.segment, SegmentRow(lp.segment))
-            v = lp.value or 0.0
-            if metric == "events":
-                r.events += int(v)
-            elif metric == "error_ratio":
-                r.errors += v * lp.n
+    for a in aggregate(store, scope(tr, model, version, None), SEGMENTS):
+        r = rows.setdefault(a.segment, SegmentRow(a.segment))
+        if a.metric == "events":
+            r.events += int(a.total or 0)
+            r.last = a.last
+        elif a.metric == "error_ratio":
+            r.errors += a.weighted or 0.0
+        elif a.metric.startswith("performance."):
+            if a.metric == ESTIMATE:
+                if "accuracy" not in r.estimated:
+                    r.estimated["accuracy"], r.estimate_kind = a.mean, "confidence"
             else:
-                r.correct += v * lp.n
-                r.labelled += lp.n
+                r.realized[a.metric.removeprefix("performance.")] = a.mean
+        else:
+            r.estimated[a.metric.removeprefix("estimated.")] = a.mean
+            r.estimate_kind = "cbpe"
     return sorted(rows.values(), key=lambda r: (r.segment != ALL, -r.events, r.segment))
 
 

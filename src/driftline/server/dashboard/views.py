@@ -220,35 +220,41 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     tr = _range(request)
     segment = request.query_params.get("segment", "*")
     store = dash.store
-    ops = queries.operational(store, tr, model, version, segment)
-    span = (tr.start, tr.end)
-    perf = queries.performance(store, tr, model, version, segment)
+    series = queries.charts(store, tr, model, version, segment)
     drift = queries.drift_table(store, tr, model, version, segment)
-    checks, checked_at = queries.quality(store, tr, model, version, segment)
+    checks = queries.quality(store, tr, model, version, series.last, segment)
     segs = queries.segments(store, tr, model, version)
+    this = next((s for s in segs if s.segment == segment), None)
+    span = (tr.start, tr.end)
+    est = series.estimate
+    perf_traces = [("realized (labels)", series.accuracy)]
+    if est.kind:
+        perf_traces.append((est.label, est.series))
+    lat = series.latency
     figures = {
         "traffic": charts.line(
-            "Predictions per window", [("predictions", ops["events"])], bars=True, x_range=span
+            "Predictions per window", [("predictions", series.events)], bars=True, x_range=span
         ),
         "latency": charts.line(
-            "Latency (ms)",
-            [("p50", ops["p50"]), ("p95", ops["p95"]), ("p99", ops["p99"])],
+            "Latency (ms)" if not lat["mean"].x else "Mean latency (ms): no percentiles recorded",
+            [(q, lat[q]) for q in ("p50", "p95", "p99", "mean") if lat[q].x],
             scale=1000.0,
             x_range=span,
         ),
         "errors": charts.line(
-            "Error rate", [("errors", ops["error_ratio"])], percent=True, x_range=span
+            "Error rate", [("errors", series.errors)], percent=True, x_range=span
         ),
         "performance": charts.line(
-            "Accuracy: realized (labels) vs estimated (no labels)",
-            [("realized", perf["accuracy"]), ("estimated", perf["estimated"])],
+            "Accuracy: realized from labels"
+            + (f" vs {est.label} without labels" if est.kind else ""),
+            perf_traces,
             percent=True,
             zero=False,
             x_range=span,
         ),
         "coverage": charts.line(
             "Label coverage (labels arrive late: recent windows fill in)",
-            [("labelled", perf["coverage"])],
+            [("labelled", series.coverage)],
             percent=True,
             x_range=span,
         ),
@@ -264,14 +270,15 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "versions": names,
         "segment": segment,
         "segments": segs,
+        "this": this,
+        "performance_metrics": queries.PERFORMANCE,
         "drift": drift,
         "sparkline": queries.sparkline,
         "checks": checks,
         "failed_checks": [c for c in checks if c.status != "ok"],
-        "checked_at": checked_at,
+        "checked_at": series.last,
         "figures": figures,
-        "ops": ops,
-        "perf": perf,
+        "estimate": est,
         "alerts": alerts,
     }
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
@@ -285,29 +292,29 @@ def column_page(request: Request, visitor: Visitor) -> Response:
         return dash.error(request, visitor, 404, f"no model named {model!r}")
     tr = _range(request)
     segment = request.query_params.get("segment", "*")
-    drift = [
-        c
-        for c in queries.drift_table(dash.store, tr, model, version, segment)
-        if c.column == column
-    ]
+    drift = queries.drift_table(
+        dash.store, tr, model, version, segment, column=column, points=queries.CHART_POINTS
+    )
     info = drift[0] if drift else None
     at = request.query_params.get("at")
     window = None
     if at and at.isdigit():
         window = int(at)
-    elif info is not None and info.history.x:
-        window = int(info.history.x[-1])
+    elif info is not None and info.windows:
+        window = info.last
     dist = None
     if window is not None:
         dist = dash.distribution(model, version, segment, column, tr.window_size, window)
     span = (tr.start, tr.end)
-    missing = queries.series(
-        dash.store, tr, "quality.missing_ratio", model, version, segment=segment, column=column
+    missing = queries.column_series(
+        dash.store, tr, model, version, column, "quality.missing_ratio", segment
     )
     figures: dict[str, Any] = {}
     if info is not None:
+        bucketed = queries.bucket_for(tr, queries.CHART_POINTS) > tr.window_size
         figures["history"] = charts.line(
-            f"Drift score of {column} ({info.method})",
+            f"Drift score of {column} ({info.method})"
+            + (" · largest per point" if bucketed else ""),
             [("score", info.history)],
             threshold=info.threshold,
             x_range=span,
@@ -349,38 +356,41 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     b = qp.get("b") or ""
     a = a if a in names else names[0]
     b = b if b in names else (names[1] if len(names) > 1 else names[0])
-    health = {
-        h.version: h
-        for h in queries.overview(dash.store, tr, [(model, v) for v in names])
-        if h.model == model
-    }
-    ops = {v: queries.operational(dash.store, tr, model, v) for v in (a, b)}
-    perf = {v: queries.performance(dash.store, tr, model, v) for v in (a, b)}
-    drift = {v: queries.drifted_now(dash.store, tr, model, v) for v in (a, b)}
+    pair = (a, b) if a != b else (a,)
+    health = {v: queries.health(dash.store, tr, model, v) for v in pair}
+    total = sum(h.events for h in health.values())
+    for h in health.values():
+        h.share = h.events / total if total else None
+    series = {v: queries.charts(dash.store, tr, model, v) for v in pair}
     span = (tr.start, tr.end)
+    q = "p99" if any(series[v].latency["p99"].x for v in pair) else "mean"
+    kinds = {series[v].estimate.kind for v in pair} - {""}
+    est_label = {"cbpe": "CBPE", "confidence": "mean confidence"}.get(
+        kinds.pop() if len(kinds) == 1 else "", "CBPE or mean confidence"
+    )
     figures = {
         "traffic": charts.line(
-            "Predictions per window", [(a, ops[a]["events"]), (b, ops[b]["events"])], x_range=span
+            "Predictions per window", [(v, series[v].events) for v in pair], x_range=span
         ),
         "p99": charts.line(
-            "p99 latency (ms)", [(a, ops[a]["p99"]), (b, ops[b]["p99"])], scale=1000.0, x_range=span
-        ),
-        "errors": charts.line(
-            "Error rate",
-            [(a, ops[a]["error_ratio"]), (b, ops[b]["error_ratio"])],
-            percent=True,
+            f"{q} latency (ms)" if q != "mean" else "Mean latency (ms): no percentiles recorded",
+            [(v, series[v].latency[q]) for v in pair],
+            scale=1000.0,
             x_range=span,
         ),
+        "errors": charts.line(
+            "Error rate", [(v, series[v].errors) for v in pair], percent=True, x_range=span
+        ),
         "accuracy": charts.line(
-            "Accuracy (realized)",
-            [(a, perf[a]["accuracy"]), (b, perf[b]["accuracy"])],
+            "Accuracy, realized from labels",
+            [(v, series[v].accuracy) for v in pair],
             percent=True,
             zero=False,
             x_range=span,
         ),
         "estimated": charts.line(
-            "Accuracy (estimated)",
-            [(a, perf[a]["estimated"]), (b, perf[b]["estimated"])],
+            f"Accuracy estimated without labels ({est_label})",
+            [(v, series[v].estimate.series) for v in pair],
             percent=True,
             zero=False,
             x_range=span,
@@ -389,7 +399,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     from driftline.server.routes_read import diff_meta
 
     meta = {}
-    for v in (a, b):
+    for v in pair:
         row = dash.store.version(model, v)
         meta[v] = _loads(row["meta"]) if row else {}
     ctx = {
@@ -398,7 +408,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
         "a": a,
         "b": b,
         "health": health,
-        "drift": drift,
+        "drift": {v: health[v].drifted_columns for v in pair},
         "figures": figures,
         "diff": diff_meta(meta[a], meta[b]),
     }

@@ -1,0 +1,166 @@
+"""Aggregated reads of metric points: the database groups, the page gets small tuples.
+
+A 30-day page covers 720 hourly windows per metric, and 14,400 drift points
+for 20 columns; a chart needs a few hundred points and a sparkline about a
+hundred. :func:`aggregate` lets the database sum, weigh and take maxima per
+time bucket and returns one short tuple per (metric, method, column, segment,
+bucket); :func:`window_rows` reads the full points (``details`` included) of
+one window. Both run on the store's SQLAlchemy engine (SQLite or PostgreSQL),
+through the ``(model, metric, window_size, window_start)`` index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from driftline.errors import DriftlineError
+from driftline.store.base import Store
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One model version's points of one window size in ``[start, end)``.
+
+    ``segment=None`` reads every segment (each comes back in its own rows).
+    """
+
+    model: str
+    version: str
+    window_size: int
+    start: float
+    end: float
+    segment: str | None = "*"
+
+
+class Agg(NamedTuple):
+    """The points of one (metric, method, column, segment) in one time bucket."""
+
+    metric: str
+    method: str
+    column: str
+    segment: str
+    first: int  # window start of the bucket's first point
+    last: int  # window start of its last point
+    windows: int
+    total: float | None  # sum of values
+    weighted: float | None  # sum of value * n
+    weight: int | None  # sum of n over points with a value
+    top: float | None  # largest value
+    drifted: int  # points with status "drift"
+
+    @property
+    def mean(self) -> float | None:
+        """The mean weighted by each point's ``n`` (plain mean when no point has one)."""
+        if self.weight:
+            return None if self.weighted is None else self.weighted / self.weight
+        if self.total is None or not self.windows:
+            return None
+        return self.total / self.windows
+
+
+def _engine(store: Store) -> Any:
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        raise DriftlineError(
+            f"the dashboard reads a SQL store (SQLiteStore or PostgresStore), "
+            f"not {type(store).__name__}"
+        )
+    return engine
+
+
+def _where(scope: Scope, metrics: Sequence[str], column: str | None) -> list[Any]:
+    from driftline.store.tables import metric_points as t
+
+    m = t.c
+    conds = [
+        m.model == scope.model,
+        m.metric.in_(list(metrics)) if len(metrics) != 1 else m.metric == metrics[0],
+        m.window_size == scope.window_size,
+        m.window_start >= scope.start,
+        m.window_start < scope.end,
+        m.version == scope.version,
+    ]
+    if scope.segment is not None:
+        conds.append(m.segment == scope.segment)
+    if column is not None:
+        conds.append(m.column == column)
+    return conds
+
+
+def aggregate(
+    store: Store,
+    scope: Scope,
+    metrics: Sequence[str],
+    *,
+    bucket: int | None = None,
+    column: str | None = None,
+) -> list[Agg]:
+    """``metrics`` grouped per (metric, method, column, segment) and ``bucket`` seconds
+    (``None``: the whole range in one bucket), ordered by time."""
+    from sqlalchemy import BigInteger, case, func, literal, select
+
+    from driftline.store.tables import metric_points as t
+
+    if not metrics:
+        return []
+    m = t.c
+    keys: list[Any] = [m.metric, m.method, m.column, m.segment]
+    groups = list(keys)
+    if bucket is not None:  # only in GROUP BY: PostgreSQL would see two different expressions
+        origin = literal(int(scope.start), BigInteger)
+        groups.append((m.window_start - origin) // literal(max(int(bucket), 1), BigInteger))
+    sel = (
+        select(
+            *keys,
+            func.min(m.window_start),
+            func.max(m.window_start),
+            func.count(),
+            func.sum(m.value),
+            func.sum(m.value * m.n),
+            func.sum(case((m.value.is_not(None), m.n), else_=0)),
+            func.max(m.value),
+            func.sum(case((m.status == "drift", 1), else_=0)),
+        )
+        .where(*_where(scope, metrics, column))
+        .group_by(*groups)
+    )
+    with _engine(store).connect() as conn:
+        rows = [Agg(*r) for r in conn.execute(sel).all()]
+    rows.sort(key=lambda a: a.first)
+    return rows
+
+
+class PointRow(NamedTuple):
+    metric: str
+    method: str
+    column: str
+    value: float | None
+    status: str
+    n: int
+    details: str
+
+
+def window_rows(
+    store: Store, scope: Scope, window_start: int, *, metric: str | None = None
+) -> list[PointRow]:
+    """Every point of one window of the scope's model version and segment (the primary
+    key's prefix serves it), optionally of one ``metric``."""
+    from sqlalchemy import select
+
+    from driftline.store.tables import metric_points as t
+
+    m = t.c
+    conds = [
+        m.model == scope.model,
+        m.version == scope.version,
+        m.segment == (scope.segment if scope.segment is not None else "*"),
+        m.window_size == scope.window_size,
+        m.window_start == int(window_start),
+    ]
+    if metric is not None:
+        conds.append(m.metric == metric)
+    sel = select(m.metric, m.method, m.column, m.value, m.status, m.n, m.details).where(*conds)
+    with _engine(store).connect() as conn:
+        return [PointRow(*r) for r in conn.execute(sel).all()]
