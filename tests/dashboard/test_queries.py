@@ -97,6 +97,19 @@ def test_overview_weighs_the_error_rate_and_accuracy_by_their_counts(store: Stor
     assert (h.columns, h.drifted) == (1, 0)
 
 
+@pytest.mark.parametrize("span", ["24h", "30d"])
+def test_health_from_chart_buckets_equals_health_read_directly(store: Store, span: str) -> None:
+    thirty_days(store)
+    tr = parse_range({"range": span, "end": str(END)}, END, SIZES)
+    direct = queries.health(store, tr, "m", "v1")
+    summed = queries.health(store, tr, "m", "v1", queries.charts(store, tr, "m", "v1"))
+    for name in ("events", "windows", "last_window", "columns", "drifted", "p99"):
+        assert getattr(summed, name) == getattr(direct, name), name
+    for name in ("error_rate", "accuracy", "label_coverage", "estimated"):
+        assert getattr(summed, name) == pytest.approx(getattr(direct, name)), name
+    assert direct.events > 0 and direct.error_rate is not None
+
+
 def test_latency_prefers_the_evaluators_method_points_over_older_names(store: Store) -> None:
     ws = END - HOUR
     store.upsert_metric_points(

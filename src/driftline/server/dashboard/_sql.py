@@ -60,6 +60,27 @@ class Agg(NamedTuple):
         return self.total / self.windows
 
 
+def combine(aggs: Sequence[Agg]) -> Agg:
+    """One group for several (of the same metric and method): buckets -> the whole range."""
+    a0 = aggs[0]
+
+    def total(values: Sequence[Any]) -> Any:
+        present = [v for v in values if v is not None]
+        return sum(present) if present else None
+
+    tops = [a.top for a in aggs if a.top is not None]
+    return a0._replace(
+        first=min(a.first for a in aggs),
+        last=max(a.last for a in aggs),
+        windows=sum(a.windows for a in aggs),
+        total=total([a.total for a in aggs]),
+        weighted=total([a.weighted for a in aggs]),
+        weight=total([a.weight for a in aggs]),
+        top=max(tops) if tops else None,
+        drifted=sum(a.drifted for a in aggs),
+    )
+
+
 def _engine(store: Store) -> Any:
     engine = getattr(store, "engine", None)
     if engine is None:

@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 
-from driftline.server.dashboard._sql import Agg, PointRow, Scope, aggregate, window_rows
+from driftline.server.dashboard._sql import (
+    Agg,
+    PointRow,
+    Scope,
+    aggregate,
+    combine,
+    window_rows,
+)
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import Store
 
@@ -196,11 +203,18 @@ def versions(store: Store) -> list[tuple[str, str]]:
 OVERVIEW = ("events", "error_ratio", "label_coverage_ratio", ACCURACY, CBPE, ESTIMATE)
 
 
-def health(store: Store, tr: TimeRange, model: str, version: str) -> VersionHealth:
+def health(
+    store: Store, tr: TimeRange, model: str, version: str, charts: Charts | None = None
+) -> VersionHealth:
     """One version over the range (the latest window for latency, drift and quality):
-    one grouped query and one read of the latest window."""
+    one grouped query (none when the version's ``charts`` were read) and one read of the
+    latest window."""
     h = VersionHealth(model, version)
-    by = _by_metric(aggregate(store, scope(tr, model, version), OVERVIEW))
+    by: dict[str, list[Agg]]
+    if charts is None:
+        by = _by_metric(aggregate(store, scope(tr, model, version), OVERVIEW))
+    else:  # the chart buckets summed up
+        by = {m: [combine(v)] for m, v in _by_metric(charts.aggs).items() if m in OVERVIEW}
     for a in by.get("events", []):
         h.events += int(a.total or 0)
         h.windows += a.windows
@@ -259,6 +273,7 @@ class Charts:
     estimate: Estimate
     coverage: Series
     last: int | None  # the start of the latest window with traffic
+    aggs: list[Agg]  # what they were made of
 
 
 def charts(store: Store, tr: TimeRange, model: str, version: str, segment: str = ALL) -> Charts:
@@ -276,6 +291,7 @@ def charts(store: Store, tr: TimeRange, model: str, version: str, segment: str =
         estimate=_estimate(by),
         coverage=_series(by.get("label_coverage_ratio", []), "mean"),
         last=max((a.last for a in by.get("events", [])), default=None),
+        aggs=aggs,
     )
 
 

@@ -357,11 +357,11 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     a = a if a in names else names[0]
     b = b if b in names else (names[1] if len(names) > 1 else names[0])
     pair = (a, b) if a != b else (a,)
-    health = {v: queries.health(dash.store, tr, model, v) for v in pair}
+    series = {v: queries.charts(dash.store, tr, model, v) for v in pair}
+    health = {v: queries.health(dash.store, tr, model, v, series[v]) for v in pair}
     total = sum(h.events for h in health.values())
     for h in health.values():
         h.share = h.events / total if total else None
-    series = {v: queries.charts(dash.store, tr, model, v) for v in pair}
     span = (tr.start, tr.end)
     q = "p99" if any(series[v].latency["p99"].x for v in pair) else "mean"
     kinds = {series[v].estimate.kind for v in pair} - {""}
