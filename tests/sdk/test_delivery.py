@@ -48,6 +48,35 @@ def test_events_arrive_complete_batched_gzipped_with_the_api_key(
     assert mon.stats()["sent"] == 253
 
 
+@pytest.mark.parametrize(
+    ("backend", "level"),
+    [("isal", 1), ("isal", 3), ("zlib", 1), ("zlib", 6), ("zlib", 9)],
+    ids=["isal-1", "isal-3", "zlib-1", "zlib-6", "zlib-9"],
+)
+def test_batches_are_standard_gzip_whichever_library_compresses_them(
+    receiver: Receiver,
+    make_monitor: MakeMonitor,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    level: int,
+) -> None:
+    from driftline.sdk import collector
+
+    if backend == "isal":
+        pytest.importorskip("isal")
+    else:
+        monkeypatch.setattr(collector, "_isal_zlib", None)
+    assert collector.gzip_backend(level) == backend
+    sink = HTTPSink(receiver.url, gzip_level=level)
+    mon = make_monitor(sink=sink, batch_size=500)
+    _observe(mon, 1200)
+    assert mon.flush(10)
+    assert [e["features"]["i"] for e in receiver.accepted()] == list(range(1200))
+    posts = receiver.requests
+    assert len(posts) == 3 and all(r["headers"]["Content-Encoding"] == "gzip" for r in posts)
+    assert all(len(r["raw"]) * 4 < len(r["body"]) for r in posts)  # compressed, not stored
+
+
 def test_api_key_from_the_environment(
     receiver: Receiver, make_monitor: MakeMonitor, monkeypatch: pytest.MonkeyPatch
 ) -> None:

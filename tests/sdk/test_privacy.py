@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,6 +140,24 @@ def test_rules_by_field_and_scope(policy: PrivacyPolicy) -> None:
     }
     assert policy.apply_mapping("tags", {"contact": CANARY_PHONE}) == {"contact": "<phone>"}
     assert policy.apply_field("prediction_id", "p1") == policy.hash("p1")
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ({"age": 41, "note": CANARY_EMAIL}, {"age": 41, "note": CANARY_EMAIL}),
+        ({"age": 41, "email": CANARY_EMAIL}, {"age": 41}),
+        ({"age": 41, "note": "x", "user": "u1"}, {"age": 41, "note": "x", "user": "<h>"}),
+    ],
+    ids=["no-rule-applies", "dropped", "hashed"],
+)
+def test_rules_apply_to_the_fields_they_name_and_only_those(
+    features: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    policy = PrivacyPolicy({"email": "drop", "features.user": "hash"}, hash_key=KEY)
+    expected = {k: policy.hash(features[k]) if v == "<h>" else v for k, v in expected.items()}
+    assert policy.apply_mapping("features", features) == expected
+    assert policy.apply_mapping("tags", {"user": "u1"}) == {"user": "u1"}  # scoped to features
 
 
 @pytest.mark.parametrize(

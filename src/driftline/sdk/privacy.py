@@ -253,6 +253,10 @@ class PrivacyPolicy:
             return {}
         rules = self._scoped[scope]
         text_keep = self.text_default == "keep"
+        if text_keep and rules.keys().isdisjoint(values):
+            # No rule names any of these fields and text is kept: nothing to change
+            # (a set operation in C instead of a loop over every field).
+            return values if values.__class__ is dict else dict(values)
         out: dict[str, Any] = {}
         for name, value in values.items():
             actions = rules.get(name)
