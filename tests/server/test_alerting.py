@@ -222,3 +222,55 @@ def test_serve_config_fires_then_resolves_through_a_real_receiver_across_a_resta
     assert [s for s, _ in states] == ["pending", "firing", "resolved"]
     assert states[-1][1] == T0 + 8 * WINDOW  # the end of window 7
     store.close()
+
+
+def test_job_runs_feed_the_job_failed_or_late_preset(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    from driftline.server.config import parse_serve_config
+
+    url, got = receiver
+    cfg = parse_serve_config(
+        {
+            "collector": {"windows": {"sizes": ["1m"], "grace_seconds": GRACE}},
+            "alerts": {
+                "presets": ["job_failed_or_late"],
+                "job_late_after": "5m",
+                "receivers": [{"name": "data", "webhook": {"url": url, "format": "json"}}],
+                "route": {"receiver": "data", "group_wait": "0s", "group_interval": "1m"},
+            },
+        }
+    )
+    clock = ManualClock(T0)
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    settings = cfg.settings(env={})
+    app = create_app(
+        settings, store, clock, alerts=cfg.alerts_for(settings), env={}, background=False
+    )
+    collector = app.state.collector
+
+    def run(i: int, status: str, late: float = 0.0) -> None:
+        start = T0 + i * WINDOW + 5
+        job = {
+            "type": "job_run", "job": "feature_refresh", "run_id": f"r{i}",
+            "scheduled_at": start - late, "started_at": start, "finished_at": start + 20,
+            "status": status, "rows_in": 10, "rows_out": 10, "error": None, "metrics": {},
+        }  # fmt: skip
+        clock.advance(start + 30 - clock.time())
+        assert collector.ingest("job_run", [job]).accepted == 1
+        collector.tick()
+
+    run(0, "success")
+    assert got == []
+    run(1, "failed")
+    assert [(m["status"], m["alerts"][0]["labels"]["job"]) for m in got] == [
+        ("firing", "feature_refresh")
+    ]
+    assert got[0]["alerts"][0]["value"] == 1.0
+    run(2, "success", late=600)  # on time would resolve it; 10 minutes late keeps it firing
+    assert len(got) == 1
+    assert collector.alerts.engine.alerts("firing")[0].value == 2.0
+    run(3, "success", late=60)
+    assert [m["status"] for m in got] == ["firing", "resolved"]
+    collector.close()
+    store.close()

@@ -138,9 +138,9 @@ def test_a_store_url_from_an_environment_variable(tmp_path: Path) -> None:
             id="secret-value-in-file",
         ),
         pytest.param(
-            "alerts: {presets: [job_failed_or_late]}",
-            "key 'alerts.presets.job_failed_or_late.metric': value 'job_status' cannot be used "
-            "with driftline serve",
+            "alerts: {presets: [schema_violation]}",
+            "key 'alerts.presets.schema_violation.metric': value 'schema_violations' cannot be "
+            "used with driftline serve",
             id="metric-the-collector-does-not-produce",
         ),
         pytest.param(

@@ -74,6 +74,8 @@ class AlertsConfig(_Strict):
     dashboard_url: str | None = None
     external_url: str = "http://127.0.0.1:8080"
     resolve_timeout: Duration = "1h"
+    #: A job run starting this long after its ``scheduled_at`` is late (job_status 2).
+    job_late_after: Duration = "5m"
     history_windows: Annotated[int, Field(ge=1, le=10_000)] = 12
 
     @field_validator("presets")

@@ -9,7 +9,8 @@ engine's names (:func:`alert_points`), and adds what the evaluator does not
 write yet: the window's latency percentiles and latency histogram buckets, and
 a label-free estimate of accuracy (the mean top-class probability, what CBPE
 reduces to for accuracy under calibrated scores), all from at most
-:data:`SAMPLE` raw events of the window. The feed's cursor lives in the alert
+:data:`SAMPLE` raw events of the window; and, when a rule uses it,
+``job_status`` from the job runs received since the last read. The feed's cursor lives in the alert
 store, so a restarted collector goes on where it stopped, and the engine
 ignores windows it has already evaluated.
 
@@ -54,8 +55,9 @@ LATENCY = {"latency_p50_seconds": 0.5, "latency_p95_seconds": 0.95, "latency_p99
 #: Engine metrics the collector cannot produce yet: rules on them are configuration errors.
 NOT_PRODUCED: Mapping[str, str] = {
     "schema_violations": "the evaluator does not report schema violations per column yet",
-    "job_status": "job runs are stored but not turned into metric points yet",
 }
+#: Job run statuses that count as success; any other status is a failure.
+JOB_OK = ("success", "ok", "succeeded")
 #: Raw events read per window for the derived points.
 SAMPLE = 5000
 _KEY = ("model", "version", "segment", "window_size", "window_start", "metric", "column")
@@ -113,6 +115,7 @@ class PointFeed:
         *,
         buckets: Sequence[float] = (),
         derive: bool = True,
+        job_late_after: float | None = None,
     ) -> None:
         self.store = store
         self.cursors = cursors
@@ -126,6 +129,10 @@ class PointFeed:
             cursors.set_cursor(self.name, cursor)
         self.cursor = cursor
         self._done: set[tuple[Any, ...]] = set()  # windows read at exactly the cursor time
+        self.job_late_after = job_late_after
+        self._jobs_done: set[tuple[str, str]] = set()  # runs read at exactly the cursor time
+        if job_late_after is not None and cursors.cursor("jobs") is None:
+            cursors.set_cursor("jobs", now)
 
     def read(self) -> list[MetricPoint]:
         """The engine's points of every window evaluated since the last call."""
@@ -148,7 +155,49 @@ class PointFeed:
                 self.cursor = latest
                 self.cursors.set_cursor(self.name, latest)
             self._done.update(w for w in windows if w[3] == self.cursor)
+        if self.job_late_after is not None:
+            points += self._jobs(self.job_late_after)
         return points
+
+    def _jobs(self, late_after: float) -> list[MetricPoint]:
+        """``job_status`` per job and base window of the job runs received since the last read.
+
+        1 when a run of the window failed, else 2 when one started more than
+        ``late_after`` after its ``scheduled_at``, else 0; the series has no
+        model (``model=""``) and the job in ``labels['job']``.
+        """
+        since = self.cursors.cursor("jobs") or 0.0
+        runs = [
+            r
+            for r in self.store.job_runs(None, 1000)
+            if r["received_at"] >= since and (r["job"], r["run_id"]) not in self._jobs_done
+        ]
+        if not runs:
+            return []
+        status: dict[tuple[str, int], float] = {}
+        size = self.window_size
+        for r in runs:
+            start = int(r["started_at"] // size * size)
+            if str(r["status"]).lower() not in JOB_OK:
+                value = 1.0
+            elif r["scheduled_at"] is not None and r["started_at"] - r["scheduled_at"] > late_after:
+                value = 2.0
+            else:
+                value = 0.0
+            key = (str(r["job"]), start)
+            old = status.get(key)
+            status[key] = (
+                value if old is None else (1.0 if 1.0 in (old, value) else max(old, value))
+            )
+        latest = max(float(r["received_at"]) for r in runs)
+        if latest > since:
+            self._jobs_done.clear()
+            self.cursors.set_cursor("jobs", latest)
+        self._jobs_done.update((r["job"], r["run_id"]) for r in runs if r["received_at"] == latest)
+        return [
+            MetricPoint("", "", "*", "job_status", "", s, s + size, v, {"job": job})
+            for (job, s), v in sorted(status.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        ]
 
     def _evaluated(self) -> list[tuple[str, str, int, float]]:
         """(model, version, start, evaluated_at) of base windows evaluated since the cursor."""
@@ -234,8 +283,14 @@ class CollectorAlerts:
         self.store = SQLAlertStore(engine)  # the tables come with the collector's migrations
         self.dispatcher = Dispatcher(config, self.store, clock=clock, env=env, registry=registry)
         self.engine = AlertEngine(config, store=self.store, clock=clock, sink=self.dispatcher)
+        from driftline.alerts._time import parse_duration
+
         buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
-        self.feed = PointFeed(store, self.store, window_size, clock.time(), buckets=buckets)
+        jobs = any(r.metric == "job_status" for r in self.engine.rules)
+        self.feed = PointFeed(
+            store, self.store, window_size, clock.time(), buckets=buckets,
+            job_late_after=parse_duration(config.job_late_after) if jobs else None,
+        )  # fmt: skip
         self.clock = clock
         #: Clock time at which the last :meth:`run` finished (its notifications were sent).
         self.ran_at: float | None = None
