@@ -197,6 +197,8 @@ def test_serve_config_fires_then_resolves_through_a_real_receiver_across_a_resta
         )
         assert r.status_code == 200, r.text
         play(run, range(0, 5))
+        page = run.client.get("/ui/alerts", headers=auth)  # the dashboard acts on this engine
+        assert page.status_code == 200 and "x_drift" in page.text, page.text[:300]
     # pending at window 2, firing when window 3 (the second drifted one) closes
     assert [seen[w] for w in range(5)] == [0, 0, 0, 1, 1]
     (firing,) = got
