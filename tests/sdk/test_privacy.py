@@ -160,6 +160,22 @@ def test_rules_apply_to_the_fields_they_name_and_only_those(
     assert policy.apply_mapping("tags", {"user": "u1"}) == {"user": "u1"}  # scoped to features
 
 
+def test_text_default_applies_to_string_subclasses_such_as_numpy_strings() -> None:
+    np = pytest.importorskip("numpy")
+
+    class Text(str):
+        pass
+
+    policy = PrivacyPolicy(text_default="mask")
+    values = {"a": np.str_(f"mail {CANARY_EMAIL}"), "b": Text(f"call {CANARY_PHONE}"), "n": 1}
+    assert policy.apply_mapping("features", values) == {
+        "a": "mail <email>",
+        "b": "call <phone>",
+        "n": 1,
+    }
+    assert policy.apply_field("prediction", np.str_(CANARY_EMAIL)) == "<email>"
+
+
 @pytest.mark.parametrize(
     ("fields", "kwargs", "message"),
     [

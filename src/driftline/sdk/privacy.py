@@ -260,7 +260,7 @@ class PrivacyPolicy:
         out: dict[str, Any] = {}
         for name, value in values.items():
             actions = rules.get(name)
-            if actions is None and (text_keep or value.__class__ is not str):
+            if actions is None and (text_keep or not isinstance(value, str)):
                 out[name] = value  # the common case, without a call
             else:
                 self._apply(str(name), value, actions, out)
@@ -268,8 +268,11 @@ class PrivacyPolicy:
 
     def apply_field(self, name: str, value: Any) -> Any:
         """Apply the rule for a top-level field (prediction_id, prediction, label, feedback)."""
+        actions = self._top.get(name)
+        if actions is None and (self.text_default == "keep" or not isinstance(value, str)):
+            return value  # no rule and nothing to do by default
         out: dict[str, Any] = {}
-        self._apply(name, value, self._top.get(name), out)
+        self._apply(name, value, actions, out)
         if name in out:
             return out[name]
         derived = {k[len(name) + 1 :]: v for k, v in out.items()}
