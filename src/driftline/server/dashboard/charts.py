@@ -1,7 +1,8 @@
 """Plotly figures as plain dicts; the page embeds them as JSON and ``app.js`` draws them.
 
 Times go out as epoch milliseconds (what a Plotly date axis reads from numbers):
-shorter JSON than ISO strings, and no per-point formatting on the server.
+shorter JSON than ISO strings, and no per-point formatting on the server; values
+with four significant digits, more than a 230-pixel chart can show.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def line(
         trace: dict[str, Any] = {
             "name": name,
             "x": [int(x * 1000) for x in s.x],
-            "y": [None if v is None else v * scale for v in s.y],
+            "y": [None if v is None else float(f"{v * scale:.4g}") for v in s.y],
             "marker": {"color": COLORS[i % len(COLORS)]},
         }
         if bars:
