@@ -13,6 +13,8 @@ $(PY):
 # Reinstall only when the project's dependencies change.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# compile the profile kernels now (numba caches them), not on the first big batch
+	$(PY) -c "from driftline.stats.accumulators._kernels import warm_up; warm_up()"
 	touch $(STAMP)
 
 # The live demo: collector, an instrumented model service and the dashboard (Ctrl-C stops).
