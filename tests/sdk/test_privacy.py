@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftline.sdk import Monitor, PIIPattern, PrivacyPolicy, SDKConfigError
+from driftline.sdk.privacy import DEFAULT_PATTERNS
 
 from .conftest import Receiver
 
@@ -101,6 +104,22 @@ def test_pluggable_patterns() -> None:
     assert policy.mask("ssn 078-05-1120, mail x@y.io") == "ssn <ssn>, mail x@y.io"
     with pytest.raises(SDKConfigError, match="invalid regular expression"):
         PIIPattern("bad", "(")
+
+
+_UNTRIGGERED = PrivacyPolicy(
+    patterns=[PIIPattern(p.name, p.regex, p.validate, p.flags) for p in DEFAULT_PATTERNS]
+)
+_PIECES = st.sampled_from(
+    [CANARY_EMAIL, CANARY_PHONE, CANARY_CARD, CANARY_IBAN, CANARY_IP, CANARY_IPV6, "GB82 WEST"]
+)
+_NOISE = st.text(alphabet="0123456789 .-:@+()abcXYZ", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, _NOISE), max_size=5))
+def test_triggers_only_skip_patterns_that_cannot_match(parts: list[str]) -> None:
+    text = " ".join(parts)
+    assert PrivacyPolicy().mask(text) == _UNTRIGGERED.mask(text)
 
 
 def test_hash_is_a_keyed_hmac_sha256(policy: PrivacyPolicy) -> None:

@@ -50,7 +50,8 @@ class PIIPattern:
     validate: Callable[[str], bool] | None = None
     flags: int = 0
     #: A regex that every match needs somewhere in the text (e.g. ``"@"`` for emails):
-    #: text without it skips this pattern. None: always run the pattern.
+    #: text without it skips this pattern. None: always run the pattern. Masking
+    #: never creates a trigger (replacements are ``<name>``), so results are cached.
     trigger: str | None = None
     compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
     trigger_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
@@ -126,12 +127,14 @@ def phone_ok(candidate: str) -> bool:
 
 
 EMAIL = PIIPattern("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", trigger="@")
-IBAN = PIIPattern("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", iban_ok, trigger=r"\d")
+IBAN = PIIPattern(
+    "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", iban_ok, trigger=r"[A-Z]{2}\d\d"
+)
 CARD = PIIPattern("card", r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)", luhn_ok, trigger=r"\d")
 IPV4 = PIIPattern(
     "ip",
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])",
-    trigger=r"\d",
+    trigger=r"\d\.\d",
 )
 IPV6 = PIIPattern(
     "ip",
