@@ -86,9 +86,9 @@ def test_window_stats_merge_equals_one_pass_and_round_trips(rng: np.random.Gener
     schema = infer_schema(events)
     whole = WindowStats(schema)
     parts = [WindowStats(schema, seed=i) for i in range(3)]
-    for i, e in enumerate(events):
-        whole.add(e, 10)
-        parts[i % 3].add(e, 10)
+    whole.update(events[:250]).update(events[250:])
+    for i in range(3):
+        parts[i].update(events[i::3])
     merged = parts[0].merge(parts[1]).merge(WindowStats.from_bytes(parts[2].to_bytes()))
     whole.fold()
     assert merged.n_events == whole.n_events == 600
@@ -101,9 +101,9 @@ def test_missing_unknown_and_mistyped_features_are_counted_not_fatal(
     rng: np.random.Generator,
 ) -> None:
     schema = infer_schema(make_events(5, rng))
-    st = WindowStats(schema)
-    st.add({"features": {"x": "oops", "new1": 1, "new2": 2}, "status": "ok"}, max_unknown=1)
-    st.add({"features": {}, "status": "ok"}, max_unknown=1)
+    st = WindowStats(schema, max_unknown=1)
+    st.update([{"features": {"x": "oops", "new1": 1, "new2": 2}, "status": "ok"}])
+    st.update([{"features": {}, "status": "ok"}])
     st.fold()
     assert st.unknown == {"new1": 1}
     assert st.profile["x"].type_errors == 1
@@ -116,8 +116,9 @@ def test_window_memory_does_not_grow_with_events(rng: np.random.Generator) -> No
     for n in (2_000, 40_000):
         st = WindowStats(schema, reservoir_size=500)
         xs = rng.normal(size=n)
-        for i in range(n):
-            st.add({"features": {"x": float(xs[i]), "c": "abc"[i % 3]}, "status": "ok"}, 10)
+        events = [{"features": {"x": float(xs[i]), "c": "abc"[i % 3]}} for i in range(n)]
+        for i in range(0, n, 500):
+            st.update(events[i : i + 500])
             if st.buffered >= 4096:
                 st.fold()
         sizes.append(len(st.to_bytes()))
@@ -199,3 +200,75 @@ def test_segment_values_are_bounded_per_key(store: Store, rng: np.random.Generat
     segs = unpack_segments(part.profile)
     assert set(segs) == {ALL, "user=u0", "user=u1", "user=u2", "user=__other__"}
     assert segs["user=__other__"].n_events == 7
+
+
+def test_latency_points_keep_every_statistic(store: Store, rng: np.random.Generator) -> None:
+    clock = ManualClock(T0)
+    lw = LiveWindows(store, CFG, clock)
+    events = make_events(400, rng)
+    lw.ingest(events)
+    lw.flush(force=True)
+    points = evaluate_all(store, clock)
+    start = window_start(T0, 300)
+    lat = {m: points[(ALL, 300, start, "latency_seconds", "", m)] for m in ("p50", "p95", "p99")}
+    lat["mean"] = points[(ALL, 300, start, "latency_seconds", "", "mean")]
+    ms = np.array([e["latency_ms"] for e in events]) / 1000.0
+    assert lat["mean"] == pytest.approx(ms.mean())
+    assert lat["p50"] == pytest.approx(np.quantile(ms, 0.5), abs=0.0011)
+    assert lat["p50"] < lat["p99"]
+    assert lat["p99"] == pytest.approx(ms.max(), abs=0.0011)
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        pytest.param(lambda p: [1 - p, p], id="list-of-two"),
+        pytest.param(lambda p: p, id="number"),
+        pytest.param(lambda p: {"score": p}, id="by-column"),
+    ],
+)
+def test_unlabelled_windows_get_cbpe_estimates(
+    store: Store, rng: np.random.Generator, scores: Any
+) -> None:
+    import pyarrow as pa
+
+    import driftline
+    from driftline.windows import schema_to_json
+
+    x = rng.normal(size=3000)
+    p = 1 / (1 + np.exp(-2 * x))
+    y = (rng.random(3000) < p).astype(int)
+    roles = {"score": {"role": "score"}, "y": {"role": "target"}}
+    table = pa.table({"x": x, "score": p, "prediction": (p > 0.5).astype(int), "y": y})
+    ref = driftline.profile(table, schema=roles, seed=0)
+    store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
+    store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+    xs = rng.normal(size=600)
+    ps = 1 / (1 + np.exp(-2 * xs))
+    raw = [
+        {
+            "event_id": f"e{i}",
+            "timestamp": T0 + i % 200,
+            "model": "m",
+            "version": "v1",
+            "features": {"x": float(xs[i])},
+            "prediction": int(ps[i] > 0.5),
+            "scores": scores(float(ps[i])),
+        }
+        for i in range(600)
+    ]
+    clock = ManualClock(T0)
+    lw = LiveWindows(store, CFG, clock)
+    lw.ingest(validate("prediction", raw, Limits(T0 + 1e6, 86400, 2000)).accepted)
+    lw.flush(force=True)
+    evaluate_all(store, clock)
+    q = MetricQuery(metric="estimated.accuracy", window_size=300, segment=ALL)
+    (point,) = store.metric_points(q)
+    # calibrated scores: the expected accuracy is the mean top-class probability
+    assert point["method"] == "cbpe"
+    assert point["value"] == pytest.approx(np.maximum(ps, 1 - ps).mean(), abs=1e-9)
+    assert point["n"] == 600
+    names = {p["metric"] for p in store.metric_points(MetricQuery(method="cbpe", limit=100))}
+    assert {"estimated.roc_auc", "estimated.f1"} <= names
+    # the window's target column is always empty (labels come on their own): no points
+    assert not store.metric_points(MetricQuery(column="y"))

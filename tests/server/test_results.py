@@ -136,3 +136,59 @@ async def test_public_metrics_needs_no_key(env: Env) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
         r = await client.get("/metrics")
     assert r.status_code == 200 and "driftline_records_received_total" in r.text
+
+
+async def test_estimated_accuracy_and_latency_quantiles_reach_series_and_prometheus(
+    env: Env, rng: np.random.Generator
+) -> None:
+    x = rng.normal(size=2000)
+    p = 1 / (1 + np.exp(-2 * x))
+    y = (rng.random(2000) < p).astype(int)
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"x": x, "p_0": 1 - p, "p_1": p, "y": y}), buf)
+    r = await env.client.put(
+        "/v1/models/m/versions/v1/reference",
+        content=buf.getvalue(),
+        params={"target": "y", "scores": "p_0,p_1"},
+        headers=env.auth(),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["columns"]["p_1"]["role"] == "score"
+    xs = rng.normal(size=300)
+    ps = 1 / (1 + np.exp(-2 * xs))
+    events = [
+        prediction(
+            i,
+            features={"x": float(xs[i])},
+            prediction=int(ps[i] > 0.5),
+            scores={"0": float(1 - ps[i]), "1": float(ps[i])},  # by class
+            latency_ms=float(1 + i % 10),
+        )
+        for i in range(300)
+    ]
+    assert (await env.client.post("/v1/events", json=events, headers=env.auth("ingest"))).json()[
+        "accepted"
+    ] == 300
+    env.clock.advance(400)
+    env.collector.tick()
+    series = await env.client.get(
+        "/v1/metrics",
+        params={"metric": "estimated.accuracy", "window_size": 300, "segment": "*"},
+        headers=env.auth("read"),
+    )
+    (point,) = series.json()
+    assert point["method"] == "cbpe"
+    assert point["value"] == pytest.approx(np.maximum(ps, 1 - ps).mean(), abs=1e-9)
+    assert point["details"]["lower"] <= point["value"] <= point["details"]["upper"]
+    latency = await env.client.get(
+        "/v1/metrics",
+        params={"metric": "latency_seconds", "window_size": 300, "segment": "*"},
+        headers=env.auth("read"),
+    )
+    by_method = {q["method"]: q["value"] for q in latency.json()}
+    assert set(by_method) == {"p50", "p95", "p99", "mean"}
+    assert by_method["p50"] < by_method["p95"] <= by_method["p99"]
+    text = (await env.client.get("/metrics", headers=env.auth("read"))).text
+    for q in ("p50", "p95", "p99", "mean"):
+        assert f'driftline_window_latency_seconds{{model="m",quantile="{q}",version="v1"}}' in text
+    assert 'driftline_estimated_performance{method="cbpe",metric="accuracy",model="m"' in text

@@ -7,11 +7,12 @@ from typing import Any
 import orjson
 
 from driftline.store import MetricQuery, Store, WindowKey
+from driftline.store.base import EVENT_COLUMNS
 
 T0 = 1_700_000_000.0
 
 
-def event(i: int, *, model: str = "m", version: str = "v1", ts: float = T0, **kw: Any) -> dict:
+def event(i: int, *, model: str = "m", version: str = "v1", ts: float = T0, **kw: Any) -> tuple:
     payload = {"event_id": f"e{i}", "model": model, "version": version, "ts": ts}
     row = {
         "event_id": f"e{i}",
@@ -27,7 +28,15 @@ def event(i: int, *, model: str = "m", version: str = "v1", ts: float = T0, **kw
         "shadow": False,
         "payload": orjson.dumps({**payload, "prediction": kw.get("prediction", 1)}).decode(),
     }
-    return row
+    return tuple(row[c] for c in EVENT_COLUMNS)
+
+
+def test_event_columns_are_the_events_table() -> None:
+    from driftline.store import tables
+    from driftline.store.postgres import _EVENT_COLUMNS
+
+    assert tuple(c.name for c in tables.events.c) == EVENT_COLUMNS
+    assert tuple(c for c, _ in _EVENT_COLUMNS) == EVENT_COLUMNS
 
 
 def test_insert_events_is_idempotent_on_event_id(store: Store) -> None:

@@ -107,9 +107,15 @@ def bootstrap_admin_key(
         return None
     env = os.environ if env is None else env
     given = env.get("DRIFTLINE_BOOTSTRAP_KEY") or None
-    key, _ = create_key(
-        store, clock, name="bootstrap-admin", scopes=("admin",), key=given, actor="bootstrap"
-    )
+    try:
+        key, _ = create_key(
+            store, clock, name="bootstrap-admin", scopes=("admin",), key=given, actor="bootstrap"
+        )
+    except Exception:
+        # replicas starting together: another one stored the (same) bootstrap key first
+        if store.api_keys():
+            return None
+        raise
     return key, given is None
 
 

@@ -202,6 +202,12 @@ class _ResultGauges:
             [*mv, "metric"],
             registry=r,
         )
+        self.estimated = Gauge(
+            "driftline_estimated_performance",
+            "Prediction quality estimated without labels (method cbpe or dle).",
+            [*mv, "metric", "method"],
+            registry=r,
+        )
         self.coverage = Gauge(
             "driftline_label_coverage_ratio",
             "Share of predictions in the latest window that have a label.",
@@ -261,6 +267,10 @@ class _ResultGauges:
             name = metric.removeprefix("performance.")
             if name in PERFORMANCE:
                 self.performance.labels(m, ver, name).set(v)
+        elif metric.startswith("estimated."):
+            name = metric.removeprefix("estimated.")
+            if name in PERFORMANCE:
+                self.estimated.labels(m, ver, name, p["method"]).set(v)
         elif metric == "label_coverage_ratio":
             self.coverage.labels(m, ver).set(v)
         elif metric == "events":

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from driftline.server.collector import OverloadedError
+from driftline.server.collector import Collector, IngestResult, OverloadedError
 from driftline.server.deps import Ingest, collector, error
 from driftline.server.ingest import BodyError, decode_body
 
@@ -162,25 +162,35 @@ async def _ingest(request: Request, kind: str) -> JSONResponse:
             body += chunk
             if len(body) > s.max_body_bytes:
                 raise error(413, f"body exceeds the limit of {s.max_body_bytes} bytes")
-        try:
-            items = decode_body(
-                bytes(body),
-                request.headers.get("content-encoding"),
-                request.headers.get("content-type"),
-                s.max_decoded_bytes,
-            )
-        except BodyError as exc:
-            raise error(exc.status, exc.message) from None
-        if len(items) > s.max_batch_events:
-            raise error(
-                422,
-                f"batch has {len(items)} events; at most {s.max_batch_events} allowed per request",
-            )
-        result = await run_in_threadpool(c.ingest, kind, items)
+        # decoding runs in the thread pool too: the event loop keeps reading other requests
+        result = await run_in_threadpool(
+            _decode_and_ingest,
+            c,
+            kind,
+            bytes(body),
+            request.headers.get("content-encoding"),
+            request.headers.get("content-type"),
+        )
     finally:
         c.release()
     status = 422 if result.rejected and not (result.accepted or result.duplicates) else 200
     return JSONResponse(result.body(), status_code=status)
+
+
+def _decode_and_ingest(
+    c: Collector, kind: str, body: bytes, encoding: str | None, content_type: str | None
+) -> IngestResult:
+    s = c.settings
+    try:
+        items = decode_body(body, encoding, content_type, s.max_decoded_bytes)
+    except BodyError as exc:
+        raise error(exc.status, exc.message) from None
+    if len(items) > s.max_batch_events:
+        raise error(
+            422,
+            f"batch has {len(items)} events; at most {s.max_batch_events} allowed per request",
+        )
+    return c.ingest(kind, items)
 
 
 @router.post("/v1/events", openapi_extra=_openapi("prediction"), summary="Ingest predictions")

@@ -182,8 +182,17 @@ def diff_meta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     },
 )
 async def put_reference(
-    request: Request, who: Admin, model: NamePath, version: NamePath
+    request: Request,
+    who: Admin,
+    model: NamePath,
+    version: NamePath,
+    target: Annotated[str | None, Query(max_length=128)] = None,
+    prediction: Annotated[str | None, Query(max_length=128)] = None,
+    scores: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
+    """A data file's roles come from ``target``, ``prediction`` and ``scores`` (comma-separated
+    score columns, one per class or P(positive)); with a target and scores the evaluator
+    writes ``estimated.*`` points (CBPE) for windows without labels."""
     c = collector(request)
     body = bytearray()
     async for chunk in request.stream():
@@ -193,7 +202,12 @@ async def put_reference(
     if not body:
         raise error(422, "empty body; send a saved profile or a Parquet, CSV or JSON-lines file")
     ctype = request.headers.get("content-type", "")
-    profile = await run_in_threadpool(_profile_of, bytes(body), ctype)
+    roles: dict[str, dict[str, str]] = {}
+    for names, role in ((target, "target"), (prediction, "prediction"), (scores, "score")):
+        for name in (names or "").split(","):
+            if name.strip():
+                roles[name.strip()] = {"role": role}
+    profile = await run_in_threadpool(_profile_of, bytes(body), ctype, roles)
     now = c.clock.time()
     data = profile.to_bytes()
     await run_in_threadpool(c.store.put_reference, model, version, data, profile.n_rows, now)
@@ -213,12 +227,17 @@ async def put_reference(
     )
 
 
-def _profile_of(body: bytes, content_type: str) -> DatasetProfile:
+def _profile_of(body: bytes, content_type: str, roles: dict[str, dict[str, str]]) -> DatasetProfile:
     import pyarrow as pa
 
     import driftline
 
     if body[:4] == b"DLA1":
+        if roles:
+            raise error(
+                422,
+                "a saved profile carries its roles; target/prediction/scores are for data files",
+            )
         return DatasetProfile.from_bytes(body)
     try:
         if body[:4] == b"PAR1":
@@ -239,7 +258,7 @@ def _profile_of(body: bytes, content_type: str) -> DatasetProfile:
         ) from None
     if table.num_rows == 0 or table.num_columns == 0:
         raise error(422, "the reference has no rows or no columns")
-    return driftline.profile(table, seed=0)
+    return driftline.profile(table, schema=roles or None, seed=0)
 
 
 @router.get("/v1/metrics", tags=["results"], summary="Metric points (time series)")
@@ -251,12 +270,24 @@ def get_metrics(
     segment: Annotated[str | None, Query(max_length=256)] = None,
     metric: Annotated[str | None, Query(max_length=128)] = None,
     column: Annotated[str | None, Query(max_length=128)] = None,
+    method: Annotated[str | None, Query(max_length=64)] = None,
     window_size: Annotated[int | None, Query(ge=1, le=10**9)] = None,
     start: Annotated[float | None, Query(ge=0, le=1e11)] = None,
     end: Annotated[float | None, Query(ge=0, le=1e11)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
-    q = MetricQuery(model, version, segment, metric, column, window_size, start, end, limit)
+    q = MetricQuery(
+        model=model,
+        version=version,
+        segment=segment,
+        metric=metric,
+        column=column,
+        window_size=window_size,
+        start=start,
+        end=end,
+        limit=limit,
+        method=method,
+    )
     points = collector(request).store.metric_points(q)
     for p in points:
         p["details"] = orjson.loads(p["details"])

@@ -14,6 +14,23 @@ from typing import Any, NamedTuple, Protocol
 
 Row = Mapping[str, Any]
 
+#: The order of the values of an event row given to :meth:`Store.insert_events`.
+EVENT_COLUMNS = (
+    "event_id",
+    "model",
+    "version",
+    "prediction_id",
+    "ts",
+    "received_at",
+    "window_start",
+    "partial_id",
+    "seq",
+    "status",
+    "shadow",
+    "payload",
+)
+EventRow = Sequence[Any]
+
 
 class WindowKey(NamedTuple):
     """One evaluation unit: all segments of a model version in one window."""
@@ -56,6 +73,7 @@ class MetricQuery:
     start: float | None = None
     end: float | None = None
     limit: int = 1000
+    method: str | None = None
 
 
 class Store(Protocol):
@@ -72,8 +90,12 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     # -- ingest -----------------------------------------------------------------
-    def insert_events(self, rows: Sequence[Row]) -> set[str]:
-        """Insert prediction events, ignoring known event ids; return the ids that were new."""
+    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
+        """Insert prediction events, ignoring known event ids; return the ids that were new.
+
+        Each row holds the values of :data:`EVENT_COLUMNS` in that order (tuples
+        are what the ingest hot path can build cheaply); all in one transaction.
+        """
 
     def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
         """Upsert labels by (model, prediction_id); return (model, version, window_start)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 
-from driftline.store.base import Row
+from driftline.store.base import EVENT_COLUMNS, EventRow
 from driftline.store.sql import SQLStore
 
 _EVENT_COLUMNS = (
@@ -35,6 +35,8 @@ _INSERT_EVENTS = (
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 
+_COPY_EVENTS = f"COPY events_in ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+
 #: ``pg_advisory_lock`` key held while migrating, so replicas starting together take turns.
 MIGRATE_LOCK = 0x64726966746C696E  # "driftlin"
 
@@ -59,7 +61,7 @@ class PostgresStore(SQLStore):
     def _insert(self, table: Any) -> Any:
         return insert(table)
 
-    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
         """COPY into a temporary table, then one ``INSERT ... ON CONFLICT DO NOTHING``.
 
         (A multi-row VALUES statement has thousands of placeholders, which psycopg
@@ -67,14 +69,13 @@ class PostgresStore(SQLStore):
         """
         if not rows:
             return set()
-        cols = [c for c, _ in _EVENT_COLUMNS]
         with self.engine.begin() as conn:
             raw: Any = conn.connection.dbapi_connection
             with raw.cursor() as cur:
                 cur.execute(_TEMP_TABLE)
-                with cur.copy(f"COPY events_in ({', '.join(cols)}) FROM STDIN") as copy:
+                with cur.copy(_COPY_EVENTS) as copy:
                     for r in rows:
-                        copy.write_row(tuple(r[c] for c in cols))
+                        copy.write_row(r)
                 cur.execute(_INSERT_EVENTS)
                 return {x[0] for x in cur.fetchall()}
 

@@ -15,7 +15,15 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, text, update
 from sqlalchemy.sql.dml import Insert
 
 from driftline.store import tables as t
-from driftline.store.base import MetricQuery, Partial, PendingWindow, Row, WindowKey
+from driftline.store.base import (
+    EVENT_COLUMNS,
+    EventRow,
+    MetricQuery,
+    Partial,
+    PendingWindow,
+    Row,
+    WindowKey,
+)
 
 
 class SQLStore(ABC):
@@ -45,7 +53,7 @@ class SQLStore(ABC):
         self.engine.dispose()
 
     # -- ingest ---------------------------------------------------------------------
-    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
         if not rows:
             return set()
         stmt = (
@@ -53,8 +61,9 @@ class SQLStore(ABC):
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(t.events.c.event_id)
         )
+        params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
         with self.engine.begin() as conn:
-            return {r[0] for r in conn.execute(stmt, list(rows))}
+            return {r[0] for r in conn.execute(stmt, params)}
 
     def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
         if not rows:
@@ -246,7 +255,7 @@ class SQLStore(ABC):
         if not rows:
             return
         ins = self._insert(t.metric_points)
-        keys = ["model", "version", "segment", "window_size", "window_start", "metric", "column"]
+        keys = [c.name for c in t.metric_points.primary_key.columns]
         cols = [c.name for c in t.metric_points.c if c.name not in keys]
         stmt = ins.on_conflict_do_update(
             index_elements=keys, set_={c: ins.excluded[c] for c in cols}
@@ -257,7 +266,7 @@ class SQLStore(ABC):
     def metric_points(self, query: MetricQuery) -> list[dict[str, Any]]:
         m = t.metric_points.c
         conds = []
-        for name in ("model", "version", "segment", "metric", "column", "window_size"):
+        for name in ("model", "version", "segment", "metric", "column", "method", "window_size"):
             value = getattr(query, name)
             if value is not None:
                 conds.append(m[name] == value)
@@ -268,7 +277,7 @@ class SQLStore(ABC):
         q = (
             select(t.metric_points)
             .where(*conds)
-            .order_by(m.window_start, m.model, m.version, m.segment, m.metric, m.column)
+            .order_by(m.window_start, m.model, m.version, m.segment, m.metric, m.column, m.method)
             .limit(query.limit)
         )
         with self.engine.connect() as conn:

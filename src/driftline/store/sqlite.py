@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,9 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
-from driftline.store.base import Row
+from driftline.store.base import EVENT_COLUMNS, EventRow
 from driftline.store.sql import SQLStore
-from driftline.store.tables import events
 
-EVENT_COLUMNS = tuple(c.name for c in events.c)
 _ROWS_PER_STATEMENT = 32_000 // len(EVENT_COLUMNS)  # SQLite allows 32766 parameters
 
 
@@ -58,7 +57,7 @@ class SQLiteStore(SQLStore):
     def _insert(self, table: Any) -> Any:
         return insert(table)
 
-    def insert_events(self, rows: Sequence[Row]) -> set[str]:
+    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
         """Multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the driver directly.
 
         The same statement SQLAlchemy would build, without its per-row parameter
@@ -73,7 +72,7 @@ class SQLiteStore(SQLStore):
             try:
                 for i in range(0, len(rows), _ROWS_PER_STATEMENT):
                     chunk = rows[i : i + _ROWS_PER_STATEMENT]
-                    params = [r[c] for r in chunk for c in EVENT_COLUMNS]
+                    params = list(itertools.chain.from_iterable(chunk))
                     cur.execute(_insert_sql(len(chunk)), params)
                     new.update(x[0] for x in cur.fetchall())
             finally:

@@ -47,7 +47,6 @@ events = Table(
     Column("payload", Text, nullable=False),
     Index("ix_events_window", "model", "version", "window_start"),
     Index("ix_events_prediction", "model", "prediction_id"),
-    Index("ix_events_partial", "partial_id", "seq"),
     Index("ix_events_received", "received_at"),
 )
 
@@ -132,7 +131,8 @@ window_state = Table(
     Index("ix_window_state_end", "window_start"),
 )
 
-#: Evaluation results; ``column`` and ``method`` are "" when not applicable.
+#: Evaluation results; ``column`` and ``method`` are "" when not applicable. One point per
+#: method: latency p50/p95/p99/mean, or an estimated metric's estimator (migration 0004).
 metric_points = Table(
     "metric_points",
     metadata,
@@ -143,7 +143,7 @@ metric_points = Table(
     Column("window_start", BigInteger, primary_key=True),
     Column("metric", String(NAME), primary_key=True),
     Column("column", String(NAME), primary_key=True),
-    Column("method", String(64), nullable=False),
+    Column("method", String(64), primary_key=True),
     Column("value", Float),
     Column("status", String(16), nullable=False),
     Column("n", BigInteger, nullable=False),

@@ -1,0 +1,252 @@
+"""Events as columns: the live-window schema and the Arrow table of a batch of events.
+
+A batch of validated events becomes one :class:`EventBlock`: an Arrow table
+with the schema's columns, built column by column (one list comprehension and
+one Arrow conversion per column, not one Python object per value), plus the
+operational columns (latency, error and shadow flags) as numpy arrays. Window
+statistics fold blocks, never single events.
+
+Where the columns come from: a feature column from ``features[name]``; a
+column with the prediction role from the features, else the event's
+``prediction``; a score column from the features, else the event's
+``scores``: a mapping by column name or by class (``p_cat`` -> ``cat``), a
+list by position (one score column and two probabilities: the second, i.e.
+the positive class), or a number for the only score column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pyarrow as pa
+
+from driftline.errors import InputError
+from driftline.schema import ColumnSpec, Kind, Role, Schema
+
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+def schema_to_json(schema: Schema) -> str:
+    return orjson.dumps(schema.to_dict()).decode()
+
+
+def schema_from_json(text: str) -> Schema:
+    data = orjson.loads(text)
+    return Schema.from_specs(
+        ColumnSpec(name, Kind(spec["kind"]), Role(spec["role"])) for name, spec in data.items()
+    )
+
+
+def infer_schema(events: Sequence[Mapping[str, Any]]) -> Schema:
+    """Columns and kinds from the features of the first events of a version."""
+    names: dict[str, None] = {}
+    for e in events:
+        for k in e.get("features") or {}:
+            names.setdefault(str(k), None)
+    cols = {n: [(e.get("features") or {}).get(n) for e in events] for n in names}
+    specs = []
+    for name, values in cols.items():
+        present = [v for v in values if v is not None]
+        if present and all(isinstance(v, bool) for v in present):
+            kind = Kind.BOOLEAN
+        elif present and all(isinstance(v, int | float) for v in present):
+            kind = Kind.NUMERIC
+        elif present and all(isinstance(v, list) for v in present):
+            kind = Kind.EMBEDDING
+        else:
+            kind = Kind.CATEGORICAL
+        specs.append(ColumnSpec(name, kind, Role.FEATURE))
+    return Schema.from_specs(specs)
+
+
+# -- one column ----------------------------------------------------------------------------
+
+
+def _arrow_type(spec: ColumnSpec) -> pa.DataType:
+    kind = spec.kind
+    if kind is Kind.NUMERIC:
+        return pa.float64()
+    if kind is Kind.EMBEDDING:
+        return pa.list_(pa.float64())
+    if kind is Kind.BOOLEAN:
+        return pa.bool_()
+    if kind is Kind.DATETIME:
+        return pa.timestamp("us")
+    return pa.string()
+
+
+def column(spec: ColumnSpec, values: list[Any]) -> pa.Array:
+    """One column of ``values`` as the kind of ``spec`` wants; odd values never raise."""
+    kind = spec.kind
+    if kind is Kind.NUMERIC or kind is Kind.CATEGORICAL or kind is Kind.TEXT:
+        try:
+            return pa.array(values, type=_arrow_type(spec))
+        except _ARROW_ERRORS:
+            pass
+    if kind is Kind.NUMERIC:
+        # strings are parsed by the profile, which counts what does not parse as type errors
+        return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+    if kind is Kind.EMBEDDING:
+        vecs = [
+            v if isinstance(v, list) and all(type(x) in (int, float) for x in v) else None
+            for v in values
+        ]
+        return pa.array(vecs, type=pa.list_(pa.float64()))
+    if kind is Kind.BOOLEAN:
+        return pa.array([v if isinstance(v, bool) else None for v in values], type=pa.bool_())
+    if kind is Kind.DATETIME:
+        return pa.array([_as_datetime(v) for v in values], type=pa.timestamp("us"))
+    return pa.array(
+        [None if v is None else (v if type(v) is str else _text(v)) for v in values],
+        type=pa.string(),
+    )
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return v if isinstance(v, str) else orjson.dumps(v).decode()
+
+
+def _as_datetime(v: Any) -> datetime | None:
+    try:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return datetime.fromtimestamp(float(v), tz=timezone.utc).replace(tzinfo=None)
+        if isinstance(v, str):
+            return datetime.fromisoformat(v.replace("Z", "+00:00")).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+# -- scores --------------------------------------------------------------------------------
+
+
+def _score_keys(names: list[str]) -> list[tuple[str, Any]]:
+    """(column name, class key) of each score column, for scores sent as a mapping."""
+    if len(names) < 2:
+        return [(n, n) for n in names]
+    from driftline.stats.performance.spec import classes_from_names
+
+    try:
+        classes = classes_from_names(names)
+    except InputError:
+        return [(n, n) for n in names]
+    return [(n, str(c)) for n, c in zip(names, classes, strict=True)]
+
+
+def _score(scores: Any, i: int, name: str, key: str, n: int) -> Any:
+    if type(scores) is dict:
+        v = scores.get(name)
+        return scores.get(key) if v is None else v
+    if type(scores) is list:
+        if len(scores) == n:
+            return scores[i]
+        return scores[-1] if n == 1 and len(scores) == 2 else None
+    if n == 1 and type(scores) in (float, int):
+        return scores
+    return None
+
+
+# -- a batch ---------------------------------------------------------------------------------
+
+
+def _seconds(ms: Any) -> float:
+    ok = isinstance(ms, int | float) and not isinstance(ms, bool)
+    return float(ms) / 1000.0 if ok else math.nan
+
+
+def events_table(schema: Schema, events: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """The Arrow table of ``events`` with the columns of ``schema`` (missing -> null)."""
+    feats = [e.get("features") or {} for e in events]
+    score_names = schema.with_role(Role.SCORE)
+    score_keys = dict(_score_keys(score_names))
+    arrays = []
+    for spec in schema:
+        name = spec.name
+        if spec.role is Role.PREDICTION:
+            values = [f.get(name, e.get("prediction")) for f, e in zip(feats, events, strict=True)]
+        elif spec.role is Role.SCORE:
+            i, key, n = score_names.index(name), score_keys[name], len(score_names)
+            values = [
+                f[name] if name in f else _score(e.get("scores"), i, name, key, n)
+                for f, e in zip(feats, events, strict=True)
+            ]
+        else:
+            values = [f.get(name) for f in feats]
+        arrays.append(column(spec, values))
+    return pa.Table.from_arrays(arrays, names=schema.names) if arrays else _empty(len(events))
+
+
+def _empty(n: int) -> pa.Table:
+    return pa.table({"__row": pa.nulls(n)}).drop_columns(["__row"])
+
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+
+@dataclass
+class EventBlock:
+    """A batch of events as columns: the schema's table plus operational arrays.
+
+    ``latency`` is in seconds (NaN where none was sent); ``unknown`` maps a row
+    to the feature names it sent that the schema lacks (only rows with some).
+    """
+
+    table: pa.Table
+    latency: Floats
+    error: Bools
+    shadow: Bools
+    unknown: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.latency.size)
+
+    @classmethod
+    def of(cls, schema: Schema, events: Sequence[Mapping[str, Any]]) -> EventBlock:
+        cols = schema.columns
+        unknown: dict[int, list[str]] = {}
+        for i, e in enumerate(events):
+            f = e.get("features")
+            if f and not f.keys() <= cols.keys():
+                unknown[i] = [k for k in f if k not in cols]
+        lat = [e.get("latency_ms") for e in events]
+        try:
+            latency = np.array(lat, dtype=np.float64) / 1000.0
+        except (TypeError, ValueError):
+            latency = np.array([_seconds(v) for v in lat], dtype=np.float64)
+        return cls(
+            events_table(schema, events),
+            latency,
+            np.array([e.get("status") == "error" for e in events], dtype=np.bool_),
+            np.array([bool(e.get("shadow")) for e in events], dtype=np.bool_),
+            unknown,
+        )
+
+    def take(self, rows: Sequence[int]) -> EventBlock:
+        """The block of ``rows`` (ascending row numbers)."""
+        idx = np.asarray(rows, dtype=np.int64)
+        unknown = {}
+        if self.unknown:
+            unknown = {j: self.unknown[int(i)] for j, i in enumerate(idx) if int(i) in self.unknown}
+        return EventBlock(
+            self.table.take(pa.array(idx)),
+            self.latency[idx],
+            self.error[idx],
+            self.shadow[idx],
+            unknown,
+        )

@@ -1,0 +1,71 @@
+"""Window keys and the settings of live windows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from driftline.errors import ConfigError
+from driftline.store.base import WindowKey
+
+ALL = "*"
+OTHER = "__other__"
+
+
+class Clock(Protocol):
+    """Wall-clock time in epoch seconds (``driftline.sdk.clock`` clocks fit)."""
+
+    def time(self) -> float: ...
+
+
+def window_start(ts: float, size: int) -> int:
+    """Start (epoch seconds) of the window of ``size`` seconds that contains ``ts``."""
+    return math.floor(ts / size) * size
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How events are windowed; docs/collector.md explains each field."""
+
+    sizes: tuple[int, ...] = (300, 3600, 86400)
+    grace_seconds: int = 60
+    checkpoint_seconds: int = 60
+    reservoir_size: int = 1000
+    fold_rows: int = 65536
+    segment_keys: tuple[str, ...] = ()
+    max_segments: int = 20
+    max_unknown_features: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.sizes or any(s <= 0 for s in self.sizes):
+            raise ConfigError(f"window sizes={self.sizes!r}; allowed: positive seconds")
+        base = min(self.sizes)
+        bad = [s for s in self.sizes if s % base]
+        if bad:
+            raise ConfigError(
+                f"window sizes={list(self.sizes)}: {bad} is not a multiple of the smallest "
+                f"size {base}; allowed: multiples of the base window"
+            )
+        if self.grace_seconds < 0 or self.reservoir_size < 1 or self.fold_rows < 1:
+            raise ConfigError(
+                "window grace_seconds must be >= 0, reservoir_size and fold_rows >= 1"
+            )
+
+    @property
+    def base(self) -> int:
+        return min(self.sizes)
+
+    def keys_of(self, model: str, version: str, base_start: int) -> list[WindowKey]:
+        """Every window (one per size) that contains the base window at ``base_start``."""
+        return [WindowKey(model, version, s, window_start(base_start, s)) for s in self.sizes]
+
+    def segments_of(self, segment: Mapping[str, Any] | None) -> list[str]:
+        out = [ALL]
+        if segment:
+            for k in self.segment_keys:
+                v = segment.get(k)
+                if v is not None:
+                    out.append(f"{k}={v}")
+        return out

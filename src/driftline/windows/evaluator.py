@@ -1,0 +1,212 @@
+"""The evaluator: merges the partials of a closed window and writes its metric points.
+
+The merged window is the saved partials of every replica plus whatever raw
+events no saved partial covers, so the result does not depend on which
+replica received which event, nor on whether one crashed. Points are
+idempotent upserts: a window re-evaluated after late labels replaces its rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from driftline.errors import DriftlineError, InputError
+from driftline.report.compare import build_report
+from driftline.report.performance import PerformanceOptions
+from driftline.stats.drift.rules import DriftOptions
+from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
+from driftline.stats.profile import DatasetProfile
+from driftline.stats.quality import QualityThresholds
+from driftline.store.base import Store, WindowKey
+from driftline.windows import points as pts
+from driftline.windows.columns import infer_schema, schema_from_json
+from driftline.windows.config import Clock, WindowConfig
+from driftline.windows.live import LivePartial
+from driftline.windows.stats import WindowStats, unpack_segments
+
+log = logging.getLogger("driftline.windows")
+
+
+@dataclass(frozen=True)
+class EvaluatorOptions:
+    """Drift and quality settings of the evaluator, as for ``driftline.compare``.
+
+    ``estimate``: write ``estimated.<metric>`` points (CBPE for classifiers,
+    DLE for regression) when the reference has labels and the window scores.
+    """
+
+    drift: DriftOptions = field(default_factory=DriftOptions)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    estimate: bool = True
+
+
+class Evaluator:
+    """Turns changed, closed windows into metric points (idempotent upserts)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: WindowConfig,
+        clock: Clock,
+        options: EvaluatorOptions | None = None,
+        cache_ttl: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.options = options or EvaluatorOptions()
+        self.cache_ttl = cache_ttl
+        # (profile, its bytes, checked at): an unchanged reference keeps its object, so
+        # the estimator fitted on it (cached per profile object) is fitted once
+        self._refs: dict[tuple[str, str], tuple[DatasetProfile | None, bytes | None, float]] = {}
+        self.failed = 0
+
+    def forget_reference(self, model: str, version: str) -> None:
+        self._refs.pop((model, version), None)
+
+    def run(self, limit: int = 100) -> int:
+        """Evaluate up to ``limit`` pending windows; return how many."""
+        now = self.clock.time()
+        pending = self.store.pending_windows(now - self.config.grace_seconds, limit)
+        for pw in pending:
+            try:
+                points = self.evaluate(pw.key, now)
+            except (DriftlineError, ValueError, ArithmeticError):
+                # a window that cannot be evaluated must not hold up the others
+                log.exception("driftline evaluator: window %s failed", pw.key)
+                self.failed += 1
+                points = []
+            self.store.upsert_metric_points(points)
+            self.store.mark_evaluated(pw.key, pw.generation, now)
+        return len(pending)
+
+    def collect(self, key: WindowKey) -> dict[str, WindowStats]:
+        """The merged window: saved partials of every replica plus uncovered raw events."""
+        model, version = key.model, key.version
+        start, end = key.window_start, key.window_end
+        out: dict[str, WindowStats] = {}
+        for part in self.store.partials(model, version, start, end):
+            for seg, stats in unpack_segments(part.profile).items():
+                _merge_into(out, seg, stats)
+        raw = self.store.uncovered_events(model, version, start, end)
+        if raw:
+            events = [orjson.loads(p) for p in raw]
+            row = self.store.version(model, version)
+            schema = (
+                schema_from_json(row["schema"]) if row and row["schema"] else infer_schema(events)
+            )
+            rec = LivePartial(model, version, start, schema, self.config, partial_id="recovered")
+            rec.add(events, 1)
+            for seg, stats in rec.segments.items():
+                _merge_into(out, seg, stats)
+        return out
+
+    def reference(self, model: str, version: str) -> DatasetProfile | None:
+        now = self.clock.time()
+        hit = self._refs.get((model, version))
+        if hit is not None and now - hit[2] < self.cache_ttl:
+            return hit[0]
+        data = self.store.reference(model, version)
+        if hit is not None and data == hit[1]:
+            ref = hit[0]
+        else:
+            ref = DatasetProfile.from_bytes(data) if data is not None else None
+        self._refs[(model, version)] = (ref, data, now)
+        return ref
+
+    def evaluate(self, key: WindowKey, now: float) -> list[dict[str, Any]]:
+        stats = self.collect(key)
+        ref = self.reference(key.model, key.version)
+        perf = self.performance(key)
+        o = self.options
+        points = pts.Points(key, now)
+        for seg in sorted(stats):
+            st = stats[seg].fold()
+            pts.operational(points, seg, st)
+            if ref is not None and st.profile.n_rows:
+                perf_opts = PerformanceOptions(estimate=o.estimate)
+                report = build_report(
+                    ref, st.profile, o.drift, o.quality, performance=perf_opts
+                ).to_dict()
+                pts.drift_and_quality(points, seg, report)
+                pts.estimated(points, seg, report)
+            elif ref is None:
+                for name, col in st.profile.columns.items():
+                    points.add(seg, "missing_ratio", col.missing_ratio, column=name, n=col.count)
+            n_ok = st.n_events - st.n_errors - st.n_shadow
+            labelled, results = perf.get(seg, (0, None))
+            points.add(
+                seg,
+                "label_coverage_ratio",
+                labelled / n_ok if n_ok > 0 else None,
+                n=labelled,
+            )
+            if results is not None:
+                pts.performance(points, seg, results)
+        return points.rows
+
+    def performance(self, key: WindowKey) -> dict[str, tuple[int, dict[str, Any] | None]]:
+        """Per segment: labelled predictions and performance results (joined from raw events)."""
+        rows = self.store.labelled(key.model, key.version, key.window_start, key.window_end)
+        by_seg: dict[str, list[tuple[Any, Any, Any]]] = {}
+        for payload, label_json in rows:
+            e = orjson.loads(payload)
+            y = orjson.loads(label_json)
+            for seg in self.config.segments_of(e.get("segment")):
+                by_seg.setdefault(seg, []).append((y, e.get("prediction"), e.get("scores")))
+        meta = self.store.version(key.model, key.version)
+        task = orjson.loads(meta["meta"]).get("task") if meta else None
+        return {seg: (len(r), performance_results(r, task)) for seg, r in by_seg.items()}
+
+
+def _merge_into(out: dict[str, WindowStats], seg: str, stats: WindowStats) -> None:
+    have = out.get(seg)
+    if have is None:
+        out[seg] = stats
+        return
+    # a partial made before the version's columns changed (new reference) cannot merge
+    with contextlib.suppress(InputError):
+        have.merge(stats)
+
+
+def performance_results(
+    rows: Sequence[tuple[Any, Any, Any]], task: str | None
+) -> dict[str, Any] | None:
+    """Classification or regression metrics of ``(label, prediction, scores)`` rows."""
+    pairs = [(y, p, s) for y, p, s in rows if y is not None and p is not None]
+    if not pairs:
+        return None
+    ys = [y for y, _, _ in pairs]
+    ps = [p for _, p, _ in pairs]
+    if task is None:
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in ys + ps)
+        fractional = any(isinstance(v, float) and not v.is_integer() for v in ys + ps)
+        task = "regression" if numeric and fractional else "classification"
+    try:
+        if task == "regression":
+            return (
+                RegressionMetrics().update(np.asarray(ys, float), np.asarray(ps, float)).results()
+            )
+        classes = sorted({_label_key(v) for v in ys + ps}, key=str)
+        if not 2 <= len(classes) <= 100:
+            return None
+        yk = [_label_key(v) for v in ys]
+        pk = [_label_key(v) for v in ps]
+        return ClassificationMetrics(classes, on_unknown_class="exclude").update(yk, pk).results()
+    except (InputError, ValueError, TypeError):
+        return None
+
+
+def _label_key(v: Any) -> Any:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v if isinstance(v, int | str) else str(v)

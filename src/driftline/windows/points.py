@@ -1,0 +1,165 @@
+"""Metric points: the rows the evaluator writes for one window (docs/collector.md).
+
+Names: ``events``, ``error_ratio``, ``shadow_ratio``, ``latency_seconds``
+(method p50/p95/p99/mean), ``unknown_features``, ``drift_score`` (per column,
+method = the deciding drift method), ``drift_detected``, ``quality.<check>``,
+``missing_ratio`` (versions without a reference), ``label_coverage_ratio``,
+``performance.<metric>`` (realized, from labels) and ``estimated.<metric>``
+(without labels: method ``cbpe`` for classifiers, ``dle`` for regression).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from driftline.schema import Role
+from driftline.store.base import WindowKey
+from driftline.windows.stats import WindowStats
+
+_DETAILS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+class Points:
+    """The metric points of one window, built up segment by segment."""
+
+    def __init__(self, key: WindowKey, now: float) -> None:
+        self.key = key
+        self.now = now
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        segment: str,
+        metric: str,
+        value: Any,
+        *,
+        column: str = "",
+        method: str = "",
+        status: str = "ok",
+        n: int = 0,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        v = None if value is None else float(value)
+        if v is not None and not math.isfinite(v):
+            v = None
+        self.rows.append(
+            {
+                "model": self.key.model,
+                "version": self.key.version,
+                "segment": segment,
+                "window_size": self.key.window_size,
+                "window_start": self.key.window_start,
+                "metric": metric,
+                "column": column,
+                "method": method,
+                "value": v,
+                "status": status,
+                "n": int(n or 0),
+                "details": orjson.dumps(details or {}, option=_DETAILS).decode(),
+                "evaluated_at": self.now,
+            }
+        )
+
+
+def operational(points: Points, seg: str, st: WindowStats) -> None:
+    n = st.n_events
+    points.add(seg, "events", n, n=n)
+    points.add(seg, "error_ratio", st.n_errors / n if n else None, n=n)
+    points.add(seg, "shadow_ratio", st.n_shadow / n if n else None, n=n)
+    if st.latency.n:
+        qs = st.latency_q.quantiles(np.array([0.5, 0.95, 0.99]))
+        for q, v in zip(("p50", "p95", "p99"), qs.tolist(), strict=True):
+            points.add(seg, "latency_seconds", v, method=q, n=st.latency.n)
+        points.add(seg, "latency_seconds", st.latency.mean, method="mean", n=st.latency.n)
+    top = dict(sorted(st.unknown.items(), key=lambda kv: -kv[1])[:20])
+    points.add(seg, "unknown_features", len(st.unknown), n=sum(st.unknown.values()), details=top)
+
+
+def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> None:
+    """Drift and quality points of a report (``build_report(...).to_dict()``).
+
+    Target columns are left out: labels arrive on their own (``performance.*``),
+    so a window's target column is always empty.
+    """
+    for name, col in report["columns"].items():
+        if col.get("role") == Role.TARGET.value:
+            continue
+        d = col["drift"]
+        drifted = d.get("drifted")
+        points.add(
+            seg,
+            "drift_score",
+            d.get("statistic"),
+            column=name,
+            method=str(d.get("method") or ""),
+            status="drift" if drifted else ("ok" if drifted is False else "unknown"),
+            n=d.get("n_current") or 0,
+            details={
+                "p_value": d.get("p_value"),
+                "threshold": d.get("threshold"),
+                "computed": d.get("computed"),
+            },
+        )
+        for qc in col["quality"]:
+            _quality_point(points, seg, qc, name)
+    for qc in report["quality"]:
+        _quality_point(points, seg, qc, "")
+    ds = report["dataset"]
+    points.add(
+        seg,
+        "drift_detected",
+        1.0 if ds["drifted"] else 0.0,
+        status="drift" if ds["drifted"] else "ok",
+        n=ds["n_current"],
+        details={"drifted_columns": ds["drifted_columns"], "rule": ds["rule"]},
+    )
+
+
+def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str) -> None:
+    points.add(
+        seg,
+        f"quality.{qc['check']}",
+        qc.get("value"),
+        column=column,
+        status=str(qc.get("status") or "ok"),
+        details={"threshold": qc.get("threshold")},
+    )
+
+
+def performance(points: Points, seg: str, results: Mapping[str, Any]) -> None:
+    """``performance.<metric>`` points of realized metrics (labels joined to predictions)."""
+    n = int(results.get("n") or 0)
+    for name, value in results.items():
+        if name in ("n", "task", "computed", "excluded"):
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            points.add(seg, f"performance.{name}", value, n=n)
+
+
+def estimated(points: Points, seg: str, report: Mapping[str, Any]) -> None:
+    """``estimated.<metric>`` points (CBPE / DLE against the reference, no labels needed)."""
+    perf = report.get("performance") or {}
+    est = perf.get("estimated") or {}
+    info = perf.get("estimation") or {}
+    method = str(info.get("method") or "")
+    n = int(info.get("n") or 0)
+    for name, band in sorted(est.items()):
+        points.add(
+            seg,
+            f"estimated.{name}",
+            band.get("value"),
+            method=method,
+            n=n,
+            details={
+                "lower": band.get("lower"),
+                "upper": band.get("upper"),
+                "computed": info.get("computed"),
+                "n_reference": info.get("n_reference"),
+                "calibrated": info.get("calibrated"),
+            },
+        )

@@ -1,0 +1,143 @@
+"""One segment of one window: a dataset profile plus operational counters."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+import pyarrow as pa
+
+from driftline.schema import Schema
+from driftline.stats._codec import pack, unpack
+from driftline.stats.accumulators import Moments, QuantileSketch
+from driftline.stats.profile import DatasetProfile
+from driftline.windows.columns import EventBlock
+
+FORMAT_VERSION = 1
+
+
+class WindowStats:
+    """Accumulator of a window segment: ``update(events)``, ``merge``, ``to_bytes``.
+
+    Updates buffer whole :class:`EventBlock` s (columns, not event objects);
+    :meth:`fold` folds the buffer into the profile in one vectorised update.
+    Feature names outside the schema are counted, for at most
+    ``max_unknown`` distinct names.
+    """
+
+    _KIND = "window_stats"
+
+    def __init__(
+        self, schema: Schema, reservoir_size: int = 1000, seed: int = 0, max_unknown: int = 100
+    ) -> None:
+        self.profile = DatasetProfile(schema, reservoir_size)
+        self.max_unknown = max_unknown
+        self.n_events = 0
+        self.n_errors = 0
+        self.n_shadow = 0
+        self.latency = Moments()
+        self.latency_q = QuantileSketch()
+        self.unknown: dict[str, int] = {}
+        self._buffer: list[EventBlock] = []
+        self._buffered = 0
+        self._rng = np.random.default_rng(seed)
+
+    def update(self, batch: EventBlock | Sequence[Mapping[str, Any]]) -> Self:
+        """Add a block (or validated events) to the buffer; fold with :meth:`fold`."""
+        if isinstance(batch, EventBlock):
+            block = batch
+        else:
+            block = EventBlock.of(self.profile.schema, batch)
+        n = block.n_rows
+        if not n:
+            return self
+        self._buffer.append(block)
+        self._buffered += n
+        self.n_events += n
+        self.n_errors += int(np.count_nonzero(block.error))
+        self.n_shadow += int(np.count_nonzero(block.shadow))
+        for names in block.unknown.values():
+            for k in names:
+                if k in self.unknown or len(self.unknown) < self.max_unknown:
+                    self.unknown[k] = self.unknown.get(k, 0) + 1
+        return self
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def fold(self) -> Self:
+        """Fold the buffered rows into the profile (one vectorised update)."""
+        if not self._buffer:
+            return self
+        blocks, self._buffer, self._buffered = self._buffer, [], 0
+        # a block with odd values may carry a column as text: fold runs of equal schemas
+        runs: list[list[pa.Table]] = []
+        for b in blocks:
+            if runs and runs[-1][0].schema.equals(b.table.schema):
+                runs[-1].append(b.table)
+            else:
+                runs.append([b.table])
+        for run in runs:
+            table = run[0] if len(run) == 1 else pa.concat_tables(run).combine_chunks()
+            self.profile.update(table, self._rng)
+        lat = np.concatenate([b.latency for b in blocks])
+        lat = lat[~np.isnan(lat)]
+        if lat.size:
+            self.latency.update(lat)
+            self.latency_q.update(lat, self._rng)
+        return self
+
+    def merge(self, other: WindowStats) -> Self:
+        self.fold()
+        other.fold()
+        self.profile.merge(other.profile)
+        self.n_events += other.n_events
+        self.n_errors += other.n_errors
+        self.n_shadow += other.n_shadow
+        self.latency.merge(other.latency)
+        self.latency_q.merge(other.latency_q)
+        for k, n in other.unknown.items():
+            self.unknown[k] = self.unknown.get(k, 0) + n
+        return self
+
+    def to_bytes(self) -> bytes:
+        self.fold()
+        scalars = {
+            "n_events": self.n_events,
+            "n_errors": self.n_errors,
+            "n_shadow": self.n_shadow,
+            "unknown": self.unknown,
+        }
+        arrays = {
+            "profile": np.frombuffer(self.profile.to_bytes(), dtype=np.uint8),
+            "latency": np.frombuffer(self.latency.to_bytes(), dtype=np.uint8),
+            "latency_q": np.frombuffer(self.latency_q.to_bytes(), dtype=np.uint8),
+        }
+        return pack(self._KIND, FORMAT_VERSION, scalars, arrays)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> WindowStats:
+        _, s, a = unpack(cls._KIND, data, FORMAT_VERSION)
+        profile = DatasetProfile.from_bytes(a["profile"].tobytes())
+        out = cls(profile.schema, profile.reservoir_size)
+        out.profile = profile
+        out.n_events = int(s["n_events"])
+        out.n_errors = int(s["n_errors"])
+        out.n_shadow = int(s["n_shadow"])
+        out.unknown = {str(k): int(v) for k, v in s["unknown"].items()}
+        out.latency = Moments.from_bytes(a["latency"].tobytes())
+        out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
+        return out
+
+
+def pack_segments(segments: Mapping[str, WindowStats]) -> bytes:
+    arrays = {f"seg:{k}": np.frombuffer(v.to_bytes(), dtype=np.uint8) for k, v in segments.items()}
+    return zlib.compress(pack("window_partial", FORMAT_VERSION, {"n": len(arrays)}, arrays), 1)
+
+
+def unpack_segments(data: bytes) -> dict[str, WindowStats]:
+    _, _, a = unpack("window_partial", zlib.decompress(data), FORMAT_VERSION)
+    return {k[4:]: WindowStats.from_bytes(v.tobytes()) for k, v in a.items()}
