@@ -131,6 +131,12 @@ window_state = Table(
     Index("ix_window_state_end", "window_start"),
 )
 
+#: The dashboard's reads: equality columns, the time range, then what they select.
+METRIC_READ_COLUMNS = (
+    *("model", "version", "window_size", "metric", "segment", "window_start"),
+    *("column", "method", "value", "status", "n"),
+)
+
 #: Evaluation results; ``column`` and ``method`` are "" when not applicable. One point per
 #: method: latency p50/p95/p99/mean, or an estimated metric's estimator (migration 0004).
 metric_points = Table(
@@ -150,6 +156,8 @@ metric_points = Table(
     Column("details", Text, nullable=False),
     Column("evaluated_at", Float, nullable=False),
     Index("ix_metric_points_series", "model", "metric", "window_size", "window_start"),
+    # the dashboard's grouped reads, answered from the index alone (migration 0005)
+    Index("ix_metric_points_read", *METRIC_READ_COLUMNS),
 )
 
 references = Table(
