@@ -53,7 +53,7 @@ ALERTS = {
             "for": 2,
             "severity": "critical",
             "team": "ops",
-            "segment": "*",
+            "segment": "[*]",  # all traffic (a glob: "*" would match every segment)
         },
     ],
     "receivers": [{"name": "log", "log": {}}],
