@@ -60,7 +60,6 @@ NOT_PRODUCED: Mapping[str, str] = {
 JOB_OK = ("success", "ok", "succeeded")
 #: Raw events read per window for the derived points.
 SAMPLE = 5000
-_KEY = ("model", "version", "segment", "window_size", "window_start", "metric", "column")
 
 
 def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
@@ -244,10 +243,9 @@ class PointFeed:
                     tops.append(top)
 
             def row(metric: str, method: str, value: float, n: int, r: Any = r) -> dict[str, Any]:
-                return {
-                    **{k: r[k] for k in _KEY},
-                    "metric": metric, "column": "", "method": method, "value": value,
-                    "status": "ok", "n": n, "details": "{}", "evaluated_at": r["evaluated_at"],
+                return {  # the window's events row, as the store returned it, with a new value
+                    **r, "metric": metric, "column": "", "method": method, "value": value,
+                    "status": "ok", "n": n, "details": "{}",
                 }  # fmt: skip
 
             if tops:

@@ -9,6 +9,7 @@ advancing a manual clock.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -44,6 +45,22 @@ class IngestResult:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
         }
+
+
+def tune_gc(threshold: int = 50_000) -> None:
+    """Garbage-collector settings for a collector process (called when the app starts).
+
+    Decoding a batch of 500 events allocates some 12 000 containers, so the
+    default gen-0 threshold (700) runs a collection every few dozen events and
+    the full collections walk every long-lived object of the process. Objects
+    alive at start-up are moved out of the collector's sight (``gc.freeze``)
+    and gen 0 is collected every ``threshold`` allocations instead: ingest
+    creates no reference cycles, so nothing waits longer to be freed.
+    """
+    gc.collect()
+    gc.freeze()
+    _, g1, g2 = gc.get_threshold()
+    gc.set_threshold(threshold, g1, g2)
 
 
 class OverloadedError(Exception):
@@ -174,7 +191,8 @@ class Collector:
             return 0
 
     def close(self) -> None:
-        """Save every live partial (graceful shutdown)."""
-        self._guard("flush", lambda: self.windows.flush(force=True))
-        if self.alerts is not None:
-            self.alerts.close()
+        """Save every live partial (graceful shutdown), after a tick still running ends."""
+        with self._tick_lock:  # a cancelled background tick may still run in its thread
+            self._guard("flush", lambda: self.windows.flush(force=True))
+            if self.alerts is not None:
+                self.alerts.close()
