@@ -211,3 +211,19 @@ async def test_charts_carry_epoch_milliseconds_and_the_range(store: Store) -> No
     fig = orjson.loads(raw)
     assert fig["data"][0]["x"][0] == (END - 6 * HOUR) * 1000
     assert fig["layout"]["xaxis"]["range"] == [(END - 6 * HOUR) * 1000, END * 1000]
+
+
+async def test_a_regressors_dle_estimate_is_named_dle(store: Store) -> None:
+    rows = []
+    for i in range(3):
+        ws = END - (3 - i) * HOUR
+        rows += [
+            point("events", ws, 100.0, n=100),
+            point("performance.mae", ws, 2.5, n=40),
+            point("estimated.mae", ws, 2.0, method="dle", n=100),
+        ]
+    store.upsert_metric_points(rows)
+    (model,) = await pages(store, "/ui/models/m?range=6h")
+    assert "estimated without labels by DLE" in model
+    perf = cell(model, "performance")
+    assert "Estimated (DLE)" in perf and "MAE 2.5 2" in perf

@@ -124,16 +124,24 @@ class Estimate:
     """Label-free performance: CBPE when the evaluator wrote it, else mean confidence."""
 
     series: Series
-    kind: str  # "cbpe", "confidence" or "" (none)
+    kind: str  # the evaluator's method ("cbpe"), "confidence" or "" (none)
 
     @property
     def label(self) -> str:
-        return {"cbpe": "estimated (CBPE)", "confidence": "mean confidence"}.get(self.kind, "")
+        return ESTIMATE_LABELS.get(self.kind, "")
+
+
+#: How the pages name each kind of label-free estimate (the evaluator's ``method``).
+ESTIMATE_LABELS = {
+    "cbpe": "estimated (CBPE)",
+    "dle": "estimated (DLE)",
+    "confidence": "mean confidence",
+}
 
 
 def _estimate(by_metric: dict[str, list[Agg]]) -> Estimate:
     if by_metric.get(CBPE):
-        return Estimate(_series(by_metric[CBPE], "mean"), "cbpe")
+        return Estimate(_series(by_metric[CBPE], "mean"), by_metric[CBPE][0].method or "cbpe")
     if by_metric.get(ESTIMATE):
         return Estimate(_series(by_metric[ESTIMATE], "mean"), "confidence")
     return Estimate(Series(), "")
@@ -430,7 +438,7 @@ def segments(store: Store, tr: TimeRange, model: str, version: str) -> list[Segm
                 r.realized[a.metric.removeprefix("performance.")] = a.mean
         else:
             r.estimated[a.metric.removeprefix("estimated.")] = a.mean
-            r.estimate_kind = "cbpe"
+            r.estimate_kind = a.method or "cbpe"
     return sorted(rows.values(), key=lambda r: (r.segment != ALL, -r.events, r.segment))
 
 

@@ -272,6 +272,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "segments": segs,
         "this": this,
         "performance_metrics": queries.PERFORMANCE,
+        "estimate_labels": queries.ESTIMATE_LABELS,
         "drift": drift,
         "sparkline": queries.sparkline,
         "checks": checks,
