@@ -13,6 +13,9 @@ Two calls drive it, both on the injected clock:
 
 Silences and inhibition mute notifications, not state. Every state change,
 silence, acknowledgement and outcome is recorded in the store's audit log.
+Notification groups live in :mod:`~driftline.alerts.grouping` (saved in the
+store, so a restart resends nothing); silences, acknowledgements and outcomes
+in :mod:`~driftline.alerts.people`.
 """
 
 from __future__ import annotations
