@@ -127,10 +127,13 @@ def test_the_score_histogram_sees_the_finite_top_score(
     assert event["scores"] == json.loads(json.dumps(scores).replace("NaN", "null"))
 
 
-def test_json_handles_integer_keys_nan_and_arrays_anywhere_in_a_batch() -> None:
+@pytest.mark.parametrize("size", [100, 2_400], ids=["one-call", "in-slices"])
+def test_json_handles_integer_keys_nan_and_arrays_anywhere_in_a_batch(size: int) -> None:
     np = pytest.importorskip("numpy")
-    records: list[dict[str, Any]] = [{"s": {"a": 1.0}} for _ in range(100)]
-    records.append({"s": {0: 0.5, 1: float("nan")}, "v": np.array([1, 2]), "x": float("inf")})
+    records: list[dict[str, Any]] = [{"s": {"a": 1.0}, "n": i} for i in range(size)]
+    special = {"s": {0: 0.5, 1: float("nan")}, "v": np.array([1, 2]), "x": float("inf")}
+    records[size * 2 // 3] = special
     decoded = json.loads(encode_json(records))
-    assert decoded[:100] == [{"s": {"a": 1.0}}] * 100
-    assert decoded[100] == {"s": {"0": 0.5, "1": None}, "v": [1, 2], "x": None}
+    expected = [{"s": {"a": 1.0}, "n": i} for i in range(size)]
+    expected[size * 2 // 3] = {"s": {"0": 0.5, "1": None}, "v": [1, 2], "x": None}
+    assert decoded == expected

@@ -332,18 +332,34 @@ def _encode_std(records: Any) -> bytes:
     return text.encode("utf-8")
 
 
-def encode_json(records: Any) -> bytes:
-    """``records`` as compact JSON; NaN and infinities become null (JSON has neither)."""
+def _encode_value(value: Any) -> bytes:
     if _orjson is not None:
         try:
-            return _orjson.dumps(records, default=_default, option=_ORJSON_OPTIONS)
+            return _orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
         except TypeError:  # a non-string key (orjson stops at the first one), or see below
             pass
         try:
-            return _orjson.dumps(records, default=_default, option=_ORJSON_ANY_KEYS)
+            return _orjson.dumps(value, default=_default, option=_ORJSON_ANY_KEYS)
         except TypeError:  # e.g. a non-contiguous array or an integer beyond 64 bits
             pass
-    return _encode_std(records)
+    return _encode_std(value)
+
+
+#: Records serialised per call: one call holds the GIL throughout, so a long list is
+#: done in slices with the GIL given back in between.
+JSON_SLICE = 1000
+
+
+def encode_json(records: Any) -> bytes:
+    """``records`` as compact JSON; NaN and infinities become null (JSON has neither)."""
+    if type(records) is not list or len(records) <= JSON_SLICE:
+        return _encode_value(records)
+    parts = []
+    for start in range(0, len(records), JSON_SLICE):
+        if start:
+            time.sleep(0)  # let request threads have the GIL between slices
+        parts.append(_encode_value(records[start : start + JSON_SLICE])[1:-1])
+    return b"[" + b",".join(parts) + b"]"
 
 
 def encode_lines(records: list[dict[str, Any]]) -> list[bytes]:
