@@ -25,8 +25,9 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from driftline.schema import Kind, Schema
 from driftline.sdk.clock import SystemClock
-from driftline.server.collector import Collector
+from driftline.server.collector import Collector, tune_gc
 from driftline.server.ingest import Limits, decode_body, validate
 from driftline.server.settings import Settings
 from driftline.store import open_store
@@ -70,16 +71,34 @@ def make_bodies(n_events: int, batch: int, n_features: int, seed: int = 0) -> li
     return bodies
 
 
-def run_ingest(url: str, bodies: list[bytes]) -> dict[str, float]:
+def run_ingest(url: str, bodies: list[bytes], clients: int = 1) -> dict[str, float]:
+    """Ingest ``bodies`` into a collector over ``url`` from ``clients`` threads.
+
+    As in ``driftline serve``: the collector's GC settings (``tune_gc``), and
+    the compiled profile kernels loaded once before the clock starts.
+    """
+    import concurrent.futures
+
     store = open_store(url)
     c = Collector(Settings(), store, SystemClock())
     warm = make_bodies(50, 50, 20, seed=9999)[0]  # imports, schema, first window
     c.ingest("prediction", decode_body(warm, None, "application/json", 1 << 30))
-    n = 0
+    _warm_kernels(c.windows.schema("bench", "v1", []))
+    tune_gc()
+
+    def send(chunk: list[bytes]) -> int:
+        n = 0
+        for body in chunk:
+            items = decode_body(body, None, "application/json", 1 << 30)
+            n += c.ingest("prediction", items).accepted
+        return n
+
     t0, cpu0 = time.perf_counter(), time.process_time()
-    for body in bodies:
-        items = decode_body(body, None, "application/json", 1 << 30)
-        n += c.ingest("prediction", items).accepted
+    if clients == 1:
+        n = send(bodies)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            n = sum(pool.map(send, [bodies[i::clients] for i in range(clients)]))
     c.windows.flush(force=True)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     store.close()
@@ -89,6 +108,17 @@ def run_ingest(url: str, bodies: list[bytes]) -> dict[str, float]:
         "events_per_second": n / elapsed,
         "events_per_cpu_second": n / cpu,
     }
+
+
+def _warm_kernels(schema: Schema) -> None:
+    """One fold of ``fold_rows`` rows: numba loads its cached kernels (once per process)."""
+    n = Settings().windows.fold_rows
+    rng = np.random.default_rng(2)
+    cols = {
+        s.name: rng.normal(size=n) if s.kind is Kind.NUMERIC else rng.choice(["a", "b"], n)
+        for s in schema
+    }
+    WindowStats(schema).profile.update(pa.table(cols), rng)
 
 
 def run_http(url: str, bodies: list[bytes], clients: int) -> dict[str, float]:
@@ -203,12 +233,21 @@ def main() -> None:
     ap.add_argument("--sqlite-dir", default="/tmp")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--http", type=int, default=0, metavar="CLIENTS", help="also over HTTP")
+    ap.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        help="in-process: threads calling the collector at once, as the server's thread pool",
+    )
     args = ap.parse_args()
     print(f"# host: {platform.node()} cpus={os.cpu_count()} load(1,5,15)={os.getloadavg()}")
     bodies = make_bodies(args.events, args.batch, args.features)
-    print(f"# {args.events} events in batches of {args.batch}, {args.features} features")
+    print(
+        f"# {args.events} events in batches of {args.batch}, {args.features} features, "
+        f"{args.clients} client thread(s)"
+    )
     path = f"{args.sqlite_dir}/driftline-bench-{os.getpid()}.db"
-    r = run_ingest(f"sqlite:///{path}", bodies)
+    r = run_ingest(f"sqlite:///{path}", bodies, args.clients)
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
@@ -216,7 +255,7 @@ def main() -> None:
     if args.postgres:
         os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
         with fresh_database("driftline_bench") as url:
-            r = run_ingest(url, bodies)
+            r = run_ingest(url, bodies, args.clients)
         print(_line("postgresql", r))
     if args.http:
         hp = f"{args.sqlite_dir}/driftline-bench-http-{os.getpid()}.db"

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from driftline.errors import DriftlineError
-from driftline.server.collector import Collector
+from driftline.server.collector import Collector, tune_gc
 from driftline.server.metrics import ROUTES
 from driftline.server.routes_ingest import router as ingest_router
 from driftline.server.routes_read import router as read_router
@@ -61,6 +61,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background:  # a serving process (not a test driving the app): see tune_gc
+            tune_gc()
         task = asyncio.create_task(_loop(collector)) if background else None
         try:
             yield

@@ -17,6 +17,7 @@ the positive class), or a number for the only score column.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,7 +86,7 @@ def _arrow_type(spec: ColumnSpec) -> pa.DataType:
     return pa.string()
 
 
-def column(spec: ColumnSpec, values: list[Any]) -> pa.Array:
+def column(spec: ColumnSpec, values: Sequence[Any]) -> pa.Array:
     """One column of ``values`` as the kind of ``spec`` wants; odd values never raise."""
     kind = spec.kind
     if kind is Kind.NUMERIC or kind is Kind.CATEGORICAL or kind is Kind.TEXT:
@@ -171,23 +172,39 @@ def _seconds(ms: Any) -> float:
 def events_table(schema: Schema, events: Sequence[Mapping[str, Any]]) -> pa.Table:
     """The Arrow table of ``events`` with the columns of ``schema`` (missing -> null)."""
     feats = [e.get("features") or {} for e in events]
+    plain = [s.name for s in schema if s.role not in (Role.PREDICTION, Role.SCORE)]
+    values = _feature_columns(plain, feats)
     score_names = schema.with_role(Role.SCORE)
     score_keys = dict(_score_keys(score_names))
     arrays = []
     for spec in schema:
         name = spec.name
+        col: Sequence[Any]
         if spec.role is Role.PREDICTION:
-            values = [f.get(name, e.get("prediction")) for f, e in zip(feats, events, strict=True)]
+            col = [f.get(name, e.get("prediction")) for f, e in zip(feats, events, strict=True)]
         elif spec.role is Role.SCORE:
             i, key, n = score_names.index(name), score_keys[name], len(score_names)
-            values = [
+            col = [
                 f[name] if name in f else _score(e.get("scores"), i, name, key, n)
                 for f, e in zip(feats, events, strict=True)
             ]
         else:
-            values = [f.get(name) for f in feats]
-        arrays.append(column(spec, values))
+            col = values[name]
+        arrays.append(column(spec, col))
     return pa.Table.from_arrays(arrays, names=schema.names) if arrays else _empty(len(events))
+
+
+def _feature_columns(names: list[str], feats: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
+    """``{name: values}``: one C-level lookup per event when every event has every name."""
+    if len(names) >= 2 and feats:
+        getter = operator.itemgetter(*names)
+        try:
+            rows = list(map(getter, feats))
+        except KeyError:
+            pass  # some event lacks a feature: look each value up with a default
+        else:
+            return dict(zip(names, zip(*rows, strict=True), strict=True))
+    return {n: [f.get(n) for f in feats] for n in names}
 
 
 def _empty(n: int) -> pa.Table:
