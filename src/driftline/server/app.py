@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -72,6 +73,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(collector.close)
+            if background:
+                gc.unfreeze()  # so the interpreter's final collection sees every object
 
     app = FastAPI(
         title="driftline collector",
