@@ -68,6 +68,22 @@ def test_environment_over_the_file_and_flags_over_both(tmp_path: Path) -> None:
     assert (s.port, s.tick_seconds, s.windows.sizes, s.host) == (9200, 1.0, (60,), "0.0.0.0")
 
 
+def test_the_evaluator_takes_drift_and_quality_settings_like_check() -> None:
+    cfg = parse_serve_config(
+        {
+            "collector": {
+                "drift": {"method": "psi", "thresholds": {"psi": 0.3}, "min_samples": 50},
+                "quality": {"missing_increase": 0.2},
+            }
+        }
+    )
+    ev = cfg.settings(env={}).evaluator
+    assert (ev.drift.method, ev.drift.threshold("psi"), ev.drift.min_samples) == ("psi", 0.3, 50)
+    assert ev.quality.missing_increase == 0.2
+    default = parse_serve_config({}).settings(env={}).evaluator
+    assert default.drift.method == "auto" and default.quality.missing_increase == 0.05
+
+
 def test_no_alerts_section_means_no_alerting_and_default_links(tmp_path: Path) -> None:
     cfg = parse_serve_config({"collector": {"port": 8181}})
     s = cfg.settings(env={})
@@ -153,6 +169,21 @@ def test_a_store_url_from_an_environment_variable(tmp_path: Path) -> None:
             "check: {fail_on: [everything]}",
             "key 'check.fail_on.0'",
             id="check-section",
+        ),
+        pytest.param(
+            "collector: {drift: {method: psy}}",
+            "key 'collector.drift.method': value 'psy' is not allowed: unknown drift method",
+            id="drift-method",
+        ),
+        pytest.param(
+            "collector: {drift: {data_driven_thresholds: true}}",
+            "key 'collector.drift.data_driven_thresholds': applies to driftline check",
+            id="drift-check-only-option",
+        ),
+        pytest.param(
+            "collector: {quality: {missing: 0.2}}",
+            "key 'collector.quality': unknown quality threshold 'missing'; allowed:",
+            id="quality-threshold-name",
         ),
         pytest.param(
             "check: {colour: red}",

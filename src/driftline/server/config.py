@@ -25,6 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from driftline.alerts import AlertsConfig
 from driftline.alerts._time import parse_duration
 from driftline.alerts.config import describe
+from driftline.config import DriftSettings
 from driftline.errors import ConfigError
 from driftline.server.settings import Settings
 
@@ -85,6 +86,8 @@ def _collector_model() -> type[BaseModel]:
     fields["store_url_env"] = (str | None, None)
     fields["dashboard_url"] = (str | None, None)
     fields["windows"] = (WindowsSection, WindowsSection())
+    fields["drift"] = (DriftSettings | None, None)
+    fields["quality"] = (dict[str, float] | None, None)
     model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
     model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
     return model
@@ -128,6 +131,7 @@ class ServeConfig:
             )  # fmt: skip
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+        values["evaluator"] = self._evaluator()
         from_env = Settings.from_env(env)
         for f in dataclasses.fields(Settings):
             if f"DRIFTLINE_{f.name.upper()}" in env:
@@ -139,6 +143,27 @@ class ServeConfig:
             return Settings(**values)
         except ConfigError as exc:
             raise ConfigError(f"{self._where('collector')}: {exc}") from None
+
+    def _evaluator(self) -> Any:
+        """The evaluator's drift and quality options (as ``driftline check``'s, minus gates)."""
+        from driftline.stats.drift.rules import DriftOptions
+        from driftline.stats.quality import QualityThresholds
+
+        options = Settings().evaluator
+        d = self.collector.drift
+        if d is not None:
+            drift = DriftOptions(
+                method=d.method, per_column=dict(d.per_column), thresholds=dict(d.thresholds),
+                alpha=d.alpha, min_samples=d.min_samples, n_bins=d.n_bins,
+            )  # fmt: skip
+            options = dataclasses.replace(options, drift=drift)
+        if self.collector.quality is not None:
+            try:
+                quality = QualityThresholds.from_dict(dict(self.collector.quality))
+            except ConfigError as exc:
+                raise ConfigError(f"{self._where('collector.quality')}: {exc}") from None
+            options = dataclasses.replace(options, quality=quality)
+        return options
 
     def external_url(self, settings: Settings) -> str:
         """Where people reach the dashboard: ``dashboard_url``, else the listening address."""
@@ -167,7 +192,7 @@ class ServeConfig:
         return f"config file {self.path}: key {key!r}" if self.path else f"key {key!r}"
 
 
-_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows"}
+_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows", "drift", "quality"}
 _WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
 
 
@@ -209,6 +234,12 @@ def parse_serve_config(data: Any, path: Path | None = None) -> ServeConfig:
     if data.get("check") is not None:
         _check_section(data["check"], prefix)
     _check_store_url(collector, prefix)
+    drift = collector.drift  # type: ignore[attr-defined]
+    if drift is not None and drift.data_driven_thresholds:
+        raise ConfigError(
+            f"{prefix}key 'collector.drift.data_driven_thresholds': applies to driftline check "
+            "(thresholds from the reference's own chunks), not to the collector's windows"
+        )
     if alerts is not None:
         _check_alerts(alerts, min(collector.windows.sizes), prefix)  # type: ignore[attr-defined]
     return ServeConfig(path, collector, alerts)
@@ -228,13 +259,20 @@ def load_serve_config(path: str | Path) -> ServeConfig:
     return parse_serve_config(data, p)
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {"windows": WindowsSection, "drift": DriftSettings}
+
+
 def _describe_collector(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(x) for x in err["loc"] if not str(x).startswith("function-")]
         key = ".".join(["collector", *loc])
         if err["type"] == "extra_forbidden":
-            parent = WindowsSection if loc[:1] == ["windows"] else CollectorSection
+            parents: dict[str, type[BaseModel]] = {
+                "windows": WindowsSection,
+                "drift": DriftSettings,
+            }
+            parent = parents.get(loc[0] if len(loc) > 1 else "", CollectorSection)
             lines.append(f"unknown key {key!r}; allowed: {', '.join(parent.model_fields)}")
             continue
         msg = str(err["msg"]).removeprefix("Value error, ")
