@@ -93,7 +93,7 @@ def _event(
         "timestamp": ts,
         "model": "scorer",
         "version": version,
-        "features": {"x": x, "y": float(rng.normal(0, 1)), "c": str(rng.choice(["a", "b"]))},
+        "features": {"x": x, "z": float(rng.normal(0, 1)), "c": str(rng.choice(["a", "b"]))},
         "prediction": int(p > 0.5),
         "scores": {"0": 1 - p, "1": p},
         "segment": {"region": "eu" if i % 3 else "us"},
@@ -111,7 +111,7 @@ def seed(env: Env, windows: int = 8) -> None:
     ref = pa.table(
         {
             "x": rng.normal(0, 1, 2000),
-            "y": rng.normal(0, 1, 2000),
+            "z": rng.normal(0, 1, 2000),
             "c": rng.choice(["a", "b"], 2000),
         }
     )

@@ -227,3 +227,14 @@ async def test_a_regressors_dle_estimate_is_named_dle(store: Store) -> None:
     assert "estimated without labels by DLE" in model
     perf = cell(model, "performance")
     assert "Estimated (DLE)" in perf and "MAE 2.5 2" in perf
+
+
+@pytest.mark.parametrize(
+    ("span", "title"),
+    [("6h", "Predictions per window"), ("30d", "Predictions per 2 h")],
+    ids=["one point per window", "grouped"],
+)
+def test_chart_titles_say_what_a_point_holds(span: str, title: str) -> None:
+    from driftline.server.dashboard.views import _per_point
+
+    assert _per_point("Predictions", parse_range({"range": span}, END, SIZES)) == title

@@ -54,6 +54,7 @@ def line(
     zero: bool = True,
     scale: float = 1.0,
     x_range: tuple[float, float] | None = None,
+    period: float | None = None,
 ) -> dict[str, Any]:
     data: list[dict[str, Any]] = []
     for i, (name, s) in enumerate(traces):
@@ -65,6 +66,8 @@ def line(
         }
         if bars:
             trace["type"] = "bar"
+            if period:  # each bar spans its window instead of straddling the window's start
+                trace.update(xperiod=int(period * 1000), xperiodalignment="middle")
         else:
             trace.update(
                 type="scatter",

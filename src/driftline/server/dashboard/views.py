@@ -233,7 +233,11 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     lat = series.latency
     figures = {
         "traffic": charts.line(
-            "Predictions per window", [("predictions", series.events)], bars=True, x_range=span
+            _per_point("Predictions", tr),
+            [("predictions", series.events)],
+            bars=True,
+            x_range=span,
+            period=queries.bucket_for(tr, queries.CHART_POINTS),
         ),
         "latency": charts.line(
             "Latency (ms)" if not lat["mean"].x else "Mean latency (ms): no percentiles recorded",
@@ -283,6 +287,14 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "alerts": alerts,
     }
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
+
+
+def _per_point(what: str, tr: TimeRange) -> str:
+    """``what`` per window, or per bucket of several windows when the chart groups them."""
+    per = queries.bucket_for(tr, queries.CHART_POINTS)
+    if per == tr.window_size:
+        return f"{what} per window"
+    return f"{what} per {per // 3600} h" if per % 3600 == 0 else f"{what} per {per // 60} min"
 
 
 def column_page(request: Request, visitor: Visitor) -> Response:
@@ -371,7 +383,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     )
     figures = {
         "traffic": charts.line(
-            "Predictions per window", [(v, series[v].events) for v in pair], x_range=span
+            _per_point("Predictions", tr), [(v, series[v].events) for v in pair], x_range=span
         ),
         "p99": charts.line(
             f"{q} latency (ms)" if q != "mean" else "Mean latency (ms): no percentiles recorded",
@@ -395,6 +407,9 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
             percent=True,
             zero=False,
             x_range=span,
+        ),
+        "coverage": charts.line(
+            "Label coverage", [(v, series[v].coverage) for v in pair], percent=True, x_range=span
         ),
     }
     from driftline.server.routes_read import diff_meta
