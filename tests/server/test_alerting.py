@@ -276,3 +276,40 @@ def test_job_runs_feed_the_job_failed_or_late_preset(
     assert [m["status"] for m in got] == ["firing", "resolved"]
     collector.close()
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("metric", "column", "method", "status", "expected"),
+    [
+        ("events", "", "", "ok", [("request_count", "", 40.0)]),
+        ("error_ratio", "", "", "ok", [("error_rate", "", 0.25), ("error_count", "", 10.0)]),
+        (
+            "drift_score",
+            "x",
+            "psi",
+            "drift",
+            [("drift_score", "x", 0.25), ("drift_detected", "x", 1.0)],
+        ),
+        ("drift_detected", "", "", "drift", [("dataset_drift_detected", "", 0.25)]),
+        ("performance.accuracy", "", "", "ok", [("accuracy", "", 0.25)]),
+        ("latency_seconds", "", "p99", "ok", [("latency_p99_seconds", "", 0.25)]),
+        ("latency_seconds", "", "mean", "ok", []),
+        ("performance.f1", "", "", "ok", [("performance.f1", "", 0.25)]),
+    ],
+)
+def test_collector_points_become_engine_points(
+    metric: str, column: str, method: str, status: str, expected: list[tuple[str, str, float]]
+) -> None:
+    from driftline.server.alerting import alert_points
+
+    value = 40.0 if metric == "events" else 0.25
+    row = {
+        "model": "m", "version": "v1", "segment": "*", "window_size": 300,
+        "window_start": T0, "metric": metric, "column": column, "method": method,
+        "value": value, "status": status, "n": 40,
+    }  # fmt: skip
+    points = alert_points(row)
+    assert [(p.metric, p.column, p.value) for p in points] == expected
+    assert all((p.window_start, p.window_end) == (T0, T0 + 300) for p in points)
+    if metric == "drift_score":
+        assert points[0].labels == {"method": "psi"}
