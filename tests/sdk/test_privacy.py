@@ -195,6 +195,28 @@ def test_text_default_applies_to_string_subclasses_such_as_numpy_strings() -> No
     assert policy.apply_field("prediction", np.str_(CANARY_EMAIL)) == "<email>"
 
 
+@pytest.mark.parametrize("where", ["features", "segment", "tags", "nowhere"])
+def test_events_with_and_without_named_fields_in_one_batch(
+    make_monitor: Callable[..., Monitor], where: str
+) -> None:
+    policy = PrivacyPolicy({"email": "drop", "tags.user": "hash"}, hash_key=KEY)
+    mon = make_monitor(privacy=policy, batch_size=100, flush_interval=30)
+    for i in range(6):
+        features: dict[str, Any] = {"i": i, "user": "u"} if i == 4 else {"i": i}
+        parts: dict[str, dict[str, Any]] = {"features": features, "segment": {}}
+        parts["tags"] = {"user": "u"} if i % 2 else {}
+        if i % 3 == 0 and where != "nowhere":
+            parts[where]["email"] = CANARY_EMAIL
+        with mon.observe(parts["features"], segment=parts["segment"], tags=parts["tags"]):
+            pass
+    assert mon.flush(5)
+    events = mon.sink.events  # type: ignore[attr-defined]
+    assert CANARY_EMAIL not in json.dumps(events)
+    assert [e["features"].get("user") for e in events] == [None] * 4 + ["u", None]
+    hashed = policy.hash("u")
+    assert [e["tags"] for e in events] == [{"user": hashed} if i % 2 else {} for i in range(6)]
+
+
 @pytest.mark.parametrize(
     ("fields", "kwargs", "message"),
     [

@@ -115,10 +115,11 @@ class EventEncoder:
         One loop with everything inlined, because it runs once per event: ids
         drawn for the whole batch, the timestamp's date part formatted once per
         second, a quick scan for missing inputs (counting them only when a None
-        or NaN is there), and the privacy policy skipped when it keeps
-        everything. ``pause`` is called every 32 events so the shipper
-        can give the GIL back to request threads. An event that fails to encode
-        is left out and ``on_error`` called (without one, the error propagates).
+        or NaN is there), and the privacy policy skipped for an event none of
+        whose fields a rule names (when text is kept by default). ``pause`` is
+        called every 32 events so the shipper can give the GIL back to request
+        threads. An event that fails to encode is left out and ``on_error``
+        called (without one, the error propagates).
         """
         ids = self._ids
         if len(ids) < len(batch):
@@ -127,6 +128,7 @@ class EventEncoder:
         model = self.model
         policy = self.policy
         redact = not policy.is_noop
+        named, keeps_unnamed = policy.named, policy.keeps_unnamed
         ts_cache = self._ts
         start, end, prefix = ts_cache.start, ts_cache.end, ts_cache.prefix
         bound: Any = None
@@ -198,7 +200,12 @@ class EventEncoder:
                     segment = _as_mapping(segment)
                 tags = obs.tags
                 prediction_id = obs._prediction_id or event_id
-                if redact:
+                if redact and not (
+                    keeps_unnamed
+                    and named.isdisjoint(features)
+                    and (segment is None or named.isdisjoint(segment))
+                    and (tags is None or named.isdisjoint(tags))
+                ):
                     features = policy.apply_mapping("features", features)
                     segment = policy.apply_mapping("segment", segment)
                     tags = policy.apply_mapping("tags", tags)

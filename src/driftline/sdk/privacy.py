@@ -204,6 +204,13 @@ class PrivacyPolicy:
         # HMAC state after the key is absorbed; copied per value instead of re-keying.
         self._hmac = hmac.new(self._key, digestmod=hashlib.sha256) if self._key else None
         self.is_noop = not rules and text_default == "keep"
+        #: Every field name a rule is about, in any scope (``features.email`` -> ``email``).
+        self.named = frozenset(k.split(".", 1)[1] if "." in k else k for k in rules)
+        #: True when text without a rule is kept and prediction ids and predictions
+        #: have no rule: an event none of whose fields is ``named`` goes out as it is.
+        self.keeps_unnamed = (
+            text_default == "keep" and "prediction_id" not in rules and "prediction" not in rules
+        )
 
     # -- single values -------------------------------------------------------
     def hash(self, value: object) -> str:
