@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
+
+_ID = re.compile(".{32}", re.DOTALL)
 
 _VERSION_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _VERSION_SET = (0x4 << 76) | (0x2 << 62)
@@ -21,5 +24,4 @@ def uuid4_hex_batch(count: int) -> list[str]:
     raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = raw.tobytes().hex()
-    return [text[i : i + 32] for i in range(0, 32 * count, 32)]
+    return _ID.findall(raw.tobytes().hex())  # split in C: faster than slicing in a loop
