@@ -13,7 +13,7 @@ from driftline.server.auth import bootstrap_admin_key
 from driftline.server.cli import keys_app
 from driftline.store import open_store
 
-from .conftest import Env, prediction
+from .conftest import T0, Env, prediction
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,103 @@ def test_cli_keys_create_list_revoke(tmp_path: Path) -> None:
     assert runner.invoke(keys_app, ["revoke", kid, "--store", url]).exit_code == 0
     assert runner.invoke(keys_app, ["revoke", kid, "--store", url]).exit_code == 1
     assert "revoked" in runner.invoke(keys_app, ["list", "--store", url]).output
+
+
+@pytest.fixture
+def projects(env: Env) -> dict[str, dict[str, str]]:
+    """Keys of two projects, red and blue: ``{project: {scope: key}}``."""
+    from driftline.server.auth import create_key
+
+    return {
+        p: {
+            s: create_key(env.store, env.clock, name=f"{p}-{s}", scopes=(s,), project=p)[0]
+            for s in ("ingest", "read", "admin")
+        }
+        for p in ("red", "blue")
+    }
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_a_project_key_reaches_only_its_projects_models(
+    env: Env, projects: dict[str, dict[str, str]]
+) -> None:
+    red, blue = projects["red"], projects["blue"]
+    c = env.client
+    # red's ingest key creates model "rm" in project red
+    events = [prediction(i, model="rm") for i in range(20)]
+    r = await c.post("/v1/events", json=events, headers=bearer(red["ingest"]))
+    assert r.status_code == 200 and r.json()["accepted"] == 20
+    # blue can neither write rm's predictions nor its labels: 403, nothing stored
+    more = [prediction(100 + i, model="rm") for i in range(5)]
+    r = await c.post("/v1/events", json=more, headers=bearer(blue["ingest"]))
+    assert r.status_code == 403 and "rm" in r.json()["detail"]
+    label = {"event_id": "l1", "prediction_id": "p1", "timestamp": T0, "model": "rm", "label": 1}
+    r = await c.post("/v1/labels", json=[label], headers=bearer(blue["ingest"]))
+    assert r.status_code == 403
+    # a batch that mixes its own model with red's is refused as a whole
+    mixed = [prediction(200, model="bm"), prediction(201, model="rm")]
+    r = await c.post("/v1/events", json=mixed, headers=bearer(blue["ingest"]))
+    assert r.status_code == 403
+    assert env.store.model_projects(["rm", "bm"]) == {"rm": "red"}  # a refusal creates nothing
+    counts = {m["model"]: m["versions"][0]["events"] for m in env.store.models()}
+    assert counts["rm"] == 20 and "bm" not in counts
+    # blue's reads: rm is not listed, and asking for it directly is 403
+    r = await c.get("/v1/models", headers=bearer(blue["read"]))
+    assert "rm" not in [m["model"] for m in r.json()]
+    for path, params in (
+        ("/v1/models/rm/versions/v1", {}),
+        ("/v1/models/rm/diff", {"a": "v1", "b": "v2"}),
+        ("/v1/metrics", {"model": "rm"}),
+        ("/v1/events/sample", {"model": "rm"}),
+    ):
+        r = await c.get(path, params=params, headers=bearer(blue["read"]))
+        assert r.status_code == 403, path
+    # blue's admin key cannot change rm either, nor flush (it spans projects)
+    r = await c.put(
+        "/v1/models/rm/versions/v1/metadata", json={"owner": "x"}, headers=bearer(blue["admin"])
+    )
+    assert r.status_code == 403
+    r = await c.put(
+        "/v1/models/rm/versions/v1/reference", content=b"x,c\n1,a\n", headers=bearer(blue["admin"])
+    )
+    assert r.status_code == 403
+    r = await c.post("/v1/admin/flush", headers=bearer(blue["admin"]))
+    assert r.status_code == 403
+    # red reads its model; the default project's admin key reaches every project
+    r = await c.get("/v1/models/rm/versions/v1", headers=bearer(red["read"]))
+    assert r.status_code == 200
+    r = await c.get("/v1/models", headers=env.auth("admin"))
+    assert {m["model"]: m["project"] for m in r.json()} == {"rm": "red"}
+    env.clock.advance(400)
+    assert (await c.post("/v1/admin/flush", headers=env.auth("admin"))).status_code == 200
+    r = await c.get("/v1/metrics", params={"metric": "events"}, headers=bearer(blue["read"]))
+    assert r.status_code == 200 and r.json() == []
+    r = await c.get("/v1/metrics", params={"metric": "events"}, headers=bearer(red["read"]))
+    assert {p["model"] for p in r.json()} == {"rm"}
+    # Prometheus: a project's key gets the results of its own models only
+    series = 'driftline_window_events{model="rm"'
+    assert series not in (await c.get("/metrics", headers=bearer(blue["read"]))).text
+    assert series in (await c.get("/metrics", headers=bearer(red["read"]))).text
+
+
+async def test_job_runs_are_per_project(env: Env, projects: dict[str, dict[str, str]]) -> None:
+    run = {
+        "job": "etl",
+        "run_id": "r1",
+        "started_at": T0,
+        "finished_at": T0 + 5,
+        "status": "ok",
+    }
+    r = await env.client.post("/v1/jobs", json=[run], headers=bearer(projects["red"]["ingest"]))
+    assert r.status_code == 200
+    r = await env.client.post(
+        "/v1/jobs", json=[{**run, "status": "failed"}], headers=bearer(projects["blue"]["ingest"])
+    )
+    assert r.status_code == 200  # stored nothing over red's run
+    red = await env.client.get("/v1/jobs", headers=bearer(projects["red"]["read"]))
+    assert [j["status"] for j in red.json()] == ["ok"]
+    blue = await env.client.get("/v1/jobs", headers=bearer(projects["blue"]["read"]))
+    assert blue.json() == []

@@ -180,6 +180,52 @@ def test_job_runs_and_feedback(store: Store) -> None:
     assert store.insert_feedback([fb]) == 0
 
 
+def test_models_and_job_runs_belong_to_a_project(store: Store) -> None:
+    assert store.claim_models(["a", "b"], "red", T0) == {"a": "red", "b": "red"}
+    # the first project to claim a model keeps it
+    assert store.claim_models(["b", "c"], "blue", T0) == {"b": "red", "c": "blue"}
+    assert store.model_projects(["a", "c", "zz"]) == {"a": "red", "c": "blue"}
+    for model in ("a", "c"):
+        store.ensure_version(model, "v1", T0)
+    assert [m["model"] for m in store.models("red")] == ["a"]
+    assert {m["model"]: m["project"] for m in store.models()} == {"a": "red", "c": "blue"}
+    point = {
+        "version": "v1",
+        "segment": "*",
+        "window_size": 300,
+        "window_start": 0,
+        "metric": "events",
+        "column": "",
+        "method": "",
+        "value": 1.0,
+        "status": "ok",
+        "n": 1,
+        "details": "{}",
+        "evaluated_at": T0,
+    }
+    store.upsert_metric_points([{**point, "model": "a"}, {**point, "model": "c"}])
+    assert [p["model"] for p in store.metric_points(MetricQuery(project="blue"))] == ["c"]
+    run = {
+        "job": "etl",
+        "run_id": "r1",
+        "event_id": "r1",
+        "scheduled_at": None,
+        "started_at": T0,
+        "finished_at": T0 + 5,
+        "status": "ok",
+        "rows_in": 1,
+        "rows_out": 1,
+        "error": None,
+        "metrics": "{}",
+        "received_at": T0,
+        "project": "red",
+    }
+    store.upsert_job_runs([run])
+    store.upsert_job_runs([{**run, "status": "failed", "project": "blue"}])  # not blue's run
+    assert [r["status"] for r in store.job_runs("etl", 10)] == ["ok"]
+    assert store.job_runs(None, 10, project="blue") == []
+
+
 def test_keys_are_listed_without_hashes_and_revoked_once(store: Store) -> None:
     row = {"key_id": "k1", "hash": "h" * 64, "name": "ci", "project": "default"}
     store.create_key({**row, "scopes": "ingest", "created_at": T0, "revoked_at": None})

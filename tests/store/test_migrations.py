@@ -44,7 +44,7 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_upgrade_to_method_keyed_points_keeps_rows(engine_url: str) -> None:
+def test_upgrades_keep_rows_method_keyed_points_and_default_project(engine_url: str) -> None:
     store = open_store(engine_url, migrate=False)
     engine = store.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
@@ -65,8 +65,10 @@ def test_upgrade_to_method_keyed_points_keeps_rows(engine_url: str) -> None:
             "evaluated_at": 1.0,
         }
         conn.execute(t.metric_points.insert(), [point])
+        conn.execute(t.models.insert().values(model="m", created_at=1.0, meta="{}"))
     store.migrate()
     assert store.metric_points(MetricQuery()) == [point]
+    assert store.model_projects(["m"]) == {"m": "default"}  # 0006: existing models
     # the key now has the method: p50 sits beside p99 instead of replacing it
     store.upsert_metric_points([{**point, "method": "p50", "value": 0.1}])
     got = {p["method"]: p["value"] for p in store.metric_points(MetricQuery())}

@@ -5,6 +5,8 @@ have that much entropy, so a fast hash is the right tool (a slow password hash
 would only cost CPU per request). The store keeps ``hash`` and a public
 ``key_id`` (its first 16 hex digits), used to look the key up, list and revoke
 it. Scopes: ``ingest`` (POST events), ``read`` (GET), ``admin`` (everything).
+Projects: a key reaches the models of its project only, except the admin keys
+of the default project, which reach all (docs/collector.md, "Projects").
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import orjson
 
 from driftline.errors import ConfigError
-from driftline.store.base import Store
+from driftline.store.base import DEFAULT_PROJECT, Store
 from driftline.windows import Clock
 
 SCOPES = ("ingest", "read", "admin")
@@ -57,6 +59,14 @@ class Principal:
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
 
+    @property
+    def is_global(self) -> bool:
+        """Admin keys of the default project reach every project."""
+        return self.project == DEFAULT_PROJECT and "admin" in self.scopes
+
+    def reaches(self, project: str) -> bool:
+        return self.is_global or project == self.project
+
 
 def create_key(
     store: Store,
@@ -64,7 +74,7 @@ def create_key(
     *,
     name: str,
     scopes: tuple[str, ...],
-    project: str = "default",
+    project: str = DEFAULT_PROJECT,
     key: str | None = None,
     actor: str = "cli",
 ) -> tuple[str, str]:

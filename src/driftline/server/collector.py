@@ -13,14 +13,15 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driftline.server.auth import KeyChecker
+from driftline.server.auth import KeyChecker, Principal
 from driftline.server.ingest import Batch, Limits, validate
 from driftline.server.metrics import HealthMetrics
 from driftline.server.settings import Settings
-from driftline.store.base import Store, WindowKey
+from driftline.store.base import DEFAULT_PROJECT, Store, WindowKey
 from driftline.windows import Clock, Evaluator, LiveWindows
 
 if TYPE_CHECKING:
@@ -63,6 +64,15 @@ def tune_gc(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold, g1, g2)
 
 
+class ForbiddenError(Exception):
+    """The key's project does not own some of the models it writes or reads (answer 403)."""
+
+    def __init__(self, project: str, models: list[str]) -> None:
+        shown = ", ".join(repr(m) for m in models[:5])
+        super().__init__(f"this API key's project {project!r} does not include model(s) {shown}")
+        self.models = models
+
+
 class OverloadedError(Exception):
     """Too many ingest requests in flight in this process (answer 429)."""
 
@@ -87,6 +97,7 @@ class Collector:
         self._inflight = 0
         self._inflight_lock = threading.Lock()
         self._tick_lock = threading.Lock()
+        self._projects: dict[str, str] = {}
         self.last_purge = 0.0
         #: The alert engine and its notifiers when alerts are configured (server/alerting.py).
         self.alerts: CollectorAlerts | None = None
@@ -115,9 +126,17 @@ class Collector:
         return Limits(self.clock.time(), s.max_future_seconds, s.max_features)
 
     # -- ingest -------------------------------------------------------------------------
-    def ingest(self, kind: str, items: list[Any]) -> IngestResult:
+    def ingest(self, kind: str, items: list[Any], who: Principal | None = None) -> IngestResult:
+        """Validate and store ``items``; ``who`` (None: in-process, every project) must
+        reach the models they name, else :class:`ForbiddenError` and nothing is stored."""
         batch = validate(kind, items, self.limits())
         result = IngestResult(kind, rejected=batch.rejected)
+        project = who.project if who is not None else DEFAULT_PROJECT
+        if kind == "job_run":
+            for r in batch.accepted:
+                r["project"] = project
+        elif batch.accepted:
+            self.check_models({r["model"] for r in batch.accepted}, who, claim=True)
         if batch.accepted:
             new = self._store(kind, batch)
             result.accepted = new
@@ -127,6 +146,35 @@ class Collector:
         received.labels(kind, "duplicate").inc(result.duplicates)
         received.labels(kind, "rejected").inc(len(result.rejected))
         return result
+
+    def check_models(self, models: Iterable[str], who: Principal | None, claim: bool) -> None:
+        """Raise :class:`ForbiddenError` unless ``who`` reaches every model of ``models``.
+
+        With ``claim``, models not stored yet are then created in ``who``'s
+        project (a refused request creates nothing). A model's project never
+        changes, so the answer is cached.
+        """
+        names = set(models)
+        if names - self._projects.keys():
+            self._remember(self.store.model_projects(names - self._projects.keys()))
+        if who is not None and not who.is_global:
+            known = self._projects
+            foreign = sorted(m for m in names if m in known and not who.reaches(known[m]))
+            if foreign:
+                raise ForbiddenError(who.project, foreign)
+        new = names - self._projects.keys()
+        if claim and new:
+            project = who.project if who is not None else DEFAULT_PROJECT
+            self._remember(self.store.claim_models(new, project, self.clock.time()))
+            if who is not None and not who.is_global:  # another replica claimed first
+                foreign = sorted(m for m in new if not who.reaches(self._projects[m]))
+                if foreign:
+                    raise ForbiddenError(who.project, foreign)
+
+    def _remember(self, projects: dict[str, str]) -> None:
+        if len(self._projects) > 100_000:
+            self._projects.clear()
+        self._projects.update(projects)
 
     def _store(self, kind: str, batch: Batch) -> int:
         now = self.clock.time()

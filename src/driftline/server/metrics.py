@@ -133,11 +133,18 @@ def render_results(
     max_age: float,
     max_columns: int,
     max_series: int,
+    project: str | None = None,
 ) -> bytes:
-    """The monitoring results as Prometheus text (a fresh registry per scrape)."""
+    """The monitoring results as Prometheus text (a fresh registry per scrape).
+
+    ``project``: only the models of that project (a scrape with a project's key).
+    """
     r = CollectorRegistry(auto_describe=True)
     g = _ResultGauges(r)
     points = [p for p in store.latest_points(window_size) if p["segment"] == ALL]
+    if project is not None:
+        mine = {m["model"] for m in store.models(project)}
+        points = [p for p in points if p["model"] in mine]
     points = [p for p in points if p["window_start"] + window_size >= now - max_age]
     pairs = sorted({(p["model"], p["version"]) for p in points})[:max_series]
     allowed = set(pairs)

@@ -7,6 +7,7 @@ own. The answer comes only after the accepted events are committed:
 - 200 ``{"accepted", "duplicates", "rejected": [{index, event_id, field, error}]}``
 - 422 the same body when every event was rejected, or the batch is too long
 - 413 body too large; 400 not JSON / not gzip; 415 unknown Content-Encoding
+- 403 the key's project does not include a model of the batch (nothing stored)
 - 429 too many requests in flight, 503 store unavailable (both with Retry-After)
 """
 
@@ -18,7 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from driftline.server.collector import Collector, IngestResult, OverloadedError
+from driftline.server.auth import Principal
+from driftline.server.collector import Collector, ForbiddenError, IngestResult, OverloadedError
 from driftline.server.deps import Ingest, collector, error
 from driftline.server.ingest import BodyError, decode_body
 
@@ -135,6 +137,7 @@ def _openapi(kind: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": _RESULT}},
             },
             "422": {"description": "Every event was rejected, or the batch is too long"},
+            "403": {"description": "The key's project does not include a model of the batch"},
             "413": {"description": "Body too large"},
             "429": {"description": "OverloadedError: retry after Retry-After seconds"},
             "503": {"description": "Store unavailable: retry after Retry-After seconds"},
@@ -142,7 +145,7 @@ def _openapi(kind: str) -> dict[str, Any]:
     }
 
 
-async def _ingest(request: Request, kind: str) -> JSONResponse:
+async def _ingest(request: Request, kind: str, who: Principal) -> JSONResponse:
     c = collector(request)
     s = c.settings
     length = request.headers.get("content-length")
@@ -166,6 +169,7 @@ async def _ingest(request: Request, kind: str) -> JSONResponse:
         result = await run_in_threadpool(
             _decode_and_ingest,
             c,
+            who,
             kind,
             bytes(body),
             request.headers.get("content-encoding"),
@@ -178,7 +182,12 @@ async def _ingest(request: Request, kind: str) -> JSONResponse:
 
 
 def _decode_and_ingest(
-    c: Collector, kind: str, body: bytes, encoding: str | None, content_type: str | None
+    c: Collector,
+    who: Principal,
+    kind: str,
+    body: bytes,
+    encoding: str | None,
+    content_type: str | None,
 ) -> IngestResult:
     s = c.settings
     try:
@@ -190,24 +199,27 @@ def _decode_and_ingest(
             422,
             f"batch has {len(items)} events; at most {s.max_batch_events} allowed per request",
         )
-    return c.ingest(kind, items)
+    try:
+        return c.ingest(kind, items, who)
+    except ForbiddenError as exc:
+        raise error(403, str(exc)) from None
 
 
 @router.post("/v1/events", openapi_extra=_openapi("prediction"), summary="Ingest predictions")
 async def post_events(request: Request, who: Ingest) -> JSONResponse:
-    return await _ingest(request, "prediction")
+    return await _ingest(request, "prediction", who)
 
 
 @router.post("/v1/labels", openapi_extra=_openapi("label"), summary="Ingest labels")
 async def post_labels(request: Request, who: Ingest) -> JSONResponse:
-    return await _ingest(request, "label")
+    return await _ingest(request, "label", who)
 
 
 @router.post("/v1/feedback", openapi_extra=_openapi("feedback"), summary="Ingest feedback")
 async def post_feedback(request: Request, who: Ingest) -> JSONResponse:
-    return await _ingest(request, "feedback")
+    return await _ingest(request, "feedback", who)
 
 
 @router.post("/v1/jobs", openapi_extra=_openapi("job_run"), summary="Ingest job runs")
 async def post_jobs(request: Request, who: Ingest) -> JSONResponse:
-    return await _ingest(request, "job_run")
+    return await _ingest(request, "job_run", who)

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from driftline.server.auth import Principal
+from driftline.server.collector import ForbiddenError
 from driftline.server.deps import Admin, Read, collector, error, scope
 from driftline.server.ingest import NAME_RE
 from driftline.server.metrics import render_results
@@ -30,6 +32,14 @@ META_FIELDS = (
     "deployed_at",
     "description",
 )
+
+
+def _reach(request: Request, who: Principal, model: str, claim: bool = False) -> None:
+    """403 unless ``who``'s project includes ``model`` (``claim``: create it there if new)."""
+    try:
+        collector(request).check_models([model], who, claim)
+    except ForbiddenError as exc:
+        raise error(403, str(exc)) from None
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -58,8 +68,10 @@ def readyz(request: Request) -> JSONResponse:
 def metrics(request: Request) -> Response:
     c = collector(request)
     s = c.settings
+    project = None
     if not s.public_metrics:
-        scope("read")(request)
+        who = scope("read")(request)
+        project = None if who.is_global else who.project
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     results = render_results(
@@ -69,13 +81,14 @@ def metrics(request: Request) -> Response:
         max_age=s.export_max_age_seconds,
         max_columns=s.max_export_columns,
         max_series=s.max_label_series,
+        project=project,
     )
     return Response(generate_latest(c.metrics.registry) + results, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/models", tags=["models"], summary="Models, versions and stored event counts")
 def list_models(request: Request, who: Read) -> Response:
-    out = collector(request).store.models()
+    out = collector(request).store.models(None if who.is_global else who.project)
     for m in out:
         for v in m["versions"]:
             v["meta"] = orjson.loads(v["meta"])
@@ -84,6 +97,7 @@ def list_models(request: Request, who: Read) -> Response:
 
 @router.get("/v1/models/{model}/versions/{version}", tags=["models"], summary="One version")
 def get_version(request: Request, who: Read, model: NamePath, version: NamePath) -> Response:
+    _reach(request, who, model)
     row = collector(request).store.version(model, version)
     if row is None:
         raise error(404, f"no version {version!r} of model {model!r}")
@@ -124,6 +138,7 @@ def put_metadata(
     ):
         raise error(422, "dependencies must be an object of package name to version string")
     c = collector(request)
+    _reach(request, who, model, claim=True)
     now = c.clock.time()
     text = orjson.dumps(meta).decode()
     c.store.update_version_meta(model, version, text, now)
@@ -141,6 +156,7 @@ def diff_versions(
     a: Annotated[str, Query(pattern=NAME_RE.pattern, max_length=128)],
     b: Annotated[str, Query(pattern=NAME_RE.pattern, max_length=128)],
 ) -> Response:
+    _reach(request, who, model)
     store = collector(request).store
     rows = [store.version(model, a), store.version(model, b)]
     for name, row in zip((a, b), rows, strict=True):
@@ -194,6 +210,7 @@ async def put_reference(
     score columns, one per class or P(positive)); with a target and scores the evaluator
     writes ``estimated.*`` points (CBPE) for windows without labels."""
     c = collector(request)
+    await run_in_threadpool(_reach, request, who, model, True)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -287,7 +304,10 @@ def get_metrics(
         end=end,
         limit=limit,
         method=method,
+        project=None if who.is_global else who.project,
     )
+    if model is not None:
+        _reach(request, who, model)
     points = collector(request).store.metric_points(q)
     for p in points:
         p["details"] = orjson.loads(p["details"])
@@ -301,7 +321,8 @@ def get_jobs(
     job: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    runs = collector(request).store.job_runs(job, limit)
+    project = None if who.is_global else who.project
+    runs = collector(request).store.job_runs(job, limit, project)
     for r in runs:
         r["metrics"] = orjson.loads(r["metrics"])
     return _json(runs)
@@ -317,10 +338,13 @@ def sample_events(
     end: Annotated[float | None, Query(ge=0, le=1e11)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> Response:
+    _reach(request, who, model)
     rows = collector(request).store.sample_events(model, version, start, end, limit)
     return _json([orjson.loads(r) for r in rows])
 
 
 @router.post("/v1/admin/flush", tags=["admin"], summary="Save live windows and evaluate now")
 def admin_flush(request: Request, who: Admin) -> dict[str, int]:
+    if not who.is_global:
+        raise error(403, "flushing is for admin keys of the default project (it spans projects)")
     return collector(request).tick(force_flush=True)

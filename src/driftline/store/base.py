@@ -14,6 +14,9 @@ from typing import Any, NamedTuple, Protocol
 
 Row = Mapping[str, Any]
 
+#: The project of models and keys made without one; its admin keys reach every project.
+DEFAULT_PROJECT = "default"
+
 #: The order of the values of an event row given to :meth:`Store.insert_events`.
 EVENT_COLUMNS = (
     "event_id",
@@ -74,6 +77,8 @@ class MetricQuery:
     end: float | None = None
     limit: int = 1000
     method: str | None = None
+    #: only models of this project
+    project: str | None = None
 
 
 class Store(Protocol):
@@ -136,6 +141,12 @@ class Store(Protocol):
         """The points of the latest evaluated window of each model version."""
 
     # -- models, versions, references -----------------------------------------------
+    def claim_models(self, models: Iterable[str], project: str, at: float) -> dict[str, str]:
+        """Create the models not stored yet, in ``project``; return every model's project."""
+
+    def model_projects(self, models: Iterable[str]) -> dict[str, str]:
+        """The project of each stored model among ``models``."""
+
     def ensure_version(self, model: str, version: str, at: float) -> None: ...
 
     def set_version_schema(self, model: str, version: str, schema: str) -> str:
@@ -147,8 +158,8 @@ class Store(Protocol):
 
     def update_version_meta(self, model: str, version: str, meta: str, at: float) -> None: ...
 
-    def models(self) -> list[dict[str, Any]]:
-        """Every model with its versions and the number of stored events of each."""
+    def models(self, project: str | None = None) -> list[dict[str, Any]]:
+        """Every model (of ``project``) with its project, versions and stored events of each."""
 
     def put_reference(
         self, model: str, version: str, profile: bytes, n_rows: int, at: float
@@ -156,7 +167,9 @@ class Store(Protocol):
 
     def reference(self, model: str, version: str) -> bytes | None: ...
 
-    def job_runs(self, job: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def job_runs(
+        self, job: str | None, limit: int, project: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
     def sample_events(
         self, model: str, version: str | None, start: float | None, end: float | None, limit: int

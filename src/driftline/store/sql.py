@@ -16,6 +16,7 @@ from sqlalchemy.sql.dml import Insert
 
 from driftline.store import tables as t
 from driftline.store.base import (
+    DEFAULT_PROJECT,
     EVENT_COLUMNS,
     EventRow,
     MetricQuery,
@@ -101,12 +102,16 @@ class SQLStore(ABC):
         if not rows:
             return 0
         ins = self._insert(t.job_runs)
-        cols = [c.name for c in t.job_runs.c if c.name not in ("job", "run_id")]
+        cols = [c.name for c in t.job_runs.c if c.name not in ("job", "run_id", "project")]
         stmt = ins.on_conflict_do_update(
-            index_elements=["job", "run_id"], set_={c: ins.excluded[c] for c in cols}
+            index_elements=["job", "run_id"],
+            set_={c: ins.excluded[c] for c in cols},
+            # a run of another project's job is left alone
+            where=t.job_runs.c.project == ins.excluded.project,
         )
+        rows = [r if "project" in r else {**r, "project": DEFAULT_PROJECT} for r in rows]
         with self.engine.begin() as conn:
-            conn.execute(stmt, list(rows))
+            conn.execute(stmt, rows)
         return len(rows)
 
     def _insert_ignore(self, table: Any, rows: Sequence[Row], keys: list[str]) -> int:
@@ -274,6 +279,9 @@ class SQLStore(ABC):
             conds.append(m.window_start >= query.start)
         if query.end is not None:
             conds.append(m.window_start < query.end)
+        if query.project is not None:
+            mo = t.models.c
+            conds.append(m.model.in_(select(mo.model).where(mo.project == query.project)))
         q = (
             select(t.metric_points)
             .where(*conds)
@@ -307,6 +315,27 @@ class SQLStore(ABC):
             return [dict(r._mapping) for r in conn.execute(q)]
 
     # -- models, versions, references ----------------------------------------------------
+    def claim_models(self, models: Iterable[str], project: str, at: float) -> dict[str, str]:
+        names = sorted(set(models))
+        if not names:
+            return {}
+        rows = [{"model": m, "created_at": at, "meta": "{}", "project": project} for m in names]
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(t.models).on_conflict_do_nothing(index_elements=["model"]), rows
+            )
+        return self.model_projects(names)
+
+    def model_projects(self, models: Iterable[str]) -> dict[str, str]:
+        names = sorted(set(models))
+        m = t.models.c
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(names), 500):
+                q = select(m.model, m.project).where(m.model.in_(names[i : i + 500]))
+                out.update((a, b) for a, b in conn.execute(q))
+        return out
+
     def ensure_version(self, model: str, version: str, at: float) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -358,26 +387,39 @@ class SQLStore(ABC):
                 update(t.versions).where(v.model == model, v.version == version).values(meta=meta)
             )
 
-    def models(self) -> list[dict[str, Any]]:
-        v, e, r = t.versions.c, t.events.c, t.references.c
+    def models(self, project: str | None = None) -> list[dict[str, Any]]:
+        v, e, r, mo = t.versions.c, t.events.c, t.references.c, t.models.c
         counts = (
             select(e.model, e.version, func.count().label("n"), func.max(e.ts).label("last"))
             .group_by(e.model, e.version)
             .subquery()
         )
         q = (
-            select(v.model, v.version, v.created_at, v.meta, counts.c.n, counts.c.last, r.n_rows)
+            select(
+                v.model,
+                v.version,
+                v.created_at,
+                v.meta,
+                counts.c.n,
+                counts.c.last,
+                r.n_rows,
+                func.coalesce(mo.project, DEFAULT_PROJECT),
+            )
             .select_from(
                 t.versions.outerjoin(
                     counts, and_(counts.c.model == v.model, counts.c.version == v.version)
-                ).outerjoin(t.references, and_(r.model == v.model, r.version == v.version))
+                )
+                .outerjoin(t.references, and_(r.model == v.model, r.version == v.version))
+                .outerjoin(t.models, mo.model == v.model)
             )
             .order_by(v.model, v.created_at, v.version)
         )
+        if project is not None:
+            q = q.where(mo.project == project)
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for model, version, created, meta, n, last, ref_rows in conn.execute(q):
-                entry = out.setdefault(model, {"model": model, "versions": []})
+            for model, version, created, meta, n, last, ref_rows, proj in conn.execute(q):
+                entry = out.setdefault(model, {"model": model, "project": proj, "versions": []})
                 entry["versions"].append(
                     {
                         "version": version,
@@ -411,11 +453,15 @@ class SQLStore(ABC):
             ).scalar_one_or_none()
         return None if got is None else bytes(got)
 
-    def job_runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
+    def job_runs(
+        self, job: str | None, limit: int, project: str | None = None
+    ) -> list[dict[str, Any]]:
         j = t.job_runs.c
         q = select(t.job_runs).order_by(j.started_at.desc()).limit(limit)
         if job is not None:
             q = q.where(j.job == job)
+        if project is not None:
+            q = q.where(j.project == project)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 

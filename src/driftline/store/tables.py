@@ -94,6 +94,7 @@ job_runs = Table(
     Column("error", Text),
     Column("metrics", Text, nullable=False),
     Column("received_at", Float, nullable=False),
+    Column("project", String(NAME), nullable=False, server_default="default"),
     Index("ix_job_runs_started", "job", "started_at"),
 )
 
@@ -170,12 +171,16 @@ references = Table(
     Column("uploaded_at", Float, nullable=False),
 )
 
+#: ``project``: the project of the API key that first wrote the model (migration 0006);
+#: keys of another project cannot reach it (docs/collector.md, "Projects").
 models = Table(
     "models",
     metadata,
     Column("model", String(NAME), primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("meta", Text, nullable=False),
+    Column("project", String(NAME), nullable=False, server_default="default"),
+    Index("ix_models_project", "project"),
 )
 
 #: ``schema``: the columns live windows use (the reference's, else inferred once).
