@@ -10,13 +10,15 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
 
 from driftline.sdk.clock import ManualClock
 from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
 from driftline.server.dashboard import mount_dashboard, queries
 from driftline.server.dashboard.timerange import parse_range
-from driftline.store import Store, open_store
+from driftline.store import Store, open_store, tables
+from driftline.store.testing import fresh_database, on_ci, postgres_error
 from driftline.windows import WindowConfig
 
 END = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -36,9 +38,27 @@ def point(metric: str, ws: int, value: float | None, **kw: Any) -> dict[str, Any
     return row
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path}/q.db")
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    why = postgres_error()
+    if why is not None:
+        if on_ci():
+            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
+        pytest.skip(why)
+    with fresh_database("driftline_dash") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The grouped reads are SQL the two engines must both answer the same way."""
+    if request.param == "sqlite":
+        s = open_store(f"sqlite:///{tmp_path}/q.db")
+    else:
+        s = open_store(request.getfixturevalue("postgres_url"))
+        names = ", ".join(f'"{tb.name}"' for tb in tables.metadata.sorted_tables)
+        with s.engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
     s.ensure_version("m", "v1", END - 40 * 86400)
     yield s
     s.close()

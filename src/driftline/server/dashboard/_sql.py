@@ -117,9 +117,16 @@ def aggregate(
     *,
     bucket: int | None = None,
     column: str | None = None,
+    by_column: bool = True,
+    by_method: bool = True,
 ) -> list[Agg]:
     """``metrics`` grouped per (metric, method, column, segment) and ``bucket`` seconds
-    (``None``: the whole range in one bucket), ordered by time."""
+    (``None``: the whole range in one bucket), ordered by time.
+
+    The database groups only by what varies (each grouping key costs the sort): one
+    metric, a fixed segment or ``column`` are filled in afterwards; ``by_column=False``
+    merges columns (for metrics that have none) and ``by_method=False`` methods
+    (their ``method`` comes back as "")."""
     from sqlalchemy import BigInteger, case, func, literal, select
 
     from driftline.store.tables import metric_points as t
@@ -127,30 +134,54 @@ def aggregate(
     if not metrics:
         return []
     m = t.c
-    keys: list[Any] = [m.metric, m.method, m.column, m.segment]
+    fixed = {
+        "metric": metrics[0] if len(metrics) == 1 else None,
+        "method": None if by_method else "",
+        "column": column if column is not None else (None if by_column else ""),
+        "segment": scope.segment,
+    }
+    keys: list[Any] = [m[name] for name, value in fixed.items() if value is None]
     groups = list(keys)
     if bucket is not None:  # only in GROUP BY: PostgreSQL would see two different expressions
         origin = literal(int(scope.start), BigInteger)
         groups.append((m.window_start - origin) // literal(max(int(bucket), 1), BigInteger))
-    sel = (
-        select(
-            *keys,
-            func.min(m.window_start),
-            func.max(m.window_start),
-            func.count(),
-            func.sum(m.value),
-            func.sum(m.value * m.n),
-            func.sum(case((m.value.is_not(None), m.n), else_=0)),
-            func.max(m.value),
-            func.sum(case((m.status == "drift", 1), else_=0)),
-        )
-        .where(*_where(scope, metrics, column))
-        .group_by(*groups)
-    )
+    sel = select(
+        *keys,
+        func.min(m.window_start),
+        func.max(m.window_start),
+        func.count(),
+        func.sum(m.value),
+        func.sum(m.value * m.n),
+        func.sum(case((m.value.is_not(None), m.n), else_=0)),
+        func.max(m.value),
+        func.sum(case((m.status == "drift", 1), else_=0)),
+    ).where(*_where(scope, metrics, column))
+    if groups:
+        sel = sel.group_by(*groups)
+    n_keys = len(keys)
     with _engine(store).connect() as conn:
-        rows = [Agg(*r) for r in conn.execute(sel).all()]
-    rows.sort(key=lambda a: a.first)
-    return rows
+        rows = conn.execute(sel).all()
+    out = []
+    for r in rows:
+        if not r[n_keys + 2]:  # no point matched: the one row of an ungrouped aggregate
+            continue
+        varying = iter(r[:n_keys])
+        names: list[Any] = [v if v is not None else next(varying) for v in fixed.values()]
+        first, last, windows, total, weighted, weight, top, drifted = r[n_keys:]
+        out.append(  # PostgreSQL sums BIGINTs as NUMERIC: Decimal in Python
+            Agg._make(
+                [
+                    *names, int(first), int(last), int(windows),
+                    None if total is None else float(total),
+                    None if weighted is None else float(weighted),
+                    None if weight is None else int(weight),
+                    None if top is None else float(top),
+                    int(drifted or 0),
+                ]
+            )
+        )  # fmt: skip
+    out.sort(key=lambda a: a.first)
+    return out
 
 
 class PointRow(NamedTuple):

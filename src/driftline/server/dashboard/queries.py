@@ -220,7 +220,7 @@ def health(
     h = VersionHealth(model, version)
     by: dict[str, list[Agg]]
     if charts is None:
-        by = _by_metric(aggregate(store, scope(tr, model, version), OVERVIEW))
+        by = _by_metric(aggregate(store, scope(tr, model, version), OVERVIEW, by_column=False))
     else:  # the chart buckets summed up
         by = {m: [combine(v)] for m, v in _by_metric(charts.aggs).items() if m in OVERVIEW}
     for a in by.get("events", []):
@@ -288,7 +288,11 @@ def charts(store: Store, tr: TimeRange, model: str, version: str, segment: str =
     """Traffic (summed per bucket), error rate, accuracy, estimate and coverage (weighted
     means) and latency (the worst window of each bucket) in one grouped query."""
     aggs = aggregate(
-        store, scope(tr, model, version, segment), CHARTS, bucket=bucket_for(tr, CHART_POINTS)
+        store,
+        scope(tr, model, version, segment),
+        CHARTS,
+        bucket=bucket_for(tr, CHART_POINTS),
+        by_column=False,
     )
     by = _by_metric(aggs)
     return Charts(
@@ -340,7 +344,9 @@ def drift_table(
     of at most ``points`` buckets."""
     sc = scope(tr, model, version, segment)
     cols: dict[str, ColumnDrift] = {}
-    for a in aggregate(store, sc, ("drift_score",), bucket=bucket_for(tr, points), column=column):
+    for a in aggregate(
+        store, sc, ("drift_score",), bucket=bucket_for(tr, points), column=column, by_method=False
+    ):
         c = cols.setdefault(a.column, ColumnDrift(a.column))
         c.history.add(a.first, a.top)
         c.drifted_windows += a.drifted
@@ -366,7 +372,9 @@ def column_series(
 ) -> Series:
     """One column's ``metric`` (e.g. ``quality.missing_ratio``), the largest per bucket."""
     sc = scope(tr, model, version, segment)
-    aggs = aggregate(store, sc, (metric,), bucket=bucket_for(tr, CHART_POINTS), column=column)
+    aggs = aggregate(
+        store, sc, (metric,), bucket=bucket_for(tr, CHART_POINTS), column=column, by_method=False
+    )
     return _series(aggs, "max")
 
 
@@ -423,7 +431,7 @@ def segments(store: Store, tr: TimeRange, model: str, version: str) -> list[Segm
     """Per segment over the range: traffic, error rate, and each performance metric
     realized (weighted by labelled predictions) and estimated."""
     rows: dict[str, SegmentRow] = {}
-    for a in aggregate(store, scope(tr, model, version, None), SEGMENTS):
+    for a in aggregate(store, scope(tr, model, version, None), SEGMENTS, by_column=False):
         r = rows.setdefault(a.segment, SegmentRow(a.segment))
         if a.metric == "events":
             r.events += int(a.total or 0)
