@@ -121,8 +121,12 @@ def _warm_kernels(schema: Schema) -> None:
     WindowStats(schema).profile.update(pa.table(cols), rng)
 
 
-def run_http(url: str, bodies: list[bytes], clients: int) -> dict[str, float]:
-    """The same batches over HTTP (gzip) to ``driftline serve`` in a subprocess."""
+def run_http(url: str, bodies: list[bytes], clients: int, replicas: int = 1) -> dict[str, float]:
+    """The same batches over HTTP (gzip) to ``replicas`` ``driftline serve`` processes.
+
+    Replicas share the store, as behind a load balancer; client ``i`` sends to
+    replica ``i % replicas``.
+    """
     import concurrent.futures
     import socket
     import subprocess
@@ -130,41 +134,58 @@ def run_http(url: str, bodies: list[bytes], clients: int) -> dict[str, float]:
 
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    ports = []
+    for _ in range(replicas):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
     key = "bench-key-0123456789abcdef"
     env = dict(os.environ, DRIFTLINE_BOOTSTRAP_KEY=key, DRIFTLINE_MAX_INFLIGHT=str(clients))
-    cmd = [sys.executable, "-m", "driftline.server", "serve", "--store", url, "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env)
-    base = f"http://127.0.0.1:{port}"
+    base = [f"http://127.0.0.1:{port}" for port in ports]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        for i, port in enumerate(ports):
+            cmd = [sys.executable, "-m", "driftline.server", "serve", "--store", url]
+            procs.append(subprocess.Popen([*cmd, "--port", str(port)], env=env))
+            if i == 0:  # the first one migrates the store and creates the key
+                _wait_healthy(base[0])
+        for b in base:
+            _wait_healthy(b)
         headers = {"Authorization": f"Bearer {key}", "Content-Encoding": "gzip"}
         gz = [_gzip(b) for b in bodies]
 
-        def send(chunk: list[bytes]) -> int:
+        def send(i: int) -> int:
             n = 0
+            url = base[i % replicas] + "/v1/events"
             with httpx.Client(timeout=60) as client:
-                for body in chunk:
-                    r = client.post(base + "/v1/events", content=body, headers=headers)
+                for body in gz[i::clients]:
+                    r = client.post(url, content=body, headers=headers)
                     r.raise_for_status()
                     n += r.json()["accepted"]
             return n
 
         t0 = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-            n = sum(pool.map(send, [gz[i::clients] for i in range(clients)]))
+            n = sum(pool.map(send, range(clients)))
         elapsed = time.perf_counter() - t0
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
     return {"events": n, "seconds": elapsed, "events_per_second": n / elapsed}
+
+
+def _wait_healthy(base: str) -> None:
+    import httpx
+
+    for _ in range(600):
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{base} did not start")
 
 
 def _gzip(body: bytes) -> bytes:
@@ -224,6 +245,10 @@ def _line(name: str, r: dict[str, float]) -> str:
     )
 
 
+def _http_line(name: str, r: dict[str, float], how: str) -> str:
+    return f"{name:<11} {r['events_per_second']:>9,.0f} events/s wall ({r['seconds']:.1f} s), {how}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=int, default=100_000)
@@ -233,6 +258,9 @@ def main() -> None:
     ap.add_argument("--sqlite-dir", default="/tmp")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--http", type=int, default=0, metavar="CLIENTS", help="also over HTTP")
+    ap.add_argument(
+        "--replicas", type=int, default=1, help="HTTP: collector processes sharing the store"
+    )
     ap.add_argument(
         "--clients",
         type=int,
@@ -259,14 +287,16 @@ def main() -> None:
         print(_line("postgresql", r))
     if args.http:
         hp = f"{args.sqlite_dir}/driftline-bench-http-{os.getpid()}.db"
-        r = run_http(f"sqlite:///{hp}", bodies, args.http)
+        r = run_http(f"sqlite:///{hp}", bodies, args.http, args.replicas)
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(hp + suffix):
                 os.remove(hp + suffix)
-        print(
-            f"http+sqlite {r['events_per_second']:>9,.0f} events/s wall ({r['seconds']:.1f} s), "
-            f"{args.http} clients, gzip, one uvicorn process"
-        )
+        how = f"{args.http} clients, gzip, {args.replicas} collector process(es)"
+        print(_http_line("http+sqlite", r, how))
+        if args.postgres:
+            with fresh_database("driftline_bench_http") as url:
+                r = run_http(url, bodies, args.http, args.replicas)
+            print(_http_line("http+pg", r, how))
     st = stage_rates(bodies)
     print(
         f"stages alone: parse+validate {st['parse_validate']:,.0f}, "

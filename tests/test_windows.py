@@ -272,3 +272,70 @@ def test_unlabelled_windows_get_cbpe_estimates(
     assert {"estimated.roc_auc", "estimated.f1"} <= names
     # the window's target column is always empty (labels come on their own): no points
     assert not store.metric_points(MetricQuery(column="y"))
+
+
+class _AckLost:
+    """A store whose third insert commits and then fails, as a lost connection would."""
+
+    def __init__(self, store: Store) -> None:
+        import itertools
+
+        self._store = store
+        self._calls = itertools.count(1)  # thread-safe in CPython
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def insert_events(self, rows: Any) -> set[str]:
+        call = next(self._calls)
+        new = self._store.insert_events(rows)
+        if call == 3:
+            raise ConnectionError("connection lost after commit")
+        return new
+
+
+def test_concurrent_batches_and_a_lost_ack_count_every_event_once(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    import threading
+
+    events = make_events(2400, rng)
+    results = []
+    for mode in ("one thread", "eight threads, a lost ack"):
+        store = open_store(f"sqlite:///{tmp_path}/{len(results)}.db")
+        clock = ManualClock(T0)
+        if mode == "one thread":
+            lw = LiveWindows(store, CFG, clock)
+            for j in range(0, len(events), 100):
+                lw.ingest(events[j : j + 100])
+        else:
+            lw = LiveWindows(_AckLost(store), CFG, clock)  # type: ignore[arg-type]
+            batches = [events[j : j + 100] for j in range(0, len(events), 100)]
+            errors = []
+
+            def send(lw: LiveWindows, part: list[list[dict]], errors: list[Exception]) -> None:
+                for b in part:
+                    try:
+                        lw.ingest(b)
+                    except ConnectionError as exc:
+                        errors.append(exc)
+                        lw.ingest(b)  # the client retries: duplicates are ignored
+
+            threads = [
+                threading.Thread(target=send, args=(lw, batches[i::8], errors)) for i in range(8)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(errors) == 1
+        lw.flush(force=True)
+        results.append(evaluate_all(store, clock))
+        store.close()
+    one, many = results
+    start = window_start(T0, 300)
+    assert one[(ALL, 300, start, "events", "", "")] == 2400
+    exact = ("events", "error_ratio", "label_coverage_ratio", "missing_ratio")
+    for k, v in one.items():
+        if k[3] in exact:
+            assert many[k] == pytest.approx(v, rel=1e-12), k
