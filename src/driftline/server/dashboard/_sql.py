@@ -134,6 +134,8 @@ def aggregate(
     if not metrics:
         return []
     m = t.c
+    if bucket is not None and bucket <= scope.window_size:
+        return _each_window(store, scope, metrics, column)
     fixed = {
         "metric": metrics[0] if len(metrics) == 1 else None,
         "method": None if by_method else "",
@@ -180,6 +182,32 @@ def aggregate(
                 ]
             )
         )  # fmt: skip
+    out.sort(key=lambda a: a.first)
+    return out
+
+
+def _each_window(
+    store: Store, scope: Scope, metrics: Sequence[str], column: str | None
+) -> list[Agg]:
+    """One bucket per window: the points themselves, read in index order (no grouping)."""
+    from sqlalchemy import select
+
+    from driftline.store.tables import metric_points as t
+
+    m = t.c
+    sel = select(
+        m.metric, m.method, m.column, m.segment, m.window_start, m.value, m.n, m.status
+    ).where(*_where(scope, metrics, column))
+    with _engine(store).connect() as conn:
+        rows = conn.execute(sel).all()
+    out = [
+        Agg(
+            metric, method, col, seg, int(ws), int(ws), 1,
+            value, None if value is None else value * n, n if value is not None else 0,
+            value, int(status == "drift"),
+        )
+        for metric, method, col, seg, ws, value, n, status in rows
+    ]  # fmt: skip
     out.sort(key=lambda a: a.first)
     return out
 
