@@ -10,9 +10,10 @@ out-of-range check per column; traffic, errors, shadow share, latency
 p50/p95/p99/mean, label coverage, five realized performance metrics, CBPE's
 estimated accuracy and ROC AUC, dataset drift per window); a challenger
 version gets the same. Then the collector app with the dashboard is served by
-uvicorn on 127.0.0.1 in its own process (as ``driftline serve`` would be; a
-server thread in the measuring process adds some 40 ms of GIL hand-offs to
-every request) and each page is loaded ``--loads`` times over HTTP (signed in
+uvicorn on 127.0.0.1 in its own process, built as ``driftline serve`` builds
+it (background tick and garbage-collector tuning included; a server thread in
+the measuring process would add some 40 ms of GIL hand-offs to every
+request) and each page is loaded ``--loads`` times over HTTP (signed in
 with a read key), after one warm-up load. Printed: p50 / p95 / max per page in
 milliseconds, and the machine load from ``uptime``.
 """
@@ -36,7 +37,6 @@ import orjson
 from driftline.sdk.clock import ManualClock
 from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
-from driftline.server.dashboard import mount_dashboard
 from driftline.store import open_store
 
 END = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -121,9 +121,8 @@ def serve(db: str, port: int) -> None:
     store = open_store(f"sqlite:///{db}/bench.db")
     clock = ManualClock(END + 60)
     settings = Settings(windows=WindowConfig(sizes=SIZES))
-    app = create_app(settings, store, clock, background=False)
-    mount_dashboard(app, store, settings, clock)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    app = create_app(settings, store, clock)  # what `driftline serve` runs, dashboard included
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def main() -> None:

@@ -71,7 +71,6 @@ class Dashboard:
         self.env.filters.update(pct=pct, ms=ms, num=num, ts=ts, dur=dur, score=score)
         self.env.globals["chart_json"] = _chart_json
         self._static: dict[str, tuple[bytes, str, str]] = {}
-        self._gc_frozen = False
 
     # -- rendering -----------------------------------------------------------------------
     def render(
@@ -85,8 +84,6 @@ class Dashboard:
         status: int = 200,
     ) -> HTMLResponse:
         t0 = time.perf_counter()
-        if not self._gc_frozen:
-            self._freeze_gc()
         base = {
             "prefix": self.prefix,
             "request": request,
@@ -108,15 +105,6 @@ class Dashboard:
         resp.headers["Referrer-Policy"] = "same-origin"
         resp.headers["Cache-Control"] = "no-store"
         return resp
-
-    def _freeze_gc(self) -> None:
-        """Move every object alive at the first page (modules, the app, caches) out of the
-        collector's reach. A full collection otherwise walks that whole heap: 120-150 ms
-        pauses every few page loads, most of the dashboard's p95 (benchmarks/RESULTS.md)."""
-        import gc
-
-        gc.freeze()
-        self._gc_frozen = True
 
     def error(
         self, request: Request, visitor: Visitor | None, status: int, message: str
