@@ -5,8 +5,10 @@ for 20 columns; a chart needs a few hundred points and a sparkline about a
 hundred. :func:`aggregate` lets the database sum, weigh and take maxima per
 time bucket and returns one short tuple per (metric, method, column, segment,
 bucket); :func:`window_rows` reads the full points (``details`` included) of
-one window. Both run on the store's SQLAlchemy engine (SQLite or PostgreSQL),
-through the ``(model, metric, window_size, window_start)`` index.
+one window. Both run on the store's SQLAlchemy engine (SQLite or PostgreSQL):
+``aggregate`` from the covering index ``ix_metric_points_read`` alone (model,
+version, window size, metric, segment, window start, then the columns it
+reads), ``window_rows`` through the primary key.
 """
 
 from __future__ import annotations
