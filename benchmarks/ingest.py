@@ -2,7 +2,7 @@
 
     python benchmarks/ingest.py [--events 100000] [--batch 500] [--features 20]
                                 [--postgres postgresql://postgres@127.0.0.1:5432/test]
-                                [--skip-memory]
+                                [--skip-memory] [--repeat N] [--ids sdk|random|serial]
 
 Each batch goes through what a request does after the HTTP layer: JSON bytes
 -> decode -> per-event validation -> INSERT ... ON CONFLICT (commit) -> live
@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 import tracemalloc
+import uuid
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ import orjson
 import pyarrow as pa
 
 from driftline.schema import Kind, Schema
+from driftline.sdk._ids import uuid7_hex_batch
 from driftline.sdk.clock import SystemClock
 from driftline.server.collector import Collector, tune_gc
 from driftline.server.ingest import Limits, decode_body, validate
@@ -35,12 +38,24 @@ from driftline.store.testing import fresh_database
 from driftline.windows import WindowStats, infer_schema
 
 
-def make_bodies(n_events: int, batch: int, n_features: int, seed: int = 0) -> list[bytes]:
+def make_bodies(
+    n_events: int, batch: int, n_features: int, seed: int = 0, ids: str = "sdk"
+) -> list[bytes]:
+    """JSON bodies of ``batch`` events; ``ids``: "sdk" (the SDK's time-ordered version-7
+    UUIDs, one millisecond per batch), "random" (version-4 UUIDs, e.g. random request ids)
+    or "serial" (zero-padded counters)."""
     rng = np.random.default_rng(seed)
     now = time.time()
     n_cat = n_features // 4
     bodies = []
+    ms = int(now * 1000) - n_events // batch
     for b in range(0, n_events, batch):
+        if ids == "sdk":
+            batch_ids = uuid7_hex_batch(batch, ms + b // batch)
+        elif ids == "random":
+            batch_ids = [uuid.uuid4().hex for _ in range(batch)]
+        else:
+            batch_ids = [f"{seed:04d}{k:012d}" for k in range(b, b + batch)]
         xs = rng.normal(size=(batch, n_features - n_cat)).round(4)
         cats = rng.integers(0, 8, size=(batch, n_cat))
         events = []
@@ -51,8 +66,8 @@ def make_bodies(n_events: int, batch: int, n_features: int, seed: int = 0) -> li
             events.append(
                 {
                     "type": "prediction",
-                    "event_id": f"{seed:04d}{k:012d}",
-                    "prediction_id": f"{seed:04d}{k:012d}",
+                    "event_id": batch_ids[i],
+                    "prediction_id": batch_ids[i],
                     "timestamp": now - 30 + (k % 60) * 0.5,
                     "model": "bench",
                     "version": "v1",
@@ -267,24 +282,42 @@ def main() -> None:
         default=1,
         help="in-process: threads calling the collector at once, as the server's thread pool",
     )
+    ap.add_argument("--repeat", type=int, default=1, help="in-process runs (median shown)")
+    ap.add_argument(
+        "--ids",
+        choices=("sdk", "random", "serial"),
+        default="sdk",
+        help="event ids: the SDK's time-ordered UUIDv7 (default), random UUIDv4, or counters",
+    )
     args = ap.parse_args()
     print(f"# host: {platform.node()} cpus={os.cpu_count()} load(1,5,15)={os.getloadavg()}")
-    bodies = make_bodies(args.events, args.batch, args.features)
+    bodies = make_bodies(args.events, args.batch, args.features, ids=args.ids)
     print(
         f"# {args.events} events in batches of {args.batch}, {args.features} features, "
-        f"{args.clients} client thread(s)"
+        f"{args.clients} client thread(s), {args.ids} ids"
     )
-    path = f"{args.sqlite_dir}/driftline-bench-{os.getpid()}.db"
-    r = run_ingest(f"sqlite:///{path}", bodies, args.clients)
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    print(_line("sqlite", r))
-    if args.postgres:
-        os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
-        with fresh_database("driftline_bench") as url:
-            r = run_ingest(url, bodies, args.clients)
-        print(_line("postgresql", r))
+    runs: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+    for rep in range(args.repeat):
+        path = f"{args.sqlite_dir}/driftline-bench-{os.getpid()}-{rep}.db"
+        r = run_ingest(f"sqlite:///{path}", bodies, args.clients)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        print(_line("sqlite", r))
+        runs["sqlite"].append(r["events_per_second"])
+        if args.postgres:
+            os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
+            with fresh_database("driftline_bench") as url:
+                r = run_ingest(url, bodies, args.clients)
+            print(_line("postgresql", r))
+            runs["postgresql"].append(r["events_per_second"])
+    if args.repeat > 1:
+        for name, xs in runs.items():
+            if xs:
+                print(
+                    f"{name}: median {statistics.median(xs):,.0f} events/s over {len(xs)} runs "
+                    f"(min {min(xs):,.0f}, max {max(xs):,.0f})"
+                )
     if args.http:
         hp = f"{args.sqlite_dir}/driftline-bench-http-{os.getpid()}.db"
         r = run_http(f"sqlite:///{hp}", bodies, args.http, args.replicas)

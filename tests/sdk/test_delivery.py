@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -73,8 +74,10 @@ def test_batches_are_standard_gzip_whichever_library_compresses_them(
     assert mon.flush(10)
     assert [e["features"]["i"] for e in receiver.accepted()] == list(range(1200))
     posts = receiver.requests
-    assert len(posts) == 3 and all(r["headers"]["Content-Encoding"] == "gzip" for r in posts)
-    assert all(len(r["raw"]) * 4 < len(r["body"]) for r in posts)  # compressed, not stored
+    # at most 500 a batch; a batch may also close early on time on a busy machine
+    assert len(posts) >= 3 and all(len(json.loads(r["body"])) <= 500 for r in posts)
+    assert all(r["headers"]["Content-Encoding"] == "gzip" for r in posts)
+    assert all(len(r["raw"]) * 4 < len(r["body"]) for r in posts if len(r["body"]) > 10_000)
 
 
 def test_api_key_from_the_environment(

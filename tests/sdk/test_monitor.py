@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from driftline.errors import ConfigError, DriftlineError
 from driftline.sdk import ManualClock, MemorySink, Monitor, Prediction, SDKConfigError
+from driftline.sdk._ids import uuid7_ms
 from driftline.sdk.context import request_id
 
 from .conftest import wait_until
@@ -47,7 +49,8 @@ def test_observe_records_a_complete_prediction_event(make_monitor: MakeMonitor) 
         "shadow": False,
         "tags": {"channel": "web"},
     }
-    assert re.fullmatch(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}", event["event_id"])
+    # a version-7 UUID (RFC 9562): time-ordered, so the collector's id index grows at one end
+    assert re.fullmatch(r"[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}", event["event_id"])
 
 
 def test_event_ids_are_unique_and_prediction_id_is_readable_on_the_hot_path(
@@ -65,6 +68,8 @@ def test_event_ids_are_unique_and_prediction_id_is_readable_on_the_hot_path(
     assert len({e["event_id"] for e in events}) == 300
     assert events[0]["prediction_id"] == ids[0] == events[0]["event_id"]
     assert all(RFC3339.match(e["timestamp"]) for e in events)
+    made = [uuid7_ms(e["event_id"]) for e in events]
+    assert abs(max(made) - time.time() * 1000) < 60_000
 
 
 def test_an_error_is_recorded_and_still_raised_to_the_caller(

@@ -44,6 +44,10 @@ def test_insert_events_is_idempotent_on_event_id(store: Store) -> None:
     assert store.insert_events([event(2), event(3)]) == {"e3"}
     assert store.insert_events([]) == set()
     assert store.event_counts("m", "v1", 0, 2**40) == 3
+    # known ids between new ones: exactly the new ones are reported
+    assert store.insert_events([event(i) for i in (0, 3, 6, 1, 7, 2)]) == {"e0", "e6", "e7"}
+    assert store.insert_events([event(i) for i in (6, 7)]) == set()
+    assert store.event_counts("m", "v1", 0, 2**40) == 6
 
 
 def test_models_list_versions_with_stored_event_counts(store: Store) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from driftline.errors import require
-from driftline.sdk._ids import uuid4_hex
+from driftline.sdk._ids import uuid7_hex
 from driftline.sdk.context import request_id
 from driftline.sdk.metrics import HistogramTally, shared_families
 from driftline.sdk.monitor import Monitor
@@ -115,7 +115,7 @@ class DriftlineMiddleware:
                     rid = candidate
                 break
         if rid is None:
-            rid = uuid4_hex()
+            rid = uuid7_hex()
         rid_header = (header, rid.encode("latin-1"))
         status = 500
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftline.sdk._ids import uuid4_hex_batch
+from driftline.sdk._ids import uuid7_hex, uuid7_hex_batch
 from driftline.sdk.metrics import BoundMetrics, top_score
 from driftline.sdk.privacy import PrivacyPolicy
 
@@ -91,13 +91,10 @@ class EventEncoder:
         self.model = model
         self.policy = policy
         self._ts = RFC3339()
-        self._ids: list[str] = []
 
     def new_id(self) -> str:
-        """A uuid4 hex id, drawn from a block made with one OS call per 1024 ids."""
-        if not self._ids:
-            self._ids = uuid4_hex_batch(1024)
-        return self._ids.pop()
+        """A time-ordered (version-7 UUID) hex id."""
+        return uuid7_hex()
 
     def prediction(self, obs: Observation) -> dict[str, Any]:
         """The wire record of one observation; also tallies its metrics."""
@@ -121,10 +118,7 @@ class EventEncoder:
         threads. An event that fails to encode is left out and ``on_error``
         called (without one, the error propagates).
         """
-        ids = self._ids
-        if len(ids) < len(batch):
-            ids = self._ids = uuid4_hex_batch(max(1024, len(batch))) + ids
-        new_id = ids.pop
+        new_id = uuid7_hex_batch(len(batch)).pop  # one OS call, this millisecond
         model = self.model
         policy = self.policy
         redact = not policy.is_noop

@@ -15,7 +15,7 @@ from functools import wraps
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from driftline.sdk._ids import uuid4_hex
+from driftline.sdk._ids import uuid7_hex
 
 if TYPE_CHECKING:
     from driftline.sdk.monitor import Monitor
@@ -36,7 +36,7 @@ class JobRun:
     ) -> None:
         self._monitor = monitor
         self.job = job
-        self.run_id = run_id or uuid4_hex()
+        self.run_id = run_id or uuid7_hex()
         if isinstance(scheduled_at, datetime):
             scheduled_at = scheduled_at.timestamp()
         self.scheduled_at = scheduled_at

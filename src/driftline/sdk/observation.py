@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from driftline.sdk._ids import uuid4_hex
+from driftline.sdk._ids import uuid7_hex
 from driftline.sdk.metrics import BoundMetrics
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class Observation:
     def event_id(self) -> str:
         """This event's unique id (made on first read, else on the shipper thread)."""
         if self._event_id is None:
-            self._event_id = uuid4_hex()
+            self._event_id = uuid7_hex()
         return self._event_id
 
     @property

@@ -69,15 +69,22 @@ class PostgresStore(SQLStore):
         """
         if not rows:
             return set()
+        created: dict[Any, Any] | None = None
         with self.engine.begin() as conn:
             raw: Any = conn.connection.dbapi_connection
+            info = conn.connection.info  # kept as long as the database session
             with raw.cursor() as cur:
-                cur.execute(_TEMP_TABLE)
+                if not info.get("events_in"):  # once per session, not a round trip per batch
+                    cur.execute(_TEMP_TABLE)
+                    created = info
                 with cur.copy(_COPY_EVENTS) as copy:
                     for r in rows:
                         copy.write_row(r)
                 cur.execute(_INSERT_EVENTS)
-                return {x[0] for x in cur.fetchall()}
+                new = {x[0] for x in cur.fetchall()}
+        if created is not None:  # committed: the table exists for the session's next batches
+            created["events_in"] = True
+        return new
 
     def migrate(self) -> None:
         from driftline.store.migrate import upgrade
