@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from driftline._yaml import read_yaml
 from driftline.errors import ConfigError
 
 Gate = Literal["drift", "quality", "performance"]
@@ -92,15 +93,8 @@ def _known_method(name: str) -> str:
 
 def load_check_config(path: str | Path) -> CheckConfig:
     """Read and validate a check configuration file (YAML); raise ConfigError naming the key."""
-    import yaml
-
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+    data = read_yaml(p)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -131,3 +131,55 @@ def test_docs_examples_run() -> None:
     Path("/tmp/driftline-docs").mkdir(exist_ok=True)
     for code in blocks:
         exec(compile(code, "docs/dashboard.md", "exec"), {})
+
+
+async def test_a_project_key_sees_only_its_project(bare: Env) -> None:
+    """A key of project "team-b" sees team-b's model, its alerts and job runs, nothing else;
+    the default project's keys do not see team-b's model (404 either way, no leak)."""
+    from driftline.alerts.points import MetricPoint
+    from driftline.server.auth import Principal, create_key
+
+    b_read, _ = create_key(bare.store, bare.clock, name="b-read", scopes=("read",), project="b")
+    b_admin, _ = create_key(bare.store, bare.clock, name="b-admin", scopes=("admin",), project="b")
+    t = bare.clock.time()
+    bare.collector.check_models(["ours"], None, claim=True)  # the default project's model
+    bare.collector.check_models(["theirs"], Principal("k", "b", "b", ("ingest",)), claim=True)
+    for model in ("ours", "theirs"):
+        bare.store.ensure_version(model, "v1", t)
+    ws = (t // 300) * 300 - 600
+    for w in (ws, ws + 300):  # two windows in a row: the rule's "for: 2"
+        bare.engine.ingest(
+            MetricPoint(m, "v1", "*", "drift_detected", "x", w, w + 300, 1.0)
+            for m in ("ours", "theirs")
+        )
+    fired = {a.labels["model"]: a for a in bare.engine.alerts()}
+    assert set(fired) == {"ours", "theirs"}, fired
+    own = {"Authorization": f"Bearer {b_read}"}
+    b_act = {"Authorization": f"Bearer {b_admin}"}
+    async with client(bare) as c:
+        overview = (await c.get("/ui/?range=24h", headers=own)).text
+        assert 'data-model="theirs"' in overview and 'data-model="ours"' not in overview
+        assert (await c.get("/ui/models/theirs", headers=own)).status_code == 200
+        assert (await c.get("/ui/models/ours", headers=own)).status_code == 404
+        assert (await c.get("/ui/models/ours/columns/x", headers=own)).status_code == 404
+        alerts = (await c.get("/ui/alerts?range=24h", headers=own)).text
+        assert fired["theirs"].fingerprint in alerts and fired["ours"].fingerprint not in alerts
+        r = await c.get(f"/ui/alerts/{fired['ours'].fingerprint}", headers=own)
+        assert r.status_code == 404
+        # an admin of project b cannot act on the default project's alert either
+        token = csrf_of((await c.get("/ui/alerts", headers=b_act)).text)
+        r = await c.post(
+            f"/ui/alerts/{fired['ours'].fingerprint}/ack", data={"csrf": token}, headers=b_act
+        )
+        assert r.status_code == 422 and not bare.engine.alert(fired["ours"].fingerprint).acked_by
+        r = await c.post(
+            f"/ui/alerts/{fired['theirs'].fingerprint}/ack", data={"csrf": token}, headers=b_act
+        )
+        assert r.status_code == 303
+
+        overview = (await c.get("/ui/?range=24h", headers=bare.auth("read"))).text
+        assert 'data-model="ours"' in overview and 'data-model="theirs"' not in overview
+        r = await c.get("/ui/models/theirs", headers=bare.auth("read"))
+        assert r.status_code == 404
+        overview = (await c.get("/ui/?range=24h", headers=bare.auth("admin"))).text
+        assert 'data-model="ours"' in overview and 'data-model="theirs"' in overview

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from driftline._yaml import read_yaml
 from driftline.alerts._fields import Duration, _Strict
 from driftline.alerts.receivers import ActionConfig, LogConfig, ReceiverConfig
 from driftline.alerts.rules import (
@@ -147,15 +148,8 @@ def parse_alerts_config(data: Any, where: str = "alerts") -> AlertsConfig:
 
 def load_alerts_config(path: str | Path) -> AlertsConfig:
     """Read driftline.yaml's ``alerts:`` section (or a file holding just that section)."""
-    import yaml
-
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+    data = read_yaml(p)
     if isinstance(data, dict) and "alerts" in data:
         section, where = data["alerts"], "alerts"
     else:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
+from driftline._yaml import read_yaml
 from driftline.alerts import AlertsConfig
 from driftline.alerts._time import parse_duration
 from driftline.alerts.config import describe
@@ -247,15 +248,8 @@ def parse_serve_config(data: Any, path: Path | None = None) -> ServeConfig:
 
 def load_serve_config(path: str | Path) -> ServeConfig:
     """Read driftline.yaml (YAML) and validate the sections ``serve`` uses."""
-    import yaml
-
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+    data = read_yaml(p)
     return parse_serve_config(data, p)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -14,6 +14,7 @@ from driftline.errors import DriftlineError
 from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard.security import COOKIE, SESSION_SECONDS, Visitor, same_origin
 from driftline.server.dashboard.timerange import RANGES, TimeRange, parse_range, range_around
+from driftline.store.base import DEFAULT_PROJECT
 
 if TYPE_CHECKING:
     from driftline.server.dashboard import Dashboard
@@ -25,6 +26,35 @@ MAX_FORM_BYTES = 16_384
 def _dash(request: Request) -> Dashboard:
     d: Dashboard = request.app.state.dashboard
     return d
+
+
+def _visible(dash: Dashboard, visitor: Visitor, models: Iterable[str]) -> set[str]:
+    """The models of ``models`` in the visitor's project (all of them for global admin keys).
+
+    A key of a project sees only that project's models, their alerts and its job runs,
+    as on the HTTP API; other models look as if they did not exist (404, not 403).
+    """
+    names = set(models)
+    who = visitor.principal
+    if who.is_global:
+        return names
+    projects = dash.store.model_projects(names)
+    return {m for m in names if who.reaches(projects.get(m, DEFAULT_PROJECT))}
+
+
+def _alert_visible(dash: Dashboard, visitor: Visitor, labels: Mapping[str, str]) -> bool:
+    """Whether the visitor may see (and, with admin scope, act on) an alert or silence.
+
+    Alerts about a model follow the model's project; the rest (jobs, the collector)
+    belong to the default project.
+    """
+    who = visitor.principal
+    if who.is_global:
+        return True
+    model = labels.get("model")
+    if not model:
+        return who.reaches(DEFAULT_PROJECT)
+    return model in _visible(dash, visitor, [model])
 
 
 def page(scope: str) -> Callable[[Handler], Callable[[Request], Response]]:
@@ -186,6 +216,9 @@ def overview(request: Request, visitor: Visitor) -> Response:
     dash = _dash(request)
     tr = _range(request)
     known = queries.versions(dash.store)
+    if not visitor.principal.is_global:
+        seen = _visible(dash, visitor, (m for m, _ in known))
+        known = [(m, v) for m, v in known if m in seen]
     rows = queries.overview(dash.store, tr, known)
     for alert in dash.active_alerts():
         for h in rows:
@@ -202,8 +235,11 @@ def overview(request: Request, visitor: Visitor) -> Response:
     return dash.render(request, visitor, "overview.html", ctx, tr=tr)
 
 
-def _version_of(request: Request, model: str) -> tuple[str | None, list[str]]:
+def _version_of(request: Request, visitor: Visitor, model: str) -> tuple[str | None, list[str]]:
+    """The version asked for (else the first) and all versions of a model the visitor sees."""
     dash = _dash(request)
+    if not _visible(dash, visitor, [model]):
+        return None, []
     names = [v for m, v in queries.versions(dash.store) if m == model]
     want = request.query_params.get("version")
     if want in names:
@@ -214,7 +250,7 @@ def _version_of(request: Request, model: str) -> tuple[str | None, list[str]]:
 def model_page(request: Request, visitor: Visitor) -> Response:
     dash = _dash(request)
     model = request.path_params["model"]
-    version, names = _version_of(request, model)
+    version, names = _version_of(request, visitor, model)
     if version is None:
         return dash.error(request, visitor, 404, f"no model named {model!r}")
     tr = _range(request)
@@ -300,7 +336,7 @@ def _per_point(what: str, tr: TimeRange) -> str:
 def column_page(request: Request, visitor: Visitor) -> Response:
     dash = _dash(request)
     model, column = request.path_params["model"], request.path_params["column"]
-    version, names = _version_of(request, model)
+    version, names = _version_of(request, visitor, model)
     if version is None:
         return dash.error(request, visitor, 404, f"no model named {model!r}")
     tr = _range(request)
@@ -360,7 +396,7 @@ def column_page(request: Request, visitor: Visitor) -> Response:
 def compare_page(request: Request, visitor: Visitor) -> Response:
     dash = _dash(request)
     model = request.path_params["model"]
-    _, names = _version_of(request, model)
+    _, names = _version_of(request, visitor, model)
     if not names:
         return dash.error(request, visitor, 404, f"no model named {model!r}")
     tr = _range(request)
@@ -460,6 +496,7 @@ def explain_link(dash: Dashboard, labels: dict[str, str], since: float | None) -
 
 def alerts_page(request: Request, visitor: Visitor) -> Response:
     dash = _dash(request)
+    everything = visitor.principal.reaches(DEFAULT_PROJECT)
     tr = _range(request)
     engine = dash.alerts
     groups: dict[str, list[Any]] = {"firing": [], "pending": [], "resolved": []}
@@ -467,14 +504,18 @@ def alerts_page(request: Request, visitor: Visitor) -> Response:
     muted: dict[str, str] = {}
     if engine is not None:
         for a in engine.alerts():
-            if a.state.value in groups:
+            if a.state.value in groups and _alert_visible(dash, visitor, a.labels):
                 groups[a.state.value].append(a)
                 why = engine.muted_by(a)
                 if why:
                     muted[a.fingerprint] = why
         now = dash.clock.time()
         silences = sorted(
-            (s for s in engine.store.silences() if s.ends_at > now - 86400),
+            (
+                s
+                for s in engine.store.silences()
+                if s.ends_at > now - 86400 and _alert_visible(dash, visitor, _exact(s))
+            ),
             key=lambda s: -s.starts_at,
         )
         groups["resolved"].sort(key=lambda a: -(a.resolved_at or 0))
@@ -483,8 +524,9 @@ def alerts_page(request: Request, visitor: Visitor) -> Response:
         "silences": silences,
         "muted": muted,
         "explain": lambda a: explain_link(dash, a.labels, a.active_since),
-        "inbox": dash.inbox_messages(),
-        "deliveries": dash.deliveries(),
+        # what the receivers got spans every project: keys of the default project only
+        "inbox": dash.inbox_messages() if everything else [],
+        "deliveries": dash.deliveries() if everything else [],
         "alerting": engine is not None,
     }
     return dash.render(request, visitor, "alerts.html", ctx, tr=tr)
@@ -499,6 +541,8 @@ def alert_page(request: Request, visitor: Visitor) -> Response:
     try:
         alert = engine.alert(fp)
     except DriftlineError:
+        alert = None
+    if alert is None or not _alert_visible(dash, visitor, alert.labels):
         return dash.error(
             request, visitor, 404, f"no alert {fp!r} (resolved alerts are kept 7 days)"
         )
@@ -514,7 +558,9 @@ def alert_page(request: Request, visitor: Visitor) -> Response:
 def jobs_page(request: Request, visitor: Visitor) -> Response:
     dash = _dash(request)
     tr = _range(request)
-    runs = [r for r in dash.store.job_runs(None, 500) if r["started_at"] >= tr.start]
+    who = visitor.principal
+    project = None if who.is_global else who.project
+    runs = [r for r in dash.store.job_runs(None, 500, project) if r["started_at"] >= tr.start]
     jobs: dict[str, dict[str, Any]] = {}
     for r in runs:
         r["duration"] = max(r["finished_at"] - r["started_at"], 0.0)
@@ -572,7 +618,21 @@ def _back(dash: Dashboard, form: dict[str, str]) -> str:
     return _safe_next(dash.prefix, form.get("next"))
 
 
+def _visible_alert(dash: Dashboard, visitor: Visitor, fp: str) -> Any:
+    """The alert ``fp`` if the visitor may act on it; else the same error as an unknown one."""
+    alert = _engine(dash).alert(fp)
+    if not _alert_visible(dash, visitor, alert.labels):
+        raise DriftlineError(f"no alert with fingerprint {fp!r}")
+    return alert
+
+
+def _exact(silence: Any) -> dict[str, str]:
+    """A silence's equality matchers as labels (what decides who may see it)."""
+    return {m.name: m.value for m in silence.matchers if m.op == "="}
+
+
 def ack(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
+    _visible_alert(dash, visitor, request.path_params["fp"])
     _engine(dash).acknowledge(
         request.path_params["fp"], visitor.principal.name, form.get("comment", "")
     )
@@ -580,6 +640,7 @@ def ack(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str
 
 
 def outcome(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
+    _visible_alert(dash, visitor, request.path_params["fp"])
     _engine(dash).set_outcome(
         request.path_params["fp"],
         form.get("outcome", ""),
@@ -594,7 +655,7 @@ SILENCE_CHOICES = {"1h": 3600.0, "4h": 4 * 3600.0, "24h": 86400.0, "7d": 7 * 864
 
 def silence(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
     engine = _engine(dash)
-    alert = engine.alert(request.path_params["fp"])
+    alert = _visible_alert(dash, visitor, request.path_params["fp"])
     keys = ("alertname", "model", "version", "segment", "column", "job")
     matchers = {k: alert.labels[k] for k in keys if alert.labels.get(k)}
     seconds = SILENCE_CHOICES.get(form.get("duration", ""), 3600.0)
@@ -606,7 +667,13 @@ def silence(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str,
 
 
 def expire(dash: Dashboard, request: Request, visitor: Visitor, form: dict[str, str]) -> str:
-    _engine(dash).expire_silence(request.path_params["sid"], visitor.principal.name)
+    engine = _engine(dash)
+    sid = request.path_params["sid"]
+    if not visitor.principal.is_global:
+        found = [s for s in engine.store.silences() if s.id == sid]
+        if not found or not _alert_visible(dash, visitor, _exact(found[0])):
+            raise DriftlineError(f"no silence {sid!r}")
+    engine.expire_silence(sid, visitor.principal.name)
     return _back(dash, form)
 
 
