@@ -69,6 +69,9 @@ def test_live_demo_shows_drift_challenger_and_alerts(tmp_path: Path) -> None:
     assert "feature_drift" in seen["alerts"] and 'data-testid="inbox"' in seen["alerts"]
     assert "feature_refresh" in seen["jobs"] and "row-bad" in seen["jobs"]
     assert seen["anonymous"] == "303"  # no key, no dashboard: sent to sign in
+    # the references carry labels and class probabilities: accuracy is estimated (CBPE)
+    assert "estimated without labels by CBPE" in seen["model"]
+    assert 'class="est cbpe"' in seen["overview"]
 
 
 def test_live_demo_command_registers_with_typer() -> None:

@@ -255,6 +255,6 @@ async def test_a_regressors_dle_estimate_is_named_dle(store: Store) -> None:
     ids=["one point per window", "grouped"],
 )
 def test_chart_titles_say_what_a_point_holds(span: str, title: str) -> None:
-    from driftline.server.dashboard.views import _per_point
+    from driftline.server.dashboard.model_views import _per_point
 
     assert _per_point("Predictions", parse_range({"range": span}, END, SIZES)) == title

@@ -1,0 +1,240 @@
+"""The model pages: one version's charts and drift table, one column, two versions side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from driftline.server.dashboard import charts, queries
+from driftline.server.dashboard._web import dashboard_of, time_range, version_of
+from driftline.server.dashboard.security import Visitor
+from driftline.server.dashboard.timerange import TimeRange
+
+
+def _loads(text: str) -> dict[str, Any]:
+    import orjson
+
+    out = orjson.loads(text or "{}")
+    return out if isinstance(out, dict) else {}
+
+
+def model_page(request: Request, visitor: Visitor) -> Response:
+    dash = dashboard_of(request)
+    model = request.path_params["model"]
+    version, names = version_of(request, visitor, model)
+    if version is None:
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    tr = time_range(request)
+    segment = request.query_params.get("segment", "*")
+    store = dash.store
+    series = queries.charts(store, tr, model, version, segment)
+    drift = queries.drift_table(store, tr, model, version, segment)
+    checks = queries.quality(store, tr, model, version, series.last, segment)
+    segs = queries.segments(store, tr, model, version)
+    this = next((s for s in segs if s.segment == segment), None)
+    span = (tr.start, tr.end)
+    est = series.estimate
+    perf_traces = [("realized (labels)", series.accuracy)]
+    if est.kind:
+        perf_traces.append((est.label, est.series))
+    lat = series.latency
+    figures = {
+        "traffic": charts.line(
+            _per_point("Predictions", tr),
+            [("predictions", series.events)],
+            bars=True,
+            x_range=span,
+            period=queries.bucket_for(tr, queries.CHART_POINTS),
+        ),
+        "latency": charts.line(
+            "Latency (ms)" if not lat["mean"].x else "Mean latency (ms): no percentiles recorded",
+            [(q, lat[q]) for q in ("p50", "p95", "p99", "mean") if lat[q].x],
+            scale=1000.0,
+            x_range=span,
+        ),
+        "errors": charts.line(
+            "Error rate", [("errors", series.errors)], percent=True, x_range=span
+        ),
+        "performance": charts.line(
+            "Accuracy: realized from labels"
+            + (f" vs {est.label} without labels" if est.kind else ""),
+            perf_traces,
+            percent=True,
+            zero=False,
+            x_range=span,
+        ),
+        "coverage": charts.line(
+            "Label coverage (labels arrive late: recent windows fill in)",
+            [("labelled", series.coverage)],
+            percent=True,
+            x_range=span,
+        ),
+    }
+    alerts = [
+        a
+        for a in dash.active_alerts()
+        if a.labels.get("model") == model and a.labels.get("version") == version
+    ]
+    ctx = {
+        "model": model,
+        "version": version,
+        "versions": names,
+        "segment": segment,
+        "segments": segs,
+        "this": this,
+        "performance_metrics": queries.PERFORMANCE,
+        "estimate_labels": queries.ESTIMATE_LABELS,
+        "drift": drift,
+        "sparkline": queries.sparkline,
+        "checks": checks,
+        "failed_checks": [c for c in checks if c.status != "ok"],
+        "checked_at": series.last,
+        "figures": figures,
+        "estimate": est,
+        "alerts": alerts,
+    }
+    return dash.render(request, visitor, "model.html", ctx, tr=tr)
+
+
+def _per_point(what: str, tr: TimeRange) -> str:
+    """``what`` per window, or per bucket of several windows when the chart groups them."""
+    per = queries.bucket_for(tr, queries.CHART_POINTS)
+    if per == tr.window_size:
+        return f"{what} per window"
+    return f"{what} per {per // 3600} h" if per % 3600 == 0 else f"{what} per {per // 60} min"
+
+
+def column_page(request: Request, visitor: Visitor) -> Response:
+    dash = dashboard_of(request)
+    model, column = request.path_params["model"], request.path_params["column"]
+    version, names = version_of(request, visitor, model)
+    if version is None:
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    tr = time_range(request)
+    segment = request.query_params.get("segment", "*")
+    drift = queries.drift_table(
+        dash.store, tr, model, version, segment, column=column, points=queries.CHART_POINTS
+    )
+    info = drift[0] if drift else None
+    at = request.query_params.get("at")
+    window = None
+    if at and at.isdigit():
+        window = int(at)
+    elif info is not None and info.windows:
+        window = info.last
+    dist = None
+    if window is not None:
+        dist = dash.distribution(model, version, segment, column, tr.window_size, window)
+    span = (tr.start, tr.end)
+    missing = queries.column_series(
+        dash.store, tr, model, version, column, "quality.missing_ratio", segment
+    )
+    figures: dict[str, Any] = {}
+    if info is not None:
+        bucketed = queries.bucket_for(tr, queries.CHART_POINTS) > tr.window_size
+        figures["history"] = charts.line(
+            f"Drift score of {column} ({info.method})"
+            + (" · largest per point" if bucketed else ""),
+            [("score", info.history)],
+            threshold=info.threshold,
+            x_range=span,
+        )
+    if missing.x:
+        figures["missing"] = charts.line(
+            f"Missing values in {column}", [("missing", missing)], percent=True, x_range=span
+        )
+    if dist is not None:
+        figures["distribution"] = charts.distribution(
+            f"{column}: reference vs window of {charts.iso(window or 0).replace('T', ' ')} UTC",
+            dist["bins"],
+            dist["reference"],
+            dist["current"],
+        )
+    ctx = {
+        "model": model,
+        "version": version,
+        "versions": names,
+        "column": column,
+        "segment": segment,
+        "info": info,
+        "dist": dist,
+        "window": window,
+        "figures": figures,
+    }
+    return dash.render(request, visitor, "column.html", ctx, tr=tr)
+
+
+def compare_page(request: Request, visitor: Visitor) -> Response:
+    dash = dashboard_of(request)
+    model = request.path_params["model"]
+    _, names = version_of(request, visitor, model)
+    if not names:
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    tr = time_range(request)
+    qp = request.query_params
+    a = qp.get("a") or ""
+    b = qp.get("b") or ""
+    a = a if a in names else names[0]
+    b = b if b in names else (names[1] if len(names) > 1 else names[0])
+    pair = (a, b) if a != b else (a,)
+    series = {v: queries.charts(dash.store, tr, model, v) for v in pair}
+    health = {v: queries.health(dash.store, tr, model, v, series[v]) for v in pair}
+    total = sum(h.events for h in health.values())
+    for h in health.values():
+        h.share = h.events / total if total else None
+    span = (tr.start, tr.end)
+    q = "p99" if any(series[v].latency["p99"].x for v in pair) else "mean"
+    kinds = {series[v].estimate.kind for v in pair} - {""}
+    est_label = {"cbpe": "CBPE", "confidence": "mean confidence"}.get(
+        kinds.pop() if len(kinds) == 1 else "", "CBPE or mean confidence"
+    )
+    figures = {
+        "traffic": charts.line(
+            _per_point("Predictions", tr), [(v, series[v].events) for v in pair], x_range=span
+        ),
+        "p99": charts.line(
+            f"{q} latency (ms)" if q != "mean" else "Mean latency (ms): no percentiles recorded",
+            [(v, series[v].latency[q]) for v in pair],
+            scale=1000.0,
+            x_range=span,
+        ),
+        "errors": charts.line(
+            "Error rate", [(v, series[v].errors) for v in pair], percent=True, x_range=span
+        ),
+        "accuracy": charts.line(
+            "Accuracy, realized from labels",
+            [(v, series[v].accuracy) for v in pair],
+            percent=True,
+            zero=False,
+            x_range=span,
+        ),
+        "estimated": charts.line(
+            f"Accuracy estimated without labels ({est_label})",
+            [(v, series[v].estimate.series) for v in pair],
+            percent=True,
+            zero=False,
+            x_range=span,
+        ),
+        "coverage": charts.line(
+            "Label coverage", [(v, series[v].coverage) for v in pair], percent=True, x_range=span
+        ),
+    }
+    from driftline.server.routes_read import diff_meta
+
+    meta = {}
+    for v in pair:
+        row = dash.store.version(model, v)
+        meta[v] = _loads(row["meta"]) if row else {}
+    ctx = {
+        "model": model,
+        "versions": names,
+        "a": a,
+        "b": b,
+        "health": health,
+        "drift": {v: health[v].drifted_columns for v in pair},
+        "figures": figures,
+        "diff": diff_meta(meta[a], meta[b]),
+    }
+    return dash.render(request, visitor, "compare.html", ctx, tr=tr)
