@@ -64,8 +64,8 @@ class SQLiteStore(SQLStore):
         #: One connection for the ingest hot path. Events are inserted one batch at a time
         #: anyway (SQLite has one writer), and a connection that made the last commit keeps
         #: its page cache; another connection's cache is dropped at its next transaction,
-        #: so rotating through the pool re-read the index pages for every batch (a third
-        #: slower with two request threads).
+        #: so rotating through the pool re-read the index pages for every batch (with two
+        #: request threads, 35 000 against 43 000 events/s in benchmarks/ingest.py).
         self._ingest = _engine(p, pool_size=1, max_overflow=0, pool_timeout=300)
 
     def close(self) -> None:
