@@ -8,6 +8,7 @@ audited with its author.
 
 from __future__ import annotations
 
+import abc
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -36,8 +37,11 @@ if TYPE_CHECKING:
     from driftline.sdk.clock import Clock
 
 
-class HumanInput:
-    """:class:`~driftline.alerts.AlertEngine`'s methods for silences, acks and outcomes."""
+class HumanInput(abc.ABC):
+    """:class:`~driftline.alerts.AlertEngine`'s methods for silences, acks and outcomes.
+
+    The engine provides the state they act on (the abstract methods below).
+    """
 
     config: AlertsConfig
     store: AlertStore
@@ -47,14 +51,17 @@ class HumanInput:
     groups: Groups
     _lock: threading.RLock
 
+    @abc.abstractmethod
     def _get(self, fp: str) -> Alert:
-        raise NotImplementedError
+        """Implemented by the engine."""
 
+    @abc.abstractmethod
     def _persist(self, alert: Alert) -> None:
-        raise NotImplementedError
+        """Implemented by the engine."""
 
+    @abc.abstractmethod
     def _generator_url(self, alert: Alert) -> str:
-        raise NotImplementedError
+        """Implemented by the engine."""
 
     def add_silence(
         self,
