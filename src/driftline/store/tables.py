@@ -130,6 +130,7 @@ window_state = Table(
     Column("changed_at", Float, nullable=False),
     Column("evaluated_at", Float),
     Index("ix_window_state_end", "window_start"),
+    Index("ix_window_state_evaluated", "window_size", "evaluated_at"),
 )
 
 #: The dashboard's reads: equality columns, the time range, then what they select.
