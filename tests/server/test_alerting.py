@@ -313,3 +313,84 @@ def test_collector_points_become_engine_points(
     assert all((p.window_start, p.window_end) == (T0, T0 + 300) for p in points)
     if metric == "drift_score":
         assert points[0].labels == {"method": "psi"}
+
+
+def test_schema_violations_feed_the_schema_violation_preset(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """A feature no event sends, one sent as text where numbers belong and one the reference
+    lacks each fire the preset for their column; a window that follows the schema resolves the
+    first two, and the unexpected column, which then has no points, resolves after
+    ``resolve_timeout``."""
+    import driftline
+    from driftline.server.config import parse_serve_config
+    from driftline.windows import schema_to_json
+
+    url, got = receiver
+    cfg = parse_serve_config(
+        {
+            "collector": {"windows": {"sizes": ["1m"], "grace_seconds": GRACE}},
+            "alerts": {
+                "presets": ["schema_violation"],
+                "resolve_timeout": "3m",
+                "receivers": [{"name": "data", "webhook": {"url": url, "format": "json"}}],
+                "route": {"receiver": "data", "group_wait": "0s", "group_interval": "1m"},
+            },
+        }
+    )
+    clock = ManualClock(T0)
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    settings = cfg.settings(env={})
+    app = create_app(
+        settings, store, clock, alerts=cfg.alerts_for(settings), env={}, background=False
+    )
+    collector = app.state.collector
+    rng = np.random.default_rng(3)
+    ref = driftline.profile(
+        pa.table(
+            {"x": rng.normal(size=500), "weight": rng.normal(size=500), "z": rng.normal(size=500)}
+        ),
+        seed=0,
+    )
+    store.ensure_version("m", "v1", T0)
+    store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
+    store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+
+    def window(i: int, broken: bool) -> None:
+        start = T0 + i * WINDOW
+        events = []
+        for k in range(40):
+            feats: dict[str, Any] = {"x": float(rng.normal()), "weight": float(rng.normal())}
+            feats["z"] = float(rng.normal())
+            if broken:
+                del feats["x"]  # never sent
+                feats["weight"] = f"{rng.normal():.3f} kg"  # text where a number belongs
+                feats["new_feature"] = 1.0  # not in the reference
+            events.append({
+                "type": "prediction", "event_id": f"e{i}-{k}", "timestamp": start + k,
+                "model": "m", "version": "v1", "features": feats, "prediction": 1,
+            })  # fmt: skip
+        clock.advance(start + 45 - clock.time())
+        assert collector.ingest("prediction", events).accepted == 40
+        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
+        collector.tick()
+
+    window(0, broken=False)
+    assert got == []
+    window(1, broken=True)
+    fired = sorted(a["labels"]["column"] for m in got for a in m["alerts"])
+    assert fired == ["new_feature", "weight", "x"], got
+    assert all(m["status"] == "firing" for m in got)
+
+    def resolved() -> list[str]:
+        return sorted(a["labels"]["column"] for a in got[-1]["alerts"] if a["status"] == "resolved")
+
+    window(2, broken=False)
+    assert resolved() == ["weight", "x"]
+    window(3, broken=False)
+    assert resolved() == ["weight", "x"]  # no data for new_feature yet for 2 minutes
+    for i in range(4, 7):
+        window(i, broken=False)
+    assert got[-1]["status"] == "resolved" and resolved() == ["new_feature"]  # the group too
+    collector.close()
+    store.close()

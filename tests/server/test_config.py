@@ -154,12 +154,6 @@ def test_a_store_url_from_an_environment_variable(tmp_path: Path) -> None:
             id="secret-value-in-file",
         ),
         pytest.param(
-            "alerts: {presets: [schema_violation]}",
-            "key 'alerts.presets.schema_violation.metric': value 'schema_violations' cannot be "
-            "used with driftline serve",
-            id="metric-the-collector-does-not-produce",
-        ),
-        pytest.param(
             "alerts: {rules: [{name: r, metric: error_rate, threshold: 1, window: 1h}]}",
             "key 'alerts.rules.0.window': value '1h' is not allowed: the collector alerts on its "
             "base window only; allowed: 5m",

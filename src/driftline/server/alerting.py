@@ -52,10 +52,6 @@ RENAME: Mapping[str, str] = {
 #: The label-free estimate this module writes (the dashboard shows it as estimated accuracy).
 ESTIMATE = "performance.estimated_accuracy"
 LATENCY = {"latency_p50_seconds": 0.5, "latency_p95_seconds": 0.95, "latency_p99_seconds": 0.99}
-#: Engine metrics the collector cannot produce yet: rules on them are configuration errors.
-NOT_PRODUCED: Mapping[str, str] = {
-    "schema_violations": "the evaluator does not report schema violations per column yet",
-}
 #: Job run statuses that count as success; any other status is a failure.
 JOB_OK = ("success", "ok", "succeeded")
 #: Raw events read per window for the derived points.

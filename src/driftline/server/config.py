@@ -305,9 +305,8 @@ def _check_store_url(collector: Any, prefix: str) -> None:
 
 
 def _check_alerts(alerts: AlertsConfig, base: int, prefix: str) -> None:
-    """What the collector cannot feed: other window sizes, metrics it does not produce."""
+    """What the collector cannot feed: window sizes other than its base window."""
     from driftline.alerts._time import format_duration
-    from driftline.server.alerting import NOT_PRODUCED
 
     presets = alerts.presets if isinstance(alerts.presets, dict) else dict.fromkeys(alerts.presets)
     rules = alerts.compiled_rules()
@@ -320,11 +319,6 @@ def _check_alerts(alerts: AlertsConfig, base: int, prefix: str) -> None:
         key = keys.get(rule.name)
         if key is None:
             continue  # an SLO's rules: their inputs are checked below
-        if rule.metric in NOT_PRODUCED:
-            raise ConfigError(
-                f"{prefix}key {key + '.metric'!r}: value {rule.metric!r} cannot be used with "
-                f"driftline serve: {NOT_PRODUCED[rule.metric]}"
-            )
         if rule.window_seconds is not None and abs(rule.window_seconds - base) > 1e-6:
             raise ConfigError(
                 f"{prefix}key {key + '.window'!r}: value "

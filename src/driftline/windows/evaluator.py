@@ -136,6 +136,7 @@ class Evaluator:
                     ref, st.profile, o.drift, o.quality, performance=perf_opts
                 ).to_dict()
                 pts.drift_and_quality(points, seg, report)
+                pts.schema_violations(points, seg, st)
                 pts.estimated(points, seg, report)
             elif ref is None:
                 for name, col in st.profile.columns.items():

@@ -131,6 +131,56 @@ def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str)
     )
 
 
+#: Fewer rows than this in a window say nothing about a column's presence or type.
+SCHEMA_MIN_ROWS = 10
+#: Share of a column's values of another kind (unparseable) that counts as a type change.
+TYPE_CHANGE_SHARE = 0.5
+
+
+def schema_violations(points: Points, seg: str, st: WindowStats) -> None:
+    """``schema_violations`` per feature column: 1 when the window breaks the schema, else 0.
+
+    The window's columns are the version's schema (its reference's columns), so a
+    feature that no event sent is a column whose every value is missing; a type change
+    is a column whose values mostly are of another kind (strings where numbers are
+    expected: the profile's type errors); and a feature the schema lacks, sent by some
+    events, is an unexpected column (``WindowStats.unknown``, at most 100 names a
+    window). ``details.reason`` says which. Windows of fewer than
+    :data:`SCHEMA_MIN_ROWS` rows give no point.
+    """
+    prof = st.profile
+    if prof.n_rows < SCHEMA_MIN_ROWS:
+        return
+    for spec in prof.schema:
+        if spec.role is not Role.FEATURE:
+            continue
+        col = prof.columns[spec.name]
+        reason = ""
+        if col.count and col.missing >= col.count:
+            reason = "missing"
+        elif col.count and col.type_errors >= TYPE_CHANGE_SHARE * col.count:
+            reason = "type_change"
+        points.add(
+            seg,
+            "schema_violations",
+            1.0 if reason else 0.0,
+            column=spec.name,
+            status="fail" if reason else "ok",
+            n=col.count,
+            details={"reason": reason} if reason else None,
+        )
+    for name, count in sorted(st.unknown.items()):
+        points.add(
+            seg,
+            "schema_violations",
+            1.0,
+            column=name,
+            status="fail",
+            n=count,
+            details={"reason": "unexpected", "events": count},
+        )
+
+
 def performance(points: Points, seg: str, results: Mapping[str, Any]) -> None:
     """``performance.<metric>`` points of realized metrics (labels joined to predictions)."""
     n = int(results.get("n") or 0)
