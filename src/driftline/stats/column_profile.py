@@ -1,0 +1,387 @@
+"""One column's profile: a bundle of mergeable accumulators.
+
+A :class:`ColumnProfile` keeps, for one column: row count, missing values,
+type errors, non-finite values, moments and min/max, a KLL quantile sketch, an
+exact histogram on fixed log-linear buckets, category counts, a distinct-count
+sketch and a reservoir sample. Which parts are used depends on the column's
+kind: numeric and datetime columns use the numeric parts (datetimes as epoch
+seconds), text columns the numeric parts over string length, embeddings the
+numeric parts over the vector norm plus a mean vector, categorical and boolean
+columns the category counts.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from typing_extensions import Self
+
+from driftline.errors import InputError
+from driftline.schema import ColumnSpec, Kind, Role, type_family
+from driftline.stats._codec import pack, unpack
+from driftline.stats.accumulators import (
+    CategoryCounts,
+    DistinctCount,
+    LogHistogram,
+    Moments,
+    QuantileSketch,
+    Reservoir,
+    hash_floats,
+    hash_strings,
+)
+from driftline.stats.accumulators._kernels import kernels
+
+NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
+CATEGORY_KINDS = frozenset({Kind.CATEGORICAL, Kind.BOOLEAN})
+_NULL_CODE = np.uint64(0x9E3779B97F4A7C15)
+FORMAT_VERSION = 1
+
+
+class ColumnProfile:
+    """The accumulators of one column; see the module docstring for what each kind keeps."""
+
+    _KIND = "column"
+
+    def __init__(self, spec: ColumnSpec, reservoir_size: int = 10_000) -> None:
+        self.spec = spec
+        self.count = 0
+        self.missing = 0
+        self.type_errors = 0
+        self.non_finite = 0
+        self.numeric = spec.kind in NUMERIC_KINDS
+        self.moments = Moments()
+        self.quantiles = QuantileSketch()
+        self.histogram = LogHistogram()
+        self.categories = CategoryCounts()
+        self.distinct = DistinctCount()
+        self.reservoir = Reservoir(reservoir_size, numeric=self.numeric)
+        self.embedding_sum: np.ndarray | None = None
+        self.embedding_n = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> Kind:
+        return self.spec.kind
+
+    @property
+    def present(self) -> int:
+        """Values that are neither missing nor type errors."""
+        return self.count - self.missing - self.type_errors
+
+    @property
+    def missing_ratio(self) -> float:
+        return self.missing / self.count if self.count else math.nan
+
+    # -- update ---------------------------------------------------------------
+
+    def update(
+        self,
+        column: pa.ChunkedArray,
+        sample_idx: np.ndarray,
+        sample_keys: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray | None:
+        """Fold one batch of this column in; return per-row 64-bit codes for row hashing."""
+        n = len(column)
+        self.count += n
+        if self.spec.kind in CATEGORY_KINDS:
+            return self._update_categorical(column, sample_idx, sample_keys)
+        values, codes = self._numeric_values(column)
+        fused = kernels(values.size) if codes is None else None
+        if fused is not None:
+            return self._update_numeric_fused(fused, values, sample_idx, sample_keys, rng)
+        finite = np.isfinite(values)
+        all_finite = bool(finite.all())
+        n_nan = 0 if all_finite else int(np.count_nonzero(np.isnan(values)))
+        self.missing += n_nan - self._type_errors_in_batch
+        self.type_errors += self._type_errors_in_batch
+        good = values if all_finite else values[finite]
+        self.non_finite += n - n_nan - int(good.size)
+        self.moments.update(good)
+        self.quantiles.update(good, rng)
+        self.histogram.update(good)
+        if codes is None:
+            if all_finite:
+                codes = hash_floats(values)
+                self.distinct.update_hashes(codes)
+            else:
+                self.distinct.update_hashes(hash_floats(good))
+                # inf keeps its own code; every missing value shares one
+                codes = hash_floats(np.where(np.isnan(values), np.inf, values))
+                codes[np.isnan(values)] = _NULL_CODE
+        self.reservoir.update(sample_keys, values[sample_idx])
+        return codes
+
+    _type_errors_in_batch = 0
+
+    def _update_numeric_fused(
+        self,
+        fused: ModuleType,
+        values: np.ndarray,
+        sample_idx: np.ndarray,
+        sample_keys: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The numeric update in two compiled passes (see accumulators._kernels)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        n = int(values.size)
+        n_finite, n_nan, total, lo, hi = fused.numeric_scan(values)
+        self.missing += int(n_nan) - self._type_errors_in_batch
+        self.type_errors += self._type_errors_in_batch
+        self.non_finite += n - int(n_nan) - int(n_finite)
+        codes = np.empty(n, dtype=np.uint64)
+        if n_finite:
+            mean = float(total) / int(n_finite)
+            key_lo, key_hi = self.histogram.key_range(float(lo), float(hi))
+            counts = np.zeros(key_hi - key_lo + 1, dtype=np.int64)
+        else:
+            mean, key_lo, counts = 0.0, 0, np.zeros(1, dtype=np.int64)
+        m2, misses = fused.numeric_fill(
+            values,
+            mean,
+            key_lo,
+            self.histogram.shift,
+            counts,
+            self.distinct.registers,
+            self.distinct.p,
+            codes,
+            _NULL_CODE,
+        )
+        if misses:  # an internal error: key_range and the kernel disagree
+            raise RuntimeError(f"column {self.name!r}: {misses} values outside the histogram")
+        if n_finite:
+            self.moments.combine(int(n_finite), mean, float(m2), float(lo), float(hi))
+            self.histogram.add_dense(key_lo, counts)
+            good = values if n_finite == n else values[np.isfinite(values)]
+            self.quantiles.update(good, rng)
+        self.reservoir.update(sample_keys, values[sample_idx])
+        return codes
+
+    def _numeric_values(self, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Float values (NaN = missing or unparseable) and, for derived kinds, row codes."""
+        self._type_errors_in_batch = 0
+        kind, fam = self.spec.kind, type_family(column.type)
+        if kind is Kind.TEXT:
+            strings = _as_strings(column)
+            lengths = pc.utf8_length(strings)
+            values = _to_float(lengths)
+            codes, uniques = _string_codes(strings)
+            self.distinct.update_hashes(uniques)
+            return values, codes
+        if kind is Kind.EMBEDDING:
+            return self._embedding_norms(column), None
+        if fam == "temporal":
+            return _temporal_seconds(column), None
+        if fam == "string":
+            values, errors = _parse_numbers(column)
+            self._type_errors_in_batch = errors
+            return values, None
+        return _to_float(column), None
+
+    def _embedding_norms(self, column: pa.ChunkedArray) -> np.ndarray:
+        arr = column.combine_chunks()
+        n = len(arr)
+        if isinstance(arr, pa.FixedSizeListArray) and arr.null_count == 0:
+            dim = arr.type.list_size
+            mat = _to_float(arr.flatten()).reshape(n, dim)
+        else:
+            lengths = _to_float(pc.list_value_length(arr))
+            valid = ~np.isnan(lengths)
+            dims, dim_counts = np.unique(lengths[valid], return_counts=True)
+            # the first batch fixes the dimension: its most common vector length
+            expected = (
+                self.embedding_sum.size
+                if self.embedding_sum is not None
+                else (int(dims[np.argmax(dim_counts)]) if dims.size else 0)
+            )
+            ok = valid & (lengths == expected)
+            self._type_errors_in_batch = int(np.count_nonzero(valid & ~ok))
+            flat = _to_float(pc.list_flatten(arr.filter(pa.array(ok)))) if ok.any() else None
+            mat = np.full((n, expected), np.nan)
+            if flat is not None and expected:
+                mat[ok] = flat.reshape(-1, expected)
+            dim = expected
+        norms = np.sqrt(np.einsum("ij,ij->i", mat, mat)) if dim else np.full(n, np.nan)
+        rows = ~np.isnan(norms)
+        if rows.any():
+            part = mat[rows].sum(axis=0)
+            self.embedding_sum = part if self.embedding_sum is None else self.embedding_sum + part
+            self.embedding_n += int(rows.sum())
+        return norms
+
+    def _update_categorical(
+        self, column: pa.ChunkedArray, sample_idx: np.ndarray, sample_keys: np.ndarray
+    ) -> np.ndarray:
+        strings = _as_strings(column)
+        encoded = pc.dictionary_encode(strings).combine_chunks()
+        dictionary = encoded.dictionary.to_pylist()
+        idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        hashes = hash_strings(dictionary)
+        fused = kernels(idx.size)
+        codes: np.ndarray
+        if fused is not None:
+            counts = np.zeros(len(dictionary), dtype=np.int64)
+            codes = np.empty(idx.size, dtype=np.uint64)
+            n_null = int(fused.category_fill(idx, hashes, _NULL_CODE, counts, codes))
+        else:
+            idx = idx.astype(np.int64)
+            nulls = idx < 0
+            n_null = int(np.count_nonzero(nulls))
+            counts = np.bincount(idx[~nulls] if n_null else idx, minlength=len(dictionary))
+            codes = np.append(hashes, _NULL_CODE)[idx]
+        self.missing += n_null
+        keep = counts > 0
+        self.categories.update_counts(
+            [d for d, k in zip(dictionary, keep.tolist(), strict=True) if k], counts[keep]
+        )
+        self.distinct.update_hashes(hashes[keep])
+        dict_arr = np.array([*dictionary, None], dtype=object)
+        self.reservoir.update(sample_keys, dict_arr[idx[sample_idx]])
+        return codes
+
+    # -- merge / serialise ----------------------------------------------------
+
+    def merge(self, other: ColumnProfile) -> Self:
+        if other.spec.kind is not self.spec.kind:
+            raise InputError(
+                f"cannot merge profiles of column {self.name!r}: kind "
+                f"{self.spec.kind.value} vs {other.spec.kind.value}"
+            )
+        self.count += other.count
+        self.missing += other.missing
+        self.type_errors += other.type_errors
+        self.non_finite += other.non_finite
+        self.moments.merge(other.moments)
+        self.quantiles.merge(other.quantiles)
+        self.histogram.merge(other.histogram)
+        self.categories.merge(other.categories)
+        self.distinct.merge(other.distinct)
+        self.reservoir.merge(other.reservoir)
+        if other.embedding_sum is not None:
+            self.embedding_sum = (
+                other.embedding_sum.copy()
+                if self.embedding_sum is None
+                else self.embedding_sum + other.embedding_sum
+            )
+            self.embedding_n += other.embedding_n
+        return self
+
+    def to_bytes(self) -> bytes:
+        parts = {
+            "moments": self.moments.to_bytes(),
+            "quantiles": self.quantiles.to_bytes(),
+            "histogram": self.histogram.to_bytes(),
+            "categories": self.categories.to_bytes(),
+            "distinct": self.distinct.to_bytes(),
+            "reservoir": self.reservoir.to_bytes(),
+        }
+        arrays = {k: np.frombuffer(v, dtype=np.uint8) for k, v in parts.items()}
+        if self.embedding_sum is not None:
+            arrays["embedding_sum"] = self.embedding_sum
+        scalars = {
+            "name": self.spec.name,
+            "kind": self.spec.kind.value,
+            "role": self.spec.role.value,
+            "count": self.count,
+            "missing": self.missing,
+            "type_errors": self.type_errors,
+            "non_finite": self.non_finite,
+            "embedding_n": self.embedding_n,
+        }
+        return pack(self._KIND, FORMAT_VERSION, scalars, arrays)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ColumnProfile:
+        _, s, a = unpack(cls._KIND, data, FORMAT_VERSION)
+        spec = ColumnSpec(str(s["name"]), Kind(s["kind"]), Role(s["role"]))
+        c = cls(spec)
+        c.count, c.missing = int(s["count"]), int(s["missing"])
+        c.type_errors, c.non_finite = int(s["type_errors"]), int(s["non_finite"])
+        c.embedding_n = int(s["embedding_n"])
+        c.moments = Moments.from_bytes(a["moments"].tobytes())
+        c.quantiles = QuantileSketch.from_bytes(a["quantiles"].tobytes())
+        c.histogram = LogHistogram.from_bytes(a["histogram"].tobytes())
+        c.categories = CategoryCounts.from_bytes(a["categories"].tobytes())
+        c.distinct = DistinctCount.from_bytes(a["distinct"].tobytes())
+        c.reservoir = Reservoir.from_bytes(a["reservoir"].tobytes())
+        c.embedding_sum = a.get("embedding_sum")
+        return c
+
+
+def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column = column.cast(t.value_type)
+        t = column.type
+    if pa.types.is_string(t):
+        return column
+    if pa.types.is_large_string(t):
+        return column
+    if pa.types.is_string_view(t):
+        return column.cast(pa.string())
+    if pa.types.is_boolean(t):
+        return pc.if_else(column, "true", "false")
+    if pa.types.is_floating(t):
+        # 1.0 and 1 are the same category
+        ints = pc.equal(column, pc.floor(column))
+        as_int = pc.if_else(ints, column.cast(pa.int64(), safe=False).cast(pa.string()), None)
+        return pc.coalesce(as_int, column.cast(pa.string()))
+    return column.cast(pa.string())
+
+
+def _to_float(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+    if pa.types.is_null(arr.type):
+        return np.full(len(arr), np.nan)
+    out = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _temporal_seconds(column: pa.ChunkedArray) -> np.ndarray:
+    t = column.type
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        column = column.cast(pa.timestamp("us", tz=t.tz))
+    elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+        column = column.cast(pa.timestamp("us"))
+    elif pa.types.is_duration(t):
+        column = column.cast(pa.duration("us"))
+    else:  # time of day
+        column = column.cast(pa.time64("us"))
+    return _to_float(column.cast(pa.int64())) / 1e6
+
+
+def _parse_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+    """Parse a string column as numbers; count non-empty values that do not parse."""
+    encoded = pc.dictionary_encode(_as_strings(column)).combine_chunks()
+    parsed = np.empty(len(encoded.dictionary), dtype=np.float64)
+    bad = np.zeros(len(encoded.dictionary), dtype=bool)
+    for i, s in enumerate(encoded.dictionary.to_pylist()):
+        text = s.strip()
+        if text == "" or text.lower() in {"nan", "na", "null", "none"}:
+            parsed[i] = np.nan
+            continue
+        try:
+            parsed[i] = float(text)
+        except ValueError:
+            parsed[i] = np.nan
+            bad[i] = True
+    idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = np.append(parsed, np.nan)[idx]
+    errors = int(np.count_nonzero(np.append(bad, False)[idx]))
+    return values, errors
+
+
+def _string_codes(strings: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    encoded = pc.dictionary_encode(strings).combine_chunks()
+    hashes = hash_strings(encoded.dictionary.to_pylist())
+    idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.append(hashes, _NULL_CODE)[idx], hashes
