@@ -226,18 +226,18 @@ def test_serve_config_fires_then_resolves_through_a_real_receiver_across_a_resta
     store.close()
 
 
-def test_job_runs_feed_the_job_failed_or_late_preset(
-    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
-) -> None:
+def _preset_collector(
+    tmp_path: Path, url: str, alerts: dict[str, Any]
+) -> tuple[ManualClock, Store, Any]:
+    """An in-process collector on 1-minute windows whose ``alerts`` (presets and options)
+    notify a webhook receiver at ``url``; the test calls ``tick`` itself."""
     from driftline.server.config import parse_serve_config
 
-    url, got = receiver
     cfg = parse_serve_config(
         {
             "collector": {"windows": {"sizes": ["1m"], "grace_seconds": GRACE}},
             "alerts": {
-                "presets": ["job_failed_or_late"],
-                "job_late_after": "5m",
+                **alerts,
                 "receivers": [{"name": "data", "webhook": {"url": url, "format": "json"}}],
                 "route": {"receiver": "data", "group_wait": "0s", "group_interval": "1m"},
             },
@@ -249,7 +249,16 @@ def test_job_runs_feed_the_job_failed_or_late_preset(
     app = create_app(
         settings, store, clock, alerts=cfg.alerts_for(settings), env={}, background=False
     )
-    collector = app.state.collector
+    return clock, store, app.state.collector
+
+
+def test_job_runs_feed_the_job_failed_or_late_preset(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    clock, store, collector = _preset_collector(
+        tmp_path, url, {"presets": ["job_failed_or_late"], "job_late_after": "5m"}
+    )
 
     def run(i: int, status: str, late: float = 0.0) -> None:
         start = T0 + i * WINDOW + 5
@@ -323,28 +332,12 @@ def test_schema_violations_feed_the_schema_violation_preset(
     first two, and the unexpected column, which then has no points, resolves after
     ``resolve_timeout``."""
     import driftline
-    from driftline.server.config import parse_serve_config
     from driftline.windows import schema_to_json
 
     url, got = receiver
-    cfg = parse_serve_config(
-        {
-            "collector": {"windows": {"sizes": ["1m"], "grace_seconds": GRACE}},
-            "alerts": {
-                "presets": ["schema_violation"],
-                "resolve_timeout": "3m",
-                "receivers": [{"name": "data", "webhook": {"url": url, "format": "json"}}],
-                "route": {"receiver": "data", "group_wait": "0s", "group_interval": "1m"},
-            },
-        }
+    clock, store, collector = _preset_collector(
+        tmp_path, url, {"presets": ["schema_violation"], "resolve_timeout": "3m"}
     )
-    clock = ManualClock(T0)
-    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
-    settings = cfg.settings(env={})
-    app = create_app(
-        settings, store, clock, alerts=cfg.alerts_for(settings), env={}, background=False
-    )
-    collector = app.state.collector
     rng = np.random.default_rng(3)
     ref = driftline.profile(
         pa.table(
