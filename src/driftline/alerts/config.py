@@ -19,6 +19,7 @@ from driftline._yaml import read_yaml
 from driftline.alerts._fields import Duration, _Strict
 from driftline.alerts.receivers import ActionConfig, LogConfig, ReceiverConfig
 from driftline.alerts.rules import (
+    DEFAULT_MIN_SAMPLES,
     InhibitRuleConfig,
     PresetOverride,
     RouteConfig,
@@ -78,6 +79,9 @@ class AlertsConfig(_Strict):
     #: A job run starting this long after its ``scheduled_at`` is late (job_status 2).
     job_late_after: Duration = "5m"
     history_windows: Annotated[int, Field(ge=1, le=10_000)] = 12
+    #: Rows a sampled point (performance, estimated, quality, accuracy) needs before a
+    #: rule decides on it; a rule's own ``min_samples`` wins. 0 switches the check off.
+    min_samples: Annotated[int, Field(ge=0)] = DEFAULT_MIN_SAMPLES
 
     @field_validator("presets")
     @classmethod
@@ -117,8 +121,12 @@ class AlertsConfig(_Strict):
         from driftline.alerts.slo import slo_rules
 
         presets = self.presets if isinstance(self.presets, dict) else dict.fromkeys(self.presets)
-        out = [compile_rule(preset_rule(n, o), self.owners) for n, o in presets.items()]
-        out += [compile_rule(r, self.owners, source="rule") for r in self.rules]
+        least = self.min_samples
+        out = [
+            compile_rule(preset_rule(n, o), self.owners, min_samples=least)
+            for n, o in presets.items()
+        ]
+        out += [compile_rule(r, self.owners, source="rule", min_samples=least) for r in self.rules]
         for slo in self.slos:
             out += slo_rules(slo, self.owners)
         return out

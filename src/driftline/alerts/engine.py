@@ -157,7 +157,13 @@ class AlertEngine(HumanInput):
         if alert is None:
             alert = Alert(fingerprint=fp, rule=rule.name, labels=labels, annotations={})
         gap = alert.last_window_end is not None and p.window_start > alert.last_window_end + 1e-6
-        value = self._compared_value(rule, fp, p.value)
+        if rule.insufficient(p):  # too few rows to decide: the state is held as it is
+            if fp in self._alerts:
+                alert.last_window_end = p.window_end
+                alert.last_seen = self.clock.time()
+                self._persist(alert)
+            return []
+        value, scale = self._compared_value(rule, fp, p.value)
         alert.last_window_end = p.window_end
         alert.last_seen = self.clock.time()
         if math.isnan(value):  # no data (or a baseline still warming up): no decision
@@ -167,10 +173,14 @@ class AlertEngine(HumanInput):
                 self._persist(alert)
                 return moved
             return []
-        breach = rule.breached(value)
-        if rule.baseline_windows and not breach:
+        verdict = rule.judge(value, None if p.stderr is None else p.stderr / scale)
+        breach = verdict == "breach"
+        if rule.baseline_windows and verdict == "clear":
             self._baselines.setdefault(fp, deque(maxlen=rule.baseline_windows)).append(p.value)
         if not breach and alert.state in (AlertState.INACTIVE, AlertState.RESOLVED):
+            return []
+        if verdict == "unsure":  # beyond the threshold, within the uncertainty: hold the state
+            self._persist(alert)
             return []
         alert.value, alert.threshold = value, rule.threshold
         out: list[Transition] = []
@@ -211,16 +221,17 @@ class AlertEngine(HumanInput):
         self._persist(alert)
         return out
 
-    def _compared_value(self, rule: Rule, fp: str, value: float) -> float:
+    def _compared_value(self, rule: Rule, fp: str, value: float) -> tuple[float, float]:
+        """The value the threshold applies to, and the factor its standard error is divided by."""
         if not rule.baseline_windows:
-            return value
+            return value, 1.0
         history = self._baselines.get(fp)
         if history is None or len(history) < rule.baseline_windows or math.isnan(value):
             if not math.isnan(value):
                 self._baselines.setdefault(fp, deque(maxlen=rule.baseline_windows)).append(value)
-            return math.nan  # warming up: no decision yet
+            return math.nan, 1.0  # warming up: no decision yet
         base = math.fsum(history) / len(history)
-        return (value - base) / abs(base) if base else math.nan
+        return ((value - base) / abs(base), abs(base)) if base else (math.nan, 1.0)
 
     def _refresh(self, alert: Alert, rule: Rule, p: MetricPoint) -> None:
         window = self._windows.get((p.model, p.version, p.segment, p.window_seconds), {})

@@ -45,6 +45,13 @@ class MetricPoint:
     :data:`ALL_SEGMENTS` for all traffic. ``labels`` carries extra dimensions
     with small value sets (``job`` for job_status, ``le`` for latency_bucket,
     ``method`` for drift_score); it is read-only.
+
+    Statistics computed on a sample (performance, estimated and quality
+    metrics, accuracy, confidence) carry ``n``, the rows they were computed
+    from, and ``stderr``, their standard error (None when unknown). Rules ask
+    for a minimum ``n`` and compare the threshold with ``value ± z * stderr``
+    (docs/alerts.md, "Sample size and uncertainty"); counts, rates of the
+    service and latency leave both None.
     """
 
     model: str
@@ -56,6 +63,8 @@ class MetricPoint:
     window_end: float
     value: float
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    n: int | None = None
+    stderr: float | None = None
 
     def __post_init__(self) -> None:
         if not self.metric:
@@ -69,6 +78,14 @@ class MetricPoint:
             raise InputError(
                 f"MetricPoint {self.metric}: value must be a finite number or NaN, "
                 f"got {self.value!r}"
+            )
+        if self.n is not None and (isinstance(self.n, bool) or self.n < 0):
+            raise InputError(f"MetricPoint {self.metric}: n must be a count >= 0, got {self.n!r}")
+        if self.stderr is not None and not (
+            isinstance(self.stderr, int | float) and self.stderr >= 0
+        ):
+            raise InputError(
+                f"MetricPoint {self.metric}: stderr must be a number >= 0, got {self.stderr!r}"
             )
         object.__setattr__(self, "value", float(self.value))
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))

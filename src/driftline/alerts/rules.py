@@ -13,6 +13,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from statistics import NormalDist
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -31,6 +32,13 @@ from driftline.alerts._time import parse_duration
 from driftline.alerts.matchers import Matcher, parse_matchers
 from driftline.alerts.points import MetricPoint
 from driftline.alerts.templates import check_template
+
+#: ``interval``: a point breaks the threshold only when its whole ``confidence`` interval
+#: (value +- z * stderr) does; ``ignore``: the bare value is compared.
+Uncertainty = Literal["interval", "ignore"]
+Confidence = Annotated[float, Field(gt=0, lt=1)]
+#: Rows a sampled point needs before a rule decides on it (``alerts: min_samples:``).
+DEFAULT_MIN_SAMPLES = 100
 
 
 class _Selectors(_Strict):
@@ -69,6 +77,9 @@ class RuleConfig(_Selectors, _Outputs):
     for_: Hold = Field(1, alias="for")
     keep_firing_for: Hold = 0
     baseline_windows: Annotated[int, Field(ge=1)] | None = None
+    min_samples: Annotated[int, Field(ge=0)] | None = None
+    uncertainty: Uncertainty = "interval"
+    confidence: Confidence = 0.95
 
 
 class PresetOverride(_Selectors, _Outputs):
@@ -79,6 +90,9 @@ class PresetOverride(_Selectors, _Outputs):
     keep_firing_for: Hold | None = None
     severity: Severity | None = None  # type: ignore[assignment]
     team: str | None = None  # type: ignore[assignment]
+    min_samples: Annotated[int, Field(ge=0)] | None = None
+    uncertainty: Uncertainty | None = None
+    confidence: Confidence | None = None
 
 
 class BurnRateConfig(_Strict):
@@ -175,6 +189,8 @@ class InhibitRuleConfig(_Strict):
         return v
 
 
+Verdict = Literal["breach", "clear", "unsure"]
+
 _OPS: dict[str, typing.Callable[[float, float], bool]] = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
@@ -209,6 +225,9 @@ class Rule:
     baseline_windows: int | None = None
     source: str = "rule"
     alertname: str = ""
+    min_samples: int = 0
+    uncertainty: str = "interval"
+    confidence: float = 0.95
 
     def __post_init__(self) -> None:
         if not self.alertname:
@@ -237,10 +256,33 @@ class Rule:
         """Whether ``value`` (or its relative change, with a baseline) breaks the threshold."""
         return _OPS[self.op](value, self.threshold)
 
+    def insufficient(self, point: MetricPoint) -> bool:
+        """Whether ``point`` is a sample statistic on fewer than ``min_samples`` rows."""
+        return point.n is not None and point.n < self.min_samples
+
+    def judge(self, value: float, stderr: float | None) -> Verdict:
+        """``breach``, ``clear`` or ``unsure`` for a compared value and its standard error.
+
+        With ``uncertainty: interval`` and a known ``stderr``, a breach needs the
+        whole two-sided ``confidence`` interval beyond the threshold; a value
+        beyond it whose interval still reaches it is ``unsure`` (the alert's
+        state is held). ``==`` and ``!=`` compare the bare value.
+        """
+        if not self.breached(value):
+            return "clear"
+        if self.uncertainty == "ignore" or not stderr or self.op in ("==", "!="):
+            return "breach"
+        z = NormalDist().inv_cdf(0.5 + self.confidence / 2)
+        edge = value + z * stderr if self.op in ("<", "<=") else value - z * stderr
+        return "breach" if self.breached(edge) else "unsure"
+
     @property
     def condition(self) -> str:
         what = "relative change of " if self.baseline_windows else ""
-        return f"{what}{self.metric} {self.op} {self.threshold:g}"
+        text = f"{what}{self.metric} {self.op} {self.threshold:g}"
+        if self.uncertainty == "interval" and self.op not in ("==", "!="):
+            text += f" (whole {self.confidence:.0%} interval)"
+        return text
 
 
 def _hold_parts(hold: int | str | float) -> tuple[int | None, float | None]:
@@ -249,8 +291,17 @@ def _hold_parts(hold: int | str | float) -> tuple[int | None, float | None]:
     return None, parse_duration(hold)
 
 
-def compile_rule(cfg: RuleConfig, owners: Mapping[str, str], *, source: str = "") -> Rule:
-    """A :class:`Rule` from its configuration; ``owner`` defaults to the model's owner."""
+def compile_rule(
+    cfg: RuleConfig,
+    owners: Mapping[str, str],
+    *,
+    source: str = "",
+    min_samples: int = DEFAULT_MIN_SAMPLES,
+) -> Rule:
+    """A :class:`Rule` from its configuration; ``owner`` defaults to the model's owner.
+
+    ``min_samples`` applies when the rule sets none (the ``alerts:`` section's default).
+    """
     labels = {"severity": cfg.severity, "team": cfg.team, **cfg.labels}
     if cfg.owner is not None:
         labels["owner"] = cfg.owner
@@ -278,6 +329,9 @@ def compile_rule(cfg: RuleConfig, owners: Mapping[str, str], *, source: str = ""
         window_seconds=parse_duration(cfg.window) if cfg.window is not None else None,
         baseline_windows=cfg.baseline_windows,
         source=source or f"preset:{cfg.name}",
+        min_samples=cfg.min_samples if cfg.min_samples is not None else min_samples,
+        uncertainty=cfg.uncertainty,
+        confidence=cfg.confidence,
     )
 
 

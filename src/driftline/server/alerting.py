@@ -58,6 +58,25 @@ JOB_OK = ("success", "ok", "succeeded")
 SAMPLE = 5000
 
 
+#: Stored metrics that are statistics of a sample: their points carry ``n`` and ``stderr``.
+SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.")
+
+
+def _sampling(metric: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """``n`` and ``stderr`` of a stored point of a sampled metric (else nothing)."""
+    if not metric.startswith(SAMPLED_PREFIXES):
+        return {}
+    details = row.get("details") or "{}"
+    try:
+        parsed = orjson.loads(details) if isinstance(details, str | bytes) else dict(details)
+    except orjson.JSONDecodeError:
+        parsed = {}
+    se = parsed.get("stderr") if isinstance(parsed, dict) else None
+    if not isinstance(se, int | float) or isinstance(se, bool) or not math.isfinite(se) or se < 0:
+        se = None
+    return {"n": max(int(row.get("n") or 0), 0), "stderr": None if se is None else float(se)}
+
+
 def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
     """The engine's points for one stored metric point (none, one or two)."""
     metric, value = str(row["metric"]), row["value"]
@@ -76,7 +95,7 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
         metric = "dataset_drift_detected"  # the dataset verdict, not a column's
     name = RENAME.get(metric, metric)
     labels = {"method": method} if metric == "drift_score" and method else {}
-    out = [MetricPoint(*base, name, column, ws, we, v, labels)]
+    out = [MetricPoint(*base, name, column, ws, we, v, labels, **_sampling(metric, row))]
     if metric == "drift_score" and column:
         flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
         out.append(MetricPoint(*base, "drift_detected", column, ws, we, flag))
@@ -238,14 +257,19 @@ class PointFeed:
                 if top is not None:
                     tops.append(top)
 
-            def row(metric: str, method: str, value: float, n: int, r: Any = r) -> dict[str, Any]:
+            def row(
+                metric: str, method: str, value: float, n: int, details: str = "{}", r: Any = r
+            ) -> dict[str, Any]:
                 return {  # the window's events row, as the store returned it, with a new value
                     **r, "metric": metric, "column": "", "method": method, "value": value,
-                    "status": "ok", "n": n, "details": "{}",
+                    "status": "ok", "n": n, "details": details,
                 }  # fmt: skip
 
             if tops:
-                out.append(row(ESTIMATE, "mean_confidence", math.fsum(tops) / len(tops), len(tops)))
+                mean = math.fsum(tops) / len(tops)
+                var = math.fsum((t - mean) ** 2 for t in tops) / max(len(tops) - 1, 1)
+                se = orjson.dumps({"stderr": math.sqrt(var / len(tops))}).decode()
+                out.append(row(ESTIMATE, "mean_confidence", mean, len(tops), se))
             if lat:
                 lat.sort()
                 for name, q in LATENCY.items() if not has_p99 else ():

@@ -6,18 +6,25 @@ method = the deciding drift method), ``drift_detected``, ``quality.<check>``,
 ``missing_ratio`` (versions without a reference), ``label_coverage_ratio``,
 ``performance.<metric>`` (realized, from labels) and ``estimated.<metric>``
 (without labels: method ``cbpe`` for classifiers, ``dle`` for regression).
+
+Points of statistics computed on a sample (performance, estimated, quality
+shares) carry the sample size in ``n`` and their standard error in
+``details["stderr"]`` (:mod:`driftline.stats.performance.uncertainty`), which
+alert rules use to ignore windows too small to decide (docs/alerts.md).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import orjson
 
 from driftline.schema import Role
+from driftline.stats.performance.uncertainty import proportion_se, standard_errors
 from driftline.store.base import WindowKey
 from driftline.windows.stats import WindowStats
 
@@ -105,11 +112,14 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
                 "computed": d.get("computed"),
             },
         )
+        current = (col.get("summary") or {}).get("current") or {}
+        count = int(current.get("count") or 0)
+        present = count - int(current.get("missing") or 0)
         for qc in col["quality"]:
-            _quality_point(points, seg, qc, name)
-    for qc in report["quality"]:
-        _quality_point(points, seg, qc, "")
+            _quality_point(points, seg, qc, name, count if qc["check"] in _OF_ALL else present)
     ds = report["dataset"]
+    for qc in report["quality"]:
+        _quality_point(points, seg, qc, "", int(ds["n_current"]) if qc["check"] in _SHARES else 0)
     points.add(
         seg,
         "drift_detected",
@@ -120,15 +130,50 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
     )
 
 
-def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str) -> None:
-    points.add(
-        seg,
-        f"quality.{qc['check']}",
-        qc.get("value"),
-        column=column,
-        status=str(qc.get("status") or "ok"),
-        details={"threshold": qc.get("threshold")},
-    )
+#: Quality checks whose value is a share of rows (they get a standard error).
+_SHARES = frozenset(
+    {
+        "missing_ratio",
+        "type_errors",
+        "non_finite",
+        "out_of_range",
+        "out_of_quantile_range",
+        "unseen_categories",
+        "duplicate_rows",
+    }
+)
+#: ... of all the column's rows; the others are shares of its present values.
+_OF_ALL = frozenset({"missing_ratio", "type_errors", "non_finite"})
+#: z of the two-sided 95 % interval a failed share check must clear to stay "fail".
+_Z95 = 1.959963984540054
+
+
+def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str, n: int) -> None:
+    """One ``quality.<check>`` point; shares of rows carry ``n`` and a standard error.
+
+    A share check that failed on too few rows to tell (the value minus 1.96
+    standard errors is not above the threshold) is written as ``warn`` with
+    ``details.reason`` saying so: 2 of 25 values outside the reference's
+    1st-99th percentiles is what a healthy model shows now and then.
+    """
+    value, status = qc.get("value"), str(qc.get("status") or "ok")
+    details: dict[str, Any] = {"threshold": qc.get("threshold")}
+    check = str(qc["check"])
+    if check in _SHARES and value is not None and n > 0:
+        se = proportion_se(float(value) * n, n)
+        details["stderr"] = se
+        threshold = qc.get("threshold")
+        if (
+            status == "fail"
+            and se is not None
+            and isinstance(threshold, int | float)
+            and float(value) - _Z95 * se <= float(threshold)
+        ):
+            status = "warn"
+            details["reason"] = f"above the threshold but not significantly on {n} rows"
+    else:
+        n = 0
+    points.add(seg, f"quality.{check}", value, column=column, status=status, n=n, details=details)
 
 
 #: Fewer rows than this in a window say nothing about a column's presence or type.
@@ -184,11 +229,21 @@ def schema_violations(points: Points, seg: str, st: WindowStats) -> None:
 def performance(points: Points, seg: str, results: Mapping[str, Any]) -> None:
     """``performance.<metric>`` points of realized metrics (labels joined to predictions)."""
     n = int(results.get("n") or 0)
+    errors = standard_errors(results)
     for name, value in results.items():
-        if name in ("n", "task", "computed", "excluded"):
+        if name in ("n", "task", "computed", "excluded", "n_scored", "n_mape"):
+            continue
+        if name.endswith("_error_bound"):
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
-            points.add(seg, f"performance.{name}", value, n=n)
+            se = errors.get(name)
+            points.add(
+                seg,
+                f"performance.{name}",
+                value,
+                n=n,
+                details={"stderr": se} if se is not None else None,
+            )
 
 
 def estimated(points: Points, seg: str, report: Mapping[str, Any]) -> None:
@@ -198,7 +253,10 @@ def estimated(points: Points, seg: str, report: Mapping[str, Any]) -> None:
     info = perf.get("estimation") or {}
     method = str(info.get("method") or "")
     n = int(info.get("n") or 0)
+    z = float(NormalDist().inv_cdf(0.5 + float(info.get("confidence") or 0.95) / 2))
     for name, band in sorted(est.items()):
+        lower, upper = band.get("lower"), band.get("upper")
+        se = (upper - lower) / (2 * z) if lower is not None and upper is not None else None
         points.add(
             seg,
             f"estimated.{name}",
@@ -206,8 +264,9 @@ def estimated(points: Points, seg: str, report: Mapping[str, Any]) -> None:
             method=method,
             n=n,
             details={
-                "lower": band.get("lower"),
-                "upper": band.get("upper"),
+                "lower": lower,
+                "upper": upper,
+                "stderr": se,
                 "computed": info.get("computed"),
                 "n_reference": info.get("n_reference"),
                 "calibrated": info.get("calibrated"),
