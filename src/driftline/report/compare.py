@@ -234,7 +234,7 @@ def build_report(
     for name in shared:
         r, c = ref.columns[name], cur.columns[name]
         checks = column_checks(r, c, q) if r.kind is c.kind else []
-        columns[name] = _column_entry(r, c, drift.get(name), checks)
+        columns[name] = _column_entry(r, c, drift.get(name), checks, opts.max_categories)
     failed = sum(1 for x in quality if x.status == "fail") + sum(
         1 for col in columns.values() for x in col["quality"] if x["status"] == "fail"
     )
@@ -249,6 +249,9 @@ def build_report(
             "n_current": cur.n_rows,
             "rule": verdict["rule"],
             "drifted_columns": verdict["drifted_columns"],
+            "id_like_columns": verdict["id_like_columns"],
+            "undecided_columns": verdict["undecided_columns"],
+            "methods": verdict["methods"],
             "n_columns": len(drift),
             "n_tested": verdict["n_tested"],
             "alpha": opts.alpha,
@@ -275,7 +278,11 @@ def build_report(
 
 
 def _column_entry(
-    r: ColumnProfile, c: ColumnProfile, d: ColumnDrift | None, checks: list[QualityResult]
+    r: ColumnProfile,
+    c: ColumnProfile,
+    d: ColumnDrift | None,
+    checks: list[QualityResult],
+    max_categories: int = 200,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "kind": r.kind.value,
@@ -298,14 +305,17 @@ def _column_entry(
     entry["drift"] = d.decision.to_dict()
     entry["metrics"] = {k: v.to_dict() for k, v in d.metrics.items()}
     if d.bins is not None and len(d.bins.labels):
-        rt, ct = max(int(d.bins.reference.sum()), 1), max(int(d.bins.current.sum()), 1)
+        # the statistics use every bin; the report shows the most frequent categories
+        shown = d.bins.for_display(max_categories)
+        rt, ct = max(int(shown.reference.sum()), 1), max(int(shown.current.sum()), 1)
         entry["distribution"] = {
-            "bins": d.bins.labels,
-            "edges": None if d.bins.edges is None else [float(x) for x in d.bins.edges],
-            "reference": [float(x) / rt for x in d.bins.reference],
-            "current": [float(x) / ct for x in d.bins.current],
-            "reference_counts": [int(x) for x in d.bins.reference],
-            "current_counts": [int(x) for x in d.bins.current],
+            "bins": shown.labels,
+            "edges": None if shown.edges is None else [float(x) for x in shown.edges],
+            "reference": [float(x) / rt for x in shown.reference],
+            "current": [float(x) / ct for x in shown.current],
+            "reference_counts": [int(x) for x in shown.reference],
+            "current_counts": [int(x) for x in shown.current],
+            "n_bins_used": len(d.bins.labels),
         }
     return entry
 

@@ -23,7 +23,35 @@ def verdict(report: Mapping[str, Any]) -> Text:
         f"{d['n_reference']:,} reference rows vs {d['n_current']:,} current rows",
         style="default",
     )
+    for key, what in (
+        ("id_like_columns", "ID-like (almost all values distinct), not tested"),
+        ("undecided_columns", "undecided (the sketch's error straddles the threshold)"),
+    ):
+        if d.get(key):
+            head.append(f"\n{len(d[key])} {what}: {', '.join(d[key])}", style="yellow")
+    methods = d.get("methods") or {}
+    chosen = d.get("method", "auto")
+    if chosen != "auto" and "auto" in methods:
+        on = ", ".join(methods.get(chosen, [])) or "no column"
+        head.append(
+            f"\nmethod {chosen} on {on}; the default rule on "
+            f"{', '.join(methods['auto'])} (where {chosen} does not apply)",
+            style="default",
+        )
     return head
+
+
+def status_text(d: Mapping[str, Any]) -> Text:
+    """A column's drift status: drift, ok, ID-like, undecided, or n/a."""
+    if d.get("drifted") is True:
+        return Text("drift", "bold red")
+    if d.get("drifted") is False:
+        return Text("ok", "green")
+    if d.get("computed") == "id_like":
+        return Text("ID-like", "yellow")
+    if d.get("computed") == "sketch":
+        return Text("undecided", "yellow")
+    return Text("n/a", "dim")
 
 
 def drift_table(report: Mapping[str, Any], limit: int | None = 20) -> Table:
@@ -43,9 +71,7 @@ def drift_table(report: Mapping[str, Any], limit: int | None = 20) -> Table:
     rows = ordered_columns(report)
     for name, col in rows[:limit] if limit else rows:
         d = col["drift"]
-        status = {True: Text("drift", "bold red"), False: Text("ok", "green")}.get(
-            d["drifted"], Text("n/a", "dim")
-        )
+        status = status_text(d)
         p = d.get("details", {}).get("p_value_adjusted", d.get("p_value"))
         table.add_row(
             name,
@@ -86,4 +112,10 @@ def check_summary(checks: Sequence[Check]) -> Text:
             by_suite[c.suite] = by_suite.get(c.suite, 0) + 1
     if by_suite:
         head.append(" (" + ", ".join(f"{k}: {v}" for k, v in by_suite.items()) + ")")
+    id_like = [c.name for c in checks if c.status == "skip" and "ID-like" in c.message]
+    if id_like:
+        head.append(
+            f"\nskipped, ID-like (almost all values distinct): {', '.join(id_like)}",
+            style="yellow",
+        )
     return head

@@ -121,6 +121,10 @@ def _summary(report: Mapping[str, Any]) -> str:
         text = f"{text} {checks}" if ds["drifted"] else checks
         if not ds["drifted"]:
             head = "Quality checks failed"
+    if ds.get("id_like_columns"):
+        text += f" ID-like, not tested: {', '.join(ds['id_like_columns'])}."
+    if ds.get("undecided_columns"):
+        text += f" Undecided (sketch error): {', '.join(ds['undecided_columns'])}."
     stats = [
         _stat(f"{drifted}<small> / {ds['n_columns']}</small>", "columns drifted", drifted > 0),
         _stat(str(failed), "quality checks failed", failed > 0),
@@ -233,6 +237,10 @@ def _drift_table(report: Mapping[str, Any]) -> str:
         d = col["drift"]
         drifted = d.get("drifted")
         badge = {True: ("bad", "drift"), False: ("good", "ok")}.get(drifted, ("none", "n/a"))
+        if drifted is None and d.get("computed") == "id_like":
+            badge = ("none", "ID-like")
+        elif drifted is None and d.get("computed") == "sketch":
+            badge = ("none", "undecided")
         p = (d.get("details") or {}).get("p_value_adjusted", d.get("p_value"))
         p_text = "< 1e-300" if p == 0 else fmt(p)
         sev = severity(d)
@@ -245,8 +253,11 @@ def _drift_table(report: Mapping[str, Any]) -> str:
         )
         link = f"#dist-{_slug(name)}" if col.get("distribution") else "#drift"
         how = d.get("computed", "")
-        if how == "not_applicable" or how == "insufficient":
+        if how in ("not_applicable", "insufficient", "id_like"):
             how = (d.get("details") or {}).get("reason", how)
+        note = (d.get("details") or {}).get("method_note")
+        if note:
+            how = f"{how}; {note}"
         rows.append(
             f'<tr data-column="{escape(name)}" data-drifted="{str(bool(drifted)).lower()}">'
             f'<td class="col-name"><a href="{link}">{escape(name)}</a></td>'

@@ -15,6 +15,7 @@ import numpy as np
 
 from driftline.errors import ConfigError
 from driftline.schema import Role
+from driftline.stats.drift._categorical import is_id_like, overlap
 from driftline.stats.profile import CATEGORY_KINDS, ColumnProfile, DatasetProfile
 
 _KEY_ROLES = frozenset({Role.ID, Role.TIMESTAMP})
@@ -216,9 +217,10 @@ def column_checks(
 def _top_share(col: ColumnProfile) -> tuple[float, bool]:
     """Share of the most frequent value and whether it is exact."""
     if col.kind in CATEGORY_KINDS:
-        counts = col.categories.counts()
-        present = sum(counts.values())
-        return (max(counts.values()) / present if present else math.nan), col.categories.is_exact
+        # past the exact limit only the sketch's named categories count (never __other__)
+        named, present = col.categories.named(), col.categories.total
+        top = max(named.values(), default=0)
+        return (top / present if present else math.nan), col.categories.is_exact
     vals = col.reservoir.values.astype(np.float64)
     vals = vals[np.isfinite(vals)]
     if vals.size == 0:
@@ -305,26 +307,28 @@ def _ranges(ref: ColumnProfile, cur: ColumnProfile, t: QualityThresholds) -> lis
 def _categorical(
     ref: ColumnProfile, cur: ColumnProfile, t: QualityThresholds
 ) -> list[QualityResult]:
-    rc, cc = ref.categories.counts(), cur.categories.counts()
-    present = sum(cc.values())
-    unseen = {k: v for k, v in cc.items() if k not in rc}
-    if not ref.categories.is_exact:
-        unseen.pop(ref.categories.OTHER, None)
-    unseen_n = sum(unseen.values())
-    ratio = unseen_n / present if present else 0.0
-    top = sorted(unseen.items(), key=lambda kv: -kv[1])[:10]
+    ov = overlap(ref, cur)
+    status = _status(ov.unseen_share, t.unseen_category_ratio, 0.0)
+    details: dict[str, Any] = {
+        "count": round(ov.unseen_distinct),
+        "examples": ov.examples,
+        "exact": ov.exact,
+    }
+    if not ov.exact:
+        details["error"] = ov.error
+        details["note"] = "estimated from the distinct-count sketches past the exact limit"
+    if is_id_like(ref) and status == "fail":
+        # almost every value of an ID-like column is new in every batch: said, not failed
+        status = "warn"
+        details["id_like"] = True
     out = [
         QualityResult(
             "unseen_categories",
-            ratio,
+            ov.unseen_share,
             t.unseen_category_ratio,
-            _status(ratio, t.unseen_category_ratio, 0.0),
+            status,
             ref.name,
-            {
-                "count": len(unseen),
-                "examples": [k for k, _ in top],
-                "exact": ref.categories.is_exact and cur.categories.is_exact,
-            },
+            details,
         )
     ]
     r_d, c_d = ref.distinct.estimate, cur.distinct.estimate

@@ -81,6 +81,34 @@ class CategoryCounts:
             out[self.OTHER] = rest
         return out
 
+    def named(self) -> dict[str, int]:
+        """The categories known by name: all of them when exact, else the sketch's heavy hitters."""
+        out = self.counts()
+        if self.exact is None:
+            out.pop(self.OTHER, None)
+        return out
+
+    def estimate(self, items: list[str]) -> np.ndarray:
+        """Counts of ``items``: exact, or the sketch's estimates (within :attr:`max_error`)."""
+        if self.exact is not None:
+            ex = self.exact
+            return np.array([ex.get(k, 0) for k in items], dtype=np.int64)
+        get = self.sketch.get_estimate
+        return np.array([get(k) for k in items], dtype=np.int64)
+
+    @property
+    def max_error(self) -> int:
+        """Largest error of any count :meth:`estimate` returns (0 when exact).
+
+        The frequent-items sketch's offset: an item's true count lies in
+        [estimate - max_error, estimate] for tracked items and in [0, max_error]
+        for the others.
+        """
+        if self.exact is not None:
+            return 0
+        probe = "\x00driftline-probe"
+        return int(self.sketch.get_upper_bound(probe) - self.sketch.get_lower_bound(probe))
+
     @property
     def n_distinct_exact(self) -> int | None:
         return len(self.exact) if self.exact is not None else None

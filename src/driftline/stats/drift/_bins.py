@@ -3,8 +3,9 @@
 Numeric: quantile bins of the reference, chosen on the profiles' fine
 log-linear buckets (so both sides' counts are exact on them), plus an
 underflow bin (below the reference minimum) and an overflow bin (above the
-reference maximum). Categorical: the reference's categories by frequency (up
-to a cap), the current side's unseen categories, and an ``__other__`` bucket.
+reference maximum). Categorical: every category the two profiles hold by name
+(all of them while both profiles count exactly); past the exact limit, a
+sketched side adds an ``__other__`` bin for the mass its sketch does not name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,42 @@ class Bins:
     reference: np.ndarray
     current: np.ndarray
     edges: np.ndarray | None = None  # numeric: n_inner + 1 value edges of the inner bins
+    #: categorical past the exact limit: (reference, current) counts in the last bin,
+    #: ``__other__``, whose categories the sketches do not name
+    tails: tuple[int, int] | None = None
+    #: largest error of one named count (the sketches' offsets; 0 when exact)
+    count_error: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.tails is None and self.count_error == 0
+
+    def split_tails(self) -> Bins:
+        """The same bins with ``__other__`` split as if the two tails shared no category.
+
+        Every f-divergence (PSI, KL, Jensen-Shannon, Hellinger, total variation)
+        on the true categories lies between its value on these bins (upper) and
+        on the lumped bins (lower): the data-processing inequality.
+        """
+        if self.tails is None:
+            return self
+        r_tail, c_tail = self.tails
+        r = np.append(self.reference[:-1], [r_tail, 0])
+        c = np.append(self.current[:-1], [0, c_tail])
+        labels = [*self.labels[:-1], "__other__ (reference)", "__other__ (current)"]
+        return Bins(labels, r, c)
+
+    def for_display(self, max_categories: int) -> Bins:
+        """At most ``max_categories`` named bins (the most frequent), the rest in ``__other__``."""
+        if self.edges is not None or len(self.labels) <= max_categories + 1:
+            return self
+        named = len(self.labels) - (1 if self.tails is not None else 0)
+        order = np.argsort(-(self.reference[:named] + self.current[:named]), kind="stable")
+        keep = np.sort(order[:max_categories])
+        r = np.append(self.reference[keep], self.reference.sum() - self.reference[keep].sum())
+        c = np.append(self.current[keep], self.current.sum() - self.current[keep].sum())
+        labels = [self.labels[i] for i in keep] + [CategoryCounts.OTHER]
+        return Bins(labels, r, c, None, self.tails, self.count_error)
 
 
 def _assign(hist: LogHistogram, lo_key: int, cuts: np.ndarray) -> np.ndarray:
@@ -67,25 +104,44 @@ def fine_bins(ref: LogHistogram, cur: LogHistogram) -> tuple[np.ndarray, np.ndar
     return edges, r, c
 
 
-def category_bins(ref: CategoryCounts, cur: CategoryCounts, max_categories: int = 200) -> Bins:
-    """Reference top categories, unseen current categories, and the rest in ``__other__``."""
-    rc, cc = ref.counts(), cur.counts()
-    other = CategoryCounts.OTHER
-    ref_order = [k for k, _ in sorted(rc.items(), key=lambda kv: -kv[1]) if k != other]
-    keep = ref_order[:max_categories]
-    unseen = [k for k, _ in sorted(cc.items(), key=lambda kv: -kv[1]) if k not in rc and k != other]
-    keep += unseen[: max(0, max_categories - len(keep)) or 20]
-    kept = set(keep)
-    r = [rc.get(k, 0) for k in keep]
-    c = [cc.get(k, 0) for k in keep]
-    r_other = sum(v for k, v in rc.items() if k not in kept)
-    c_other = sum(v for k, v in cc.items() if k not in kept)
-    labels = list(keep)
-    if r_other or c_other:
-        labels.append(other)
-        r.append(r_other)
-        c.append(c_other)
-    return Bins(labels, np.array(r, dtype=np.int64), np.array(c, dtype=np.int64))
+def category_bins(ref: CategoryCounts, cur: CategoryCounts) -> Bins:
+    """Every category either profile names, then ``__other__`` when a side is sketched.
+
+    While both profiles count exactly (up to their cap of distinct values) the
+    bins are all categories of both sides, with exact counts. Past the cap a
+    side's counts come from its frequent-items sketch: named categories get the
+    sketch's estimate (off by at most its ``max_error``) and the mass the sketch
+    does not name goes to ``__other__``; :attr:`Bins.tails` and
+    :attr:`Bins.count_error` then say how much is uncertain.
+    """
+    rn, cn = ref.named(), cur.named()
+    keys = list(rn)
+    keys += [k for k in cn if k not in rn]
+    r = np.array([rn.get(k, 0) for k in keys], dtype=np.int64)
+    c = np.array([cn.get(k, 0) for k in keys], dtype=np.int64)
+    if not ref.is_exact:  # the sketch's estimate for the current side's categories too
+        missing = [i for i, k in enumerate(keys) if k not in rn]
+        r[missing] = ref.estimate([keys[i] for i in missing])
+    if not cur.is_exact:
+        missing = [i for i, k in enumerate(keys) if k not in cn]
+        c[missing] = cur.estimate([keys[i] for i in missing])
+    order = np.array(
+        sorted(range(len(keys)), key=lambda i: (-int(r[i]), -int(c[i]), keys[i])), dtype=np.intp
+    )
+    labels = [keys[i] for i in order]
+    r, c = r[order], c[order]
+    if ref.is_exact and cur.is_exact:
+        return Bins(labels, r, c)
+    r_tail = max(ref.total - int(r.sum()), 0)
+    c_tail = max(cur.total - int(c.sum()), 0)
+    return Bins(
+        [*labels, CategoryCounts.OTHER],
+        np.append(r, r_tail).astype(np.int64),
+        np.append(c, c_tail).astype(np.int64),
+        None,
+        (r_tail, c_tail),
+        ref.max_error + cur.max_error,
+    )
 
 
 def _fmt(x: float) -> str:

@@ -15,7 +15,12 @@ def chi_squared(
     alpha: float = 0.05,
     computed: str = "exact",
 ) -> DriftResult:
-    """``scipy.stats.chi2_contingency`` on the 2 x k table minus all-empty categories."""
+    """``scipy.stats.chi2_contingency`` (its defaults) on the 2 x k table minus empty categories.
+
+    As scipy does by default, a 2 x 2 table (a boolean column, or two
+    categories) gets Yates' continuity correction; ``details["yates"]`` says
+    whether it was applied.
+    """
     ref = np.asarray(ref_counts, dtype=np.float64)
     cur = np.asarray(cur_counts, dtype=np.float64)
     keep = (ref + cur) > 0
@@ -24,7 +29,7 @@ def chi_squared(
     if table.shape[1] < 2 or n_ref == 0 or n_cur == 0:
         stat, p, dof = 0.0, 1.0, 0
     else:
-        res = chi2_contingency(table, correction=False)
+        res = chi2_contingency(table, correction=True)
         stat, p, dof = float(res.statistic), float(res.pvalue), int(res.dof)
     return DriftResult(
         method="chi_squared",
@@ -35,5 +40,5 @@ def chi_squared(
         n_reference=n_ref,
         n_current=n_cur,
         computed=computed,
-        details={"dof": dof},
+        details={"dof": dof, "yates": dof == 1},
     )

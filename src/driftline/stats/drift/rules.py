@@ -34,13 +34,14 @@ import numpy as np
 
 from driftline.schema import Kind, Role
 from driftline.stats.drift import _bins
+from driftline.stats.drift._categorical import id_like_bins, id_like_details, is_id_like
 from driftline.stats.drift._result import DriftResult
 from driftline.stats.drift.anderson import anderson_darling
 from driftline.stats.drift.chi2 import chi_squared
 from driftline.stats.drift.hellinger import hellinger
 from driftline.stats.drift.jensen_shannon import jensen_shannon
 from driftline.stats.drift.kl import kl_divergence
-from driftline.stats.drift.ks import kolmogorov_smirnov
+from driftline.stats.drift.ks import kolmogorov_smirnov, kolmogorov_smirnov_bounded
 from driftline.stats.drift.psi import psi
 from driftline.stats.drift.shifts import mean_shift, quantile_shift, std_ratio
 from driftline.stats.drift.total_variation import total_variation
@@ -112,14 +113,47 @@ class ColumnDrift:
     applicable: bool = True
 
 
+def choose_method(name: str, kind: Kind, opts: DriftOptions) -> tuple[str, str, str | None]:
+    """(method, source, note): the column's method and where it came from.
+
+    A method named for the column (``per_column``) must apply to its kind (else
+    :class:`ConfigError`); the global ``method`` applies to the kinds it can
+    handle and the default rule ("auto") takes the others, with a note saying so.
+    """
+    allowed = CATEGORICAL_METHODS if kind in CATEGORY_KINDS else NUMERIC_METHODS
+    if name in opts.per_column:
+        method = opts.per_column[name]
+        if method != "auto" and method not in allowed:
+            from driftline.errors import ConfigError
+
+            raise ConfigError(
+                f"drift method {method!r} does not apply to column {name!r} of kind "
+                f"{kind.value}; allowed: auto, {', '.join(allowed)}"
+            )
+        return method, "per_column", None
+    if opts.method == "auto":
+        return "auto", "default", None
+    if opts.method in allowed:
+        return opts.method, "global", None
+    return (
+        "auto",
+        "default",
+        f"the global method {opts.method} does not apply to {kind.value} columns: "
+        "the default rule decides",
+    )
+
+
 def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) -> ColumnDrift:
     """All drift metrics of one column; ``decision.drifted`` is provisional until BH is applied."""
     kind = ref.kind
-    method = opts.per_column.get(ref.name, opts.method)
+    method, source, note = choose_method(ref.name, kind, opts)
+    how = {"method_source": source, **({"method_note": note} if note else {})}
     n_ref, n_cur = ref.present - ref.non_finite, cur.present - cur.non_finite
+    categorical = kind in CATEGORY_KINDS
+    named = method if method != "auto" else ("jensen_shannon" if categorical else "wasserstein")
     if ref.spec.role in NO_DRIFT_ROLES or kind in NO_DRIFT_KINDS:
         res = DriftResult(
-            method,
+            named,
             math.nan,
             None,
             math.nan,
@@ -127,29 +161,18 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
             n_ref,
             n_cur,
             "not_applicable",
-            {"reason": f"no drift for role {ref.spec.role.value} / kind {kind.value}"},
+            {"reason": f"no drift for role {ref.spec.role.value} / kind {kind.value}", **how},
         )
         return ColumnDrift(res, None, {}, None, applicable=False)
-    categorical = kind in CATEGORY_KINDS
     if categorical:
-        bins = _bins.category_bins(ref.categories, cur.categories, opts.max_categories)
-        allowed: tuple[str, ...] = CATEGORICAL_METHODS
-        exact_counts = ref.categories.is_exact and cur.categories.is_exact
-        bin_computed = "exact" if exact_counts else "sketch"
+        bins = _bins.category_bins(ref.categories, cur.categories)
+        bin_computed = "exact" if bins.exact else "sketch"
     else:
         bins = _bins.numeric_bins(ref.histogram, cur.histogram, opts.n_bins)
-        allowed = NUMERIC_METHODS
         bin_computed = "bins"
-    if method != "auto" and method not in allowed:
-        from driftline.errors import ConfigError
-
-        raise ConfigError(
-            f"drift method {method!r} does not apply to column {ref.name!r} of kind "
-            f"{kind.value}; allowed: auto, {', '.join(allowed)}"
-        )
     if min(n_ref, n_cur) < opts.min_samples:
         res = DriftResult(
-            method if method != "auto" else ("jensen_shannon" if categorical else "wasserstein"),
+            named,
             math.nan,
             None,
             math.nan,
@@ -160,31 +183,48 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
             {
                 "reason": f"fewer than {opts.min_samples} values on one side",
                 "min_samples": opts.min_samples,
+                **how,
             },
         )
         return ColumnDrift(res, None, {}, bins)
+    if source != "per_column" and is_id_like(ref):
+        details, ov = id_like_details(ref, cur)
+        res = DriftResult(
+            named,
+            ov.jensen_shannon,
+            None,
+            math.nan,
+            None,
+            n_ref,
+            n_cur,
+            "id_like",
+            {**details, **how, "statistic_exact": ov.exact},
+        )
+        return ColumnDrift(res, None, {}, bins, applicable=False)
 
     metrics: dict[str, DriftResult] = {}
+    allowed = CATEGORICAL_METHODS if categorical else NUMERIC_METHODS
     # Anderson-Darling is costly on large samples: computed only when asked for by name
     want = (set(allowed) - {"anderson_darling"}) if opts.all_metrics else {method}
+    dist_bins = bins
+    if categorical and not bins.exact and is_id_like(ref):  # a method named for the column
+        dist_bins = id_like_bins(ref, cur)
     for m in BINNED:
-        if m in want or m == method:
-            fn = {
-                "psi": psi,
-                "jensen_shannon": jensen_shannon,
-                "kl_divergence": kl_divergence,
-                "hellinger": hellinger,
-                "total_variation": total_variation,
-            }[m]
-            metrics[m] = fn(
-                bins.reference, bins.current, threshold=opts.threshold(m), computed=bin_computed
-            )
+        if m in want or m == method or (categorical and m == "jensen_shannon"):
+            metrics[m] = _binned(m, dist_bins, opts.threshold(m), bin_computed)
+            if dist_bins is not bins:
+                metrics[m].details["estimate"] = (
+                    "ID-like column past the exact limit: from the overlap of the distinct-count "
+                    "sketches, taking every value as about equally frequent"
+                )
     if categorical:
         metrics["chi_squared"] = chi_squared(
             bins.reference, bins.current, alpha=opts.alpha, computed=bin_computed
         )
+        if not bins.exact:
+            metrics["chi_squared"] = _with_sketch(metrics["chi_squared"], bins)
         test = metrics["chi_squared"]
-        effect = metrics.get("jensen_shannon") or jensen_shannon(bins.reference, bins.current)
+        effect = metrics["jensen_shannon"]
         auto_effect = AUTO_CATEGORICAL_EFFECT
     else:
         metrics.update(_numeric_metrics(ref, cur, bins, opts, want | {method}))
@@ -192,24 +232,80 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
         effect = metrics["wasserstein"]
         auto_effect = AUTO_NUMERIC_EFFECT
     if method == "auto":
-        thr = opts.thresholds.get("auto", auto_effect)
+        thr = float(opts.thresholds.get("auto", auto_effect))
+        significant = test.p_value is not None and test.p_value < opts.alpha
         decision = replace(
             effect,
-            threshold=float(thr),
-            drifted=bool(
-                effect.statistic >= thr and test.p_value is not None and test.p_value < opts.alpha
-            ),
+            threshold=thr,
+            drifted=auto_verdict(effect, thr, significant),
             p_value=test.p_value,
             details={
                 **effect.details,
                 "test": test.method,
                 "test_statistic": test.statistic,
                 "rule": "auto",
+                **how,
             },
         )
     else:
-        decision = metrics[method]
+        decision = replace(metrics[method], details={**metrics[method].details, **how})
     return ColumnDrift(decision, test, metrics, bins)
+
+
+def auto_verdict(effect: DriftResult, threshold: float, significant: bool) -> bool | None:
+    """The default rule: drifted when significant and the effect reaches the threshold.
+
+    With a bounded effect (``details["statistic_range"]``, a sketched column)
+    it is ``None`` (undecided) unless the bounds settle it.
+    """
+    lo, hi = effect.details.get("statistic_range", (effect.statistic, effect.statistic))
+    if hi < threshold:
+        return False
+    if not significant:
+        return False if lo == hi else None
+    return True if lo >= threshold else None
+
+
+def _binned(method: str, bins: _bins.Bins, threshold: float, computed: str) -> DriftResult:
+    fn = {
+        "psi": psi,
+        "jensen_shannon": jensen_shannon,
+        "kl_divergence": kl_divergence,
+        "hellinger": hellinger,
+        "total_variation": total_variation,
+    }[method]
+    res = fn(bins.reference, bins.current, threshold=threshold, computed=computed)
+    if bins.exact:
+        return res
+    split = bins.split_tails()
+    hi = fn(split.reference, split.current, threshold=threshold).statistic
+    lo = res.statistic
+    drifted = True if lo >= threshold else (False if hi < threshold else None)
+    res = replace(res, drifted=drifted, details={**res.details, "statistic_range": [lo, hi]})
+    return _with_sketch(res, bins)
+
+
+def _with_sketch(res: DriftResult, bins: _bins.Bins) -> DriftResult:
+    """State what the frequent-items sketch leaves uncertain."""
+    r_tail, c_tail = bins.tails or (0, 0)
+    n_r, n_c = max(int(bins.reference.sum()), 1), max(int(bins.current.sum()), 1)
+    return replace(
+        res,
+        details={
+            **res.details,
+            "sketch": {
+                "unnamed_share_reference": r_tail / n_r,
+                "unnamed_share_current": c_tail / n_c,
+                "max_count_error": bins.count_error,
+                "note": (
+                    "past the exact limit the categories the sketches do not name share one "
+                    "bin (__other__) and named counts are off by at most max_count_error; "
+                    "statistic_range is the value with that bin lumped (lower) and with the "
+                    "two sides' unnamed categories disjoint (upper)"
+                ),
+            },
+        },
+    )
 
 
 def _numeric_metrics(
@@ -223,7 +319,11 @@ def _numeric_metrics(
     exact = r_sample.size >= r_all and c_sample.size >= c_all
     sample_computed = "exact" if exact else "reservoir"
     ref_std = ref.moments.std
-    out["ks"] = kolmogorov_smirnov(r_sample, c_sample, alpha=opts.alpha, computed=sample_computed)
+    if exact:
+        out["ks"] = kolmogorov_smirnov(r_sample, c_sample, alpha=opts.alpha)
+    else:
+        _, rc, cc = _bins.fine_bins(ref.histogram, cur.histogram)
+        out["ks"] = kolmogorov_smirnov_bounded(rc, cc, r_sample, c_sample, alpha=opts.alpha)
     if exact:
         out["wasserstein"] = wasserstein(
             r_sample, c_sample, ref_std=ref_std, threshold=opts.threshold("wasserstein")
@@ -287,11 +387,17 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
 def apply_verdicts(
     results: dict[str, ColumnDrift], opts: DriftOptions
 ) -> tuple[bool, dict[str, Any]]:
-    """Adjust test p-values with Benjamini-Hochberg, finalise each column, decide the dataset."""
+    """Adjust test p-values with Benjamini-Hochberg, finalise each column, decide the dataset.
+
+    Columns without a verdict are listed by why: ``id_like_columns`` (almost all
+    values distinct: drift by category is not measurable), ``undecided_columns``
+    (past the sketch's exact limit the bounds straddle the threshold) and
+    ``insufficient_columns``. None of them makes the dataset drift.
+    """
     tested = [
         n
         for n, r in results.items()
-        if r.applicable and r.decision.drifted is not None and r.decision.p_value is not None
+        if r.applicable and r.decision.computed != "insufficient" and r.decision.p_value is not None
     ]
     adjusted = benjamini_hochberg(
         [1.0 if (p := results[n].decision.p_value) is None else p for n in tested]
@@ -300,21 +406,41 @@ def apply_verdicts(
         r = results[name]
         d = r.decision
         significant = p_adj < opts.alpha
+        drifted: bool | None
         if d.details.get("rule") == "auto":
-            drifted = significant and d.statistic >= d.threshold
+            drifted = auto_verdict(d, d.threshold, significant)
         elif d.method in ("ks", "anderson_darling", "chi_squared"):
             drifted = significant
         else:
-            drifted = bool(d.drifted)
+            drifted = d.drifted
         r.decision = replace(d, drifted=drifted, details={**d.details, "p_value_adjusted": p_adj})
     drifted_cols = [n for n, r in results.items() if r.decision.drifted]
+
+    def listed(computed: str) -> list[str]:
+        return [n for n, r in results.items() if r.decision.computed == computed]
+
+    undecided = [
+        n
+        for n, r in results.items()
+        if r.applicable and r.decision.drifted is None and r.decision.computed == "sketch"
+    ]
     rule = (
         f"drifted when any column drifts; a column drifts when its effect size reaches its "
         f"threshold and its test survives Benjamini-Hochberg at alpha={opts.alpha} across "
-        f"{len(tested)} tested columns"
+        f"{len(tested)} tested columns; ID-like columns (almost all values distinct) get no "
+        "verdict and do not count"
     )
+    methods: dict[str, list[str]] = {}
+    for n, r in results.items():
+        if r.applicable or r.decision.computed == "id_like":
+            key = "auto" if r.decision.details.get("rule") == "auto" else r.decision.method
+            methods.setdefault(key, []).append(n)
     return bool(drifted_cols), {
         "rule": rule,
         "drifted_columns": drifted_cols,
         "n_tested": len(tested),
+        "id_like_columns": listed("id_like"),
+        "undecided_columns": undecided,
+        "insufficient_columns": listed("insufficient"),
+        "methods": methods,
     }
