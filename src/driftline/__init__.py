@@ -19,6 +19,9 @@ from driftline.errors import (
     ProfileFormatError,
     SchemaError,
 )
+from driftline.errors import (
+    missing_extra as _missing_extra,
+)
 
 if TYPE_CHECKING:
     from driftline.report import Report, compare
@@ -68,7 +71,13 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'driftline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        missing = _missing_extra(exc)
+        if missing is None:
+            raise
+        raise missing from None
     globals()[name] = value
     return value
 
@@ -99,7 +108,13 @@ def profile(
     ("auto"); pass a :class:`PerformanceSpec` to set the task or classes, or
     None to keep none (docs/performance.md).
     """
-    from driftline.stats.profile import build_profile
+    try:
+        from driftline.stats.profile import build_profile
+    except ImportError as exc:
+        missing = _missing_extra(exc)
+        if missing is None:
+            raise
+        raise missing from None
 
     return build_profile(
         data,

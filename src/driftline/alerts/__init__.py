@@ -19,7 +19,7 @@ from driftline.alerts.model import (
     Outcome,
     Silence,
 )
-from driftline.alerts.notifiers.base import DeliveryError
+from driftline.alerts.notifiers.base import NotificationError
 from driftline.alerts.notifiers.dispatch import Dispatcher
 from driftline.alerts.points import METRICS, MetricPoint
 from driftline.alerts.precision import RulePrecision
@@ -37,11 +37,11 @@ __all__ = [
     "AlertsConfig",
     "AuditEvent",
     "Delivery",
-    "DeliveryError",
     "Dispatcher",
     "MemoryAlertStore",
     "MetricPoint",
     "Notification",
+    "NotificationError",
     "NotifiedAlert",
     "Outcome",
     "Rule",

@@ -83,7 +83,7 @@ def test_command(
     seed: Annotated[int, typer.Option("--seed")] = 7,
 ) -> None:
     """Replay generated traffic with a fault and print which alerts fire, when and to whom."""
-    from driftline.alerts._time import parse_duration
+    from driftline._utils.durations import parse_duration
     from driftline.alerts.testing import SCENARIOS, Scenario, replay
 
     if scenario not in SCENARIOS:

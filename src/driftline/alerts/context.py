@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from driftline.alerts._time import format_duration, rfc3339
+from driftline._utils.durations import format_duration, rfc3339
 from driftline.alerts.points import MetricPoint
 from driftline.alerts.rules import Rule
 from driftline.alerts.templates import render_template

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from driftline.alerts._time import format_duration, parse_duration
+from driftline._utils.clock import Clock, SystemClock
+from driftline._utils.durations import format_duration, parse_duration
 from driftline.alerts.config import AlertsConfig
 from driftline.alerts.context import build_context, render_annotations
 from driftline.alerts.grouping import Group, Groups
@@ -48,7 +49,6 @@ from driftline.alerts.routing import Route
 from driftline.alerts.rules import Rule
 from driftline.alerts.store import AlertStore, MemoryAlertStore
 from driftline.errors import ConfigError, InputError
-from driftline.sdk.clock import Clock, SystemClock
 
 ENGINE = "engine"
 #: Resolved alerts stay this long for acks and outcome labels; the audit log keeps them forever.

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from driftline.alerts._time import parse_duration
+from driftline._utils.durations import parse_duration
 from driftline.alerts.matchers import Matcher, parse_matchers
 from driftline.alerts.model import (
     Alert,
@@ -29,12 +29,12 @@ from driftline.alerts.precision import RulePrecision, rule_precision
 from driftline.errors import InputError
 
 if TYPE_CHECKING:
+    from driftline._utils.clock import Clock
     from driftline.alerts.config import AlertsConfig
     from driftline.alerts.grouping import Groups
     from driftline.alerts.model import Sink
     from driftline.alerts.rules import Rule
     from driftline.alerts.store import AlertStore
-    from driftline.sdk.clock import Clock
 
 
 class HumanInput(abc.ABC):

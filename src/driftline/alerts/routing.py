@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from driftline.alerts._time import parse_duration
+from driftline._utils.durations import parse_duration
 from driftline.alerts.matchers import Matcher, match_all, parse_matchers
 from driftline.alerts.rules import RouteConfig
 

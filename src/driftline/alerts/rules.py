@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from driftline._utils.durations import parse_duration
 from driftline.alerts._fields import (
     NAME_PATTERN,
     Duration,
@@ -28,7 +29,6 @@ from driftline.alerts._fields import (
     Severity,
     _Strict,
 )
-from driftline.alerts._time import parse_duration
 from driftline.alerts.matchers import Matcher, parse_matchers
 from driftline.alerts.points import MetricPoint
 from driftline.alerts.templates import check_template
@@ -141,7 +141,7 @@ class SLOConfig(_Outputs):
     @model_validator(mode="after")
     def _kind_options(self) -> SLOConfig:
         if self.kind == "latency":
-            from driftline.sdk.metrics import LATENCY_BUCKETS
+            from driftline._utils.metrics import LATENCY_BUCKETS
 
             buckets = tuple(self.buckets) if self.buckets else LATENCY_BUCKETS
             if self.threshold_seconds is None:

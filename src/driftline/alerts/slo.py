@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from driftline.alerts._time import format_duration, parse_duration
+from driftline._utils.durations import format_duration, parse_duration
 from driftline.alerts.points import MetricPoint
 from driftline.alerts.rules import Rule, SLOConfig
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from driftline._utils.clock import ManualClock
 from driftline.alerts.config import AlertsConfig
 from driftline.alerts.engine import AlertEngine, Transition
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.points import ALL_SEGMENTS, MetricPoint
 from driftline.alerts.store import AlertStore, MemoryAlertStore
 from driftline.errors import ConfigError
-from driftline.sdk.clock import ManualClock
 
 #: Fault name -> what it injects.
 SCENARIOS: dict[str, str] = {
@@ -131,7 +131,7 @@ def _report_points(
 def generate_points(s: Scenario) -> list[list[MetricPoint]]:
     """One list of metric points per window, computed by driftline's statistics."""
     import driftline
-    from driftline.sdk.metrics import LATENCY_BUCKETS
+    from driftline._utils.metrics import LATENCY_BUCKETS
     from driftline.stats.accumulators import QuantileSketch
     from driftline.stats.performance import ClassificationMetrics
 

@@ -28,10 +28,11 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
+from driftline._utils.metrics import shared_families
 from driftline.errors import require
 from driftline.sdk._ids import uuid7_hex
 from driftline.sdk.context import request_id
-from driftline.sdk.metrics import HistogramTally, shared_families
+from driftline.sdk.metrics import HistogramTally
 from driftline.sdk.monitor import Monitor
 from driftline.sdk.multiprocess import metrics_payload
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from driftline.sdk.clock import Clock, ManualClock, SystemClock
 from driftline.sdk.collector import HTTPSink
-from driftline.sdk.errors import DeliveryError, SDKConfigError
+from driftline.sdk.errors import SDKConfigError, SinkError
 from driftline.sdk.events import Prediction
 from driftline.sdk.jobs import JobRun
 from driftline.sdk.monitor import Monitor
@@ -22,7 +22,6 @@ from driftline.sdk.spool import DiskSpool, MemorySpool
 __all__ = [
     "DEFAULT_PATTERNS",
     "Clock",
-    "DeliveryError",
     "DiskSpool",
     "HTTPSink",
     "JSONLinesSink",
@@ -39,5 +38,6 @@ __all__ = [
     "Router",
     "SDKConfigError",
     "Sink",
+    "SinkError",
     "SystemClock",
 ]

@@ -32,7 +32,7 @@ import httpx
 from driftline.sdk._http import PlainHTTP, plain_http_target
 from driftline.sdk._logging import RateLimitedLog
 from driftline.sdk.clock import Clock, SystemClock
-from driftline.sdk.errors import DeliveryError, SDKConfigError
+from driftline.sdk.errors import SDKConfigError, SinkError
 from driftline.sdk.events import PATHS, encode_json
 from driftline.sdk.sinks import DeliveryReport, _NullReport
 from driftline.sdk.spool import Batch, MemorySpool, Spool
@@ -207,7 +207,7 @@ class HTTPSink:
         """Send ``batch``; True when it is done with (accepted or rejected for good)."""
         try:
             self.send(batch)
-        except DeliveryError as exc:
+        except SinkError as exc:
             if not exc.retry:
                 self._report.dropped("rejected", batch.count)
                 self._log.warning(
@@ -237,7 +237,7 @@ class HTTPSink:
         return delay
 
     def send(self, batch: Batch) -> None:
-        """One POST; raises :class:`DeliveryError` saying whether to retry."""
+        """One POST; raises :class:`SinkError` saying whether to retry."""
         headers = dict(self._headers)
         if batch.gzipped:
             headers["Content-Encoding"] = "gzip"
@@ -247,7 +247,7 @@ class HTTPSink:
             try:
                 status, answer_headers, data = self._plain.post(path, batch.body, headers)
             except (OSError, http.client.HTTPException) as exc:
-                raise DeliveryError(f"{type(exc).__name__}: {exc}", retry=True) from exc
+                raise SinkError(f"{type(exc).__name__}: {exc}", retry=True) from exc
             retry_after = answer_headers.get("Retry-After")
             text = data[:200].decode("utf-8", "replace")
         else:
@@ -255,7 +255,7 @@ class HTTPSink:
             try:
                 response = self._client.post(url, content=batch.body, headers=headers)
             except httpx.HTTPError as exc:
-                raise DeliveryError(f"{type(exc).__name__}: {exc}", retry=True) from exc
+                raise SinkError(f"{type(exc).__name__}: {exc}", retry=True) from exc
             status = response.status_code
             retry_after = response.headers.get("Retry-After")
             text = response.text[:200] if not 200 <= status < 300 else ""
@@ -263,8 +263,8 @@ class HTTPSink:
             return
         if status in (408, 429) or status >= 500:
             after = parse_retry_after(retry_after, self.clock.time())
-            raise DeliveryError(f"HTTP {status} from {url}", retry=True, retry_after=after)
-        raise DeliveryError(f"HTTP {status} from {url}: {text!r}", retry=False)
+            raise SinkError(f"HTTP {status} from {url}", retry=True, retry_after=after)
+        raise SinkError(f"HTTP {status} from {url}: {text!r}", retry=False)
 
 
 def _drain(spool: Spool) -> list[Batch]:

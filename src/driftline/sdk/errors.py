@@ -14,7 +14,7 @@ class SDKConfigError(ConfigError):
     """A Monitor, sink, privacy policy or router option has a bad value."""
 
 
-class DeliveryError(DriftlineError):
+class SinkError(DriftlineError):
     """A batch could not be delivered; used inside the shipper, never raised to callers."""
 
     def __init__(self, message: str, *, retry: bool, retry_after: float | None = None) -> None:

@@ -12,45 +12,25 @@ from __future__ import annotations
 
 import math
 import threading
-import weakref
 from bisect import bisect_left
 from collections import Counter as CounterType
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from driftline._utils.metrics import (
+    JOB_BUCKETS,
+    LATENCY_BUCKETS,
+    SCORE_BUCKETS,
+    shared_families,
+)
 from driftline.sdk.errors import SDKConfigError
 
-#: Model latency buckets, in seconds: sub-millisecond models up to slow LLM calls.
-LATENCY_BUCKETS: tuple[float, ...] = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-)  # fmt: skip
-#: Score / confidence buckets for probabilities in 0..1.
-SCORE_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
-JOB_BUCKETS: tuple[float, ...] = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 86400)
 INFO_LABELS = ("model", "version", "task", "framework", "owner")
 OTHER = "__other__"
-
-T = TypeVar("T")
-_shared: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]] = weakref.WeakKeyDictionary()
-_shared_lock = threading.Lock()
-
-
-def shared_families(registry: CollectorRegistry, key: str, factory: Callable[[], T]) -> T:
-    """The metric families ``key`` of ``registry``, created by ``factory`` on first use.
-
-    This is a cache keyed weakly by registry, not state: a fresh registry gets
-    fresh families.
-    """
-    with _shared_lock:
-        per_registry = _shared.setdefault(registry, {})
-        if key not in per_registry:
-            per_registry[key] = factory()
-        value: T = per_registry[key]
-        return value
 
 
 class LabelGuard:

@@ -24,6 +24,7 @@ from typing import Any, TypeVar, cast
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from driftline._utils.metrics import LATENCY_BUCKETS, SCORE_BUCKETS
 from driftline.sdk._logging import RateLimitedLog
 from driftline.sdk._track import extractor, record_result, safe_extract
 from driftline.sdk.clock import Clock, SystemClock
@@ -34,8 +35,6 @@ from driftline.sdk.events import EventEncoder
 from driftline.sdk.jobs import JobRun
 from driftline.sdk.metrics import (
     INFO_LABELS,
-    LATENCY_BUCKETS,
-    SCORE_BUCKETS,
     BoundMetrics,
     model_metrics,
 )

@@ -301,7 +301,7 @@ class CollectorAlerts:
         self.store = SQLAlertStore(engine)  # the tables come with the collector's migrations
         self.dispatcher = Dispatcher(config, self.store, clock=clock, env=env, registry=registry)
         self.engine = AlertEngine(config, store=self.store, clock=clock, sink=self.dispatcher)
-        from driftline.alerts._time import parse_duration
+        from driftline._utils.durations import parse_duration
 
         buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
         jobs = any(r.metric == "job_status" for r in self.engine.rules)

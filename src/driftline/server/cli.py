@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from driftline._utils.clock import SystemClock
 from driftline.errors import DriftlineError
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -26,11 +27,6 @@ StoreOpt = Annotated[
         help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: .driftline/driftline.db)",
     ),
 ]
-
-
-class _WallClock:
-    def time(self) -> float:
-        return time.time()
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -72,7 +68,7 @@ def serve(
             settings = Settings.from_env(**{k: v for k, v in flags.items() if v is not None})
             alerts = None
         st = open_store(settings.store_url)
-        clock = _WallClock()
+        clock = SystemClock()
         app = create_app(settings, st, clock, alerts=alerts)
     except DriftlineError as exc:
         raise _fail(exc) from exc
@@ -118,7 +114,7 @@ def keys_create(
     try:
         parsed = parse_scopes(scopes)
         key, kid = create_key(
-            open_store(store), _WallClock(), name=name, scopes=parsed, project=project
+            open_store(store), SystemClock(), name=name, scopes=parsed, project=project
         )
     except DriftlineError as exc:
         raise _fail(exc) from exc

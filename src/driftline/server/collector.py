@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from driftline.errors import HTTPError
 from driftline.server.auth import KeyChecker, Principal
 from driftline.server.ingest import Batch, Limits, validate
 from driftline.server.metrics import HealthMetrics
@@ -64,8 +65,10 @@ def tune_gc(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold, g1, g2)
 
 
-class ForbiddenError(Exception):
+class ForbiddenError(HTTPError):
     """The key's project does not own some of the models it writes or reads (answer 403)."""
+
+    status = 403
 
     def __init__(self, project: str, models: list[str]) -> None:
         shown = ", ".join(repr(m) for m in models[:5])
@@ -73,8 +76,13 @@ class ForbiddenError(Exception):
         self.models = models
 
 
-class OverloadedError(Exception):
+class OverloadedError(HTTPError):
     """Too many ingest requests in flight in this process (answer 429)."""
+
+    status = 429
+
+    def __init__(self, message: str = "too many ingest requests in flight; retry later") -> None:
+        super().__init__(message)
 
 
 class Collector:

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
+from driftline._utils.durations import parse_duration
 from driftline._yaml import read_yaml
 from driftline.alerts import AlertsConfig
-from driftline.alerts._time import parse_duration
 from driftline.alerts.config import describe
 from driftline.config import DriftSettings
 from driftline.errors import ConfigError
@@ -306,7 +306,7 @@ def _check_store_url(collector: Any, prefix: str) -> None:
 
 def _check_alerts(alerts: AlertsConfig, base: int, prefix: str) -> None:
     """What the collector cannot feed: window sizes other than its base window."""
-    from driftline.alerts._time import format_duration
+    from driftline._utils.durations import format_duration
 
     presets = alerts.presets if isinstance(alerts.presets, dict) else dict.fromkeys(alerts.presets)
     rules = alerts.compiled_rules()

@@ -19,28 +19,32 @@ from typing import Any
 
 import orjson
 
+from driftline.errors import HTTPError
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
 MAX_ID = 128
 MIN_TS = 946_684_800.0  # 2000-01-01
 STATUSES = ("ok", "error")
 
 
-class BodyError(Exception):
+class BodyError(HTTPError):
     """The request body as a whole cannot be read; ``status`` is the HTTP answer."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
-class InvalidEventError(Exception):
-    """One event is invalid: ``field`` and a message saying what is allowed."""
+class InvalidEventError(HTTPError):
+    """One event is invalid: ``field`` and a message saying what is allowed.
+
+    The event is rejected inside a 200/207 answer; 422 is its status on its own.
+    """
+
+    status = 422
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 @dataclass

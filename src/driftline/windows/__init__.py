@@ -29,6 +29,7 @@ Modules: :mod:`~driftline.windows.config` (keys, settings),
 
 from __future__ import annotations
 
+from driftline._utils.clock import WallClock as Clock
 from driftline.windows.columns import (
     EventBlock,
     events_table,
@@ -36,7 +37,7 @@ from driftline.windows.columns import (
     schema_from_json,
     schema_to_json,
 )
-from driftline.windows.config import ALL, OTHER, Clock, WindowConfig, window_start
+from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
 from driftline.windows.evaluator import Evaluator, EvaluatorOptions, performance_results
 from driftline.windows.live import LivePartial, LiveWindows
 from driftline.windows.stats import FORMAT_VERSION, WindowStats, pack_segments, unpack_segments

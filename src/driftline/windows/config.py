@@ -5,19 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from driftline.errors import ConfigError
 from driftline.store.base import WindowKey
 
 ALL = "*"
 OTHER = "__other__"
-
-
-class Clock(Protocol):
-    """Wall-clock time in epoch seconds (``driftline.sdk.clock`` clocks fit)."""
-
-    def time(self) -> float: ...
 
 
 def window_start(ts: float, size: int) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from driftline._utils.clock import WallClock as Clock
 from driftline.errors import DriftlineError, InputError
 from driftline.report.compare import build_report
 from driftline.report.performance import PerformanceOptions
@@ -27,7 +28,7 @@ from driftline.stats.quality import QualityThresholds
 from driftline.store.base import Store, WindowKey
 from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
-from driftline.windows.config import Clock, WindowConfig
+from driftline.windows.config import WindowConfig
 from driftline.windows.live import LivePartial
 from driftline.windows.stats import WindowStats, unpack_segments
 

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftline._utils.clock import WallClock as Clock
 from driftline.schema import Schema
 from driftline.store.base import Store, WindowKey
 from driftline.windows.columns import EventBlock, infer_schema, schema_from_json, schema_to_json
-from driftline.windows.config import ALL, OTHER, Clock, WindowConfig, window_start
+from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
 from driftline.windows.stats import WindowStats, pack_segments
 
 

@@ -168,7 +168,7 @@ def prometheus_rules(
     runbook_url: str = "https://driftline.dev/docs/alerts",
 ) -> dict[str, Any]:  # fmt: skip
     """The rule file as a dict (groups of recording and alerting rules)."""
-    from driftline.sdk.metrics import LATENCY_BUCKETS
+    from driftline._utils.metrics import LATENCY_BUCKETS
 
     if not any(abs(b - latency_threshold) < 1e-12 for b in LATENCY_BUCKETS):
         raise ConfigError(
@@ -208,7 +208,7 @@ def _annotations(alert: dict[str, Any], **labels: str) -> dict[str, str]:
 def rule_tests(rules: dict[str, Any], rule_file: str, latency_threshold: float) -> dict[str, Any]:
     """``promtool test rules`` cases: errors and slow requests fire; a healthy service is quiet."""
     alerts = {r["alert"]: r for r in rules["groups"][1]["rules"]}
-    from driftline.sdk.metrics import LATENCY_BUCKETS
+    from driftline._utils.metrics import LATENCY_BUCKETS
 
     mv = 'model="credit_risk",version="v1"'
     ok = f'driftline_predictions_total{{{mv},outcome="ok"}}'

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from driftline.alerts._time import parse_duration, rfc3339
+from driftline._utils.durations import parse_duration, rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import AlertmanagerConfig

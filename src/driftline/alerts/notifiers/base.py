@@ -1,7 +1,7 @@
 """What every notifier shares: the protocol, delivery errors, HTTP posting, secrets, metrics.
 
 A notifier makes one delivery attempt per :meth:`Notifier.send` and raises
-:class:`DeliveryError` saying whether a retry can help (HTTP 429 and 5xx,
+:class:`NotificationError` saying whether a retry can help (HTTP 429 and 5xx,
 timeouts, refused connections) or not (other 4xx, bad configuration). The
 dispatcher (:mod:`driftline.alerts.notifiers.dispatch`) retries with
 exponential backoff and keeps what could not be delivered in the outbox.
@@ -26,7 +26,7 @@ from driftline.alerts.model import Notification
 from driftline.errors import ConfigError, DriftlineError
 
 
-class DeliveryError(DriftlineError):
+class NotificationError(DriftlineError):
     """A delivery attempt failed; ``retryable`` says whether trying again can help."""
 
     def __init__(
@@ -39,7 +39,7 @@ class DeliveryError(DriftlineError):
 
 
 class Notifier(Protocol):
-    """Sends one notification to one destination (one attempt; raises :class:`DeliveryError`)."""
+    """Sends one notification to one destination (one attempt; :class:`NotificationError`)."""
 
     kind: str
     receiver: str
@@ -111,29 +111,29 @@ def post_json(
     headers: Mapping[str, str] | None = None,
     method: str = "POST",
 ) -> httpx.Response:
-    """One HTTP request with a JSON body; DeliveryError classifies any failure."""
+    """One HTTP request with a JSON body; NotificationError classifies any failure."""
     where = f"{kind} receiver {receiver!r}"
     try:
         response = client.request(method, url, json=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException:
-        raise DeliveryError(
+        raise NotificationError(
             f"{where}: timed out after {timeout:g}s", retryable=True, reason="timeout"
         ) from None
     except httpx.TransportError as exc:
-        raise DeliveryError(
+        raise NotificationError(
             f"{where}: cannot connect ({type(exc).__name__})", retryable=True, reason="connection"
         ) from None
     status = response.status_code
     if 200 <= status < 300:
         return response
     if status == 429 or status >= 500:
-        raise DeliveryError(
+        raise NotificationError(
             f"{where}: HTTP {status}",
             retryable=True,
             reason="http_429" if status == 429 else "http_5xx",
             retry_after=_retry_after(response),
         )
-    raise DeliveryError(
+    raise NotificationError(
         f"{where}: HTTP {status} (not retried: the request itself was refused)",
         retryable=False,
         reason="http_4xx",
@@ -168,7 +168,7 @@ class HTTPNotifier:
         return f"{type(self).__name__}(receiver={self.receiver!r})"
 
     def post(self, body: Any, *, method: str = "POST") -> httpx.Response:
-        """One attempt; :class:`DeliveryError` says whether a retry can help."""
+        """One attempt; :class:`NotificationError` says whether a retry can help."""
         return post_json(
             self._client, self._url, body, receiver=self.receiver, kind=self.kind,
             timeout=self._timeout, headers=self._headers, method=method,

@@ -21,13 +21,14 @@ from typing import Any
 
 import httpx
 
-from driftline.alerts._time import parse_duration
+from driftline._utils.clock import Clock, SystemClock
+from driftline._utils.durations import parse_duration
 from driftline.alerts.config import AlertsConfig
 from driftline.alerts.model import AuditEvent, Delivery, Notification, NotifiedAlert
 from driftline.alerts.notifiers.action import ActionCaller, action_body
 from driftline.alerts.notifiers.alertmanager import AlertmanagerNotifier
 from driftline.alerts.notifiers.base import (
-    DeliveryError,
+    NotificationError,
     Notifier,
     env_mapping,
     install_log_redaction,
@@ -39,7 +40,6 @@ from driftline.alerts.notifiers.slack import SlackNotifier
 from driftline.alerts.notifiers.webhook import WebhookNotifier
 from driftline.alerts.receivers import RetryConfig
 from driftline.alerts.store import AlertStore
-from driftline.sdk.clock import Clock, SystemClock
 
 logger = logging.getLogger("driftline.alerts")
 MAX_INLINE_SLEEP = 5.0
@@ -69,7 +69,7 @@ class DeliveryMetrics:
 def delivery_metrics(registry: Any = None) -> DeliveryMetrics:
     from prometheus_client import REGISTRY
 
-    from driftline.sdk.metrics import shared_families
+    from driftline._utils.metrics import shared_families
 
     reg = REGISTRY if registry is None else registry
     return shared_families(reg, "alerts", lambda: DeliveryMetrics(reg))
@@ -195,7 +195,7 @@ class Dispatcher:
         if d.notifier == "action":
             action = self.actions.get(d.receiver)
             if action is None:
-                raise DeliveryError(
+                raise NotificationError(
                     f"action {d.receiver!r} is no longer configured", retryable=False,
                     reason="config",
                 )  # fmt: skip
@@ -203,7 +203,7 @@ class Dispatcher:
             return
         notifier = self.notifiers.get((d.receiver, d.notifier))
         if notifier is None:
-            raise DeliveryError(
+            raise NotificationError(
                 f"receiver {d.receiver!r} has no {d.notifier} notifier any more",
                 retryable=False,
                 reason="config",
@@ -222,7 +222,7 @@ class Dispatcher:
             d.attempts += 1
             try:
                 self._send(d)
-            except DeliveryError as exc:
+            except NotificationError as exc:
                 self.metrics.failures.labels(d.receiver, d.notifier, exc.reason).inc()
                 d.last_error = str(exc)
                 if not exc.retryable:

@@ -12,9 +12,9 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 
-from driftline.alerts._time import rfc3339
+from driftline._utils.durations import rfc3339
 from driftline.alerts.model import Notification
-from driftline.alerts.notifiers.base import DeliveryError, secret
+from driftline.alerts.notifiers.base import NotificationError, secret
 from driftline.alerts.notifiers.slack import title
 from driftline.alerts.receivers import EmailConfig
 
@@ -82,31 +82,31 @@ class EmailNotifier:
                         raise smtplib.SMTPAuthenticationError(535, b"closed on login") from None
                 smtp.send_message(msg)
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(
+            raise NotificationError(
                 f"{where}: login refused (SMTP {exc.smtp_code})", retryable=False, reason="auth"
             ) from None
         except smtplib.SMTPResponseException as exc:
             transient = 400 <= exc.smtp_code < 500
-            raise DeliveryError(
+            raise NotificationError(
                 f"{where}: SMTP {exc.smtp_code}",
                 retryable=transient,
                 reason="smtp_4xx" if transient else "smtp_5xx",
             ) from None
         except smtplib.SMTPRecipientsRefused:
-            raise DeliveryError(
+            raise NotificationError(
                 f"{where}: every recipient was refused", retryable=False, reason="smtp_5xx"
             ) from None
         except smtplib.SMTPNotSupportedError:
-            raise DeliveryError(
+            raise NotificationError(
                 f"{where}: the server does not offer STARTTLS or AUTH",
                 retryable=False,
                 reason="smtp_config",
             ) from None
         except ssl.SSLError as exc:
-            raise DeliveryError(
+            raise NotificationError(
                 f"{where}: TLS failed ({exc.reason})", retryable=False, reason="tls"
             ) from None
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(
+            raise NotificationError(
                 f"{where}: {type(exc).__name__}", retryable=True, reason="connection"
             ) from None

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from driftline.alerts._time import rfc3339
+from driftline._utils.durations import rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import SlackConfig

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from driftline.alerts._time import ZERO_TIME, rfc3339
+from driftline._utils.durations import ZERO_TIME, rfc3339
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.receivers import WebhookConfig

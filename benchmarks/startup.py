@@ -1,0 +1,122 @@
+"""Install size and start-up times of driftline (issue 14).
+
+Builds throw-away virtualenvs from a source tree (this checkout, or another
+commit with --source) and measures, each the median of --repeat runs:
+
+* the installed size of ``pip install driftline`` (core only), with and
+  without numpy, and of ``driftline[all]``;
+* ``import driftline.sdk`` / ``from driftline import Monitor`` inside Python
+  (in-process timer, so the interpreter's own start is not counted);
+* ``driftline --help`` and ``driftline check --help`` as a user runs them
+  (wall time of the whole process, interpreter start included).
+
+Usage::
+
+    python benchmarks/startup.py                      # this checkout
+    python benchmarks/startup.py --source /tmp/old    # e.g. a `git archive` of the old main
+    python benchmarks/startup.py --venv .venv         # time an existing venv, no install
+
+The installs need PyPI (pip's cache makes re-runs quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+
+
+def make_venv(where: Path, source: Path, extra: str | None) -> Path:
+    _run([sys.executable, "-m", "venv", str(where)])
+    py = where / "bin" / "python"
+    target = f"{source}[{extra}]" if extra else str(source)
+    _run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", target])
+    return py
+
+
+def site_packages(py: Path) -> Path:
+    out = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    return Path(out.stdout.strip())
+
+
+def size_mb(path: Path, skip: tuple[str, ...] = ()) -> float:
+    total = 0
+    for entry in path.iterdir():
+        if entry.name in ("pip", "setuptools", "_distutils_hack") or entry.name.startswith(
+            ("pip-", "setuptools-", "distutils-precedence")
+        ):
+            continue  # the venv's own tools, not driftline's footprint
+        if any(entry.name.startswith(s) for s in skip):
+            continue
+        if entry.is_file():
+            total += entry.stat().st_size
+        else:
+            total += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+    return total / 1e6
+
+
+def import_seconds(py: Path, statement: str, repeat: int) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    runs = [float(_run([str(py), "-c", code]).stdout) for _ in range(repeat)]
+    return statistics.median(runs)
+
+
+def command_seconds(exe: Path, args: list[str], repeat: int) -> tuple[float, int, str]:
+    runs = []
+    rc, first = 0, ""
+    for _ in range(repeat):
+        t = time.perf_counter()
+        done = subprocess.run([str(exe), *args], capture_output=True, text=True)
+        runs.append(time.perf_counter() - t)
+        rc, first = done.returncode, (done.stderr or done.stdout).strip().splitlines()[0]
+    return statistics.median(runs), rc, first
+
+
+def measure(py: Path, repeat: int, label: str) -> None:
+    exe = py.parent / "driftline"
+    print(f"\n[{label}] {py}")
+    for statement in ("import driftline", "import driftline.sdk", "from driftline import Monitor"):
+        try:
+            s = import_seconds(py, statement, repeat)
+            print(f"  {statement:<32} {s * 1000:7.1f} ms (in-process)")
+        except subprocess.CalledProcessError as exc:
+            print(f"  {statement:<32} fails: {exc.stderr.strip().splitlines()[-1]}")
+    for args in (["--help"], ["check", "--help"], ["serve", "--help"]):
+        s, rc, first = command_seconds(exe, args, repeat)
+        line = f"  driftline {' '.join(args):<22} {s * 1000:7.1f} ms (whole process), exit {rc}"
+        print(line if rc == 0 else f"{line}: {first}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", type=Path, default=ROOT, help="source tree to install")
+    ap.add_argument("--venv", type=Path, help="time this existing venv instead of installing")
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args()
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
+    if args.venv is not None:
+        measure(args.venv.resolve() / "bin" / "python", args.repeat, "existing venv")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for extra in (None, "all"):
+            name = "driftline" if extra is None else f"driftline[{extra}]"
+            py = make_venv(Path(tmp) / (extra or "core"), args.source.resolve(), extra)
+            sp = site_packages(py)
+            total, no_numpy = size_mb(sp), size_mb(sp, skip=("numpy",))
+            print(f"\n{name}: installed {total:.0f} MB, {no_numpy:.1f} MB besides numpy")
+            measure(py, args.repeat, name)
+
+
+if __name__ == "__main__":
+    main()
