@@ -53,19 +53,32 @@ def test_every_public_object_is_in_all(name: str) -> None:
         )
 
 
-def test_the_lazy_table_and_the_type_checking_imports_match_all() -> None:
-    """``driftline`` loads names on first use; the table, typing imports and __all__ agree."""
-    tree = ast.parse(Path(driftline.__file__).read_text())
-    typed: set[str] = set()
+@pytest.mark.parametrize("name", ["driftline", "driftline.report", "driftline.alerts"])
+def test_the_lazy_table_and_the_type_checking_imports_match_all(name: str) -> None:
+    """Lazy packages load names on first use; the table, typing imports and __all__ agree."""
+    module = importlib.import_module(name)
+    tree = ast.parse(Path(str(module.__file__)).read_text())
+    typed: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for stmt in node.body:
                 assert isinstance(stmt, ast.ImportFrom)
-                typed |= {alias.asname or alias.name for alias in stmt.names}
-    lazy = set(driftline._LAZY)
-    assert lazy == typed
-    eager = {"__version__", "profile"} | {n for n in driftline.__all__ if n.endswith("Error")}
-    assert set(driftline.__all__) == lazy | eager
+                typed |= {alias.asname or alias.name: str(stmt.module) for alias in stmt.names}
+    lazy = dict(module._LAZY)
+    assert set(lazy) == set(typed)
+    eager = {"__version__", "profile"} | {n for n in module.__all__ if n.endswith("Error")}
+    assert set(module.__all__) == set(lazy) | (eager & set(module.__all__))
+    for export, home in lazy.items():
+        assert getattr(importlib.import_module(home), export) is getattr(module, export)
+
+
+def test_a_submodule_named_like_an_export_does_not_replace_it() -> None:
+    import driftline.report
+    import driftline.report.compare
+
+    assert callable(driftline.report.compare)
+    assert driftline.report.compare is driftline.compare
+    assert driftline.report.compare.__module__ == "driftline.report.compare"
 
 
 def test_every_error_is_a_driftline_error() -> None:

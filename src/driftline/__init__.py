@@ -8,10 +8,10 @@ feature needs them.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftline._utils.lazy import lazy_package as _lazy_package
 from driftline.errors import (
     ConfigError,
     DriftlineError,
@@ -56,34 +56,18 @@ _LAZY: dict[str, str] = {
     "QualityResult": "driftline.stats.quality",
     "QualityThresholds": "driftline.stats.quality",
     "RegressionMetrics": "driftline.stats.performance",
-    "Report": "driftline.report",
+    "Report": "driftline.report.model",
     "Role": "driftline.schema",
     "Router": "driftline.sdk",
     "Schema": "driftline.schema",
-    "compare": "driftline.report",
+    "compare": "driftline.report.compare",
     "join_labels": "driftline.stats.labels",
     "metrics_by_segment": "driftline.stats.segments",
     "worst_segments": "driftline.stats.segments",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'driftline' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        missing = _missing_extra(exc)
-        if missing is None:
-            raise
-        raise missing from None
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+_lazy_package(__name__, _LAZY)
 
 
 def profile(

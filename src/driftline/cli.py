@@ -361,7 +361,7 @@ def demo(
 def _register_subsystems() -> None:
     """Commands of the collector, the alerting and the exports (each imports its own deps late)."""
     from driftline.alerts.cli import alerts_app, export_app
-    from driftline.demo.live import live_demo_command
+    from driftline.demo.command import live_demo_command
     from driftline.server.cli import keys_app, migrate, serve
 
     app.command("live-demo")(live_demo_command)

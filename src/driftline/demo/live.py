@@ -22,11 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-import typer
 
+from driftline.demo.command import DEFAULT_STORE
+from driftline.demo.command import live_demo_command as live_demo_command
 from driftline.demo.receiver import WebhookReceiver
 from driftline.demo.service import (
     TUMOR,
@@ -41,7 +42,6 @@ from driftline.demo.service import (
 WINDOW = 60
 STEP = 5.0
 DRIFT_COLUMN = "mean_texture"
-DEFAULT_STORE = ".driftline/demo.db"
 
 
 class SimulatedError(RuntimeError):
@@ -461,30 +461,6 @@ def run(
     finally:
         demo.stop()
     return demo
-
-
-def live_demo_command(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (a free one if taken).")] = 8080,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many simulated seconds.")
-    ] = None,
-    speed: Annotated[
-        float, typer.Option(help="Simulated seconds per real second (0: as fast as possible).")
-    ] = 15.0,
-    once: Annotated[bool, typer.Option(help="Stop when the story is over.")] = False,
-    store: Annotated[
-        str | None, typer.Option(help=f"Store URL (default: a fresh sqlite:///{DEFAULT_STORE}).")
-    ] = None,
-) -> None:
-    """Live demo: a model service, the collector and the dashboard, with drift and alerts."""
-    import gc
-
-    try:
-        run(port=port, duration=duration, speed=speed, once=once, store_url=store)
-        gc.collect()  # free the sketches' native objects before exit (no leak warnings)
-    except Exception as exc:  # a clean message for the command line
-        typer.echo(f"driftline live demo failed: {exc}", err=True)
-        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":  # python -m driftline.demo.live
