@@ -98,12 +98,16 @@ class Collector:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.windows = LiveWindows(store, settings.windows, clock, replica=settings.replica)
-        self.evaluator = Evaluator(store, settings.windows, clock, settings.evaluator)
         self.metrics = HealthMetrics(settings.max_label_series)
+        self.windows = LiveWindows(
+            store, settings.windows, clock, replica=settings.replica,
+            max_columns=settings.max_version_columns, on_capped=self._columns_capped,
+        )  # fmt: skip
+        self.evaluator = Evaluator(store, settings.windows, clock, settings.evaluator)
         self.keys = KeyChecker(store, clock, settings.key_cache_seconds)
         self._inflight = 0
         self._inflight_lock = threading.Lock()
+        self._key_inflight: dict[str, int] = {}
         self._tick_lock = threading.Lock()
         self._projects: dict[str, str] = {}
         self.last_purge = 0.0
@@ -122,16 +126,48 @@ class Collector:
         with self._inflight_lock:
             if self._inflight >= self.settings.max_inflight:
                 self.metrics.overload.labels("inflight").inc()
+                self.metrics.limit_rejects.labels("max_inflight").inc()
                 raise OverloadedError
             self._inflight += 1
+
+    def _columns_capped(self, model: str, version: str, left_out: int) -> None:
+        self.metrics.limit_rejects.labels("max_version_columns").inc(left_out)
+        log.warning(
+            "driftline collector: model %r version %r: %d feature names beyond "
+            "max_version_columns=%d are not profiled (counted as unknown features)",
+            model, version, left_out, self.settings.max_version_columns,
+        )  # fmt: skip
 
     def release(self) -> None:
         with self._inflight_lock:
             self._inflight -= 1
 
+    def admit_key(self, key_id: str) -> None:
+        """Count one more ingest request of ``key_id`` (body read and processing), or refuse it.
+
+        Raises :class:`OverloadedError` when the key has ``max_inflight_per_key``
+        requests in flight already: one key (a slow uploader) never takes the
+        slots of the others.
+        """
+        with self._inflight_lock:
+            n = self._key_inflight.get(key_id, 0)
+            if n >= self.settings.max_inflight_per_key:
+                self.metrics.overload.labels("key_inflight").inc()
+                self.metrics.limit_rejects.labels("max_inflight_per_key").inc()
+                raise OverloadedError
+            self._key_inflight[key_id] = n + 1
+
+    def release_key(self, key_id: str) -> None:
+        with self._inflight_lock:
+            n = self._key_inflight.get(key_id, 1) - 1
+            if n > 0:
+                self._key_inflight[key_id] = n
+            else:
+                self._key_inflight.pop(key_id, None)
+
     def limits(self) -> Limits:
         s = self.settings
-        return Limits(self.clock.time(), s.max_future_seconds, s.max_features)
+        return Limits(self.clock.time(), s.max_future_seconds, s.max_features, s.max_depth)
 
     # -- ingest -------------------------------------------------------------------------
     def ingest(self, kind: str, items: list[Any], who: Principal | None = None) -> IngestResult:
@@ -145,14 +181,17 @@ class Collector:
                 r["project"] = project
         elif batch.accepted:
             self.check_models({r["model"] for r in batch.accepted}, who, claim=True)
+        result.duplicates = batch.repeated
         if batch.accepted:
             new = self._store(kind, batch)
             result.accepted = new
-            result.duplicates = len(batch.accepted) - new
+            result.duplicates += len(batch.accepted) - new
         received = self.metrics.received
         received.labels(kind, "accepted").inc(result.accepted)
         received.labels(kind, "duplicate").inc(result.duplicates)
         received.labels(kind, "rejected").inc(len(result.rejected))
+        for limit, n in batch.limited.items():
+            self.metrics.limit_rejects.labels(limit).inc(n)
         return result
 
     def check_models(self, models: Iterable[str], who: Principal | None, claim: bool) -> None:

@@ -38,19 +38,25 @@ class InvalidEventError(HTTPError):
     """One event is invalid: ``field`` and a message saying what is allowed.
 
     The event is rejected inside a 200/207 answer; 422 is its status on its own.
+    ``limit``: the setting that turned it away, when a configured limit did.
     """
 
     status = 422
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, limit: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.limit = limit
 
 
 @dataclass
 class Batch:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: Records whose id repeats an earlier record of the same batch (counted as duplicates).
+    repeated: int = 0
+    #: Rejected records by the setting whose limit turned them away.
+    limited: dict[str, int] = field(default_factory=dict)
 
 
 def decode_body(
@@ -112,7 +118,42 @@ def _str(e: dict[str, Any], name: str, required: bool = True, limit: int = MAX_I
         return None
     if not isinstance(v, str) or not 0 < len(v) <= limit:
         raise InvalidEventError(name, f"{name} must be a string of 1 to {limit} characters")
+    if "\x00" in v:
+        _nul(name)
     return v
+
+
+def _nul(name: str) -> None:
+    """Reject a NUL character: PostgreSQL cannot store one in text, so no store accepts it."""
+    raise InvalidEventError(
+        name, f"{name} contains a NUL character (\\u0000); allowed: any other characters"
+    )
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of ``value`` (a scalar is 0), counting up to ``limit + 1`` at most."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        kids = v.values() if type(v) is dict else v
+        for x in kids:
+            if type(x) is dict or type(x) is list:
+                if d + 2 > limit:
+                    return d + 2
+                stack.append((x, d + 1))
+        deepest = max(deepest, d + 1)
+    return deepest
+
+
+def check_depth(name: str, value: Any, limit: int) -> None:
+    """Raise :class:`InvalidEventError` when ``value`` nests deeper than ``limit`` levels."""
+    if (type(value) is dict or type(value) is list) and _depth(value, limit) > limit:
+        raise InvalidEventError(
+            name,
+            f"{name} is nested more than {limit} levels deep; allowed: max_depth={limit}",
+            limit="max_depth",
+        )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -191,7 +232,11 @@ def _obj(e: dict[str, Any], name: str, limit: int) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise InvalidEventError(name, f"{name} must be a JSON object")
     if len(v) > limit:
-        raise InvalidEventError(name, f"{name} has {len(v)} keys; at most {limit} allowed")
+        raise InvalidEventError(
+            name,
+            f"{name} has {len(v)} keys; at most {limit} allowed",
+            limit="max_features" if name == "features" else None,
+        )
     return v
 
 
@@ -229,6 +274,7 @@ class Limits:
     now: float
     max_future: float
     max_features: int
+    max_depth: int = 32
 
 
 def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
@@ -237,12 +283,16 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     if t is not None and t != "prediction":
         _kind(e, "prediction")
     event_id = e.get("event_id")
-    if type(event_id) is not str or not 0 < len(event_id) <= MAX_ID:
+    if type(event_id) is not str or not 0 < len(event_id) <= MAX_ID or "\x00" in event_id:
         _str(e, "event_id")
     prediction_id = e.get("prediction_id")
     if prediction_id is None:
         prediction_id = event_id
-    elif type(prediction_id) is not str or not 0 < len(prediction_id) <= MAX_ID:
+    elif (
+        type(prediction_id) is not str
+        or not 0 < len(prediction_id) <= MAX_ID
+        or "\x00" in prediction_id
+    ):
         _str(e, "prediction_id")
     status = e.get("status", "ok")
     if status != "ok" and status != "error":
@@ -256,6 +306,15 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     features = e.get("features")
     if type(features) is not dict or len(features) > lim.max_features:
         features = _obj(e, "features", lim.max_features)
+    for k, v in features.items():
+        if len(k) > MAX_ID or "\x00" in k:
+            _bad_feature_name(k)
+        if type(v) is dict or type(v) is list:
+            check_depth(f"features.{k}", v, lim.max_depth)
+    for name in ("prediction", "scores"):
+        v = e.get(name)
+        if type(v) is dict or type(v) is list:
+            check_depth(name, v, lim.max_depth)
     segment = e.get("segment")
     if segment is None:
         segment = {}
@@ -266,11 +325,18 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
             raise InvalidEventError(
                 f"segment.{k}", f"segment value of {k!r} must be a string or number"
             )
+        if len(k) > MAX_ID or "\x00" in k or (type(v) is str and (len(v) > MAX_ID or "\x00" in v)):
+            raise InvalidEventError(
+                f"segment.{k[:MAX_ID]}",
+                f"segment keys and values must be 1 to {MAX_ID} characters without NUL (\\u0000)",
+            )
     tags = e.get("tags")
     if tags is None:
         tags = {}
     elif type(tags) is not dict or len(tags) > 64:
         tags = _obj(e, "tags", 64)
+    if tags:
+        check_depth("tags", tags, lim.max_depth)
     latency = e.get("latency_ms")
     if latency is not None and (type(latency) is not float or not 0 <= latency < math.inf):
         latency = _number(e, "latency_ms", 0.0)
@@ -292,6 +358,14 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
         "shadow": shadow,
         "tags": tags,
     }
+
+
+def _bad_feature_name(k: str) -> None:
+    shown = k[:40].replace("\x00", "\\u0000")
+    raise InvalidEventError(
+        f"features.{shown}",
+        f"feature name {shown!r} must be 1 to {MAX_ID} characters without NUL (\\u0000)",
+    )
 
 
 def label(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
@@ -317,6 +391,7 @@ def feedback(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     value = e.get("value")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidEventError("value", "value must be finite")
+    check_depth("value", value, lim.max_depth)
     return {
         "event_id": _str(e, "event_id"),
         "prediction_id": _str(e, "prediction_id"),
@@ -337,6 +412,8 @@ def job_run(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     error = e.get("error")
     if error is not None and not isinstance(error, str):
         raise InvalidEventError("error", "error must be a string or null")
+    if error is not None and "\x00" in error:
+        _nul("error")
     sched = e.get("scheduled_at")
     started = parse_time(e.get("started_at"), "started_at", lim.now, lim.max_future)
     finished = parse_time(e.get("finished_at"), "finished_at", lim.now, lim.max_future)
@@ -383,9 +460,12 @@ def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
             ev = check(item, lim)
         except InvalidEventError as exc:
             batch.rejected.append(_reject(i, item.get("event_id"), exc.field, exc.message))
+            if exc.limit is not None:
+                batch.limited[exc.limit] = batch.limited.get(exc.limit, 0) + 1
             continue
         eid = ev["event_id"]
         if eid in seen:
+            batch.repeated += 1
             continue
         seen.add(eid)
         if kind == "prediction":

@@ -30,7 +30,17 @@ from driftline.windows import ALL
 OTHER = "__other__"
 KINDS = ("prediction", "label", "feedback", "job_run")
 REJECT_REASONS = ("invalid", "duplicate")
-OVERLOAD = ("inflight", "store_unavailable")
+OVERLOAD = ("inflight", "key_inflight", "body_timeout", "store_unavailable")
+#: The settings whose limit can turn something away (``driftline_limit_rejects_total``).
+LIMITS = (
+    "max_version_columns",
+    "max_depth",
+    "max_features",
+    "max_inflight",
+    "max_inflight_per_key",
+    "body_timeout_seconds",
+    "login_attempts_per_minute",
+)
 ROUTES = (
     "/v1/events",
     "/v1/labels",
@@ -87,6 +97,12 @@ class HealthMetrics:
             ["reason"],
             registry=r,
         )
+        self.limit_rejects = Counter(
+            "driftline_limit_rejects",
+            "Records, feature names, requests or logins turned away by a limit, by its setting.",
+            ["limit"],
+            registry=r,
+        )
         self.latency = Histogram(
             "driftline_http_request_duration_seconds",
             "Time to answer an HTTP request, by route template and method.",
@@ -118,6 +134,8 @@ class HealthMetrics:
                 self.received.labels(kind, outcome)
         for reason in OVERLOAD:
             self.overload.labels(reason)
+        for limit in LIMITS:
+            self.limit_rejects.labels(limit)
         for task in ("flush", "evaluate", "purge"):
             self.evaluation_errors.labels(task)
 

@@ -8,13 +8,16 @@ own. The answer comes only after the accepted events are committed:
 - 422 the same body when every event was rejected, or the batch is too long
 - 413 body too large; 400 not JSON / not gzip; 415 unknown Content-Encoding
 - 403 the key's project does not include a model of the batch (nothing stored)
-- 429 too many requests in flight, 503 store unavailable (both with Retry-After)
+- 408 the body did not arrive within ``body_timeout_seconds``
+- 429 too many requests in flight (the process's, or one key's), 503 store
+  unavailable (both with Retry-After)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -139,7 +142,8 @@ def _openapi(kind: str) -> dict[str, Any]:
             "422": {"description": "Every event was rejected, or the batch is too long"},
             "403": {"description": "The key's project does not include a model of the batch"},
             "413": {"description": "Body too large"},
-            "429": {"description": "OverloadedError: retry after Retry-After seconds"},
+            "408": {"description": "The body did not arrive within body_timeout_seconds"},
+            "429": {"description": "Too many requests in flight: retry after Retry-After seconds"},
             "503": {"description": "Store unavailable: retry after Retry-After seconds"},
         },
     }
@@ -152,33 +156,64 @@ async def _ingest(request: Request, kind: str, who: Principal) -> JSONResponse:
     if length is not None and length.isdigit() and int(length) > s.max_body_bytes:
         raise error(413, f"body of {length} bytes exceeds the limit of {s.max_body_bytes} bytes")
     try:
-        c.admit()
+        c.admit_key(who.key_id)
     except OverloadedError:
         raise error(
             429,
-            "too many ingest requests in flight; retry later",
+            f"this API key has {s.max_inflight_per_key} ingest requests in flight "
+            f"(max_inflight_per_key); retry later",
             {"Retry-After": str(s.retry_after_seconds)},
         ) from None
     try:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > s.max_body_bytes:
-                raise error(413, f"body exceeds the limit of {s.max_body_bytes} bytes")
-        # decoding runs in the thread pool too: the event loop keeps reading other requests
-        result = await run_in_threadpool(
-            _decode_and_ingest,
-            c,
-            who,
-            kind,
-            bytes(body),
-            request.headers.get("content-encoding"),
-            request.headers.get("content-type"),
-        )
+        body = await _read_body(request, c)
+        # the process's slots are taken only once the body is here: slow uploads hold none
+        try:
+            c.admit()
+        except OverloadedError:
+            raise error(
+                429,
+                "too many ingest requests in flight (max_inflight); retry later",
+                {"Retry-After": str(s.retry_after_seconds)},
+            ) from None
+        try:
+            # decoding runs in the thread pool too: the event loop keeps reading other requests
+            result = await run_in_threadpool(
+                _decode_and_ingest,
+                c,
+                who,
+                kind,
+                body,
+                request.headers.get("content-encoding"),
+                request.headers.get("content-type"),
+            )
+        finally:
+            c.release()
     finally:
-        c.release()
+        c.release_key(who.key_id)
     status = 422 if result.rejected and not (result.accepted or result.duplicates) else 200
     return JSONResponse(result.body(), status_code=status)
+
+
+async def _read_body(request: Request, c: Collector) -> bytes:
+    """The whole body, within ``max_body_bytes`` (413) and ``body_timeout_seconds`` (408)."""
+    s = c.settings
+    body = bytearray()
+    try:
+        with anyio.fail_after(s.body_timeout_seconds):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > s.max_body_bytes:
+                    raise error(413, f"body exceeds the limit of {s.max_body_bytes} bytes")
+    except TimeoutError:
+        c.metrics.overload.labels("body_timeout").inc()
+        c.metrics.limit_rejects.labels("body_timeout_seconds").inc()
+        raise error(
+            408,
+            f"the request body did not arrive within {s.body_timeout_seconds:g} s "
+            f"(body_timeout_seconds; {len(body)} bytes received)",
+            {"Connection": "close"},
+        ) from None
+    return bytes(body)
 
 
 def _decode_and_ingest(

@@ -29,6 +29,14 @@ class Settings:
     #: Most events in one request.
     max_batch_events: int = 10_000
     max_features: int = 2_000
+    #: Columns a version's schema takes from its first events (names beyond are unknown).
+    max_version_columns: int = 1_000
+    #: Deepest nesting of objects and lists inside one record.
+    max_depth: int = 32
+    #: Seconds to receive a whole request body; a slower upload gets 408.
+    body_timeout_seconds: float = 30.0
+    #: Ingest requests of one API key in flight at once (reading or processing); more get 429.
+    max_inflight_per_key: int = 4
     #: Ingest requests processed at once by this process; more get 429.
     max_inflight: int = 8
     retry_after_seconds: int = 1
@@ -54,6 +62,10 @@ class Settings:
             "max_decoded_bytes",
             "max_batch_events",
             "max_inflight",
+            "max_inflight_per_key",
+            "max_version_columns",
+            "max_depth",
+            "body_timeout_seconds",
             "tick_seconds",
             "retention_days",
         )

@@ -113,7 +113,8 @@ class DatasetProfile:
         n = table.num_rows
         if n == 0:
             return self
-        missing = [c for c in self.columns if c not in table.column_names]
+        present = set(table.column_names)  # a set: ``column_names`` is a new list per call
+        missing = [c for c in self.columns if c not in present]
         if missing:
             raise InputError(f"batch lacks column(s) {', '.join(missing)} of the profile")
         if self.performance is not None:  # first: it checks everything before changing state

@@ -48,12 +48,12 @@ def schema_from_json(text: str) -> Schema:
     )
 
 
-def infer_schema(events: Sequence[Mapping[str, Any]]) -> Schema:
-    """Columns and kinds from the features of the first events of a version."""
-    names: dict[str, None] = {}
-    for e in events:
-        for k in e.get("features") or {}:
-            names.setdefault(str(k), None)
+def infer_schema(events: Sequence[Mapping[str, Any]], max_columns: int | None = None) -> Schema:
+    """Columns and kinds from the features of the first events of a version.
+
+    At most ``max_columns`` names, the first seen (see :func:`feature_names`).
+    """
+    names = dict.fromkeys(feature_names(events)[:max_columns])
     cols = {n: [(e.get("features") or {}).get(n) for e in events] for n in names}
     specs = []
     for name, values in cols.items():
@@ -68,6 +68,15 @@ def infer_schema(events: Sequence[Mapping[str, Any]]) -> Schema:
             kind = Kind.CATEGORICAL
         specs.append(ColumnSpec(name, kind, Role.FEATURE))
     return Schema.from_specs(specs)
+
+
+def feature_names(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The distinct feature names of ``events``, in order of first appearance."""
+    names: dict[str, None] = {}
+    for e in events:
+        for k in e.get("features") or {}:
+            names.setdefault(str(k), None)
+    return list(names)
 
 
 # -- one column ----------------------------------------------------------------------------

@@ -11,16 +11,25 @@ from __future__ import annotations
 import threading
 import uuid
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftline._utils.clock import WallClock as Clock
 from driftline.schema import Schema
 from driftline.store.base import Store, WindowKey
-from driftline.windows.columns import EventBlock, infer_schema, schema_from_json, schema_to_json
+from driftline.windows.columns import (
+    EventBlock,
+    feature_names,
+    infer_schema,
+    schema_from_json,
+    schema_to_json,
+)
 from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
 from driftline.windows.stats import WindowStats, pack_segments
+
+#: A partial's state at one batch: (covered seq, events, [(segment, stats, detached buffer)]).
+Cut = tuple[int, int, list[tuple[str, WindowStats, list[EventBlock]]]]
 
 
 def _seed(*parts: object) -> int:
@@ -43,6 +52,9 @@ class LivePartial:
     n_events: int = 0
     saved_at: float = 0.0
     segments: dict[str, WindowStats] = field(default_factory=dict)
+    #: Held while this partial's buffers are folded or its profile packed; never
+    #: while holding the ingest lock (lock order: a partial's lock, then the ingest lock).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -51,9 +63,11 @@ class LivePartial:
     def add(
         self, events: Sequence[Mapping[str, Any]], seq: int, block: EventBlock | None = None
     ) -> None:
-        """Fold ``events`` (batch ``seq``) into every segment they belong to, as columns.
+        """Buffer ``events`` (batch ``seq``) in every segment they belong to, as columns.
 
-        ``block``: the events as columns, when the caller has them already.
+        ``block``: the events as columns, when the caller has them already. The
+        buffers are folded by :meth:`fold` (when "all traffic" holds
+        ``fold_rows`` rows, see :attr:`due`) or when the partial is saved.
         """
         if events:
             if block is None:
@@ -61,13 +75,27 @@ class LivePartial:
             self._stats(ALL).update(block)
             for seg, rows in self._segment_rows(events).items():
                 self._stats(seg).update(block.take(rows))
-            # every segment folds when "all traffic" has fold_rows rows buffered: a
-            # partial never holds more than fold_rows rows per segment key (plus one)
-            if self.segments[ALL].buffered >= self.config.fold_rows:
-                for stats in self.segments.values():
-                    stats.fold()
             self.n_events += len(events)
         self.folded_seq = seq
+
+    @property
+    def due(self) -> bool:
+        """True when "all traffic" buffers ``fold_rows`` rows: time to fold every segment."""
+        stats = self.segments.get(ALL)
+        return stats is not None and stats.buffered >= self.config.fold_rows
+
+    def cut(self) -> Cut:
+        """(covered seq, events, [(segment, stats, its detached buffer)]).
+
+        Call under the ingest lock: an exact cut at batch ``covered seq``.
+        """
+        segs = [(name, st, st.take_buffer()) for name, st in self.segments.items()]
+        return self.folded_seq, self.n_events, segs
+
+    def fold(self, cut: Cut) -> None:
+        """Fold a :meth:`cut` into the profiles: call holding :attr:`lock`, not the ingest lock."""
+        for _, stats, blocks in cut[2]:
+            stats.fold_blocks(blocks)
 
     def _segment_rows(self, events: Sequence[Mapping[str, Any]]) -> dict[str, list[int]]:
         """Rows of each configured segment value; values beyond ``max_segments`` share OTHER."""
@@ -108,16 +136,28 @@ class LivePartial:
     def dirty(self) -> bool:
         return self.folded_seq > self.saved_seq
 
-    def row(self, replica: str, now: float) -> dict[str, Any]:
+    def row(
+        self,
+        replica: str,
+        now: float,
+        cut: Cut | None = None,
+    ) -> dict[str, Any]:
+        """The partial as a store row; with a folded ``cut``: as of that cut."""
+        if cut is None:
+            profile = pack_segments(self.segments)
+            covered, n_events = self.folded_seq, self.n_events
+        else:
+            segs = {name: st for name, st, _ in cut[2]}
+            covered, n_events, profile = cut[0], cut[1], pack_segments(segs, folded=True)
         return {
             "partial_id": self.partial_id,
             "model": self.model,
             "version": self.version,
             "window_start": self.start,
             "replica": replica,
-            "covered_seq": self.folded_seq,
-            "n_events": self.n_events,
-            "profile": pack_segments(self.segments),
+            "covered_seq": covered,
+            "n_events": n_events,
+            "profile": profile,
             "updated_at": now,
         }
 
@@ -125,8 +165,11 @@ class LivePartial:
 class LiveWindows:
     """This process's live partials: ingest folds new events in, ``flush`` saves them.
 
-    ``ingest`` holds a lock from assigning the batch number to folding the new
-    events, so that a saved partial covers exactly its batches ``<= covered_seq``.
+    ``ingest`` holds a lock from assigning the batch number to buffering the new
+    events, so that a cut of a partial's buffers covers exactly its batches
+    ``<= covered_seq``. The expensive work, folding the buffers into profiles and
+    packing them, runs outside that lock under the partial's own lock: one
+    model's large fold or checkpoint never makes another model's ingest wait.
     """
 
     def __init__(
@@ -136,12 +179,18 @@ class LiveWindows:
         clock: Clock,
         replica: str | None = None,
         schema_ttl: float = 30.0,
+        max_columns: int = 1000,
+        on_capped: Callable[[str, str, int], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.replica = replica or uuid.uuid4().hex[:12]
         self.schema_ttl = schema_ttl
+        #: Columns a version gets from its first events; ``on_capped(model, version,
+        #: n)`` hears how many feature names were left out (they count as unknown).
+        self.max_columns = max_columns
+        self.on_capped = on_capped
         self._lock = threading.Lock()
         self._partials: dict[tuple[str, str, int], LivePartial] = {}
         self._retired: list[LivePartial] = []
@@ -167,9 +216,11 @@ class LiveWindows:
         row = self.store.version(model, version)
         text = row["schema"] if row else None
         if not text:
-            text = self.store.set_version_schema(
-                model, version, schema_to_json(infer_schema(events))
-            )
+            left_out = len(feature_names(events)) - self.max_columns
+            if left_out > 0 and self.on_capped is not None:
+                self.on_capped(model, version, left_out)
+            inferred = infer_schema(events, self.max_columns)
+            text = self.store.set_version_schema(model, version, schema_to_json(inferred))
         schema = schema_from_json(text)
         self._schemas[(model, version)] = (schema, now)
         return schema
@@ -236,7 +287,21 @@ class LiveWindows:
                 for p, *_ in assigned:
                     self._rotate(p)
                 raise
+        for p, *_ in assigned:
+            if p.due:
+                self._fold(p)
         return new
+
+    def _fold(self, p: LivePartial) -> None:
+        """Fold ``p``'s buffers unless another thread is at it (it folds them, or the next does)."""
+        if not p.lock.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                cut = p.cut()
+            p.fold(cut)
+        finally:
+            p.lock.release()
 
     def _rotate(self, p: LivePartial) -> None:
         key = (p.model, p.version, p.start)
@@ -259,7 +324,13 @@ class LiveWindows:
                     del self._partials[key]
             todo.extend(p for p in self._retired if p.dirty)
             self._retired = []
-            rows = [(p, p.row(self.replica, now)) for p in todo]
+        rows = []
+        for p in todo:
+            with p.lock:  # folding and packing: outside the ingest lock
+                with self._lock:
+                    cut = p.cut()
+                p.fold(cut)
+                rows.append((p, p.row(self.replica, now, cut)))
         for p, row in rows:
             self.store.save_partial(row)
             self.store.mark_changed(cfg.keys_of(p.model, p.version, p.start), now)

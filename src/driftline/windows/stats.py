@@ -22,7 +22,9 @@ class WindowStats:
     """Accumulator of a window segment: ``update(events)``, ``merge``, ``to_bytes``.
 
     Updates buffer whole :class:`EventBlock` s (columns, not event objects);
-    :meth:`fold` folds the buffer into the profile in one vectorised update.
+    :meth:`fold` folds the buffer into the counters and the profile in one
+    vectorised update (the counters are read after a fold, as ``merge`` and
+    ``to_bytes`` do).
     Feature names outside the schema are counted, for at most
     ``max_unknown`` distinct names.
     """
@@ -50,29 +52,40 @@ class WindowStats:
             block = batch
         else:
             block = EventBlock.of(self.profile.schema, batch)
-        n = block.n_rows
-        if not n:
-            return self
-        self._buffer.append(block)
-        self._buffered += n
-        self.n_events += n
-        self.n_errors += int(np.count_nonzero(block.error))
-        self.n_shadow += int(np.count_nonzero(block.shadow))
-        for names in block.unknown.values():
-            for k in names:
-                if k in self.unknown or len(self.unknown) < self.max_unknown:
-                    self.unknown[k] = self.unknown.get(k, 0) + 1
+        if block.n_rows:
+            self._buffer.append(block)
+            self._buffered += block.n_rows
         return self
 
     @property
     def buffered(self) -> int:
         return self._buffered
 
+    def take_buffer(self) -> list[EventBlock]:
+        """Detach the buffered blocks (to fold with :meth:`fold_blocks`, maybe elsewhere).
+
+        The live windows take the buffer under their ingest lock, an exact cut
+        at a batch number, and fold it outside that lock.
+        """
+        blocks, self._buffer, self._buffered = self._buffer, [], 0
+        return blocks
+
     def fold(self) -> Self:
         """Fold the buffered rows into the profile (one vectorised update)."""
-        if not self._buffer:
+        return self.fold_blocks(self.take_buffer())
+
+    def fold_blocks(self, blocks: list[EventBlock]) -> Self:
+        """Fold ``blocks`` (from :meth:`take_buffer`) into the counters and the profile."""
+        if not blocks:
             return self
-        blocks, self._buffer, self._buffered = self._buffer, [], 0
+        for block in blocks:
+            self.n_events += block.n_rows
+            self.n_errors += int(np.count_nonzero(block.error))
+            self.n_shadow += int(np.count_nonzero(block.shadow))
+            for names in block.unknown.values():
+                for k in names:
+                    if k in self.unknown or len(self.unknown) < self.max_unknown:
+                        self.unknown[k] = self.unknown.get(k, 0) + 1
         # a block with odd values may carry a column as text: fold runs of equal schemas
         runs: list[list[pa.Table]] = []
         for b in blocks:
@@ -104,7 +117,10 @@ class WindowStats:
         return self
 
     def to_bytes(self) -> bytes:
-        self.fold()
+        return self.fold().folded_bytes()
+
+    def folded_bytes(self) -> bytes:
+        """The folded state only (the buffer is left alone): see :meth:`take_buffer`."""
         scalars = {
             "n_events": self.n_events,
             "n_errors": self.n_errors,
@@ -133,8 +149,12 @@ class WindowStats:
         return out
 
 
-def pack_segments(segments: Mapping[str, WindowStats]) -> bytes:
-    arrays = {f"seg:{k}": np.frombuffer(v.to_bytes(), dtype=np.uint8) for k, v in segments.items()}
+def pack_segments(segments: Mapping[str, WindowStats], folded: bool = False) -> bytes:
+    """The segments as one blob; ``folded``: their folded state only, buffers left alone."""
+    arrays = {
+        f"seg:{k}": np.frombuffer(v.folded_bytes() if folded else v.to_bytes(), dtype=np.uint8)
+        for k, v in segments.items()
+    }
     return zlib.compress(pack("window_partial", FORMAT_VERSION, {"n": len(arrays)}, arrays), 1)
 
 
