@@ -29,6 +29,10 @@ def verdict(report: Mapping[str, Any]) -> Text:
     ):
         if d.get(key):
             head.append(f"\n{len(d[key])} {what}: {', '.join(d[key])}", style="yellow")
+    for name, col in report.get("columns", {}).items():
+        hint = col.get("drift", {}).get("details", {}).get("hint")
+        if hint and col["drift"].get("computed") != "id_like":
+            head.append(f"\n{name}: {hint}", style="yellow")
     methods = d.get("methods") or {}
     chosen = d.get("method", "auto")
     if chosen != "auto" and "auto" in methods:

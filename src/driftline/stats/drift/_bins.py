@@ -10,11 +10,17 @@ sketched side adds an ``__other__`` bin for the mass its sketch does not name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from driftline.stats.accumulators import CategoryCounts, LogHistogram
+from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.hellinger import hellinger
+from driftline.stats.drift.jensen_shannon import jensen_shannon
+from driftline.stats.drift.kl import kl_divergence
+from driftline.stats.drift.psi import psi
+from driftline.stats.drift.total_variation import total_variation
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,48 @@ def category_bins(ref: CategoryCounts, cur: CategoryCounts) -> Bins:
         None,
         (r_tail, c_tail),
         ref.max_error + cur.max_error,
+    )
+
+
+def binned_metric(method: str, bins: Bins, threshold: float, computed: str) -> DriftResult:
+    fn = {
+        "psi": psi,
+        "jensen_shannon": jensen_shannon,
+        "kl_divergence": kl_divergence,
+        "hellinger": hellinger,
+        "total_variation": total_variation,
+    }[method]
+    res = fn(bins.reference, bins.current, threshold=threshold, computed=computed)
+    if bins.exact:
+        return res
+    split = bins.split_tails()
+    hi = fn(split.reference, split.current, threshold=threshold).statistic
+    lo = res.statistic
+    drifted = True if lo >= threshold else (False if hi < threshold else None)
+    res = replace(res, drifted=drifted, details={**res.details, "statistic_range": [lo, hi]})
+    return with_sketch(res, bins)
+
+
+def with_sketch(res: DriftResult, bins: Bins) -> DriftResult:
+    """State what the frequent-items sketch leaves uncertain."""
+    r_tail, c_tail = bins.tails or (0, 0)
+    n_r, n_c = max(int(bins.reference.sum()), 1), max(int(bins.current.sum()), 1)
+    return replace(
+        res,
+        details={
+            **res.details,
+            "sketch": {
+                "unnamed_share_reference": r_tail / n_r,
+                "unnamed_share_current": c_tail / n_c,
+                "max_count_error": bins.count_error,
+                "note": (
+                    "past the exact limit the categories the sketches do not name share one "
+                    "bin (__other__) and named counts are off by at most max_count_error; "
+                    "statistic_range is the value with that bin lumped (lower) and with the "
+                    "two sides' unnamed categories disjoint (upper)"
+                ),
+            },
+        },
     )
 
 

@@ -58,6 +58,14 @@ def looks_like(col: ColumnProfile, n: int = 200) -> str | None:
     return None
 
 
+HINTS = {
+    "timestamps": "its values look like timestamps stored as strings: declare it "
+    "kind: datetime (and role: timestamp if it is the event time; time always moves, so "
+    "timestamps are not compared for drift)",
+    "numbers": "its values look like numbers stored as strings: declare it kind: numeric",
+}
+
+
 def _is_timestamp(text: str) -> bool:
     t = text.strip()
     if len(t) < 8 or not t[:4].isdigit():
@@ -173,11 +181,8 @@ def id_like_details(ref: ColumnProfile, cur: ColumnProfile) -> tuple[dict[str, o
     """The details of an ID-like column's result (why, what overlaps, what to do)."""
     ov = overlap(ref, cur)
     shape = looks_like(ref)
-    hint = {
-        "timestamps": "its values look like timestamps stored as strings: declare it "
-        "kind: datetime (and role: timestamp if it is the event time)",
-        "numbers": "its values look like numbers stored as strings: declare it kind: numeric",
-    }.get(shape or "", "declare it role: id to drop it, or kind: text to compare value lengths")
+    other = "declare it role: id to drop it, or kind: text to compare value lengths"
+    hint = HINTS.get(shape or "", other)
     ratio = distinct_ratio(ref)
     details: dict[str, object] = {
         "reason": (

@@ -34,17 +34,18 @@ import numpy as np
 
 from driftline.schema import Kind, Role
 from driftline.stats.drift import _bins
-from driftline.stats.drift._categorical import id_like_bins, id_like_details, is_id_like
+from driftline.stats.drift._categorical import (
+    HINTS,
+    id_like_bins,
+    id_like_details,
+    is_id_like,
+    looks_like,
+)
 from driftline.stats.drift._result import DriftResult
 from driftline.stats.drift.anderson import anderson_darling
 from driftline.stats.drift.chi2 import chi_squared
-from driftline.stats.drift.hellinger import hellinger
-from driftline.stats.drift.jensen_shannon import jensen_shannon
-from driftline.stats.drift.kl import kl_divergence
 from driftline.stats.drift.ks import kolmogorov_smirnov, kolmogorov_smirnov_bounded
-from driftline.stats.drift.psi import psi
 from driftline.stats.drift.shifts import mean_shift, quantile_shift, std_ratio
-from driftline.stats.drift.total_variation import total_variation
 from driftline.stats.drift.wasserstein import wasserstein, wasserstein_binned
 from driftline.stats.profile import CATEGORY_KINDS, ColumnProfile
 
@@ -211,7 +212,7 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
         dist_bins = id_like_bins(ref, cur)
     for m in BINNED:
         if m in want or m == method or (categorical and m == "jensen_shannon"):
-            metrics[m] = _binned(m, dist_bins, opts.threshold(m), bin_computed)
+            metrics[m] = _bins.binned_metric(m, dist_bins, opts.threshold(m), bin_computed)
             if dist_bins is not bins:
                 metrics[m].details["estimate"] = (
                     "ID-like column past the exact limit: from the overlap of the distinct-count "
@@ -222,7 +223,7 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
             bins.reference, bins.current, alpha=opts.alpha, computed=bin_computed
         )
         if not bins.exact:
-            metrics["chi_squared"] = _with_sketch(metrics["chi_squared"], bins)
+            metrics["chi_squared"] = _bins.with_sketch(metrics["chi_squared"], bins)
         test = metrics["chi_squared"]
         effect = metrics["jensen_shannon"]
         auto_effect = AUTO_CATEGORICAL_EFFECT
@@ -249,6 +250,8 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
         )
     else:
         decision = replace(metrics[method], details={**metrics[method].details, **how})
+    if kind is Kind.CATEGORICAL and (shape := looks_like(ref)) is not None:
+        decision.details.update(looks_like=shape, hint=HINTS[shape])
     return ColumnDrift(decision, test, metrics, bins)
 
 
@@ -264,48 +267,6 @@ def auto_verdict(effect: DriftResult, threshold: float, significant: bool) -> bo
     if not significant:
         return False if lo == hi else None
     return True if lo >= threshold else None
-
-
-def _binned(method: str, bins: _bins.Bins, threshold: float, computed: str) -> DriftResult:
-    fn = {
-        "psi": psi,
-        "jensen_shannon": jensen_shannon,
-        "kl_divergence": kl_divergence,
-        "hellinger": hellinger,
-        "total_variation": total_variation,
-    }[method]
-    res = fn(bins.reference, bins.current, threshold=threshold, computed=computed)
-    if bins.exact:
-        return res
-    split = bins.split_tails()
-    hi = fn(split.reference, split.current, threshold=threshold).statistic
-    lo = res.statistic
-    drifted = True if lo >= threshold else (False if hi < threshold else None)
-    res = replace(res, drifted=drifted, details={**res.details, "statistic_range": [lo, hi]})
-    return _with_sketch(res, bins)
-
-
-def _with_sketch(res: DriftResult, bins: _bins.Bins) -> DriftResult:
-    """State what the frequent-items sketch leaves uncertain."""
-    r_tail, c_tail = bins.tails or (0, 0)
-    n_r, n_c = max(int(bins.reference.sum()), 1), max(int(bins.current.sum()), 1)
-    return replace(
-        res,
-        details={
-            **res.details,
-            "sketch": {
-                "unnamed_share_reference": r_tail / n_r,
-                "unnamed_share_current": c_tail / n_c,
-                "max_count_error": bins.count_error,
-                "note": (
-                    "past the exact limit the categories the sketches do not name share one "
-                    "bin (__other__) and named counts are off by at most max_count_error; "
-                    "statistic_range is the value with that bin lumped (lower) and with the "
-                    "two sides' unnamed categories disjoint (upper)"
-                ),
-            },
-        },
-    )
 
 
 def _numeric_metrics(
