@@ -204,7 +204,7 @@ def report(
     seed: SeedOpt = None,
 ) -> None:
     """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
-    from driftline.report.console import drift_table, verdict
+    from driftline.report.console import drift_table, multivariate_summary, verdict
     from driftline.report.html import render_html
 
     spec = _cli.parse_chunk_by(chunk_by)
@@ -241,6 +241,8 @@ def report(
     out.print(verdict(data))
     if out.is_terminal:
         out.print(drift_table(data, limit=10))
+    if (mv := multivariate_summary(data)) is not None:
+        out.print(mv)
     written = f"{output}" + (f" and {json_path}" if json_path else "")
     out.print(f"report written to {written}", highlight=False)
 
@@ -317,6 +319,7 @@ def check(
         alpha=d.alpha,
         min_samples=d.min_samples,
         n_bins=d.n_bins,
+        multivariate=d.multivariate,
         quality=cfg.quality,
         **(label_info or {}),
     )

@@ -34,6 +34,8 @@ class DriftSettings(_Strict):
     min_samples: Annotated[int, Field(ge=1)] = 30
     n_bins: Annotated[int, Field(ge=2, le=1000)] = 10
     data_driven_thresholds: bool = False
+    #: the multivariate methods and their checks (docs/drift.md, "Multivariate drift")
+    multivariate: bool = True
 
     @field_validator("method")
     @classmethod

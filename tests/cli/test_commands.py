@@ -38,7 +38,8 @@ def test_check_fails_with_exit_1_and_junit_lists_each_check(
     drift = root.find("testsuite[@name='driftline.drift']")
     assert drift is not None
     failed = {c.get("name") for c in drift.iter("testcase") if c.find("failure") is not None}
-    assert failed == SHIFTED
+    assert {n for n in failed if not n.startswith("multivariate: ")} == SHIFTED
+    assert "multivariate: domain_classifier" in failed  # the shifted columns show jointly too
     skipped = {c.get("name") for c in drift.iter("testcase") if c.find("skipped") is not None}
     assert skipped == {"user_id", "ts"}  # id and timestamp: no drift verdict
     assert int(root.get("failures", "0")) == sum(
@@ -63,9 +64,13 @@ def test_fail_on_picks_the_suites_that_decide(files: dict[str, Path], tmp_path: 
 
 def test_config_file_sets_fail_on_and_thresholds(files: dict[str, Path], tmp_path: Path) -> None:
     cfg = tmp_path / "driftline.yaml"
-    cfg.write_text("check:\n  fail_on: [drift]\n  drift:\n    thresholds: {auto: 5.0}\n")
+    cfg.write_text(
+        "check:\n  fail_on: [drift]\n  drift:\n    thresholds: {auto: 5.0}\n"
+        "    multivariate: false\n"
+    )
     code, out, _ = run("check", files["ref"], files["cur"], "--config", cfg)
     assert code == 0, out  # no column moves 5 standard deviations
+    assert "multivariate" not in out
 
 
 @pytest.mark.parametrize(
@@ -260,3 +265,17 @@ def test_subsystem_commands_are_registered() -> None:
     drift = CliRunner().invoke(app, ["alerts", "test", "--scenario", "drift"])
     assert drift.exit_code == 0, drift.output
     assert "FIRING" in drift.output and "drift" in drift.output
+
+
+def test_report_prints_and_writes_the_multivariate_section(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    js, html = tmp_path / "r.json", tmp_path / "r.html"
+    code, out, _ = run("report", files["ref"], files["cur"], "-o", html, "--json", js)
+    assert code == 0, out
+    assert "Multivariate drift (joint sample of 4,000 reference and 4,000 current rows)" in out
+    assert "domain_classifier: drift" in out and "separating best: amount" in out
+    data = json.loads(js.read_text())
+    assert data["multivariate"]["methods"]["domain_classifier"]["drifted"] is True
+    page = html.read_text()
+    assert 'id="multivariate-table"' in page and 'data-method="correlation"' in page

@@ -48,6 +48,14 @@ PRESETS: Mapping[str, RuleConfig] = MappingProxyType(
                 "summary": "feature {{ $labels.column }} of {{ $labels.model }} drifted",
             },
         ),
+        "multivariate_drift": _preset(
+            name="multivariate_drift", metric="multivariate_drift_detected", op=">=",
+            threshold=1, **{"for": 2}, keep_firing_for=1, severity="warning", team="ml",
+            annotations={
+                "summary": "the joint distribution of {{ $labels.model }}'s features changed "
+                "({{ $labels.method }})",
+            },
+        ),
         "confidence_collapse": _preset(
             name="confidence_collapse", metric="confidence_mean", op="<", threshold=0.6,
             **{"for": 3}, keep_firing_for=1, severity="warning", team="ml",

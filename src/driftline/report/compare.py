@@ -22,6 +22,7 @@ from driftline.stats.drift.rules import (
     evaluate_column,
 )
 from driftline.stats.labels import LabelJoinStats
+from driftline.stats.multivariate import MultivariateOptions, multivariate_drift
 from driftline.stats.performance.profile_part import PerformanceSpec
 from driftline.stats.profile import (
     CATEGORY_KINDS,
@@ -104,6 +105,7 @@ def compare(
     valid_ranges: Mapping[str, Range] | None = None,
     confidence_drop: float = 0.05,
     estimate: bool = True,
+    multivariate: bool | MultivariateOptions = True,
 ) -> Report:
     """Compare ``current`` with ``reference``; either may be data, a path or a saved profile.
 
@@ -124,6 +126,11 @@ def compare(
     ``valid_ranges`` ``{column: (low, high)}`` sets the out-of-bounds check,
     ``confidence_drop`` the confidence-collapse threshold, ``estimate`` turns
     CBPE/DLE estimation on or off.
+
+    ``multivariate`` (docs/drift.md, "Multivariate drift"): True runs the four
+    multivariate methods with their defaults (at ``alpha``), a
+    :class:`~driftline.stats.multivariate.MultivariateOptions` sets them, False
+    leaves the ``"multivariate"`` section out of the report and the verdict.
     """
     _check_options(method, per_column or {}, thresholds or {}, alpha, min_samples, n_bins)
     perf_opts = PerformanceOptions(
@@ -177,7 +184,20 @@ def compare(
         data_driven_thresholds=data_driven_thresholds,
         performance=perf_opts,
         label_stats=label_stats,
+        multivariate=_multivariate_options(multivariate, alpha, seed),
     )
+
+
+def _multivariate_options(
+    value: bool | MultivariateOptions, alpha: float, seed: int | None
+) -> MultivariateOptions | None:
+    if isinstance(value, MultivariateOptions):
+        return value
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"multivariate: expected True, False or MultivariateOptions, got {value!r}"
+        )
+    return MultivariateOptions(alpha=alpha, seed=seed or 0) if value else None
 
 
 def _check_options(
@@ -217,6 +237,7 @@ def build_report(
     data_driven_thresholds: bool = False,
     performance: PerformanceOptions | None = None,
     label_stats: LabelJoinStats | None = None,
+    multivariate: MultivariateOptions | None = None,
 ) -> Report:
     shared = [c for c in ref.columns if c in cur.columns]
     drift: dict[str, ColumnDrift] = {}
@@ -266,6 +287,8 @@ def build_report(
             "current": cur.schema.to_dict(),
         },
     }
+    if multivariate is not None:
+        _add_multivariate(data, multivariate_drift(ref, cur, multivariate))
     perf = performance_section(ref, cur, {n: c["drift"] for n, c in columns.items()}, performance)
     if perf is not None:
         if label_stats is not None:
@@ -275,6 +298,15 @@ def build_report(
         if segments is not None:
             data["segments"] = segments
     return Report(data)
+
+
+def _add_multivariate(data: dict[str, Any], section: dict[str, Any]) -> None:
+    """The section, and the dataset verdict: drifted also when a multivariate method drifts."""
+    data["multivariate"] = section
+    ds = data["dataset"]
+    ds["multivariate_drifted"] = section["drifted"]
+    ds["drifted"] = bool(ds["drifted"] or section["drifted"])
+    ds["rule"] += "; or when a multivariate method drifts (multivariate.rule)"
 
 
 def _column_entry(

@@ -92,6 +92,43 @@ def drift_table(report: Mapping[str, Any], limit: int | None = 20) -> Table:
     return table
 
 
+def multivariate_summary(report: Mapping[str, Any]) -> Text | None:
+    """One line per multivariate method: status, value, and where to look."""
+    mv = report.get("multivariate")
+    if not mv:
+        return None
+    s = mv.get("sample") or {}
+    out = Text(
+        f"Multivariate drift (joint sample of {s.get('reference_rows', 0):,} reference and "
+        f"{s.get('current_rows', 0):,} current rows):",
+        style="bold",
+    )
+    for name, r in (mv.get("methods") or {}).items():
+        d = r.get("details") or {}
+        status = {True: ("drift", "bold red"), False: ("ok", "green")}.get(
+            r.get("drifted"), ("n/a", "dim")
+        )
+        out.append(f"\n  {name}: ", style="default")
+        out.append(status[0], style=status[1])
+        if r.get("drifted") is None:
+            out.append(f" ({d.get('reason', r.get('computed'))})", style="dim")
+            continue
+        out.append(f" {fmt(r.get('statistic'))}", style="default")
+        if r.get("p_value") is not None:
+            out.append(f", p={fmt(r['p_value'])}", style="default")
+        if name == "domain_classifier" and d.get("top_features"):
+            names = ", ".join(f["column"] for f in d["top_features"][:3])
+            out.append(f"; separating best: {names}", style="default")
+        if name == "correlation" and d.get("top_pairs"):
+            p = d["top_pairs"][0]
+            out.append(
+                f"; {p['columns'][0]} x {p['columns'][1]}: {fmt(p['reference'])} -> "
+                f"{fmt(p['current'])}",
+                style="default",
+            )
+    return out
+
+
 def failed_table(checks: Sequence[Check]) -> Table:
     """What failed and why (``driftline check``)."""
     table = Table(title="Failed checks", title_justify="left")

@@ -88,6 +88,28 @@ def _drift(report: Mapping[str, Any]) -> list[Check]:
             test += " (not significant)" if value >= thr else ""
         msg = f"{d['method']} {fmt(value)} {rel} threshold {fmt(thr)}{test}"
         out.append(Check("drift", name, "fail" if d["drifted"] else "pass", msg, value, thr))
+    return out + _multivariate(report)
+
+
+def _multivariate(report: Mapping[str, Any]) -> list[Check]:
+    """One drift check per multivariate method (docs/drift.md, "Multivariate drift")."""
+    out = []
+    methods = (report.get("multivariate") or {}).get("methods") or {}
+    for name, r in methods.items():
+        value, thr, d = r.get("statistic"), r.get("threshold"), r.get("details") or {}
+        where = f"multivariate: {name}"
+        if r.get("drifted") is None:
+            reason = d.get("reason", r.get("computed"))
+            out.append(Check("drift", where, "skip", f"no verdict: {reason}", value, thr))
+            continue
+        msg = f"{name} {fmt(value)}"
+        if r.get("p_value") is not None:
+            msg += f", p={fmt(r['p_value'])} (alpha {fmt(d.get('alpha', thr))})"
+        if d.get("upper") is not None:
+            msg += f", reference band {fmt(d['lower'])} – {fmt(d['upper'])}"
+        elif name != "mmd":
+            msg += f", threshold {fmt(thr)}"
+        out.append(Check("drift", where, "fail" if r["drifted"] else "pass", msg, value, thr))
     return out
 
 

@@ -21,6 +21,7 @@ from driftline.report._html_data import (
     chunk_perf_metrics,
     short,
 )
+from driftline.report._html_multivariate import multivariate_section
 from driftline.report._severity import ordered_columns, severity
 from driftline.report.gate import fmt
 
@@ -36,6 +37,7 @@ def render_html(report: Mapping[str, Any], *, title: str | None = None) -> str:
         _performance(report.get("performance")),
         _chunks(report, chunks),
         _drift_table(report),
+        multivariate_section(report),
         _distributions(report),
         _quality(report),
     ]
@@ -44,6 +46,7 @@ def render_html(report: Mapping[str, Any], *, title: str | None = None) -> str:
         ("performance", "Performance") if report.get("performance") else None,
         ("over-time", "Over time") if chunks else None,
         ("drift", "Drift"),
+        ("multivariate", "Multivariate") if report.get("multivariate") else None,
         ("distributions", "Distributions"),
         ("quality", "Data quality"),
     ]

@@ -94,8 +94,12 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
     if metric == "drift_detected" and not column:
         metric = "dataset_drift_detected"  # the dataset verdict, not a column's
     name = RENAME.get(metric, metric)
-    labels = {"method": method} if metric == "drift_score" and method else {}
+    scored = metric in ("drift_score", "multivariate_score")
+    labels = {"method": method} if scored and method else {}
     out = [MetricPoint(*base, name, column, ws, we, v, labels, **_sampling(metric, row))]
+    if metric == "multivariate_score":
+        flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
+        out.append(MetricPoint(*base, "multivariate_drift_detected", "", ws, we, flag, labels))
     if metric == "drift_score" and column:
         flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
         out.append(MetricPoint(*base, "drift_detected", column, ws, we, flag))

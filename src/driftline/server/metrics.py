@@ -203,6 +203,18 @@ class _ResultGauges:
             mv,
             registry=r,
         )
+        self.multivariate = Gauge(
+            "driftline_multivariate_score",
+            "Multivariate drift statistic of the latest window, by method (docs/drift.md).",
+            [*mv, "method"],
+            registry=r,
+        )
+        self.multivariate_detected = Gauge(
+            "driftline_multivariate_drift_detected",
+            "1 when the multivariate method flagged drift in the latest window, else 0.",
+            [*mv, "method"],
+            registry=r,
+        )
         self.quality = Gauge(
             "driftline_quality_value",
             "Value of a data-quality check (mostly ratios in 0..1).",
@@ -282,6 +294,11 @@ class _ResultGauges:
                 self.drift_detected.labels(m, ver, col).set(1.0 if p["status"] == "drift" else 0)
         elif metric == "drift_detected":
             self.dataset_drift.labels(m, ver).set(v)
+        elif metric == "multivariate_score":
+            self.multivariate.labels(m, ver, p["method"]).set(v)
+            if p["status"] in ("drift", "ok"):
+                flag = 1.0 if p["status"] == "drift" else 0.0
+                self.multivariate_detected.labels(m, ver, p["method"]).set(flag)
         elif metric.startswith("quality."):
             check = metric.removeprefix("quality.")
             self.quality.labels(m, ver, col, check).set(v)

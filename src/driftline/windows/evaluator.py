@@ -22,17 +22,23 @@ from driftline.errors import DriftlineError, InputError
 from driftline.report.compare import build_report
 from driftline.report.performance import PerformanceOptions
 from driftline.stats.drift.rules import DriftOptions
+from driftline.stats.multivariate import MultivariateOptions
 from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
 from driftline.stats.profile import DatasetProfile
 from driftline.stats.quality import QualityThresholds
 from driftline.store.base import Store, WindowKey
 from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
-from driftline.windows.config import WindowConfig
+from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
 from driftline.windows.stats import WindowStats, unpack_segments
 
 log = logging.getLogger("driftline.windows")
+
+#: The multivariate methods of a live window (docs/collector.md, "Metric points").
+LIVE_MULTIVARIATE = MultivariateOptions(
+    methods=("pca_reconstruction", "mmd", "correlation"), mmd_rows=500, permutations=100
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,16 @@ class EvaluatorOptions:
 
     ``estimate``: write ``estimated.<metric>`` points (CBPE for classifiers,
     DLE for regression) when the reference has labels and the window scores.
+    ``multivariate``: the multivariate methods run on the all-traffic segment of
+    each window (``multivariate_score`` points); None turns them off. By default
+    the collector runs the three cheap ones (:data:`LIVE_MULTIVARIATE`); the
+    domain classifier costs about a second a window and is opt-in.
     """
 
     drift: DriftOptions = field(default_factory=DriftOptions)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     estimate: bool = True
+    multivariate: MultivariateOptions | None = field(default_factory=lambda: LIVE_MULTIVARIATE)
 
 
 class Evaluator:
@@ -134,9 +145,15 @@ class Evaluator:
             if ref is not None and st.profile.n_rows:
                 perf_opts = PerformanceOptions(estimate=o.estimate)
                 report = build_report(
-                    ref, st.profile, o.drift, o.quality, performance=perf_opts
+                    ref,
+                    st.profile,
+                    o.drift,
+                    o.quality,
+                    performance=perf_opts,
+                    multivariate=o.multivariate if seg == ALL else None,
                 ).to_dict()
                 pts.drift_and_quality(points, seg, report)
+                pts.multivariate(points, seg, report)
                 pts.schema_violations(points, seg, st)
                 pts.estimated(points, seg, report)
             elif ref is None:

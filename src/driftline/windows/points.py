@@ -3,6 +3,7 @@
 Names: ``events``, ``error_ratio``, ``shadow_ratio``, ``latency_seconds``
 (method p50/p95/p99/mean), ``unknown_features``, ``drift_score`` (per column,
 method = the deciding drift method), ``drift_detected``, ``quality.<check>``,
+``multivariate_score`` (all traffic; method = the multivariate method),
 ``missing_ratio`` (versions without a reference), ``label_coverage_ratio``,
 ``performance.<metric>`` (realized, from labels) and ``estimated.<metric>``
 (without labels: method ``cbpe`` for classifiers, ``dle`` for regression).
@@ -127,6 +128,52 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
         status="drift" if ds["drifted"] else "ok",
         n=ds["n_current"],
         details={"drifted_columns": ds["drifted_columns"], "rule": ds["rule"]},
+    )
+
+
+def multivariate(points: Points, seg: str, report: Mapping[str, Any]) -> None:
+    """``multivariate_score`` per multivariate method (docs/drift.md, "Multivariate drift").
+
+    The value is the method's statistic (reconstruction error, AUC, MMD², largest
+    correlation change); status drift / ok / unknown (no decision: too few rows);
+    details the threshold or band, the p-value and where to look.
+    """
+    mv = report.get("multivariate") or {}
+    for name, r in (mv.get("methods") or {}).items():
+        drifted = r.get("drifted")
+        d = r.get("details") or {}
+        details = {
+            "p_value": r.get("p_value"),
+            "threshold": r.get("threshold"),
+            "computed": r.get("computed"),
+            "n_reference": r.get("n_reference"),
+        }
+        for key in ("lower", "upper", "reason", "top_features"):
+            if key in d:
+                details[key] = d[key]
+        if "top_pairs" in d:
+            details["top_pairs"] = [
+                {k: p[k] for k in ("columns", "reference", "current")} for p in d["top_pairs"][:3]
+            ]
+        points.add(
+            seg,
+            "multivariate_score",
+            r.get("statistic"),
+            method=name,
+            status="drift" if drifted else ("ok" if drifted is False else "unknown"),
+            n=r.get("n_current") or 0,
+            details=details,
+        )
+
+
+def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str) -> None:
+    points.add(
+        seg,
+        f"quality.{qc['check']}",
+        qc.get("value"),
+        column=column,
+        status=str(qc.get("status") or "ok"),
+        details={"threshold": qc.get("threshold")},
     )
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
+from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.security import Visitor
 from driftline.server.dashboard.timerange import TimeRange
 
@@ -31,6 +32,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     store = dash.store
     series = queries.charts(store, tr, model, version, segment)
     drift = queries.drift_table(store, tr, model, version, segment)
+    mv = multivariate_rows(store, tr, model, version) if segment == "*" else []
     checks = queries.quality(store, tr, model, version, series.last, segment)
     segs = queries.segments(store, tr, model, version)
     this = next((s for s in segs if s.segment == segment), None)
@@ -87,6 +89,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "performance_metrics": queries.PERFORMANCE,
         "estimate_labels": queries.ESTIMATE_LABELS,
         "drift": drift,
+        "multivariate": mv,
         "sparkline": queries.sparkline,
         "checks": checks,
         "failed_checks": [c for c in checks if c.status != "ok"],

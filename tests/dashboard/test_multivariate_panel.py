@@ -1,0 +1,34 @@
+"""The model page's multivariate drift panel, from the seeded collector's real points."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from .conftest import Env
+
+
+async def test_model_page_shows_each_multivariate_method_with_its_history(env: Env) -> None:
+    end = int(env.clock.time())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
+    ) as c:
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}", headers=env.auth("read"))
+        assert r.status_code == 200
+        html = r.text
+        table = html[html.index('data-testid="multivariate-table"') :]
+        table = table[: table.index("</table>")]
+        methods = re.findall(r'data-method="([a-z_]+)"', table)
+        assert methods == ["pca_reconstruction", "mmd", "correlation"]
+        # x moves by 2 sd from window 3 on: the PCA flags the latest window and
+        # counts the drifted windows of the range
+        row = table[table.index('data-method="pca_reconstruction"') :].split("</tr>")[0]
+        assert "row-bad" in table.split('data-method="pca_reconstruction"')[0][-40:]
+        counts = re.findall(r'<td class="num">(\d+) / (\d+)</td>', row)
+        assert counts and 0 < int(counts[-1][0]) <= int(counts[-1][1])
+        # another segment has no multivariate panel (all traffic only)
+        r = await c.get(
+            f"/ui/models/scorer?range=1h&end={end}&segment=region%3Deu", headers=env.auth("read")
+        )
+        assert 'data-testid="multivariate-table"' not in r.text

@@ -1,0 +1,79 @@
+"""Multivariate drift in the collector's windows: metric points, /metrics and the preset.
+
+Two features keep their marginals while their correlation flips from +0.8 to
+-0.8 (tests/stats/test_multivariate.py shows no univariate method sees it): the
+multivariate points and the dataset verdict do, and the
+``multivariate_drift`` preset notifies a real webhook receiver on loopback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+import driftline
+from driftline.store import MetricQuery
+from driftline.windows import schema_to_json
+
+from .test_alerting import GRACE, T0, WINDOW, _preset_collector, receiver
+
+__all__ = ["receiver"]  # the fixture, imported for this module
+
+
+def _rows(rng: np.random.Generator, rho: float, n: int) -> np.ndarray:
+    return rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n)
+
+
+def test_a_correlation_flip_fires_the_multivariate_preset_and_no_column_drifts(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    clock, store, collector = _preset_collector(tmp_path, url, {"presets": ["multivariate_drift"]})
+    rng = np.random.default_rng(7)
+    z = _rows(rng, 0.8, 4000)
+    ref = driftline.profile(pa.table({"a": z[:, 0], "b": z[:, 1]}), seed=0)
+    store.ensure_version("m", "v1", T0)
+    store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
+    store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+
+    def window(i: int, rho: float) -> None:
+        start = T0 + i * WINDOW
+        xy = _rows(rng, rho, 400)
+        events = [
+            {
+                "type": "prediction", "event_id": f"e{i}-{k}", "timestamp": start + k * 0.1,
+                "model": "m", "version": "v1", "prediction": 1,
+                "features": {"a": float(xy[k, 0]), "b": float(xy[k, 1])},
+            }
+            for k in range(400)
+        ]  # fmt: skip
+        clock.advance(start + 45 - clock.time())
+        assert collector.ingest("prediction", events).accepted == 400
+        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
+        collector.tick()
+
+    for i, rho in enumerate([0.8, 0.8, -0.8, -0.8]):
+        window(i, rho)
+
+    points = store.metric_points(MetricQuery(metric="multivariate_score", limit=100))
+    by = {(p["window_start"], p["method"]): p for p in points}
+    assert {m for _, m in by} == {"pca_reconstruction", "mmd", "correlation"}
+    for i, rho in enumerate([0.8, 0.8, -0.8, -0.8]):
+        corr = by[(T0 + i * WINDOW, "correlation")]
+        assert corr["status"] == ("drift" if rho < 0 else "ok"), (i, corr)
+        assert corr["n"] == 400
+    assert by[(T0 + 2 * WINDOW, "pca_reconstruction")]["status"] == "drift"
+    # the dataset verdict of the flipped windows includes the multivariate one
+    dataset = store.metric_points(MetricQuery(metric="drift_detected", segment="*", limit=100))
+    flipped = [p["value"] for p in dataset if p["window_start"] >= T0 + 2 * WINDOW]
+    assert flipped == [1.0, 1.0]
+    # the preset needs two windows in a row: it fires after the fourth
+    fired = [a for m in got for a in m["alerts"] if a["status"] == "firing"]
+    assert fired, got
+    assert {a["labels"]["alertname"] for a in fired} == {"multivariate_drift"}
+    assert "correlation" in {a["labels"].get("method") for a in fired}
+    collector.close()
+    store.close()
