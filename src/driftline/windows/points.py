@@ -166,17 +166,6 @@ def multivariate(points: Points, seg: str, report: Mapping[str, Any]) -> None:
         )
 
 
-def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str) -> None:
-    points.add(
-        seg,
-        f"quality.{qc['check']}",
-        qc.get("value"),
-        column=column,
-        status=str(qc.get("status") or "ok"),
-        details={"threshold": qc.get("threshold")},
-    )
-
-
 #: Quality checks whose value is a share of rows (they get a standard error).
 _SHARES = frozenset(
     {
