@@ -58,15 +58,21 @@ LabelsOpt = Annotated[
     typer.Option("--labels", help="File of late labels, joined to CURRENT on --id."),
 ]
 LabelColumnOpt = Annotated[
-    str, typer.Option("--label-column", help="Column of the --labels file holding the label.")
+    str | None,
+    typer.Option(
+        "--label-column",
+        help="Column of the --labels file holding the label (default: the --target column "
+        "if the file has it, else label).",
+    ),
 ]
 MethodOpt = Annotated[str, typer.Option("--method", help="Drift method: auto or a method name.")]
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="False-alarm level of the tests.")]
 DataDrivenOpt = Annotated[
     bool,
     typer.Option(
-        "--data-driven-thresholds/--fixed-thresholds",
-        help="Thresholds from the reference's no-drift spread (resamples, own chunks).",
+        "--data-driven-thresholds",
+        help="Thresholds from the reference's no-drift spread (resamples, own chunks); "
+        "without it, the fixed thresholds.",
     ),
 ]
 ChunkOpt = Annotated[
@@ -75,6 +81,10 @@ ChunkOpt = Annotated[
 ]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the reservoir samples.")]
+EncodingOpt = Annotated[
+    str,
+    typer.Option("--encoding", help="Text encoding of CSV / JSON-lines inputs (e.g. latin-1)."),
+]
 
 
 def _build(
@@ -87,6 +97,7 @@ def _build(
     timestamp: str | None = None,
     data_driven: bool = False,
     seed: int | None = None,
+    encoding: str = "utf-8",
     **compare_options: Any,
 ) -> Any:
     from driftline import __version__
@@ -96,7 +107,7 @@ def _build(
     _cli.check_file("CURRENT", current)
     _cli.check_file("--schema", schema_path)
     schema = roles.schema(schema_path)
-    with _cli.errors(), _cli.progress() as hook:
+    with _cli.encoding(encoding), _cli.errors(), _cli.progress() as hook:
         report = chunked_report(
             str(reference),
             str(current),
@@ -140,6 +151,7 @@ def profile(
     timestamp: TimestampOpt = None,
     segment: SegmentOpt = None,
     seed: SeedOpt = None,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Profile DATA once and save it, so the reference's raw data is never needed again."""
     from driftline.report.chunks import profile_chunks
@@ -155,7 +167,7 @@ def profile(
     _cli.check_file("DATA", data)
     _cli.check_file("--schema", schema)
     mapping = roles.schema(schema)
-    with _cli.errors(), _cli.progress() as hook:
+    with _cli.encoding(encoding), _cli.errors(), _cli.progress() as hook:
         prof = profile_chunks(
             str(data),
             None,
@@ -192,7 +204,7 @@ def report(
     prediction: PredictionOpt = None,
     scores: ScoresOpt = None,
     labels: LabelsOpt = None,
-    label_column: LabelColumnOpt = "label",
+    label_column: LabelColumnOpt = None,
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
     segment: SegmentOpt = None,
@@ -202,6 +214,7 @@ def report(
     data_driven: DataDrivenOpt = False,
     title: Annotated[str, typer.Option("--title", help="Title of the HTML report.")] = "",
     seed: SeedOpt = None,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
     from driftline.report.console import drift_table, multivariate_summary, verdict
@@ -209,7 +222,7 @@ def report(
 
     spec = _cli.parse_chunk_by(chunk_by)
     _cli.check_method(method, alpha)
-    label_info = _cli.check_labels(labels, id, label_column)
+    label_info = _cli.check_labels(labels, id, label_column, target, encoding)
     roles = _cli.Roles(
         target=target,
         prediction=prediction,
@@ -227,6 +240,7 @@ def report(
         timestamp=timestamp,
         data_driven=data_driven,
         seed=seed,
+        encoding=encoding,
         method=method,
         alpha=alpha,
         **(label_info or {}),
@@ -267,11 +281,12 @@ def check(
     prediction: PredictionOpt = None,
     scores: ScoresOpt = None,
     labels: LabelsOpt = None,
-    label_column: LabelColumnOpt = "label",
+    label_column: LabelColumnOpt = None,
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
     segment: SegmentOpt = None,
     seed: SeedOpt = None,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Gate for CI: exit 0 when every check passes, 1 when one fails, 2 on bad input."""
     from driftline.config import GATES, CheckConfig, load_check_config
@@ -291,7 +306,7 @@ def check(
         bad = [s for s in suites if s not in GATES]
         if bad or not suites:
             _cli.usage("--fail-on", fail_on, f"a comma-separated list of {', '.join(GATES)}")
-    label_info = _cli.check_labels(labels, id, label_column)
+    label_info = _cli.check_labels(labels, id, label_column, target, encoding)
     roles = _cli.Roles(
         target=target,
         prediction=prediction,
@@ -313,6 +328,7 @@ def check(
         timestamp=timestamp,
         data_driven=d.data_driven_thresholds,
         seed=seed,
+        encoding=encoding,
         method=d.method,
         per_column=d.per_column,
         thresholds=d.thresholds,

@@ -3,13 +3,20 @@
 Inputs: pandas and polars DataFrames, pyarrow Tables/RecordBatches, dicts of
 numpy arrays or lists, and paths to Parquet, CSV or JSON-lines files. Files are
 read in batches, so a file larger than memory is profiled in bounded memory.
+
+Text files are read as UTF-8 unless :func:`text_encoding` says otherwise (the
+command line's ``--encoding``); a byte sequence that is not valid in the
+encoding is an :class:`InputError` naming the file, the line and the bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,80 @@ DEFAULT_BATCH_ROWS = 1_000_000
 _PARQUET = {".parquet", ".pq", ".parq"}
 _CSV = {".csv", ".tsv", ".txt"}
 _JSONL = {".jsonl", ".ndjson", ".json"}
+_ENCODING: ContextVar[str] = ContextVar("driftline_text_encoding", default="utf-8")
+
+
+def check_encoding(name: str) -> str:
+    """The codec's canonical name; InputError naming ``name`` when Python has no such codec."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise InputError(
+            f"unknown text encoding {name!r}; use a Python codec name such as utf-8, "
+            "latin-1, cp1252 or utf-16"
+        ) from None
+
+
+@contextmanager
+def text_encoding(name: str) -> Iterator[str]:
+    """Read CSV and JSON-lines files in encoding ``name`` inside the block (default UTF-8)."""
+    token = _ENCODING.set(check_encoding(name))
+    try:
+        yield _ENCODING.get()
+    finally:
+        _ENCODING.reset(token)
+
+
+def _is_utf8(name: str) -> bool:
+    return codecs.lookup(name).name == "utf-8"
+
+
+def encoding_error(path: Path, encoding: str, data: bytes | None = None) -> InputError:
+    """An error naming the first line of ``path`` (or of ``data``, its bytes) that does not
+    decode in ``encoding``, the offending bytes and how to read the file instead."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, where, bad = 1, "", b""
+    chunks = [data] if data is not None else _chunks(path)
+    for chunk in chunks:
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            head = chunk[: exc.start]
+            line += head.count(b"\n")
+            start = head.rfind(b"\n") + 1
+            where = chunk[start : exc.start][-30:].decode(encoding, "replace")
+            bad = chunk[exc.start : exc.end]
+            break
+        line += chunk.count(b"\n")
+    else:
+        return InputError(f"cannot read {path}: it is not valid {encoding}")
+    hint = (
+        "; if the file is in another encoding, say which with --encoding "
+        "(e.g. --encoding latin-1 or cp1252)"
+        if _is_utf8(encoding)
+        else "; check the --encoding"
+    )
+    shown = " ".join(f"0x{b:02x}" for b in bad)
+    return InputError(
+        f"cannot read {path}: line {line} is not valid {encoding} (byte {shown} after "
+        f"{where!r}){hint}"
+    )
+
+
+def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file's bytes in pieces that end on a line break (so a line is never split)."""
+    with path.open("rb") as fh:
+        rest = b""
+        while block := fh.read(size):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            rest = block[cut:]
+            yield block[:cut]
+        if rest:
+            yield rest
 
 
 @dataclass
@@ -192,15 +273,19 @@ def _open_csv(path: Path, batch_rows: int) -> Source:
     parse = pcsv.ParseOptions(delimiter=delimiter)
     as_string: dict[str, pa.DataType] = {}
     block = 1 << 24
+    encoding = _ENCODING.get()
 
     def reader() -> Any:
         conv = pcsv.ConvertOptions(column_types=as_string, strings_can_be_null=True)
         return pcsv.open_csv(
             path,
-            read_options=pcsv.ReadOptions(block_size=block),
+            read_options=pcsv.ReadOptions(block_size=block, encoding=encoding),
             parse_options=parse,
             convert_options=conv,
         )
+
+    def bad_text(exc: Exception) -> bool:
+        return "UTF8" in str(exc) or "decode" in str(exc).lower()
 
     # A streaming CSV reader fixes column types from the first block; a later
     # value of another type fails the read. Those columns are read as strings
@@ -212,7 +297,9 @@ def _open_csv(path: Path, batch_rows: int) -> Source:
             for _b in first:
                 pass
             break
-        except pa.ArrowInvalid as exc:
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if isinstance(exc, UnicodeDecodeError) or bad_text(exc):
+                raise encoding_error(path, encoding) from exc
             m = _CSV_COLUMN.search(str(exc))
             if not m:
                 raise InputError(f"cannot read {path} as CSV: {exc}") from exc
@@ -224,16 +311,24 @@ def _open_csv(path: Path, batch_rows: int) -> Source:
             raise InputError(f"cannot read {path} as CSV: {exc}") from exc
     else:
         raise InputError(f"cannot read {path} as CSV: too many columns with mixed types")
+    if any(pa.types.is_binary(f.type) for f in schema):
+        # Arrow reads a column that is not valid UTF-8 as bytes, not text
+        raise encoding_error(path, encoding)
 
     def batches() -> Iterator[pa.RecordBatch]:
         pending: list[pa.RecordBatch] = []
         rows = 0
-        for b in reader():
-            pending.append(b)
-            rows += b.num_rows
-            if rows >= batch_rows:
-                yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
-                pending, rows = [], 0
+        try:
+            for b in reader():
+                pending.append(b)
+                rows += b.num_rows
+                if rows >= batch_rows:
+                    yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+                    pending, rows = [], 0
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if isinstance(exc, UnicodeDecodeError) or bad_text(exc):
+                raise encoding_error(path, encoding) from exc
+            raise InputError(f"cannot read {path} as CSV: {exc}") from exc
         if pending:
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
@@ -243,26 +338,41 @@ def _open_csv(path: Path, batch_rows: int) -> Source:
 def _open_jsonl(path: Path, batch_rows: int) -> Source:
     import pyarrow.json as pjson
 
-    def read_chunk(lines: list[bytes]) -> pa.Table:
+    encoding = _ENCODING.get()
+    utf8 = _is_utf8(encoding)
+
+    def read_chunk(lines: list[bytes], first_line: int) -> pa.Table:
+        data = b"".join(lines)
+        try:  # Arrow would turn bytes that are not UTF-8 into U+FFFD without a word
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            exc = encoding_error(path, encoding, data)
+            raise InputError(
+                re.sub(r"line (\d+)", lambda m: f"line {int(m.group(1)) + first_line - 1}",
+                       str(exc), count=1)
+            ) from None  # fmt: skip
+        if not utf8:
+            data = text.encode("utf-8")
         try:
-            return pjson.read_json(io.BytesIO(b"".join(lines)))
+            return pjson.read_json(io.BytesIO(data))
         except pa.ArrowInvalid as exc:
             raise InputError(f"cannot read {path} as JSON lines: {exc}") from exc
 
     def chunks() -> Iterator[pa.Table]:
         schema: pa.Schema | None = None
         with path.open("rb") as fh:
-            lines: list[bytes] = []
-            for line in fh:
-                if line.strip():
-                    lines.append(line if line.endswith(b"\n") else line + b"\n")
-                if len(lines) >= min(batch_rows, 200_000):
-                    t = read_chunk(lines)
+            lines: list[bytes] = []  # blank lines kept (Arrow skips them): line numbers hold
+            first, records = 1, 0  # the file line of the chunk's first line
+            for n, line in enumerate(fh, start=1):
+                lines.append(line if line.endswith(b"\n") else line + b"\n")
+                records += bool(line.strip())
+                if records >= min(batch_rows, 200_000):
+                    t = read_chunk(lines, first)
                     schema = schema or t.schema
                     yield _conform(t, schema, path)
-                    lines = []
-            if lines:
-                t = read_chunk(lines)
+                    lines, first, records = [], n + 1, 0
+            if records:
+                t = read_chunk(lines, first)
                 yield _conform(t, schema or t.schema, path)
 
     try:

@@ -170,7 +170,13 @@ def _export() -> None:
 @export_app.command("prometheus-rules")
 def prometheus_rules_command(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory for the rule and test files.")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory for the rule and test files, or the rule file (rules.yml; "
+            "its tests go to rules.test.yml).",
+        ),
     ] = Path("prometheus"),
     latency_threshold: Annotated[
         float, typer.Option("--latency-threshold", help="p99 latency budget (a bucket bound).")

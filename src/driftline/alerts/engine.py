@@ -259,6 +259,8 @@ class AlertEngine(HumanInput):
         before = alert.state
         alert.state = to
         now = self.clock.time()
+        if to is AlertState.RESOLVED:
+            alert.last_resolved_at = alert.resolved_at
         detail: dict[str, Any] = {"value": None if math.isnan(alert.value) else alert.value}
         if p is not None:
             detail["window_end"] = p.window_end
@@ -290,7 +292,8 @@ class AlertEngine(HumanInput):
         )
 
     def _persist(self, alert: Alert) -> None:
-        if alert.state is AlertState.INACTIVE:
+        recent = (alert.last_resolved_at or -math.inf) >= self.clock.time() - KEEP_RESOLVED
+        if alert.state is AlertState.INACTIVE and not recent:
             if self._alerts.pop(alert.fingerprint, None) is not None:
                 self.store.delete_alert(alert.fingerprint)
             return
@@ -336,10 +339,14 @@ class AlertEngine(HumanInput):
         """Forget resolved alerts after :data:`KEEP_RESOLVED` (their audit trail stays)."""
         grouped = {fp for g in self.groups for fp in g.fingerprints}
         for alert in list(self._alerts.values()):
+            if alert.fingerprint in grouped:
+                continue
             if (
                 alert.state is AlertState.RESOLVED
-                and alert.fingerprint not in grouped
                 and (alert.resolved_at or now) < now - KEEP_RESOLVED
+            ) or (  # quiet since an episode resolved (kept so the dashboard lists it)
+                alert.state is AlertState.INACTIVE
+                and (alert.last_resolved_at or now) < now - KEEP_RESOLVED
             ):
                 del self._alerts[alert.fingerprint]
                 self.store.delete_alert(alert.fingerprint)

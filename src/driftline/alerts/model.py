@@ -49,6 +49,9 @@ class Alert:
     active_since: float | None = None  # start of the first breaching window
     fired_at: float | None = None
     resolved_at: float | None = None
+    #: When the last episode resolved (kept while the alert is quiet or pending again,
+    #: so the dashboard lists it as resolved for 7 days).
+    last_resolved_at: float | None = None
     last_window_end: float | None = None
     last_seen: float | None = None  # clock time of the last point
     breaches: int = 0  # consecutive breaching windows

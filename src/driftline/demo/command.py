@@ -28,15 +28,28 @@ def live_demo_command(
 ) -> None:
     """Live demo: a model service, the collector and the dashboard, with drift and alerts."""
     import gc
+    import signal
+    from typing import Any
 
-    from driftline.demo.live import run
+    from driftline.demo.live import Terminated, run
 
+    def on_sigterm(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time (SIGKILL still works)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        run(port=port, duration=duration, speed=speed, once=once, store_url=store)
+        run(
+            port=port, duration=duration, speed=speed, once=once, store_url=store,
+            out=lambda line: print(line, flush=True),
+        )  # fmt: skip
         gc.collect()  # free the sketches' native objects before exit (no leak warnings)
+        typer.echo("driftline live demo: stopped.")
     except Exception as exc:  # a clean message for the command line
         typer.echo(f"driftline live demo failed: {exc}", err=True)
         raise typer.Exit(1) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 __all__ = ["DEFAULT_STORE", "live_demo_command"]

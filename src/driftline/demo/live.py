@@ -58,7 +58,7 @@ class Story:
     job_failure_at: int = 11
     late_job_at: int = 15
     length: int = 24
-    tumor_rate: float = 4.0  # requests per simulated second
+    tumor_rate: float = 8.0  # requests per simulated second (v2's 10%: ~48 a window)
     wine_rate: float = 1.0
 
     @property
@@ -70,26 +70,30 @@ def alerts_config(receiver_url: str, external_url: str) -> Any:
     from driftline.alerts import parse_alerts_config
 
     only_all = "[*]"  # the whole model's traffic ("*" as a pattern would match every segment)
+    # every rule reads the one-minute windows (an hour window that holds the story's
+    # fault would alert again an hour later) of all traffic
+    where = {"segment": only_all, "window": f"{WINDOW}s"}
     return parse_alerts_config(
         {
             "rules": [
                 {"name": "feature_drift", "metric": "drift_detected", "op": ">=", "threshold": 1,
-                 "for": 2, "keep_firing_for": 1, "severity": "warning", "team": "ml",
-                 "segment": only_all,
+                 "for": 2, "keep_firing_for": 1, "severity": "warning", "team": "ml", **where,
                  "annotations": {"summary": "{{ $labels.column }} of {{ $labels.model }} "
                                  "{{ $labels.version }} drifted"}},
                 {"name": "p99_latency", "metric": "latency_p99_seconds", "op": ">",
                  "threshold": 0.25, "for": 2, "keep_firing_for": 1, "severity": "critical",
-                 "team": "ops", "segment": only_all,
+                 "team": "ops", **where,
                  "annotations": {"summary": "p99 latency of {{ $labels.model }} "
-                                 "{{ $labels.version }} is {{ $value }}s (budget 0.25s)"}},
+                                 "{{ $labels.version }} is {{ $value | humanizeDuration }} "
+                                 "(budget 250ms)"}},
                 {"name": "accuracy_low", "metric": "accuracy", "op": "<", "threshold": 0.9,
                  "for": 2, "keep_firing_for": 1, "severity": "warning", "team": "ml",
-                 "segment": only_all, "model": TUMOR,
+                 "model": TUMOR, **where,
                  "annotations": {"summary": "accuracy of {{ $labels.model }} "
-                                 "{{ $labels.version }} fell to {{ $value }} (labels)"}},
+                                 "{{ $labels.version }} fell to "
+                                 "{{ $value | humanizePercentage }} (labels)"}},
                 {"name": "error_rate", "metric": "error_rate", "op": ">", "threshold": 0.02,
-                 "for": 2, "severity": "critical", "team": "ops", "segment": only_all},
+                 "for": 2, "severity": "critical", "team": "ops", **where},
             ],
             "receivers": [{"name": "demo-webhook", "webhook": {"url": receiver_url, "format": "json"}}],  # noqa: E501
             "route": {"receiver": "demo-webhook", "group_by": ["alertname", "model"],
@@ -456,11 +460,17 @@ def run(
             before_stop(demo)
         if limit is not None:
             out("driftline live demo: done.")
+    except Terminated:
+        out("\ndriftline live demo: stopping (SIGTERM) ...")
     except KeyboardInterrupt:
         out("\ndriftline live demo: stopping ...")
     finally:
         demo.stop()
     return demo
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the demo (``driftline live-demo``): it stops as on Ctrl-C, saying so."""
 
 
 if __name__ == "__main__":  # python -m driftline.demo.live

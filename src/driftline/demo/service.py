@@ -77,10 +77,12 @@ class Dataset:
     def rows(
         self, rng: np.random.Generator, n: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """``n`` requests: rows drawn from the data with 2% measurement noise."""
+        """``n`` requests: rows drawn from the data with 2% measurement noise (relative to
+        each value, so a quantity that cannot be negative, such as a concavity of 0, stays
+        possible: noise must not invent out-of-range values a healthy service never sees)."""
         idx = rng.integers(0, len(self.y), n)
-        noise = rng.normal(0.0, 0.02, (n, self.x.shape[1])) * self.x.std(axis=0)
-        return self.x[idx] + noise, self.y[idx]
+        noise = 1.0 + rng.normal(0.0, 0.02, (n, self.x.shape[1]))
+        return self.x[idx] * noise, self.y[idx]
 
     def reference(self) -> dict[str, list[float]]:
         return {c: self.x[self.train, i].tolist() for i, c in enumerate(self.columns)}

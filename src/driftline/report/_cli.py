@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -122,6 +122,17 @@ def progress() -> Iterator[Any]:
         yield hook
 
 
+def encoding(name: str) -> AbstractContextManager[str]:
+    """Read CSV and JSON-lines inputs in ``name`` (``--encoding``) inside the block."""
+    from driftline.io import check_encoding, text_encoding
+
+    try:
+        check_encoding(name)
+    except DriftlineError:
+        usage("--encoding", name, "a Python codec name such as utf-8, latin-1, cp1252, utf-16")
+    return text_encoding(name)
+
+
 def check_file(option: str, path: Path | None) -> None:
     if path is None:
         return
@@ -157,9 +168,16 @@ def check_method(method: str, alpha: float) -> None:
 
 
 def check_labels(
-    labels: Path | None, id_col: str | None, label_column: str
+    labels: Path | None,
+    id_col: str | None,
+    label_column: str | None,
+    target: str | None = None,
+    encoding_name: str = "utf-8",
 ) -> dict[str, Any] | None:
-    """Validate --labels/--id/--label-column; the compare() options that join the labels."""
+    """Validate --labels/--id/--label-column; the compare() options that join the labels.
+
+    Without --label-column the label is the labels file's --target column when it has
+    one, else its ``label`` column."""
     if labels is None:
         return None
     check_file("--labels", labels)
@@ -170,8 +188,17 @@ def check_labels(
         )
     from driftline.io import open_source
 
-    with errors():
+    with encoding(encoding_name), errors():
         names = open_source(labels).schema.names
+    if label_column is None:
+        label_column = target if target is not None and target in names else "label"
+        if label_column not in names:
+            named = f"--target column {target!r} nor a " if target else ""
+            fail(
+                f"--label-column: {labels} has neither a {named}'label' column; name the "
+                f"column that holds the label with --label-column (its columns: "
+                f"{', '.join(names)})"
+            )
     for option, col in (("--id", id_col), ("--label-column", label_column)):
         if col not in names:
             fail(f"{option}: {labels} has no column {col!r}; its columns: {', '.join(names)}")

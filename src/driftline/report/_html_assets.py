@@ -212,18 +212,39 @@ SCRIPT = """
     else if (kind === "perf") { performance(el, data.chunks.performance[key], data.chunks.labels); }
   }
 
+  // Charts in view draw first; the rest draw one by one while the page is idle, so a
+  // printout or a full-page capture has every chart without scrolling (and before
+  // printing, whatever is left is drawn at once).
   var charts = Array.prototype.slice.call(document.querySelectorAll("[data-chart]"));
+  var seen = null;
+  function once(el) {
+    if (el.hasAttribute("data-drawn")) { return; }
+    el.setAttribute("data-drawn", "");
+    if (seen) { seen.unobserve(el); }
+    draw(el);
+  }
+  function drawAll() { charts.forEach(once); }
   if ("IntersectionObserver" in window) {
-    var seen = new IntersectionObserver(function (entries) {
-      entries.forEach(function (e) {
-        if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); }
-      });
+    seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) { if (e.isIntersecting) { once(e.target); } });
     }, { rootMargin: "400px 0px" });
     charts.forEach(function (el) { seen.observe(el); });
+    var idle = window.requestIdleCallback || function (f) { return setTimeout(f, 30); };
+    var rest = charts.slice();
+    (function next() {
+      while (rest.length && rest[0].hasAttribute("data-drawn")) { rest.shift(); }
+      if (rest.length) { once(rest.shift()); idle(next); }
+    })();
   } else {
-    charts.forEach(draw);
+    drawAll();
   }
-  window.driftlineDrawAll = function () { charts.forEach(function (el) {
-    if (!el.classList.contains("js-plotly-plot")) { draw(el); } }); };
+  window.addEventListener("beforeprint", drawAll);
+  if (window.matchMedia) {
+    var mq = window.matchMedia("print");
+    if (mq.addEventListener) {
+      mq.addEventListener("change", function (m) { if (m.matches) { drawAll(); } });
+    }
+  }
+  window.driftlineDrawAll = drawAll;
 })();
 """

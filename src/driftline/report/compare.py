@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from driftline.errors import ConfigError
 from driftline.report.model import FORMAT_VERSION, Report
 from driftline.report.performance import PerformanceOptions, Range, performance_section
 from driftline.report.segments import segments_section
-from driftline.schema import Schema
+from driftline.schema import ColumnSpec, Schema
 from driftline.stats.drift.rules import (
     METHODS,
     ColumnDrift,
@@ -26,6 +27,7 @@ from driftline.stats.multivariate import MultivariateOptions, multivariate_drift
 from driftline.stats.performance.profile_part import PerformanceSpec
 from driftline.stats.profile import (
     CATEGORY_KINDS,
+    NUMERIC_KINDS,
     ColumnProfile,
     DatasetProfile,
     build_profile,
@@ -239,6 +241,7 @@ def build_report(
     label_stats: LabelJoinStats | None = None,
     multivariate: MultivariateOptions | None = None,
 ) -> Report:
+    cur = empty_as_reference(ref, cur)
     shared = [c for c in ref.columns if c in cur.columns]
     drift: dict[str, ColumnDrift] = {}
     for name in shared:
@@ -307,6 +310,34 @@ def _add_multivariate(data: dict[str, Any], section: dict[str, Any]) -> None:
     ds["multivariate_drifted"] = section["drifted"]
     ds["drifted"] = bool(ds["drifted"] or section["drifted"])
     ds["rule"] += "; or when a multivariate method drifts (multivariate.rule)"
+
+
+def empty_as_reference(ref: DatasetProfile, cur: DatasetProfile) -> DatasetProfile:
+    """``cur`` with each column that holds no value at all (every row missing) given the
+    reference's kind: an all-null column has no type of its own to infer (Arrow reads it
+    as null, i.e. numeric), so it is reported as 100 % missing, not as a type change.
+    ``cur`` itself is left as it was."""
+    empty = [
+        name
+        for name, c in cur.columns.items()
+        if name in ref.columns
+        and ref.columns[name].kind is not c.kind
+        and c.count > 0
+        and c.missing == c.count
+    ]
+    if not empty:
+        return cur
+    out = copy.copy(cur)
+    out.columns = dict(cur.columns)
+    specs = dict(cur.schema.columns)
+    for name in empty:
+        col = copy.copy(cur.columns[name])
+        col.spec = ColumnSpec(name, ref.columns[name].kind, col.spec.role)
+        col.numeric = col.spec.kind in NUMERIC_KINDS
+        out.columns[name] = col
+        specs[name] = col.spec
+    out.schema = Schema(specs)
+    return out
 
 
 def _column_entry(

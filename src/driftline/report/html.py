@@ -98,6 +98,17 @@ def save_html(report: Mapping[str, Any], path: str | Path, *, title: str | None 
     return p
 
 
+def framed(page: str, *, height: int) -> str:
+    """``page`` (a whole HTML document) in an ``<iframe srcdoc>`` of ``height`` pixels: how a
+    notebook shows a report. Its CSS and scripts stay inside the frame, so the notebook's
+    styles neither break it nor are broken by it (Jupyter, JupyterLab and VS Code alike)."""
+    return (
+        f'<iframe class="driftline-report" srcdoc="{escape(page, quote=True)}" '
+        f'style="width:100%;height:{int(height)}px;border:1px solid #d0d7de;border-radius:4px" '
+        'sandbox="allow-scripts allow-popups allow-modals" title="driftline report"></iframe>'
+    )
+
+
 def _script_safe(text: str) -> str:
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 

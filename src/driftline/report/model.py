@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT_VERSION = 1
+#: Height in pixels of the report's frame in a notebook (it scrolls inside).
+NOTEBOOK_HEIGHT = 720
 
 
 @dataclass
@@ -54,6 +56,25 @@ class Report:
         p = Path(path)
         p.write_text(self.to_json())
         return p
+
+    def to_html(self, title: str | None = None) -> str:
+        """The HTML report as one self-contained page (what ``driftline report`` writes)."""
+        from driftline.report.html import render_html
+
+        return render_html(self.to_dict(), title=title)
+
+    def save_html(self, path: str | Path, title: str | None = None) -> Path:
+        """Write the HTML report to ``path`` (Plotly inlined: opens offline); return the path."""
+        from driftline.report.html import save_html
+
+        return save_html(self.to_dict(), path, title=title)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the HTML report in a sandboxed frame (its styles and scripts
+        stay inside; charts draw as in the saved file)."""
+        from driftline.report.html import framed
+
+        return framed(self.to_html(), height=NOTEBOOK_HEIGHT)
 
     def summary(self) -> str:
         d = self.data["dataset"]

@@ -38,7 +38,7 @@ from driftline.sdk.metrics import (
     BoundMetrics,
     model_metrics,
 )
-from driftline.sdk.observation import Observation
+from driftline.sdk.observation import Observation, first_row, table_rows
 from driftline.sdk.privacy import PrivacyPolicy
 from driftline.sdk.resources import ResourceSampler, load_nvml
 from driftline.sdk.shipper import FlushMarker, Shipper
@@ -212,11 +212,35 @@ class Monitor:
         version: str | None = None,
         shadow: bool = False,
     ) -> Observation:
-        """A context manager that times one prediction, counts it and logs it as an event."""
+        """A context manager that times one prediction, counts it and logs it as an event.
+
+        ``features`` is one input: a mapping (or a one-row DataFrame / Arrow table, taken
+        as its row). A table of several rows is refused, never sent as one event of
+        list-valued features: the call is still counted in the metrics, the event
+        is dropped (``driftline_sdk_events_dropped_total{reason="batch_input"}``) and a
+        warning says how to observe a batch (one ``observe()`` per row).
+        """
         bound = self._default_bound if version is None else self.bind(version)
         if prediction_id is None:
             prediction_id = request_id.get()
-        return Observation(self, bound, features, segment, tags, prediction_id, shadow)
+        obs = Observation(self, bound, features, segment, tags, prediction_id, shadow)
+        if features is not None and type(features) is not dict:
+            rows = table_rows(features)
+            if rows == 1:
+                obs.features = first_row(features)
+            elif rows is not None:
+                obs.refused = (
+                    f"driftline: Monitor.observe() takes one input, got a "
+                    f"{type(features).__name__} of {rows} rows; the event is dropped. "
+                    "Observe each row: for row in df.to_dict('records'): "
+                    "with monitor.observe(row) as obs: ..."
+                )
+        return obs
+
+    def refuse(self, obs: Observation) -> None:
+        """Drop a refused observation: count it, say why (at most once a minute)."""
+        self.accounting.dropped("batch_input", 1)
+        self._log.warning("batch_input", "%s", obs.refused)
 
     def track(
         self,

@@ -31,6 +31,7 @@ class Observation:
         "features",
         "latency",
         "prediction",
+        "refused",
         "scores",
         "segment",
         "shadow",
@@ -64,6 +65,7 @@ class Observation:
         self.timestamp = 0.0
         self.latency = 0.0
         self._start = 0.0
+        self.refused: str | None = None  # why the event is not sent (Monitor.observe)
 
     @property
     def version(self) -> str:
@@ -122,6 +124,10 @@ class Observation:
             if exc_type is not None:
                 self.status = "error"
                 self.error_type = exc_type.__name__
+            if self.refused is not None:
+                self.bound.count_now(self.status, self.latency, self.error_type)
+                self._monitor.refuse(self)
+                return
             self._monitor.enqueue(self)
         except Exception:
             self._monitor.internal_error("observe.exit")
@@ -136,3 +142,27 @@ class Observation:
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def table_rows(features: Any) -> int | None:
+    """The number of rows of a DataFrame, Arrow table or 2-D array; None for anything else."""
+    mod = type(features).__module__.partition(".")[0]
+    if mod in ("pandas", "polars") and hasattr(features, "columns"):
+        return len(features)
+    if mod == "pyarrow" and hasattr(features, "num_rows"):
+        return int(features.num_rows)
+    if mod == "numpy" and getattr(features, "ndim", 1) == 2:
+        return int(features.shape[0])
+    return None
+
+
+def first_row(features: Any) -> Any:
+    """The only row of a one-row table as a mapping (a 2-D array's as a list)."""
+    mod = type(features).__module__.partition(".")[0]
+    if mod == "pandas":
+        return features.iloc[0].to_dict()
+    if mod == "polars":
+        return features.row(0, named=True)
+    if mod == "pyarrow":
+        return features.slice(0, 1).to_pylist()[0]
+    return features[0].tolist()

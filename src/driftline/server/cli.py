@@ -6,6 +6,8 @@ Registered in driftline/cli.py with ``app.command()(serve)``,
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 import time
 from datetime import datetime, timezone
@@ -15,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from driftline._utils.clock import SystemClock
-from driftline.errors import DriftlineError
+from driftline.errors import ConfigError, DriftlineError
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -34,6 +36,9 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def serve(
     store: StoreOpt = None,
     host: Annotated[
@@ -47,14 +52,33 @@ def serve(
             help="driftline.yaml: the collector: and alerts: sections (docs/collector.md).",
         ),
     ] = None,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level",
+            envvar="DRIFTLINE_LOG_LEVEL",
+            help="debug, info, warning or error (to stderr).",
+        ),
+    ] = "warning",
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every HTTP request.")
+    ] = False,
 ) -> None:
     """Run the collector: ingest API, evaluation, alerts, /metrics, the dashboard."""
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        typer.echo(
+            f"error: --log-level {log_level!r} is not allowed; allowed: {', '.join(LOG_LEVELS)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # without the server extra: one line naming it (driftline.__main__)
     import uvicorn
 
     from driftline.server.app import create_app
     from driftline.server.auth import bootstrap_admin_key
     from driftline.server.settings import Settings
-    from driftline.store import open_store
+    from driftline.store import open_store, redact_url
 
     flags: dict[str, Any] = {"store_url": store, "host": host, "port": port}
     try:
@@ -67,10 +91,19 @@ def serve(
         else:
             settings = Settings.from_env(**{k: v for k, v in flags.items() if v is not None})
             alerts = None
+    except DriftlineError as exc:
+        raise _fail(exc) from exc
+    # Listen first: a busy port fails here, before anything is written or a key minted.
+    try:
+        sock = listen(settings.host, settings.port)
+    except DriftlineError as exc:
+        raise _fail(exc) from exc
+    try:
         st = open_store(settings.store_url)
         clock = SystemClock()
         app = create_app(settings, st, clock, alerts=alerts)
     except DriftlineError as exc:
+        sock.close()
         raise _fail(exc) from exc
     boot = bootstrap_admin_key(st, clock)
     if boot is not None and boot[1]:
@@ -85,8 +118,45 @@ def serve(
         sys.stdout.write(
             f"driftline: alerting with {len(engine.rules)} rules; receivers: {receivers}\n"
         )
+    url = _url(settings.host, sock.getsockname()[1])
+    store_url = redact_url(settings.store_url or "sqlite:///.driftline/driftline.db")
+    sys.stdout.write(
+        f"driftline: collector listening on {url}\n"
+        f"  dashboard  {url}/ui   (sign in with an API key that has the read scope)\n"
+        f"  ingest     {url}/v1/events   metrics {url}/metrics   health {url}/readyz\n"
+        f"  store      {store_url}\n"
+        f"  logs       {level} and above to stderr, access log "
+        f"{'on' if access_log else 'off'} (--log-level, --access-log); Ctrl-C stops\n"
+    )
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=access_log))
+    server.run(sockets=[sock])
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening; a ConfigError naming the address and
+    the cause when it cannot be (the port is taken, the address is not this machine's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        hint = ""
+        if exc.errno == errno.EADDRINUSE:
+            why = "the port is already in use"
+            hint = " (is another collector running? choose another with --port)"
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}{hint}") from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def migrate(store: StoreOpt = None) -> None:

@@ -68,6 +68,7 @@ class WindowsSection(_Strict):
     checkpoint_seconds: Annotated[int, Field(gt=0)] = 60
     segment_keys: list[str] = Field(default_factory=list)
     max_segments: Annotated[int, Field(ge=1)] = 20
+    auto_segment_keys: Annotated[int, Field(ge=0)] = 3
 
 
 def _collector_model() -> type[BaseModel]:
@@ -128,7 +129,7 @@ class ServeConfig:
             values["windows"] = WindowConfig(
                 sizes=tuple(w.sizes), grace_seconds=w.grace_seconds,
                 checkpoint_seconds=w.checkpoint_seconds, segment_keys=tuple(w.segment_keys),
-                max_segments=w.max_segments,
+                max_segments=w.max_segments, auto_segment_keys=w.auto_segment_keys,
             )  # fmt: skip
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None

@@ -90,6 +90,12 @@ class DatasetProfile:
     def __repr__(self) -> str:
         return f"DatasetProfile(rows={self.n_rows}, columns={len(self.columns)})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: one row per column (kind, role, missing, distinct, values)."""
+        from driftline.stats.profile_view import profile_html
+
+        return profile_html(self)
+
     def __getitem__(self, name: str) -> ColumnProfile:
         try:
             return self.columns[name]

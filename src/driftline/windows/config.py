@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,9 @@ class WindowConfig:
     segment_keys: tuple[str, ...] = ()
     max_segments: int = 20
     max_unknown_features: int = 100
+    #: Without ``segment_keys``, traffic is split by up to this many of the keys the
+    #: events' ``segment`` objects carry (first seen first, per window); 0: no split.
+    auto_segment_keys: int = 3
 
     def __post_init__(self) -> None:
         if not self.sizes or any(s <= 0 for s in self.sizes):
@@ -55,11 +58,28 @@ class WindowConfig:
         """Every window (one per size) that contains the base window at ``base_start``."""
         return [WindowKey(model, version, s, window_start(base_start, s)) for s in self.sizes]
 
-    def segments_of(self, segment: Mapping[str, Any] | None) -> list[str]:
+    def segments_of(
+        self, segment: Mapping[str, Any] | None, known: Iterable[str] | None = None
+    ) -> list[str]:
+        """The segments an event with ``segment`` belongs to: all traffic, and one per
+        split key. With ``known`` (the segments a window's profiles hold), the keys are
+        those of ``known`` when none are configured, and a value without a segment of its
+        own goes to ``key=__other__`` as it did in the profiles."""
         out = [ALL]
-        if segment:
-            for k in self.segment_keys:
-                v = segment.get(k)
-                if v is not None:
-                    out.append(f"{k}={v}")
+        if not segment:
+            return out
+        have = set(known) if known is not None else None
+        keys: Iterable[str] = self.segment_keys
+        if not keys and have is not None:
+            keys = sorted({s.split("=", 1)[0] for s in have if s != ALL})
+        for k in keys:
+            v = segment.get(k)
+            if v is None:
+                continue
+            name = f"{k}={v}"
+            if have is not None and name not in have:
+                name = f"{k}={OTHER}"
+                if name not in have:
+                    continue
+            out.append(name)
         return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,7 @@ class Evaluator:
     def evaluate(self, key: WindowKey, now: float) -> list[dict[str, Any]]:
         stats = self.collect(key)
         ref = self.reference(key.model, key.version)
-        perf = self.performance(key)
+        perf = self.performance(key, stats)
         o = self.options
         points = pts.Points(key, now)
         for seg in sorted(stats):
@@ -171,14 +171,19 @@ class Evaluator:
                 pts.performance(points, seg, results)
         return points.rows
 
-    def performance(self, key: WindowKey) -> dict[str, tuple[int, dict[str, Any] | None]]:
-        """Per segment: labelled predictions and performance results (joined from raw events)."""
+    def performance(
+        self, key: WindowKey, segments: Iterable[str] | None = None
+    ) -> dict[str, tuple[int, dict[str, Any] | None]]:
+        """Per segment: labelled predictions and performance results (joined from raw events).
+
+        ``segments``: those the window's profiles hold (values past ``max_segments`` are
+        in ``key=__other__`` there, and here too)."""
         rows = self.store.labelled(key.model, key.version, key.window_start, key.window_end)
         by_seg: dict[str, list[tuple[Any, Any, Any]]] = {}
         for payload, label_json in rows:
             e = orjson.loads(payload)
             y = orjson.loads(label_json)
-            for seg in self.config.segments_of(e.get("segment")):
+            for seg in self.config.segments_of(e.get("segment"), segments):
                 by_seg.setdefault(seg, []).append((y, e.get("prediction"), e.get("scores")))
         meta = self.store.version(key.model, key.version)
         task = orjson.loads(meta["meta"]).get("task") if meta else None

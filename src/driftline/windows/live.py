@@ -97,11 +97,30 @@ class LivePartial:
         for _, stats, blocks in cut[2]:
             stats.fold_blocks(blocks)
 
+    def split_keys(self, events: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+        """The configured segment keys; without any, up to ``auto_segment_keys`` of the keys
+        the events carry, first seen first (kept for the window: the segments it holds)."""
+        cfg = self.config
+        if cfg.segment_keys or cfg.auto_segment_keys <= 0:
+            return cfg.segment_keys
+        keys = list(dict.fromkeys(s.split("=", 1)[0] for s in self.segments if s != ALL))
+        if len(keys) < cfg.auto_segment_keys:
+            for e in events:
+                seg = e.get("segment")
+                if not seg:
+                    continue
+                for k, v in seg.items():
+                    if v is not None and k not in keys and len(keys) < cfg.auto_segment_keys:
+                        keys.append(str(k))
+                if len(keys) >= cfg.auto_segment_keys:
+                    break
+        return tuple(keys)
+
     def _segment_rows(self, events: Sequence[Mapping[str, Any]]) -> dict[str, list[int]]:
-        """Rows of each configured segment value; values beyond ``max_segments`` share OTHER."""
+        """Rows of each segment value; values beyond ``max_segments`` share OTHER."""
         cfg = self.config
         out: dict[str, list[int]] = {}
-        for key in cfg.segment_keys:
+        for key in self.split_keys(events):
             by_value: dict[str, list[int]] = {}
             for i, e in enumerate(events):
                 seg = e.get("segment")

@@ -109,6 +109,8 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
             n=d.get("n_current") or 0,
             details={
                 "p_value": d.get("p_value"),
+                # what the verdict used: after the multiple-testing correction
+                "p_value_adjusted": (d.get("details") or {}).get("p_value_adjusted"),
                 "threshold": d.get("threshold"),
                 "computed": d.get("computed"),
             },

@@ -302,16 +302,23 @@ def write_prometheus_rules(
     output: Path, *, latency_threshold: float = 1.0, error_ratio: float = 0.005,
     objective: float = 0.999, runbook_url: str = "https://driftline.dev/docs/alerts",
 ) -> list[Path]:  # fmt: skip
-    """Write ``driftline.rules.yml`` and ``driftline.rules.test.yml`` into ``output``."""
+    """Write ``driftline.rules.yml`` and ``driftline.rules.test.yml`` into the directory
+    ``output``; when ``output`` names a ``.yml``/``.yaml`` file, the rules go to that file
+    and the promtool tests beside it (``rules.yml`` -> ``rules.test.yml``)."""
     import yaml
 
     rules = prometheus_rules(
         latency_threshold=latency_threshold, error_ratio=error_ratio, objective=objective,
         runbook_url=runbook_url,
     )  # fmt: skip
-    output.mkdir(parents=True, exist_ok=True)
-    rule_path = output / "driftline.rules.yml"
-    test_path = output / "driftline.rules.test.yml"
+    if output.suffix.lower() in (".yml", ".yaml") and not output.is_dir():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        rule_path = output
+        test_path = output.with_name(f"{output.stem}.test{output.suffix}")
+    else:
+        output.mkdir(parents=True, exist_ok=True)
+        rule_path = output / "driftline.rules.yml"
+        test_path = output / "driftline.rules.test.yml"
     rule_path.write_text(yaml.safe_dump(rules, sort_keys=False, width=100))
     tests = rule_tests(rules, rule_path.name, latency_threshold)
     test_path.write_text(yaml.safe_dump(tests, sort_keys=False, width=100))

@@ -248,9 +248,10 @@ def pct(v: float | None, digits: int = 1) -> str:
 
 
 def ms(v: float | None) -> str:
+    """Seconds shown in milliseconds, the unit of the latency charts."""
     if v is None:
         return "—"
-    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+    return f"{v * 1000:.1f} ms" if v < 0.01 else f"{v * 1000:,.0f} ms"
 
 
 def num(v: float | None) -> str:

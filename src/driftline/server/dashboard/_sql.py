@@ -246,3 +246,25 @@ def window_rows(
     sel = select(m.metric, m.method, m.column, m.value, m.status, m.n, m.details).where(*conds)
     with _engine(store).connect() as conn:
         return [PointRow(*r) for r in conn.execute(sel).all()]
+
+
+def first_seen(store: Store) -> float | None:
+    """When the collector first saw any model version (the default time range fits it)."""
+    from sqlalchemy import func, select
+
+    from driftline.store.tables import versions as t
+
+    with _engine(store).connect() as conn:
+        value = conn.execute(select(func.min(t.c.created_at))).scalar()
+    return None if value is None else float(value)
+
+
+def has_reference(store: Store, model: str, version: str) -> bool:
+    """Whether the version has a reference (without reading the profile itself)."""
+    from sqlalchemy import select
+
+    from driftline.store.tables import references as t
+
+    q = select(t.c.n_rows).where(t.c.model == model, t.c.version == version)
+    with _engine(store).connect() as conn:
+        return conn.execute(q).first() is not None

@@ -13,8 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from driftline.errors import DriftlineError
 from driftline.server.dashboard import queries
+from driftline.server.dashboard._sql import first_seen
 from driftline.server.dashboard.security import Visitor
-from driftline.server.dashboard.timerange import TimeRange, parse_range
+from driftline.server.dashboard.timerange import (
+    DEFAULT_RANGE,
+    TimeRange,
+    fitting_range,
+    parse_range,
+)
 from driftline.store.base import DEFAULT_PROJECT
 
 if TYPE_CHECKING:
@@ -111,8 +117,13 @@ def action(fn: ActionFn) -> Callable[[Request], Awaitable[Response]]:
 
 
 def time_range(request: Request) -> TimeRange:
+    """The URL's ``?range=``; without one, the smallest range that fits the data (up to 6 h)."""
     dash = dashboard_of(request)
-    return parse_range(request.query_params, dash.clock.time(), dash.settings.windows.sizes)
+    now = dash.clock.time()
+    default = DEFAULT_RANGE
+    if "range" not in request.query_params:
+        default = fitting_range(now, first_seen(dash.store))
+    return parse_range(request.query_params, now, dash.settings.windows.sizes, default)
 
 
 def version_of(request: Request, visitor: Visitor, model: str) -> tuple[str | None, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -38,6 +39,86 @@ def explain_link(dash: Dashboard, labels: dict[str, str], since: float | None) -
     return f"{dash.prefix}/models/{quote(model, safe='')}?{q}{anchor}"
 
 
+#: Metrics shown as a share (0..1 -> %) and as a duration (seconds -> ms, like the charts).
+_SHARES = ("accuracy", "error_rate", "label_coverage", "missing_ratio", "confidence_mean")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An alert's value and threshold as the pages show them."""
+
+    value: str
+    threshold: str
+    title: str
+
+
+def measure(dash: Dashboard, alert: Any) -> Measure:
+    """What an alert compared, in the units of the charts: a drift alert shows the column's
+    drift score against its effect threshold (the 0/1 verdict says nothing), latency in
+    ms, shares in %."""
+    from driftline.server.dashboard import ms, pct, score
+
+    metric = str(alert.context.get("metric") or "")
+    value, threshold = _num(alert.value), _num(alert.threshold)
+    if metric == "drift_detected" and alert.labels.get("column"):
+        found = _drift_score(dash, alert)
+        if found is not None:
+            got, limit, method = found
+            return Measure(
+                score(got),
+                score(limit),
+                f"drift score ({method}) vs its effect threshold, last breaching window",
+            )
+        verdict = "drifted" if value else "no drift"
+        return Measure(verdict, "—", "the column's drift verdict in the last window")
+    if "latency" in metric and metric.endswith("_seconds"):
+        return Measure(ms(value), ms(threshold), f"{metric.replace('_', ' ')} (ms)")
+    if metric in _SHARES or metric.startswith(("performance.", "estimated.")):
+        return Measure(pct(value), pct(threshold), metric.replace("_", " "))
+    return Measure(score(value), score(threshold), metric.replace("_", " "))
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or v != v else float(v)
+
+
+def _drift_score(dash: Dashboard, alert: Any) -> tuple[float | None, float | None, str] | None:
+    """(score, effect threshold, method) of the alert's column in its last breaching window."""
+    import orjson
+
+    from driftline.server.dashboard._sql import Scope, window_rows
+
+    ctx, labels = alert.context, alert.labels
+    try:
+        start, end = float(ctx["window_start"]), float(ctx["window_end"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    sc = Scope(
+        labels.get("model", ""),
+        labels.get("version", ""),
+        round(end - start),
+        start,
+        end,
+        labels.get("segment") or "*",
+    )
+    for r in window_rows(dash.store, sc, int(start), metric="drift_score"):
+        if r.column == labels["column"]:
+            details = orjson.loads(r.details or "{}")
+            limit = details.get("threshold") if isinstance(details, dict) else None
+            return _num(r.value), _num(limit), r.method or "drift"
+    return None
+
+
+def resolved_recently(alert: Any, now: float) -> bool:
+    """Resolved, or resolved within :data:`KEEP_RESOLVED` and quiet or pending since."""
+    from driftline.alerts.engine import KEEP_RESOLVED
+
+    if alert.state.value == "resolved":
+        return True
+    last = alert.last_resolved_at
+    return alert.state.value != "firing" and last is not None and last >= now - KEEP_RESOLVED
+
+
 def alerts_page(request: Request, visitor: Visitor) -> Response:
     dash = dashboard_of(request)
     everything = visitor.principal.reaches(DEFAULT_PROJECT)
@@ -47,13 +128,17 @@ def alerts_page(request: Request, visitor: Visitor) -> Response:
     silences: list[Any] = []
     muted: dict[str, str] = {}
     if engine is not None:
-        for a in engine.alerts():
-            if a.state.value in groups and alert_visible(dash, visitor, a.labels):
-                groups[a.state.value].append(a)
-                why = engine.muted_by(a)
-                if why:
-                    muted[a.fingerprint] = why
         now = dash.clock.time()
+        for a in engine.alerts():
+            if not alert_visible(dash, visitor, a.labels):
+                continue
+            if a.state.value in ("firing", "pending"):
+                groups[a.state.value].append(a)
+            if resolved_recently(a, now):  # a resolved alert pending again is in both lists
+                groups["resolved"].append(a)
+            why = engine.muted_by(a)
+            if why:
+                muted[a.fingerprint] = why
         silences = sorted(
             (
                 s
@@ -62,12 +147,13 @@ def alerts_page(request: Request, visitor: Visitor) -> Response:
             ),
             key=lambda s: -s.starts_at,
         )
-        groups["resolved"].sort(key=lambda a: -(a.resolved_at or 0))
+        groups["resolved"].sort(key=lambda a: -(a.resolved_at or a.last_resolved_at or 0))
     ctx = {
         "groups": groups,
         "silences": silences,
         "muted": muted,
         "explain": lambda a: explain_link(dash, a.labels, a.active_since),
+        "measure": lambda a: measure(dash, a),
         # what the receivers got spans every project: keys of the default project only
         "inbox": dash.inbox_messages() if everything else [],
         "deliveries": dash.deliveries() if everything else [],
@@ -95,6 +181,7 @@ def alert_page(request: Request, visitor: Visitor) -> Response:
         "audit": list(reversed(engine.audit(fp)))[:50],
         "muted": engine.muted_by(alert),
         "explain": explain_link(dash, alert.labels, alert.active_since),
+        "m": measure(dash, alert),
     }
     return dash.render(request, visitor, "alert.html", ctx, tr=time_range(request))
 

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from driftline.server.dashboard import charts, queries
+from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.security import Visitor
@@ -97,6 +98,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "figures": figures,
         "estimate": est,
         "alerts": alerts,
+        "has_reference": bool(drift) or has_reference(store, model, version),
     }
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
 

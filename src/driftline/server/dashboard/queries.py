@@ -319,6 +319,19 @@ class ColumnDrift:
     drifted_windows: int = 0
     windows: int = 0
     last: int = 0
+    n: int = 0  # rows of the latest window
+    p_adjusted: float | None = None  # the p-value the verdict used (multiple testing)
+
+    @property
+    def not_significant(self) -> bool:
+        """The score is at or above the effect threshold but the test did not reject:
+        too few rows to tell the shift from chance (why the status is still ok)."""
+        return (
+            self.status == "ok"
+            and self.score is not None
+            and self.threshold is not None
+            and self.score >= self.threshold
+        )
 
     @property
     def severity(self) -> float:
@@ -358,9 +371,10 @@ def drift_table(
             if c2 is None or c2.last != ws:
                 continue
             details = _details(r.details)
-            c2.method, c2.score, c2.status = r.method, _num(r.value), r.status
+            c2.method, c2.score, c2.status, c2.n = r.method, _num(r.value), r.status, r.n
             c2.threshold = _num(details.get("threshold"))
             c2.p_value = _num(details.get("p_value"))
+            c2.p_adjusted = _num(details.get("p_value_adjusted"))
     return sorted(
         cols.values(),
         key=lambda c: (c.status != "drift", -c.drifted_windows, -c.severity, c.column),

@@ -51,11 +51,26 @@ def window_size_for(seconds: float, sizes: Sequence[int]) -> int:
     return max(sizes)
 
 
-def parse_range(params: Mapping[str, str], now: float, sizes: Sequence[int]) -> TimeRange:
-    """The range named in ``params`` (unknown values fall back to the default)."""
-    name = params.get("range", DEFAULT_RANGE)
+def fitting_range(now: float, since: float | None) -> str:
+    """The default range: the smallest from 1 h to :data:`DEFAULT_RANGE` that holds
+    everything since ``since`` (a new collector's first hour is not squeezed into the
+    right edge of a 6 h chart), else :data:`DEFAULT_RANGE`."""
+    if since is None:
+        return DEFAULT_RANGE
+    names = list(RANGES)
+    for name in names[names.index("1h") : names.index(DEFAULT_RANGE) + 1]:
+        if now - since <= RANGES[name]:
+            return name
+    return DEFAULT_RANGE
+
+
+def parse_range(
+    params: Mapping[str, str], now: float, sizes: Sequence[int], default: str = DEFAULT_RANGE
+) -> TimeRange:
+    """The range named in ``params`` (missing or unknown values: ``default``)."""
+    name = params.get("range", default)
     if name not in RANGES:
-        name = DEFAULT_RANGE
+        name = default if default in RANGES else DEFAULT_RANGE
     end, pinned = now, False
     raw = params.get("end")
     if raw:
