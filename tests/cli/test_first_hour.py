@@ -142,7 +142,7 @@ def test_label_column_defaults_to_the_target_column_of_the_labels_file(tmp_path:
         tmp_path / "labels.csv", index=False
     )
     args = ("ref.csv", "cur.csv", "--target", "churned", "--prediction", "pred", "--id", "id")
-    code, out, err = run_cli(
+    code, _, err = run_cli(
         "report", *args, "--labels", "labels.csv", "--json", "r.json", cwd=tmp_path
     )
     assert code == 0, err

@@ -1,0 +1,168 @@
+"""What a new user reads on the dashboard: each page as a person sees it (in-process client).
+
+Resolved alerts stay listed, "Drifted windows" counts windows, an effect above its
+threshold without a verdict says why, alert values are in the charts' units, the
+default range fits the data, and a segment without scores is not told to upload a
+reference it has.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from driftline.alerts import MetricPoint
+
+from .conftest import T0, WINDOW, Env, make_env
+
+BASE = "http://testserver"
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    e = make_env(tmp_path)
+    yield e
+    e.store.close()
+
+
+def client(env: Env) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url=BASE, headers=env.auth("read")
+    )
+
+
+def point(metric: str, w: int, value: float | None, **kw: Any) -> dict[str, Any]:
+    row = {
+        "model": "scorer", "version": "v1", "segment": "*", "window_size": WINDOW,
+        "window_start": int(T0) + w * WINDOW, "metric": metric, "column": "", "method": "",
+        "value": value, "status": "ok", "n": 0, "details": {}, "evaluated_at": T0,
+    }  # fmt: skip
+    row.update(kw)
+    row["details"] = orjson.dumps(row["details"]).decode()
+    return row
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+async def test_drift_table_counts_windows_and_says_why_an_effect_is_not_a_drift(
+    env: Env,
+) -> None:
+    env.store.ensure_version("scorer", "v1", T0)
+    rows = []
+    for w in range(30):  # 30 windows; x drifted in 11 of them; z's effect is noise
+        drifted = 5 <= w < 16
+        rows.append(point("events", w, 200, n=200))
+        rows.append(
+            point("drift_score", w, 0.4 if drifted else 0.02, column="x", method="psi",
+                  status="drift" if drifted else "ok", n=200,
+                  details={"threshold": 0.1, "p_value": 1e-9 if drifted else 0.6})
+        )  # fmt: skip
+        rows.append(
+            point("drift_score", w, 0.12, column="z", method="psi", status="ok", n=40,
+                  details={"threshold": 0.1, "p_value": 0.08, "p_value_adjusted": 0.16})
+        )  # fmt: skip
+    env.store.upsert_metric_points(rows)
+    env.clock.advance(T0 + 31 * WINDOW - env.clock.time())
+    async with client(env) as c:
+        r = await c.get("/ui/models/scorer?version=v1&range=1h")
+    assert r.status_code == 200
+    table = r.text.split('data-testid="drift-table"')[1].split("</table>")[0]
+    x_row, z_row = (text_of(t) for t in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:3])
+    assert x_row.split()[0] == "x" and "11 / 30" in x_row  # windows, not sparkline points
+    assert z_row.split()[0] == "z"
+    assert "ok" in z_row
+    assert "not significant at this sample size (adjusted p = 0.16, 40 rows)" in z_row
+    assert "not significant" not in x_row
+
+
+async def test_a_resolved_alert_stays_listed_after_it_was_pending_again(env: Env) -> None:
+    """fire -> resolve -> pending again -> quiet: still in "Resolved" (kept 7 days)."""
+    start = T0 + 3600
+
+    def p99(w: int, seconds: float) -> MetricPoint:
+        ws = start + w * WINDOW
+        return MetricPoint("scorer", "v1", "*", "latency_p99_seconds", "", ws, ws + WINDOW, seconds)
+
+    values = [0.4, 0.4, 0.4, 0.1, 0.1, 0.1, 0.31, 0.1, 0.1]  # fires, resolves, pends, quiet
+    for w, v in enumerate(values):
+        env.clock.advance(start + (w + 1) * WINDOW - env.clock.time())
+        env.engine.ingest([p99(w, v)])
+        env.engine.tick()
+    (alert,) = env.engine.alerts()
+    assert alert.state.value == "inactive" and alert.last_resolved_at is not None
+    async with client(env) as c:
+        page = (await c.get("/ui/alerts?range=6h")).text
+    resolved = page.split('id="resolved"')[1].split("</section>")[0]
+    assert 'data-rule="p99_latency"' in resolved
+    row = text_of(resolved.split('data-rule="p99_latency"')[1].split("</tr>")[0])
+    # the Status column says the state; the severity has its own column
+    assert "critical" in row and "resolved" in row
+    assert "100 ms / 250 ms" in row  # the last value in ms, like the latency charts
+    assert "0.1 / 0.25" not in row
+    # an alert pending again shows in both lists, marked in Resolved
+    env.clock.advance(WINDOW)
+    env.engine.ingest([p99(len(values), 0.5)])
+    async with client(env) as c:
+        page = (await c.get("/ui/alerts?range=6h")).text
+    pending = page.split('id="pending"')[1].split("</section>")[0]
+    resolved = page.split('id="resolved"')[1].split("</section>")[0]
+    assert 'data-rule="p99_latency"' in pending and "pending again" in text_of(resolved)
+
+
+async def test_a_drift_alert_shows_the_score_and_its_threshold_not_0_of_1(env: Env) -> None:
+    env.store.ensure_version("scorer", "v1", T0)
+    start = T0 + 7200
+    rows = []
+    for w in range(3):
+        ws = int(start) + w * WINDOW
+        rows.append(
+            point("drift_score", 0, 0.42, column="x", method="psi", status="drift", n=200,
+                  details={"threshold": 0.1, "p_value": 1e-9}, window_start=ws)
+        )  # fmt: skip
+        env.clock.advance(ws + WINDOW - env.clock.time())
+        env.store.upsert_metric_points(rows[-1:])
+        env.engine.ingest(
+            [MetricPoint("scorer", "v1", "*", "drift_detected", "x", ws, ws + WINDOW, 1.0)]
+        )
+    async with client(env) as c:
+        page = (await c.get("/ui/alerts?range=6h")).text
+    firing = text_of(page.split('id="firing"')[1].split("</section>")[0])
+    assert "feature_drift" in firing
+    assert "0.42 / 0.1" in firing and "1 / 1" not in firing
+
+
+async def test_the_default_range_fits_a_new_collectors_data(env: Env) -> None:
+    env.store.ensure_version("scorer", "v1", T0)
+    env.clock.advance(T0 + 20 * 60 - env.clock.time())  # a 20-minute-old collector
+    async with client(env) as c:
+        first = (await c.get("/ui/")).text
+        env.clock.advance(3 * 3600)
+        later = (await c.get("/ui/")).text
+        env.clock.advance(3 * 86400)
+        old = (await c.get("/ui/")).text
+    active = re.compile(r'<a href="[^"]*range=(\w+)[^"]*" class="active">')
+    assert set(active.findall(first)) == {"1h"}  # not 6 h, squeezing 20 minutes to the right edge
+    assert set(active.findall(later)) == {"6h"}
+    assert set(active.findall(old)) == {"6h"}  # the usual default once there is more
+
+
+async def test_a_segment_without_scores_is_not_told_to_upload_a_reference(env: Env) -> None:
+    import driftline
+
+    prof = driftline.profile({"x": [0.1, 0.2, 0.3] * 100}, seed=0)
+    env.store.put_reference("scorer", "v1", prof.to_bytes(), prof.n_rows, T0)
+    env.store.upsert_metric_points([point("events", 0, 10, n=10, segment="region=eu")])
+    env.clock.advance(T0 + 2 * WINDOW - env.clock.time())
+    async with client(env) as c:
+        page = (await c.get("/ui/models/scorer?version=v1&range=1h&segment=region%3Deu")).text
+    said = text_of(page.split('data-testid="no-drift"')[1].split("</p>")[0])
+    assert "Drift needs a reference" not in said
+    assert "segment region=eu" in said
