@@ -45,8 +45,11 @@ def test_a_frame_of_several_rows_is_refused_with_a_message_and_counted(
     assert "Monitor.observe() takes one input, got a DataFrame of 3 rows" in said
     assert "for row in df.to_dict('records')" in said
     assert mon.stats()["dropped"]["batch_input"] == 2
-    assert registry.get_sample_value(
-        "driftline_sdk_events_dropped_total", {"model": "credit_risk", "reason": "batch_input"}
-    ) == 2
+    assert (
+        registry.get_sample_value(
+            "driftline_sdk_events_dropped_total", {"model": "credit_risk", "reason": "batch_input"}
+        )
+        == 2
+    )
     labels = {"model": "credit_risk", "version": "v3", "outcome": "ok"}
     assert registry.get_sample_value("driftline_predictions_total", labels) == 2

@@ -43,9 +43,13 @@ def run(tmp_path: Path, windows: WindowConfig) -> set[tuple[str, str]]:
             i,
             T0 + i * 0.2,
             float(rng.normal(2.0 if i % 2 else 0.0, 1)),  # region us drifts
-            {"region": regions[i % 2], "channel": channels[i % 3 % 2],
-             "tier": extra[i % 2], "shard": str(i % 5)},
-        )  # fmt: skip
+            {
+                "region": regions[i % 2],
+                "channel": channels[i % 3 % 2],
+                "tier": extra[i % 2],
+                "shard": str(i % 5),
+            },
+        )
         for i in range(250)
     ]
     res = collector.ingest("prediction", events)

@@ -101,9 +101,12 @@ def test_serve_on_a_busy_port_fails_before_minting_an_admin_key(tmp_path: Path) 
         "(is another collector running? choose another with --port)"
     )
     assert "admin API key" not in done.stdout  # no key printed for a server that never ran
-    assert not db.exists() or not sqlite3.connect(db).execute(
-        "select name from sqlite_master where name = 'api_keys'"
-    ).fetchall()
+    assert (
+        not db.exists()
+        or not sqlite3.connect(db)
+        .execute("select name from sqlite_master where name = 'api_keys'")
+        .fetchall()
+    )
 
 
 def test_serve_without_the_server_extra_is_one_line_naming_it() -> None:
@@ -111,9 +114,7 @@ def test_serve_without_the_server_extra_is_one_line_naming_it() -> None:
         "import sys; sys.modules['uvicorn'] = None; sys.argv = ['driftline', 'serve'];"
         "from driftline.cli import main; main()"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: `driftline serve` needs the server extra (uvicorn is not installed): "
