@@ -1,55 +1,176 @@
-"""The live demo, bounded: a short story in a few real seconds; the dashboard shows it all."""
+"""The live demo, bounded: a short story in real seconds, looked at in Chromium as it plays.
+
+One run: the dashboard is green before the first scripted fault and again once the
+story is over (nothing red that the story did not script), red while a fault plays,
+and after the story every page, alert and notification tells what happened.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from driftline.demo.live import DRIFT_COLUMN, LiveDemo, Story, run
 from driftline.demo.service import TUMOR, WINE
 
+CHROMIUM = "/usr/bin/chromium"
+
 SHORT = Story(
-    challenger_at=2, drift=(3, 10), latency=(4, 7), job_failure_at=5, late_job_at=8, length=12
+    challenger_at=2, drift=(5, 10), latency=(6, 9), job_failure_at=6, late_job_at=9, length=19
 )
+#: Windows at which the dashboard is looked at: before any fault (the challenger is on),
+#: while the drift and the latency regression play, and once the story is over.
+QUIET_BEFORE, DURING = 5, 9
+RED = ".badge.firing, .badge.drift, .badge.fail, .badge.failed, .badge.critical, .badge.error"
 
 
-def test_live_demo_shows_drift_challenger_and_alerts(tmp_path: Path) -> None:
-    seen: dict[str, str] = {}
-    lines: list[str] = []
+@dataclass
+class Look:
+    """What a person sees on the dashboard at one moment."""
 
-    def check(demo: LiveDemo) -> None:
-        auth = {"Authorization": f"Bearer {demo.admin_key}"}
-        with httpx.Client(base_url=demo.url, headers=auth, timeout=30) as client:
-            for name, path in {
-                "overview": "/ui/?range=1h",
-                "model": f"/ui/models/{TUMOR}?range=1h&version=v1",
-                "compare": f"/ui/models/{TUMOR}/compare?range=1h&a=v1&b=v2",
-                "alerts": "/ui/alerts?range=1h",
-                "jobs": "/ui/jobs?range=1h",
-            }.items():
-                r = client.get(path)
-                assert r.status_code == 200, (path, r.text[:500])
-                seen[name] = r.text
-            seen["messages"] = "\n".join(m["summary"] for m in demo.receiver.messages())
-            seen["fired"] = " ".join(
-                e.rule for e in demo.engine.audit() if e.kind == "state" and e.to_state == "firing"
-            )
-            r = client.get("/ui/", follow_redirects=False, headers={"Authorization": ""})
-            seen["anonymous"] = str(r.status_code)
+    health: dict[str, str] = field(default_factory=dict)  # "model version" -> badge
+    red: dict[str, list[str]] = field(default_factory=dict)  # page -> red badges on it
+    firing: int = 0
+    pending: int = 0
+    alerts: list[str] = field(default_factory=list)
 
-    demo = run(
-        port=0,
-        speed=0,
-        once=True,
-        story=SHORT,
-        store_url=f"sqlite:///{tmp_path}/demo.db",
-        out=lines.append,
-        before_stop=check,
+
+@dataclass
+class Played:
+    looks: dict[str, Look] = field(default_factory=dict)
+    pages: dict[str, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    demo: LiveDemo | None = None
+
+
+def look(page: Any, demo: LiveDemo, name: str) -> Look:
+    out = Look()
+    page.goto(f"{demo.url}/ui/")
+    for row in page.locator("[data-testid=overview] tbody tr").all():
+        key = f"{row.get_attribute('data-model')} {row.get_attribute('data-version')}"
+        out.health[key] = row.locator("td").nth(1).inner_text().strip()
+    shot(page, f"{name}-overview")
+    for label, path in {
+        "v1": f"/ui/models/{TUMOR}?version=v1",
+        "v2": f"/ui/models/{TUMOR}?version=v2",
+        "north": f"/ui/models/{TUMOR}?version=v1&segment=site%3Dnorth",
+        "wine": f"/ui/models/{WINE}?version=v3",
+    }.items():
+        page.goto(demo.url + path)
+        page.wait_for_selector("#chart-latency[data-drawn]")
+        out.red[label] = [t.strip() for t in page.locator(f"main {RED}").all_inner_texts()]
+        shot(page, f"{name}-{label}")
+    page.goto(f"{demo.url}/ui/alerts")
+    out.firing = int(page.locator("#firing .count").inner_text())
+    out.pending = int(page.locator("#pending .count").inner_text())
+    out.alerts = page.locator("#firing tr[data-rule], #pending tr[data-rule]").evaluate_all(
+        "rows => rows.map(r => r.dataset.rule + ' ' + r.querySelector('td:nth-child(2)')"
+        ".innerText.replace(/\\s+/g, ' '))"
     )
-    assert not demo.started  # stopped after the bounded run
-    assert any("Dashboard:  http://127.0.0.1:" in line for line in lines)
+    shot(page, f"{name}-alerts")
+    return out
 
+
+def shot(page: Any, name: str) -> None:
+    where = os.environ.get("DRIFTLINE_SCREENSHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{where}/demo-{name}.png", full_page=True)
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is missing: apt-get install -y chromium")
+        pytest.skip("chromium is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    seen = Played()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(20_000)
+        signed_in: list[bool] = []
+
+        def at_window(demo: LiveDemo, w: int) -> None:
+            if not signed_in:
+                page.goto(demo.sign_in_url)
+                signed_in.append(True)
+            if w == QUIET_BEFORE:
+                seen.looks["before"] = look(page, demo, "before")
+            elif w == DURING:
+                seen.looks["during"] = look(page, demo, "during")
+
+        def at_end(demo: LiveDemo) -> None:
+            seen.looks["after"] = look(page, demo, "after")
+            auth = {"Authorization": f"Bearer {demo.admin_key}"}
+            with httpx.Client(base_url=demo.url, headers=auth, timeout=30) as client:
+                for name, path in {
+                    "overview": "/ui/?range=1h",
+                    "model": f"/ui/models/{TUMOR}?range=1h&version=v1",
+                    "compare": f"/ui/models/{TUMOR}/compare?range=1h&a=v1&b=v2",
+                    "alerts": "/ui/alerts?range=1h",
+                    "jobs": "/ui/jobs?range=1h",
+                }.items():
+                    r = client.get(path)
+                    assert r.status_code == 200, (path, r.text[:500])
+                    seen.pages[name] = r.text
+                seen.pages["messages"] = "\n".join(m["summary"] for m in demo.receiver.messages())
+                seen.pages["fired"] = " ".join(
+                    e.rule
+                    for e in demo.engine.audit()
+                    if e.kind == "state" and e.to_state == "firing"
+                )
+                r = client.get("/ui/", follow_redirects=False, headers={"Authorization": ""})
+                seen.pages["anonymous"] = str(r.status_code)
+
+        try:
+            seen.demo = run(
+                port=0,
+                speed=0,
+                once=True,
+                story=SHORT,
+                store_url=f"sqlite:///{tmp_path_factory.mktemp('demo')}/demo.db",
+                out=seen.lines.append,
+                before_stop=at_end,
+                every_window=at_window,
+            )
+        finally:
+            browser.close()
+    yield seen
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_dashboard_is_green_between_the_scripted_faults(story: Played) -> None:
+    for when in ("before", "after"):
+        seen = story.looks[when]
+        assert set(seen.health) == {f"{TUMOR} v1", f"{TUMOR} v2", f"{WINE} v3"}
+        assert set(seen.health.values()) == {"ok"}, (when, seen.health)
+        assert (seen.firing, seen.pending) == (0, 0), (when, seen.alerts)
+        assert all(not red for red in seen.red.values()), (when, seen.red)
+    # the faults do show: red while they play
+    during = story.looks["during"]
+    assert during.firing >= 1 and during.health[f"{TUMOR} v1"] == "firing", during
+    assert any("feature_drift" in a and DRIFT_COLUMN in a for a in during.alerts), during.alerts
+    assert "drift" in during.red["v1"] and "drift" in during.red["north"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_story_is_told_on_every_page(story: Played) -> None:
+    assert story.demo is not None and not story.demo.started  # stopped after the run
+    assert any("Dashboard:  http://127.0.0.1:" in line for line in story.lines)
+    seen = story.pages
     # the overview lists every model version, the challenger with about 10% of the traffic
     overview = seen["overview"]
     for model, version in ((TUMOR, "v1"), (TUMOR, "v2"), (WINE, "v3")):
@@ -58,14 +179,16 @@ def test_live_demo_shows_drift_challenger_and_alerts(tmp_path: Path) -> None:
     share = float(v2_row.split('<span class="muted">(')[1].split("%")[0])
     assert 4 <= share <= 20, share
     assert "v2" in seen["compare"] and "Share of traffic" in seen["compare"]
-
-    # the drifted column is the first row of the drift table and fired an alert
-    drift_rows = seen["model"].split('data-testid="drift-table"')[1]
-    assert drift_rows.split("<tbody>")[1].split("</a>")[0].endswith(DRIFT_COLUMN)
+    # the drifted column drifted in the windows of the fault and fired an alert
+    table = seen["model"].split('data-testid="drift-table"')[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr")[2:] if f">{DRIFT_COLUMN}</a>" in r)
+    drifted, windows = map(int, re.findall(r"(\d+) / (\d+)</td>", row)[0])
+    assert 3 <= drifted < windows, (drifted, windows)
     assert "feature_drift" in seen["fired"]
     assert "p99_latency" in seen["fired"]
     assert f"{DRIFT_COLUMN} of {TUMOR} v1 drifted" in seen["messages"]
     assert "[firing]" in seen["messages"] and "[resolved]" in seen["messages"]
+    assert "ms (budget 250ms)" in seen["messages"]  # latency in ms, like the charts
     assert "feature_drift" in seen["alerts"] and 'data-testid="inbox"' in seen["alerts"]
     assert "feature_refresh" in seen["jobs"] and "row-bad" in seen["jobs"]
     assert seen["anonymous"] == "303"  # no key, no dashboard: sent to sign in

@@ -127,6 +127,7 @@ class LiveDemo:
         self._labels: deque[tuple[float, Any, str, str]] = deque()
         self._said: set[str] = set()
         self._i = 0
+        self._looked = -1
 
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> str:
@@ -408,10 +409,20 @@ class LiveDemo:
         if w >= s.length:
             self._say("end", "the story is over; normal traffic goes on")
 
-    def run_for(self, seconds: float | None, *, pace: bool = True) -> None:
-        """Simulate ``seconds`` (forever if None), at :attr:`speed` x real time when ``pace``."""
+    def run_for(
+        self,
+        seconds: float | None,
+        *,
+        pace: bool = True,
+        every_window: Callable[[LiveDemo, int], None] | None = None,
+    ) -> None:
+        """Simulate ``seconds`` (forever if None), at :attr:`speed` x real time when ``pace``;
+        ``every_window(demo, w)`` is called as each window ``w`` begins (a test looks then)."""
         start_sim, start_real = self.clock.time(), time.monotonic()
         while seconds is None or self.clock.time() - start_sim < seconds:
+            if every_window is not None and self.window != self._looked:
+                self._looked = self.window
+                every_window(self, self.window)
             self.step()
             if pace and self.speed > 0:
                 ahead = (self.clock.time() - start_sim) / self.speed - (
@@ -441,10 +452,12 @@ def run(
     story: Story | None = None,
     out: Callable[[str], None] = print,
     before_stop: Callable[[LiveDemo], None] | None = None,
+    every_window: Callable[[LiveDemo, int], None] | None = None,
 ) -> LiveDemo:
     """Run the live demo until Ctrl-C, ``duration`` simulated seconds or the story's end (``once``).
 
-    ``before_stop`` is called with the demo (still serving) when a bounded run ends.
+    ``before_stop`` is called with the demo (still serving) when a bounded run ends;
+    ``every_window`` as each window begins.
     """
     demo = LiveDemo(port=port, store_url=store_url, speed=speed, story=story, out=out)
     out("driftline live demo: training the models and starting the collector ...")
@@ -455,7 +468,7 @@ def run(
         f"{demo.story.seconds / max(speed, 1e-9) / 60:.1f} minutes. Ctrl-C stops.\n")  # fmt: skip
     try:
         limit = demo.story.seconds if once else duration
-        demo.run_for(limit)
+        demo.run_for(limit, every_window=every_window)
         if before_stop is not None:
             before_stop(demo)
         if limit is not None:

@@ -35,6 +35,7 @@ from driftline.alerts import (
     MetricPoint,
     SQLAlertStore,
 )
+from driftline.stats.performance.uncertainty import proportion_se
 from driftline.store.base import MetricQuery, Store
 
 log = logging.getLogger("driftline.server")
@@ -64,6 +65,12 @@ SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.")
 
 def _sampling(metric: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """``n`` and ``stderr`` of a stored point of a sampled metric (else nothing)."""
+    if metric == "error_ratio":
+        # a share of the window's predictions: compared with its interval (one error in
+        # 48 predictions is not a 2% error rate), but not held to min_samples, so a
+        # quiet service's errors still alert
+        n, value = max(int(row.get("n") or 0), 0), row.get("value")
+        return {"stderr": proportion_se(float(value) * n, n) if value is not None else None}
     if not metric.startswith(SAMPLED_PREFIXES):
         return {}
     details = row.get("details") or "{}"
