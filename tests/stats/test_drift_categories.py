@@ -146,6 +146,10 @@ def test_past_the_exact_limit_the_sketch_bounds_contain_the_truth(
     assert d["drifted"] in (True, None)  # never a silent "no drift"
     if d["drifted"] is None:
         assert col["drift"]["details"]["statistic_range"] == [lo, hi]
+        assert col["drift"]["details"]["reason"].startswith("undecided: past the exact limit")
+    # named for the column, the chi-squared test on the lumped counts decides alone
+    named = _col(driftline.compare({"c": ref}, {"c": cur}, per_column={"c": "chi_squared"}))
+    assert named["drift"]["drifted"] is True and named["drift"]["computed"] == "sketch"
 
 
 def test_boolean_chi_squared_applies_yates_like_scipy(rng: np.random.Generator) -> None:

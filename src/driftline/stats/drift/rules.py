@@ -375,6 +375,14 @@ def apply_verdicts(
         else:
             drifted = d.drifted
         r.decision = replace(d, drifted=drifted, details={**d.details, "p_value_adjusted": p_adj})
+    for r in results.values():
+        d = r.decision
+        if r.applicable and d.drifted is None and "statistic_range" in d.details:
+            lo, hi = d.details["statistic_range"]
+            d.details["reason"] = (
+                f"undecided: past the exact limit {d.method} lies in [{lo:.4g}, {hi:.4g}], "
+                f"which holds the threshold {d.threshold:.4g}"
+            )
     drifted_cols = [n for n, r in results.items() if r.decision.drifted]
 
     def listed(computed: str) -> list[str]:
