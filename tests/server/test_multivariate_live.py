@@ -77,3 +77,51 @@ def test_a_correlation_flip_fires_the_multivariate_preset_and_no_column_drifts(
     assert "correlation" in {a["labels"].get("method") for a in fired}
     collector.close()
     store.close()
+
+
+def test_outliers_are_scored_per_event_and_their_share_fires_the_preset(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    clock, store, collector = _preset_collector(tmp_path, url, {"presets": ["outlier_share_high"]})
+    rng = np.random.default_rng(8)
+    z = _rows(rng, 0.8, 4000)
+    ref = driftline.profile(pa.table({"a": z[:, 0], "b": z[:, 1]}), seed=0)
+    store.ensure_version("m", "v1", T0)
+    store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
+    store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+
+    def window(i: int, odd_share: float) -> None:
+        start = T0 + i * WINDOW
+        xy = _rows(rng, 0.8, 500)
+        n_odd = int(odd_share * 500)
+        xy[:n_odd, 1] = -xy[:n_odd, 0] * 1.5  # ordinary values, against the correlation
+        xy[:n_odd, 0] *= 1.5
+        events = [
+            {
+                "type": "prediction", "event_id": f"e{i}-{k}", "timestamp": start + k * 0.1,
+                "model": "m", "version": "v1", "prediction": 1,
+                "features": {"a": float(xy[k, 0]), "b": float(xy[k, 1])},
+            }
+            for k in range(500)
+        ]  # fmt: skip
+        clock.advance(start + 45 - clock.time())
+        assert collector.ingest("prediction", events).accepted == 500
+        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
+        collector.tick()
+
+    for i, share in enumerate([0.0, 0.0, 0.2, 0.2]):
+        window(i, share)
+    points = sorted(
+        store.metric_points(MetricQuery(metric="outlier_share", segment="*", limit=100)),
+        key=lambda p: p["window_start"],
+    )
+    assert [p["n"] for p in points] == [500] * 4  # every event scored
+    shares = [p["value"] for p in points]
+    assert shares[0] < 0.04 and shares[1] < 0.04
+    assert shares[2] > 0.06 and shares[3] > 0.06  # the odd rows near the centre pass
+    assert [p["status"] for p in points] == ["ok", "ok", "drift", "drift"]
+    fired = [a for m in got for a in m["alerts"] if a["status"] == "firing"]
+    assert {a["labels"]["alertname"] for a in fired} == {"outlier_share_high"}
+    collector.close()
+    store.close()

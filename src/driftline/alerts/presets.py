@@ -56,6 +56,14 @@ PRESETS: Mapping[str, RuleConfig] = MappingProxyType(
                 "({{ $labels.method }})",
             },
         ),
+        "outlier_share_high": _preset(
+            name="outlier_share_high", metric="outlier_share", op=">", threshold=0.05,
+            **{"for": 2}, keep_firing_for=1, severity="warning", team="ml",
+            annotations={
+                "summary": "{{ $value }} of {{ $labels.model }}'s requests are outliers "
+                "against its reference (threshold {{ $threshold }})",
+            },
+        ),
         "confidence_collapse": _preset(
             name="confidence_collapse", metric="confidence_mean", op="<", threshold=0.6,
             **{"for": 3}, keep_firing_for=1, severity="warning", team="ml",

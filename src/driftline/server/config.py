@@ -17,7 +17,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
@@ -69,6 +69,7 @@ class WindowsSection(_Strict):
     segment_keys: list[str] = Field(default_factory=list)
     max_segments: Annotated[int, Field(ge=1)] = 20
     auto_segment_keys: Annotated[int, Field(ge=0)] = 3
+    outliers: Literal["mahalanobis", "isolation_forest", "none"] = "mahalanobis"
 
 
 def _collector_model() -> type[BaseModel]:
@@ -130,6 +131,7 @@ class ServeConfig:
                 sizes=tuple(w.sizes), grace_seconds=w.grace_seconds,
                 checkpoint_seconds=w.checkpoint_seconds, segment_keys=tuple(w.segment_keys),
                 max_segments=w.max_segments, auto_segment_keys=w.auto_segment_keys,
+                outliers=None if w.outliers == "none" else w.outliers,
             )  # fmt: skip
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None

@@ -237,6 +237,8 @@ class EventBlock:
     error: Bools
     shadow: Bools
     unknown: dict[int, list[str]] = field(default_factory=dict)
+    #: per row, whether the version's outlier model flags it (None: not scored)
+    outliers: npt.NDArray[np.bool_] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -275,4 +277,5 @@ class EventBlock:
             self.error[idx],
             self.shadow[idx],
             unknown,
+            None if self.outliers is None else self.outliers[idx],
         )

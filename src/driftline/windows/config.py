@@ -34,8 +34,15 @@ class WindowConfig:
     #: Without ``segment_keys``, traffic is split by up to this many of the keys the
     #: events' ``segment`` objects carry (first seen first, per window); 0: no split.
     auto_segment_keys: int = 3
+    #: outlier model scored on every event (stats/outliers.py): "mahalanobis",
+    #: "isolation_forest", or None for none; needs the version's reference
+    outliers: str | None = "mahalanobis"
 
     def __post_init__(self) -> None:
+        if self.outliers not in (None, "mahalanobis", "isolation_forest"):
+            raise ConfigError(
+                f"window outliers={self.outliers!r}; allowed: mahalanobis, isolation_forest, none"
+            )
         if not self.sizes or any(s <= 0 for s in self.sizes):
             raise ConfigError(f"window sizes={self.sizes!r}; allowed: positive seconds")
         base = min(self.sizes)

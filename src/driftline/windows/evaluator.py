@@ -142,6 +142,7 @@ class Evaluator:
         for seg in sorted(stats):
             st = stats[seg].fold()
             pts.operational(points, seg, st)
+            pts.outliers(points, seg, st)
             if ref is not None and st.profile.n_rows:
                 perf_opts = PerformanceOptions(estimate=o.estimate)
                 report = build_report(

@@ -8,6 +8,7 @@ evaluator folds from the raw events whatever no saved partial covers.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 import zlib
@@ -17,6 +18,7 @@ from typing import Any
 
 from driftline._utils.clock import WallClock as Clock
 from driftline.schema import Schema
+from driftline.stats.outliers import OutlierModel
 from driftline.store.base import Store, WindowKey
 from driftline.windows.columns import (
     EventBlock,
@@ -30,6 +32,17 @@ from driftline.windows.stats import WindowStats, pack_segments
 
 #: A partial's state at one batch: (covered seq, events, [(segment, stats, detached buffer)]).
 Cut = tuple[int, int, list[tuple[str, WindowStats, list[EventBlock]]]]
+
+
+log = logging.getLogger("driftline.windows")
+
+
+def _scored(block: EventBlock, scorer: OutlierModel | None) -> EventBlock:
+    """``block`` with each row's outlier flag, when the version has an outlier model."""
+    if scorer is None or not block.n_rows:
+        return block
+    block.outliers = scorer.score(block.table) > scorer.threshold
+    return block
 
 
 def _seed(*parts: object) -> int:
@@ -214,6 +227,8 @@ class LiveWindows:
         self._partials: dict[tuple[str, str, int], LivePartial] = {}
         self._retired: list[LivePartial] = []
         self._schemas: dict[tuple[str, str], tuple[Schema, float]] = {}
+        # (model, version) -> (outlier model or None, the reference bytes' hash, checked at)
+        self._scorers: dict[tuple[str, str], tuple[OutlierModel | None, int, float]] = {}
 
     @property
     def n_live(self) -> int:
@@ -244,6 +259,32 @@ class LiveWindows:
         self._schemas[(model, version)] = (schema, now)
         return schema
 
+    def scorer(self, model: str, version: str) -> OutlierModel | None:
+        """The version's outlier model, fitted on its reference (refitted when it changes)."""
+        if self.config.outliers is None:
+            return None
+        now = self.clock.time()
+        hit = self._scorers.get((model, version))
+        if hit is not None and now - hit[2] < self.schema_ttl:
+            return hit[0]
+        data = self.store.reference(model, version)
+        digest = zlib.crc32(data) if data is not None else -1
+        if hit is not None and hit[1] == digest:
+            self._scorers[(model, version)] = (hit[0], digest, now)
+            return hit[0]
+        fitted: OutlierModel | None = None
+        if data is not None:
+            from driftline.errors import DriftlineError
+            from driftline.stats.profile import DatasetProfile
+
+            try:
+                ref = DatasetProfile.from_bytes(data)
+                fitted = OutlierModel(self.config.outliers).fit(ref)
+            except (DriftlineError, ValueError, ArithmeticError) as exc:
+                log.warning("driftline: no outlier model for %s/%s: %s", model, version, exc)
+        self._scorers[(model, version)] = (fitted, digest, now)
+        return fitted
+
     def ingest(self, events: Sequence[dict[str, Any]]) -> set[str]:
         """Store ``events`` (normalised, with ``payload``) and fold the new ones in.
 
@@ -256,8 +297,13 @@ class LiveWindows:
         for e in events:
             groups.setdefault((e["model"], e["version"], window_start(e["ts"], base)), []).append(e)
         schemas = {(m, v): self.schema(m, v, evs) for (m, v, _), evs in groups.items()}
-        # columns are built before taking the lock: other requests can store meanwhile
-        blocks = {key: EventBlock.of(schemas[key[:2]], evs) for key, evs in groups.items()}
+        scorers = {mv: self.scorer(*mv) for mv in schemas}
+        # columns are built (and outliers scored) before taking the lock: other requests
+        # can store meanwhile
+        blocks = {
+            key: _scored(EventBlock.of(schemas[key[:2]], evs), scorers[key[:2]])
+            for key, evs in groups.items()
+        }
         now = self.clock.time()
         with self._lock:
             rows: list[tuple[Any, ...]] = []

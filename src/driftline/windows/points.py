@@ -4,6 +4,7 @@ Names: ``events``, ``error_ratio``, ``shadow_ratio``, ``latency_seconds``
 (method p50/p95/p99/mean), ``unknown_features``, ``drift_score`` (per column,
 method = the deciding drift method), ``drift_detected``, ``quality.<check>``,
 ``multivariate_score`` (all traffic; method = the multivariate method),
+``outlier_share`` (events the outlier model flags),
 ``missing_ratio`` (versions without a reference), ``label_coverage_ratio``,
 ``performance.<metric>`` (realized, from labels) and ``estimated.<metric>``
 (without labels: method ``cbpe`` for classifiers, ``dle`` for regression).
@@ -130,6 +131,38 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
         status="drift" if ds["drifted"] else "ok",
         n=ds["n_current"],
         details={"drifted_columns": ds["drifted_columns"], "rule": ds["rule"]},
+    )
+
+
+#: Share of reference rows the outlier model flags (OutlierModel's contamination).
+OUTLIER_EXPECTED = 0.01
+#: A window's outlier share drifts when the binomial test gives p below this and the
+#: share is at least twice the expected one.
+OUTLIER_ALPHA = 0.01
+
+
+def outliers(points: Points, seg: str, st: WindowStats) -> None:
+    """``outlier_share``: flagged / scored rows of the window (docs/collector.md).
+
+    Written when the collector scored the window's events (the version has a
+    reference and ``windows.outliers`` is on). Status ``drift`` when the share
+    is significantly above the expected 1% (one-sided binomial test at
+    :data:`OUTLIER_ALPHA`) and at least twice it.
+    """
+    if not st.n_scored:
+        return
+    from driftline.stats.outliers import outlier_share_test
+
+    t = outlier_share_test(st.n_outliers, st.n_scored, OUTLIER_EXPECTED)
+    share, p = t["share"], t["p_value"]
+    drifted = p is not None and p < OUTLIER_ALPHA and share >= 2 * OUTLIER_EXPECTED
+    points.add(
+        seg,
+        "outlier_share",
+        share,
+        status="drift" if drifted else "ok",
+        n=st.n_scored,
+        details={"outliers": st.n_outliers, "expected": OUTLIER_EXPECTED, "p_value": p},
     )
 
 

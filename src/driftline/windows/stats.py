@@ -45,6 +45,9 @@ class WindowStats:
         self._buffer: list[EventBlock] = []
         self._buffered = 0
         self._rng = np.random.default_rng(seed)
+        #: rows given an outlier score, and those above the outlier model's threshold
+        self.n_scored = 0
+        self.n_outliers = 0
 
     def update(self, batch: EventBlock | Sequence[Mapping[str, Any]]) -> Self:
         """Add a block (or validated events) to the buffer; fold with :meth:`fold`."""
@@ -82,6 +85,9 @@ class WindowStats:
             self.n_events += block.n_rows
             self.n_errors += int(np.count_nonzero(block.error))
             self.n_shadow += int(np.count_nonzero(block.shadow))
+            if block.outliers is not None:
+                self.n_scored += int(block.outliers.size)
+                self.n_outliers += int(np.count_nonzero(block.outliers))
             for names in block.unknown.values():
                 for k in names:
                     if k in self.unknown or len(self.unknown) < self.max_unknown:
@@ -110,6 +116,8 @@ class WindowStats:
         self.n_events += other.n_events
         self.n_errors += other.n_errors
         self.n_shadow += other.n_shadow
+        self.n_scored += other.n_scored
+        self.n_outliers += other.n_outliers
         self.latency.merge(other.latency)
         self.latency_q.merge(other.latency_q)
         for k, n in other.unknown.items():
@@ -126,6 +134,8 @@ class WindowStats:
             "n_errors": self.n_errors,
             "n_shadow": self.n_shadow,
             "unknown": self.unknown,
+            "n_scored": self.n_scored,
+            "n_outliers": self.n_outliers,
         }
         arrays = {
             "profile": np.frombuffer(self.profile.to_bytes(), dtype=np.uint8),
@@ -144,6 +154,8 @@ class WindowStats:
         out.n_errors = int(s["n_errors"])
         out.n_shadow = int(s["n_shadow"])
         out.unknown = {str(k): int(v) for k, v in s["unknown"].items()}
+        out.n_scored = int(s.get("n_scored", 0))  # absent in partials saved before outliers
+        out.n_outliers = int(s.get("n_outliers", 0))
         out.latency = Moments.from_bytes(a["latency"].tobytes())
         out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
         return out

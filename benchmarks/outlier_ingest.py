@@ -1,0 +1,91 @@
+"""Collector ingest throughput with and without per-event outlier scoring (issue 18).
+
+    python benchmarks/outlier_ingest.py [--events 100000] [--batch 500] [--features 20]
+                                        [--repeat 3]
+
+The batches of benchmarks/ingest.py (15 numeric + 5 categorical features at
+20) go through the in-process collector on SQLite (decode, validate, insert,
+live windows), for a version with a reference profile, with
+``windows.outliers`` none, ``mahalanobis`` (the default) and
+``isolation_forest``; runs alternate, and the median of ``--repeat`` runs is
+reported with its cost relative to no scoring. The outlier model is fitted
+before the clock starts (once per reference, on the first batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+
+import driftline
+from driftline.sdk.clock import SystemClock
+from driftline.server.collector import Collector, tune_gc
+from driftline.server.ingest import decode_body
+from driftline.server.settings import Settings
+from driftline.store import open_store
+from driftline.windows import WindowConfig, schema_to_json
+from ingest import make_bodies
+
+MODES: dict[str, str | None] = {
+    "none": None,
+    "mahalanobis": "mahalanobis",
+    "isolation_forest": "isolation_forest",
+}
+
+
+def reference_of(bodies: list[bytes]) -> driftline.DatasetProfile:
+    rows = [e["features"] for body in bodies for e in orjson.loads(body)]
+    return driftline.profile(pa.Table.from_pylist(rows), seed=0)
+
+
+def run(mode: str, bodies: list[bytes], ref: driftline.DatasetProfile, tmp: Path) -> float:
+    store = open_store(f"sqlite:///{tmp / (mode + str(time.monotonic_ns()))}.db")
+    store.ensure_version("bench", "v1", time.time())
+    store.put_reference("bench", "v1", ref.to_bytes(), ref.n_rows, time.time())
+    store.replace_version_schema("bench", "v1", schema_to_json(ref.schema))
+    settings = Settings(windows=WindowConfig(outliers=MODES[mode]))
+    c = Collector(settings, store, SystemClock())
+    c.ingest("prediction", decode_body(bodies[0], None, "application/json", 1 << 30))  # warm
+    tune_gc()
+    t0 = time.perf_counter()
+    n = 0
+    for body in bodies[1:]:
+        n += c.ingest("prediction", decode_body(body, None, "application/json", 1 << 30)).accepted
+    c.windows.flush(force=True)
+    elapsed = time.perf_counter() - t0
+    store.close()
+    return n / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--features", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    bodies = make_bodies(args.events, args.batch, args.features, seed=1)
+    ref = reference_of(make_bodies(20_000, 1000, args.features, seed=2))
+    rates: dict[str, list[float]] = {m: [] for m in MODES}
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(args.repeat):
+            for mode in MODES:
+                rates[mode].append(run(mode, bodies, ref, Path(d)))
+    base = statistics.median(rates["none"])
+    print(f"{args.events:,} events in batches of {args.batch}, {args.features} features, SQLite")
+    print("| outliers | events/s (median) | runs | cost vs none |")
+    print("|---|---|---|---|")
+    for mode, r in rates.items():
+        med = statistics.median(r)
+        runs = ", ".join(f"{x:,.0f}" for x in r)
+        print(f"| {mode} | {med:,.0f} | {runs} | {1 - med / base:+.1%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Outlier scores of single rows against the reference: robust Mahalanobis or isolation forest.
+
+:class:`OutlierModel` is fitted on a reference
+:class:`~driftline.stats.profile.DatasetProfile`'s joint reservoir sample (its
+numeric and categorical feature columns, encoded as for the multivariate
+methods: standardised numbers, reference frequency of each level) and scores
+Arrow tables of new rows, vectorised. ``method``:
+
+* ``"mahalanobis"`` (default): the distance from the reference's robust centre
+  under its robust covariance (scikit-learn's Minimum Covariance Determinant
+  on at most ``fit_rows`` rows), so the outliers of the reference do not
+  inflate the covariance they are judged by;
+* ``"isolation_forest"``: scikit-learn's IsolationForest (100 trees), score
+  ``-score_samples`` (higher is more anomalous).
+
+A row is an outlier when its score exceeds ``threshold``, the reference
+sample's ``1 - contamination`` quantile (default 99%): under no drift about
+``contamination`` of rows are outliers, and a window's outlier share is
+tested against that (:func:`outlier_share_test`). Missing values score as
+the reference median (numbers) or their own level (categories).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from driftline.errors import ConfigError, InputError, require
+from driftline.stats.multivariate._sample import Encoder, JointSample, joint_sample, select_columns
+from driftline.stats.profile import DatasetProfile
+
+METHODS = ("mahalanobis", "isolation_forest")
+
+
+class OutlierModel:
+    """Fitted on a reference profile; :meth:`score` gives each row of a table a score."""
+
+    def __init__(
+        self,
+        method: str = "mahalanobis",
+        contamination: float = 0.01,
+        fit_rows: int = 2000,
+        seed: int = 0,
+    ) -> None:
+        if method not in METHODS:
+            raise ConfigError(f"outliers: unknown method {method!r}; allowed: {', '.join(METHODS)}")
+        if not 0 < contamination < 0.5:
+            raise ConfigError(f"outliers: contamination must be in (0, 0.5), got {contamination}")
+        self.method = method
+        self.contamination = contamination
+        self.fit_rows = fit_rows
+        self.seed = seed
+        self.encoder = Encoder()
+        self.threshold = math.inf
+        self.n_reference = 0
+        self._centre = np.zeros(0)
+        self._precision = np.zeros((0, 0))
+        self._forest: Any = None
+
+    @property
+    def columns(self) -> list[str]:
+        return self.encoder.feature_names()
+
+    def fit(self, reference: DatasetProfile) -> OutlierModel:
+        sel = select_columns(reference, reference)
+        sample = joint_sample(reference, sel.numeric, sel.categorical)
+        self.encoder.fit(sample, sel.numeric, sel.categorical)
+        if sample.n < 50 or self.encoder.n_features == 0:
+            raise InputError(
+                f"outliers: the reference sample has {sample.n} rows and "
+                f"{self.encoder.n_features} usable feature columns; at least 50 rows and 1 "
+                "numeric or categorical feature are needed"
+            )
+        require("sklearn", "ml")
+        x = self.encoder.design(sample)
+        rng = np.random.default_rng(self.seed)
+        fit = x[rng.permutation(x.shape[0])[: self.fit_rows]]
+        if self.method == "mahalanobis":
+            from sklearn.covariance import MinCovDet
+
+            mcd = MinCovDet(random_state=self.seed).fit(fit)
+            self._centre = mcd.location_
+            self._precision = np.linalg.pinv(mcd.covariance_)
+        else:
+            from sklearn.ensemble import IsolationForest
+
+            self._forest = IsolationForest(n_estimators=100, random_state=self.seed).fit(fit)
+        self.threshold = float(np.quantile(self._score(x), 1 - self.contamination))
+        self.n_reference = sample.n
+        return self
+
+    def _score(self, x: np.ndarray) -> np.ndarray:
+        if self.method == "mahalanobis":
+            d = x - self._centre
+            out: np.ndarray = np.sqrt(np.maximum(((d @ self._precision) * d).sum(axis=1), 0.0))
+            return out
+        return -np.asarray(self._forest.score_samples(x), dtype=np.float64)
+
+    def score(self, table: pa.Table) -> np.ndarray:
+        """One score per row of ``table`` (the reference's feature columns; others ignored)."""
+        return self._score(self.encoder.design(_sample_of(table, self.encoder)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "contamination": self.contamination,
+            "threshold": self.threshold,
+            "columns": self.columns,
+            "n_reference": self.n_reference,
+        }
+
+
+def _sample_of(table: pa.Table, enc: Encoder) -> JointSample:
+    n = table.num_rows
+    cols = []
+    for name in enc.numeric:
+        col = table.column(name) if name in table.column_names else None
+        if col is None:
+            cols.append(np.full(n, np.nan))
+            continue
+        try:
+            cols.append(col.to_numpy(zero_copy_only=False).astype(np.float64))
+        except (TypeError, ValueError, pa.ArrowInvalid):
+            cols.append(np.full(n, np.nan))  # text where numbers belong: scored as missing
+    cats: dict[str, np.ndarray] = {}
+    for name in enc.categorical:
+        if name in table.column_names:
+            values = table.column(name).cast(pa.string()).to_pylist()
+        else:
+            values = [None] * n
+        cats[name] = np.array(values, dtype=object)
+    numeric = np.column_stack(cols) if cols else np.zeros((n, 0))
+    # the encoder was fitted on the kept columns only; pad it to its full input width
+    full = np.full((n, enc._keep.size), np.nan)
+    full[:, enc._keep] = numeric
+    return JointSample(full, cats, n)
+
+
+def outlier_share_test(n_outliers: int, n_scored: int, expected: float) -> dict[str, Any]:
+    """One-sided binomial test of a window's outlier share against ``expected``."""
+    from scipy.stats import binomtest
+
+    if n_scored == 0:
+        return {"share": None, "p_value": None, "drifted": None, "expected": expected}
+    p = float(binomtest(n_outliers, n_scored, expected, alternative="greater").pvalue)
+    return {"share": n_outliers / n_scored, "p_value": p, "drifted": None, "expected": expected}

@@ -1,0 +1,87 @@
+"""Outlier scores against the reference: checked against scikit-learn, shares, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import driftline
+from driftline.errors import ConfigError, InputError
+from driftline.stats.multivariate._sample import joint_sample
+from driftline.stats.outliers import OutlierModel, _sample_of, outlier_share_test
+
+
+def frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    z = rng.multivariate_normal([0, 0, 0], [[1, 0.7, 0], [0.7, 1, 0], [0, 0, 1]], size=n)
+    return pd.DataFrame(
+        {"a": z[:, 0], "b": z[:, 1], "c": z[:, 2] * 10 + 50, "k": rng.choice(["x", "y"], n)}
+    )
+
+
+@pytest.fixture(scope="module")
+def reference() -> driftline.DatasetProfile:
+    return driftline.profile(frame(8000, 1), seed=0)
+
+
+def test_mahalanobis_scores_are_scikit_learns_robust_distances(
+    reference: driftline.DatasetProfile,
+) -> None:
+    from sklearn.covariance import MinCovDet
+
+    model = OutlierModel("mahalanobis").fit(reference)
+    table = pa.Table.from_pandas(frame(500, 2), preserve_index=False)
+    x = model.encoder.design(_sample_of(table, model.encoder))
+    ref = model.encoder.design(joint_sample(reference, ["a", "b", "c"], ["k"]))
+    mcd = MinCovDet(random_state=0).fit(ref[np.random.default_rng(0).permutation(8000)[:2000]])
+    np.testing.assert_allclose(model.score(table) ** 2, mcd.mahalanobis(x), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["mahalanobis", "isolation_forest"])
+def test_about_one_percent_of_like_rows_and_most_odd_rows_are_flagged(
+    reference: driftline.DatasetProfile, method: str
+) -> None:
+    model = OutlierModel(method).fit(reference)
+    like = model.score(pa.Table.from_pandas(frame(20_000, 3), preserve_index=False))
+    assert 0.005 < float(np.mean(like > model.threshold)) < 0.02
+    odd = frame(200, 4)
+    rng = np.random.default_rng(5)
+    odd["a"] = rng.choice([-1, 1], 200) * rng.uniform(1.5, 2.5, 200)
+    odd["b"] = -odd["a"]  # each value within 2.5 sd, the pair against a +0.7 correlation
+    flagged = model.score(pa.Table.from_pandas(odd, preserve_index=False)) > model.threshold
+    # axis-aligned trees see combinations against a correlation less well than the
+    # covariance does: still over 10x the 1% of ordinary rows
+    assert flagged.mean() > (0.8 if method == "mahalanobis" else 0.1)
+
+
+def test_missing_values_unseen_levels_and_text_do_not_crash(
+    reference: driftline.DatasetProfile,
+) -> None:
+    model = OutlierModel().fit(reference)
+    table = pa.table(
+        {
+            "a": pa.array([None, 0.0, 1.0], pa.float64()),
+            "b": ["1", "oops", None],  # text where numbers belong: scored as missing
+            "k": ["x", "never-seen", None],
+        }
+    )  # column c absent: scored as its median
+    scores = model.score(table)
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+
+
+def test_bad_options_and_too_little_reference_name_the_problem() -> None:
+    with pytest.raises(ConfigError, match="unknown method 'lof'"):
+        OutlierModel("lof")
+    tiny = driftline.profile(frame(20, 5), seed=0)
+    with pytest.raises(InputError, match="20 rows"):
+        OutlierModel().fit(tiny)
+
+
+def test_outlier_share_test_is_scipys_binomial_test() -> None:
+    from scipy.stats import binomtest
+
+    t = outlier_share_test(30, 1000, 0.01)
+    assert t["share"] == 0.03
+    assert t["p_value"] == pytest.approx(binomtest(30, 1000, 0.01, alternative="greater").pvalue)
