@@ -55,7 +55,7 @@ def test_override_from_yaml(frame: pd.DataFrame, tmp_path: Path) -> None:
         ({"zip": {"role": "boss"}}, r"column 'zip': role 'boss' is not one of"),
         (
             {"plan": {"role": "timestamp"}},
-            r"column 'plan' of kind categorical cannot have role timestamp",
+            r"column 'plan' cannot have role timestamp: its text is not ISO 8601 times",
         ),
         (
             {"plan": {"kind": "embedding"}},

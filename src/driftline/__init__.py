@@ -78,6 +78,7 @@ def profile(
     seed: int | None = None,
     batch_rows: int | None = None,
     performance: PerformanceSpec | str | None = "auto",
+    task: str | None = None,
 ) -> DatasetProfile:
     """Profile ``data`` in one pass, in bounded memory.
 
@@ -90,7 +91,11 @@ def profile(
     ``DatasetProfile.load(path)``. ``performance``: with target and prediction
     (or score) roles the profile keeps the realized prediction quality
     ("auto"); pass a :class:`PerformanceSpec` to set the task or classes, or
-    None to keep none (docs/performance.md).
+    None to keep none (docs/performance.md). ``task`` ("classification",
+    "binary", "multiclass", "regression") overrides the task the target and
+    score columns imply (score columns, or a 0/1 target, mean classification).
+    ``seed`` seeds the samples; the default (None) is a fixed seed, so the same
+    data gives the same profile.
     """
     try:
         from driftline.stats.profile import build_profile
@@ -107,6 +112,7 @@ def profile(
         seed=seed,
         batch_rows=batch_rows,
         performance=performance,
+        task=task,
     )
 
 

@@ -2,8 +2,9 @@
 
 Exit codes: 0 success (for ``check``: every check passed), 1 a check failed
 (``check`` only), 2 a usage or input error (bad option, unreadable file, bad
-schema or config). Errors go to stderr and name the option or file, the bad
-value and what is allowed. A progress bar is shown only on a terminal.
+schema or config), 3 too little data for a verdict (``check`` only; see
+``--on-insufficient``). Errors go to stderr and name the option or file, the
+bad value and what is allowed. A progress bar is shown only on a terminal.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 out, err = _cli.out, _cli.err
 CHECK_FAILED = 1
+INSUFFICIENT_DATA = 3
 
 # -- shared options -----------------------------------------------------------------
 
@@ -46,9 +48,24 @@ ScoresOpt = Annotated[
     list[str] | None,
     typer.Option("--scores", help="Score / class-probability column (repeatable)."),
 ]
+TaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help="classification, binary, multiclass or regression (default: from the target and "
+        "--scores; a 0/1 target is classification).",
+    ),
+]
 IdOpt = Annotated[str | None, typer.Option("--id", help="Prediction id column (joins --labels).")]
 TimestampOpt = Annotated[
     str | None, typer.Option("--timestamp", help="Timestamp column (used by --chunk-by).")
+]
+TimestampUnitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timestamp-unit",
+        help="Unit of a numeric --timestamp column: s, ms, us or ns since 1970-01-01 UTC.",
+    ),
 ]
 SegmentOpt = Annotated[
     list[str] | None, typer.Option("--segment", help="Segment column (repeatable).")
@@ -80,7 +97,10 @@ ChunkOpt = Annotated[
     typer.Option("--chunk-by", help="Split CURRENT by day, week, month or into N equal chunks."),
 ]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the reservoir samples.")]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="Seed of the samples (default 0: same inputs, same answer)."),
+]
 EncodingOpt = Annotated[
     str,
     typer.Option("--encoding", help="Text encoding of CSV / JSON-lines inputs (e.g. latin-1)."),
@@ -98,11 +118,13 @@ def _build(
     data_driven: bool = False,
     seed: int | None = None,
     encoding: str = "utf-8",
+    task: str | None = None,
     **compare_options: Any,
 ) -> Any:
     from driftline import __version__
     from driftline.report.chunks import chunked_report
 
+    _cli.check_task(task)
     _cli.check_file("REFERENCE", reference)
     _cli.check_file("CURRENT", current)
     _cli.check_file("--schema", schema_path)
@@ -120,8 +142,10 @@ def _build(
             column_sources=roles.sources,
             batch_rows=None if hook is None else _cli.TTY_BATCH_ROWS,
             data_driven_thresholds=data_driven,
+            task=task,
             **compare_options,
         )
+    _cli.no_silent_drops(roles, task, report.data.get("performance"))
     report.data["inputs"] = {
         "reference": str(reference),
         "current": str(current),
@@ -149,9 +173,11 @@ def profile(
     scores: ScoresOpt = None,
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
+    timestamp_unit: TimestampUnitOpt = None,
     segment: SegmentOpt = None,
     seed: SeedOpt = None,
     encoding: EncodingOpt = "utf-8",
+    task: TaskOpt = None,
 ) -> None:
     """Profile DATA once and save it, so the reference's raw data is never needed again."""
     from driftline.report.chunks import profile_chunks
@@ -164,6 +190,8 @@ def profile(
         timestamp=timestamp,
         segment=segment,
     )
+    roles.timestamp_unit(timestamp, timestamp_unit)
+    _cli.check_task(task)
     _cli.check_file("DATA", data)
     _cli.check_file("--schema", schema)
     mapping = roles.schema(schema)
@@ -175,7 +203,10 @@ def profile(
             seed=seed,
             progress=None if hook is None else (lambda n, t=None: hook("current", n, t)),
             column_sources=roles.sources,
+            task=task,
         ).whole
+    perf = prof.performance
+    _cli.no_silent_drops(roles, task, None if perf is None else {"task": perf.spec.task})
     try:
         prof.save(output)
     except OSError as exc:
@@ -207,6 +238,7 @@ def report(
     label_column: LabelColumnOpt = None,
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
+    timestamp_unit: TimestampUnitOpt = None,
     segment: SegmentOpt = None,
     chunk_by: ChunkOpt = None,
     method: MethodOpt = "auto",
@@ -215,6 +247,7 @@ def report(
     title: Annotated[str, typer.Option("--title", help="Title of the HTML report.")] = "",
     seed: SeedOpt = None,
     encoding: EncodingOpt = "utf-8",
+    task: TaskOpt = None,
 ) -> None:
     """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
     from driftline.report.console import drift_table, multivariate_summary, verdict
@@ -231,6 +264,7 @@ def report(
         timestamp=timestamp,
         segment=segment,
     )
+    roles.timestamp_unit(timestamp, timestamp_unit)
     rep = _build(
         reference,
         current,
@@ -241,6 +275,7 @@ def report(
         data_driven=data_driven,
         seed=seed,
         encoding=encoding,
+        task=task,
         method=method,
         alpha=alpha,
         **(label_info or {}),
@@ -284,11 +319,22 @@ def check(
     label_column: LabelColumnOpt = None,
     id: IdOpt = None,
     timestamp: TimestampOpt = None,
+    timestamp_unit: TimestampUnitOpt = None,
     segment: SegmentOpt = None,
     seed: SeedOpt = None,
     encoding: EncodingOpt = "utf-8",
+    task: TaskOpt = None,
+    on_insufficient: Annotated[
+        str | None,
+        typer.Option(
+            "--on-insufficient",
+            help="Too little data for a verdict: error (exit 3, the default), fail (exit 1) "
+            "or warn (exit 0, with a warning).",
+        ),
+    ] = None,
 ) -> None:
-    """Gate for CI: exit 0 when every check passes, 1 when one fails, 2 on bad input."""
+    """Gate for CI: exit 0 when every check passes, 1 when one fails, 2 on bad input, 3 when
+    there is too little data for a verdict."""
     from driftline.config import GATES, CheckConfig, load_check_config
     from driftline.report import gate
     from driftline.report.console import check_summary, failed_table
@@ -306,6 +352,9 @@ def check(
         bad = [s for s in suites if s not in GATES]
         if bad or not suites:
             _cli.usage("--fail-on", fail_on, f"a comma-separated list of {', '.join(GATES)}")
+    if on_insufficient is not None and on_insufficient not in gate.ON_INSUFFICIENT:
+        _cli.usage("--on-insufficient", on_insufficient, "error, fail or warn")
+    short_data = on_insufficient or cfg.on_insufficient
     label_info = _cli.check_labels(labels, id, label_column, target, encoding)
     roles = _cli.Roles(
         target=target,
@@ -315,6 +364,7 @@ def check(
         timestamp=timestamp,
         segment=segment,
     )
+    roles.timestamp_unit(timestamp, timestamp_unit)
     for col, spec in cfg.columns.items():
         if col not in roles.columns:
             roles.columns[col] = dict(spec)
@@ -329,6 +379,7 @@ def check(
         data_driven=d.data_driven_thresholds,
         seed=seed,
         encoding=encoding,
+        task=task,
         method=d.method,
         per_column=d.per_column,
         thresholds=d.thresholds,
@@ -344,7 +395,7 @@ def check(
         rep.data["inputs"]["labels"]["path"] = label_info["labels"]
     data = rep.to_dict()
     bounds = {k: v.model_dump() for k, v in cfg.performance.items()}
-    checks = gate.evaluate(data, suites, bounds)
+    checks = gate.evaluate(data, suites, bounds, on_insufficient=short_data)
     if json_path is not None:
         data["checks"] = [c.__dict__ for c in checks]
         _cli.write(json_path, json.dumps(data, indent=2, allow_nan=False), "--json")
@@ -362,6 +413,11 @@ def check(
     if any(c.failed for c in checks):
         out.print(failed_table(checks))
         raise typer.Exit(CHECK_FAILED)
+    short = [c for c in checks if c.suite == "data"]
+    if short and short[0].status == "warn":
+        err.print(f"warning: {short[0].message} (--on-insufficient warn: exit 0)")
+    if short and short[0].status == "error":
+        raise typer.Exit(INSUFFICIENT_DATA)
 
 
 @app.command()

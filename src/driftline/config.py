@@ -72,6 +72,8 @@ class CheckConfig(_Strict):
     quality: dict[str, float] = Field(default_factory=dict)
     performance: dict[str, Bound] = Field(default_factory=dict)
     fail_on: list[Gate] = Field(default_factory=lambda: list(GATES))
+    #: too little data for a verdict: ``error`` (exit 3), ``fail`` (exit 1) or ``warn`` (exit 0)
+    on_insufficient: Literal["error", "fail", "warn"] = "error"
 
     @field_validator("quality")
     @classmethod

@@ -45,7 +45,7 @@ ROLE_KINDS: dict[Role, frozenset[Kind]] = {
     Role.SCORE: frozenset({Kind.NUMERIC, Kind.EMBEDDING}),
     Role.TARGET: frozenset({Kind.NUMERIC, Kind.CATEGORICAL, Kind.BOOLEAN}),
     Role.ID: frozenset({Kind.NUMERIC, Kind.CATEGORICAL, Kind.TEXT}),
-    Role.TIMESTAMP: frozenset({Kind.DATETIME, Kind.NUMERIC}),
+    Role.TIMESTAMP: frozenset({Kind.DATETIME}),
     Role.SEGMENT: frozenset({Kind.CATEGORICAL, Kind.BOOLEAN, Kind.NUMERIC}),
 }
 
@@ -63,6 +63,8 @@ _TYPE_KINDS = {
 #: An integer target or prediction with at most this many distinct values (in the
 #: inference sample) is taken as class labels: categorical.
 MAX_CLASSES = 20
+#: What ``task`` may say: the first two decide, the last two are kinds of classification.
+TASKS = ("classification", "regression", "binary", "multiclass")
 
 _TARGET_NAMES = {"target", "label", "y", "y_true", "ground_truth", "actual"}
 _PREDICTION_NAMES = {"prediction", "pred", "y_pred", "predicted", "predicted_label"}
@@ -72,12 +74,16 @@ _ID_PATTERN = re.compile(r"(^id$|_id$|^uuid$)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """A column's kind and role; ``unit`` (s, ms, us, ns) for numbers that are epoch times."""
+
     name: str
     kind: Kind
     role: Role = Role.FEATURE
+    unit: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind.value, "role": self.role.value}
+        out = {"kind": self.kind.value, "role": self.role.value}
+        return {**out, "unit": self.unit} if self.unit else out
 
 
 def type_family(t: pa.DataType) -> str:
@@ -126,6 +132,12 @@ def infer_kind(t: pa.DataType, sample: pa.Array | pa.ChunkedArray | None = None)
     return Kind.CATEGORICAL
 
 
+def timestamp_name(name: str) -> bool:
+    """A conventional name of a timestamp column (``ts``, ``event_time``, ``*_at``)."""
+    low = name.lower()
+    return low in _TIMESTAMP_NAMES or low.endswith("_at")
+
+
 def infer_role(name: str, kind: Kind) -> Role:
     """Role by conventional column names; everything else is a feature."""
     low = name.lower()
@@ -133,7 +145,7 @@ def infer_role(name: str, kind: Kind) -> Role:
         return Role.TARGET
     if low in _PREDICTION_NAMES:
         return Role.PREDICTION
-    if kind is Kind.DATETIME and (low in _TIMESTAMP_NAMES or low.endswith("_at")):
+    if kind is Kind.DATETIME and timestamp_name(name):
         return Role.TIMESTAMP
     if _ID_PATTERN.search(low) and kind in (Kind.CATEGORICAL, Kind.NUMERIC, Kind.TEXT):
         return Role.ID
@@ -185,9 +197,16 @@ class Schema:
         return cls(cols)
 
     def override(
-        self, overrides: Mapping[str, Mapping[str, str] | ColumnSpec], arrow_schema: pa.Schema
+        self,
+        overrides: Mapping[str, Mapping[str, str] | ColumnSpec],
+        arrow_schema: pa.Schema,
+        sample: pa.Table | None = None,
     ) -> Schema:
-        """Apply user overrides ``{column: {"kind": ..., "role": ...}}``, checking each."""
+        """Apply user overrides ``{column: {"kind": ..., "role": ...}}``, checking each.
+
+        ``sample`` (the first rows) lets a text column named as the timestamp be
+        checked: its values must be ISO 8601 times.
+        """
         cols = dict(self.columns)
         available = arrow_schema.names
         for name, spec in overrides.items():
@@ -205,17 +224,25 @@ class Schema:
             if isinstance(spec, ColumnSpec):
                 new = replace(spec, name=name)
             else:
-                unknown = set(spec) - {"kind", "role"}
+                unknown = set(spec) - {"kind", "role", "unit"}
                 if unknown:
                     raise SchemaError(
                         f"schema entry for column {name!r} has unknown key(s) "
-                        f"{sorted(unknown)}; allowed: kind, role"
+                        f"{sorted(unknown)}; allowed: kind, role, unit"
                     )
-                kind = _parse_enum(Kind, spec.get("kind"), name, "kind") or base.kind
+                unit = _parse_unit(spec.get("unit"), name) or base.unit
+                kind = _parse_enum(Kind, spec.get("kind"), name, "kind")
                 role = _parse_enum(Role, spec.get("role"), name, "role")
+                if kind is None:
+                    kind = base.kind
+                    if role is Role.TIMESTAMP or (unit and role is None):
+                        field = arrow_schema.field(name)
+                        kind = _time_kind(name, field.type, unit, base.kind)
+                        if kind is Kind.DATETIME and sample is not None:
+                            check_time_text(name, field.type, sample.column(name))
                 if role is None:
                     role = base.role if "kind" not in spec else infer_role(name, kind)
-                new = ColumnSpec(name, kind, role)
+                new = ColumnSpec(name, kind, role, unit)
             check_spec(new, arrow_schema.field(name).type)
             cols[name] = new
         return Schema(cols)
@@ -256,6 +283,129 @@ class Schema:
         return cls({s.name: s for s in specs})
 
 
+def settle_task(
+    schema: Schema,
+    arrow_schema: pa.Schema,
+    sample: pa.Table | None = None,
+    task: str | None = None,
+    explicit: Iterable[str] = (),
+) -> Schema:
+    """The kinds of the target and prediction columns, set by the task they imply.
+
+    The task is, in this order: ``task`` when given ("binary" and "multiclass"
+    are classification); classification when there are score columns; what
+    the target's kind says when the user set it (``explicit`` names the
+    columns whose kind the user gave); else from the data: a numeric target
+    with at most two distinct values in ``sample`` (0/1, 0.0/1.0), or an
+    integer one with at most :data:`MAX_CLASSES`, holds class labels. A
+    classification's target (and a numeric prediction) becomes categorical,
+    a regression's numeric. An all-missing sample decides nothing.
+    """
+    if task is not None and task not in TASKS:
+        raise SchemaError(f"task: {task!r} is not one of: {', '.join(TASKS)}")
+    targets = schema.with_role(Role.TARGET)
+    if len(targets) != 1:
+        return schema
+    target = schema[targets[0]]
+    fixed = set(explicit)
+    if task is None and schema.with_role(Role.SCORE):
+        task = "classification"
+    if task is None and target.name in fixed:
+        return schema
+    if task is None:
+        task = _task_from_values(target, arrow_schema, sample)
+        if task is None:
+            return schema
+    classify = task != "regression"
+    cols = dict(schema.columns)
+    for name in [target.name, *schema.with_role(Role.PREDICTION)]:
+        spec = cols[name]
+        if name != target.name and name in fixed:
+            continue
+        fam = type_family(arrow_schema.field(name).type)
+        if classify and spec.kind is Kind.NUMERIC and fam in ("numeric", "string"):
+            cols[name] = replace(spec, kind=Kind.CATEGORICAL)
+        elif not classify and spec.kind in (Kind.CATEGORICAL, Kind.BOOLEAN):
+            if name == target.name and fam not in ("numeric", "string", "bool"):
+                raise SchemaError(
+                    f"target column {name!r} has type {arrow_schema.field(name).type}; "
+                    "a regression needs numbers"
+                )
+            if fam in ("numeric", "string", "bool"):
+                cols[name] = replace(spec, kind=Kind.NUMERIC)
+    return Schema(cols)
+
+
+def _task_from_values(target: ColumnSpec, arrow_schema: pa.Schema, sample: Any) -> str | None:
+    if target.kind is not Kind.NUMERIC:
+        return "classification"
+    t = arrow_schema.field(target.name).type
+    if sample is None or target.name not in sample.column_names:
+        return None
+    values = sample.column(target.name).drop_null()
+    if type_family(t) != "numeric" or len(values) == 0:
+        return None
+    import pyarrow.compute as pc
+
+    distinct = values.unique()
+    if pa.types.is_floating(distinct.type):
+        distinct = distinct.filter(pc.is_finite(distinct))
+        integral = bool(pc.all(pc.equal(distinct, pc.floor(distinct))).as_py())
+    else:
+        integral = pa.types.is_integer(distinct.type)
+    if integral and len(distinct) <= 2:
+        return "classification"  # 0/1 or 0.0/1.0: a binary label
+    if pa.types.is_integer(t) and len(distinct) <= MAX_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _parse_unit(value: Any, column: str) -> str | None:
+    from driftline.timestamps import UNITS
+
+    if value is None:
+        return None
+    if str(value) not in UNITS:
+        raise SchemaError(
+            f"column {column!r}: unit {value!r} is not one of: {', '.join(UNITS)} "
+            "(seconds, milliseconds, microseconds, nanoseconds since 1970-01-01 UTC)"
+        )
+    return str(value)
+
+
+def _time_kind(name: str, arrow_type: pa.DataType, unit: str | None, base: Kind) -> Kind:
+    """The kind of a column named as a timestamp: datetime, if its type can say when."""
+    fam = type_family(arrow_type)
+    if fam in ("temporal", "string") or (fam == "numeric" and unit):
+        return Kind.DATETIME
+    if fam == "numeric":
+        raise SchemaError(
+            f"timestamp column {name!r} holds numbers ({arrow_type}), and numbers do not say "
+            "their unit: give it (unit: s, ms, us or ns in the schema; --timestamp-unit on "
+            "the command line)"
+        )
+    return base
+
+
+def check_time_text(name: str, arrow_type: pa.DataType, values: Any) -> None:
+    """Raise SchemaError naming a value when text meant as timestamps is not ISO 8601."""
+    from driftline.timestamps import parse_iso
+
+    present = values.drop_null()
+    if type_family(arrow_type) != "string" or len(present) == 0:
+        return
+    _, bad = parse_iso(present)
+    if bad.any():
+        text = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
+        if pa.types.is_dictionary(text.type):
+            text = text.cast(text.type.value_type)
+        example = text.filter(pa.array(bad))[0].as_py()
+        raise SchemaError(
+            f"column {name!r} cannot have role timestamp: its text is not ISO 8601 times "
+            f"(e.g. {example!r}; expected e.g. 2025-03-01, 2025-03-01T14:30:00Z)"
+        )
+
+
 def _parse_enum(enum_cls: Any, value: Any, column: str, key: str) -> Any:
     if value is None:
         return None
@@ -268,7 +418,15 @@ def _parse_enum(enum_cls: Any, value: Any, column: str, key: str) -> Any:
 
 def check_spec(spec: ColumnSpec, arrow_type: pa.DataType) -> None:
     """Raise SchemaError when a role does not fit the kind or the kind the column's type."""
-    allowed_kinds = _TYPE_KINDS[type_family(arrow_type)]
+    fam = type_family(arrow_type)
+    if spec.unit is not None and not (fam == "numeric" and spec.kind is Kind.DATETIME):
+        raise SchemaError(
+            f"column {spec.name!r}: a unit is for numbers that are times (kind datetime), "
+            f"not for a {spec.kind.value} column of type {arrow_type}"
+        )
+    if fam == "numeric" and spec.kind is Kind.DATETIME and spec.unit is None:
+        _time_kind(spec.name, arrow_type, None, spec.kind)  # raises: the unit is needed
+    allowed_kinds = _TYPE_KINDS[fam]
     if spec.kind not in allowed_kinds:
         raise SchemaError(
             f"column {spec.name!r} has type {arrow_type} and cannot be profiled as "

@@ -65,14 +65,8 @@ def test_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
         assert np.array_equal(a.distinct.registers, b.distinct.registers), name
         assert a.categories.to_bytes() == b.categories.to_bytes(), name
         assert a.reservoir.to_bytes() == b.reservoir.to_bytes(), name
-        # KLL compacts with its own coin flips: equal within the sketch's rank error
-        if b.quantiles.sketch.is_empty():
-            assert a.quantiles.sketch.is_empty(), name
-        else:
-            for value in a.quantiles.quantiles(np.linspace(0.05, 0.95, 7)).tolist():
-                assert abs(b.quantiles.rank(value) - a.quantiles.rank(value)) <= (
-                    2 * b.quantiles.rank_error
-                ), name
+        # the quantile sketch's coin flips are seeded: the same values give the same sketch
+        assert a.quantiles.to_bytes() == b.quantiles.to_bytes(), name
         assert a.moments.n == b.moments.n, name
         assert (a.moments.min, a.moments.max) == (b.moments.min, b.moments.max), name
         assert a.moments.mean == pytest.approx(b.moments.mean, rel=1e-12, abs=1e-12), name

@@ -38,6 +38,21 @@ class Roles:
                 self.columns[col] = {"role": role}
                 self.sources[col] = flag
 
+    def timestamp_unit(self, timestamp: str | None, unit: str | None) -> None:
+        """``--timestamp-unit``: the unit of a numeric ``--timestamp`` column."""
+        from driftline.timestamps import UNITS
+
+        if unit is None:
+            return
+        if unit not in UNITS:
+            usage("--timestamp-unit", unit, f"{', '.join(UNITS)} (since 1970-01-01 UTC)")
+        if timestamp is None:
+            raise typer.BadParameter(
+                "--timestamp-unit needs --timestamp COL: the column whose numbers it describes",
+                param_hint="'--timestamp-unit'",
+            )
+        self.columns[timestamp]["unit"] = unit
+
     def schema(self, path: Path | None) -> dict[str, Any] | None:
         """The --schema file's mapping with the role options applied on top."""
         if path is None:
@@ -156,6 +171,40 @@ def parse_chunk_by(value: str | None) -> Any:
         return ChunkBy.parse(value)
     except DriftlineError:
         usage("--chunk-by", value, f"day, week, month or a whole number from 2 to {MAX_CHUNKS}")
+
+
+def check_task(task: str | None) -> None:
+    from driftline.schema import TASKS
+
+    if task is not None and task not in TASKS:
+        usage("--task", task, ", ".join(TASKS))
+
+
+def no_silent_drops(roles: Roles, task: str | None, performance: Any) -> None:
+    """An option that had no effect is said, never dropped in silence.
+
+    ``--task`` with nothing to apply it to is an error; ``--target`` without a
+    prediction or scores, or scores without a target, is a note on stderr.
+    """
+    given = {src for src in roles.sources.values()}
+    if performance is None:
+        if task is not None:
+            fail(
+                "--task: there is no performance to apply it to; it needs a target column "
+                "(--target) and a prediction (--prediction) or score columns (--scores)"
+            )
+        if "--target" in given:
+            err.print(
+                "note: --target without --prediction or --scores: the target is compared "
+                "for drift (label drift), with no prediction-quality section",
+                highlight=False,
+            )
+        elif "--scores" in given or "--prediction" in given:
+            err.print(
+                "note: no target column (--target, or a reference profile with one): "
+                "no prediction-quality section, and nothing to estimate it from",
+                highlight=False,
+            )
 
 
 def check_method(method: str, alpha: float) -> None:

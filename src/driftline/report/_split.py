@@ -17,8 +17,15 @@ import pyarrow.compute as pc
 
 from driftline.errors import ConfigError, InputError, SchemaError
 from driftline.io import DEFAULT_BATCH_ROWS, Source, open_source
-from driftline.schema import Kind, Role, Schema
-from driftline.stats.profile import DatasetProfile, resolve_schema
+from driftline.schema import Kind, Role, Schema, timestamp_name, type_family
+from driftline.stats.profile import (
+    DEFAULT_SEED,
+    DatasetProfile,
+    absent_targets,
+    resolve_schema,
+    with_task,
+)
+from driftline.timestamps import numbers_as_seconds, parse_iso
 
 PERIODS = ("day", "week", "month")
 MAX_CHUNKS = 500
@@ -84,6 +91,7 @@ class _Splitter:
     rows_per_chunk: int | None = None
     offset: int = 0
     bounds: dict[int, tuple[str | int, str | int]] = field(default_factory=dict)
+    unit: str | None = None  # of a numeric timestamp column
 
     def keys(self, table: pa.Table) -> np.ndarray:
         n = table.num_rows
@@ -94,7 +102,9 @@ class _Splitter:
             self.offset += n
             return keys
         assert self.chunk_by is not None and self.chunk_by.period and self.timestamp
-        return _period_keys(table.column(self.timestamp), self.chunk_by.period, self.timestamp)
+        return _period_keys(
+            table.column(self.timestamp), self.chunk_by.period, self.timestamp, self.unit
+        )
 
     def bound(self, key: int, n: int) -> tuple[str | int, str | int]:
         if self.rows_per_chunk is not None:
@@ -119,34 +129,49 @@ def _next_period(start: datetime, period: str) -> datetime:
 _NO_KEY = np.iinfo(np.int64).min
 
 
-def _period_keys(column: pa.ChunkedArray, period: str, name: str) -> np.ndarray:
+def _period_keys(
+    column: pa.ChunkedArray, period: str, name: str, unit: str | None = None
+) -> np.ndarray:
     """Period start (epoch seconds, UTC) of every row; ``_NO_KEY`` where the timestamp is null."""
     t = column.type
+    if pa.types.is_dictionary(t):
+        column, t = column.cast(t.value_type), t.value_type
     if pa.types.is_timestamp(t):
-        ts = column.cast(pa.timestamp("us")) if t.tz is None else column
+        ts = column.cast(pa.timestamp("us", tz=t.tz))  # keys below are in microseconds
     elif pa.types.is_date(t):
         ts = column.cast(pa.timestamp("us"))
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
-        secs = column.cast(pa.float64()).to_numpy()
-        ok = np.isfinite(secs)
-        us = np.where(ok, secs * 1e6, 0).astype(np.int64)
-        ts = pa.array(us, type=pa.timestamp("us"), mask=~ok)
-    elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        try:
-            ts = column.cast(pa.timestamp("us"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        if unit is None:
             raise InputError(
-                f"timestamp column {name!r} has values that are not ISO 8601 times: {exc}"
-            ) from exc
+                f"timestamp column {name!r} holds numbers ({t}), and numbers do not say their "
+                "unit: give it (--timestamp-unit s, ms, us or ns; unit: in the schema)"
+            )
+        ts = _seconds_to_us(numbers_as_seconds(column.cast(pa.float64()).to_numpy(), unit))
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        secs, bad = parse_iso(column)
+        if bad.any():
+            example = column.combine_chunks().filter(pa.array(bad))[0].as_py()
+            raise InputError(
+                f"timestamp column {name!r}: {int(bad.sum())} values are not ISO 8601 times, "
+                f"e.g. {example!r} (expected e.g. 2025-03-01, 2025-03-01T14:30:00Z or "
+                "2025-03-01 14:30:00+02:00)"
+            )
+        ts = _seconds_to_us(secs)
     else:
         raise InputError(
             f"timestamp column {name!r} has type {t}; chunking by {period} needs a timestamp, "
-            "a date, ISO 8601 strings or numbers (epoch seconds)"
+            "a date, ISO 8601 strings or numbers with their unit (--timestamp-unit)"
         )
     floored = pc.floor_temporal(ts, unit=period, week_starts_monday=True)
     ints = pc.cast(floored, pa.int64()).fill_null(_NO_KEY).to_numpy()
     out = np.where(ints == _NO_KEY, _NO_KEY, ints // 1_000_000)
     return np.asarray(out, dtype=np.int64)
+
+
+def _seconds_to_us(secs: np.ndarray) -> pa.Array:
+    ok = np.isfinite(secs)
+    us = np.where(ok, np.round(secs * 1e6), 0).astype(np.int64)
+    return pa.array(us, type=pa.timestamp("us"), mask=~ok)
 
 
 def _groups(keys: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -173,6 +198,9 @@ def profile_chunks(
     batch_rows: int | None = None,
     progress: Progress | None = None,
     column_sources: Mapping[str, str] | None = None,
+    task: str | None = None,
+    like: Schema | None = None,
+    performance: Any = "auto",
 ) -> ChunkedProfile:
     """Profile ``data`` in one pass, one profile per chunk; ``whole`` is their merge.
 
@@ -183,24 +211,23 @@ def profile_chunks(
     reference like the current side). ``progress`` is called with the number
     of rows of each batch read (and first with 0 and the row count, if known).
     ``column_sources`` names where each column name came from (an option, a
-    file) for the error when a column is not in the data.
+    file) for the error when a column is not in the data. ``task``, ``like``
+    (the reference's schema, for the current side) and ``performance`` (a
+    callable on the resolved schema, or a spec): as for
+    :func:`driftline.stats.profile.build_profile`.
     """
     spec = None if chunk_by is None else ChunkBy.parse(chunk_by)
     source = open_source(data, batch_rows or DEFAULT_BATCH_ROWS)
-    _check_columns(source, schema, column_sources or {})
+    optional = absent_targets(like, _overrides(schema), source.schema.names) if like else set()
+    _check_columns(source, schema, column_sources or {}, optional)
     if progress is not None:
         progress(0, source.n_rows)
-    try:
-        resolved = resolve_schema(schema, source.schema, source)
-    except SchemaError as exc:
-        named = [src for col, src in (column_sources or {}).items() if repr(col) in str(exc)]
-        if named:
-            raise SchemaError(f"{named[0]}: {exc}") from exc
-        raise
+    resolved = _resolve(schema, source, column_sources, task, like)
     ts_col = None
     if spec is not None and spec.period is not None:
-        ts_col = find_timestamp(resolved, timestamp, source.name, spec)
-    splitter = _Splitter(spec, ts_col, rows_per_chunk=rows_per_chunk)
+        ts_col = find_timestamp(resolved, timestamp, source.name, spec, _first_rows(source))
+    unit = resolved[ts_col].unit if ts_col is not None and ts_col in resolved else None
+    splitter = _Splitter(spec, ts_col, rows_per_chunk=rows_per_chunk, unit=unit)
     if spec is not None and spec.count is not None:
         splitter.n_rows = _count_rows(source)
         if splitter.n_rows < spec.count:
@@ -209,8 +236,14 @@ def profile_chunks(
                 f"{splitter.n_rows} rows"
             )
         splitter.rows_per_chunk = splitter.n_rows // spec.count
-    rng = np.random.default_rng(seed)
-    whole = DatasetProfile(resolved, reservoir_size)
+    rng = np.random.default_rng(DEFAULT_SEED if seed is None else seed)
+    performance = with_task(performance, task)
+    perf = performance(resolved) if callable(performance) else performance
+
+    def new_profile() -> DatasetProfile:
+        return DatasetProfile(resolved, reservoir_size, perf)
+
+    whole = new_profile()
     whole.mixed_type_columns = set(source.mixed_columns)
     if spec is None and rows_per_chunk is None:
         for table in source.batches():
@@ -230,7 +263,7 @@ def profile_chunks(
             )
         for key, rows in _groups(keys):
             if key not in profiles:
-                profiles[key] = DatasetProfile(resolved, reservoir_size)
+                profiles[key] = new_profile()
             part = sub if rows.size == sub.num_rows else sub.take(pa.array(rows))
             profiles[key].update(part, rng)
         if progress is not None:
@@ -249,13 +282,57 @@ def profile_chunks(
     )
 
 
-def _check_columns(source: Source, schema: Any, sources: Mapping[str, str]) -> None:
+def _resolve(
+    schema: Any,
+    source: Source,
+    column_sources: Mapping[str, str] | None,
+    task: str | None = None,
+    like: Schema | None = None,
+) -> Schema:
+    """resolve_schema, with a bad column's error naming the option that named it."""
+    try:
+        return resolve_schema(schema, source.schema, source, task, like)
+    except SchemaError as exc:
+        named = [src for col, src in (column_sources or {}).items() if repr(col) in str(exc)]
+        if named:
+            raise SchemaError(f"{named[0]}: {exc}") from exc
+        raise
+
+
+def reference_roles(
+    reference: Any,
+    schema: Any,
+    task: str | None,
+    batch_rows: int | None = None,
+    column_sources: Mapping[str, str] | None = None,
+) -> tuple[Schema, Any]:
+    """The reference's schema and what its performance spec is (a profile, or a spec).
+
+    For raw data only the first batch is read: the schema is inferred from it.
+    """
+    from driftline.stats.performance.spec import PerformanceSpec
+
+    if isinstance(reference, DatasetProfile):
+        return reference.schema, reference
+    source = open_source(reference, batch_rows or DEFAULT_BATCH_ROWS)
+    _check_columns(source, schema, column_sources or {}, set())
+    resolved = _resolve(schema, source, column_sources, task)
+    return resolved, PerformanceSpec.infer(resolved, task=task, strict=False)
+
+
+def _overrides(schema: Any) -> Any:
+    return schema.get("columns", schema) if isinstance(schema, Mapping) else {}
+
+
+def _check_columns(
+    source: Source, schema: Any, sources: Mapping[str, str], optional: set[str]
+) -> None:
     names = set(source.schema.names)
     wanted = list(sources)
     if isinstance(schema, Mapping):
         wanted += [c for c in schema.get("columns", schema) if c not in sources]
     for col in wanted:
-        if col not in names:
+        if col not in names and col not in optional:
             listed = ", ".join(source.schema.names[:30])
             more = " ..." if len(names) > 30 else ""
             raise SchemaError(
@@ -270,8 +347,24 @@ def _count_rows(source: Source) -> int:
     return sum(t.num_rows for t in source.batches())
 
 
-def find_timestamp(schema: Schema, timestamp: str | None, where: str, spec: ChunkBy) -> str:
-    """The column to chunk by: ``timestamp`` if given, else the schema's one timestamp column."""
+def _first_rows(source: Source) -> pa.Table | None:
+    table = next(iter(source.batches()), None)
+    return None if table is None else table.slice(0, 1000)
+
+
+def find_timestamp(
+    schema: Schema,
+    timestamp: str | None,
+    where: str,
+    spec: ChunkBy,
+    sample: pa.Table | None = None,
+) -> str:
+    """The column to chunk by: ``timestamp`` if given, else the schema's one timestamp column.
+
+    Failing that, the one text column named like a time (``ts``, ``event_time``,
+    ``created_at``) whose first rows (``sample``) are all ISO 8601 times; it
+    keeps its kind in the profiles (give ``timestamp`` to make it the timestamp).
+    """
     if timestamp is not None:
         if timestamp not in schema:
             raise ConfigError(
@@ -280,6 +373,16 @@ def find_timestamp(schema: Schema, timestamp: str | None, where: str, spec: Chun
             )
         return timestamp
     found = schema.with_role(Role.TIMESTAMP) or [c.name for c in schema if c.kind is Kind.DATETIME]
+    if not found and sample is not None:
+        from driftline.timestamps import looks_like_times
+
+        found = [
+            c.name
+            for c in schema
+            if timestamp_name(c.name)
+            and type_family(sample.schema.field(c.name).type) == "string"
+            and looks_like_times(sample.column(c.name))
+        ]
     if len(found) == 1:
         return found[0]
     listed = ", ".join(found) if found else "none"

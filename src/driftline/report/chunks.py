@@ -39,12 +39,13 @@ from driftline.report._split import (
     Progress,
     find_timestamp,
     profile_chunks,
+    reference_roles,
 )
 from driftline.report.model import Report
 from driftline.report.performance import PerformanceOptions, performance_section
 from driftline.schema import Schema
 from driftline.stats.drift.rules import DriftOptions, apply_verdicts, evaluate_column
-from driftline.stats.profile import DatasetProfile, is_profile_file
+from driftline.stats.profile import DEFAULT_SEED, DatasetProfile, is_profile_file
 from driftline.stats.quality import QualityThresholds, column_checks, dataset_checks
 
 MIN_REFERENCE_CHUNKS = 3
@@ -128,7 +129,10 @@ def _compare_one(
     q: QualityThresholds,
     thresholds: dict[str, float],
 ) -> dict[str, Any]:
+    from driftline.report.compare import insufficient_data, verdict_of
+
     drifted, verdict, results = _evaluate(reference, chunk.profile, opts, thresholds)
+    insufficient = insufficient_data(reference.n_rows, chunk.n, results, opts.min_samples)
     checks = dataset_checks(reference, chunk.profile, q)
     for name, r in reference.columns.items():
         c = chunk.profile.columns.get(name)
@@ -153,6 +157,8 @@ def _compare_one(
         "n": chunk.n,
         "dataset": {
             "drifted": drifted,
+            "verdict": verdict_of(drifted, insufficient),
+            **({"reason": insufficient} if insufficient else {}),
             "drifted_columns": verdict["drifted_columns"],
             "n_columns": len(results),
             "quality": {
@@ -227,8 +233,16 @@ def chunked_report(
             return None
         return lambda n, total=None: progress(stage, n, total)
 
+    from driftline.report.compare import performance_spec
+
     spec = None if chunk_by is None else ChunkBy.parse(chunk_by)
+    seed = DEFAULT_SEED if seed is None else seed  # same inputs, same report
     cur_schema, compare_options = schema, dict(compare_options)
+    task, classes = compare_options.get("task"), compare_options.get("classes")
+    if isinstance(reference, str | Path) and is_profile_file(reference):
+        reference = DatasetProfile.load(reference)
+    # the current side is read the way the reference is: same kinds, roles and task
+    like, ref_roles = reference_roles(reference, schema, task, batch_rows, column_sources)
     label_stats = None
     if compare_options.get("labels") is not None:  # late labels: join before profiling
         from driftline.report.late_labels import join_with_options
@@ -241,10 +255,13 @@ def chunked_report(
         spec,
         cur_schema,
         timestamp=timestamp,
-        seed=None if seed is None else seed + 1,
+        seed=seed + 1,
         progress=hook("current"),
         column_sources=column_sources,
         batch_rows=batch_rows,
+        task=task,
+        like=like,
+        performance=lambda s: performance_spec(s, ref_roles, task, classes),
     )
     ref, ref_chunks = reference_profile(
         reference,
@@ -255,10 +272,13 @@ def chunked_report(
         progress=hook("reference"),
         column_sources=column_sources,
         batch_rows=batch_rows,
+        task=task,
+        performance=lambda s: performance_spec(s, None, task, classes),
     )
     n_cols = len(cur.whole.columns)
     if progress is not None:
         progress("columns", 0, n_cols)
+    compare_options["seed"] = seed  # the estimators' seed
     report = compare(ref, cur.whole, **compare_options)
     if progress is not None:
         progress("columns", n_cols, None)
@@ -279,6 +299,8 @@ def reference_profile(
     progress: Progress | None = None,
     column_sources: Mapping[str, str] | None = None,
     batch_rows: int | None = None,
+    task: str | None = None,
+    performance: Any = "auto",
 ) -> tuple[DatasetProfile, list[Chunk]]:
     """The reference's profile and, for data-driven thresholds, its own chunks."""
     if isinstance(reference, DatasetProfile):
@@ -290,6 +312,8 @@ def reference_profile(
         "progress": progress,
         "column_sources": column_sources,
         "batch_rows": batch_rows,
+        "task": task,
+        "performance": performance,
     }
     if not data_driven or not current.chunks:
         return profile_chunks(reference, None, schema, **kw).whole, []

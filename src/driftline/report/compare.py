@@ -14,7 +14,7 @@ from driftline.errors import ConfigError
 from driftline.report.model import FORMAT_VERSION, Report
 from driftline.report.performance import PerformanceOptions, Range, performance_section
 from driftline.report.segments import segments_section
-from driftline.schema import ColumnSpec, Schema
+from driftline.schema import ColumnSpec, Role, Schema
 from driftline.stats.drift.rules import (
     METHODS,
     ColumnDrift,
@@ -27,6 +27,7 @@ from driftline.stats.multivariate import MultivariateOptions, multivariate_drift
 from driftline.stats.performance.profile_part import PerformanceSpec
 from driftline.stats.profile import (
     CATEGORY_KINDS,
+    DEFAULT_SEED,
     NUMERIC_KINDS,
     ColumnProfile,
     DatasetProfile,
@@ -48,6 +49,8 @@ def as_profile(
     reservoir_size: int = 10_000,
     seed: int | None = None,
     performance: Any = "auto",
+    task: str | None = None,
+    like: Schema | None = None,
 ) -> DatasetProfile:
     """A DatasetProfile as-is, a saved profile file loaded, anything else profiled."""
     if isinstance(data, DatasetProfile):
@@ -55,13 +58,19 @@ def as_profile(
     if isinstance(data, str | Path) and is_profile_file(data):
         return DatasetProfile.load(data)
     return build_profile(
-        data, schema, reservoir_size=reservoir_size, seed=seed, performance=performance
+        data,
+        schema,
+        reservoir_size=reservoir_size,
+        seed=seed,
+        performance=performance,
+        task=task,
+        like=like,
     )
 
 
 def performance_spec(
     schema: Schema,
-    reference: DatasetProfile | None = None,
+    reference: DatasetProfile | PerformanceSpec | None = None,
     task: str | None = None,
     classes: Sequence[Any] | None = None,
 ) -> PerformanceSpec | None:
@@ -69,18 +78,32 @@ def performance_spec(
 
     With the reference's classes fixed, labels of other classes ("unseen in
     training") are excluded from the metrics and counted, never folded in.
+    A current side without the reference's target column (its labels come
+    later) gets the reference's spec: every row unlabelled, still estimated.
     """
-    part = reference.performance if reference is not None else None
-    if task is None and part is not None:  # e.g. a target column with no labels yet
-        task = part.spec.task
-    spec = PerformanceSpec.infer(schema, task=task, classes=classes, strict=task is not None)
-    if spec is None or part is None or spec.classes is not None or spec.task != "classification":
-        return spec
-    if part.spec.task == "classification" and len(part.classes) >= 2:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        return replace(spec, classes=tuple(part.classes))
+    if isinstance(reference, PerformanceSpec):
+        ref_spec, ref_classes = reference, list(reference.classes or [])
+    elif reference is not None and reference.performance is not None:
+        ref_spec, ref_classes = reference.performance.spec, reference.performance.classes
+    else:
+        ref_spec, ref_classes = None, []
+    if task is None and ref_spec is not None:  # e.g. a target column with no labels yet
+        task = ref_spec.task
+    spec = PerformanceSpec.infer(schema, task=task, classes=classes, strict=task is not None)
+    if spec is None and ref_spec is not None and _lacks_only_target(schema, ref_spec):
+        spec = replace(ref_spec, segments=tuple(schema.with_role(Role.SEGMENT)))
+    if spec is None or ref_spec is None or spec.task != "classification":
+        return spec
+    if spec.classes is None and ref_spec.task == "classification" and len(ref_classes) >= 2:
+        return replace(spec, classes=tuple(ref_classes))
     return spec
+
+
+def _lacks_only_target(schema: Schema, spec: PerformanceSpec) -> bool:
+    """The current side has the prediction and scores but not the target (no labels yet)."""
+    return spec.target not in schema and all(c in schema for c in spec.columns[1:])
 
 
 def compare(
@@ -135,14 +158,19 @@ def compare(
     leaves the ``"multivariate"`` section out of the report and the verdict.
     """
     _check_options(method, per_column or {}, thresholds or {}, alpha, min_samples, n_bins)
+    seed = DEFAULT_SEED if seed is None else seed  # same inputs, same report
     perf_opts = PerformanceOptions(
         estimate=estimate,
         valid_ranges=dict(valid_ranges or {}),
         confidence_drop=confidence_drop,
-        seed=seed or 0,
+        seed=seed,
     )
     ref = as_profile(
-        reference, schema, seed=seed, performance=lambda s: performance_spec(s, None, task, classes)
+        reference,
+        schema,
+        seed=seed,
+        performance=lambda s: performance_spec(s, None, task, classes),
+        task=task,
     )
     cur_schema = schema if not isinstance(current, DatasetProfile) else None
     label_stats = None
@@ -162,8 +190,10 @@ def compare(
     cur = as_profile(
         current,
         cur_schema,
-        seed=None if seed is None else seed + 1,
+        seed=seed + 1,
         performance=lambda s: performance_spec(s, ref, task, classes),
+        task=task,
+        like=ref.schema,
     )
     opts = DriftOptions(
         method=method,
@@ -265,10 +295,13 @@ def build_report(
     warned = sum(1 for x in quality if x.status == "warn") + sum(
         1 for col in columns.values() for x in col["quality"] if x["status"] == "warn"
     )
+    insufficient = insufficient_data(ref.n_rows, cur.n_rows, drift, opts.min_samples)
     data = {
         "format_version": FORMAT_VERSION,
         "dataset": {
             "drifted": dataset_drifted,
+            "verdict": verdict_of(dataset_drifted, insufficient),
+            **({"reason": insufficient} if insufficient else {}),
             "n_reference": ref.n_rows,
             "n_current": cur.n_rows,
             "rule": verdict["rule"],
@@ -310,6 +343,42 @@ def _add_multivariate(data: dict[str, Any], section: dict[str, Any]) -> None:
     ds["multivariate_drifted"] = section["drifted"]
     ds["drifted"] = bool(ds["drifted"] or section["drifted"])
     ds["rule"] += "; or when a multivariate method drifts (multivariate.rule)"
+    if section["drifted"]:  # drift found is a verdict, however few rows
+        ds["verdict"] = "drift"
+        ds.pop("reason", None)
+
+
+def insufficient_data(
+    n_reference: int, n_current: int, drift: Mapping[str, ColumnDrift], min_samples: int
+) -> str | None:
+    """Why the data is too little for a dataset verdict, or None when it is enough.
+
+    Too little: fewer rows than ``min_samples`` on either side, or no column
+    that could be compared got a verdict (each had fewer than ``min_samples``
+    values, or only id/timestamp columns are shared). A column that drifted
+    is still a verdict: drift found on little data is reported as drift.
+    """
+    if any(r.decision.drifted for r in drift.values()):
+        return None
+    for side, n in (("current", n_current), ("reference", n_reference)):
+        if n < min_samples:
+            return (
+                f"the {side} data has {n} row{'s' if n != 1 else ''}; a drift verdict needs "
+                f"at least {min_samples} (min_samples)"
+            )
+    if not any(r.decision.drifted is not None for r in drift.values()):
+        return (
+            f"no column could be compared: each has fewer than {min_samples} values on one "
+            "side (min_samples), or is an id or timestamp column"
+        )
+    return None
+
+
+def verdict_of(drifted: bool, insufficient: str | None) -> str:
+    """The dataset verdict: ``drift``, ``no_drift`` or ``insufficient_data``."""
+    if insufficient:
+        return "insufficient_data"
+    return "drift" if drifted else "no_drift"
 
 
 def empty_as_reference(ref: DatasetProfile, cur: DatasetProfile) -> DatasetProfile:

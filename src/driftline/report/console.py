@@ -16,6 +16,14 @@ def verdict(report: Mapping[str, Any]) -> Text:
     d = report["dataset"]
     n_drift = len(d["drifted_columns"])
     q = d.get("quality", {})
+    if d.get("verdict") == "insufficient_data":
+        head = Text("INSUFFICIENT DATA", style="bold yellow")
+        head.append(
+            f"  {d.get('reason', '')}; {d['n_reference']:,} reference rows vs "
+            f"{d['n_current']:,} current rows",
+            style="default",
+        )
+        return head
     head = Text("DRIFT", style="bold red") if d["drifted"] else Text("NO DRIFT", style="bold green")
     head.append(
         f"  {n_drift} of {d['n_columns']} columns drifted; "
@@ -136,7 +144,7 @@ def failed_table(checks: Sequence[Check]) -> Table:
     table.add_column("check")
     table.add_column("why")
     for c in checks:
-        if c.failed:
+        if c.failed or c.status == "error":
             table.add_row(c.suite, c.name, c.message)
     return table
 
@@ -144,9 +152,17 @@ def failed_table(checks: Sequence[Check]) -> Table:
 def check_summary(checks: Sequence[Check]) -> Text:
     failed = sum(c.failed for c in checks)
     skipped = sum(c.status == "skip" for c in checks)
-    passed = len(checks) - failed - skipped
-    head = Text("FAIL", style="bold red") if failed else Text("PASS", style="bold green")
+    short = [c for c in checks if c.suite == "data"]
+    passed = len(checks) - failed - skipped - sum(c.status == "error" for c in checks)
+    if failed:
+        head = Text("FAIL", style="bold red")
+    elif short and short[0].status != "pass":
+        head = Text("INSUFFICIENT DATA", style="bold yellow")
+    else:
+        head = Text("PASS", style="bold green")
     head.append(f"  {failed} failed, {passed} passed, {skipped} skipped", style="default")
+    if short:
+        head.append(f"; {short[0].message}", style="default")
     by_suite: dict[str, int] = {}
     for c in checks:
         if c.failed:

@@ -10,6 +10,13 @@ Three suites, each enabled by ``fail_on``:
 * ``performance``: one check per configured bound ``{metric: {min, max}}``
   against the report's ``performance`` section (realized value when labels
   were given, else the estimated one); skipped when the report has none.
+
+Whatever the suites, too little data for a verdict (the report's
+``dataset.verdict`` is ``insufficient_data``: fewer rows than ``min_samples``,
+or no column could be compared) adds a ``data`` check that is never a pass:
+by ``on_insufficient`` its status is ``error`` (the default; ``driftline
+check`` exits with its own code, 3), ``fail`` (exit 1, like any failed check)
+or ``warn`` (exit 0, with the warning shown).
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 SUITES = ("drift", "quality", "performance")
+ON_INSUFFICIENT = ("error", "fail", "warn")
 
 
 @dataclass(frozen=True)
 class Check:
     suite: str
     name: str
-    status: str  # "pass" | "fail" | "skip"
+    status: str  # "pass" | "fail" | "skip" | "error" (too little data) | "warn"
     message: str
     value: float | None = None
     threshold: float | None = None
@@ -40,10 +48,17 @@ def evaluate(
     report: Mapping[str, Any],
     fail_on: Iterable[str] = SUITES,
     performance_bounds: Mapping[str, Mapping[str, float | None]] | None = None,
+    on_insufficient: str = "error",
 ) -> list[Check]:
-    """Every check of the enabled suites, in report order."""
+    """Every check of the enabled suites, in report order (module docstring)."""
+    if on_insufficient not in ON_INSUFFICIENT:
+        raise ValueError(f"on_insufficient: allowed values are {', '.join(ON_INSUFFICIENT)}")
     suites = set(fail_on)
     out: list[Check] = []
+    ds = report.get("dataset", {})
+    if ds.get("verdict") == "insufficient_data":
+        why = f"insufficient data: {ds.get('reason', 'too few rows')}"
+        out.append(Check("data", "sample size", on_insufficient, why, ds.get("n_current")))
     if "drift" in suites:
         out.extend(_drift(report))
     if "quality" in suites:

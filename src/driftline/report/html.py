@@ -122,7 +122,11 @@ def _summary(report: Mapping[str, Any]) -> str:
     drifted = len(ds["drifted_columns"])
     failed, warned = q.get("failed", 0), q.get("warned", 0)
     bad = ds["drifted"] or failed > 0
-    if ds["drifted"]:
+    if ds.get("verdict") == "insufficient_data":
+        head = "Insufficient data"
+        text = f"No verdict: {ds.get('reason', 'too few rows')}."
+        bad = True
+    elif ds["drifted"]:
         head = "Drift detected"
         names = ", ".join(ds["drifted_columns"][:6])
         more = f" and {drifted - 6} more" if drifted > 6 else ""
@@ -132,8 +136,9 @@ def _summary(report: Mapping[str, Any]) -> str:
         text = "No column changed beyond its threshold."
     if failed:
         checks = f"{failed} data-quality check{'s' if failed > 1 else ''} failed."
-        text = f"{text} {checks}" if ds["drifted"] else checks
-        if not ds["drifted"]:
+        no_verdict = ds.get("verdict") == "insufficient_data"
+        text = f"{text} {checks}" if ds["drifted"] or no_verdict else checks
+        if not ds["drifted"] and not no_verdict:
             head = "Quality checks failed"
     if ds.get("id_like_columns"):
         text += f" ID-like, not tested: {', '.join(ds['id_like_columns'])}."

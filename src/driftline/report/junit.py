@@ -15,19 +15,21 @@ def junit_xml(
     """One ``<testsuite>`` per suite (drift, quality, performance), one ``<testcase>`` per check."""
     root = ET.Element("testsuites", name="driftline check")
     totals: dict[str, int] = {"tests": 0, "failures": 0, "skipped": 0}
-    for suite in SUITES:
+    totals["errors"] = 0
+    for suite in ("data", *SUITES):
         cases = [c for c in checks if c.suite == suite]
         if not cases:
             continue
         failures = sum(1 for c in cases if c.status == "fail")
         skipped = sum(1 for c in cases if c.status == "skip")
+        errors = sum(1 for c in cases if c.status == "error")
         el = ET.SubElement(
             root,
             "testsuite",
             name=f"driftline.{suite}",
             tests=str(len(cases)),
             failures=str(failures),
-            errors="0",
+            errors=str(errors),
             skipped=str(skipped),
             time=f"{seconds:.3f}",
         )
@@ -41,6 +43,8 @@ def junit_xml(
             )
             if c.status == "fail":
                 ET.SubElement(case, "failure", message=c.message, type=suite).text = c.message
+            elif c.status == "error":  # too little data to decide: neither a pass nor a failure
+                ET.SubElement(case, "error", message=c.message, type=suite).text = c.message
             elif c.status == "skip":
                 ET.SubElement(case, "skipped", message=c.message)
             else:
@@ -48,9 +52,9 @@ def junit_xml(
         totals["tests"] += len(cases)
         totals["failures"] += failures
         totals["skipped"] += skipped
+        totals["errors"] += errors
     for key, total in totals.items():
         root.set(key, str(total))
-    root.set("errors", "0")
     root.set("time", f"{seconds:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

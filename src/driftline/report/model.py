@@ -25,6 +25,11 @@ class Report:
         return bool(self.data["dataset"]["drifted"])
 
     @property
+    def verdict(self) -> str:
+        """``"drift"``, ``"no_drift"`` or ``"insufficient_data"`` (too few rows to decide)."""
+        return str(self.data["dataset"].get("verdict", "drift" if self.drifted else "no_drift"))
+
+    @property
     def drifted_columns(self) -> list[str]:
         return list(self.data["dataset"]["drifted_columns"])
 
@@ -78,6 +83,11 @@ class Report:
 
     def summary(self) -> str:
         d = self.data["dataset"]
+        if d.get("verdict") == "insufficient_data":
+            return (
+                f"insufficient data: {d.get('reason')}; "
+                f"{d['n_reference']} reference rows vs {d['n_current']} current rows"
+            )
         verdict = "DRIFT" if d["drifted"] else "no drift"
         cols = ", ".join(d["drifted_columns"]) or "none"
         return (

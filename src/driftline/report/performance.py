@@ -154,7 +154,11 @@ def estimate(
         return {}, {"method": None, "reason": "the reference has no labels to fit an estimator"}
     if spec.task == "classification" and not spec.scores:
         return {}, {"method": None, "reason": "CBPE needs score columns (class probabilities)"}
-    missing = [c for c in spec.columns if c not in cur.columns or c not in ref.columns]
+    # the current side needs no target: estimation is for rows without labels
+    missing = [c for c in spec.columns if c not in ref.columns]
+    missing += [c for c in spec.columns[1:] if c not in cur.columns]
+    if spec.task == "regression":  # DLE reads the features too
+        missing += [c for c in _feature_names(ref) if c not in cur.columns]
     if missing:
         return {}, {"method": None, "reason": f"columns {missing} are not on both sides"}
     try:

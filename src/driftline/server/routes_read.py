@@ -205,10 +205,13 @@ async def put_reference(
     target: Annotated[str | None, Query(max_length=128)] = None,
     prediction: Annotated[str | None, Query(max_length=128)] = None,
     scores: Annotated[str | None, Query(max_length=2000)] = None,
+    task: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     """A data file's roles come from ``target``, ``prediction`` and ``scores`` (comma-separated
     score columns, one per class or P(positive)); with a target and scores the evaluator
-    writes ``estimated.*`` points (CBPE) for windows without labels."""
+    writes ``estimated.*`` points (CBPE) for windows without labels. ``task``
+    (classification, binary, multiclass, regression) overrides what the target and scores
+    imply (a 0/1 target, or any target with scores, is classification)."""
     c = collector(request)
     await run_in_threadpool(_reach, request, who, model, True)
     body = bytearray()
@@ -224,7 +227,11 @@ async def put_reference(
         for name in (names or "").split(","):
             if name.strip():
                 roles[name.strip()] = {"role": role}
-    profile = await run_in_threadpool(_profile_of, bytes(body), ctype, roles)
+    from driftline.schema import TASKS
+
+    if task is not None and task not in TASKS:
+        raise error(422, f"task: {task!r} is not one of: {', '.join(TASKS)}")
+    profile = await run_in_threadpool(_profile_of, bytes(body), ctype, roles, task)
     now = c.clock.time()
     data = profile.to_bytes()
     await run_in_threadpool(c.store.put_reference, model, version, data, profile.n_rows, now)
@@ -244,16 +251,19 @@ async def put_reference(
     )
 
 
-def _profile_of(body: bytes, content_type: str, roles: dict[str, dict[str, str]]) -> DatasetProfile:
+def _profile_of(
+    body: bytes, content_type: str, roles: dict[str, dict[str, str]], task: str | None = None
+) -> DatasetProfile:
     import pyarrow as pa
 
     import driftline
 
     if body[:4] == b"DLA1":
-        if roles:
+        if roles or task:
             raise error(
                 422,
-                "a saved profile carries its roles; target/prediction/scores are for data files",
+                "a saved profile carries its roles and task; target/prediction/scores/task are "
+                "for data files",
             )
         return DatasetProfile.from_bytes(body)
     try:
@@ -275,7 +285,14 @@ def _profile_of(body: bytes, content_type: str, roles: dict[str, dict[str, str]]
         ) from None
     if table.num_rows == 0 or table.num_columns == 0:
         raise error(422, "the reference has no rows or no columns")
-    return driftline.profile(table, schema=roles or None, seed=0)
+    prof = driftline.profile(table, schema=roles or None, seed=0, task=task)
+    if task is not None and prof.performance is None:
+        raise error(
+            422,
+            "task: there is no performance to apply it to; it needs a target column (target=) "
+            "and a prediction (prediction=) or score columns (scores=)",
+        )
+    return prof
 
 
 @router.get("/v1/metrics", tags=["results"], summary="Metric points (time series)")

@@ -34,6 +34,7 @@ from driftline.stats.accumulators import (
     hash_strings,
 )
 from driftline.stats.accumulators._kernels import kernels
+from driftline.timestamps import numbers_as_seconds, parse_iso
 
 NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
 CATEGORY_KINDS = frozenset({Kind.CATEGORICAL, Kind.BOOLEAN})
@@ -179,6 +180,12 @@ class ColumnProfile:
             return self._embedding_norms(column), None
         if fam == "temporal":
             return _temporal_seconds(column), None
+        if kind is Kind.DATETIME and fam == "string":  # ISO 8601 text, with its time zone
+            seconds, bad = parse_iso(column)
+            self._type_errors_in_batch = int(np.count_nonzero(bad))
+            return seconds, None
+        if kind is Kind.DATETIME and fam == "numeric" and self.spec.unit:
+            return numbers_as_seconds(_to_float(column), self.spec.unit), None
         if fam == "string":
             values, errors = _parse_numbers(column)
             self._type_errors_in_batch = errors
@@ -289,6 +296,7 @@ class ColumnProfile:
             "name": self.spec.name,
             "kind": self.spec.kind.value,
             "role": self.spec.role.value,
+            **({"unit": self.spec.unit} if self.spec.unit else {}),
             "count": self.count,
             "missing": self.missing,
             "type_errors": self.type_errors,
@@ -300,7 +308,7 @@ class ColumnProfile:
     @classmethod
     def from_bytes(cls, data: bytes) -> ColumnProfile:
         _, s, a = unpack(cls._KIND, data, FORMAT_VERSION)
-        spec = ColumnSpec(str(s["name"]), Kind(s["kind"]), Role(s["role"]))
+        spec = ColumnSpec(str(s["name"]), Kind(s["kind"]), Role(s["role"]), s.get("unit"))
         c = cls(spec)
         c.count, c.missing = int(s["count"]), int(s["missing"])
         c.type_errors, c.non_finite = int(s["type_errors"]), int(s["non_finite"])

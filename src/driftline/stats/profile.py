@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pyarrow as pa
 from typing_extensions import Self
 
 from driftline.errors import InputError, ProfileFormatError
-from driftline.schema import Schema
+from driftline.schema import ColumnSpec, Role, Schema, check_spec, settle_task
 from driftline.stats._codec import pack, unpack
 from driftline.stats.accumulators import (
     DistinctCount,
@@ -38,6 +38,8 @@ from driftline.stats.performance.profile_part import PerformancePart, Performanc
 _ROW_MULT = np.uint64(0xD6E8FEB86659FD93)
 #: Columns profiled at once (numpy, Arrow and the kernels release the GIL).
 _WORKERS = max(2, min(os.cpu_count() or 2, 8))
+#: The seed of the samples when none is given: same input, same profile, in any process.
+DEFAULT_SEED = 0
 #: Dataset profiles with a performance part are written as version 2; without one
 #: as version 1, which every driftline reads.
 DATASET_FORMAT_VERSION = 2
@@ -258,54 +260,118 @@ def build_profile(
     batch_rows: int | None = None,
     progress: Any = None,
     performance: PerformanceSpec | str | Callable[[Schema], Any] | None = "auto",
+    task: str | None = None,
+    like: Schema | None = None,
 ) -> DatasetProfile:
     """Profile ``data`` in one pass; see :func:`driftline.profile`.
 
     ``performance``: "auto" (from the schema's roles), a :class:`PerformanceSpec`
     or None; a callable gets the resolved schema and returns one of those.
+    ``seed`` seeds the samples (reservoirs, large-batch quantile draws); None is
+    :data:`DEFAULT_SEED`, so the same data always gives the same profile.
+    ``task`` and ``like`` (the reference's schema): see :func:`resolve_schema`.
     """
     from driftline.io import DEFAULT_BATCH_ROWS, open_source
 
     source = open_source(data, batch_rows or DEFAULT_BATCH_ROWS)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(DEFAULT_SEED if seed is None else seed)
+    performance = with_task(performance, task)
     prof: DatasetProfile | None = None
     for table in source.batches():
         if prof is None:  # the first batch is the sample the schema is inferred from
-            resolved = resolve_schema(schema, source.schema, table)
+            resolved = resolve_schema(schema, source.schema, table, task, like)
             perf = performance(resolved) if callable(performance) else performance
             prof = DatasetProfile(resolved, reservoir_size, perf)
         prof.update(table.select(prof.schema.names), rng)
         if progress is not None:
             progress(table.num_rows)
     if prof is None:  # no batch at all: an empty file or frame
-        resolved = resolve_schema(schema, source.schema, None)
+        resolved = resolve_schema(schema, source.schema, None, task, like)
         perf = performance(resolved) if callable(performance) else performance
         prof = DatasetProfile(resolved, reservoir_size, perf)
     prof.mixed_type_columns = set(source.mixed_columns)
     return prof
 
 
-def resolve_schema(schema: Any, arrow_schema: pa.Schema, sample: Any = None) -> Schema:
+def with_task(performance: Any, task: str | None) -> Any:
+    """``performance="auto"`` with an explicit ``task``: the spec infers with that task."""
+    if task is None or not (isinstance(performance, str) and performance == "auto"):
+        return performance
+    return lambda schema: PerformanceSpec.infer(schema, task=task)
+
+
+def resolve_schema(
+    schema: Any,
+    arrow_schema: pa.Schema,
+    sample: Any = None,
+    task: str | None = None,
+    like: Schema | None = None,
+) -> Schema:
     """Infer a schema from the data and apply the user's overrides (object, dict or YAML path).
 
     ``sample`` is a table of the first rows (or a :class:`driftline.io.Source`,
     whose first batch is then read): kinds and roles are inferred from it.
+    ``like`` is the reference's schema when this is the current side: its
+    kind and role are taken for every shared column whose type allows them,
+    so a column is read the same way on both sides (an all-empty current
+    target stays the reference's classes), and a target column the current
+    data lacks (labels come later) is no error. The target's and prediction's
+    kinds then follow the task (``task``, or what the roles and values imply:
+    :func:`driftline.schema.settle_task`).
     """
     if sample is not None and not isinstance(sample, pa.Table):
         sample = next(iter(sample.batches()), None)
     if sample is not None and sample.num_rows > 1000:
         sample = sample.slice(0, 1000)
     inferred = Schema.infer(arrow_schema, sample)
-    if schema is None:
-        return inferred
+    overrides: Any = {}
     if isinstance(schema, Schema):
-        return inferred.override(schema.columns, arrow_schema)
-    if isinstance(schema, str | Path):
-        return _yaml_on(schema, inferred, arrow_schema)
-    return inferred.override(dict(schema).get("columns", schema), arrow_schema)
+        overrides = schema.columns
+    elif isinstance(schema, str | Path):
+        overrides = _yaml_of(schema)
+    elif schema is not None:
+        overrides = dict(schema).get("columns", schema)
+    explicit = [
+        str(c)
+        for c, spec in (overrides.items() if isinstance(overrides, Mapping) else [])
+        if not isinstance(spec, Mapping) or "kind" in spec
+    ]
+    if like is not None:
+        inferred = _follow(inferred, like, arrow_schema)
+        explicit += [c for c in like.names if c in arrow_schema.names]
+        absent = absent_targets(like, overrides, arrow_schema.names)
+        if absent and isinstance(overrides, Mapping):
+            overrides = {c: s for c, s in overrides.items() if c not in absent}
+    resolved = inferred.override(overrides, arrow_schema, sample) if overrides else inferred
+    return settle_task(resolved, arrow_schema, sample, task, explicit)
 
 
-def _yaml_on(path: str | Path, inferred: Schema, arrow_schema: pa.Schema) -> Schema:
+def absent_targets(like: Schema | None, overrides: Any, names: list[str]) -> set[str]:
+    """Target columns (by the reference or the overrides) that the current data lacks."""
+    out = {c for c in (like.with_role(Role.TARGET) if like is not None else []) if c not in names}
+    for c, spec in overrides.items() if isinstance(overrides, Mapping) else []:
+        role = spec.role.value if isinstance(spec, ColumnSpec) else dict(spec).get("role")
+        if c not in names and str(role).lower() == "target":
+            out.add(str(c))
+    return out
+
+
+def _follow(inferred: Schema, like: Schema, arrow_schema: pa.Schema) -> Schema:
+    from driftline.errors import SchemaError
+
+    cols = dict(inferred.columns)
+    for spec in like:
+        if spec.name not in cols:
+            continue
+        try:
+            check_spec(spec, arrow_schema.field(spec.name).type)
+        except SchemaError:  # the type changed: the quality check says so
+            continue
+        cols[spec.name] = spec
+    return Schema(cols)
+
+
+def _yaml_of(path: str | Path) -> Any:
     import yaml
 
     from driftline.errors import SchemaError
@@ -319,4 +385,4 @@ def _yaml_on(path: str | Path, inferred: Schema, arrow_schema: pa.Schema) -> Sch
         raise SchemaError(f"schema file {p} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise SchemaError(f"schema file {p} must hold a mapping of column -> {{kind, role}}")
-    return inferred.override(data.get("columns", data), arrow_schema)
+    return data.get("columns", data)

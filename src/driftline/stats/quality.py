@@ -84,7 +84,10 @@ def _status(value: float, fail: float, warn: float | None) -> str:
 
 def schema_checks(ref: DatasetProfile, cur: DatasetProfile) -> list[QualityResult]:
     out = []
-    missing = [c for c in ref.columns if c not in cur.columns]
+    absent = [c for c in ref.columns if c not in cur.columns]
+    # late labels are the normal case: a batch without its target column is not broken
+    unlabelled = [c for c in absent if ref.columns[c].spec.role is Role.TARGET]
+    missing = [c for c in absent if c not in unlabelled]
     extra = [c for c in cur.columns if c not in ref.columns]
     changed = {
         c: (ref.columns[c].kind.value, cur.columns[c].kind.value)
@@ -97,7 +100,7 @@ def schema_checks(ref: DatasetProfile, cur: DatasetProfile) -> list[QualityResul
             len(missing),
             0,
             "fail" if missing else "ok",
-            details={"columns": missing},
+            details={"columns": missing, **({"target_absent": unlabelled} if unlabelled else {})},
         )
     )
     out.append(
@@ -169,16 +172,11 @@ def column_checks(
         if cur.count and cur.missing == cur.count
         else _status(value, fail, ref_missing + t.missing_increase * w)
     )
-    out.append(
-        QualityResult(
-            "missing_ratio",
-            value,
-            fail,
-            status,
-            name,
-            {"reference": ref_missing, "missing": cur.missing},
-        )
-    )
+    details: dict[str, Any] = {"reference": ref_missing, "missing": cur.missing}
+    if ref.spec.role is Role.TARGET:  # unlabelled rows are normal: labels arrive later
+        status = "ok"
+        details["note"] = "target column: rows without a label yet are not a quality problem"
+    out.append(QualityResult("missing_ratio", value, fail, status, name, details))
     if cur.type_errors or ref.type_errors:
         ratio = cur.type_errors / cur.count if cur.count else 0.0
         out.append(

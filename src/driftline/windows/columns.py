@@ -44,7 +44,8 @@ def schema_to_json(schema: Schema) -> str:
 def schema_from_json(text: str) -> Schema:
     data = orjson.loads(text)
     return Schema.from_specs(
-        ColumnSpec(name, Kind(spec["kind"]), Role(spec["role"])) for name, spec in data.items()
+        ColumnSpec(name, Kind(spec["kind"]), Role(spec["role"]), spec.get("unit"))
+        for name, spec in data.items()
     )
 
 

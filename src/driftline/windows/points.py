@@ -124,13 +124,18 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
     ds = report["dataset"]
     for qc in report["quality"]:
         _quality_point(points, seg, qc, "", int(ds["n_current"]) if qc["check"] in _SHARES else 0)
+    short = ds.get("verdict") == "insufficient_data"  # too few events: no verdict, not "ok"
     points.add(
         seg,
         "drift_detected",
-        1.0 if ds["drifted"] else 0.0,
-        status="drift" if ds["drifted"] else "ok",
+        None if short else (1.0 if ds["drifted"] else 0.0),
+        status="insufficient_data" if short else ("drift" if ds["drifted"] else "ok"),
         n=ds["n_current"],
-        details={"drifted_columns": ds["drifted_columns"], "rule": ds["rule"]},
+        details={
+            "drifted_columns": ds["drifted_columns"],
+            "rule": ds["rule"],
+            **({"reason": ds["reason"]} if short else {}),
+        },
     )
 
 

@@ -1,93 +1,214 @@
-"""The KLL quantile sketch (Apache DataSketches) with a cheap path for big batches."""
+"""A KLL quantile sketch whose coin flips are seeded: same input, same quantiles.
+
+Apache DataSketches' KLL draws its compaction coin from a generator seeded by
+the clock and the thread id, so two runs over the same rows gave different
+quantiles (and with them different drift bins, p-values and reports). This
+is the same algorithm (Karnin, Lang and Liberty 2016) with the coin taken
+from a splitmix64 sequence held in the sketch: updates and merges in the same
+order give the same sketch, bit for bit, in any process.
+"""
 
 from __future__ import annotations
 
 import math
 
-import datasketches as ds
 import numpy as np
 from typing_extensions import Self
 
 from driftline.errors import ProfileFormatError
 from driftline.stats._codec import pack, unpack
-from driftline.stats.accumulators._blocks import FloatArray, _writable
+from driftline.stats.accumulators._blocks import FloatArray
+
+_M = 8  # the smallest capacity of a level
+_C = 2.0 / 3.0  # each level down holds C times the level above
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _splitmix(state: int) -> tuple[int, int]:
+    """(next state, 64 pseudo-random bits): splitmix64."""
+    state = (state + _GOLDEN) & _MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return state, z ^ (z >> 31)
 
 
 class QuantileSketch:
-    """Apache DataSketches KLL (doubles) with a cheap path for large batches.
+    """KLL over doubles with a cheap path for large batches (module docstring).
 
-    Batches of up to ``sample_above`` values are fed value by value. A larger
-    batch feeds ``m`` values drawn uniformly with replacement (``sample_above/2
-    < m <= sample_above``), built into their own KLL sketch and merged ``2**j``
-    times, so every drawn value carries the weight ``2**j = n/m`` it stands for
-    and sketches built from batches of any size still merge without bias.
-    Rank error: KLL's own bound (about 1.33% at k=200, 99% confidence) plus the
-    draws', at most ``3 * 0.5 / sqrt(m)`` (0.83% for m >= 32,768).
+    Batches of up to ``sample_above`` values go into the sketch whole. A larger
+    batch contributes ``m`` values drawn uniformly with replacement
+    (``sample_above/2 < m <= sample_above``) with the weight ``2**j = n/m`` each
+    stands for, so sketches built from batches of any size still merge without
+    bias. Rank error: KLL's bound (about 1.33% at k=200, 99% confidence) plus
+    the draws', at most ``3 * 0.5 / sqrt(m)`` (0.83% for m >= 32,768).
     """
 
     _KIND = "kll"
+    _VERSION = 2
 
     def __init__(self, k: int = 200, sample_above: int = 65_536) -> None:
         self.k = k
         self.sample_above = sample_above
-        self.sketch = ds.kll_doubles_sketch(k)
+        self.levels: list[FloatArray] = [np.empty(0)]
+        self.n = 0
+        self.min = math.inf
+        self.max = -math.inf
         self.sampled = False
+        self._state = 0
+
+    # -- update ------------------------------------------------------------------------
 
     def update(self, values: FloatArray, rng: np.random.Generator | None = None) -> Self:
-        n = int(values.size)
+        v = np.asarray(values, dtype=np.float64).ravel()
+        v = v[~np.isnan(v)] if np.isnan(v).any() else v
+        n = int(v.size)
         if n == 0:
             return self
+        self.min = min(self.min, float(v.min()))
+        self.max = max(self.max, float(v.max()))
         if n <= self.sample_above:
-            self.sketch.update(_writable(values))
-            return self
-        j = math.ceil(math.log2(n / self.sample_above))
-        m = n >> j
-        gen = rng if rng is not None else np.random.default_rng()
-        idx = gen.integers(0, n, size=m)  # iid draws from the batch: O(m), not O(n)
-        part = ds.kll_doubles_sketch(self.k)
-        part.update(_writable(values[idx]))
-        for _ in range(1 << j):
-            self.sketch.merge(part)
-        self.sampled = True
+            self._add(0, v)
+        else:
+            j = math.ceil(math.log2(n / self.sample_above))
+            gen = rng if rng is not None else np.random.default_rng(self._state)
+            idx = gen.integers(0, n, size=n >> j)  # iid draws: O(m), not O(n)
+            self._add(j, v[idx])
+            self.sampled = True
+        self.n += n
+        self._compress()
         return self
 
     def merge(self, other: QuantileSketch) -> Self:
-        self.sketch.merge(other.sketch)
+        if other.n == 0:
+            return self
+        for h, items in enumerate(other.levels):
+            if items.size:
+                self._add(h, items)
+        self.n += other.n
+        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
         self.sampled = self.sampled or other.sampled
+        self._state = _splitmix(self._state ^ other._state)[1]
+        self._compress()
         return self
 
+    def _add(self, level: int, items: FloatArray) -> None:
+        while len(self.levels) <= level:
+            self.levels.append(np.empty(0))
+        self.levels[level] = np.concatenate([self.levels[level], items])
+
+    def _capacity(self, level: int) -> int:
+        depth = len(self.levels) - 1 - level
+        return max(_M, math.ceil(self.k * _C**depth))
+
+    def _compress(self) -> None:
+        """While the sketch holds more than its capacity, compact its lowest over-full level."""
+        while sum(lv.size for lv in self.levels) > sum(
+            self._capacity(h) for h in range(len(self.levels))
+        ):
+            h = next(h for h, lv in enumerate(self.levels) if lv.size > self._capacity(h))
+            items = np.sort(self.levels[h])
+            self._state, bits = _splitmix(self._state)
+            keep = np.empty(0)
+            if items.size % 2:  # an odd one out stays at this level (which one: the coin)
+                if bits & 2:
+                    keep, items = items[:1], items[1:]
+                else:
+                    keep, items = items[-1:], items[:-1]
+            self.levels[h] = keep
+            self._add(h + 1, items[bits & 1 :: 2])
+
+    # -- queries -----------------------------------------------------------------------
+
+    def _weighted(self) -> tuple[FloatArray, FloatArray]:
+        items = np.concatenate(self.levels)
+        weights = np.concatenate(
+            [np.full(lv.size, float(1 << h)) for h, lv in enumerate(self.levels)]
+        )
+        order = np.argsort(items)
+        return items[order], np.cumsum(weights[order])
+
+    def is_empty(self) -> bool:
+        return self.n == 0
+
     def quantiles(self, qs: FloatArray) -> FloatArray:
-        if self.sketch.is_empty():
-            return np.full(len(qs), math.nan)
-        return np.asarray(self.sketch.get_quantiles(np.asarray(qs, dtype=np.float64)))
+        """The smallest retained value whose (inclusive) rank reaches each q; min and max exact."""
+        q = np.asarray(qs, dtype=np.float64)
+        if self.n == 0:
+            return np.full(q.size, math.nan)
+        items, cum = self._weighted()
+        pos = np.searchsorted(cum, q * cum[-1], side="left")
+        out = items[np.minimum(pos, items.size - 1)]
+        out = np.where(q <= 0, self.min, np.where(q >= 1, self.max, out))
+        return np.clip(out, self.min, self.max)
 
     def rank(self, value: float) -> float:
-        return float(self.sketch.get_rank(value)) if not self.sketch.is_empty() else math.nan
+        """Estimated share of values below ``value``."""
+        if self.n == 0:
+            return math.nan
+        items, cum = self._weighted()
+        i = int(np.searchsorted(items, value, side="left"))
+        return float(cum[i - 1] / cum[-1]) if i else 0.0
 
     @property
     def rank_error(self) -> float:
         """Documented normalised rank error of the quantiles (99% confidence)."""
-        err = float(self.sketch.normalized_rank_error(False))
+        err: float = 2.296 / math.pow(self.k, 0.9723)  # KLL's single-rank bound, as in DataSketches
         if self.sampled:
             err += 3 * 0.5 / math.sqrt(self.sample_above / 2)
         return err
 
+    # -- bytes -------------------------------------------------------------------------
+
     def to_bytes(self) -> bytes:
-        raw = np.frombuffer(self.sketch.serialize(), dtype=np.uint8)
+        sizes = np.array([lv.size for lv in self.levels], dtype=np.int64)
         return pack(
             self._KIND,
-            1,
-            {"k": self.k, "sample_above": self.sample_above, "sampled": self.sampled},
-            {"sketch": raw},
+            self._VERSION,
+            {
+                "k": self.k,
+                "sample_above": self.sample_above,
+                "sampled": self.sampled,
+                "n": self.n,
+                "min": self.min if self.n else None,
+                "max": self.max if self.n else None,
+                "state": str(self._state),
+            },
+            {"sizes": sizes, "items": np.concatenate(self.levels)},
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> QuantileSketch:
-        _, s, arrs = unpack(cls._KIND, data, 1)
+        version, s, arrs = unpack(cls._KIND, data, cls._VERSION)
         q = cls(int(s["k"]), int(s["sample_above"]))
+        q.sampled = bool(s["sampled"])
+        if version == 1:  # a DataSketches KLL written by driftline 0.1
+            q._from_datasketches(arrs["sketch"].tobytes())
+            return q
+        sizes, items = arrs["sizes"].astype(np.int64), arrs["items"].astype(np.float64)
+        if int(sizes.sum()) != items.size or (sizes < 0).any():
+            raise ProfileFormatError("corrupt KLL sketch: level sizes do not match its items")
+        q.levels = list(np.split(items, np.cumsum(sizes)[:-1])) if sizes.size else [np.empty(0)]
+        q.n = int(s["n"])
+        if q.n:
+            q.min, q.max = float(s["min"]), float(s["max"])
+        q._state = int(s["state"])
+        return q
+
+    def _from_datasketches(self, raw: bytes) -> None:
+        import datasketches as ds
+
         try:
-            q.sketch = ds.kll_doubles_sketch.deserialize(arrs["sketch"].tobytes())
+            old = ds.kll_doubles_sketch.deserialize(raw)
         except (RuntimeError, ValueError) as exc:
             raise ProfileFormatError(f"corrupt KLL sketch: {exc}") from exc
-        q.sampled = bool(s["sampled"])
-        return q
+        if old.is_empty():
+            return
+        by_level: dict[int, list[float]] = {}
+        for item, weight in old:
+            by_level.setdefault(int(weight).bit_length() - 1, []).append(float(item))
+        for h in sorted(by_level):
+            self._add(h, np.array(by_level[h]))
+        self.n = int(old.n)
+        self.min, self.max = float(old.get_min_value()), float(old.get_max_value())

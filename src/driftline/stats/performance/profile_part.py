@@ -6,16 +6,18 @@ columns), every ``DatasetProfile.update`` also folds the batch into a
 chunked, online (window) and distributed profiles all carry their realized
 performance and merge it like every other accumulator.
 
-- Task: a categorical or boolean target means classification (binary with two
-  classes), a numeric target regression; ``PerformanceSpec(task=...)``
-  overrides it (or set the target's kind in the schema).
+- Task: score columns, or a categorical or boolean target, mean classification
+  (binary with two classes), a numeric target regression (a 0/1 target is
+  read as classes: :func:`driftline.schema.settle_task`);
+  ``PerformanceSpec(task=...)`` overrides it (or set the target's kind).
 - Classes: given (``classes=``), else the names of several score columns (one
   per class, e.g. ``p_cat``/``p_dog``: a common prefix up to a separator is
   dropped), else for one score column the two labels of the first labelled
   batch (0/1 and booleans need none), else learned from the labels (no scores).
   With fixed classes a label of another class is excluded and counted
   (``excluded["unknown_class"]``), never folded in.
-- Rows with a missing target are unlabelled: counted, excluded.
+- Rows with a missing target are unlabelled: counted, excluded. A batch
+  without the target column at all (labels come later) is all unlabelled.
 - Top-class confidence (mean max probability) is summed over *all* rows with
   valid scores, labelled or not, for the confidence-collapse signal.
 - Per segment column, one accumulator per value: exact for the first
@@ -177,6 +179,9 @@ class PerformancePart:
     def _read(self, table: pa.Table) -> tuple[_Batch, npt.NDArray[np.bool_], int]:
         spec = self.spec
         n_bad = 0
+        if spec.target not in table.column_names:  # no labels yet: every row unlabelled
+            nulls = pa.chunked_array([pa.nulls(table.num_rows, pa.float64())])
+            table = table.append_column(spec.target, nulls)
         pred: npt.NDArray[Any] | None = None
         if spec.task == "regression":
             y, n_bad_t = numeric_column(table.column(spec.target), spec.target)

@@ -16,9 +16,9 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from datasketches import kll_doubles_sketch
 
 from driftline.errors import InputError, ProfileFormatError
+from driftline.stats.accumulators.quantiles import QuantileSketch
 from driftline.stats.performance import _codec
 from driftline.stats.performance._labels import numeric_values
 
@@ -56,8 +56,8 @@ class RegressionMetrics:
         self._sum_ape = 0.0
         self._exact = True
         self._buf: list[Floats] = []
-        self._kll_err = kll_doubles_sketch(sketch_k)
-        self._kll_abs = kll_doubles_sketch(sketch_k)
+        self._kll_err = QuantileSketch(sketch_k)
+        self._kll_abs = QuantileSketch(sketch_k)
         self.excluded: dict[str, int] = dict.fromkeys(_EXCLUSIONS, 0)
 
     def update(self, y_true: Any, y_pred: Any) -> Self:
@@ -120,9 +120,8 @@ class RegressionMetrics:
             (self._kll_err, other._kll_err, "_kll_err"),
             (self._kll_abs, other._kll_abs, "_kll_abs"),
         ):
-            merged = kll_doubles_sketch.deserialize(mine.serialize())
-            merged.merge(theirs)
-            setattr(out, name, merged)
+            merged = QuantileSketch.from_bytes(mine.to_bytes())
+            setattr(out, name, merged.merge(theirs))
         if self._exact and other._exact and out.n <= self.exact_cap:
             out._buf = [*self._buf, *other._buf]
         else:
@@ -159,8 +158,8 @@ class RegressionMetrics:
                 q_err = np.quantile(err, ERROR_QUANTILES)
                 q_abs = np.quantile(np.abs(err), ABS_ERROR_QUANTILES)
             else:
-                q_err = self._kll_err.get_quantiles(list(ERROR_QUANTILES))
-                q_abs = self._kll_abs.get_quantiles(list(ABS_ERROR_QUANTILES))
+                q_err = self._kll_err.quantiles(np.array(ERROR_QUANTILES))
+                q_abs = self._kll_abs.quantiles(np.array(ABS_ERROR_QUANTILES))
             out["error_quantiles"] = {
                 _qname(q): float(v) for q, v in zip(ERROR_QUANTILES, q_err, strict=True)
             }
@@ -182,7 +181,7 @@ class RegressionMetrics:
             "exact": self._exact,
             "excluded": self.excluded,
         }
-        blobs = {"kll_err": self._kll_err.serialize(), "kll_abs": self._kll_abs.serialize()}
+        blobs = {"kll_err": self._kll_err.to_bytes(), "kll_abs": self._kll_abs.to_bytes()}
         return _codec.encode(_KIND, _VERSION, meta, {"errors": self._errors()}, blobs)
 
     @classmethod
@@ -200,11 +199,22 @@ class RegressionMetrics:
             if errors.ndim != 1 or (out._exact and errors.size != out.n):
                 raise ValueError("error buffer does not match the row count")
             out._buf = [errors] if errors.size else []
-            out._kll_err = kll_doubles_sketch.deserialize(blobs["kll_err"])
-            out._kll_abs = kll_doubles_sketch.deserialize(blobs["kll_abs"])
+            out._kll_err = _sketch(blobs["kll_err"], out.sketch_k)
+            out._kll_abs = _sketch(blobs["kll_abs"], out.sketch_k)
         except (KeyError, TypeError, ValueError, RuntimeError, InputError) as exc:
             raise ProfileFormatError(f"{_KIND}: corrupt data ({exc})") from exc
         return out
+
+
+def _sketch(blob: bytes, k: int) -> QuantileSketch:
+    """A quantile sketch from its bytes, or from a DataSketches KLL (written by driftline 0.1)."""
+    if blob[:4] == b"DLA1":
+        return QuantileSketch.from_bytes(blob)
+    from driftline.stats._codec import pack
+
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    old = pack("kll", 1, {"k": k, "sample_above": 65_536, "sampled": False}, {"sketch": raw})
+    return QuantileSketch.from_bytes(old)
 
 
 def _qname(q: float) -> str:

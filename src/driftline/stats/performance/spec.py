@@ -95,9 +95,15 @@ class PerformanceSpec:
         if not targets or not (predictions or scores):
             return None
         target = schema[targets[0]]
-        if task is None:
-            task = "regression" if target.kind is Kind.NUMERIC else "classification"
+        if task is None:  # score columns mean a classifier, whatever the target's values
+            numeric = target.kind is Kind.NUMERIC and not scores
+            task = "regression" if numeric else "classification"
         task = "classification" if task in ("binary", "multiclass") else task
+        if task == "regression" and scores:
+            raise InputError(
+                f"task regression takes no score columns, but {list(scores)} have role score: "
+                "drop them (--scores) or make the task classification (--task)"
+            )
         bad = [schema[s].name for s in scores if schema[s].kind is not Kind.NUMERIC]
         if bad and task == "classification":
             if not strict:
@@ -108,8 +114,6 @@ class PerformanceSpec:
             fixed = tuple(normalise_classes(list(classes)))
         elif task == "classification" and len(scores) > 1:
             fixed = tuple(classes_from_names(scores))
-        if task == "regression":
-            scores = ()
         return cls(
             target=target.name,
             prediction=predictions[0] if predictions else None,

@@ -1,0 +1,109 @@
+"""Too little data is its own verdict: never a PASS, never "NO DRIFT"."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from driftline.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    res = runner.invoke(app, [str(a) for a in args])
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res.exit_code, res.stdout, res.stderr
+
+
+def head(files: dict[str, Path], tmp_path: Path, n: int) -> Path:
+    out = tmp_path / f"head{n}.parquet"
+    pq.write_table(pq.read_table(files["same"]).slice(0, n), out)
+    return out
+
+
+@pytest.mark.parametrize("rows", [1, 29])
+def test_check_on_a_tiny_batch_exits_3_with_insufficient_data(
+    files: dict[str, Path], tmp_path: Path, rows: int
+) -> None:
+    tiny = head(files, tmp_path, rows)
+    code, out, _ = run("check", files["ref"], tiny, "--fail-on", "drift")
+    assert code == 3, out
+    assert out.startswith("INSUFFICIENT DATA")
+    assert f"the current data has {rows} row" in out and "at least 30" in out
+    code, out, _ = run("check", files["ref"], tiny)  # quality may fail too: never a PASS
+    assert code in (1, 3) and not out.startswith("PASS")
+    assert "insufficient data" in out
+
+
+def test_on_insufficient_fail_and_warn(files: dict[str, Path], tmp_path: Path) -> None:
+    tiny = head(files, tmp_path, 29)
+    drift = ("--fail-on", "drift")
+    code, out, _ = run("check", files["ref"], tiny, *drift, "--on-insufficient", "fail")
+    assert code == 1 and out.startswith("FAIL")
+    code, out, err = run("check", files["ref"], tiny, *drift, "--on-insufficient", "warn")
+    assert code == 0
+    assert out.startswith("INSUFFICIENT DATA") and "warning: insufficient data" in err
+    cfg = tmp_path / "driftline.yaml"
+    cfg.write_text("check:\n  fail_on: [drift]\n  on_insufficient: warn\n")
+    code, _, err = run("check", files["ref"], tiny, "--config", cfg)
+    assert code == 0 and "warning" in err
+    code, _, err = run("check", files["ref"], tiny, "--on-insufficient", "ignore")
+    text = " ".join(err.split())  # Rich may wrap the usage error box
+    assert code == 2 and "'--on-insufficient'" in text and "'ignore'" in text
+
+
+def test_enough_rows_get_a_verdict(files: dict[str, Path], tmp_path: Path) -> None:
+    code, out, _ = run("check", files["ref"], head(files, tmp_path, 300), "--fail-on", "drift")
+    assert code == 0 and out.startswith("PASS"), out
+
+
+def test_report_on_an_empty_file_says_insufficient_data(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    js = tmp_path / "r.json"
+    html = tmp_path / "r.html"
+    code, out, _ = run("report", files["ref"], head(files, tmp_path, 0), "-o", html, "--json", js)
+    assert code == 0  # report is not a gate
+    assert out.startswith("INSUFFICIENT DATA") and "NO DRIFT" not in out
+    ds = json.loads(js.read_text())["dataset"]
+    assert ds["verdict"] == "insufficient_data" and ds["drifted"] is False
+    assert "0 rows" in ds["reason"]
+    assert "Insufficient data" in html.read_text() and "No drift" not in html.read_text()
+
+
+def test_junit_reports_too_little_data_as_an_error(files: dict[str, Path], tmp_path: Path) -> None:
+    junit = tmp_path / "out.xml"
+    tiny = head(files, tmp_path, 5)
+    code, _, _ = run("check", files["ref"], tiny, "--junit", junit, "--fail-on", "drift")
+    assert code == 3
+    root = ET.parse(junit).getroot()
+    assert root.get("errors") == "1"
+    case = root.find("testsuite[@name='driftline.data']/testcase")
+    assert case is not None and case.find("error") is not None
+
+
+def test_check_json_has_the_data_check(files: dict[str, Path], tmp_path: Path) -> None:
+    js = tmp_path / "c.json"
+    run("check", files["ref"], head(files, tmp_path, 10), "--json", js)
+    checks = json.loads(js.read_text())["checks"]
+    assert checks[0]["suite"] == "data" and checks[0]["status"] == "error"
+
+
+def test_a_short_chunk_has_no_verdict(files: dict[str, Path], tmp_path: Path) -> None:
+    """100 chunks of 29 rows: each chunk says "insufficient data" instead of "no drift"."""
+    cur = head(files, tmp_path, 2900)
+    js = tmp_path / "w.json"
+    args = ["report", files["ref"], cur, "-o", tmp_path / "w.html", "--json", js]
+    code, _, _ = run(*args, "--chunk-by", "100")
+    assert code == 0
+    chunks = json.loads(js.read_text())["chunks"]
+    assert len(chunks) == 100
+    assert all(c["dataset"]["verdict"] == "insufficient_data" for c in chunks)
+    assert all("29 rows" in c["dataset"]["reason"] for c in chunks)
