@@ -79,6 +79,7 @@ def profile(
     batch_rows: int | None = None,
     performance: PerformanceSpec | str | None = "auto",
     task: str | None = None,
+    estimation_size: int = 100_000,
 ) -> DatasetProfile:
     """Profile ``data`` in one pass, in bounded memory.
 
@@ -95,7 +96,10 @@ def profile(
     "binary", "multiclass", "regression") overrides the task the target and
     score columns imply (score columns, or a 0/1 target, mean classification).
     ``seed`` seeds the samples; the default (None) is a fixed seed, so the same
-    data gives the same profile.
+    data gives the same profile. ``estimation_size``: rows kept of
+    the columns CBPE/DLE are fitted on when this profile is a reference
+    (target, prediction, scores; features for regression): every row of a
+    reference up to this size.
     """
     try:
         from driftline.stats.profile import build_profile
@@ -113,6 +117,7 @@ def profile(
         batch_rows=batch_rows,
         performance=performance,
         task=task,
+        estimation_size=estimation_size,
     )
 
 

@@ -195,7 +195,9 @@ def _performance(perf: Mapping[str, Any] | None) -> str:
 <h2>Prediction quality</h2>
 <p class="lead">Task {escape(str(perf.get("task", "")))} · {cols} ·
 {fmt(perf.get("n_labelled"))} labelled predictions. Realized metrics use the labels;
-estimated ones are computed from the model's scores without labels, with a 95% interval.</p>
+estimated ones are computed from the model's scores without labels, with a 95% interval
+for the realized metric (label noise of a chunk this size and the estimator's own
+uncertainty; it assumes the relation of labels to inputs has not changed).</p>
 {'<ul class="lead">' + warnings + "</ul>" if warnings else ""}
 <table><thead><tr><th>metric</th><th class="num">reference</th><th class="num">realized</th>
 <th class="num">estimated</th><th class="num">interval</th></tr></thead><tbody>{body}</tbody>

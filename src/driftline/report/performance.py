@@ -2,11 +2,14 @@
 
 Realized metrics come from the current profile's performance accumulator
 (exact, over every labelled row). Estimated metrics come from CBPE
-(classifiers: fitted on the reference's joint reservoir sample of scores and
-target) or DLE (regression: features + prediction -> error), applied to the
-current profile's reservoir sample: exact up to the reservoir size, a uniform
-sample beyond. The fitted estimator is cached per reference profile, so
-chunks and windows compared with one reference fit it once.
+(classifiers: fitted on the reference's joint sample of scores and target) or
+DLE (regression: features + prediction -> error), applied to the current
+profile's reservoir sample: exact up to the reservoir size, a uniform sample
+beyond. A reference profiled by ``build_profile`` keeps these columns for up
+to ``ESTIMATION_ROWS`` (100k) rows, so the estimator sees every row of
+references up to that size, in an order that does not depend on the seed.
+The fitted estimator is cached per reference profile, so chunks and windows
+compared with one reference fit it once.
 """
 
 from __future__ import annotations
@@ -80,6 +83,19 @@ def joint_sample(profile: DatasetProfile, columns: list[str]) -> dict[str, npt.N
     return out
 
 
+def canonical_order(sample: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+    """The sample's rows sorted by their numeric values, not by their random sampling keys.
+
+    A reference profile holding every row then gives the same fit whatever the
+    seed it was profiled with (the fits depend on row order through their folds).
+    """
+    numeric = [v for v in sample.values() if v.dtype.kind in "biuf"]
+    if not numeric:
+        return sample
+    order = np.lexsort([np.nan_to_num(v.astype(np.float64), nan=np.inf) for v in numeric])
+    return {k: v[order] for k, v in sample.items()}
+
+
 def as_classes(values: npt.NDArray[Any], classes: list[Label]) -> npt.NDArray[Any]:
     """Reservoir strings (or floats) -> class labels; anything else -> None (missing)."""
     lookup: dict[str, Label] = {str(c): c for c in classes}
@@ -117,7 +133,7 @@ def _estimator(ref: DatasetProfile, spec: PerformanceSpec, seed: int) -> Any:
 
         feats = _feature_names(ref)
         assert spec.prediction is not None
-        sample = joint_sample(ref, [spec.target, spec.prediction, *feats])
+        sample = canonical_order(joint_sample(ref, [spec.target, spec.prediction, *feats]))
         est: Any = DLE(seed=seed, n_threads=1).fit(
             _frame(sample, ref, feats), sample[spec.prediction], sample[spec.target]
         )
@@ -125,7 +141,7 @@ def _estimator(ref: DatasetProfile, spec: PerformanceSpec, seed: int) -> Any:
         from driftline.stats.estimation import CBPE
 
         classes = part.classes
-        sample = joint_sample(ref, [spec.target, *spec.scores])
+        sample = canonical_order(joint_sample(ref, [spec.target, *spec.scores]))
         y = as_classes(sample[spec.target], classes)
         est = CBPE(classes=classes, seed=seed).fit(_scores(sample, spec), y)
     _FITTED[ref] = (key, est)
@@ -180,6 +196,7 @@ def estimate(
         "n": res.n,
         "computed": "reservoir" if res.n < cur.n_rows else "exact",
         "n_reference": est.n_reference,
+        "n_reference_rows": ref.n_rows,
         "excluded": res.excluded,
         **res.details,
     }

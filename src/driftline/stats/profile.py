@@ -43,6 +43,10 @@ DEFAULT_SEED = 0
 #: Dataset profiles with a performance part are written as version 2; without one
 #: as version 1, which every driftline reads.
 DATASET_FORMAT_VERSION = 2
+#: Rows :func:`build_profile` keeps of the columns performance estimation is fitted on
+#: (target, prediction, scores; features too for regression), so that CBPE/DLE fitted on
+#: a reference profile see every row of references up to this size (issue 12, item 6).
+ESTIMATION_ROWS = 100_000
 
 __all__ = [
     "CATEGORY_KINDS",
@@ -63,6 +67,13 @@ class DatasetProfile:
     :class:`~driftline.stats.performance.profile_part.PerformancePart`
     (``performance="auto"`` infers it from the roles; pass a
     :class:`PerformanceSpec` to set the task or classes, or None for none).
+
+    ``estimation_size``: with a performance part, the columns CBPE/DLE are
+    fitted on (target, prediction, scores, and the features of a regression
+    model) keep a uniform sample of this many rows instead of
+    ``reservoir_size`` (None: the same). The two samples are nested: the
+    other columns' sample is the part of the larger one with the smallest
+    keys, so joint samples across all columns still line up.
     """
 
     _KIND = "dataset"
@@ -72,14 +83,12 @@ class DatasetProfile:
         schema: Schema,
         reservoir_size: int = 10_000,
         performance: PerformanceSpec | str | None = "auto",
+        estimation_size: int | None = None,
     ) -> None:
         self.schema = schema
         self.reservoir_size = reservoir_size
         self.n_rows = 0
         self.rows = DistinctCount(p=14)
-        self.columns: dict[str, ColumnProfile] = {
-            s.name: ColumnProfile(s, reservoir_size) for s in schema
-        }
         self.mixed_type_columns: set[str] = set()
         if performance == "auto":
             performance = PerformanceSpec.infer(schema, strict=False)
@@ -88,6 +97,17 @@ class DatasetProfile:
                 f"performance: expected 'auto', a PerformanceSpec or None, got {performance!r}"
             )
         self.performance = None if performance is None else PerformancePart(performance)
+        big = max(estimation_size or 0, reservoir_size)
+        spec = self.performance.spec if self.performance is not None else None
+        wide = estimation_columns(schema, spec) if big > reservoir_size else set()
+        self.columns: dict[str, ColumnProfile] = {
+            s.name: ColumnProfile(s, big if s.name in wide else reservoir_size) for s in schema
+        }
+
+    @property
+    def estimation_size(self) -> int:
+        """Rows the largest column sample keeps (``reservoir_size`` unless widened)."""
+        return max([self.reservoir_size, *(c.reservoir.size for c in self.columns.values())])
 
     def __repr__(self) -> str:
         return f"DatasetProfile(rows={self.n_rows}, columns={len(self.columns)})"
@@ -127,14 +147,23 @@ class DatasetProfile:
             raise InputError(f"batch lacks column(s) {', '.join(missing)} of the profile")
         if self.performance is not None:  # first: it checks everything before changing state
             self.performance.update(table)
-        idx, keys = bottom_k_keys(n, self.reservoir_size, gen)
+        size = self.reservoir_size
+        idx, keys = bottom_k_keys(n, self.estimation_size, gen)
+        small_idx, small_keys = idx, keys
+        if idx.size > size:  # the usual sample: the smallest keys of the wider one
+            keep = np.argpartition(keys, size - 1)[:size]
+            small_idx, small_keys = idx[keep], keys[keep]
         names = list(self.columns)
         seeds = gen.integers(0, 2**63, size=len(names))
 
         def work(i: int) -> np.ndarray | None:
             col = self.columns[names[i]]
+            wide = col.reservoir.size > size
             return col.update(
-                table.column(names[i]), idx, keys, np.random.default_rng(int(seeds[i]))
+                table.column(names[i]),
+                idx if wide else small_idx,
+                keys if wide else small_keys,
+                np.random.default_rng(int(seeds[i])),
             )
 
         row_hash = np.zeros(n, dtype=np.uint64)
@@ -251,6 +280,16 @@ def is_profile_file(path: str | Path) -> bool:
     return head[:4] == b"DLA1" and head[6:13] == b"dataset"
 
 
+def estimation_columns(schema: Schema, performance: PerformanceSpec | None) -> set[str]:
+    """The columns CBPE/DLE are fitted on: target, prediction, scores (+ features for DLE)."""
+    if performance is None:
+        return set()
+    out = set(performance.columns)
+    if performance.task == "regression":
+        out |= {s.name for s in schema if s.role is Role.FEATURE}
+    return out & set(schema.names)
+
+
 def build_profile(
     data: Any,
     schema: Schema | dict[str, Any] | str | Path | None = None,
@@ -262,6 +301,7 @@ def build_profile(
     performance: PerformanceSpec | str | Callable[[Schema], Any] | None = "auto",
     task: str | None = None,
     like: Schema | None = None,
+    estimation_size: int | None = ESTIMATION_ROWS,
 ) -> DatasetProfile:
     """Profile ``data`` in one pass; see :func:`driftline.profile`.
 
@@ -270,6 +310,8 @@ def build_profile(
     ``seed`` seeds the samples (reservoirs, large-batch quantile draws); None is
     :data:`DEFAULT_SEED`, so the same data always gives the same profile.
     ``task`` and ``like`` (the reference's schema): see :func:`resolve_schema`.
+    ``estimation_size``: rows kept of the columns CBPE/DLE are fitted on
+    (:data:`ESTIMATION_ROWS` by default; see :class:`DatasetProfile`).
     """
     from driftline.io import DEFAULT_BATCH_ROWS, open_source
 
@@ -281,14 +323,14 @@ def build_profile(
         if prof is None:  # the first batch is the sample the schema is inferred from
             resolved = resolve_schema(schema, source.schema, table, task, like)
             perf = performance(resolved) if callable(performance) else performance
-            prof = DatasetProfile(resolved, reservoir_size, perf)
+            prof = DatasetProfile(resolved, reservoir_size, perf, estimation_size)
         prof.update(table.select(prof.schema.names), rng)
         if progress is not None:
             progress(table.num_rows)
     if prof is None:  # no batch at all: an empty file or frame
         resolved = resolve_schema(schema, source.schema, None, task, like)
         perf = performance(resolved) if callable(performance) else performance
-        prof = DatasetProfile(resolved, reservoir_size, perf)
+        prof = DatasetProfile(resolved, reservoir_size, perf, estimation_size)
     prof.mixed_type_columns = set(source.mixed_columns)
     return prof
 

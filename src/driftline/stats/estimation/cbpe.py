@@ -16,10 +16,14 @@ Steps:
    matrix -> metrics (ratios of expectations), and ROC AUC as the expected
    share of correctly ordered (positive, negative) pairs under the model's
    own score order.
-3. The band: labels are drawn ``n_simulations`` times from the calibrated
-   probabilities, the metric is computed on each draw, and the central
-   ``confidence`` interval is reported. It is the sampling error of the
-   realized metric on a chunk this size *if the calibration still holds*.
+3. The band: an interval for the chunk's *realized* metric. Labels are drawn
+   ``n_simulations`` times, each time from the probabilities of one of
+   ``n_boot`` calibration maps fitted to bootstrap resamples of the
+   reference, the metric is computed on each draw, and the central
+   ``confidence`` interval is reported. So it holds both the label noise of a
+   chunk this size and the calibration's own uncertainty (how well the
+   reference pins down P(y | score)), *if the calibration still holds* in
+   the chunk (no concept shift).
 
 CBPE assumes no concept shift: P(y | score) must be the same in the chunk as
 in the reference. Covariate shift is fine; a change in what the labels mean
@@ -35,7 +39,12 @@ import numpy as np
 import numpy.typing as npt
 
 from driftline.errors import InputError, require
-from driftline.stats.estimation._calibration import CalibrationTest, calibration_test
+from driftline.stats.estimation._calibration import (
+    CalibrationTest,
+    IsotonicMaps,
+    calibration_test,
+    renormalise,
+)
 from driftline.stats.estimation._inputs import (
     Band,
     EstimationResult,
@@ -82,11 +91,15 @@ class CBPE:
         confidence: float = 0.95,
         prob_tolerance: float = 1e-6,
         seed: int = 0,
+        n_boot: int = 20,
     ) -> None:
         if calibration not in ("auto", "always", "never"):
             raise InputError("calibration: allowed values are 'auto', 'always', 'never'")
-        if not 0 < confidence < 1 or n_simulations < 10:
-            raise InputError("CBPE: 0 < confidence < 1 and n_simulations >= 10 are required")
+        if not 0 < confidence < 1 or n_simulations < 10 or not 1 <= n_boot <= n_simulations:
+            raise InputError(
+                "CBPE: 0 < confidence < 1, n_simulations >= 10 and "
+                "1 <= n_boot <= n_simulations are required"
+            )
         self.classes: list[Label] = normalise_classes(classes) if classes is not None else []
         self.threshold = threshold
         self.calibration = calibration
@@ -95,9 +108,10 @@ class CBPE:
         self.confidence = confidence
         self.prob_tolerance = prob_tolerance
         self.seed = seed
+        self.n_boot = n_boot
         self.calibration_tests: list[CalibrationTest] = []
         self.calibrated = False
-        self._calibrators: list[Any] = []
+        self._maps = IsotonicMaps(n_boot, seed)
         self.n_reference = 0
 
     @property
@@ -146,27 +160,31 @@ class CBPE:
         ]
         failed = any(t.miscalibrated for t in self.calibration_tests)
         self.calibrated = self.calibration == "always" or (self.calibration == "auto" and failed)
-        self._calibrators = []
-        if self.calibrated:
-            require("sklearn", "ml")
-            from sklearn.isotonic import IsotonicRegression
-
-            for col, t in zip(columns, targets, strict=True):
-                iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-                self._calibrators.append(iso.fit(col, t.astype(np.float64)))
+        require("sklearn", "ml")
+        self._maps = IsotonicMaps(self.n_boot, self.seed).fit(columns, targets)
         self.n_reference = int(idx.size)
         return self
 
     def calibrate(self, scores: Floats) -> Floats:
         """Calibrated probabilities for checked scores ((n,) or (n, k))."""
-        if not self.calibrated:
-            return scores
-        if scores.ndim == 1:
-            out: Floats = self._calibrators[0].predict(scores)
-            return out
-        q = np.column_stack([iso.predict(scores[:, c]) for c, iso in enumerate(self._calibrators)])
-        sums = q.sum(axis=1, keepdims=True)
-        return np.where(sums > 0, q / np.where(sums > 0, sums, 1.0), scores)
+        return self._maps.predict(scores) if self.calibrated else scores
+
+    def _draw_probabilities(self, scores: Floats, base: Floats) -> list[Floats]:
+        """``base`` moved by each bootstrap map's difference from the whole-reference map.
+
+        Every other difference is applied with its sign flipped, so the draws
+        spread symmetrically around ``base`` by the calibration's mean squared
+        error as the bootstrap sees it: its variance plus its bias (maps fitted
+        to resamples, rows repeated, are more extreme than the whole-reference
+        map, as that one is more extreme than the truth).
+        """
+        full = self._maps.predict(scores)
+        out = []
+        for b in range(self.n_boot):
+            sign = 1.0 if b % 2 == 0 else -1.0
+            q = np.clip(base + sign * (self._maps.predict(scores, b) - full), 0.0, 1.0)
+            out.append(renormalise(q, base) if q.ndim == 2 else q)
+        return out
 
     # -- estimate --------------------------------------------------------------------
 
@@ -201,18 +219,34 @@ class CBPE:
         s, pred = s[~bad], pred[~bad]
         details = {
             "calibrated": self.calibrated,
-            "band": f"{self.confidence:.0%} interval of the metric over "
-            f"{self.n_simulations} label sets drawn from the calibrated probabilities",
+            "confidence": self.confidence,
+            "band": f"{self.confidence:.0%} interval of the realized metric without concept "
+            f"shift: label noise of {self.n_simulations} label sets drawn from calibration "
+            f"maps fitted to {self.n_boot} bootstrap resamples of the reference",
         }
         if s.shape[0] == 0:
             return EstimationResult("cbpe", 0, {}, excluded, details)
         q = self.calibrate(s)
+        q_auc = self._maps.predict(s, centred=True) if self.calibrated else s
+        qs = self._draw_probabilities(s, q)
         rng = np.random.default_rng(self.seed)
+        sim = (rng, self.n_simulations, self.confidence)
         if k == 2:
-            metrics = _estimate_binary(s, q, pred == 1, rng, self.n_simulations, self.confidence)
+            metrics = _estimate_binary(s, (q, q_auc), qs, pred == 1, *sim)
         else:
-            metrics = _estimate_multiclass(s, q, pred, rng, self.n_simulations, self.confidence)
+            metrics = _estimate_multiclass(s, (q, q_auc), qs, pred, *sim)
         return EstimationResult("cbpe", int(s.shape[0]), metrics, excluded, details)
+
+
+def _blocks(n_sim: int, n: int, qs: list[Floats]) -> list[tuple[int, Floats]]:
+    """(simulations, probabilities) blocks: each map an equal share, about 2M values a block."""
+    per_map = np.diff(np.linspace(0, n_sim, len(qs) + 1).round().astype(int))
+    out = []
+    for count, qb in zip(per_map.tolist(), qs, strict=True):
+        for part in np.array_split(np.arange(count), max(1, count * n // 2_000_000)):
+            if part.size:
+                out.append((int(part.size), qb))
+    return out
 
 
 def _avg_ranks(s: Floats) -> Floats:
@@ -259,13 +293,15 @@ def _bands(
 
 def _estimate_binary(
     s: Floats,
-    q: Floats,
+    q_pair: tuple[Floats, Floats],
+    qs: list[Floats],
     pred_pos: npt.NDArray[np.bool_],
     rng: np.random.Generator,
     n_sim: int,
     confidence: float,
 ) -> dict[str, Band]:
     n = s.size
+    q, q_auc = q_pair
     tp, fp = q[pred_pos].sum(), (1 - q[pred_pos]).sum()
     fn, tn = q[~pred_pos].sum(), (1 - q[~pred_pos]).sum()
     expected: dict[str, float | None] = {
@@ -273,12 +309,13 @@ def _estimate_binary(
         "precision": float(_ratio(tp, tp + fp)),
         "recall": float(_ratio(tp, tp + fn)),
         "f1": float(_ratio(2 * tp, 2 * tp + fp + fn)),
-        "roc_auc": _expected_auc(s, q),
+        "roc_auc": _expected_auc(s, q_auc),
     }
+    auc_shift = _shift(expected["roc_auc"], _expected_auc(s, q))
     ranks = _avg_ranks(s)
     draws: dict[str, list[float]] = {m: [] for m in CBPE_METRICS}
-    for chunk in np.array_split(np.arange(n_sim), max(1, n_sim * n // 2_000_000)):
-        y = rng.random((chunk.size, n)) < q
+    for chunk, qb in _blocks(n_sim, n, qs):
+        y = rng.random((chunk, n)) < qb
         d_tp = (y & pred_pos).sum(axis=1)
         d_fp = pred_pos.sum() - d_tp
         d_p = y.sum(axis=1)
@@ -291,30 +328,31 @@ def _estimate_binary(
         d_n = n - d_p
         with np.errstate(invalid="ignore", divide="ignore"):
             auc = (y @ ranks - d_p * (d_p + 1) / 2) / (d_p * d_n)
-        draws["roc_auc"] += list(np.where((d_p > 0) & (d_n > 0), auc, np.nan))
+        draws["roc_auc"] += list(np.where((d_p > 0) & (d_n > 0), auc + auc_shift, np.nan))
     return _bands(expected, {m: np.asarray(v) for m, v in draws.items()}, confidence)
 
 
 def _estimate_multiclass(
     s: Floats,
-    q: Floats,
+    q_pair: tuple[Floats, Floats],
+    qs: list[Floats],
     pred: Ints,
     rng: np.random.Generator,
     n_sim: int,
     confidence: float,
 ) -> dict[str, Band]:
+    q, q_auc = q_pair
     n, k = q.shape
     cm = np.zeros((k, k))  # expected counts: rows true class, columns predicted
     for c in range(k):
         cm[:, c] = q[pred == c].sum(axis=0)
     expected: dict[str, float | None] = _macro_from_cm(cm)
-    aucs = [_expected_auc(s[:, c], q[:, c]) for c in range(k)]
-    defined = [a for a in aucs if a is not None]
-    expected["roc_auc"] = float(np.mean(defined)) if defined else None
+    expected["roc_auc"] = _macro_auc(s, q_auc)
+    auc_shift = _shift(expected["roc_auc"], _macro_auc(s, q))
     ranks = np.column_stack([_avg_ranks(s[:, c]) for c in range(k)])
-    cum = np.cumsum(q, axis=1)
     draws: dict[str, list[float]] = {m: [] for m in CBPE_METRICS}
-    for _ in range(n_sim):
+    for i in range(n_sim):
+        cum = np.cumsum(qs[i * len(qs) // n_sim], axis=1)
         y = np.minimum((cum < rng.random((n, 1))).sum(axis=1), k - 1)
         d_cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.float64)
         for name, value in _macro_from_cm(d_cm).items():
@@ -325,8 +363,19 @@ def _estimate_multiclass(
             p_c = is_c.sum()
             if 0 < p_c < n:
                 d_aucs.append((ranks[is_c, c].sum() - p_c * (p_c + 1) / 2) / (p_c * (n - p_c)))
-        draws["roc_auc"].append(float(np.mean(d_aucs)) if d_aucs else np.nan)
+        draws["roc_auc"].append(float(np.mean(d_aucs)) + auc_shift if d_aucs else np.nan)
     return _bands(expected, {m: np.asarray(v) for m, v in draws.items()}, confidence)
+
+
+def _macro_auc(s: Floats, q: Floats) -> float | None:
+    aucs = [_expected_auc(s[:, c], q[:, c]) for c in range(q.shape[1])]
+    defined = [a for a in aucs if a is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def _shift(target: float | None, drawn_around: float | None) -> float:
+    """Moves draws made from the stepped map to centre on the centred map's ROC AUC."""
+    return 0.0 if target is None or drawn_around is None else target - drawn_around
 
 
 def _macro_from_cm(cm: Floats) -> dict[str, float | None]:

@@ -10,11 +10,15 @@ towards the reference mean loss by the weight that minimises the out-of-fold
 squared error (0: the model only learned noise, 1: trust it fully), which
 keeps small references (a few hundred rows) from overfitting.
 
-The band: out-of-fold predictions on the reference give the loss models'
+The band, an interval for the chunk's realized metric, has two parts.
+Label noise: out-of-fold predictions on the reference give the loss models'
 residuals relative to their prediction; the realized chunk metric differs from
 the estimate by the mean of such residuals, whose standard error is
-``c * sqrt(sum(pred_i²)) / n`` with ``c²`` the mean squared relative residual.
-So the band widens on chunks whose rows the loss model expects to be hard.
+``c * sqrt(sum(pred_i²)) / n`` with ``c²`` the mean squared relative residual
+(so the band widens on chunks whose rows the loss model expects to be hard).
+The loss models' own uncertainty: the ``n_folds`` cross-validation models
+each estimate the chunk too, and their delete-a-fold jackknife variance,
+``(K - 1) / K * sum((est_k - mean)²)``, is added.
 
 DLE assumes the loss given the inputs is the same as in the reference (no
 concept shift) and that the chunk stays where the reference has data; far
@@ -139,6 +143,7 @@ class DLE:
         self._models: dict[str, Any] = {}
         self._rel_sd: dict[str, float] = {}
         self._shrink: dict[str, tuple[float, float]] = {}
+        self._folds: dict[str, list[Any]] = {}
         self.n_reference = 0
 
     def _design(self, features: Any, y_pred: Any, fit: bool) -> tuple[Floats, Floats]:
@@ -199,11 +204,14 @@ class DLE:
         folds = KFold(self.n_folds, shuffle=True, random_state=self.seed)
         for name, target in targets.items():
             oof = np.empty_like(target)
+            self._folds[name] = []
             for train, test in folds.split(x):
                 if target[train].sum() > 0:
-                    oof[test] = self._model().fit(x[train], target[train]).predict(x[test])
+                    model = self._model().fit(x[train], target[train])
+                    oof[test] = model.predict(x[test])
                 else:
-                    oof[test] = 0.0
+                    model, oof[test] = None, 0.0
+                self._folds[name].append(model)
             # shrink towards the reference mean as far as cross-validation says:
             # a loss model fitted on few rows mostly learns noise
             mean = float(target.mean())
@@ -236,7 +244,10 @@ class DLE:
         bad = np.isnan(pred)
         x = x[~bad]
         details = {
-            "band": f"{self.confidence:.0%} normal interval from out-of-fold residuals",
+            "band": f"{self.confidence:.0%} normal interval of the realized metric without "
+            f"concept shift: label noise from out-of-fold residuals and the loss models' own "
+            f"uncertainty (jackknife over the {self.n_folds} cross-validation models)",
+            "confidence": self.confidence,
             "shrinkage": self.shrinkage,
         }
         excluded = {"missing_prediction": int(bad.sum())}
@@ -246,12 +257,20 @@ class DLE:
         z = float(norm.ppf(0.5 + self.confidence / 2))
         out: dict[str, Band] = {}
         for name in ("mae", "mse"):
-            model = self._models[name]
             w, mean = self._shrink[name]
-            raw = np.maximum(model.predict(x), 0.0) if model is not None else np.zeros(n)
-            loss = w * raw + (1 - w) * mean
+
+            def loss_of(model: Any, w: float = w, mean: float = mean) -> Floats:
+                raw = np.maximum(model.predict(x), 0.0) if model is not None else np.zeros(n)
+                out: Floats = w * raw + (1 - w) * mean
+                return out
+
+            loss = loss_of(self._models[name])
             value = float(loss.mean())
-            se = self._rel_sd[name] * float(np.sqrt(np.sum(loss**2))) / n
+            label_var = (self._rel_sd[name] * float(np.sqrt(np.sum(loss**2))) / n) ** 2
+            ests = np.array([loss_of(m).mean() for m in self._folds[name]])
+            k = ests.size
+            model_var = (k - 1) / k * float(np.sum((ests - ests.mean()) ** 2)) if k > 1 else 0.0
+            se = float(np.sqrt(label_var + model_var))
             lower, upper = max(value - z * se, 0.0), value + z * se
             if name == "mae":
                 out["mae"] = band(value, lower, upper)
