@@ -83,6 +83,10 @@ def main() -> None:
     ap.add_argument(
         "--method", default="auto", help="global drift method (ks: KS alone on numeric columns)"
     )
+    ap.add_argument(
+        "--rollouts", type=int, default=500,
+        help="simulated rollouts for the version verdict (rollout_calibration.py; 0: skip)",
+    )  # fmt: skip
     args = ap.parse_args()
     m = args.method
     rng = np.random.default_rng(args.seed)
@@ -110,6 +114,11 @@ def main() -> None:
     print(f"| 0.1 sigma mean shift in 1 of 20: detected | {det_trials} | {det_rate:.1%} | >= 95% |")
     print(f"| 0.1 sigma shift: other columns flagged | {det_trials} | {other:.2%} | - |")
     print(f"| unseen category at 1% share: flagged | {un_trials} | {un_rate:.1%} | flagged |")
+    if args.rollouts:
+        from rollout_calibration import print_table, run
+
+        print()
+        print_table(run(args.rollouts, args.seed))
 
 
 if __name__ == "__main__":

@@ -438,6 +438,7 @@ def _register_subsystems() -> None:
     from driftline.alerts.cli import alerts_app, export_app
     from driftline.demo.command import live_demo_command
     from driftline.server.cli import keys_app, migrate, serve
+    from driftline.server.versions_cli import versions_app
 
     app.command("live-demo")(live_demo_command)
     app.command()(serve)
@@ -445,6 +446,7 @@ def _register_subsystems() -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(export_app, name="export")
+    app.add_typer(versions_app, name="versions")
 
 
 _register_subsystems()

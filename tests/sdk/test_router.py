@@ -130,6 +130,24 @@ def test_shadows_are_skipped_and_counted_when_the_pool_is_full(
         )
         == 4
     )
+    started = {"model": "credit_risk", "version": "v5"}
+    assert registry.get_sample_value("driftline_shadow_started_total", started) == 2
+    assert router.shadow_share() == {"v5": {"started": 2, "skipped": 4, "share_scored": 2 / 6}}
+
+
+def test_a_burst_of_1500_requests_is_shadowed_in_full_by_default(make_monitor: MakeMonitor) -> None:
+    """The issue's burst: 1,500 requests while a shadow takes 1 ms each; every call is
+    accounted for (started or skipped) and the default bound keeps most of them."""
+    mon = make_monitor()
+    router = Router(mon, {"v3": lambda f: 1}, shadows={"v5": lambda f: time.sleep(0.001) or 2})
+    try:
+        for i in range(1500):
+            router.predict({"x": i})
+    finally:
+        router.close()
+    share = router.shadow_share()["v5"]
+    assert share["started"] + share["skipped"] == 1500
+    assert share["share_scored"] is not None and share["share_scored"] > 0.6
 
 
 def test_async_router_with_async_models_and_shadows(make_monitor: MakeMonitor) -> None:

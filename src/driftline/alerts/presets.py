@@ -108,6 +108,14 @@ PRESETS: Mapping[str, RuleConfig] = MappingProxyType(
                 "summary": "only {{ $value }} of {{ $labels.model }}'s predictions get labels",
             },
         ),
+        "challenger_worse": _preset(
+            name="challenger_worse", metric="versus.verdict", op="<=", threshold=-1,
+            **{"for": 1}, severity="warning", team="ml",
+            annotations={
+                "summary": "version {{ $labels.version }} of {{ $labels.model }} is significantly "
+                "worse than champion {{ $labels.column }} on a guarded metric",
+            },
+        ),
     }
 )  # fmt: skip
 

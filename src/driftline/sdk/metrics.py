@@ -101,6 +101,10 @@ class ModelMetrics:
             "driftline_shadow_skipped", "Shadow predictions skipped because the pool was full.",
             mv, registry=r,
         )  # fmt: skip
+        self.shadow_started = Counter(
+            "driftline_shadow_started", "Shadow predictions started (scored or failed).",
+            mv, registry=r,
+        )  # fmt: skip
         # SDK health
         self.dropped = Counter(
             "driftline_sdk_events_dropped",
@@ -302,6 +306,7 @@ class BoundMetrics:
         self.in_flight = families.in_flight.labels(model, version)
         self.scores = families.scores.labels(model, version)
         self.shadow_skipped = families.shadow_skipped.labels(model, version)
+        self.shadow_started = families.shadow_started.labels(model, version)
         self.active: deque[None] = deque()
         self._live_in_flight = not _multiprocess_mode()
         if self._live_in_flight:

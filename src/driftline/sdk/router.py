@@ -10,8 +10,12 @@
 - Shadows get the same input after the champion has answered, on a small
   thread pool (or as asyncio tasks for async models), so a slow or failing
   shadow changes neither the response nor its latency. Their events have
-  ``shadow=true`` and the champion's ``prediction_id``. When the pool is
-  saturated, shadow calls are skipped and counted (``driftline_shadow_skipped_total``).
+  ``shadow=true`` and the champion's ``prediction_id``, so a label for the
+  request reaches the shadow too. At most ``max_pending_shadows`` calls wait;
+  beyond that a shadow call is skipped and counted
+  (``driftline_shadow_skipped_total``; started ones in
+  ``driftline_shadow_started_total``); :meth:`Router.shadow_share` gives the
+  share scored per shadow version.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import inspect
 import random
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk.errors import SDKConfigError
@@ -62,7 +67,7 @@ class Router:
         shadows: Mapping[str, ModelFn] | None = None,
         *,
         shadow_workers: int = 2,
-        max_pending_shadows: int = 100,
+        max_pending_shadows: int = 1000,
         rng: random.Random | None = None,
     ) -> None:
         if not models:
@@ -94,6 +99,8 @@ class Router:
         self._max_pending = max_pending_shadows
         self._pending = 0
         self._lock = threading.Lock()
+        self._started = dict.fromkeys(self.shadows, 0)
+        self._skipped = dict.fromkeys(self.shadows, 0)
         self._executor = (
             ThreadPoolExecutor(shadow_workers, thread_name_prefix="driftline-shadow")
             if self.shadows
@@ -166,10 +173,42 @@ class Router:
     def _reserve(self, version: str) -> bool:
         with self._lock:
             if self._pending >= self._max_pending:
+                self._skipped[version] += 1
                 self.monitor.bind(version).shadow_skipped.inc()
                 return False
             self._pending += 1
             return True
+
+    def _count_start(self, version: str) -> None:
+        with self._lock:
+            self._started[version] += 1
+        self.monitor.bind(version).shadow_started.inc()
+
+    def _cancelled(self, version: str, future: Future[None]) -> None:
+        """A queued shadow call cancelled by ``close(wait=False)``: counted as skipped."""
+        if future.cancelled():
+            with self._lock:
+                self._skipped[version] += 1
+                self._pending -= 1
+            self.monitor.bind(version).shadow_skipped.inc()
+
+    def shadow_share(self) -> dict[str, dict[str, float | int | None]]:
+        """Per shadow version: calls ``started``, ``skipped`` (pool full, or cancelled by
+        ``close(wait=False)``) and ``share_scored`` = started / (started + skipped), None
+        before any; calls still queued are in neither."""
+        with self._lock:
+            return {
+                v: {
+                    "started": self._started[v],
+                    "skipped": self._skipped[v],
+                    "share_scored": (
+                        self._started[v] / (self._started[v] + self._skipped[v])
+                        if self._started[v] + self._skipped[v]
+                        else None
+                    ),
+                }
+                for v in self.shadows
+            }
 
     def _release(self) -> None:
         with self._lock:
@@ -193,7 +232,8 @@ class Router:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 elif self._executor is not None:
-                    self._executor.submit(self._run_shadow, *args)
+                    future = self._executor.submit(self._run_shadow, *args)
+                    future.add_done_callback(partial(self._cancelled, version))
                 else:  # pragma: no cover - executor exists whenever shadows do
                     self._release()
             except Exception:
@@ -209,6 +249,7 @@ class Router:
         segment: Mapping[str, Any] | None,
         tags: dict[str, Any] | None,
     ) -> None:
+        self._count_start(version)
         try:
             with self.monitor.observe(
                 features,
@@ -236,6 +277,7 @@ class Router:
         segment: Mapping[str, Any] | None,
         tags: dict[str, Any] | None,
     ) -> None:
+        self._count_start(version)
         try:
             with self.monitor.observe(
                 features,
@@ -252,9 +294,10 @@ class Router:
             self._release()
 
     def close(self, wait: bool = True) -> None:
-        """Stop the shadow pool (``wait``: let running shadow calls finish)."""
+        """Stop the shadow pool. ``wait``: run every queued shadow call first; else cancel
+        the queued ones (counted as skipped) and return at once."""
         if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=True)
+            self._executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
 async def _await(awaitable: Any) -> Any:

@@ -272,6 +272,26 @@ class _ResultGauges:
             mv,
             registry=r,
         )
+        champ = [*mv, "champion"]
+        self.verdict = Gauge(
+            "driftline_version_verdict",
+            "Challenger (version) against its champion: -1 worse, 0 no difference or "
+            "undecided, 1 better (always-valid test; absent when not comparable or too few).",
+            champ,
+            registry=r,
+        )
+        self.versus = Gauge(
+            "driftline_version_difference",
+            "Challenger minus champion on a guarded metric (accuracy, auc, mae, rmse).",
+            [*champ, "metric"],
+            registry=r,
+        )
+        self.share_scored = Gauge(
+            "driftline_version_share_scored",
+            "Share of the champion's labelled requests a shadow challenger also scored.",
+            champ,
+            registry=r,
+        )
         self.start = Gauge(
             "driftline_window_start_timestamp_seconds",
             "Start of the latest evaluated window.",
@@ -321,3 +341,9 @@ class _ResultGauges:
             self.errors.labels(m, ver).set(v)
         elif metric == "latency_seconds":
             self.latency.labels(m, ver, p["method"]).set(v)
+        elif metric == "versus.verdict":
+            self.verdict.labels(m, ver, col).set(v)
+        elif metric == "versus.share_scored":
+            self.share_scored.labels(m, ver, col).set(v)
+        elif metric.startswith("versus."):
+            self.versus.labels(m, ver, col, metric.removeprefix("versus.")).set(v)

@@ -126,9 +126,17 @@ class Store(Protocol):
         """Payloads of events in ``[start, end)`` that no saved partial includes yet."""
 
     def labelled(self, model: str, version: str, start: int, end: int) -> list[tuple[str, str]]:
-        """``(event payload, label JSON)`` of the labelled, non-shadow predictions in the range."""
+        """``(event payload, label JSON)`` of the labelled ok predictions in the range.
+
+        Shadow predictions included: a label for a request applies to every
+        version that scored it (served and shadow)."""
 
     def event_counts(self, model: str, version: str, start: int, end: int) -> int: ...
+
+    def version_traffic(self, model: str, start: float, end: float) -> dict[str, dict[str, Any]]:
+        """Per version of ``model`` with events in windows ``[start, end)``: ``served`` and
+        ``shadow`` event counts and ``first_window`` (the earliest window start)."""
+        ...
 
     def mark_evaluated(self, key: WindowKey, generation: int, at: float) -> None: ...
 

@@ -223,13 +223,30 @@ class SQLStore(ABC):
                 e.version == version,
                 e.window_start >= start,
                 e.window_start < end,
-                e.shadow.is_(False),
                 e.status == "ok",
             )
             .order_by(e.event_id)
         )
         with self.engine.connect() as conn:
             return [(a, b) for a, b in conn.execute(q)]
+
+    def version_traffic(self, model: str, start: float, end: float) -> dict[str, dict[str, Any]]:
+        e = t.events.c
+        q = (
+            select(e.version, e.shadow, func.count(), func.min(e.window_start))
+            .where(e.model == model, e.window_start >= start, e.window_start < end)
+            .group_by(e.version, e.shadow)
+        )
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for version, shadow, n, first in conn.execute(q):
+                row = out.setdefault(version, {"served": 0, "shadow": 0, "first_window": None})
+                row["shadow" if shadow else "served"] += int(n)
+                f = int(first)
+                row["first_window"] = (
+                    f if row["first_window"] is None else min(f, row["first_window"])
+                )
+        return out
 
     def event_counts(self, model: str, version: str, start: int, end: int) -> int:
         e = t.events.c

@@ -32,6 +32,7 @@ from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
 from driftline.windows.stats import WindowStats, unpack_segments
+from driftline.windows.versions import RolloutOptions, Rollouts, versus_points
 
 log = logging.getLogger("driftline.windows")
 
@@ -57,6 +58,8 @@ class EvaluatorOptions:
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     estimate: bool = True
     multivariate: MultivariateOptions | None = field(default_factory=lambda: LIVE_MULTIVARIATE)
+    #: champion-vs-challenger verdicts in each base window (None: off); windows/versions.py
+    rollouts: RolloutOptions | None = field(default_factory=RolloutOptions)
 
 
 class Evaluator:
@@ -79,6 +82,8 @@ class Evaluator:
         # the estimator fitted on it (cached per profile object) is fitted once
         self._refs: dict[tuple[str, str], tuple[DatasetProfile | None, bytes | None, float]] = {}
         self.failed = 0
+        ro = self.options.rollouts
+        self.rollouts = Rollouts(store, config, ro) if ro is not None else None
 
     def forget_reference(self, model: str, version: str) -> None:
         self._refs.pop((model, version), None)
@@ -160,7 +165,7 @@ class Evaluator:
             elif ref is None:
                 for name, col in st.profile.columns.items():
                     points.add(seg, "missing_ratio", col.missing_ratio, column=name, n=col.count)
-            n_ok = st.n_events - st.n_errors - st.n_shadow
+            n_ok = st.n_events - st.n_errors  # shadows get labels too (the request's)
             labelled, results = perf.get(seg, (0, None))
             points.add(
                 seg,
@@ -170,7 +175,24 @@ class Evaluator:
             )
             if results is not None:
                 pts.performance(points, seg, results)
+        if self.rollouts is not None and key.window_size == self.config.base and stats:
+            self._versus(points, key, now)
         return points.rows
+
+    def _versus(self, points: pts.Points, key: WindowKey, now: float) -> None:
+        """The challenger's verdict against its model's champion, up to this window's end."""
+        assert self.rollouts is not None
+        try:
+            champion = self.rollouts.champion(key.model, key.window_end)
+            if champion is None or champion == key.version:
+                return
+            comparison = self.rollouts.compare(
+                key.model, champion, key.version, end=key.window_end, now=now
+            )
+        except (DriftlineError, ValueError, ArithmeticError, TypeError):
+            log.exception("driftline evaluator: comparing %s with its champion failed", key)
+            return
+        versus_points(points, comparison)
 
     def performance(
         self, key: WindowKey, segments: Iterable[str] | None = None

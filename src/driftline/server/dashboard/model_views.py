@@ -181,9 +181,17 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     qp = request.query_params
     a = qp.get("a") or ""
     b = qp.get("b") or ""
-    a = a if a in names else names[0]
-    b = b if b in names else (names[1] if len(names) > 1 else names[0])
+    rollouts = dash.evaluator.rollouts
+    champion = rollouts.champion(model, dash.clock.time()) if rollouts is not None else None
+    a = a if a in names else (champion if champion in names else names[0])
+    others = [v for v in names if v != a]
+    b = b if b in names else (others[0] if others else a)
     pair = (a, b) if a != b else (a,)
+    verdict = (
+        rollouts.compare(model, a, b, None, min(tr.end, dash.clock.time()), now=dash.clock.time())
+        if rollouts is not None and a != b
+        else None
+    )
     series = {v: queries.charts(dash.store, tr, model, v) for v in pair}
     health = {v: queries.health(dash.store, tr, model, v, series[v]) for v in pair}
     total = sum(h.events for h in health.values())
@@ -241,5 +249,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
         "drift": {v: health[v].drifted_columns for v in pair},
         "figures": figures,
         "diff": diff_meta(meta[a], meta[b]),
+        "verdict": verdict,
+        "champion": champion,
     }
     return dash.render(request, visitor, "compare.html", ctx, tr=tr)

@@ -1,0 +1,103 @@
+"""End to end through ``driftline serve``: a shadow challenger gets realized metrics from the
+champion's labels, and the versions page, the API, /metrics and the CLI show its verdict."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from driftline.sdk import Monitor, Router
+from driftline.sdk.clock import ManualClock
+from driftline.sdk.collector import HTTPSink
+
+from .conftest import free_port
+from .test_processes import KEY, Server
+
+N = 1200
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(f"sqlite:///{tmp_path}/v.db", free_port(), tmp_path / "collector.log").start()
+    yield s
+    s.kill()
+
+
+def _get(server: Server, path: str, **params: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    return httpx.get(server.url + path, params=params, headers=headers, timeout=60)
+
+
+@pytest.mark.slow
+def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -> None:
+    rng = random.Random(7)
+    # an hour ago, so the window is closed when the collector evaluates it
+    clock = ManualClock(time.time() - 3600)
+    sink = HTTPSink(server.url, KEY, backoff_base=0.05, backoff_max=0.5, timeout=10)
+    mon = Monitor("credit", "v1", sink, registry=CollectorRegistry(), flush_interval=0.05,
+                  clock=clock)  # fmt: skip
+    truth: dict[str, int] = {}
+
+    def champion(x: dict[str, float]) -> int:  # right 90 % of the time
+        y = int(x["y"])
+        return y if x["u"] < 0.9 else 1 - y
+
+    def challenger(x: dict[str, float]) -> int:  # right 75 % of the time
+        y = int(x["y"])
+        return y if x["v"] < 0.75 else 1 - y
+
+    router = Router(mon, {"v1": champion}, shadows={"v2": challenger})
+    try:
+        for _ in range(N):
+            y = rng.randint(0, 1)
+            x = {"y": float(y), "u": rng.random(), "v": rng.random()}
+            routed = router.predict(x)
+            truth[routed.prediction_id] = y
+        router.close(wait=True)
+        for pid, y in truth.items():
+            mon.label(pid, y)
+        assert mon.flush(timeout=60)
+    finally:
+        router.close()
+        mon.close(timeout=10)
+    assert router.shadow_share()["v2"]["skipped"] == 0
+
+    deadline = time.monotonic() + 60
+    verdict: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not verdict:
+        server.post("/v1/admin/flush")
+        verdict = _get(server, "/v1/metrics", model="credit", version="v2",
+                       metric="versus.verdict").json()  # fmt: skip
+        time.sleep(0.2)
+    assert verdict, "no verdict point was written for the challenger"
+    acc = _get(server, "/v1/metrics", model="credit", version="v2", segment="*",
+               metric="performance.accuracy").json()  # fmt: skip
+    assert acc and 0.70 < acc[0]["value"] < 0.80, acc  # realized from the champion's labels
+    assert verdict[0]["status"] == "worse" and verdict[0]["column"] == "v1"
+
+    page = _get(server, "/ui/models/credit/compare", range="6h").text
+    assert 'data-testid="verdict"' in page and "Verdict: challenger worse" in page
+    assert 'data-testid="share-scored">100.0%' in page, page.split('data-testid="verdict"')[1][
+        :1500
+    ]
+
+    assert 'driftline_version_verdict{champion="v1",model="credit",version="v2"} -1.0' in (
+        _get(server, "/metrics").text
+    )
+    env = dict(os.environ, DRIFTLINE_API_KEY=KEY, COLUMNS="160")
+    cli = subprocess.run(
+        [str(Path(sys.executable).with_name("driftline")), "versions", "compare", "credit", "v1", "v2",
+         "--url", server.url],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 1, cli.stderr  # worse: a deploy script stops here
+    assert "verdict: worse" in cli.stdout and "paired (shadow, same requests)" in cli.stdout
