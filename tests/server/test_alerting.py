@@ -387,3 +387,38 @@ def test_schema_violations_feed_the_schema_violation_preset(
     assert got[-1]["status"] == "resolved" and resolved() == ["new_feature"]  # the group too
     collector.close()
     store.close()
+
+
+def test_a_worse_shadow_fires_the_challenger_worse_preset(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """Champion v1 right 90 % of the time, shadow v2 60 %, on the same 600 labelled
+    requests: v2's window carries versus.verdict = -1 and the preset fires for v2 with the
+    champion as its column."""
+    url, got = receiver
+    clock, store, collector = _preset_collector(tmp_path, url, {"presets": ["challenger_worse"]})
+    rng = np.random.default_rng(5)
+    events, labels = [], []
+    for k in range(600):
+        y = int(rng.integers(0, 2))
+        ts = T0 + k * 0.05
+        for version, acc, shadow in (("v1", 0.9, False), ("v2", 0.6, True)):
+            p = y if rng.random() < acc else 1 - y
+            events.append({
+                "type": "prediction", "event_id": f"{version}-{k}", "prediction_id": f"p{k}",
+                "timestamp": ts, "model": "m", "version": version, "features": {"x": 1.0},
+                "prediction": p, "shadow": shadow,
+            })  # fmt: skip
+        labels.append({"type": "label", "event_id": f"l{k}", "prediction_id": f"p{k}",
+                       "timestamp": ts + 1, "model": "m", "label": y})  # fmt: skip
+    clock.advance(40)
+    assert collector.ingest("prediction", events).accepted == 1200
+    assert collector.ingest("label", labels).accepted == 600
+    clock.advance(T0 + WINDOW + GRACE + 1 - clock.time())
+    collector.tick()
+    alerts = [a for m in got for a in m["alerts"]]
+    assert [(a["labels"]["alertname"], a["labels"]["version"], a["labels"]["column"])
+            for a in alerts] == [("challenger_worse", "v2", "v1")]  # fmt: skip
+    assert "v2 of m is significantly worse than champion v1" in alerts[0]["annotations"]["summary"]
+    collector.close()
+    store.close()
