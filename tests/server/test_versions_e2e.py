@@ -23,6 +23,7 @@ from .conftest import free_port
 from .test_processes import KEY, Server
 
 N = 1200
+DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
 
 
 @pytest.fixture
@@ -95,8 +96,7 @@ def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -
     )
     env = dict(os.environ, DRIFTLINE_API_KEY=KEY, COLUMNS="160")
     cli = subprocess.run(
-        [str(Path(sys.executable).with_name("driftline")), "versions", "compare", "credit", "v1", "v2",
-         "--url", server.url],
+        [DRIFTLINE, "versions", "compare", "credit", "v1", "v2", "--url", server.url],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert cli.returncode == 1, cli.stderr  # worse: a deploy script stops here
