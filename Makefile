@@ -10,9 +10,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# Reinstall only when the project's dependencies change.
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+PLUGIN := examples/driftline-plugin-example
+
+# Reinstall only when the project's dependencies change. The dev install is driftline[all],
+# the tools, and the example plug-in (tests use it as a third-party package).
+$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]' -e $(PLUGIN)
 	@# compile the profile kernels now (numba caches them), not on the first big batch
 	$(PY) -c "from driftline.stats.accumulators._kernels import warm_up; warm_up()"
 	touch $(STAMP)
@@ -26,8 +29,8 @@ report-demo: $(STAMP)
 	$(VENV)/bin/driftline demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -433,6 +433,21 @@ def demo(
         run_demo(output_dir, out)
 
 
+@app.command()
+def plugins() -> None:
+    """List the registered drift methods: built-ins and installed plug-ins (docs/plugins.md)."""
+    from rich.table import Table
+
+    from driftline.stats.drift.registry import DRIFT_METHODS
+
+    with _cli.errors():
+        table = Table("drift method", "kinds", "kind of result", "from", title="drift methods")
+        for m in DRIFT_METHODS:
+            result = "test (alpha)" if m.is_test else f"distance (>= {m.default_threshold:g})"
+            table.add_row(m.name, ", ".join(sorted(m.kinds)), result, DRIFT_METHODS.origin(m.name))
+        out.print(table)
+
+
 def _register_subsystems() -> None:
     """Commands of the collector, the alerting and the exports (each imports its own deps late)."""
     from driftline.alerts.cli import alerts_app, export_app

@@ -88,10 +88,10 @@ class CheckConfig(_Strict):
 
 
 def _known_method(name: str) -> str:
-    from driftline.stats.drift.rules import METHODS
+    from driftline.stats.drift.rules import method_names
 
-    if name not in ("auto", *METHODS):
-        raise ValueError(f"unknown drift method; allowed: auto, {', '.join(METHODS)}")
+    if name not in ("auto", *method_names()):
+        raise ValueError(f"unknown drift method; allowed: auto, {', '.join(method_names())}")
     return name
 
 

@@ -208,10 +208,10 @@ def no_silent_drops(roles: Roles, task: str | None, performance: Any) -> None:
 
 
 def check_method(method: str, alpha: float) -> None:
-    from driftline.stats.drift.rules import METHODS
+    from driftline.stats.drift.rules import method_names
 
-    if method not in ("auto", *METHODS):
-        usage("--method", method, f"one of auto, {', '.join(METHODS)}")
+    if method not in ("auto", *method_names()):
+        usage("--method", method, f"one of auto, {', '.join(method_names())}")
     if not 0 < alpha < 1:
         usage("--alpha", alpha, "a number between 0 and 1 (exclusive)")
 

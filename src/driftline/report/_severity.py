@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-_TESTS = ("ks", "anderson_darling", "chi_squared")
+from driftline.stats.drift.rules import is_test
 
 
 def severity(drift: Mapping[str, Any]) -> float:
@@ -18,7 +18,7 @@ def severity(drift: Mapping[str, Any]) -> float:
     if drift.get("drifted") is None:
         return -1.0
     stat, thr, p = drift.get("statistic"), drift.get("threshold"), drift.get("p_value")
-    if drift.get("method") in _TESTS and p is not None and thr:
+    if is_test(str(drift.get("method"))) and p is not None and thr:
         p_adj = drift.get("details", {}).get("p_value_adjusted", p)
         return -math.log10(max(float(p_adj), 1e-300)) / -math.log10(float(thr))
     if stat is None or not thr:

@@ -44,12 +44,11 @@ from driftline.report._split import (
 from driftline.report.model import Report
 from driftline.report.performance import PerformanceOptions, performance_section
 from driftline.schema import Schema
-from driftline.stats.drift.rules import DriftOptions, apply_verdicts, evaluate_column
+from driftline.stats.drift.rules import DriftOptions, apply_verdicts, evaluate_column, is_test
 from driftline.stats.profile import DEFAULT_SEED, DatasetProfile, is_profile_file
 from driftline.stats.quality import QualityThresholds, column_checks, dataset_checks
 
 MIN_REFERENCE_CHUNKS = 3
-_TESTS = frozenset({"ks", "anderson_darling", "chi_squared"})
 
 __all__ = [
     "MAX_CHUNKS",
@@ -189,7 +188,7 @@ def _chunk_thresholds(
         shrink = 1.0 - min(chunk.n / max(reference.n_rows, 1), 0.5)
         for name, res in results.items():
             d = res.decision
-            if d.method in _TESTS:  # a test's threshold is alpha, not a spread
+            if is_test(d.method):  # a test's threshold is alpha, not a spread
                 continue
             if d.drifted is not None and math.isfinite(d.statistic):
                 stats.setdefault(name, []).append(d.statistic / shrink)

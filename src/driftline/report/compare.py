@@ -16,11 +16,11 @@ from driftline.report.performance import PerformanceOptions, Range, performance_
 from driftline.report.segments import segments_section
 from driftline.schema import ColumnSpec, Role, Schema
 from driftline.stats.drift.rules import (
-    METHODS,
     ColumnDrift,
     DriftOptions,
     apply_verdicts,
     evaluate_column,
+    method_names,
 )
 from driftline.stats.labels import LabelJoinStats
 from driftline.stats.multivariate import MultivariateOptions, multivariate_drift
@@ -135,7 +135,7 @@ def compare(
     """Compare ``current`` with ``reference``; either may be data, a path or a saved profile.
 
     ``method`` picks the deciding drift method ("auto" or one of
-    :data:`driftline.stats.drift.rules.METHODS`), ``per_column`` overrides it
+    :func:`driftline.stats.drift.rules.method_names`), ``per_column`` overrides it
     by column, ``thresholds`` overrides thresholds by method name ("auto" sets
     the effect threshold of the default rule). With
     ``data_driven_thresholds=True`` each distance's threshold becomes the 99th
@@ -240,7 +240,7 @@ def _check_options(
     min_samples: int,
     n_bins: int,
 ) -> None:
-    allowed = ("auto", *METHODS)
+    allowed = ("auto", *method_names())
     for where, m in [
         ("method", method),
         *((f"per_column[{c!r}]", v) for c, v in per_column.items()),

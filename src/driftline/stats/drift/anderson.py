@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import anderson_ksamp
 
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import NUMERIC, DriftInputs, DriftMethod
 
 
 def anderson_darling(
@@ -41,3 +42,21 @@ def anderson_darling(
         computed=computed,
         details={"p_value_capped": bool(p <= 0.001 or p >= 0.25)},
     )
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    return anderson_darling(
+        inputs.reference_sample,
+        inputs.current_sample,
+        alpha=threshold,
+        computed=inputs.sample_computed,
+    )
+
+
+METHOD = DriftMethod(
+    name="anderson_darling",
+    kinds=NUMERIC,
+    is_test=True,
+    compute=_compute,
+    description="Anderson-Darling k-sample test (costly: computed only when named)",
+)

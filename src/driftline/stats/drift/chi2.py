@@ -6,6 +6,7 @@ import numpy as np
 from scipy.stats import chi2_contingency
 
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
 
 
 def chi_squared(
@@ -42,3 +43,22 @@ def chi_squared(
         computed=computed,
         details={"dof": dof, "yates": dof == 1},
     )
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    return chi_squared(
+        inputs.reference_counts,
+        inputs.current_counts,
+        alpha=threshold,
+        computed=inputs.bins_computed,
+    )
+
+
+METHOD = DriftMethod(
+    name="chi_squared",
+    kinds=BOTH,
+    is_test=True,
+    compute=_compute,
+    description="chi-squared test of homogeneity on the shared bins (Yates on 2 x 2)",
+    by_default=True,
+)

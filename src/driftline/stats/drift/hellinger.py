@@ -8,6 +8,7 @@ import numpy as np
 
 from driftline.stats.drift._common import distance_result, proportions
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
 
 
 def hellinger(
@@ -21,3 +22,23 @@ def hellinger(
     p, q = proportions(ref_counts), proportions(cur_counts)
     value = math.sqrt(0.5 * float(np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)))
     return distance_result("hellinger", value, threshold, ref_counts, cur_counts, computed)
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    return hellinger(
+        inputs.reference_counts,
+        inputs.current_counts,
+        threshold=threshold,
+        computed=inputs.bins_computed,
+    )
+
+
+METHOD = DriftMethod(
+    name="hellinger",
+    kinds=BOTH,
+    is_test=False,
+    compute=_compute,
+    default_threshold=0.1,
+    description="Hellinger distance over shared bins, in [0, 1]",
+    by_default=True,
+)

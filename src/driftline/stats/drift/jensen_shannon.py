@@ -7,6 +7,7 @@ from scipy.spatial.distance import jensenshannon
 
 from driftline.stats.drift._common import distance_result, proportions
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
 
 
 def jensen_shannon(
@@ -20,3 +21,23 @@ def jensen_shannon(
     p, q = proportions(ref_counts), proportions(cur_counts)
     value = float(jensenshannon(p, q, base=2.0)) if p.sum() and q.sum() else 0.0
     return distance_result("jensen_shannon", value, threshold, ref_counts, cur_counts, computed)
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    return jensen_shannon(
+        inputs.reference_counts,
+        inputs.current_counts,
+        threshold=threshold,
+        computed=inputs.bins_computed,
+    )
+
+
+METHOD = DriftMethod(
+    name="jensen_shannon",
+    kinds=BOTH,
+    is_test=False,
+    compute=_compute,
+    default_threshold=0.1,
+    description="Jensen-Shannon distance, base 2, in [0, 1]",
+    by_default=True,
+)

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import ks_2samp, kstwo
 
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import NUMERIC, DriftInputs, DriftMethod
 
 EXACT_MAX_CELLS = 1_000_000
 
@@ -117,3 +118,23 @@ def _dkw(k: int, n: int) -> float:
     if k >= n or k == 0:
         return 0.0 if k >= n else 1.0
     return math.sqrt(math.log(2.0 / DKW_DELTA) / (2.0 * k))
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    ref, cur = inputs.reference_sample, inputs.current_sample
+    if inputs.sample_computed == "exact":
+        return kolmogorov_smirnov(ref, cur, alpha=threshold)
+    from driftline.stats.drift._bins import fine_bins
+
+    _, rc, cc = fine_bins(inputs.reference.histogram, inputs.current.histogram)
+    return kolmogorov_smirnov_bounded(rc, cc, ref, cur, alpha=threshold)
+
+
+METHOD = DriftMethod(
+    name="ks",
+    kinds=NUMERIC,
+    is_test=True,
+    compute=_compute,
+    description="two-sample Kolmogorov-Smirnov test (exact, or bounded from the histograms)",
+    by_default=True,
+)

@@ -6,6 +6,7 @@ import numpy as np
 
 from driftline.stats.drift._common import distance_result, floored, proportions
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
 
 
 def psi(
@@ -20,3 +21,23 @@ def psi(
     q = floored(proportions(cur_counts))
     value = float(np.sum((q - p) * np.log(q / p)))
     return distance_result("psi", value, threshold, ref_counts, cur_counts, computed)
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    return psi(
+        inputs.reference_counts,
+        inputs.current_counts,
+        threshold=threshold,
+        computed=inputs.bins_computed,
+    )
+
+
+METHOD = DriftMethod(
+    name="psi",
+    kinds=BOTH,
+    is_test=False,
+    compute=_compute,
+    default_threshold=0.2,
+    description="PSI over shared bins (proportions floored at 1e-4)",
+    by_default=True,
+)

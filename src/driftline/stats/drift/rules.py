@@ -45,36 +45,27 @@ from driftline.stats.drift._result import DriftResult
 from driftline.stats.drift.anderson import anderson_darling
 from driftline.stats.drift.chi2 import chi_squared
 from driftline.stats.drift.ks import kolmogorov_smirnov, kolmogorov_smirnov_bounded
+from driftline.stats.drift.registry import DRIFT_METHODS, DriftInputs, family_of, methods_for
 from driftline.stats.drift.shifts import mean_shift, quantile_shift, std_ratio
 from driftline.stats.drift.wasserstein import wasserstein, wasserstein_binned
 from driftline.stats.profile import CATEGORY_KINDS, ColumnProfile
 
+#: The built-in binned distances computed here (with their sketch bounds); every method,
+#: its kinds and thresholds are declared in its own module (:mod:`.registry`).
 BINNED = ("psi", "jensen_shannon", "kl_divergence", "hellinger", "total_variation")
-SAMPLE_TESTS = ("ks", "anderson_darling")
-NUMERIC_METHODS = (
-    *BINNED,
-    "wasserstein",
-    "ks",
-    "anderson_darling",
-    "chi_squared",
-    "mean_shift",
-    "std_ratio",
-    "quantile_shift",
-)
-CATEGORICAL_METHODS = (*BINNED, "chi_squared")
-METHODS = tuple(dict.fromkeys((*NUMERIC_METHODS, *CATEGORICAL_METHODS)))
 
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "psi": 0.2,
-    "jensen_shannon": 0.1,
-    "kl_divergence": 0.1,
-    "hellinger": 0.1,
-    "total_variation": 0.1,
-    "wasserstein": 0.1,
-    "mean_shift": 0.1,
-    "std_ratio": 0.2,
-    "quantile_shift": 0.25,
-}
+
+def method_names() -> tuple[str, ...]:
+    """Every registered drift method (built-ins, then plug-ins), as configuration accepts them."""
+    return DRIFT_METHODS.names()
+
+
+def is_test(method: str) -> bool:
+    """True when ``method`` is a registered hypothesis test (its threshold is alpha)."""
+    m = DRIFT_METHODS.get(method)
+    return m is not None and m.is_test
+
+
 #: Effect thresholds of the default rule (both guarded by a test, see module doc).
 AUTO_NUMERIC_EFFECT = 0.05
 AUTO_CATEGORICAL_EFFECT = 0.05
@@ -96,11 +87,7 @@ class DriftOptions:
     all_metrics: bool = True
 
     def threshold(self, method: str) -> float:
-        if method in self.thresholds:
-            return float(self.thresholds[method])
-        if method in ("ks", "anderson_darling", "chi_squared"):
-            return self.alpha
-        return DEFAULT_THRESHOLDS[method]
+        return DRIFT_METHODS[method].threshold(self.alpha, self.thresholds.get(method))
 
 
 @dataclass
@@ -121,7 +108,7 @@ def choose_method(name: str, kind: Kind, opts: DriftOptions) -> tuple[str, str, 
     :class:`ConfigError`); the global ``method`` applies to the kinds it can
     handle and the default rule ("auto") takes the others, with a note saying so.
     """
-    allowed = CATEGORICAL_METHODS if kind in CATEGORY_KINDS else NUMERIC_METHODS
+    allowed = methods_for("categorical" if kind in CATEGORY_KINDS else "numeric")
     if name in opts.per_column:
         method = opts.per_column[name]
         if method != "auto" and method not in allowed:
@@ -204,9 +191,11 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
         return ColumnDrift(res, None, {}, bins, applicable=False)
 
     metrics: dict[str, DriftResult] = {}
-    allowed = CATEGORICAL_METHODS if categorical else NUMERIC_METHODS
-    # Anderson-Darling is costly on large samples: computed only when asked for by name
-    want = (set(allowed) - {"anderson_darling"}) if opts.all_metrics else {method}
+    family = family_of(ref)
+    # Methods not marked by_default (Anderson-Darling is costly on large samples,
+    # plug-ins) are computed only when asked for by name
+    everyday = {m.name for m in DRIFT_METHODS if m.by_default and m.applies_to(family)}
+    want = everyday if opts.all_metrics else {method}
     dist_bins = bins
     if categorical and not bins.exact and is_id_like(ref):  # a method named for the column
         dist_bins = id_like_bins(ref, cur)
@@ -232,6 +221,11 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
         test = metrics["ks"]
         effect = metrics["wasserstein"]
         auto_effect = AUTO_NUMERIC_EFFECT
+    if method != "auto" and method not in metrics:  # a plug-in, computed from the registry
+        inputs = DriftInputs(
+            ref, cur, bins.reference, bins.current, bin_computed, opts.alpha, list(bins.labels)
+        )
+        metrics[method] = DRIFT_METHODS[method].compute(inputs, opts.threshold(method))
     if method == "auto":
         thr = float(opts.thresholds.get("auto", auto_effect))
         significant = test.p_value is not None and test.p_value < opts.alpha
@@ -370,7 +364,7 @@ def apply_verdicts(
         drifted: bool | None
         if d.details.get("rule") == "auto":
             drifted = auto_verdict(d, d.threshold, significant)
-        elif d.method in ("ks", "anderson_darling", "chi_squared"):
+        elif is_test(d.method):
             drifted = significant
         else:
             drifted = d.drifted

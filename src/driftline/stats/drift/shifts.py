@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import NUMERIC, DriftInputs, DriftMethod
 
 
 def mean_shift(
@@ -87,3 +88,46 @@ def quantile_shift(
             "current": [float(x) for x in cur_q],
         },
     )
+
+
+def _counts(inputs: DriftInputs) -> tuple[int, int]:
+    ref, cur = inputs.reference, inputs.current
+    return ref.present - ref.non_finite, cur.present - cur.non_finite
+
+
+def _mean_shift(inputs: DriftInputs, threshold: float) -> DriftResult:
+    ref, cur = inputs.reference.moments, inputs.current.moments
+    return mean_shift(ref.mean, ref.std, cur.mean, *_counts(inputs), threshold=threshold)
+
+
+def _std_ratio(inputs: DriftInputs, threshold: float) -> DriftResult:
+    ref, cur = inputs.reference.moments, inputs.current.moments
+    return std_ratio(ref.std, cur.std, *_counts(inputs), threshold=threshold)
+
+
+def _quantile_shift(inputs: DriftInputs, threshold: float) -> DriftResult:
+    probs = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    return quantile_shift(
+        probs,
+        inputs.reference.quantiles.quantiles(probs),
+        inputs.current.quantiles.quantiles(probs),
+        inputs.reference.moments.std,
+        *_counts(inputs),
+        threshold=threshold,
+    )
+
+
+METHODS = (
+    DriftMethod(
+        "mean_shift", NUMERIC, False, _mean_shift, 0.1,
+        "|mean shift| in reference standard deviations", by_default=True,
+    ),
+    DriftMethod(
+        "std_ratio", NUMERIC, False, _std_ratio, 0.2,
+        "|log(std_cur / std_ref)|", by_default=True,
+    ),
+    DriftMethod(
+        "quantile_shift", NUMERIC, False, _quantile_shift, 0.25,
+        "largest shift of the 5/25/50/75/95 % quantiles, in reference std", by_default=True,
+    ),
+)  # fmt: skip

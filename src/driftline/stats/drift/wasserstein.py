@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from driftline.stats.drift._result import DriftResult
+from driftline.stats.drift.registry import NUMERIC, DriftInputs, DriftMethod
 
 
 def _result(
@@ -65,3 +66,26 @@ def wasserstein_binned(
     return _result(
         value, ref_std, threshold, int(np.sum(ref_counts)), int(np.sum(cur_counts)), "bins"
     )
+
+
+def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+    ref_std = inputs.reference.moments.std
+    if inputs.sample_computed == "exact":
+        return wasserstein(
+            inputs.reference_sample, inputs.current_sample, ref_std=ref_std, threshold=threshold
+        )
+    from driftline.stats.drift._bins import fine_bins
+
+    edges, rc, cc = fine_bins(inputs.reference.histogram, inputs.current.histogram)
+    return wasserstein_binned(edges, rc, cc, ref_std=ref_std, threshold=threshold)
+
+
+METHOD = DriftMethod(
+    name="wasserstein",
+    kinds=NUMERIC,
+    is_test=False,
+    compute=_compute,
+    default_threshold=0.1,
+    description="Wasserstein-1 distance in reference standard deviations",
+    by_default=True,
+)

@@ -1,0 +1,1 @@
+"""An example driftline plug-in (see README.md)."""
