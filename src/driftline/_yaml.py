@@ -1,20 +1,28 @@
-"""Reading a YAML configuration file with errors that name the file."""
+"""The one YAML reader: every file driftline reads (config, schema) goes through it.
+
+Errors name the file and what is wrong, as the error class the caller's
+domain uses (:class:`ConfigError` for configuration, :class:`SchemaError`
+for schema files).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, DriftlineError
 
 
-def read_yaml(path: Path) -> Any:
-    """The parsed YAML of ``path``; :class:`ConfigError` names the file and what is wrong."""
+def read_yaml(
+    path: str | Path, *, what: str = "config file", error: type[DriftlineError] = ConfigError
+) -> Any:
+    """The parsed YAML of ``path`` (None for an empty file); ``error`` names the file."""
     import yaml
 
+    p = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(p.read_text())
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        raise error(f"cannot read {what} {p}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise error(f"{what} {p} is not valid YAML: {exc}") from exc

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from driftline._models import Strict, describe
 from driftline._yaml import read_yaml
 from driftline.errors import ConfigError
 
@@ -20,8 +21,7 @@ Gate = Literal["drift", "quality", "performance"]
 GATES: tuple[Gate, ...] = ("drift", "quality", "performance")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 class DriftSettings(_Strict):
@@ -116,24 +116,4 @@ def load_check_config(path: str | Path) -> CheckConfig:
 
 
 def _describe(path: Path, prefix: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = prefix + ".".join(str(x) for x in err["loc"])
-        if err["type"] == "extra_forbidden":
-            parent = _model_at(err["loc"][:-1])
-            allowed = ", ".join(parent.model_fields) if parent is not None else "see docs/cli.md"
-            lines.append(f"unknown key {key!r}; allowed: {allowed}")
-            continue
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"key {key!r}: value {err.get('input')!r} is not allowed: {msg}")
-    return f"config file {path}: " + "; ".join(lines)
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    if not loc:
-        return CheckConfig
-    if loc == ("drift",):
-        return DriftSettings
-    if len(loc) == 2 and loc[0] == "performance":
-        return Bound
-    return None
+    return f"config file {path}: " + describe(prefix.rstrip("."), exc, CheckConfig)

@@ -262,15 +262,9 @@ class Schema:
 
     @classmethod
     def from_yaml(cls, path: str | Path, arrow_schema: pa.Schema) -> Schema:
-        import yaml
+        from driftline._yaml import read_yaml
 
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text())
-        except OSError as exc:
-            raise SchemaError(f"cannot read schema file {p}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise SchemaError(f"schema file {p} is not valid YAML: {exc}") from exc
+        data = read_yaml(path, what="schema file", error=SchemaError)
         if data is None:
             data = {}
         return cls.from_dict(data, arrow_schema)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
+from driftline._models import Strict
 from driftline._utils.durations import parse_duration
 
 Severity = Literal["critical", "error", "warning", "info"]
@@ -52,5 +53,4 @@ Hold = Annotated[int | str, BeforeValidator(_hold)]
 LabelName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_Strict = Strict

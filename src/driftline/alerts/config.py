@@ -1,20 +1,20 @@
 """The ``alerts:`` section of driftline.yaml, validated with pydantic.
 
 Every error names the key, the bad value and what is allowed
-(:func:`load_alerts_config`, :func:`describe`). :meth:`AlertsConfig.compiled_rules`
+(:func:`load_alerts_config`, :func:`driftline._models.describe`).
+:meth:`AlertsConfig.compiled_rules`
 turns the section (presets switched on by name, rules, SLOs) into the
 :class:`~driftline.alerts.rules.Rule` objects the engine evaluates.
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from driftline._models import describe
 from driftline._yaml import read_yaml
 from driftline.alerts._fields import Duration, _Strict
 from driftline.alerts.receivers import ActionConfig, LogConfig, ReceiverConfig
@@ -151,7 +151,7 @@ def parse_alerts_config(data: Any, where: str = "alerts") -> AlertsConfig:
     try:
         return AlertsConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(describe(where, exc)) from None
+        raise ConfigError(describe(where, exc, AlertsConfig)) from None
 
 
 def load_alerts_config(path: str | Path) -> AlertsConfig:
@@ -166,63 +166,3 @@ def load_alerts_config(path: str | Path) -> AlertsConfig:
         return parse_alerts_config(section, where)
     except ConfigError as exc:
         raise ConfigError(f"config file {p}: {exc}") from None
-
-
-def describe(prefix: str, exc: ValidationError, root: type[BaseModel] | None = None) -> str:
-    """One line per pydantic error: the dotted key, the bad value and what is allowed."""
-    lines = []
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "list[", "dict["))]
-        loc = [x for x in loc if x not in ("int", "str", "float", "PresetOverride")]
-        key = ".".join([prefix, *loc]) if loc else prefix
-        if err["type"] == "extra_forbidden":
-            parent = _model_at(err["loc"][:-1], root or AlertsConfig)
-            allowed = ", ".join(_keys(parent)) if parent is not None else "see docs/alerts.md"
-            lines.append(f"unknown key {key!r}; allowed: {allowed}")
-            continue
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        value = err.get("input")
-        if isinstance(value, dict) and err["type"] == "value_error":
-            lines.append(f"key {key!r}: {msg}")
-        else:
-            lines.append(f"key {key!r}: value {value!r} is not allowed: {msg}")
-    return "; ".join(lines)
-
-
-def _keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
-    model = root
-    for part in loc:
-        if isinstance(part, int) or (part not in model.model_fields and not _by_alias(model, part)):
-            continue
-        name = part if part in model.model_fields else _by_alias(model, part)
-        assert name is not None
-        found = _submodel(model.model_fields[name].annotation)
-        if found is None:
-            return None
-        model = found
-    return model
-
-
-def _by_alias(model: type[BaseModel], alias: str) -> str | None:
-    for name, f in model.model_fields.items():
-        if f.alias == alias:
-            return name
-    return None
-
-
-def _submodel(tp: Any) -> type[BaseModel] | None:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _submodel(typing.get_args(tp)[0])
-    if origin in (list, dict, typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            found = _submodel(arg)
-            if found is not None:
-                return found
-    return None

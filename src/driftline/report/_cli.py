@@ -57,14 +57,13 @@ class Roles:
         """The --schema file's mapping with the role options applied on top."""
         if path is None:
             return {"columns": self.columns} if self.columns else None
-        import yaml
+        from driftline._yaml import read_yaml
+        from driftline.errors import SchemaError
 
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            fail(f"--schema: cannot read {path}: {exc.strerror}")
-        except yaml.YAMLError as exc:
-            fail(f"--schema: {path} is not valid YAML: {exc}")
+            data = read_yaml(path, what="schema file", error=SchemaError) or {}
+        except SchemaError as exc:
+            fail(f"--schema: {exc}")
         cols = data.get("columns", data) if isinstance(data, dict) else None
         if not isinstance(cols, dict):
             fail(f"--schema: {path} must hold a mapping of column -> {{kind, role}}")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
-from driftline.errors import InputError
+from driftline._yaml import read_yaml
+from driftline.errors import InputError, SchemaError
 from driftline.io import open_source
 from driftline.schema import Schema
 from driftline.stats.labels import LabelJoinStats, join_labels
@@ -100,7 +100,7 @@ def with_target(schema: Any, target: str) -> Any:
     if schema is None:
         return {"columns": {target: {"role": "target"}}}
     if isinstance(schema, str | Path):
-        loaded = yaml.safe_load(Path(schema).read_text()) or {}
+        loaded = read_yaml(schema, what="schema file", error=SchemaError) or {}
         schema = loaded if isinstance(loaded, Mapping) else {}
     if isinstance(schema, Schema):
         cols: dict[str, Any] = {n: s.to_dict() for n, s in schema.columns.items()}

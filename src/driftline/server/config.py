@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
+from driftline._models import Strict, describe
 from driftline._utils.durations import parse_duration
 from driftline._yaml import read_yaml
 from driftline.alerts import AlertsConfig
-from driftline.alerts.config import describe
 from driftline.config import DriftSettings
 from driftline.errors import ConfigError
 from driftline.server.settings import Settings
@@ -56,8 +56,10 @@ def _seconds(v: Any) -> Any:
 Seconds = Annotated[int, BeforeValidator(_seconds)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+class _Strict(Strict):
+    """The collector's sections take values of their own type only (no "8080" for a port)."""
+
+    model_config = ConfigDict(**Strict.model_config, strict=True)
 
 
 class WindowsSection(_Strict):
@@ -234,7 +236,7 @@ def parse_serve_config(data: Any, path: Path | None = None) -> ServeConfig:
         try:
             alerts = AlertsConfig.model_validate(data.get("alerts") or {})
         except ValidationError as exc:
-            raise ConfigError(prefix + describe("alerts", exc)) from None
+            raise ConfigError(prefix + describe("alerts", exc, AlertsConfig)) from None
     if data.get("check") is not None:
         _check_section(data["check"], prefix)
     _check_store_url(collector, prefix)
@@ -260,21 +262,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {"windows": WindowsSection, "drift": Dri
 
 
 def _describe_collector(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"] if not str(x).startswith("function-")]
-        key = ".".join(["collector", *loc])
-        if err["type"] == "extra_forbidden":
-            parents: dict[str, type[BaseModel]] = {
-                "windows": WindowsSection,
-                "drift": DriftSettings,
-            }
-            parent = parents.get(loc[0] if len(loc) > 1 else "", CollectorSection)
-            lines.append(f"unknown key {key!r}; allowed: {', '.join(parent.model_fields)}")
-            continue
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"key {key!r}: value {err.get('input')!r} is not allowed: {msg}")
-    return "; ".join(lines)
+    return describe("collector", exc, CollectorSection)
 
 
 def _check_section(section: Any, prefix: str) -> None:

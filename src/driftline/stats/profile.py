@@ -414,17 +414,11 @@ def _follow(inferred: Schema, like: Schema, arrow_schema: pa.Schema) -> Schema:
 
 
 def _yaml_of(path: str | Path) -> Any:
-    import yaml
-
+    from driftline._yaml import read_yaml
     from driftline.errors import SchemaError
 
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except OSError as exc:
-        raise SchemaError(f"cannot read schema file {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"schema file {p} is not valid YAML: {exc}") from exc
+    data = read_yaml(p, what="schema file", error=SchemaError) or {}
     if not isinstance(data, dict):
         raise SchemaError(f"schema file {p} must hold a mapping of column -> {{kind, role}}")
     return data.get("columns", data)
