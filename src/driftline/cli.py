@@ -435,17 +435,23 @@ def demo(
 
 @app.command()
 def plugins() -> None:
-    """List the registered drift methods: built-ins and installed plug-ins (docs/plugins.md)."""
+    """List the registered drift methods and notifiers: built-ins and installed plug-ins."""
     from rich.table import Table
 
+    from driftline.alerts.notifiers.registry import NOTIFIERS
     from driftline.stats.drift.registry import DRIFT_METHODS
 
     with _cli.errors():
-        table = Table("drift method", "kinds", "kind of result", "from", title="drift methods")
+        methods = Table("name", "kinds", "kind of result", "from", title="drift methods")
         for m in DRIFT_METHODS:
             result = "test (alpha)" if m.is_test else f"distance (>= {m.default_threshold:g})"
-            table.add_row(m.name, ", ".join(sorted(m.kinds)), result, DRIFT_METHODS.origin(m.name))
-        out.print(table)
+            kinds = ", ".join(sorted(m.kinds))
+            methods.add_row(m.name, kinds, result, DRIFT_METHODS.origin(m.name))
+        out.print(methods)
+        notifiers = Table("name", "what it does", "from", title="notifiers")
+        for n in NOTIFIERS:
+            notifiers.add_row(n.name, n.description, NOTIFIERS.origin(n.name))
+        out.print(notifiers)
 
 
 def _register_subsystems() -> None:

@@ -54,3 +54,7 @@ LabelName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 _Strict = Strict
+
+
+class Secretless(_Strict):
+    """Notifier settings; secrets are names of environment variables (``*_env``), never values."""

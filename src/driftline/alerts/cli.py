@@ -130,11 +130,12 @@ def _print(result: Any, cfg: Any, send: bool) -> None:
     from driftline.alerts.routing import Route
 
     route = Route.build(cfg.route)
+    from driftline.alerts.notifiers.registry import NOTIFIERS
+
     kinds = {
-        r.name: [k for k in ("webhook", "slack", "pagerduty", "email", "alertmanager", "log")
-                 if getattr(r, k) is not None]
+        r.name: [k for k in NOTIFIERS.names() if getattr(r, k, None) is not None]
         for r in cfg.receivers
-    }  # fmt: skip
+    }
     typer.echo("")
     typer.echo("state changes:")
     shown = [t for t in result.transitions if t.to_state.value in ("firing", "resolved")]

@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from driftline._models import describe
 from driftline._yaml import read_yaml
 from driftline.alerts._fields import Duration, _Strict
-from driftline.alerts.receivers import ActionConfig, LogConfig, ReceiverConfig
+from driftline.alerts.receivers import ActionConfig, ReceiverConfig
 from driftline.alerts.rules import (
     DEFAULT_MIN_SAMPLES,
     InhibitRuleConfig,
@@ -32,7 +32,8 @@ from driftline.errors import ConfigError
 
 
 def _default_receivers() -> list[ReceiverConfig]:
-    return [ReceiverConfig(name=n, log=LogConfig()) for n in ("ops", "data-owners", "ml-owners")]
+    names = ("ops", "data-owners", "ml-owners")
+    return [ReceiverConfig.model_validate({"name": n, "log": {}}) for n in names]
 
 
 def _default_route() -> RouteConfig:

@@ -1,4 +1,8 @@
-"""Receivers, their notifiers' settings, delivery retries and actions (docs/alerts.md, "Notifiers").
+"""Receivers, delivery retries and actions (docs/alerts.md, "Notifiers").
+
+Each notifier's settings live in its own module with the notifier
+(:mod:`driftline.alerts.notifiers.registry`); a receiver takes one section per
+registered notifier.
 
 Secrets are never values in the file: each notifier names the environment
 variables that hold them (``*_env`` keys); a secret written in the file is an
@@ -7,11 +11,11 @@ unknown key.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
-from driftline.alerts._fields import Duration, _listify, _Strict
+from driftline.alerts._fields import Duration, _Strict
 from driftline.alerts.matchers import parse_matchers
 
 
@@ -22,76 +26,6 @@ class RetryConfig(_Strict):
     attempts: Annotated[int, Field(ge=1, le=10)] = 3
     backoff: Duration = "1s"
     max_backoff: Duration = "5m"
-
-
-class _Secretless(_Strict):
-    """Notifier settings; secrets are names of environment variables (``*_env``), never values."""
-
-
-class WebhookConfig(_Secretless):
-    url: str | None = None
-    url_env: str | None = None
-    format: Literal["alertmanager", "json"] = "alertmanager"
-    bearer_token_env: str | None = None
-    max_alerts: Annotated[int, Field(ge=0)] = 0
-
-    @model_validator(mode="after")
-    def _one_url(self) -> WebhookConfig:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of url or url_env (an environment variable)")
-        return self
-
-
-class SlackConfig(_Secretless):
-    webhook_url_env: str
-    title: str = "driftline"
-
-
-class PagerDutyConfig(_Secretless):
-    routing_key_env: str
-    url: str = "https://events.pagerduty.com/v2/enqueue"
-    source: str = "driftline"
-
-
-class EmailConfig(_Secretless):
-    to: Annotated[list[str], BeforeValidator(_listify), Field(min_length=1)]
-    from_: str = Field(alias="from")
-    smarthost: Annotated[str, Field(pattern=r"^[^:\s]+:\d+$")]
-    starttls: bool = True
-    username_env: str | None = None
-    password_env: str | None = None
-    ca_file: str | None = None
-
-
-class AlertmanagerConfig(_Secretless):
-    url: str | None = None
-    url_env: str | None = None
-    ttl: Duration = "12h"
-    bearer_token_env: str | None = None
-
-    @model_validator(mode="after")
-    def _one_url(self) -> AlertmanagerConfig:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of url or url_env (an environment variable)")
-        return self
-
-
-class LogConfig(_Strict):
-    level: Literal["info", "warning", "error"] = "warning"
-
-
-class ReceiverConfig(_Strict):
-    """A named destination; one receiver may use several notifiers."""
-
-    name: str
-    send_resolved: bool = True
-    webhook: WebhookConfig | None = None
-    slack: SlackConfig | None = None
-    pagerduty: PagerDutyConfig | None = None
-    email: EmailConfig | None = None
-    alertmanager: AlertmanagerConfig | None = None
-    log: LogConfig | None = None
-    retry: RetryConfig = RetryConfig()
 
 
 class ActionConfig(_Strict):
@@ -117,3 +51,31 @@ class ActionConfig(_Strict):
         if (self.url is None) == (self.url_env is None):
             raise ValueError("give exactly one of url or url_env (an environment variable)")
         return self
+
+
+class ReceiverBase(_Strict):
+    """The keys every receiver has; the notifiers' keys come from the registry."""
+
+    name: str
+    send_resolved: bool = True
+    retry: RetryConfig = RetryConfig()
+
+
+def _receiver_model() -> type[ReceiverBase]:
+    """``receivers[]``: a name, one optional section per registered notifier, and retries.
+
+    Built from the notifier registry, so a plug-in notifier (``driftline.notifiers``
+    entry point) is configured like a built-in: ``- name: x`` + ``<its name>: {...}``.
+    """
+    from driftline.alerts.notifiers.registry import NOTIFIERS
+
+    fields: dict[str, Any] = {n.name: (n.config | None, None) for n in NOTIFIERS}
+    model = create_model("ReceiverConfig", __base__=ReceiverBase, **fields)
+    model.__doc__ = "A named destination; one receiver may use several notifiers."
+    return model
+
+
+if TYPE_CHECKING:
+    ReceiverConfig = ReceiverBase
+else:
+    ReceiverConfig = _receiver_model()

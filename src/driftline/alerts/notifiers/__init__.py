@@ -1,1 +1,1 @@
-"""Notifiers: webhook, Slack, PagerDuty, email, Alertmanager, log; actions; the dispatcher."""
+"""Notifiers (each one module, listed by :mod:`.registry`), actions and the dispatcher."""

@@ -13,11 +13,26 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from pydantic import model_validator
 
 from driftline._utils.durations import parse_duration, rfc3339
+from driftline.alerts._fields import Duration, Secretless
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
-from driftline.alerts.receivers import AlertmanagerConfig
+from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+
+
+class AlertmanagerConfig(Secretless):
+    url: str | None = None
+    url_env: str | None = None
+    ttl: Duration = "12h"
+    bearer_token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> AlertmanagerConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url or url_env (an environment variable)")
+        return self
 
 
 def api_alert(a: NotifiedAlert, now: float, ttl: float) -> dict[str, Any]:
@@ -58,3 +73,14 @@ class AlertmanagerNotifier(HTTPNotifier):
     def send(self, notification: Notification) -> None:
         now = float(self._now())
         self.post([api_alert(a, now, self._ttl) for a in notification.alerts])
+
+
+def _build(receiver: str, cfg: AlertmanagerConfig, ctx: NotifierContext) -> AlertmanagerNotifier:
+    return AlertmanagerNotifier(
+        receiver, cfg, now=ctx.now, env=ctx.env, client=ctx.client, timeout=ctx.timeout
+    )
+
+
+NOTIFIER = NotifierType(
+    "alertmanager", AlertmanagerConfig, _build, "a Prometheus Alertmanager (its v2 API)"
+)

@@ -26,18 +26,13 @@ from driftline._utils.durations import parse_duration
 from driftline.alerts.config import AlertsConfig
 from driftline.alerts.model import AuditEvent, Delivery, Notification, NotifiedAlert
 from driftline.alerts.notifiers.action import ActionCaller, action_body
-from driftline.alerts.notifiers.alertmanager import AlertmanagerNotifier
 from driftline.alerts.notifiers.base import (
     NotificationError,
     Notifier,
     env_mapping,
     install_log_redaction,
 )
-from driftline.alerts.notifiers.email import EmailNotifier
-from driftline.alerts.notifiers.log import LogNotifier
-from driftline.alerts.notifiers.pagerduty import PagerDutyNotifier
-from driftline.alerts.notifiers.slack import SlackNotifier
-from driftline.alerts.notifiers.webhook import WebhookNotifier
+from driftline.alerts.notifiers.registry import NOTIFIERS, NotifierContext
 from driftline.alerts.receivers import RetryConfig
 from driftline.alerts.store import AlertStore
 
@@ -102,25 +97,12 @@ class Dispatcher:
         for r in config.receivers:
             timeout = parse_duration(r.retry.timeout)
             self.retry[r.name] = r.retry
-            built: list[Notifier] = []
-            http = {"env": environ, "client": self.client, "timeout": timeout}
-            if r.webhook is not None:
-                built.append(WebhookNotifier(r.name, r.webhook, **http))  # type: ignore[arg-type]
-            if r.slack is not None:
-                built.append(SlackNotifier(r.name, r.slack, **http))  # type: ignore[arg-type]
-            if r.pagerduty is not None:
-                built.append(PagerDutyNotifier(r.name, r.pagerduty, **http))  # type: ignore[arg-type]
-            if r.email is not None:
-                built.append(EmailNotifier(r.name, r.email, env=environ, timeout=timeout))
-            if r.alertmanager is not None:
-                built.append(
-                    AlertmanagerNotifier(
-                        r.name, r.alertmanager, now=self.clock.time,
-                        **http,  # type: ignore[arg-type]
-                    )
-                )  # fmt: skip
-            if r.log is not None:
-                built.append(LogNotifier(r.name, r.log))
+            ctx = NotifierContext(environ, self.client, timeout, self.clock.time)
+            built: list[Notifier] = [
+                kind.build(r.name, getattr(r, kind.name), ctx)
+                for kind in NOTIFIERS
+                if getattr(r, kind.name, None) is not None
+            ]
             for n in built:
                 self.notifiers[(r.name, n.kind)] = n
             self.receivers[r.name] = [n.kind for n in built]

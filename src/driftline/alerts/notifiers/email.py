@@ -11,12 +11,26 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 
 from driftline._utils.durations import rfc3339
+from driftline.alerts._fields import Secretless, _listify
 from driftline.alerts.model import Notification
 from driftline.alerts.notifiers.base import NotificationError, secret
+from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
 from driftline.alerts.notifiers.slack import title
-from driftline.alerts.receivers import EmailConfig
+
+
+class EmailConfig(Secretless):
+    to: Annotated[list[str], BeforeValidator(_listify), Field(min_length=1)]
+    from_: str = Field(alias="from")
+    smarthost: Annotated[str, Field(pattern=r"^[^:\s]+:\d+$")]
+    starttls: bool = True
+    username_env: str | None = None
+    password_env: str | None = None
+    ca_file: str | None = None
 
 
 def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
@@ -110,3 +124,10 @@ class EmailNotifier:
             raise NotificationError(
                 f"{where}: {type(exc).__name__}", retryable=True, reason="connection"
             ) from None
+
+
+def _build(receiver: str, cfg: EmailConfig, ctx: NotifierContext) -> EmailNotifier:
+    return EmailNotifier(receiver, cfg, env=ctx.env, timeout=ctx.timeout)
+
+
+NOTIFIER = NotifierType("email", EmailConfig, _build, "email over SMTP (STARTTLS by default)")

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Literal
 
+from driftline.alerts._fields import _Strict
 from driftline.alerts.model import Notification
-from driftline.alerts.receivers import LogConfig
+from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+
+
+class LogConfig(_Strict):
+    level: Literal["info", "warning", "error"] = "warning"
+
 
 logger = logging.getLogger("driftline.alerts")
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -35,3 +42,10 @@ class LogNotifier:
             ],
         }
         logger.log(self.level, "alert notification %s", json.dumps(record, sort_keys=True))
+
+
+def _build(receiver: str, cfg: LogConfig, ctx: NotifierContext) -> LogNotifier:
+    return LogNotifier(receiver, cfg)
+
+
+NOTIFIER = NotifierType("log", LogConfig, _build, "a structured log line (driftline.alerts)")

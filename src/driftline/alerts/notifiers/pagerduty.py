@@ -16,9 +16,17 @@ from typing import Any
 import httpx
 
 from driftline._utils.durations import rfc3339
+from driftline.alerts._fields import Secretless
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
-from driftline.alerts.receivers import PagerDutyConfig
+from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+
+
+class PagerDutyConfig(Secretless):
+    routing_key_env: str
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    source: str = "driftline"
+
 
 SEVERITIES = ("critical", "error", "warning", "info")
 MAX_SUMMARY = 1024
@@ -104,3 +112,12 @@ class PagerDutyNotifier(HTTPNotifier):
         """Acknowledge the incidents of the notification's alerts (same ``dedup_key``)."""
         for a in notification.alerts:
             self.post(acknowledge_event(a, self._key))
+
+
+def _build(receiver: str, cfg: PagerDutyConfig, ctx: NotifierContext) -> PagerDutyNotifier:
+    return PagerDutyNotifier(receiver, cfg, env=ctx.env, client=ctx.client, timeout=ctx.timeout)
+
+
+NOTIFIER = NotifierType(
+    "pagerduty", PagerDutyConfig, _build, "PagerDuty Events API v2 (trigger, acknowledge, resolve)"
+)

@@ -13,9 +13,16 @@ from typing import Any
 import httpx
 
 from driftline._utils.durations import rfc3339
+from driftline.alerts._fields import Secretless
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
-from driftline.alerts.receivers import SlackConfig
+from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+
+
+class SlackConfig(Secretless):
+    webhook_url_env: str
+    title: str = "driftline"
+
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -116,3 +123,10 @@ class SlackNotifier(HTTPNotifier):
 
     def send(self, notification: Notification) -> None:
         self.post(slack_payload(notification, self.cfg.title))
+
+
+def _build(receiver: str, cfg: SlackConfig, ctx: NotifierContext) -> SlackNotifier:
+    return SlackNotifier(receiver, cfg, env=ctx.env, client=ctx.client, timeout=ctx.timeout)
+
+
+NOTIFIER = NotifierType("slack", SlackConfig, _build, "Slack incoming webhook (Block Kit message)")

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from pydantic import Field, model_validator
 
 from driftline._utils.durations import ZERO_TIME, rfc3339
+from driftline.alerts._fields import Secretless
 from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
-from driftline.alerts.receivers import WebhookConfig
+from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+
+
+class WebhookConfig(Secretless):
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["alertmanager", "json"] = "alertmanager"
+    bearer_token_env: str | None = None
+    max_alerts: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url or url_env (an environment variable)")
+        return self
+
 
 #: Version of driftline's own JSON payload (``format: json``).
 JSON_FORMAT = "driftline.alerts/v1"
@@ -91,3 +108,12 @@ class WebhookNotifier(HTTPNotifier):
 
     def send(self, notification: Notification) -> None:
         self.post(self.payload(notification))
+
+
+def _build(receiver: str, cfg: WebhookConfig, ctx: NotifierContext) -> WebhookNotifier:
+    return WebhookNotifier(receiver, cfg, env=ctx.env, client=ctx.client, timeout=ctx.timeout)
+
+
+NOTIFIER = NotifierType(
+    "webhook", WebhookConfig, _build, "HTTP POST of an Alertmanager-style or plain JSON body"
+)
