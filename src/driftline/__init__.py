@@ -56,7 +56,7 @@ _LAZY: dict[str, str] = {
     "QualityResult": "driftline.stats.quality",
     "QualityThresholds": "driftline.stats.quality",
     "RegressionMetrics": "driftline.stats.performance",
-    "Report": "driftline.report.model",
+    "Report": "driftline.report.document",
     "Role": "driftline.schema",
     "Router": "driftline.sdk",
     "Schema": "driftline.schema",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from driftline.alerts import AlertEngine, AlertState, Outcome, parse_alerts_config
-from driftline.alerts.testing import RecordingSink
+from driftline.alerts.replay import RecordingSink
 from driftline.errors import ConfigError, InputError
 from driftline.sdk.clock import ManualClock
 

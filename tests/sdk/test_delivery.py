@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from driftline.sdk import DiskSpool, HTTPSink, ManualClock, MemorySpool, Monitor
-from driftline.sdk.collector import parse_retry_after
+from driftline.sdk.http_sink import parse_retry_after
 
 from .conftest import Receiver, free_port, wait_until
 

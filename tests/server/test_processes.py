@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from driftline.sdk import Monitor
 from driftline.sdk.clock import ManualClock
-from driftline.sdk.collector import HTTPSink
+from driftline.sdk.http_sink import HTTPSink
 from driftline.server.collector import Collector
 from driftline.server.settings import Settings
 from driftline.store import MetricQuery, open_store

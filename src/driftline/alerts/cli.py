@@ -84,7 +84,7 @@ def test_command(
 ) -> None:
     """Replay generated traffic with a fault and print which alerts fire, when and to whom."""
     from driftline._utils.durations import parse_duration
-    from driftline.alerts.testing import SCENARIOS, Scenario, replay
+    from driftline.alerts.replay import SCENARIOS, Scenario, replay
 
     if scenario not in SCENARIOS:
         _fail(f"--scenario: {scenario!r} is not allowed; allowed: {', '.join(SCENARIOS)}")

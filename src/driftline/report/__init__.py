@@ -12,9 +12,9 @@ from driftline._utils.lazy import lazy_package as _lazy_package
 
 if TYPE_CHECKING:
     from driftline.report.compare import compare
-    from driftline.report.model import Report
+    from driftline.report.document import Report
 
-_LAZY = {"Report": "driftline.report.model", "compare": "driftline.report.compare"}
+_LAZY = {"Report": "driftline.report.document", "compare": "driftline.report.compare"}
 _lazy_package(__name__, _LAZY)
 
 __all__ = ["Report", "compare"]

@@ -41,7 +41,7 @@ from driftline.report._split import (
     profile_chunks,
     reference_roles,
 )
-from driftline.report.model import Report
+from driftline.report.document import Report
 from driftline.report.performance import PerformanceOptions, performance_section
 from driftline.schema import Schema
 from driftline.stats.drift.rules import DriftOptions, apply_verdicts, evaluate_column, is_test

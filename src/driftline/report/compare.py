@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from driftline.errors import ConfigError
-from driftline.report.model import FORMAT_VERSION, Report
+from driftline.report.document import FORMAT_VERSION, Report
 from driftline.report.performance import PerformanceOptions, Range, performance_section
 from driftline.report.segments import segments_section
 from driftline.schema import ColumnSpec, Role, Schema

@@ -8,9 +8,9 @@ imports a web framework (the FastAPI integration lives in
 from __future__ import annotations
 
 from driftline.sdk.clock import Clock, ManualClock, SystemClock
-from driftline.sdk.collector import HTTPSink
 from driftline.sdk.errors import SDKConfigError, SinkError
 from driftline.sdk.events import Prediction
+from driftline.sdk.http_sink import HTTPSink
 from driftline.sdk.jobs import JobRun
 from driftline.sdk.monitor import Monitor
 from driftline.sdk.observation import Observation

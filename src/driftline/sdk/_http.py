@@ -3,7 +3,7 @@
 One POST through httpx costs the shipper thread about a millisecond of Python
 (request and header objects, auth and redirect handling, h11's validation); on
 ``http.client`` it is a fraction of that, which matters at 100k events a second.
-:class:`~driftline.sdk.collector.HTTPSink` uses this only where it behaves the
+:class:`~driftline.sdk.http_sink.HTTPSink` uses this only where it behaves the
 same as httpx: ``http://`` URLs with no proxy configured in the environment
 and no ``client=`` given; HTTPS and proxies go through httpx.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from driftline.sdk.clock import Clock
-from driftline.sdk.collector import HTTPSink
 from driftline.sdk.errors import SDKConfigError
+from driftline.sdk.http_sink import HTTPSink
 from driftline.sdk.metrics import ModelMetrics
 from driftline.sdk.sinks import JSONLinesSink, MemorySink, Sink
 from driftline.sdk.spool import DiskSpool, MemorySpool, Spool

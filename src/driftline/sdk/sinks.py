@@ -1,6 +1,6 @@
 """Where events go: the :class:`Sink` protocol, an in-memory sink and a JSON-lines file.
 
-The HTTP collector sink lives in :mod:`driftline.sdk.collector`. A sink's
+The HTTP collector sink lives in :mod:`driftline.sdk.http_sink`. A sink's
 ``write`` is only ever called from the shipper thread, so sinks need no locks
 of their own beyond what readers on other threads need.
 """
