@@ -369,7 +369,8 @@ def bench_throughput(
     The benchmark's main thread (and so the shipper thread it starts) is pinned to
     one CPU with ``os.sched_setaffinity``; the receiver process to another one.
     """
-    from driftline.sdk import collector, events
+    from driftline.sdk import events
+    from driftline.sdk import http_sink as collector
 
     cpu, other = one_core()
     if receiver_pid is not None and other is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,21 +67,33 @@ def size_mb(path: Path, skip: tuple[str, ...] = ()) -> float:
     return total / 1e6
 
 
-def import_seconds(py: Path, statement: str, repeat: int) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    runs = [float(_run([str(py), "-c", code]).stdout) for _ in range(repeat)]
-    return statistics.median(runs)
+def import_seconds(py: Path, statement: str, repeat: int) -> tuple[float, float]:
+    """Median (wall, CPU) seconds of ``statement`` in a fresh interpreter.
+
+    CPU time (user + system of the process) is what the import costs; on a
+    loaded machine the wall time also counts the time spent waiting for a core.
+    """
+    code = (
+        "import time; t = time.perf_counter(); c = time.process_time(); "
+        f"{statement}; print(time.perf_counter() - t, time.process_time() - c)"
+    )
+    runs = [tuple(map(float, _run([str(py), "-c", code]).stdout.split())) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
-def command_seconds(exe: Path, args: list[str], repeat: int) -> tuple[float, int, str]:
-    runs = []
+def command_seconds(exe: Path, args: list[str], repeat: int) -> tuple[float, float, int, str]:
+    """Median (wall, CPU) seconds of running the command, interpreter start included."""
+    wall, cpu = [], []
     rc, first = 0, ""
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         done = subprocess.run([str(exe), *args], capture_output=True, text=True)
-        runs.append(time.perf_counter() - t)
+        wall.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         rc, first = done.returncode, (done.stderr or done.stdout).strip().splitlines()[0]
-    return statistics.median(runs), rc, first
+    return statistics.median(wall), statistics.median(cpu), rc, first
 
 
 def measure(py: Path, repeat: int, label: str) -> None:
@@ -88,13 +101,15 @@ def measure(py: Path, repeat: int, label: str) -> None:
     print(f"\n[{label}] {py}")
     for statement in ("import driftline", "import driftline.sdk", "from driftline import Monitor"):
         try:
-            s = import_seconds(py, statement, repeat)
-            print(f"  {statement:<32} {s * 1000:7.1f} ms (in-process)")
+            wall, cpu = import_seconds(py, statement, repeat)
+            ms = f"{wall * 1000:7.1f} ms wall, {cpu * 1000:6.1f} ms CPU"
+            print(f"  {statement:<32} {ms} (in-process)")
         except subprocess.CalledProcessError as exc:
             print(f"  {statement:<32} fails: {exc.stderr.strip().splitlines()[-1]}")
     for args in (["--help"], ["check", "--help"], ["serve", "--help"]):
-        s, rc, first = command_seconds(exe, args, repeat)
-        line = f"  driftline {' '.join(args):<22} {s * 1000:7.1f} ms (whole process), exit {rc}"
+        wall, cpu, rc, first = command_seconds(exe, args, repeat)
+        ms = f"{wall * 1000:7.1f} ms wall, {cpu * 1000:6.1f} ms CPU"
+        line = f"  driftline {' '.join(args):<22} {ms} (whole process), exit {rc}"
         print(line if rc == 0 else f"{line}: {first}")
 
 

@@ -61,7 +61,7 @@ def test_batches_are_standard_gzip_whichever_library_compresses_them(
     backend: str,
     level: int,
 ) -> None:
-    from driftline.sdk import collector
+    from driftline.sdk import http_sink as collector
 
     if backend == "isal":
         pytest.importorskip("isal")

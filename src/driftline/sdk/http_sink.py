@@ -25,9 +25,7 @@ import email.utils
 import http.client
 import random
 import zlib
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._http import PlainHTTP, plain_http_target
 from driftline.sdk._logging import RateLimitedLog
@@ -36,6 +34,9 @@ from driftline.sdk.errors import SDKConfigError, SinkError
 from driftline.sdk.events import PATHS, encode_json
 from driftline.sdk.sinks import DeliveryReport, _NullReport
 from driftline.sdk.spool import Batch, MemorySpool, Spool
+
+if TYPE_CHECKING:
+    import httpx
 
 USER_AGENT = "driftline-sdk/0.1"
 
@@ -132,6 +133,8 @@ class HTTPSink:
             if target is not None:
                 self._plain = PlainHTTP(*target, timeout=self._timeout)
             else:
+                import httpx  # HTTPS and proxies only; plain HTTP never imports it
+
                 self._client = httpx.Client(timeout=self._timeout)
         report.spool_size(self.spool.nbytes)
 
@@ -251,6 +254,8 @@ class HTTPSink:
             retry_after = answer_headers.get("Retry-After")
             text = data[:200].decode("utf-8", "replace")
         else:
+            import httpx
+
             assert self._client is not None
             try:
                 response = self._client.post(url, content=batch.body, headers=headers)
