@@ -11,7 +11,7 @@ from scipy import stats
 
 import driftline
 from driftline.errors import ConfigError
-from driftline.stats.drift.rules import NUMERIC_METHODS
+from driftline.stats.drift.registry import methods_for
 from driftline.stats.multivariate import MultivariateOptions, multivariate_drift
 from driftline.stats.multivariate._sample import joint_sample
 from driftline.stats.multivariate.correlation import cramers_v, pearson_pairs
@@ -41,7 +41,7 @@ def flip() -> tuple[pd.DataFrame, pd.DataFrame]:
     return correlated(0.8, 6000, 1), correlated(-0.8, 3000, 2)
 
 
-@pytest.mark.parametrize("method", ["auto", *NUMERIC_METHODS])
+@pytest.mark.parametrize("method", ["auto", *methods_for("numeric")])
 def test_correlation_flip_is_missed_by_every_univariate_method(
     flip: tuple[pd.DataFrame, pd.DataFrame], method: str
 ) -> None:
