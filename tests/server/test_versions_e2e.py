@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from driftline.sdk import Monitor, Router
 from driftline.sdk.clock import ManualClock
-from driftline.sdk.collector import HTTPSink
+from driftline.sdk.http_sink import HTTPSink
 
 from .conftest import free_port
 from .test_processes import KEY, Server
