@@ -244,14 +244,20 @@ def _plant_canaries(mon: Monitor) -> None:
             "client_ip": CANARY_IP,
             "embedding": [0.1, 0.2, 0.3],
             "amount": 1200.5,
+            # inside lists and nested objects, and in names (issue 13, item 5)
+            "history": [CANARY_EMAIL, {"note": f"call {CANARY_PHONE}", "n": 2}],
+            "profile": {"contact": {"email": CANARY_EMAIL, "ip": [CANARY_IP]}},
+            f"opt_in_{CANARY_EMAIL}": 1.0,
         }
         with mon.observe(
             features,
             segment={"ip6": CANARY_IPV6},
-            tags={"contact": f"{CANARY_EMAIL} / {CANARY_PHONE}"},
+            tags={"contact": f"{CANARY_EMAIL} / {CANARY_PHONE}", "seen": [CANARY_IP]},
             prediction_id=CANARY_USER,
         ) as obs:
             obs.record(prediction="approve", scores={"approve": 0.9, "reject": 0.1})
+        with mon.observe({"amount": 3.0}) as obs:  # a class name that is PII
+            obs.record(prediction=f"refer {CANARY_EMAIL}", scores={CANARY_EMAIL: 1.0})
         mon.label(CANARY_USER, "approve")
         mon.feedback(CANARY_USER, "comment", f"reach me at {CANARY_EMAIL}")
     with mon.job("ingest") as run:
@@ -267,7 +273,7 @@ def test_canary_pii_never_reaches_the_collector(
     _plant_canaries(mon)
     assert mon.flush(10)
     wire = b"".join(r["body"] + r["raw"] for r in receiver.requests)
-    assert len(receiver.accepted("/v1/events")) == 3
+    assert len(receiver.accepted("/v1/events")) == 6
     assert len(receiver.accepted("/v1/jobs")) == 2
     for canary in CANARIES:
         assert canary.encode() not in wire, canary

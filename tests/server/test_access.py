@@ -204,7 +204,8 @@ async def test_job_runs_are_per_project(env: Env, projects: dict[str, dict[str, 
     r = await env.client.post(
         "/v1/jobs", json=[{**run, "status": "failed"}], headers=bearer(projects["blue"]["ingest"])
     )
-    assert r.status_code == 200  # stored nothing over red's run
+    assert r.status_code == 409  # a conflict, answered as one; red's run is left alone
+    assert r.json()["rejected"][0]["field"] == "run_id"
     red = await env.client.get("/v1/jobs", headers=bearer(projects["red"]["read"]))
     assert [j["status"] for j in red.json()] == ["ok"]
     blue = await env.client.get("/v1/jobs", headers=bearer(projects["blue"]["read"]))

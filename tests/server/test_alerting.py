@@ -149,7 +149,7 @@ class Run:
         now = self.clock.time()
         wait_for(
             f"window {w} to be evaluated and its alerts sent",
-            lambda: alerts.feed.cursor >= now and (alerts.ran_at or 0) >= now,
+            lambda: alerts.feed.cursor >= now and (alerts.ran_at or 0) >= now and alerts.delivered,
         )
 
 

@@ -267,3 +267,45 @@ def test_a_slow_checkpoint_of_one_model_does_not_block_another_models_ingest(
         [p] = store.metric_points(MetricQuery(model=model, metric="events", window_size=300))
         assert p["value"] == n  # exactly once: nothing lost, nothing counted twice
     store.close()
+
+
+# -- item 7: concatenated gzip members; ids that belong to another project ----------------
+
+
+async def test_every_member_of_a_multi_member_gzip_body_is_read(tenant: Env) -> None:
+    import gzip
+
+    first = b"".join(orjson.dumps(prediction(i)) + b"\n" for i in range(2))
+    second = orjson.dumps(prediction(2)) + b"\n"
+    body = gzip.compress(first) + gzip.compress(second)  # what `cat a.gz b.gz` sends
+    headers = {**tenant.auth("ingest"), "Content-Encoding": "gzip"}
+    r = await tenant.client.post("/v1/events", content=body, headers=headers)
+    assert r.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
+    r = await tenant.client.post("/v1/events", content=body + b"garbage", headers=headers)
+    assert r.status_code == 400 and "gzip" in r.json()["detail"]
+
+
+async def test_an_id_of_another_projects_record_is_a_conflict_not_a_silent_duplicate(
+    tenant: Env,
+) -> None:
+    other, _ = create_key(tenant.store, tenant.clock, name="o", scopes=("ingest",), project="b")
+    theirs = {"Authorization": f"Bearer {other}"}
+    r = await post(tenant, "/v1/events", [prediction(0), prediction(1)])
+    assert r.json()["accepted"] == 2
+    squat = [prediction(0, model="theirs"), prediction(5, model="theirs")]
+    r = await tenant.client.post("/v1/events", content=orjson.dumps(squat), headers=theirs)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["accepted"], body["duplicates"]) == (1, 0)
+    [rej] = body["rejected"]
+    assert (rej["index"], rej["field"]) == (0, "event_id")
+    assert "another model" in rej["error"]
+    r = await tenant.client.post("/v1/events", content=orjson.dumps(squat[:1]), headers=theirs)
+    assert r.status_code == 409
+    # job runs: a run id of another project's job is refused, not silently dropped
+    assert (await post(tenant, "/v1/jobs", [_job(1)])).json()["accepted"] == 1
+    r = await tenant.client.post("/v1/jobs", content=orjson.dumps([_job(1)]), headers=theirs)
+    assert r.status_code == 409 and r.json()["rejected"][0]["field"] == "run_id"
+    # the owner's own retries are still plain duplicates
+    again = await post(tenant, "/v1/events", [prediction(0)])
+    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}

@@ -33,7 +33,9 @@ def _ndjson(ctx: object, value: object) -> bytes:
 
 
 APP, KEY = make_app(Path(__import__("tempfile").mkdtemp(prefix="driftline-openapi-")))
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", APP, headers={"Authorization": f"Bearer {KEY}"}
+)
 
 
 @pytest.fixture(scope="module", autouse=True)

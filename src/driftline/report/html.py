@@ -110,7 +110,8 @@ def framed(page: str, *, height: int) -> str:
 
 
 def _script_safe(text: str) -> str:
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """JSON (or JS) text that cannot end or confuse its ``<script>`` element (``<!--<script>``)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # -- sections -----------------------------------------------------------------------

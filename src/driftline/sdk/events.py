@@ -147,7 +147,7 @@ class EventEncoder:
                 if features is None:
                     features = {}
                 elif features.__class__ is not dict:
-                    features = self._missing(bound, _as_mapping(features) or {})
+                    features = self._missing(bound, _as_mapping(features) or {}, policy.name)
                 elif features:
                     missing = False
                     try:
@@ -158,13 +158,14 @@ class EventEncoder:
                     except Exception:  # e.g. an array value: its != is element-wise
                         missing = True
                     if missing:
-                        features = self._missing(bound, features)
+                        features = self._missing(bound, features, policy.name)
                 prediction = obs.prediction
                 scores = obs.scores
                 if status == "ok":
                     kind = prediction.__class__
                     if kind is str or kind is int or kind is bool:
-                        classes(prediction)
+                        # the metric shows the class as the collector gets it (the policy's)
+                        classes(policy.metric_label(prediction) if redact else prediction)
                         if scores is not None:
                             top = None
                             if scores.__class__ is dict:
@@ -205,6 +206,7 @@ class EventEncoder:
                     tags = policy.apply_mapping("tags", tags)
                     prediction_id = policy.apply_field("prediction_id", prediction_id)
                     prediction = policy.apply_field("prediction", prediction)
+                    scores = policy.scores(scores)
                 append(
                     {
                         "type": "prediction",
@@ -231,14 +233,16 @@ class EventEncoder:
         return out
 
     @staticmethod
-    def _missing(bound: BoundMetrics, features: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Count the None and NaN inputs of ``features``; NaN becomes None."""
+    def _missing(
+        bound: BoundMetrics, features: Mapping[str, Any], rename: Callable[[str], str]
+    ) -> Mapping[str, Any]:
+        """Count the None and NaN inputs of ``features`` (by their names as sent); NaN -> None."""
         has_nan = False
         for name, value in features.items():
             if value is None:
-                bound.missing.append(name)
+                bound.missing.append(rename(name))
             elif value.__class__ is float and value != value:
-                bound.missing.append(name)
+                bound.missing.append(rename(name))
                 has_nan = True
         if has_nan:
             return {k: (None if _is_nan(v) else v) for k, v in features.items()}

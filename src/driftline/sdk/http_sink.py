@@ -4,7 +4,8 @@ Protocol (see docs/sdk.md): ``POST {url}/v1/events`` (``/v1/labels``,
 ``/v1/feedback``, ``/v1/jobs``) with a JSON array, ``Content-Encoding: gzip``
 when the body is larger than ``gzip_min_bytes``, ``Authorization: Bearer KEY``.
 
-- 2xx: accepted.
+- 2xx: accepted; records the answer lists as ``rejected`` (invalid, e.g. a NUL
+  character in an id) are counted as dropped (``reason="rejected"``).
 - 429 / 503: back off (honouring ``Retry-After``) and retry.
 - any other 4xx: the batch is dropped and counted (``reason="rejected"``) and
   the reason logged, rate-limited; retrying would fail the same way.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import email.utils
 import http.client
+import json
 import random
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -122,6 +124,9 @@ class HTTPSink:
         self._headers = headers
         self._failures = 0
         self._retry_at = 0.0
+        #: Records of the last accepted batch that the collector listed as rejected.
+        self._refused = 0
+        self._refused_why = ""
         self._report: DeliveryReport = _NullReport()
         self._log = RateLimitedLog(self.clock)
 
@@ -228,7 +233,15 @@ class HTTPSink:
             return False
         self._failures = 0
         self._retry_at = 0.0
-        self._report.sent(batch.kind, batch.count)
+        refused = self._refused
+        if refused:  # records the collector listed as rejected in a 200: invalid for good
+            self._refused = 0
+            self._report.dropped("rejected", refused)
+            self._log.warning(
+                "rejected", "driftline: collector rejected %d of %d events: %s",
+                refused, batch.count, self._refused_why,
+            )  # fmt: skip
+        self._report.sent(batch.kind, batch.count - refused)
         return True
 
     def backoff(self, failures: int, retry_after: float | None) -> float:
@@ -265,11 +278,28 @@ class HTTPSink:
             retry_after = response.headers.get("Retry-After")
             text = response.text[:200] if not 200 <= status < 300 else ""
         if 200 <= status < 300:
+            self._refused, self._refused_why = _rejected(
+                data if self._plain is not None else response.content
+            )
             return
         if status in (408, 429) or status >= 500:
             after = parse_retry_after(retry_after, self.clock.time())
             raise SinkError(f"HTTP {status} from {url}", retry=True, retry_after=after)
         raise SinkError(f"HTTP {status} from {url}: {text!r}", retry=False)
+
+
+def _rejected(answer: bytes) -> tuple[int, str]:
+    """(records listed as rejected, the first reason) in a collector's 200 answer."""
+    if b'"rejected":[]' in answer or b'"rejected"' not in answer:
+        return 0, ""
+    try:
+        rejected = json.loads(answer).get("rejected") or []
+    except (ValueError, AttributeError):
+        return 0, ""
+    if not isinstance(rejected, list) or not rejected:
+        return 0, ""
+    first = rejected[0] if isinstance(rejected[0], dict) else {}
+    return len(rejected), f"{first.get('field', '')}: {first.get('error', '')}"[:200]
 
 
 def _drain(spool: Spool) -> list[Batch]:

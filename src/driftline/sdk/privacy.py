@@ -18,6 +18,14 @@ Rules are keyed by field name and apply to features, segment and tags; a
 scoped key (``"features.email"``, ``"tags.user"``) wins over a plain one. The
 keys ``"prediction_id"``, ``"prediction"``, ``"label"`` and ``"feedback"``
 apply to those event fields. String values without a rule get ``text_default``.
+
+Everywhere a value or a name leaves the process: ``text_default`` (and a
+``"mask"`` rule) reaches strings inside lists and nested objects; with a
+``text_default`` other than ``"keep"``, PII in field names (features, segment,
+tags, keys of nested objects) is masked too, so two names that differ only in
+their PII become one; the class names that key ``scores`` follow the
+``"prediction"`` rule (else the name masking); and the SDK's own metrics label
+predicted classes and missing features with the values as sent.
 The policy runs on the background thread, never on the request path.
 """
 
@@ -36,6 +44,8 @@ from typing import Any
 from driftline.sdk.errors import SDKConfigError
 
 ACTIONS = ("keep", "drop", "hash", "mask")
+#: Nested values deeper than this are replaced by None (the collector refuses them anyway).
+MAX_DEPTH = 64
 DERIVED = ("length", "tokens", "norm", "dim")
 TEXT_DEFAULTS = ("keep", "mask", "hash", "drop")
 SCOPES = ("features", "segment", "tags")
@@ -204,6 +214,9 @@ class PrivacyPolicy:
         # HMAC state after the key is absorbed; copied per value instead of re-keying.
         self._hmac = hmac.new(self._key, digestmod=hashlib.sha256) if self._key else None
         self.is_noop = not rules and text_default == "keep"
+        #: Field names (and keys of nested objects) have their PII masked.
+        self.masks_names = text_default != "keep"
+        self._names: dict[str, str] = {}
         #: Every field name a rule is about, in any scope (``features.email`` -> ``email``).
         self.named = frozenset(k.split(".", 1)[1] if "." in k else k for k in rules)
         #: True when text without a rule is kept and prediction ids and predictions
@@ -235,15 +248,79 @@ class PrivacyPolicy:
             text = pattern.mask(text)
         return text
 
+    def name(self, name: str) -> str:
+        """What a field name (or a key of a nested object) becomes: PII masked (cached)."""
+        if not self.masks_names:
+            return name
+        got = self._names.get(name)
+        if got is None:
+            got = self.mask(name)
+            if len(self._names) < 10_000:
+                self._names[name] = got
+        return got
+
+    def deep(self, value: Any, action: str, depth: int = 0) -> Any:
+        """``action`` (mask, hash, drop) on every string inside lists and objects of ``value``."""
+        if isinstance(value, str):
+            if action == "mask":
+                return self.mask(value)
+            return self.hash(value) if action == "hash" else None
+        if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+            return None
+        if isinstance(value, dict):
+            return {
+                self.name(str(k)): self.deep(v, action, depth + 1)
+                for k, v in value.items()
+                if not (action == "drop" and isinstance(v, str))
+            }
+        if isinstance(value, list | tuple):
+            if all(x.__class__ in (float, int, bool) for x in value):
+                return value  # numbers only (an embedding): nothing to do
+            return [
+                self.deep(v, action, depth + 1)
+                for v in value
+                if not (action == "drop" and isinstance(v, str))
+            ]
+        return value
+
+    def scores(self, scores: Any) -> Any:
+        """``scores`` with its class names as the prediction rule (or name masking) has them."""
+        if scores.__class__ is not dict or not scores:
+            return scores
+        if "prediction" in self._top:
+            out: dict[str, Any] = {}
+            for i, (k, v) in enumerate(scores.items()):
+                key = self.apply_field("prediction", k)
+                ok = key is not None and key.__class__ in (str, int, float, bool)
+                out[str(key) if ok else f"class_{i}"] = v
+            return out
+        if self.masks_names:
+            return {self.name(str(k)): v for k, v in scores.items()}
+        return scores
+
+    def metric_label(self, prediction: Any) -> Any:
+        """The predicted class as the SDK's metrics may show it: as sent to the collector."""
+        if self.is_noop:
+            return prediction
+        sent = self.apply_field("prediction", prediction)
+        return sent if sent.__class__ in (str, int, bool) else "<redacted>"
+
     def _apply(
         self, name: str, value: Any, actions: tuple[str, ...] | None, out: dict[str, Any]
     ) -> None:
         if actions is None:
-            if isinstance(value, str) and self.text_default != "keep":
+            if self.text_default == "keep":
+                out[name] = value
+            elif isinstance(value, str):
                 actions = (self.text_default,)
+            elif isinstance(value, dict | list | tuple):
+                out[name] = self.deep(value, self.text_default)
+                return
             else:
                 out[name] = value
                 return
+        if actions is None:
+            return
         first = actions[0]
         if first == "keep":
             out[name] = value
@@ -252,7 +329,7 @@ class PrivacyPolicy:
         elif first == "hash":
             out[name] = None if value is None else self.hash(value)
         elif first == "mask":
-            out[name] = self.mask(value) if isinstance(value, str) else value
+            out[name] = self.deep(value, "mask")
         else:
             for derived in actions:
                 out[f"{name}.{derived}"] = _derive(derived, value)
@@ -268,18 +345,23 @@ class PrivacyPolicy:
             # (a set operation in C instead of a loop over every field).
             return values if values.__class__ is dict else dict(values)
         out: dict[str, Any] = {}
+        rename = self.name
         for name, value in values.items():
             actions = rules.get(name)
-            if actions is None and (text_keep or not isinstance(value, str)):
+            if text_keep and actions is None:
                 out[name] = value  # the common case, without a call
+            elif (actions is None and value.__class__ in (int, float, bool)) or value is None:
+                out[rename(str(name))] = value
             else:
-                self._apply(str(name), value, actions, out)
+                self._apply(rename(str(name)), value, actions, out)
         return out
 
     def apply_field(self, name: str, value: Any) -> Any:
         """Apply the rule for a top-level field (prediction_id, prediction, label, feedback)."""
         actions = self._top.get(name)
-        if actions is None and (self.text_default == "keep" or not isinstance(value, str)):
+        if actions is None and (
+            self.text_default == "keep" or not isinstance(value, str | list | dict | tuple)
+        ):
             return value  # no rule and nothing to do by default
         out: dict[str, Any] = {}
         self._apply(name, value, actions, out)

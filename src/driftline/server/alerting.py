@@ -15,7 +15,10 @@ store, so a restarted collector goes on where it stopped, and the engine
 ignores windows it has already evaluated.
 
 Run alerting on one replica: every replica with an ``alerts:`` section
-notifies on its own.
+notifies on its own. In a serving process notifications are sent by a
+:class:`~driftline.alerts.notifiers.worker.DeliveryWorker` (one thread per
+receiver, each bounded by the receiver's ``retry.timeout``), never inside the
+tick: a slow or hanging receiver cannot delay the evaluation of windows.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from driftline.alerts import (
     MetricPoint,
     SQLAlertStore,
 )
+from driftline.alerts.notifiers.worker import DeliveryWorker
 from driftline.stats.performance.uncertainty import proportion_se
 from driftline.store.base import MetricQuery, Store
 
@@ -321,8 +325,22 @@ class CollectorAlerts:
             job_late_after=parse_duration(config.job_late_after) if jobs else None,
         )  # fmt: skip
         self.clock = clock
-        #: Clock time at which the last :meth:`run` finished (its notifications were sent).
+        #: Clock time at which the last :meth:`run` finished (its notifications were queued,
+        #: or sent when no delivery worker runs).
         self.ran_at: float | None = None
+        self.worker: DeliveryWorker | None = None
+
+    def start_delivery(self) -> None:
+        """Send notifications from a worker thread, off the evaluation tick (``serve``)."""
+        if self.worker is None:
+            self.worker = DeliveryWorker(self.dispatcher).start()
+
+    @property
+    def delivered(self) -> bool:
+        """True when nothing is being sent and nothing in the outbox is due."""
+        if self.worker is not None:
+            return self.worker.idle
+        return not self.store.due_deliveries(self.clock.time(), limit=1)
 
     def run(self) -> int:
         """Feed newly evaluated windows to the engine, flush due groups, retry the outbox."""
@@ -335,6 +353,8 @@ class CollectorAlerts:
         return len(points)
 
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
         self.dispatcher.close()
 
 

@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
     from driftline.alerts import AlertsConfig
 
 log = logging.getLogger("driftline.server")
-STORE_ERRORS = (OperationalError, DBAPIError, PoolTimeout)
+#: The store cannot take the request now: 503 with Retry-After (the SQLite ingest path
+#: calls the driver directly, so its errors arrive unwrapped).
+STORE_ERRORS = (OperationalError, DBAPIError, PoolTimeout, sqlite3.OperationalError)
 
 
 def create_app(
@@ -65,6 +68,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background:  # a serving process (not a test driving the app): see tune_gc
             tune_gc()
+            if collector.alerts is not None:  # notifications leave off the evaluation path
+                collector.alerts.start_delivery()
         task = asyncio.create_task(_loop(collector)) if background else None
         try:
             yield
@@ -82,6 +87,9 @@ def create_app(
         version="1",
         summary="Ingest prediction events and labels; read monitoring results.",
         lifespan=lifespan,
+        openapi_url=None,  # served below, behind a key like every other route
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.collector = collector
     app.include_router(ingest_router)
@@ -95,6 +103,7 @@ def create_app(
 
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         collector.metrics.overload.labels("store_unavailable").inc()
+        collector.note_store_error(exc)
         log.warning("driftline collector: store unavailable (%s)", type(exc).__name__)
         return JSONResponse(
             {"detail": "the store is unavailable; retry later"},
@@ -119,7 +128,38 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation)
     app.add_middleware(_Timing, collector=collector)
     _document_limits(app, settings)
+    _serve_docs(app)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """``/openapi.json`` and ``/docs`` for a ``read`` key (or a dashboard session)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    def reader(request: Request) -> None:
+        collector: Collector = request.app.state.collector
+        header = request.headers.get("authorization")
+        who = collector.keys.check(header) if header else None
+        dash = getattr(request.app.state, "dashboard", None)
+        if who is None and not header and dash is not None:
+            visitor = dash.access.visitor(request)
+            who = visitor.principal if visitor is not None else None
+        if who is None:
+            raise HTTPException(
+                401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not who.allows("read"):
+            raise HTTPException(403, "this API key lacks the 'read' scope")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(request: Request) -> JSONResponse:
+        reader(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger(request: Request) -> HTMLResponse:
+        reader(request)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
 
 
 def _document_limits(app: FastAPI, settings: Settings) -> None:

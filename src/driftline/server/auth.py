@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +106,35 @@ def create_key(
     return key, kid
 
 
+#: A bootstrap key must be at least this long and this unpredictable (estimated bits).
+MIN_KEY_CHARS = 16
+MIN_KEY_BITS = 64.0
+_KEY_HINT = "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def key_strength_error(key: str, name: str = "DRIFTLINE_BOOTSTRAP_KEY") -> str | None:
+    """Why ``key`` is too weak to be an admin key, or None.
+
+    At least :data:`MIN_KEY_CHARS` characters and :data:`MIN_KEY_BITS` bits by
+    the empirical entropy of its characters (length x Shannon entropy of their
+    frequencies): ``aaaaaaaaaaaaaaaa`` has 0 bits, 32 random hex digits about
+    125, a generated key about 250. The key itself is never part of the message.
+    """
+    if len(key) < MIN_KEY_CHARS:
+        return (
+            f"{name} has {len(key)} characters; at least {MIN_KEY_CHARS} random ones "
+            f"are needed ({_KEY_HINT})"
+        )
+    counts = Counter(key)
+    bits = -len(key) * sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if bits < MIN_KEY_BITS:
+        return (
+            f"{name} is too predictable ({len(counts)} distinct characters, about {bits:.0f} "
+            f"bits; at least {MIN_KEY_BITS:.0f} needed): use a random key ({_KEY_HINT})"
+        )
+    return None
+
+
 def bootstrap_admin_key(
     store: Store, clock: Clock, env: Mapping[str, str] | None = None
 ) -> tuple[str, bool] | None:
@@ -117,6 +148,9 @@ def bootstrap_admin_key(
         return None
     env = os.environ if env is None else env
     given = env.get("DRIFTLINE_BOOTSTRAP_KEY") or None
+    why = None if given is None else key_strength_error(given)
+    if why is not None:
+        raise ConfigError(why)
     try:
         key, _ = create_key(
             store, clock, name="bootstrap-admin", scopes=("admin",), key=given, actor="bootstrap"

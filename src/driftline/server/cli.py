@@ -105,7 +105,10 @@ def serve(
     except DriftlineError as exc:
         sock.close()
         raise _fail(exc) from exc
-    boot = bootstrap_admin_key(st, clock)
+    try:
+        boot = bootstrap_admin_key(st, clock)
+    except DriftlineError as exc:  # a weak DRIFTLINE_BOOTSTRAP_KEY: one line, exit 2
+        raise _fail(exc) from exc
     if boot is not None and boot[1]:
         # Printed once, to the terminal only; never logged.
         sys.stdout.write(

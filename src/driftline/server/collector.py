@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline.errors import HTTPError
 from driftline.server.auth import KeyChecker, Principal
-from driftline.server.ingest import Batch, Limits, validate
+from driftline.server.ingest import Batch, Limits, reject, validate
 from driftline.server.metrics import HealthMetrics
 from driftline.server.settings import Settings
 from driftline.store.base import DEFAULT_PROJECT, Store, WindowKey
@@ -40,6 +40,8 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: Records refused because their id belongs to another model's (or project's) record.
+    conflicts: int = 0
 
     def body(self) -> dict[str, Any]:
         return {
@@ -111,6 +113,8 @@ class Collector:
         self._tick_lock = threading.Lock()
         self._projects: dict[str, str] = {}
         self.last_purge = 0.0
+        #: (wall time, reason) of the last write the store refused for lack of space.
+        self.write_failure: tuple[float, str] | None = None
         #: The alert engine and its notifiers when alerts are configured (server/alerting.py).
         self.alerts: CollectorAlerts | None = None
         if alerts is not None:
@@ -184,8 +188,13 @@ class Collector:
         result.duplicates = batch.repeated
         if batch.accepted:
             new = self._store(kind, batch)
-            result.accepted = new
-            result.duplicates += len(batch.accepted) - new
+            conflicts = self._conflicts(kind, batch, who)
+            result.rejected = sorted(result.rejected + conflicts, key=lambda r: r["index"])
+            result.conflicts = len(conflicts)
+            # upserts (job runs) count conflicts as stored, inserts as not new
+            upsert = kind == "job_run"
+            result.accepted = new - len(conflicts) if upsert else new
+            result.duplicates += len(batch.accepted) - new - (0 if upsert else len(conflicts))
         received = self.metrics.received
         received.labels(kind, "accepted").inc(result.accepted)
         received.labels(kind, "duplicate").inc(result.duplicates)
@@ -193,6 +202,46 @@ class Collector:
         for limit, n in batch.limited.items():
             self.metrics.limit_rejects.labels(limit).inc(n)
         return result
+
+    def _conflicts(self, kind: str, batch: Batch, who: Principal | None) -> list[dict[str, Any]]:
+        """Records not stored because their id is taken by another model's (project's) record.
+
+        Before, they were answered as duplicates and silently not stored; now each
+        is rejected with ``field`` ``event_id`` (``run_id``) naming the conflict.
+        """
+        rows = batch.accepted
+        if kind == "label":
+            return []  # labels upsert by (model, prediction_id): a model's own namespace
+        if kind == "job_run":
+            ids = [f"{r['job']}/{r['run_id']}" for r in rows]
+            owners = self.store.owners(kind, ids)
+            return [
+                reject(i, r["event_id"], "run_id",
+                       f"job {r['job']!r} run_id {r['run_id']!r} belongs to another project's "
+                       "job: use another job name or run_id")
+                for i, r, x in zip(batch.index, rows, ids, strict=True)
+                if owners.get(x, r["project"]) != r["project"]
+            ]  # fmt: skip
+        if not batch.known:  # every id was new (predictions, feedback): no conflict possible
+            return []
+        owners = self.store.owners(kind, batch.known)
+        return [
+            reject(i, r["event_id"], "event_id",
+                   f"event_id {r['event_id']!r} is already used by another model's {kind}; "
+                   "event ids must be unique across the collector (the SDK's UUIDv7 ids are)")
+            for i, r in zip(batch.index, rows, strict=True)
+            if owners.get(r["event_id"], r["model"]) != r["model"]
+        ]  # fmt: skip
+
+    def note_store_error(self, exc: BaseException) -> None:
+        """Remember a write refused for lack of space: /readyz says not ready for a while."""
+        text = str(exc).lower()
+        if any(s in text for s in ("disk is full", "no space left", "disk full", "diskfull")):
+            self.write_failure = (time.time(), "the store's disk is full (a write failed)")
+
+    def recent_write_failure(self, within: float = 30.0) -> str | None:
+        f = self.write_failure
+        return f[1] if f is not None and time.time() - f[0] < within else None
 
     def check_models(self, models: Iterable[str], who: Principal | None, claim: bool) -> None:
         """Raise :class:`ForbiddenError` unless ``who`` reaches every model of ``models``.
@@ -224,10 +273,13 @@ class Collector:
         self._projects.update(projects)
 
     def _store(self, kind: str, batch: Batch) -> int:
+        """Store the accepted records; return how many were new (the rest: see _conflicts)."""
         now = self.clock.time()
         rows = batch.accepted
+        batch.known = None
         if kind == "prediction":
             new = self.windows.ingest(rows)
+            batch.known = [e["event_id"] for e in rows if e["event_id"] not in new]
             counts: dict[tuple[str, str], int] = {}
             for e in rows:
                 if e["event_id"] in new:
@@ -248,7 +300,9 @@ class Collector:
             self.store.mark_changed(keys, now)
             return len(rows)
         if kind == "feedback":
-            return self.store.insert_feedback(rows)
+            n = self.store.insert_feedback(rows)
+            batch.known = [] if n == len(rows) else [r["event_id"] for r in rows]
+            return n
         return self.store.upsert_job_runs(rows)
 
     # -- background ------------------------------------------------------------------------

@@ -55,6 +55,10 @@ class Batch:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     #: Records whose id repeats an earlier record of the same batch (counted as duplicates).
     repeated: int = 0
+    #: Position in the request of each accepted record.
+    index: list[int] = field(default_factory=list)
+    #: Ids of accepted records that were stored already (set when stored; None: unknown).
+    known: list[str] | None = None
     #: Rejected records by the setting whose limit turned them away.
     limited: dict[str, int] = field(default_factory=dict)
 
@@ -65,15 +69,7 @@ def decode_body(
     """The list of JSON values in ``body``; raises :class:`BodyError` (400/413/415)."""
     enc = (encoding or "identity").strip().lower()
     if enc == "gzip":
-        d = zlib.decompressobj(wbits=31)
-        try:
-            body = d.decompress(body, max_decoded + 1)
-        except zlib.error as exc:
-            raise BodyError(400, f"body is not valid gzip: {exc}") from exc
-        if len(body) > max_decoded:
-            raise BodyError(413, f"decompressed body exceeds {max_decoded} bytes")
-        if not d.eof:
-            raise BodyError(400, "body is not valid gzip: truncated stream")
+        body = gunzip(body, max_decoded)
     elif enc not in ("identity", ""):
         raise BodyError(415, f"Content-Encoding {enc!r} is not supported; allowed: gzip, identity")
     ctype = (content_type or "").split(";")[0].strip().lower()
@@ -98,6 +94,27 @@ def decode_body(
         except orjson.JSONDecodeError:
             out.append(_BadLine(line[:80]))
     return out
+
+
+def gunzip(body: bytes, max_decoded: int) -> bytes:
+    """Every gzip member of ``body``, concatenated (RFC 1952 allows several, as ``gzip -c``)."""
+    out = bytearray()
+    rest = body
+    while True:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out += d.decompress(rest, max_decoded + 1 - len(out))
+        except zlib.error as exc:
+            raise BodyError(400, f"body is not valid gzip: {exc}") from exc
+        if len(out) > max_decoded or (d.unconsumed_tail and not d.eof):
+            raise BodyError(413, f"decompressed body exceeds {max_decoded} bytes")
+        if not d.eof:
+            raise BodyError(400, "body is not valid gzip: truncated stream")
+        rest = d.unused_data
+        if not rest:
+            return bytes(out)
+        if rest.strip(b"\x00") == b"":  # zero padding after the last member (tape style)
+            return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -454,12 +471,12 @@ def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             reason = "line is not valid JSON" if isinstance(item, _BadLine) else "not an object"
-            batch.rejected.append(_reject(i, None, "", f"event {reason}; each event is an object"))
+            batch.rejected.append(reject(i, None, "", f"event {reason}; each event is an object"))
             continue
         try:
             ev = check(item, lim)
         except InvalidEventError as exc:
-            batch.rejected.append(_reject(i, item.get("event_id"), exc.field, exc.message))
+            batch.rejected.append(reject(i, item.get("event_id"), exc.field, exc.message))
             if exc.limit is not None:
                 batch.limited[exc.limit] = batch.limited.get(exc.limit, 0) + 1
             continue
@@ -471,9 +488,10 @@ def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
         if kind == "prediction":
             ev["payload"] = orjson.dumps(ev).decode()
         batch.accepted.append(ev)
+        batch.index.append(i)
     return batch
 
 
-def _reject(index: int, event_id: Any, field: str, message: str) -> dict[str, Any]:
+def reject(index: int, event_id: Any, field: str, message: str) -> dict[str, Any]:
     eid = event_id if isinstance(event_id, str) and len(event_id) <= MAX_ID else None
     return {"index": index, "event_id": eid, "field": field, "error": message}

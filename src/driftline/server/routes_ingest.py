@@ -5,7 +5,8 @@ gzip``) so that limits apply before parsing and each event is validated on its
 own. The answer comes only after the accepted events are committed:
 
 - 200 ``{"accepted", "duplicates", "rejected": [{index, event_id, field, error}]}``
-- 422 the same body when every event was rejected, or the batch is too long
+- 422 the same body when every event was rejected, or the batch is too long;
+  409 when every event was rejected because its id belongs to another model's
 - 413 body too large; 400 not JSON / not gzip; 415 unknown Content-Encoding
 - 403 the key's project does not include a model of the batch (nothing stored)
 - 408 the body did not arrive within ``body_timeout_seconds``
@@ -140,6 +141,7 @@ def _openapi(kind: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": _RESULT}},
             },
             "422": {"description": "Every event was rejected, or the batch is too long"},
+            "409": {"description": "Every event's id belongs to another model's record"},
             "403": {"description": "The key's project does not include a model of the batch"},
             "413": {"description": "Body too large"},
             "408": {"description": "The body did not arrive within body_timeout_seconds"},
@@ -190,7 +192,10 @@ async def _ingest(request: Request, kind: str, who: Principal) -> JSONResponse:
             c.release()
     finally:
         c.release_key(who.key_id)
-    status = 422 if result.rejected and not (result.accepted or result.duplicates) else 200
+    status = 200
+    if result.rejected and not (result.accepted or result.duplicates):
+        # nothing stored: every record was invalid (422), or its id belongs to another (409)
+        status = 409 if result.conflicts == len(result.rejected) else 422
     return JSONResponse(result.body(), status_code=status)
 
 

@@ -55,12 +55,18 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], summary="Readiness: the store answers")
+@router.get("/readyz", tags=["health"], summary="Readiness: the store answers and takes writes")
 def readyz(request: Request) -> JSONResponse:
+    c = collector(request)
     try:
-        collector(request).store.ping()
+        c.store.ping()
+        why = c.store.unwritable(c.settings.min_free_disk_bytes)
     except Exception:
         return JSONResponse({"status": "store unavailable"}, status_code=503)
+    if why is None:
+        why = c.recent_write_failure()
+    if why is not None:
+        return JSONResponse({"status": "store not writable", "reason": why}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 

@@ -37,6 +37,10 @@ class Settings:
     body_timeout_seconds: float = 30.0
     #: Ingest requests of one API key in flight at once (reading or processing); more get 429.
     max_inflight_per_key: int = 4
+    #: /readyz answers 503 when the SQLite store's disk has less free space than this.
+    min_free_disk_bytes: int = 64 * 1024 * 1024
+    #: Failed dashboard sign-ins allowed per client address per minute; more get 429.
+    login_attempts_per_minute: int = 10
     #: Ingest requests processed at once by this process; more get 429.
     max_inflight: int = 8
     retry_after_seconds: int = 1
@@ -66,6 +70,7 @@ class Settings:
             "max_version_columns",
             "max_depth",
             "body_timeout_seconds",
+            "login_attempts_per_minute",
             "tick_seconds",
             "retention_days",
         )

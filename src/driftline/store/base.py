@@ -92,6 +92,9 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
 
+    def unwritable(self, min_free_bytes: int) -> str | None:
+        """Why the store cannot take writes now (a full disk, a read-only database), or None."""
+
     def close(self) -> None: ...
 
     # -- ingest -----------------------------------------------------------------
@@ -109,6 +112,11 @@ class Store(Protocol):
     def insert_feedback(self, rows: Sequence[Row]) -> int: ...
 
     def upsert_job_runs(self, rows: Sequence[Row]) -> int: ...
+
+    def owners(self, kind: str, ids: Sequence[str]) -> dict[str, str]:
+        """``{id: owner}`` of stored records: the model of a prediction or feedback
+        ``event_id`` (``kind`` "prediction", "feedback"), the project of a job run
+        (``kind`` "job_run", ids ``job/run_id``). Unknown ids are left out."""
 
     # -- windows ----------------------------------------------------------------
     def save_partial(self, row: Row) -> None:

@@ -58,6 +58,19 @@ class PostgresStore(SQLStore):
         )
         super().__init__(engine)
 
+    def unwritable(self, min_free_bytes: int) -> str | None:
+        """A server in recovery (a standby) or a read-only default takes no writes."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            standby = conn.execute(text("SELECT pg_is_in_recovery()")).scalar()
+            read_only = conn.execute(text("SHOW default_transaction_read_only")).scalar()
+        if standby:
+            return "the PostgreSQL server is a standby (in recovery): it takes no writes"
+        if read_only == "on":
+            return "the PostgreSQL database is read-only (default_transaction_read_only)"
+        return None
+
     def _insert(self, table: Any) -> Any:
         return insert(table)
 

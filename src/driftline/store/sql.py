@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, text, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.sql.dml import Insert
 
 from driftline.store import tables as t
@@ -49,6 +49,9 @@ class SQLStore(ABC):
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    def unwritable(self, min_free_bytes: int) -> str | None:
+        return None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -113,6 +116,22 @@ class SQLStore(ABC):
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
         return len(rows)
+
+    def owners(self, kind: str, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                if kind == "job_run":
+                    j = t.job_runs.c
+                    pairs = [tuple(x.split("/", 1)) for x in chunk]
+                    q = select(j.job, j.run_id, j.project).where(tuple_(j.job, j.run_id).in_(pairs))
+                    out.update((f"{r[0]}/{r[1]}", str(r[2])) for r in conn.execute(q))
+                    continue
+                table = t.events if kind == "prediction" else t.feedback
+                q = select(table.c.event_id, table.c.model).where(table.c.event_id.in_(chunk))
+                out.update((str(r[0]), str(r[1])) for r in conn.execute(q))
+        return out
 
     def _insert_ignore(self, table: Any, rows: Sequence[Row], keys: list[str]) -> int:
         if not rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,25 @@ class SQLiteStore(SQLStore):
         #: so rotating through the pool re-read the index pages for every batch (with two
         #: request threads, 35 000 against 43 000 events/s in benchmarks/ingest.py).
         self._ingest = _engine(p, pool_size=1, max_overflow=0, pool_timeout=300)
+
+    def unwritable(self, min_free_bytes: int) -> str | None:
+        """A disk with less than ``min_free_bytes`` free, or a read-only file or folder."""
+        folder = self.path.parent
+        try:
+            st = os.statvfs(folder)
+        except OSError as exc:
+            return f"cannot inspect {folder}: {exc.strerror}"
+        free = st.f_bavail * st.f_frsize
+        if free < min_free_bytes:
+            return (
+                f"the disk of {self.path} has {free} bytes free "
+                f"(min_free_disk_bytes={min_free_bytes})"
+            )
+        if not os.access(folder, os.W_OK) or (
+            self.path.exists() and not os.access(self.path, os.W_OK)
+        ):
+            return f"{self.path} is not writable"
+        return None
 
     def close(self) -> None:
         self._ingest.dispose()

@@ -91,6 +91,11 @@ class Dispatcher:
         self.sleep = sleep
         self.metrics = delivery_metrics(registry)
         self.client = client if client is not None else httpx.Client(follow_redirects=False)
+        #: With ``deferred``, submitting only writes the outbox (and calls ``on_enqueue``);
+        #: a :class:`~driftline.alerts.notifiers.worker.DeliveryWorker` sends, off the
+        #: caller's thread. Without, the first attempt is made in line.
+        self.deferred = False
+        self.on_enqueue: Callable[[], None] | None = None
         self.retry: dict[str, RetryConfig] = {}
         self.notifiers: dict[tuple[str, str], Notifier] = {}
         self.receivers: dict[str, list[str]] = {}
@@ -130,8 +135,14 @@ class Dispatcher:
                 created_at=now,
                 next_attempt_at=now,
             )
-            self.store.enqueue(delivery)
+            self._queue(delivery)
+
+    def _queue(self, delivery: Delivery) -> None:
+        self.store.enqueue(delivery)
+        if not self.deferred:
             self._attempt(delivery)
+        elif self.on_enqueue is not None:
+            self.on_enqueue()
 
     def submit_action(self, alert: NotifiedAlert) -> None:
         now = self.clock.time()
@@ -146,8 +157,7 @@ class Dispatcher:
                 created_at=now,
                 next_attempt_at=now,
             )
-            self.store.enqueue(delivery)
-            self._attempt(delivery)
+            self._queue(delivery)
 
     def submit_acknowledge(self, notification: Notification, by: str) -> None:
         """Queue an acknowledgement for the receiver's notifiers that support one (PagerDuty).
@@ -169,8 +179,17 @@ class Dispatcher:
             )  # fmt: skip
 
     def retry_due(self) -> None:
+        """Attempt what is due in the outbox (nothing when a worker sends: ``deferred``)."""
+        if self.deferred:
+            if self.on_enqueue is not None:
+                self.on_enqueue()
+            return
         for delivery in self.store.due_deliveries(self.clock.time()):
             self._attempt(delivery)
+
+    def attempt(self, delivery: Delivery) -> None:
+        """Send one outbox entry now (retries in line, then defers): the worker's call."""
+        self._attempt(delivery)
 
     # -- attempts --------------------------------------------------------------------
     def _send(self, d: Delivery) -> None:

@@ -61,7 +61,9 @@ class Dashboard:
         self.inbox = inbox
         self.prefix = prefix
         keys = keys or KeyChecker(store, clock, settings.key_cache_seconds)
-        self.access = Access(store, keys)
+        self.access = Access(
+            store, keys, login_attempts_per_minute=settings.login_attempts_per_minute
+        )
         self.evaluator = Evaluator(store, settings.windows, clock, settings.evaluator)
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("driftline.server.dashboard", "templates"),
@@ -230,6 +232,9 @@ def mount_dashboard(
         refresh_seconds=refresh_seconds,
     )
     app.state.dashboard = dash
+    health = getattr(collector, "metrics", None)
+    if health is not None:  # refused sign-ins are counted with the collector's other limits
+        dash.access.on_throttled = health.limit_rejects.labels("login_attempts_per_minute").inc
     app.include_router(views.build_router(prefix))
     if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
 
@@ -302,9 +307,20 @@ def _query(request: Request, **changes: str | None) -> str:
 
 
 def _chart_json(fig: Any) -> str:
+    """``fig`` as JSON safe inside a ``<script>`` element: ``<``, ``>``, ``&`` as ``\\u`` escapes.
+
+    Escaping only ``</`` is not enough: a value holding ``<!--<script>`` puts the
+    HTML parser in its "double escaped" state, where ``</script>`` no longer ends
+    the element and the page's scripts break.
+    """
     import orjson
 
-    return orjson.dumps(fig).decode().replace("</", "<\\/")
+    return script_safe_json(orjson.dumps(fig).decode())
+
+
+def script_safe_json(text: str) -> str:
+    """JSON text that cannot end or confuse the ``<script>`` element it sits in."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 __all__ = ["PREFIX", "AlertBridge", "Dashboard", "mount_dashboard"]

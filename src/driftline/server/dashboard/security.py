@@ -7,6 +7,8 @@ revoked key stops working at once. Scripts may send ``Authorization: Bearer
 KEY`` instead. Viewing needs the ``read`` scope; every state-changing action
 is a POST that needs the ``admin`` scope, a CSRF token bound to the session
 (or key) and, from a browser, an ``Origin`` (or ``Referer``) of this site.
+Signing out ends the session on the server (its id goes to the audit log,
+which every replica reads); failed sign-ins are throttled per client address.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from driftline.store.base import Store
 COOKIE = "driftline_session"
 SESSION_SECONDS = 12 * 3600
 LINK_SECONDS = 600
+#: How often the sessions signed out on other replicas are read (from the audit log).
+ENDED_REFRESH_SECONDS = 5.0
+ENDED_SCAN = 2000
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Access:
         keys: KeyChecker,
         wall: Callable[[], float] = time.time,
         secret: bytes | None = None,
+        login_attempts_per_minute: int = 10,
     ) -> None:
         env = os.environ.get("DRIFTLINE_SESSION_SECRET")
         self.secret = secret or (env.encode() if env else secrets.token_bytes(32))
@@ -53,6 +59,13 @@ class Access:
         self.keys = keys
         self.wall = wall
         self._links: dict[str, tuple[str, float]] = {}
+        #: Sessions signed out (nonce -> expiry), refreshed from the audit log so that a
+        #: sign-out on one replica ends the session on every replica within seconds.
+        self._ended: dict[str, float] = {}
+        self._ended_read = 0.0
+        self.login_limit = login_attempts_per_minute
+        self._failures: dict[str, list[float]] = {}
+        self.on_throttled: Callable[[], None] | None = None
 
     # -- sessions -------------------------------------------------------------------
     def _sign(self, text: str) -> str:
@@ -96,11 +109,56 @@ class Access:
             return None
         if not expiry.isdigit() or int(expiry) < self.wall():
             return None
+        if self._is_ended(nonce):
+            return None
         row = self.store.key(kid)
         if row is None or row["revoked_at"] is not None:
             return None
         who = Principal(row["key_id"], row["name"], row["project"], tuple(row["scopes"].split(",")))
         return Visitor(who, cookie, True)
+
+    def end(self, visitor: Visitor) -> None:
+        """Sign out: the session's cookie stops working at once, here and on other replicas."""
+        if not visitor.via_cookie:
+            return
+        kid, expiry, nonce, _ = visitor.session.split(".")
+        self._ended[nonce] = float(expiry)
+        self.store.audit(kid, "session.end", nonce, "", self.wall())
+
+    def _is_ended(self, nonce: str) -> bool:
+        now = self.wall()
+        if now - self._ended_read >= ENDED_REFRESH_SECONDS:
+            self._ended_read = now
+            self._ended = {n: e for n, e in self._ended.items() if e >= now}
+            for row in self.store.audit_log(ENDED_SCAN):
+                if row["action"] == "session.end":
+                    self._ended.setdefault(str(row["target"]), now + SESSION_SECONDS)
+        return nonce in self._ended
+
+    # -- sign-in throttling ---------------------------------------------------------------
+    def throttled(self, client: str) -> float | None:
+        """Seconds ``client`` must wait before another sign-in attempt, or None.
+
+        At most ``login_attempts_per_minute`` failed attempts per client address
+        in any minute, and ten times that from all addresses together.
+        """
+        now = self.wall()
+        for who in (client, "*"):
+            recent = [t for t in self._failures.get(who, []) if now - t < 60.0]
+            self._failures[who] = recent
+            limit = self.login_limit * (10 if who == "*" else 1)
+            if len(recent) >= limit:
+                if self.on_throttled is not None:
+                    self.on_throttled()
+                return max(1.0, 60.0 - (now - recent[0]))
+        return None
+
+    def failed_login(self, client: str) -> None:
+        now = self.wall()
+        if len(self._failures) > 10_000:  # bounded: forget the oldest addresses
+            self._failures = dict(list(self._failures.items())[-5_000:])
+        for who in (client, "*"):
+            self._failures.setdefault(who, []).append(now)
 
     # -- cross-site request forgery ---------------------------------------------------
     def csrf_token(self, visitor: Visitor) -> str:

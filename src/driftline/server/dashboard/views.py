@@ -57,8 +57,20 @@ def build_router(prefix: str) -> APIRouter:
         nxt = safe_next(prefix, form.get("next"))
         if not same_origin(request):
             return dash.error(request, None, 403, "cross-site sign-in refused")
+        client = request.client.host if request.client is not None else "?"
+        wait = dash.access.throttled(client)
+        if wait is not None:
+            ctx = {
+                "next": nxt,
+                "error": f"Too many failed sign-ins; try again in {wait:.0f} s "
+                "(login_attempts_per_minute).",
+            }
+            resp = dash.render(request, None, "login.html", ctx, status=429)
+            resp.headers["Retry-After"] = str(int(wait))
+            return resp
         session = await run_in_threadpool(dash.access.session_for, form.get("key", "").strip())
         if session is None:
+            dash.access.failed_login(client)
             ctx = {"next": nxt, "error": "That API key is not valid (or was revoked)."}
             return dash.render(request, None, "login.html", ctx, status=401)
         return _signed_in(request, session, nxt)
@@ -79,6 +91,7 @@ def build_router(prefix: str) -> APIRouter:
         body = await request.body()
         form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace")))
         if visitor is not None and dash.access.check_post(request, visitor, form) is None:
+            await run_in_threadpool(dash.access.end, visitor)
             resp = RedirectResponse(prefix + "/login", 303)
             resp.delete_cookie(COOKIE, path=prefix)
             return resp
