@@ -18,6 +18,9 @@ and job runs), ``slowloris`` (16 connections trickling a byte every 2 s),
 ``deep_nesting`` (features nested 300 and 1,000 levels), ``gzip_members``
 (two concatenated gzip members), ``id_squatting`` (the attacker sends the ids
 the innocent tenant will use next). ``baseline`` runs no attack.
+``--checkpoint`` instead times, in one process, the checkpoint of a version
+whose first events carry 10 x 2,000 distinct names, with the default column
+cap and with the cap lifted.
 """
 
 from __future__ import annotations
@@ -349,12 +352,46 @@ def run_attack(
     }
 
 
+def checkpoint_cost() -> None:
+    """One collector in process: 10 events of 2,000 distinct names each, then a checkpoint."""
+    from driftline.sdk.clock import ManualClock
+    from driftline.server import Settings, create_app
+
+    for cap in (1000, 20000):
+        with tempfile.TemporaryDirectory() as d:
+            clock = ManualClock(1_700_000_000.0)
+            store = open_store(f"sqlite:///{d}/c.db")
+            settings = Settings(max_version_columns=cap)
+            app = create_app(settings, store, clock, background=False, dashboard=False)
+            c = app.state.collector
+            evs = [
+                event(f"e{i}", "evil", features=dict.fromkeys(names(i), "x" * 10))
+                | {"timestamp": 1_700_000_000.0}
+                for i in range(10)
+            ]
+            t0 = time.perf_counter()
+            c.ingest("prediction", evs)
+            ingest = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            c.tick(force_flush=True)
+            tick = time.perf_counter() - t0
+            print(f"max_version_columns={cap}: ingest {ingest:.2f} s, checkpoint {tick:.2f} s")
+            store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--attack", choices=ATTACKS, action="append")
+    ap.add_argument(
+        "--checkpoint", action="store_true", help="time the feature-flood checkpoint in process"
+    )
     args = ap.parse_args()
+    if args.checkpoint:
+        print(f"load: {os.getloadavg()}")
+        checkpoint_cost()
+        return
     stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
     attacks = args.attack or list(ATTACKS)
     print(f"load: {os.getloadavg()}")
