@@ -22,7 +22,7 @@ from driftline.server import Settings, create_app
 from driftline.server.auth import bootstrap_admin_key, create_key
 from driftline.store import open_store
 
-from .conftest import T0, Env, prediction
+from .conftest import T0, Env, free_port, prediction
 
 ORIGIN = {"Origin": "http://collector"}
 
@@ -99,7 +99,7 @@ def test_a_weak_bootstrap_key_is_refused_with_a_clear_error(
 def test_serve_with_a_short_bootstrap_key_exits_2_with_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "DRIFTLINE_BOOTSTRAP_KEY": "short"}
     cmd = [sys.executable, "-m", "driftline.server", "serve"]
-    cmd += ["--store", f"sqlite:///{tmp_path}/s.db", "--port", "1"]
+    cmd += ["--store", f"sqlite:///{tmp_path}/s.db", "--port", str(free_port())]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
