@@ -166,3 +166,18 @@ async def test_a_segment_without_scores_is_not_told_to_upload_a_reference(env: E
     said = text_of(page.split('data-testid="no-drift"')[1].split("</p>")[0])
     assert "Drift needs a reference" not in said
     assert "segment region=eu" in said
+
+
+async def test_charts_start_where_the_version_does(env: Env) -> None:
+    born = T0 + 5 * 3600
+    env.store.ensure_version("scorer", "v1", born)
+    env.store.upsert_metric_points(
+        [point("events", w, 100, n=100, window_start=int(born) + w * WINDOW) for w in range(20)]
+    )
+    env.clock.advance(born + 20 * WINDOW - env.clock.time())
+    async with client(env) as c:
+        page = (await c.get("/ui/models/scorer?version=v1&range=6h")).text
+    spec = page.split('data-chart-for="traffic">')[1].split("</script>")[0]
+    start, end = orjson.loads(spec)["layout"]["xaxis"]["range"]
+    assert start == int(born) * 1000  # not 24 h earlier: nothing existed before
+    assert end == int(born + 20 * WINDOW) * 1000

@@ -37,7 +37,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     checks = queries.quality(store, tr, model, version, series.last, segment)
     segs = queries.segments(store, tr, model, version)
     this = next((s for s in segs if s.segment == segment), None)
-    span = (tr.start, tr.end)
+    span = _span(dash.store, tr, model, [version])
     est = series.estimate
     perf_traces = [("realized (labels)", series.accuracy)]
     if est.kind:
@@ -103,6 +103,15 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
 
 
+def _span(store: Any, tr: TimeRange, model: str, versions: list[str]) -> tuple[float, float]:
+    """The charts' x range: the time range, starting no earlier than the first window of the
+    oldest of ``versions`` (a 20-minute-old model is not squeezed into the right edge)."""
+    born = [row["created_at"] for v in versions if (row := store.version(model, v)) is not None]
+    first = min((float(b) for b in born if b is not None), default=tr.start)
+    start = max(tr.start, first - first % tr.window_size)
+    return (start, tr.end) if start < tr.end - tr.window_size else (tr.start, tr.end)
+
+
 def _per_point(what: str, tr: TimeRange) -> str:
     """``what`` per window, or per bucket of several windows when the chart groups them."""
     per = queries.bucket_for(tr, queries.CHART_POINTS)
@@ -132,7 +141,7 @@ def column_page(request: Request, visitor: Visitor) -> Response:
     dist = None
     if window is not None:
         dist = dash.distribution(model, version, segment, column, tr.window_size, window)
-    span = (tr.start, tr.end)
+    span = _span(dash.store, tr, model, [version])
     missing = queries.column_series(
         dash.store, tr, model, version, column, "quality.missing_ratio", segment
     )
@@ -197,7 +206,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     total = sum(h.events for h in health.values())
     for h in health.values():
         h.share = h.events / total if total else None
-    span = (tr.start, tr.end)
+    span = _span(dash.store, tr, model, list(pair))
     q = "p99" if any(series[v].latency["p99"].x for v in pair) else "mean"
     kinds = {series[v].estimate.kind for v in pair} - {""}
     est_label = {"cbpe": "CBPE", "confidence": "mean confidence"}.get(
