@@ -24,6 +24,7 @@ from driftline.errors import (
 )
 
 if TYPE_CHECKING:
+    from driftline.registration import register
     from driftline.report import Report, compare
     from driftline.schema import ColumnSpec, Kind, Role, Schema
     from driftline.sdk import Monitor, Prediction, PrivacyPolicy, Router
@@ -62,6 +63,7 @@ _LAZY: dict[str, str] = {
     "Schema": "driftline.schema",
     "compare": "driftline.report.compare",
     "join_labels": "driftline.stats.labels",
+    "register": "driftline.registration",
     "metrics_by_segment": "driftline.stats.segments",
     "worst_segments": "driftline.stats.segments",
 }
@@ -152,5 +154,6 @@ __all__ = [
     "join_labels",
     "metrics_by_segment",
     "profile",
+    "register",
     "worst_segments",
 ]

@@ -459,7 +459,7 @@ def _register_subsystems() -> None:
     from driftline.alerts.cli import alerts_app, export_app
     from driftline.demo.command import live_demo_command
     from driftline.server.cli import keys_app, migrate, serve
-    from driftline.server.versions_cli import versions_app
+    from driftline.server.versions_cli import register_command, versions_app
 
     app.command("live-demo")(live_demo_command)
     app.command()(serve)
@@ -468,6 +468,7 @@ def _register_subsystems() -> None:
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(export_app, name="export")
     app.add_typer(versions_app, name="versions")
+    app.command("register")(register_command)
 
 
 _register_subsystems()

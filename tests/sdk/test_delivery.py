@@ -46,7 +46,9 @@ def test_events_arrive_complete_batched_gzipped_with_the_api_key(
     big = [r for r in posts if len(r["body"]) >= 1024]
     assert big and all(r["headers"].get("Content-Encoding") == "gzip" for r in big)
     assert all(len(r["raw"]) < len(r["body"]) for r in big)
-    assert mon.stats()["sent"] == 253
+    assert mon.stats()["sent"] == 254  # with the process's runtime record, once
+    (runtime,) = receiver.accepted("/v1/runtime")
+    assert runtime["role"] == "serving" and "packages" in runtime["runtime"]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,7 @@ def test_collector_down_then_back_delivers_everything_in_order(
 ) -> None:
     port = free_port()
     receiver = Receiver(port)  # not listening yet: connections are refused
-    mon = make_monitor(sink=receiver.url, batch_size=50)
+    mon = make_monitor(sink=receiver.url, batch_size=50, send_runtime=False)
     sink = mon.sink
     assert isinstance(sink, HTTPSink)
     sink.backoff_base, sink.backoff_max = 0.02, 0.1
@@ -154,7 +156,7 @@ def test_other_4xx_drops_the_batch_and_counts_it(
 
 def test_spool_is_bounded_and_overflow_is_dropped_and_counted(make_monitor: MakeMonitor) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    mon = make_monitor(sink=url, batch_size=10, spool_max_bytes=3000)
+    mon = make_monitor(sink=url, batch_size=10, spool_max_bytes=3000, send_runtime=False)
     _observe(mon, 200)
     assert not mon.flush(0.5)
     stats = mon.stats()
@@ -167,7 +169,15 @@ def test_close_has_a_deadline_even_when_the_collector_hangs(
     receiver: Receiver, registry: CollectorRegistry
 ) -> None:
     receiver.delay = 3.0
-    mon = Monitor("m", "v1", sink=receiver.url, registry=registry, timeout=0.3, flush_interval=0.05)
+    mon = Monitor(
+        "m",
+        "v1",
+        sink=receiver.url,
+        registry=registry,
+        timeout=0.3,
+        flush_interval=0.05,
+        send_runtime=False,
+    )
     _observe(mon, 20)
     started = time.monotonic()
     mon.close(timeout=1.0)

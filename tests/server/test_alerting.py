@@ -422,3 +422,33 @@ def test_a_worse_shadow_fires_the_challenger_worse_preset(
     assert "v2 of m is significantly worse than champion v1" in alerts[0]["annotations"]["summary"]
     collector.close()
     store.close()
+
+
+def test_a_serving_major_version_away_from_training_fires_the_preset(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    clock, store, collector = _preset_collector(
+        tmp_path, url, {"presets": ["runtime_major_mismatch"]}
+    )
+    runtimes = [
+        {"type": "runtime", "event_id": f"rt-{role}", "model": "m", "version": "v1",
+         "role": role, "runtime": {"python": "3.11.4", "packages": {"numpy": numpy}}}
+        for role, numpy in (("training", "1.26.4"), ("serving", "2.0.2"))
+    ]  # fmt: skip
+    assert collector.ingest("runtime", runtimes).accepted == 2
+    events = [
+        {"type": "prediction", "event_id": f"e{k}", "timestamp": T0 + k, "model": "m",
+         "version": "v1", "features": {"x": 1.0}, "prediction": 1}
+        for k in range(10)
+    ]  # fmt: skip
+    clock.advance(20)
+    assert collector.ingest("prediction", events).accepted == 10
+    clock.advance(T0 + WINDOW + GRACE + 1 - clock.time())
+    collector.tick()
+    alerts = [a for m in got for a in m["alerts"]]
+    assert [(a["labels"]["alertname"], a["value"]) for a in alerts] == [
+        ("runtime_major_mismatch", 1.0)
+    ]
+    collector.close()
+    store.close()

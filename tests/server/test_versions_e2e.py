@@ -44,8 +44,9 @@ def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -
     # an hour ago, so the window is closed when the collector evaluates it
     clock = ManualClock(time.time() - 3600)
     sink = HTTPSink(server.url, KEY, backoff_base=0.05, backoff_max=0.5, timeout=10)
-    mon = Monitor("credit", "v1", sink, registry=CollectorRegistry(), flush_interval=0.05,
-                  clock=clock)  # fmt: skip
+    mon = Monitor(
+        "credit", "v1", sink, registry=CollectorRegistry(), flush_interval=0.05, clock=clock
+    )
     truth: dict[str, int] = {}
 
     def champion(x: dict[str, float]) -> int:  # right 90 % of the time
@@ -76,12 +77,19 @@ def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -
     verdict: list[dict[str, object]] = []
     while time.monotonic() < deadline and not verdict:
         server.post("/v1/admin/flush")
-        verdict = _get(server, "/v1/metrics", model="credit", version="v2",
-                       metric="versus.verdict").json()  # fmt: skip
+        verdict = _get(
+            server, "/v1/metrics", model="credit", version="v2", metric="versus.verdict"
+        ).json()
         time.sleep(0.2)
     assert verdict, "no verdict point was written for the challenger"
-    acc = _get(server, "/v1/metrics", model="credit", version="v2", segment="*",
-               metric="performance.accuracy").json()  # fmt: skip
+    acc = _get(
+        server,
+        "/v1/metrics",
+        model="credit",
+        version="v2",
+        segment="*",
+        metric="performance.accuracy",
+    ).json()
     assert acc and 0.70 < acc[0]["value"] < 0.80, acc  # realized from the champion's labels
     assert verdict[0]["status"] == "worse" and verdict[0]["column"] == "v1"
 
@@ -97,7 +105,75 @@ def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -
     env = dict(os.environ, DRIFTLINE_API_KEY=KEY, COLUMNS="160")
     cli = subprocess.run(
         [DRIFTLINE, "versions", "compare", "credit", "v1", "v2", "--url", server.url],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert cli.returncode == 1, cli.stderr  # worse: a deploy script stops here
     assert "verdict: worse" in cli.stdout and "paired (shadow, same requests)" in cli.stdout
+
+
+SERVING = """
+import sys
+from driftline.sdk import Monitor
+from driftline.sdk.collector import HTTPSink
+mon = Monitor("credit", "v1", HTTPSink(sys.argv[1], sys.argv[2]), flush_interval=0.05)
+with mon.observe({"x": 1.0}) as obs:
+    obs.record(prediction=1)
+assert mon.flush(timeout=30)
+mon.close()
+"""
+
+
+@pytest.mark.slow
+def test_a_serving_numpy_other_than_the_registered_one_shows_in_the_diff(
+    server: Server, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    env = dict(os.environ, DRIFTLINE_API_KEY=KEY)
+    reg = subprocess.run(
+        [
+            DRIFTLINE,
+            "register",
+            "credit",
+            "v1",
+            "--url",
+            server.url,
+            "--hyperparameters",
+            '{"depth": 4}',
+            "--packages",
+            "numpy,scipy",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert reg.returncode == 0, reg.stderr
+    assert "registered the training side of credit v1: Python" in reg.stdout
+    # the serving process sees numpy 99.0.0 first on its path (an upgraded environment)
+    site = tmp_path / "site" / "numpy-99.0.0.dist-info"
+    site.mkdir(parents=True)
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 99.0.0\n")
+    path = [str(site.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    serving_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    subprocess.run(
+        [sys.executable, "-c", SERVING, server.url, KEY], env=serving_env, check=True, timeout=120
+    )
+    got = _get(server, "/v1/models/credit/versions/v1/environment").json()
+    assert got["training"]["metadata"]["hyperparameters"] == {"depth": 4}
+    assert got["diff"]["packages"]["changed"] == {
+        "numpy": {"a": np.__version__, "b": "99.0.0", "change": "major"}
+    }  # only the packages the model uses are compared
+    assert got["diff"]["packages"]["major"] == ["numpy"]
+
+    bad = subprocess.run(
+        [DRIFTLINE, "register", "credit", "v1", "--url", server.url, "--metrics", "{auc: 1}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--metrics is not valid JSON" in bad.stderr

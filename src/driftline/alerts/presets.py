@@ -108,6 +108,14 @@ PRESETS: Mapping[str, RuleConfig] = MappingProxyType(
                 "summary": "only {{ $value }} of {{ $labels.model }}'s predictions get labels",
             },
         ),
+        "runtime_major_mismatch": _preset(
+            name="runtime_major_mismatch", metric="environment.major_differences", op=">",
+            threshold=0, **{"for": 1}, severity="warning", team="ml",
+            annotations={
+                "summary": "{{ $labels.model }} {{ $labels.version }} serves with {{ $value }} "
+                "package(s) a major version away from its training environment",
+            },
+        ),
         "challenger_worse": _preset(
             name="challenger_worse", metric="versus.verdict", op="<=", threshold=-1,
             **{"for": 1}, severity="warning", team="ml",

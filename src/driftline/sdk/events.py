@@ -1,7 +1,8 @@
 """The event wire format, and turning captured references into it (background thread).
 
-Four kinds of record, each a JSON object with a ``type``: ``prediction``,
-``label``, ``feedback`` and ``job_run`` (see docs/sdk.md for every field).
+Five kinds of record, each a JSON object with a ``type``: ``prediction``,
+``label``, ``feedback``, ``job_run`` and ``runtime`` (once per process and
+version: what the process runs; see docs/sdk.md for every field).
 The hot path only queues a reference (an :class:`~driftline.sdk.observation.Observation`
 or a small tuple); :class:`EventEncoder` builds the dicts, applies the privacy
 policy and counts classes, scores and missing inputs, off the request path.
@@ -23,13 +24,14 @@ from driftline.sdk.privacy import PrivacyPolicy
 if TYPE_CHECKING:
     from driftline.sdk.observation import Observation
 
-KINDS = ("prediction", "label", "feedback", "job_run")
+KINDS = ("prediction", "label", "feedback", "job_run", "runtime")
 #: Collector path of each kind.
 PATHS = {
     "prediction": "/v1/events",
     "label": "/v1/labels",
     "feedback": "/v1/feedback",
     "job_run": "/v1/jobs",
+    "runtime": "/v1/runtime",
 }
 
 
@@ -91,6 +93,7 @@ class EventEncoder:
         self.model = model
         self.policy = policy
         self._ts = RFC3339()
+        self._runtime: dict[str, Any] | None = None
 
     def new_id(self) -> str:
         """A time-ordered (version-7 UUID) hex id."""
@@ -274,6 +277,16 @@ class EventEncoder:
             "kind": kind,
             "value": policy.apply_field("feedback", value),
         }
+
+    def runtime(self, ts: float, version: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """The serving runtime of this process (captured once, on the shipper thread)."""
+        from driftline.sdk.runtime import capture_runtime, runtime_record
+
+        if self._runtime is None:
+            self._runtime = capture_runtime()
+        return runtime_record(
+            self.model, version, "serving", self._runtime, metadata, self.new_id(), self._ts(ts)
+        )
 
     def job_run(self, run: Mapping[str, Any]) -> dict[str, Any]:
         error = run.get("error")

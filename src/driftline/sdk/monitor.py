@@ -41,6 +41,7 @@ from driftline.sdk.metrics import (
 from driftline.sdk.observation import Observation, first_row, table_rows
 from driftline.sdk.privacy import PrivacyPolicy
 from driftline.sdk.resources import ResourceSampler, load_nvml
+from driftline.sdk.runtime import check_metadata
 from driftline.sdk.shipper import FlushMarker, Shipper
 from driftline.sdk.sinks import Sink
 
@@ -72,6 +73,8 @@ class Monitor:
         resource_interval: float = 10.0,
         max_label_values: int = 50,
         clock: Clock | None = None,
+        version_metadata: Mapping[str, Any] | None = None,
+        send_runtime: bool | None = None,
     ) -> None:
         if not model or not version:
             raise SDKConfigError(f"Monitor needs a model and a version, got {model!r}, {version!r}")
@@ -94,6 +97,9 @@ class Monitor:
         self.max_label_values = max_label_values
         self._bound: dict[str, BoundMetrics] = {}
         self._bind_lock = threading.Lock()
+        # sent once per process and version (docs/versions.md, "Runtime and metadata")
+        self.version_metadata = check_metadata(version_metadata, "version_metadata")
+        self._send_runtime = send_runtime
         self._default_bound = self.bind(version)
         meta = dict(metadata or {})
         self.families.info.labels(model, version, *(meta.get(k, "") for k in INFO_LABELS[2:])).set(
@@ -146,6 +152,17 @@ class Monitor:
             name=f"driftline-shipper-{self.model}",
         )
         self.shipper.start()
+        for version in list(self._bound):
+            self._queue_runtime(version)
+
+    def _queue_runtime(self, version: str) -> None:
+        """The runtime record of ``version`` (``send_runtime=None``: when the sink is a
+        collector, where it is diffed against training; files and memory get none)."""
+        from driftline.sdk.collector import HTTPSink
+
+        send = self._send_runtime
+        if send or (send is None and isinstance(self.sink, HTTPSink)):
+            self.enqueue(("runtime", self.clock.time(), version, self.version_metadata))
 
     def _after_fork(self) -> None:
         """In a forked worker: a fresh queue, sink and thread (the parent keeps its own)."""
@@ -199,6 +216,8 @@ class Monitor:
                         self.families, self.model, version, max_label_values=self.max_label_values
                     )
                     self._bound[version] = bound
+                    if hasattr(self, "_queue"):  # a version bound after start-up
+                        self._queue_runtime(version)
         return bound
 
     # -- capture -----------------------------------------------------------------

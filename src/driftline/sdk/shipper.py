@@ -206,6 +206,8 @@ class Shipper:
             return self.encoder.feedback(*item[1:])
         if kind == "job_run":
             return self.encoder.job_run(item[1])
+        if kind == "runtime":
+            return self.encoder.runtime(*item[1:])
         raise ValueError(f"unknown queued item kind {kind!r}")
 
     def _write_groups(self, groups: dict[str, list[Any]]) -> None:

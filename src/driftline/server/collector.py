@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from driftline.errors import HTTPError
+from driftline.server import environment
 from driftline.server.auth import KeyChecker, Principal
 from driftline.server.ingest import Batch, Limits, reject, validate
 from driftline.server.metrics import HealthMetrics
@@ -303,6 +304,8 @@ class Collector:
             n = self.store.insert_feedback(rows)
             batch.known = [] if n == len(rows) else [r["event_id"] for r in rows]
             return n
+        if kind == "runtime":
+            return environment.store_runtime(self.store, rows, now)
         return self.store.upsert_job_runs(rows)
 
     # -- background ------------------------------------------------------------------------

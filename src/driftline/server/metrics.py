@@ -28,7 +28,7 @@ from driftline.store.base import Store
 from driftline.windows import ALL
 
 OTHER = "__other__"
-KINDS = ("prediction", "label", "feedback", "job_run")
+KINDS = ("prediction", "label", "feedback", "job_run", "runtime")
 REJECT_REASONS = ("invalid", "duplicate")
 OVERLOAD = ("inflight", "key_inflight", "body_timeout", "store_unavailable")
 #: The settings whose limit can turn something away (``driftline_limit_rejects_total``).
@@ -46,6 +46,7 @@ ROUTES = (
     "/v1/labels",
     "/v1/feedback",
     "/v1/jobs",
+    "/v1/runtime",
     "/v1/models",
     "/v1/metrics",
     "/metrics",

@@ -1,4 +1,4 @@
-"""``POST /v1/events``, ``/v1/labels``, ``/v1/feedback``, ``/v1/jobs``.
+"""``POST /v1/events``, ``/v1/labels``, ``/v1/feedback``, ``/v1/jobs``, ``/v1/runtime``.
 
 Bodies are read raw (JSON array, one object, or NDJSON; ``Content-Encoding:
 gzip``) so that limits apply before parsing and each event is validated on its
@@ -100,6 +100,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "rows_out": {"type": ["integer", "null"], "minimum": 0},
             "error": {"type": ["string", "null"]},
             "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    },
+    "runtime": {
+        "type": "object",
+        "required": ["event_id", "model", "version", "runtime"],
+        "properties": {
+            "type": {"type": "string", "enum": ["runtime"]},
+            "event_id": _ID,
+            "timestamp": _TIME,
+            "model": _NAME,
+            "version": _NAME,
+            "role": {"type": "string", "enum": ["serving", "training"]},
+            "runtime": {
+                "type": "object",
+                "properties": {
+                    "python": {"type": "string"},
+                    "platform": {"type": "string"},
+                    "packages": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+            "metadata": {"type": "object"},
         },
     },
 }
@@ -263,3 +284,9 @@ async def post_feedback(request: Request, who: Ingest) -> JSONResponse:
 @router.post("/v1/jobs", openapi_extra=_openapi("job_run"), summary="Ingest job runs")
 async def post_jobs(request: Request, who: Ingest) -> JSONResponse:
     return await _ingest(request, "job_run", who)
+
+
+@router.post("/v1/runtime", openapi_extra=_openapi("runtime"), summary="Ingest runtime captures")
+async def post_runtime(request: Request, who: Ingest) -> JSONResponse:
+    """What a serving (SDK) or training (``driftline register``) process runs."""
+    return await _ingest(request, "runtime", who)

@@ -31,6 +31,10 @@ META_FIELDS = (
     "dependencies",
     "deployed_at",
     "description",
+    "champion",
+    "classes",
+    "git_commit",
+    "features",
 )
 
 
@@ -146,7 +150,9 @@ def put_metadata(
     c = collector(request)
     _reach(request, who, model, claim=True)
     now = c.clock.time()
-    text = orjson.dumps(meta).decode()
+    old = c.store.version(model, version)
+    kept = orjson.loads(old["meta"]).get("runtime") if old and old["meta"] else None
+    text = orjson.dumps({**meta, "runtime": kept} if kept else meta).decode()
     c.store.update_version_meta(model, version, text, now)
     c.store.audit(who.name, "version.metadata", f"{model}/{version}", text, now)
     row = c.store.version(model, version)
@@ -177,7 +183,7 @@ def diff_meta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     fields = {
         k: {"a": a.get(k), "b": b.get(k)}
         for k in sorted(set(a) | set(b))
-        if k != "dependencies" and a.get(k) != b.get(k)
+        if k not in ("dependencies", "runtime") and a.get(k) != b.get(k)
     }
     da, db = a.get("dependencies") or {}, b.get("dependencies") or {}
     return {

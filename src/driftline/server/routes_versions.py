@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from driftline.server.deps import Read, collector, error
 from driftline.server.ingest import NAME_RE
 from driftline.server.routes_read import NamePath, _json, _reach
+from driftline.stats.versions.environment import environment_of
 from driftline.windows.versions import Rollouts
 
 router = APIRouter()
@@ -61,3 +63,20 @@ def compare_versions(
         b = others[0]
     out: dict[str, Any] = ro.compare(model, a, b, start, end, now=now)
     return _json(out)
+
+
+@router.get(
+    "/v1/models/{model}/versions/{version}/environment",
+    tags=["models"],
+    summary="Training vs serving runtime of a version: Python, platform, packages, metadata",
+)
+def get_environment(request: Request, who: Read, model: NamePath, version: NamePath) -> Response:
+    """``training`` (``driftline register``), ``serving`` (the latest SDK process) and
+    ``diff``: packages added, removed, changed (major / minor / patch), Python,
+    features and hyperparameters; ``diff`` is null until both sides are known."""
+    _reach(request, who, model)
+    row = collector(request).store.version(model, version)
+    if row is None:
+        raise error(404, f"no version {version!r} of model {model!r}")
+    meta = orjson.loads(row["meta"]) if row["meta"] else {}
+    return _json({"model": model, "version": version, **environment_of(meta)})

@@ -148,3 +148,74 @@ def compare(
         render(c)
     if c["verdict"] == "worse":
         raise typer.Exit(1)
+
+
+def _json_option(text: str | None, option: str) -> dict[str, Any] | None:
+    import json
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{option} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def register_command(
+    model: str,
+    version: str,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="DRIFTLINE_URL", help="The collector (key: DRIFTLINE_API_KEY)."),
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Reference data (Parquet, CSV, JSON lines) or saved profile.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="The reference's label column.")] = None,
+    prediction: Annotated[
+        str | None, typer.Option(help="The reference's prediction column.")
+    ] = None,
+    scores: Annotated[str | None, typer.Option(help="Score columns, comma-separated.")] = None,
+    hyperparameters: Annotated[str | None, typer.Option(help="JSON object.")] = None,
+    metrics: Annotated[str | None, typer.Option(help="Validation metrics, JSON object.")] = None,
+    metadata: Annotated[
+        str | None, typer.Option(help="JSON object: git_commit, training_data, features, ...")
+    ] = None,
+    packages: Annotated[
+        str | None,
+        typer.Option(help="Packages the model uses, comma-separated (diffs and alerts)."),
+    ] = None,
+) -> None:
+    """Record the training side of MODEL VERSION: runtime, metadata, reference."""
+    from driftline.errors import DriftlineError
+    from driftline.registration import register
+
+    try:
+        out = register(
+            model,
+            version,
+            url=url,
+            reference=reference,
+            target=target,
+            prediction=prediction,
+            scores=[s for s in (scores or "").split(",") if s.strip()] or None,
+            hyperparameters=_json_option(hyperparameters, "--hyperparameters"),
+            metrics=_json_option(metrics, "--metrics"),
+            metadata=_json_option(metadata, "--metadata"),
+            packages_used=[p.strip() for p in packages.split(",")] if packages else None,
+        )
+    except (DriftlineError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    rt = out["runtime"]
+    line = (
+        f"registered the training side of {model} {version}: Python {rt['python']}, "
+        f"{len(rt['packages'])} packages"
+    )
+    if rt["excluded"]:
+        line += f" ({len(rt['excluded'])} installed distributions without a valid name/version)"
+    if out["reference_rows"] is not None:
+        line += f"; reference of {out['reference_rows']} rows"
+    typer.echo(line)

@@ -32,7 +32,12 @@ from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
 from driftline.windows.stats import WindowStats, unpack_segments
-from driftline.windows.versions import RolloutOptions, Rollouts, versus_points
+from driftline.windows.versions import (
+    RolloutOptions,
+    Rollouts,
+    environment_points,
+    versus_points,
+)
 
 log = logging.getLogger("driftline.windows")
 
@@ -177,6 +182,10 @@ class Evaluator:
                 pts.performance(points, seg, results)
         if self.rollouts is not None and key.window_size == self.config.base and stats:
             self._versus(points, key, now)
+            row = self.store.version(key.model, key.version)
+            meta = orjson.loads(row["meta"]) if row and row["meta"] else {}
+            if isinstance(meta, dict) and meta.get("runtime"):
+                environment_points(points, meta)
         return points.rows
 
     def _versus(self, points: pts.Points, key: WindowKey, now: float) -> None:

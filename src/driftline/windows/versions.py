@@ -31,6 +31,11 @@ import orjson
 
 from driftline.stats.versions import CompareOptions, VersionData, compare_paired, compare_unpaired
 from driftline.stats.versions.compare import not_comparable
+from driftline.stats.versions.environment import (
+    diff_environment,
+    environment_of,
+    major_differences,
+)
 from driftline.store.base import MetricQuery, Store
 from driftline.windows.config import ALL, WindowConfig, window_start
 
@@ -103,6 +108,7 @@ class Rollouts:
         lo, hi = int(start), math.ceil(end)
         out: dict[str, Any] = {"model": model, "a": a, "b": b, "start": lo, "end": hi}
         meta = {v: self._meta(model, v) for v in (a, b)}
+        out["environment"] = environments(meta[a], meta[b])
         if a == b:
             return {
                 **out,
@@ -249,6 +255,33 @@ def _scores(scores: list[Any], positive: Any) -> list[float] | None:
             return None
         out.append(float(v))
     return out
+
+
+def environments(meta_a: dict[str, Any], meta_b: dict[str, Any]) -> dict[str, Any]:
+    """Training vs serving of each version, and version vs version (serving, training)."""
+    rt_a, rt_b = meta_a.get("runtime") or {}, meta_b.get("runtime") or {}
+    return {
+        "a": environment_of(meta_a)["diff"],
+        "b": environment_of(meta_b)["diff"],
+        "serving": diff_environment(rt_a.get("serving"), rt_b.get("serving")),
+        "training": diff_environment(rt_a.get("training"), rt_b.get("training")),
+    }
+
+
+def environment_points(points: Any, meta: dict[str, Any]) -> None:
+    """``environment.major_differences`` of a version whose training and serving runtimes
+    are both known: packages (and Python) differing in their major version."""
+    env = environment_of(meta)
+    n = major_differences(env["diff"])
+    if n is not None:
+        points.add(
+            ALL,
+            "environment.major_differences",
+            n,
+            status="fail" if n else "ok",
+            n=1,
+            details=env["diff"],
+        )
 
 
 def versus_points(points: Any, comparison: dict[str, Any]) -> None:
