@@ -117,7 +117,7 @@ def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -
 SERVING = """
 import sys
 from driftline.sdk import Monitor
-from driftline.sdk.collector import HTTPSink
+from driftline.sdk.http_sink import HTTPSink
 mon = Monitor("credit", "v1", HTTPSink(sys.argv[1], sys.argv[2]), flush_interval=0.05)
 with mon.observe({"x": 1.0}) as obs:
     obs.record(prediction=1)

@@ -158,7 +158,7 @@ class Monitor:
     def _queue_runtime(self, version: str) -> None:
         """The runtime record of ``version`` (``send_runtime=None``: when the sink is a
         collector, where it is diffed against training; files and memory get none)."""
-        from driftline.sdk.collector import HTTPSink
+        from driftline.sdk.http_sink import HTTPSink
 
         send = self._send_runtime
         if send or (send is None and isinstance(self.sink, HTTPSink)):
