@@ -63,7 +63,7 @@ _ORDER = ("webhook", "slack", "pagerduty", "email", "alertmanager", "log")
 def _builtins() -> None:
     import driftline.alerts.notifiers as package
 
-    infrastructure = {"base", "dispatch", "registry", "action"}
+    infrastructure = {"base", "dispatch", "registry", "action", "worker"}
     found = {m.name for m in pkgutil.iter_modules(package.__path__)} - infrastructure
     for name in [*_ORDER, *sorted(found - set(_ORDER))]:
         module = importlib.import_module(f"driftline.alerts.notifiers.{name}")
