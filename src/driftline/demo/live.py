@@ -251,6 +251,7 @@ class LiveDemo:
         self.jobs_mon = Monitor(
             model="pipelines", version="v1", sink=self.url, api_key=key,
             clock=self.job_clock, registry=self.registry, flush_interval=0.05,
+            send_runtime=False,  # reports job runs only: no model version to diff
         )  # fmt: skip
         fns = {v: self._version_fn(v) for v in ("v1", "v2")}
         self.router = Router(self.tumor_mon, {"v1": fns["v1"]})
