@@ -435,10 +435,11 @@ def demo(
 
 @app.command()
 def plugins() -> None:
-    """List the registered drift methods and notifiers: built-ins and installed plug-ins."""
+    """List the registered drift methods, notifiers and alert presets: built-ins and plug-ins."""
     from rich.table import Table
 
     from driftline.alerts.notifiers.registry import NOTIFIERS
+    from driftline.alerts.presets import PRESETS
     from driftline.stats.drift.registry import DRIFT_METHODS
 
     with _cli.errors():
@@ -452,6 +453,12 @@ def plugins() -> None:
         for n in NOTIFIERS:
             notifiers.add_row(n.name, n.description, NOTIFIERS.origin(n.name))
         out.print(notifiers)
+        presets = Table("name", "signal", "rule", "what it catches", "from", title="alert presets")
+        for p in PRESETS:
+            r = p.default_rule
+            rule = f"{r.metric} {r.op} {r.threshold:g} for {r.for_}"
+            presets.add_row(p.name, p.signal, rule, p.description, PRESETS.origin(p.name))
+        out.print(presets)
 
 
 def _register_subsystems() -> None:

@@ -29,7 +29,7 @@ from driftline.errors import ConfigError
          "threshold, for, keep_firing_for, baseline_windows"),
         ({"presets": ["drift"]},
          "key 'alerts.presets': value ['drift'] is not allowed: unknown preset 'drift'; allowed: "
-         + ", ".join(PRESETS)),
+         + ", ".join(PRESETS.names())),
         ({"rules": [{"name": "x", "metric": "m", "threshold": 1,
                      "annotations": {"summary": "{{ $val }}"}}]},
          "unknown template variable {{ $val }}; allowed: {{ $value }}, {{ $threshold }}, "
@@ -72,9 +72,9 @@ def test_preset_override_keeps_the_rest() -> None:
 
 
 def test_every_preset_compiles_with_runbook_and_summary() -> None:
-    cfg = parse_alerts_config({"presets": list(PRESETS)})
+    cfg = parse_alerts_config({"presets": list(PRESETS.names())})
     rules = cfg.compiled_rules()
-    assert [r.name for r in rules] == list(PRESETS)
+    assert [r.name for r in rules] == list(PRESETS.names())
     for r in rules:
         assert r.annotations["runbook_url"].endswith(f"#{r.name}")
         assert "summary" in r.annotations

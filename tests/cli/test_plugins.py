@@ -62,6 +62,7 @@ def test_the_cli_offers_and_runs_the_plugin(tmp_path: Path, files: dict[str, Pat
     assert listed.exit_code == 0
     assert "energy" in listed.output and "driftline-plugin-example" in listed.output
     assert "jsonl_file" in listed.output and "webhook" in listed.output
+    assert "energy_drift" in listed.output and "challenger_worse" in listed.output
     bad = runner.invoke(app, ["report", str(files["ref"]), str(files["cur"]), "--method", "nope"])
     assert bad.exit_code == 2 and "energy" in bad.output  # the choices include the plug-in
 

@@ -1,8 +1,9 @@
-"""A drift method from an installed plug-in (examples/driftline-plugin-example) in the collector.
+"""A drift method and an alert preset from an installed plug-in in the collector.
 
-Named in driftline.yaml, the collector's windows compute it, its points carry
-``method="energy"`` and an alert rule on those points fires: no change to
-driftline, only the installed package's entry point.
+examples/driftline-plugin-example: named in driftline.yaml, the collector's
+windows compute the ``energy`` method, its points carry ``method="energy"``
+and the plug-in's ``energy_drift`` preset on those points fires: no change to
+driftline, only the installed package's entry points.
 """
 
 from __future__ import annotations
@@ -28,15 +29,8 @@ collector:
   drift: {method: energy}
 alerts:
   min_samples: 0
-  rules:
-    - name: x_energy_drift
-      metric: drift_score
-      column: x
-      segment: "[*]"
-      match_labels: {method: energy}
-      op: ">="
-      threshold: 0.25
-      for: 1
+  presets:
+    energy_drift: {column: x, segment: "[*]", for: 1}
   receivers:
     - name: log
       log: {level: info}

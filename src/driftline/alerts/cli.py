@@ -47,7 +47,7 @@ def _config(path: Path | None) -> Any:
     from driftline.alerts.presets import PRESETS
 
     if path is None:
-        return parse_alerts_config({"presets": list(PRESETS)})
+        return parse_alerts_config({"presets": list(PRESETS.names())})
     if not path.is_file():
         _fail(f"--config: no such file: {path}")
     return load_alerts_config(path)

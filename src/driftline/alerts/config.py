@@ -84,17 +84,30 @@ class AlertsConfig(_Strict):
     #: rule decides on it; a rule's own ``min_samples`` wins. 0 switches the check off.
     min_samples: Annotated[int, Field(ge=0)] = DEFAULT_MIN_SAMPLES
 
-    @field_validator("presets")
+    @field_validator("presets", mode="before")
     @classmethod
-    def _presets(
-        cls, v: list[str] | dict[str, PresetOverride | None]
-    ) -> list[str] | dict[str, PresetOverride | None]:
+    def _presets(cls, v: Any) -> Any:
+        """Names must be registered presets; each override is checked by its preset's model."""
         from driftline.alerts.presets import PRESETS
 
+        if not isinstance(v, list | dict):
+            return v  # the declared type reports it
         for name in v:
-            if name not in PRESETS:
-                raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
-        return v
+            if not isinstance(name, str) or name not in PRESETS:
+                raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS.names())}")
+        if isinstance(v, list):
+            return v
+        out: dict[str, PresetOverride | None] = {}
+        for name, override in v.items():
+            model = PRESETS[name].config
+            if override is None or isinstance(override, model):
+                out[name] = override
+                continue
+            try:
+                out[name] = model.model_validate(override)
+            except ValidationError as exc:
+                raise ValueError(describe(f"alerts.presets.{name}", exc, model)) from None
+        return out
 
     @model_validator(mode="after")
     def _references(self) -> AlertsConfig:

@@ -22,6 +22,9 @@ METRICS: Mapping[str, str] = MappingProxyType(
     {
         "drift_score": "effect size of the column's drift method (column set)",
         "drift_detected": "1 when the column's drift verdict is 'drifted', else 0 (column set)",
+        "multivariate_drift_detected": "1 when a multivariate method (labels['method']) "
+        "flagged the window, else 0",
+        "outlier_share": "share of the window's requests the outlier model flags (1% expected)",
         "missing_ratio": "share of missing values in the window, 0..1 (column set)",
         "schema_violations": "columns missing, unexpected or with a changed type in the window",
         "confidence_mean": "mean top-class probability (or score) of the window's predictions",
@@ -33,6 +36,10 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "latency_p99_seconds": "99th percentile of the prediction latency in the window",
         "latency_bucket": "predictions served within labels['le'] seconds (cumulative)",
         "job_status": "0 the job run succeeded, 1 it failed, 2 it is late (labels['job'])",
+        "environment.major_differences": "packages (and Python) of the serving environment a "
+        "major version away from the training one (docs/versions.md)",
+        "versus.verdict": "a challenger against its champion (column): -1 worse, 0 equivalent "
+        "or undecided, 1 better (docs/versions.md)",
     }
 )
 
