@@ -31,6 +31,7 @@ from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
+from driftline.windows.llm import LLMOptions, llm_points
 from driftline.windows.stats import WindowStats, unpack_segments
 from driftline.windows.versions import (
     RolloutOptions,
@@ -65,6 +66,8 @@ class EvaluatorOptions:
     multivariate: MultivariateOptions | None = field(default_factory=lambda: LIVE_MULTIVARIATE)
     #: champion-vs-challenger verdicts in each base window (None: off); windows/versions.py
     rollouts: RolloutOptions | None = field(default_factory=RolloutOptions)
+    #: LLM/RAG signals of windows whose events record LLM requests (None: off); windows/llm.py
+    llm: LLMOptions | None = field(default_factory=LLMOptions)
 
 
 class Evaluator:
@@ -180,6 +183,12 @@ class Evaluator:
             )
             if results is not None:
                 pts.performance(points, seg, results)
+        if o.llm is not None and ALL in stats and stats[ALL].n_llm:
+            try:
+                self._llm(points, key, o.llm, list(stats))
+            except Exception:  # the window's other points are written all the same
+                log.exception("driftline evaluator: LLM signals of %s failed", key)
+                self.failed += 1
         if self.rollouts is not None and key.window_size == self.config.base and stats:
             self._versus(points, key, now)
             row = self.store.version(key.model, key.version)
@@ -187,6 +196,27 @@ class Evaluator:
             if isinstance(meta, dict) and meta.get("runtime"):
                 environment_points(points, meta)
         return points.rows
+
+    def _llm(
+        self, points: pts.Points, key: WindowKey, opts: LLMOptions, segments: list[str]
+    ) -> None:
+        """The window's LLM/RAG points from its raw events and judge results (windows/llm.py)."""
+        start, end = key.window_start, key.window_end
+        raw = self.store.sample_events(
+            key.model, key.version, start - opts.rephrase_seconds, end, opts.max_events
+        )
+        events = [orjson.loads(p) for p in raw if '"llm":' in p]
+        feedback = []
+        for f in self.store.feedback_between(key.model, key.version, start, end, opts.max_events):
+            try:
+                value = orjson.loads(f["value"]) if f["value"] is not None else None
+            except orjson.JSONDecodeError:
+                value = None
+            feedback.append({**f, "value": value})
+        llm_points(
+            points, events, start, end, opts,
+            lambda seg: self.config.segments_of(seg, segments), feedback,
+        )  # fmt: skip
 
     def _versus(self, points: pts.Points, key: WindowKey, now: float) -> None:
         """The challenger's verdict against its model's champion, up to this window's end."""
