@@ -21,6 +21,10 @@ from driftline.windows import WindowConfig
 from driftline.windows.evaluator import EvaluatorOptions
 from driftline.windows.llm import LLMOptions, mark_rephrases
 
+from .test_alerting import _preset_collector, receiver
+
+__all__ = ["receiver"]  # the fixture, imported for this module
+
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 WINDOW = 60
 GRACE = 10
@@ -224,3 +228,49 @@ def test_a_bad_llm_object_is_rejected_naming_the_field(
     result = app.state.collector.ingest("prediction", [e, good])
     assert result.accepted == 1
     assert result.rejected[0]["field"] == field
+
+
+def test_rag_presets_fire_at_a_real_receiver(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """Retrieval falls and users rephrase from window 3 on; a judge fails throughout."""
+    url, got = receiver
+    presets = {"rag_retrieval_low": None, "rephrase_rate_high": None, "judge_failing": None}
+    clock, _, collector = _preset_collector(tmp_path, url, {"presets": presets})
+    rng = np.random.default_rng(5)
+    fired: dict[str, int] = {}
+    for w in range(7):
+        bad = w >= 3
+        start = T0 + w * WINDOW
+        events = []
+        for i in range(40):
+            session = f"s{w}-{i // 2}"
+            query = "how do i reset my password" if i % 2 == 0 or not bad else (
+                "how can i reset my password please"
+            )  # fmt: skip
+            if not bad and i % 2:
+                query = f"what is the refund policy for order {i}"
+            events.append(_event(
+                w * 1000 + i, start + i,
+                retrieved=[{"id": "kb", "score": float(rng.uniform(0.2, 0.4) if bad
+                                                      else rng.uniform(0.6, 0.9))}],
+                answer_chars=200, session_id=session, query=query,
+            ))  # fmt: skip
+        clock.advance(start + 45 - clock.time())
+        assert collector.ingest("prediction", events).accepted == 40
+        judged = [
+            {"type": "feedback", "event_id": f"j{w}", "prediction_id": f"p{w * 1000}",
+             "model": "rag", "version": "v1", "timestamp": start + 44, "kind": "judge.remote",
+             "value": {"status": "failed", "version": "1", "reason": "http_500"}}
+        ]  # fmt: skip
+        assert collector.ingest("feedback", judged).accepted == 1
+        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
+        collector.tick()
+        collector.alerts.run()
+        for body in got:
+            for a in body.get("alerts", []):
+                if a.get("status") == "firing":
+                    fired.setdefault(a["labels"]["alertname"], w)
+    assert fired.get("rag_retrieval_low") == 4  # two bad windows (3, 4)
+    assert fired.get("rephrase_rate_high") == 4
+    assert fired.get("judge_failing") == 1  # failures from window 0, for 2
