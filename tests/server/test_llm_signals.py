@@ -274,3 +274,23 @@ def test_rag_presets_fire_at_a_real_receiver(
     assert fired.get("rag_retrieval_low") == 4  # two bad windows (3, 4)
     assert fired.get("rephrase_rate_high") == 4
     assert fired.get("judge_failing") == 1  # failures from window 0, for 2
+
+
+def test_prices_and_llm_thresholds_come_from_driftline_yaml() -> None:
+    from driftline.errors import ConfigError
+    from driftline.server.config import parse_serve_config
+
+    cfg = parse_serve_config(
+        {"collector": {"llm": {"high_similarity": 0.4, "rephrase_seconds": 60.0}}, "prices": PRICES}
+    )
+    llm = cfg.settings(env={}).evaluator.llm
+    assert llm is not None
+    assert (llm.high_similarity, llm.rephrase_seconds) == (0.4, 60.0)
+    assert llm.prices.cost("small-llm", 1_000_000, 0) == 0.5
+    off = parse_serve_config({"collector": {"llm": {"enabled": False}}})
+    assert off.settings(env={}).evaluator.llm is None
+    bad = {"models": {"small-llm": {"prompt_per_million": -1, "completion_per_million": 2}}}
+    with pytest.raises(ConfigError, match=r"prices.models.small-llm.prompt_per_million"):
+        parse_serve_config({"prices": bad})
+    with pytest.raises(ConfigError, match=r"collector.llm"):
+        parse_serve_config({"collector": {"llm": {"rephrase_cosine": 3}}})
