@@ -170,10 +170,15 @@ def _table_source(
 
 def _column_to_arrow(name: str, values: Any) -> tuple[pa.Array | pa.ChunkedArray, bool]:
     """Arrow array for one column; mixed-type object columns become strings (flagged)."""
-    arr = np.asarray(values) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
-    if isinstance(arr, np.ndarray) and arr.ndim == 2:
-        flat = pa.array(arr.reshape(-1).astype(np.float64))
-        return pa.FixedSizeListArray.from_arrays(flat, arr.shape[1]), False
+    try:
+        arr = np.asarray(values) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
+    except ValueError:  # ragged lists (vectors of several lengths): Arrow lists below
+        arr = None
+    if isinstance(arr, np.ndarray) and arr.ndim == 2:  # vectors: float32 stays float32
+        flat = arr.reshape(-1)
+        if flat.dtype not in (np.float32, np.float64):
+            flat = flat.astype(np.float64)
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat), arr.shape[1]), False
     try:
         return pa.array(values, from_pandas=True), False
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):

@@ -30,6 +30,13 @@ def _columns(family: str, shift: bool) -> tuple[object, object]:
     if family == "numeric":
         ref = rng.normal(10.0, 2.0, 3000)
         cur = ref.copy() if not shift else rng.normal(16.0, 6.0, 3000)
+    elif family == "embedding":  # 16-dim vectors; the shift turns the mean and scales
+        ref = rng.normal(0.0, 1.0, (3000, 16)) + 2.0 * np.eye(16)[0]
+        cur = (
+            ref.copy()
+            if not shift
+            else 1.5 * (rng.normal(0.0, 1.0, (3000, 16)) + 3.0 * np.eye(16)[1])
+        )
     else:
         cats = np.array(["a", "b", "c", "d"])
         ref = rng.choice(cats, 3000, p=[0.4, 0.3, 0.2, 0.1])
@@ -121,5 +128,6 @@ def test_the_docs_table_lists_every_builtin_method_as_registered() -> None:
     assert {m.name for m in builtins} == set(rows), "docs/drift.md's method table"
     for m in builtins:
         _, kinds, _, threshold = rows[m.name]
-        assert {k for k in ("numeric", "categorical") if k in kinds} == set(m.kinds), m.name
+        listed = {k for k in ("numeric", "categorical", "embedding") if k in kinds}
+        assert listed == set(m.kinds), m.name
         assert threshold == ("alpha" if m.is_test else f"{m.default_threshold:g}"), m.name

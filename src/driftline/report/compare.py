@@ -14,7 +14,7 @@ from driftline.errors import ConfigError
 from driftline.report.document import FORMAT_VERSION, Report
 from driftline.report.performance import PerformanceOptions, Range, performance_section
 from driftline.report.segments import segments_section
-from driftline.schema import ColumnSpec, Role, Schema
+from driftline.schema import ColumnSpec, Kind, Role, Schema
 from driftline.stats.drift.rules import (
     ColumnDrift,
     DriftOptions,
@@ -460,6 +460,14 @@ def _summary(col: ColumnProfile) -> dict[str, Any]:
         "type_errors": col.type_errors,
         "distinct": round(col.distinct.estimate),
     }
+    if col.kind is Kind.EMBEDDING:
+        out.update(
+            dimension=col.vectors.dim,
+            vectors=col.vectors.n,
+            zero_vectors=col.vectors.zero,
+            wrong_dimension=col.type_errors,
+            values_of="norm",
+        )
     if col.kind in CATEGORY_KINDS:
         counts = col.categories.counts()
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import math
 import os
 import re
@@ -41,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftline._utils.pii import DETECTORS
 from driftline.sdk.errors import SDKConfigError
 
 ACTIONS = ("keep", "drop", "hash", "mask")
@@ -89,70 +89,9 @@ class PIIPattern:
         return self.compiled.sub(lambda m: token if check(m.group(0)) else m.group(0), text)
 
 
-def luhn_ok(candidate: str) -> bool:
-    """True if the digits of ``candidate`` (13 to 19 of them) pass the Luhn checksum."""
-    digits = [int(c) for c in candidate if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def iban_ok(candidate: str) -> bool:
-    """True if ``candidate`` is an IBAN whose mod-97 check digits are right."""
-    s = candidate.replace(" ", "").upper()
-    if not 15 <= len(s) <= 34:
-        return False
-    rearranged = s[4:] + s[:4]
-    try:
-        number = int("".join(str(int(c, 36)) for c in rearranged))
-    except ValueError:
-        return False
-    return number % 97 == 1
-
-
-def ipv6_ok(candidate: str) -> bool:
-    try:
-        ipaddress.IPv6Address(candidate)
-    except ValueError:
-        return False
-    return True
-
-
-_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def phone_ok(candidate: str) -> bool:
-    """9 to 15 digits, not a date, and either a leading + or a separator between groups."""
-    digits = sum(c.isdigit() for c in candidate)
-    if not 9 <= digits <= 15 or _DATE_PREFIX.match(candidate):
-        return False
-    return candidate.startswith("+") or any(c in candidate for c in " .-()") or digits >= 10
-
-
-EMAIL = PIIPattern("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", trigger="@")
-IBAN = PIIPattern(
-    "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", iban_ok, trigger=r"[A-Z]{2}\d\d"
+EMAIL, IBAN, CARD, IPV4, IPV6, PHONE = (
+    PIIPattern(d.name, d.regex, d.validate, trigger=d.trigger) for d in DETECTORS
 )
-CARD = PIIPattern("card", r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)", luhn_ok, trigger=r"\d")
-IPV4 = PIIPattern(
-    "ip",
-    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])",
-    trigger=r"\d\.\d",
-)
-IPV6 = PIIPattern(
-    "ip",
-    r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])",
-    ipv6_ok,
-    trigger=":",
-)
-PHONE = PIIPattern("phone", r"(?<![\w+])\+?\(?\d[\d ().-]{7,}\d(?!\w)", phone_ok, trigger=r"\d")
 
 DEFAULT_PATTERNS: tuple[PIIPattern, ...] = (EMAIL, IBAN, CARD, IPV4, IPV6, PHONE)
 

@@ -6,7 +6,9 @@ exact histogram on fixed log-linear buckets, category counts, a distinct-count
 sketch and a reservoir sample. Which parts are used depends on the column's
 kind: numeric and datetime columns use the numeric parts (datetimes as epoch
 seconds), text columns the numeric parts over string length, embeddings the
-numeric parts over the vector norm plus a mean vector, categorical and boolean
+numeric parts over the vector norm plus a
+:class:`~driftline.stats.accumulators.vectors.VectorSketch` (centroid, sample of
+vectors, random projections), categorical and boolean
 columns the category counts.
 """
 
@@ -34,12 +36,16 @@ from driftline.stats.accumulators import (
     hash_strings,
 )
 from driftline.stats.accumulators._kernels import kernels
+from driftline.stats.accumulators.vectors import VectorSketch, scan
 from driftline.timestamps import numbers_as_seconds, parse_iso
 
 NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
 CATEGORY_KINDS = frozenset({Kind.CATEGORICAL, Kind.BOOLEAN})
 _NULL_CODE = np.uint64(0x9E3779B97F4A7C15)
 FORMAT_VERSION = 1
+#: Vectors an embedding column's sketch keeps (the smallest-key part of its reservoir).
+VECTOR_SAMPLE = 1000
+_VALID, _MISSING, _WRONG_DIM, _NON_FINITE = 0, 1, 2, 3
 
 
 class ColumnProfile:
@@ -60,8 +66,8 @@ class ColumnProfile:
         self.categories = CategoryCounts()
         self.distinct = DistinctCount()
         self.reservoir = Reservoir(reservoir_size, numeric=self.numeric)
-        self.embedding_sum: np.ndarray | None = None
-        self.embedding_n = 0
+        self.vectors = VectorSketch(min(reservoir_size, VECTOR_SAMPLE))
+        self._sample_idx = self._sample_keys = np.zeros(0, dtype=np.int64)
 
     @property
     def name(self) -> str:
@@ -94,6 +100,7 @@ class ColumnProfile:
         self.count += n
         if self.spec.kind in CATEGORY_KINDS:
             return self._update_categorical(column, sample_idx, sample_keys)
+        self._sample_idx, self._sample_keys = sample_idx, sample_keys
         values, codes = self._numeric_values(column)
         fused = kernels(values.size) if codes is None else None
         if fused is not None:
@@ -177,7 +184,7 @@ class ColumnProfile:
             self.distinct.update_hashes(uniques)
             return values, codes
         if kind is Kind.EMBEDDING:
-            return self._embedding_norms(column), None
+            return self._embedding_norms(column, self._sample_idx, self._sample_keys), None
         if fam == "temporal":
             return _temporal_seconds(column), None
         if kind is Kind.DATETIME and fam == "string":  # ISO 8601 text, with its time zone
@@ -192,35 +199,40 @@ class ColumnProfile:
             return values, None
         return _to_float(column), None
 
-    def _embedding_norms(self, column: pa.ChunkedArray) -> np.ndarray:
-        arr = column.combine_chunks()
-        n = len(arr)
-        if isinstance(arr, pa.FixedSizeListArray) and arr.null_count == 0:
-            dim = arr.type.list_size
-            mat = _to_float(arr.flatten()).reshape(n, dim)
-        else:
-            lengths = _to_float(pc.list_value_length(arr))
-            valid = ~np.isnan(lengths)
-            dims, dim_counts = np.unique(lengths[valid], return_counts=True)
-            # the first batch fixes the dimension: its most common vector length
-            expected = (
-                self.embedding_sum.size
-                if self.embedding_sum is not None
-                else (int(dims[np.argmax(dim_counts)]) if dims.size else 0)
-            )
-            ok = valid & (lengths == expected)
-            self._type_errors_in_batch = int(np.count_nonzero(valid & ~ok))
-            flat = _to_float(pc.list_flatten(arr.filter(pa.array(ok)))) if ok.any() else None
-            mat = np.full((n, expected), np.nan)
-            if flat is not None and expected:
-                mat[ok] = flat.reshape(-1, expected)
-            dim = expected
-        norms = np.sqrt(np.einsum("ij,ij->i", mat, mat)) if dim else np.full(n, np.nan)
-        rows = ~np.isnan(norms)
-        if rows.any():
-            part = mat[rows].sum(axis=0)
-            self.embedding_sum = part if self.embedding_sum is None else self.embedding_sum + part
-            self.embedding_n += int(rows.sum())
+    def _embedding_norms(
+        self, column: pa.ChunkedArray, sample_idx: np.ndarray, sample_keys: np.ndarray
+    ) -> np.ndarray:
+        """Each row's norm, the vector sketch updated; bad rows counted by reason.
+
+        Missing rows are NaN (missing); rows of another length than the column's
+        dimension are NaN and type errors; vectors with a NaN, infinite or missing
+        component are +inf (non-finite, so neither their norm nor their direction
+        is used).
+        """
+        mat, ok = vector_matrix(column, self.vectors.dim, self.name)
+        n = len(ok)
+        self._type_errors_in_batch = int(np.count_nonzero(ok == _WRONG_DIM))
+        norms = np.full(n, np.nan)
+        rows = ok == _VALID
+        if mat.shape[1] == 0 or not rows.any():
+            norms[ok == _NON_FINITE] = np.inf
+            return norms
+        good = mat if rows.all() else mat[rows]
+        scanned = scan(good)
+        bad = ~np.isfinite(scanned[0])
+        if bad.any():  # a non-finite component, or float32 overflow of finite ones
+            where = np.flatnonzero(rows)
+            finite_rows = np.isfinite(good[bad]).all(axis=1)
+            ok[where[np.flatnonzero(bad)[~finite_rows]]] = _NON_FINITE
+            rows = ok == _VALID
+            good = mat[rows].astype(np.float64)
+            scanned = scan(good)
+        good_norms = np.sqrt(scanned[0])
+        norms[rows] = good_norms
+        norms[ok == _NON_FINITE] = np.inf
+        pos = np.cumsum(rows) - 1
+        in_sample = rows[sample_idx]
+        self.vectors.update(good, pos[sample_idx[in_sample]], sample_keys[in_sample], scanned)
         return norms
 
     def _update_categorical(
@@ -271,13 +283,8 @@ class ColumnProfile:
         self.categories.merge(other.categories)
         self.distinct.merge(other.distinct)
         self.reservoir.merge(other.reservoir)
-        if other.embedding_sum is not None:
-            self.embedding_sum = (
-                other.embedding_sum.copy()
-                if self.embedding_sum is None
-                else self.embedding_sum + other.embedding_sum
-            )
-            self.embedding_n += other.embedding_n
+        if self.spec.kind is Kind.EMBEDDING:
+            self.vectors.merge(other.vectors)
         return self
 
     def to_bytes(self) -> bytes:
@@ -290,8 +297,8 @@ class ColumnProfile:
             "reservoir": self.reservoir.to_bytes(),
         }
         arrays = {k: np.frombuffer(v, dtype=np.uint8) for k, v in parts.items()}
-        if self.embedding_sum is not None:
-            arrays["embedding_sum"] = self.embedding_sum
+        if self.spec.kind is Kind.EMBEDDING:
+            arrays["vectors"] = np.frombuffer(self.vectors.to_bytes(), dtype=np.uint8)
         scalars = {
             "name": self.spec.name,
             "kind": self.spec.kind.value,
@@ -301,7 +308,6 @@ class ColumnProfile:
             "missing": self.missing,
             "type_errors": self.type_errors,
             "non_finite": self.non_finite,
-            "embedding_n": self.embedding_n,
         }
         return pack(self._KIND, FORMAT_VERSION, scalars, arrays)
 
@@ -312,14 +318,19 @@ class ColumnProfile:
         c = cls(spec)
         c.count, c.missing = int(s["count"]), int(s["missing"])
         c.type_errors, c.non_finite = int(s["type_errors"]), int(s["non_finite"])
-        c.embedding_n = int(s["embedding_n"])
         c.moments = Moments.from_bytes(a["moments"].tobytes())
         c.quantiles = QuantileSketch.from_bytes(a["quantiles"].tobytes())
         c.histogram = LogHistogram.from_bytes(a["histogram"].tobytes())
         c.categories = CategoryCounts.from_bytes(a["categories"].tobytes())
         c.distinct = DistinctCount.from_bytes(a["distinct"].tobytes())
         c.reservoir = Reservoir.from_bytes(a["reservoir"].tobytes())
-        c.embedding_sum = a.get("embedding_sum")
+        if "vectors" in a:
+            c.vectors = VectorSketch.from_bytes(a["vectors"].tobytes())
+        elif "embedding_sum" in a:  # written before the vector sketch: the sum only
+            c.vectors.dim = int(a["embedding_sum"].size)
+            c.vectors.total = a["embedding_sum"].astype(np.float64)
+            c.vectors.n = int(s.get("embedding_n", 0))
+            c.vectors.sample = np.zeros((0, c.vectors.dim), dtype=np.float32)
         return c
 
 
@@ -393,3 +404,67 @@ def _string_codes(strings: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     hashes = hash_strings(encoded.dictionary.to_pylist())
     idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.append(hashes, _NULL_CODE)[idx], hashes
+
+
+def vector_matrix(column: pa.ChunkedArray, dim: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a list column as a float matrix, and each row's state.
+
+    The state is ``_VALID``, ``_MISSING`` (a null row), ``_WRONG_DIM`` (not
+    ``dim`` components; ``dim`` 0: the batch's most common length fixes it) or
+    ``_NON_FINITE`` (a missing or non-numeric-valued component). Fixed-size lists
+    of float32/float64 with no nulls are read without a copy.
+    """
+    arr: pa.Array = column
+    if isinstance(column, pa.ChunkedArray):
+        arr = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    n = len(arr)
+    state = np.zeros(n, dtype=np.int8)
+    if pa.types.is_null(arr.type):
+        return np.zeros((n, dim)), np.full(n, _MISSING, dtype=np.int8)
+    if not (
+        pa.types.is_list(arr.type)
+        or pa.types.is_large_list(arr.type)
+        or pa.types.is_fixed_size_list(arr.type)
+    ):
+        raise InputError(f"column {name!r}: an embedding needs lists of numbers, got {arr.type}")
+    value_type = arr.type.value_type
+    numbers = pa.types.is_floating(value_type) or pa.types.is_integer(value_type)
+    if not numbers and not pa.types.is_null(value_type):
+        raise InputError(
+            f"column {name!r}: an embedding needs lists of numbers, got lists of {value_type}"
+        )
+    if arr.null_count:
+        state[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = _MISSING
+    if pa.types.is_fixed_size_list(arr.type):
+        size = arr.type.list_size
+        lengths = np.full(n, size)
+    else:
+        lengths = np.asarray(pc.list_value_length(arr).fill_null(-1).to_numpy(), dtype=np.int64)
+    if dim == 0:
+        present = lengths[(state == _VALID) & (lengths > 0)]
+        if present.size:
+            values, counts = np.unique(present, return_counts=True)
+            dim = int(values[np.argmax(counts)])
+    wrong = (state == _VALID) & (lengths != dim)
+    state[wrong] = _WRONG_DIM
+    if dim == 0:
+        return np.zeros((n, 0)), state
+    if pa.types.is_fixed_size_list(arr.type) and arr.null_count == 0:
+        mat = _float_values(arr.flatten()).reshape(n, dim)
+    else:
+        take = state == _VALID
+        mat = np.full((n, dim), np.nan, dtype=np.float64)
+        if take.any():
+            mat[take] = _float_values(arr.filter(pa.array(take)).flatten()).reshape(-1, dim)
+    return mat, state
+
+
+def _float_values(values: pa.Array) -> np.ndarray:
+    """A flat numeric Arrow array as float32/float64 numpy (NaN for nulls), zero-copy if it can."""
+    t = values.type
+    if values.null_count == 0 and (pa.types.is_float32(t) or pa.types.is_float64(t)):
+        out: np.ndarray = values.to_numpy(zero_copy_only=False)
+        return out
+    if pa.types.is_float16(t) or pa.types.is_float32(t):
+        return np.asarray(values.cast(pa.float32()).to_numpy(zero_copy_only=False), np.float32)
+    return _to_float(values)

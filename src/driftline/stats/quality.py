@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from driftline.errors import ConfigError
-from driftline.schema import Role
+from driftline.schema import Kind, Role
 from driftline.stats.drift._categorical import is_id_like, overlap
 from driftline.stats.profile import CATEGORY_KINDS, ColumnProfile, DatasetProfile
 
@@ -186,7 +186,7 @@ def column_checks(
                 t.type_error_ratio,
                 _status(ratio, t.type_error_ratio, 0.0),
                 name,
-                {"count": cur.type_errors},
+                {"count": cur.type_errors, **_type_error_reason(ref, cur)},
             )
         )
     if cur.non_finite or ref.non_finite:
@@ -198,7 +198,7 @@ def column_checks(
                 t.non_finite_ratio,
                 _status(ratio, t.non_finite_ratio, None),
                 name,
-                {"count": cur.non_finite},
+                {"count": cur.non_finite, **_non_finite_reason(ref)},
             )
         )
     if ref.spec.role in _KEY_ROLES:
@@ -389,3 +389,19 @@ def _categorical(
             )
         )
     return out
+
+
+def _type_error_reason(ref: ColumnProfile, cur: ColumnProfile) -> dict[str, Any]:
+    """What a type error is for the column's kind (embeddings: the wrong dimension)."""
+    if ref.kind is Kind.EMBEDDING:
+        dim = ref.vectors.dim or cur.vectors.dim
+        return {"reason": f"vectors whose length is not the column's dimension {dim}"}
+    if ref.kind is Kind.TEXT:
+        return {"reason": "values that are not valid UTF-8 text"}
+    return {}
+
+
+def _non_finite_reason(ref: ColumnProfile) -> dict[str, Any]:
+    if ref.kind is Kind.EMBEDDING:
+        return {"reason": "vectors with a NaN, infinite or missing component (left out)"}
+    return {}

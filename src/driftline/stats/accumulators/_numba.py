@@ -143,3 +143,43 @@ def row_combine(row_hash: Any, codes: Any, mult: Any) -> None:
 def mix_inplace(z: Any) -> None:
     for i in range(z.size):
         z[i] = _mix(z[i])
+
+
+#: Reassociation lets LLVM vectorise the sums (NaN and inf still propagate: no nnan/ninf).
+_jit_sums = numba.njit(
+    cache=True, nogil=True, boundscheck=False, fastmath={"reassoc", "contract", "nsz"}
+)
+
+
+@_jit_sums
+def vector_scan(x: Any, signs: Any, block: int, sq: Any, total: Any, counts: Any) -> None:
+    """One pass over vectors ``x`` (n x d): squared norms, column sums, projection counts.
+
+    ``sq`` (n, float64) gets each row's squared norm, ``total`` (d, float64) the
+    column sums added; ``counts`` (k x bins) counts each non-zero, finite row's
+    unit projection on direction ``b`` (``signs[b, j]`` on coordinate
+    ``j * k + b``, scaled by ``1 / sqrt(block)``) in equal
+    bins of [-1, 1]: the same as vectors.scan's numpy code.
+    """
+    n, d = x.shape
+    k = signs.shape[0]
+    n_bins = counts.shape[1]
+    scale = 1.0 / math.sqrt(block)
+    half = n_bins / 2.0
+    for i in range(n):
+        s = 0.0
+        for j in range(d):
+            v = x[i, j]
+            s += v * v
+            total[j] += v
+        sq[i] = s
+        if not (s > 0.0 and s < math.inf):
+            continue
+        inv = scale / math.sqrt(s)
+        for b in range(k):
+            acc = 0.0
+            for j in range(block):
+                acc += x[i, j * k + b] * signs[b, j]
+            pos = int((acc * inv + 1.0) * half)
+            pos = min(max(pos, 0), n_bins - 1)
+            counts[b, pos] += 1

@@ -29,12 +29,16 @@ from driftline.plugins import Registry
 from driftline.stats.drift._result import DriftResult
 
 if TYPE_CHECKING:
+    from driftline.stats.accumulators.vectors import VectorSketch
     from driftline.stats.column_profile import ColumnProfile
 
-ColumnFamily = Literal["numeric", "categorical"]
+ColumnFamily = Literal["numeric", "categorical", "embedding"]
 NUMERIC: frozenset[ColumnFamily] = frozenset({"numeric"})
 CATEGORICAL: frozenset[ColumnFamily] = frozenset({"categorical"})
 BOTH: frozenset[ColumnFamily] = frozenset({"numeric", "categorical"})
+#: Methods on vectors (embedding columns): they read ``DriftInputs.*_vectors``.
+EMBEDDING: frozenset[ColumnFamily] = frozenset({"embedding"})
+FAMILIES: frozenset[ColumnFamily] = frozenset({"numeric", "categorical", "embedding"})
 
 
 @dataclass
@@ -64,6 +68,15 @@ class DriftInputs:
     @cached_property
     def current_sample(self) -> np.ndarray:
         return _finite(self.current.reservoir.values)
+
+    @property
+    def reference_vectors(self) -> VectorSketch:
+        """The reference's vector sketch (embedding columns; empty otherwise)."""
+        return self.reference.vectors
+
+    @property
+    def current_vectors(self) -> VectorSketch:
+        return self.current.vectors
 
     @property
     def sample_computed(self) -> str:
@@ -102,10 +115,10 @@ class DriftMethod:
 
         if not self.name.isidentifier() or self.name == "auto":
             raise PluginError(f"drift method name {self.name!r}: allowed: a Python identifier")
-        if not self.kinds or not self.kinds <= BOTH:
+        if not self.kinds or not self.kinds <= FAMILIES:
             raise PluginError(
                 f"drift method {self.name!r}: kinds {sorted(self.kinds)}; "
-                "allowed: numeric and/or categorical"
+                "allowed: numeric, categorical and/or embedding"
             )
         if not self.is_test and (
             self.default_threshold is None or not math.isfinite(self.default_threshold)
@@ -125,7 +138,9 @@ class DriftMethod:
 #: the built-in modules in the order methods are listed (others follow, by name)
 _ORDER = (
     "psi", "jensen_shannon", "kl", "hellinger", "total_variation", "wasserstein", "ks",
-    "anderson", "chi2", "shifts",
+    "anderson", "chi2", "shifts", "embedding_mmd", "embedding_classifier",
+    "embedding_centroid", "embedding_norm", "embedding_out_of_domain",
+    "embedding_projections",
 )  # fmt: skip
 
 
@@ -159,9 +174,12 @@ def methods_for(family: ColumnFamily) -> tuple[str, ...]:
 
 
 def family_of(column: ColumnProfile) -> ColumnFamily:
-    """The method family of a column: categorical (categories, booleans) or numeric."""
+    """The method family of a column: categorical (categories, booleans), embedding or numeric."""
+    from driftline.schema import Kind
     from driftline.stats.column_profile import CATEGORY_KINDS
 
+    if column.kind is Kind.EMBEDDING:
+        return "embedding"
     return "categorical" if column.kind in CATEGORY_KINDS else "numeric"
 
 
@@ -193,6 +211,8 @@ __all__ = [
     "BOTH",
     "CATEGORICAL",
     "DRIFT_METHODS",
+    "EMBEDDING",
+    "FAMILIES",
     "NUMERIC",
     "DriftInputs",
     "DriftMethod",

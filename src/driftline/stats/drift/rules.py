@@ -4,9 +4,13 @@ The default rule ("auto"), documented in docs/drift.md:
 
 * Too few values on either side (fewer than ``min_samples``, default 30):
   no verdict ("insufficient data").
-* Numeric, text (length), embedding (norm) columns: the effect size is the
+* Numeric and text (length) columns: the effect size is the
   Wasserstein distance normalised by the reference standard deviation; the
   guard test is two-sample Kolmogorov-Smirnov.
+* Embedding columns (vectors): the test is maximum mean discrepancy (RBF
+  kernel, permutation p-value) on the sampled vectors; every other vector
+  method (centroid cosine distance, norm KS, out-of-domain share, domain
+  classifier, random projections) is computed beside it.
 * Categorical and boolean columns: the effect size is the Jensen-Shannon
   distance (base 2); the guard test is chi-squared.
 * A column drifts when its change is both *significant* (the guard test's
@@ -45,7 +49,13 @@ from driftline.stats.drift._result import DriftResult
 from driftline.stats.drift.anderson import anderson_darling
 from driftline.stats.drift.chi2 import chi_squared
 from driftline.stats.drift.ks import kolmogorov_smirnov, kolmogorov_smirnov_bounded
-from driftline.stats.drift.registry import DRIFT_METHODS, DriftInputs, family_of, methods_for
+from driftline.stats.drift.registry import (
+    DRIFT_METHODS,
+    ColumnFamily,
+    DriftInputs,
+    family_of,
+    methods_for,
+)
 from driftline.stats.drift.shifts import mean_shift, quantile_shift, std_ratio
 from driftline.stats.drift.wasserstein import wasserstein, wasserstein_binned
 from driftline.stats.profile import CATEGORY_KINDS, ColumnProfile
@@ -108,7 +118,7 @@ def choose_method(name: str, kind: Kind, opts: DriftOptions) -> tuple[str, str, 
     :class:`ConfigError`); the global ``method`` applies to the kinds it can
     handle and the default rule ("auto") takes the others, with a note saying so.
     """
-    allowed = methods_for("categorical" if kind in CATEGORY_KINDS else "numeric")
+    allowed = methods_for(kind_family(kind))
     if name in opts.per_column:
         method = opts.per_column[name]
         if method != "auto" and method not in allowed:
@@ -175,6 +185,8 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
             },
         )
         return ColumnDrift(res, None, {}, bins)
+    if kind is Kind.EMBEDDING:
+        return _evaluate_embedding(ref, cur, opts, method, how, bins)
     if source != "per_column" and is_id_like(ref):
         details, ov = id_like_details(ref, cur)
         res = DriftResult(
@@ -247,6 +259,54 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
     if kind is Kind.CATEGORICAL and (shape := looks_like(ref)) is not None:
         decision.details.update(looks_like=shape, hint=HINTS[shape])
     return ColumnDrift(decision, test, metrics, bins)
+
+
+def kind_family(kind: Kind) -> ColumnFamily:
+    """The drift-method family of a column kind."""
+    if kind is Kind.EMBEDDING:
+        return "embedding"
+    return "categorical" if kind in CATEGORY_KINDS else "numeric"
+
+
+#: The default rule's test for embedding columns (its MMD² must also be above 0).
+AUTO_EMBEDDING_TEST = "mmd"
+
+
+def _evaluate_embedding(
+    ref: ColumnProfile,
+    cur: ColumnProfile,
+    opts: DriftOptions,
+    method: str,
+    how: dict[str, Any],
+    bins: _bins.Bins,
+) -> ColumnDrift:
+    """Every vector method (or the one named); the default rule decides by MMD.
+
+    The binned inputs are the norms' (for plug-ins and the report's norm
+    distribution).
+    """
+    everyday = [m.name for m in DRIFT_METHODS if m.by_default and m.applies_to("embedding")]
+    want = everyday if opts.all_metrics else [method if method != "auto" else AUTO_EMBEDDING_TEST]
+    if method != "auto" and method not in want:
+        want.append(method)
+    if AUTO_EMBEDDING_TEST not in want:
+        want.append(AUTO_EMBEDDING_TEST)
+    inputs = DriftInputs(
+        ref, cur, bins.reference, bins.current, "bins", opts.alpha, list(bins.labels)
+    )
+    metrics = {m: DRIFT_METHODS[m].compute(inputs, opts.threshold(m)) for m in want}
+    test = metrics[AUTO_EMBEDDING_TEST]
+    if method == "auto":
+        decision = replace(
+            test,
+            threshold=float(opts.thresholds.get("auto", 0.0)),
+            details={**test.details, "test": test.method, "rule": "auto", **how},
+        )
+        if test.drifted is None:
+            decision = replace(decision, drifted=None)
+    else:
+        decision = replace(metrics[method], details={**metrics[method].details, **how})
+    return ColumnDrift(decision, test if test.p_value is not None else None, metrics, bins)
 
 
 def auto_verdict(effect: DriftResult, threshold: float, significant: bool) -> bool | None:
