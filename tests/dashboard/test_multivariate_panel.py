@@ -1,4 +1,5 @@
-"""The model page's multivariate drift panel, from the seeded collector's real points."""
+"""The model page's multivariate drift panel and spike/shift badges, from the seeded collector's
+real points."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ async def test_model_page_shows_each_multivariate_method_with_its_history(env: E
             f"/ui/models/scorer?range=1h&end={end}&segment=region%3Deu", headers=env.auth("read")
         )
         assert 'data-testid="multivariate-table"' not in r.text
+
+
+async def test_drift_table_and_model_page_show_a_lasting_shift(env: Env) -> None:
+    end = int(env.clock.time())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
+    ) as c:
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}", headers=env.auth("read"))
+        assert r.status_code == 200
+        html = r.text
+    # x drifts by 2 sd from window 3 of 8: five windows in a row, a shift (3 windows make one)
+    table = html[html.index('data-testid="drift-table"') :]
+    row = table[: table.index("</tr>", table.index(">x</a>"))]
+    badge = re.search(r'data-testid="persistence"[^>]*>([^<]+)<', row)
+    assert badge is not None and badge.group(1).startswith("shift · ")
+    assert int(badge.group(1).split("· ")[1].rstrip("w")) >= 3
+    line = html[html.index('data-testid="drift-time"') :].split("</p>")[0]
+    assert "shift" in line and "windows in a row" in line
+    assert 'data-testid="seasonal"' not in line  # no seasonal_period configured

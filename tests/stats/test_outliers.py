@@ -85,3 +85,34 @@ def test_outlier_share_test_is_scipys_binomial_test() -> None:
     t = outlier_share_test(30, 1000, 0.01)
     assert t["share"] == 0.03
     assert t["p_value"] == pytest.approx(binomtest(30, 1000, 0.01, alternative="greater").pvalue)
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5], ids=["all-features", "feature-subsets"])
+def test_the_isolation_scorer_gives_scikit_learns_scores(max_features: float) -> None:
+    from sklearn.ensemble import IsolationForest
+
+    from driftline.stats._forest import IsolationScorer
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 20))
+    x[:, 3] = np.round(x[:, 3])  # ties: values exactly at a threshold go left, as in sklearn
+    forest = IsolationForest(n_estimators=100, max_features=max_features, random_state=0)
+    forest.fit(x[:1000])
+    odd = np.vstack([x[1000:], rng.normal(4, 1, size=(50, 20)), np.zeros((1, 20))])
+    odd[5, 2] = np.nan  # a missing value goes where scikit-learn's trees send it
+    scorer = IsolationScorer(forest)
+    np.testing.assert_allclose(scorer.score(odd), -forest.score_samples(odd), rtol=1e-12)
+
+
+def test_the_isolation_forest_model_scores_as_scikit_learn_does(
+    reference: driftline.DatasetProfile,
+) -> None:
+    model = OutlierModel("isolation_forest").fit(reference)
+    table = pa.Table.from_pandas(frame(500, 2), preserve_index=False)
+    x = model.encoder.design(_sample_of(table, model.encoder))
+    from sklearn.ensemble import IsolationForest
+
+    ref = model.encoder.design(joint_sample(reference, ["a", "b", "c"], ["k"]))
+    fit = ref[np.random.default_rng(0).permutation(ref.shape[0])[:2000]]
+    forest = IsolationForest(n_estimators=100, random_state=0).fit(fit)
+    np.testing.assert_allclose(model.score(table), -forest.score_samples(x), rtol=1e-12)

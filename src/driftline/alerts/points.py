@@ -25,6 +25,12 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "multivariate_drift_detected": "1 when a multivariate method (labels['method']) "
         "flagged the window, else 0",
         "outlier_share": "share of the window's requests the outlier model flags (1% expected)",
+        "seasonal_drift_detected": "1 when the window differs from the same window of past "
+        "periods (seasonal reference), else 0",
+        "drift_shift": "1 while the drift flag labels['signal'] has fired shift_windows windows "
+        "in a row or more, else 0",
+        "drift_spike": "1 in the window where a drift of the flag labels['signal'] shorter than "
+        "shift_windows windows ended, else 0",
         "missing_ratio": "share of missing values in the window, 0..1 (column set)",
         "schema_violations": "columns missing, unexpected or with a changed type in the window",
         "confidence_mean": "mean top-class probability (or score) of the window's predictions",
@@ -36,13 +42,6 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "latency_p99_seconds": "99th percentile of the prediction latency in the window",
         "latency_bucket": "predictions served within labels['le'] seconds (cumulative)",
         "job_status": "0 the job run succeeded, 1 it failed, 2 it is late (labels['job'])",
-        "rag.high_similarity_ratio": "share of RAG requests with a retrieval at or above the "
-        "high-similarity threshold (docs/llm.md)",
-        "llm.answer_chars": "mean answer length in characters of the window's LLM requests",
-        "llm.rephrase_ratio": "share of session requests that rephrase an earlier question",
-        "judge.score": "mean score of an LLM judge (column judge:criterion)",
-        "judge.failures": "judge calls that failed, timed out or answered garbage (column judge)",
-        "judge.skipped": "sampled requests a judge skipped: budget, full queue (column judge)",
         "environment.major_differences": "packages (and Python) of the serving environment a "
         "major version away from the training one (docs/versions.md)",
         "versus.verdict": "a challenger against its champion (column): -1 worse, 0 equivalent "

@@ -41,6 +41,7 @@ from driftline.alerts import (
 from driftline.alerts.notifiers.worker import DeliveryWorker
 from driftline.stats.performance.uncertainty import proportion_se
 from driftline.store.base import MetricQuery, Store
+from driftline.windows.persistence import SIGNALS as PERSISTENT
 
 log = logging.getLogger("driftline.server")
 
@@ -64,7 +65,7 @@ SAMPLE = 5000
 
 
 #: Stored metrics that are statistics of a sample: their points carry ``n`` and ``stderr``.
-SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.", "rag.", "llm.", "judge.score")
+SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.")
 
 
 def _sampling(metric: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,7 +117,41 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
         out.append(MetricPoint(*base, "drift_detected", column, ws, we, flag))
     if metric == "error_ratio" and value is not None:
         out.append(MetricPoint(*base, "error_count", "", ws, we, v * float(row["n"])))
+    stored = str(row["metric"])
+    if stored in PERSISTENT:
+        out += _persistence(row, base, column, method, ws, we, PERSISTENT[stored])
     return out
+
+
+def _persistence(
+    row: Mapping[str, Any],
+    base: tuple[str, str, str],
+    column: str,
+    method: str,
+    ws: float,
+    we: float,
+    signal: str,
+) -> list[MetricPoint]:
+    """``drift_shift`` and ``drift_spike`` (0 or 1) of a drift point with a persistence.
+
+    ``drift_shift`` is 1 while the drift has lasted ``shift_windows`` windows or more;
+    ``drift_spike`` is 1 in the window where a shorter drift ended (windows/persistence.py).
+    ``labels['signal']`` names the drift flag (``dataset_drift_detected``, ...).
+    """
+    details = row.get("details") or "{}"
+    try:
+        parsed = orjson.loads(details) if isinstance(details, str | bytes) else dict(details)
+    except orjson.JSONDecodeError:
+        return []
+    p = parsed.get("persistence") if isinstance(parsed, dict) else None
+    if not isinstance(p, dict):
+        return []
+    kind = p.get("kind")
+    labels = {"signal": signal, **({"method": method} if method else {})}
+    return [
+        MetricPoint(*base, "drift_shift", column, ws, we, float(kind == "shift"), labels),
+        MetricPoint(*base, "drift_spike", column, ws, we, float(kind == "spike"), labels),
+    ]
 
 
 def top_confidence(scores: Any) -> float | None:

@@ -24,14 +24,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from driftline._models import Strict, describe
 from driftline._utils.durations import parse_duration
-from driftline._utils.llm import PriceTable
 from driftline._yaml import read_yaml
 from driftline.alerts import AlertsConfig
 from driftline.config import DriftSettings
 from driftline.errors import ConfigError
 from driftline.server.settings import Settings
 
-TOP_LEVEL = ("collector", "alerts", "check", "prices")
+TOP_LEVEL = ("collector", "alerts", "check")
 #: Settings that must be > 0 (as Settings.__post_init__ checks).
 _POSITIVE = {
     "max_body_bytes", "max_decoded_bytes", "max_batch_events", "max_inflight", "tick_seconds",
@@ -73,17 +72,9 @@ class WindowsSection(_Strict):
     max_segments: Annotated[int, Field(ge=1)] = 20
     auto_segment_keys: Annotated[int, Field(ge=0)] = 3
     outliers: Literal["mahalanobis", "isolation_forest", "none"] = "mahalanobis"
-
-
-class LLMSection(_Strict):
-    """``collector.llm``: thresholds of the LLM/RAG signals (docs/llm.md, "Signals")."""
-
-    enabled: bool = True
-    high_similarity: float = 0.5
-    rephrase_seconds: Annotated[float, Field(gt=0)] = 120.0
-    rephrase_cosine: Annotated[float, Field(ge=-1, le=1)] = 0.7
-    rephrase_jaccard: Annotated[float, Field(ge=0, le=1)] = 0.4
-    max_events: Annotated[int, Field(ge=1)] = 20_000
+    shift_windows: Annotated[int, Field(ge=1)] = 3
+    seasonal_period: Seconds | None = None
+    seasonal_history: Annotated[int, Field(ge=1)] = 4
 
 
 def _collector_model() -> type[BaseModel]:
@@ -105,7 +96,6 @@ def _collector_model() -> type[BaseModel]:
     fields["windows"] = (WindowsSection, WindowsSection())
     fields["drift"] = (DriftSettings | None, None)
     fields["quality"] = (dict[str, float] | None, None)
-    fields["llm"] = (LLMSection, LLMSection())
     model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
     model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
     return model
@@ -120,7 +110,6 @@ class ServeFile(_Strict):
     collector: CollectorSection = Field(default_factory=CollectorSection)  # type: ignore[valid-type]
     alerts: AlertsConfig | None = None
     check: dict[str, Any] | None = None
-    prices: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +119,6 @@ class ServeConfig:
     path: Path | None
     collector: Any  # a CollectorSection
     alerts: AlertsConfig | None
-    #: ``prices:``, per LLM model (docs/llm.md, "Prices"): token cost in the collector
-    prices: PriceTable = dataclasses.field(default_factory=lambda: PriceTable({}))
 
     def settings(self, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         """Settings from the file, then ``DRIFTLINE_*`` variables, then non-None ``flags``."""
@@ -150,6 +137,8 @@ class ServeConfig:
                 checkpoint_seconds=w.checkpoint_seconds, segment_keys=tuple(w.segment_keys),
                 max_segments=w.max_segments, auto_segment_keys=w.auto_segment_keys,
                 outliers=None if w.outliers == "none" else w.outliers,
+                shift_windows=w.shift_windows, seasonal_period=w.seasonal_period,
+                seasonal_history=w.seasonal_history,
             )  # fmt: skip
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
@@ -185,17 +174,7 @@ class ServeConfig:
             except ConfigError as exc:
                 raise ConfigError(f"{self._where('collector.quality')}: {exc}") from None
             options = dataclasses.replace(options, quality=quality)
-        from driftline.windows.llm import LLMOptions
-
-        s = self.collector.llm
-        llm = None
-        if s.enabled:
-            llm = LLMOptions(
-                high_similarity=s.high_similarity, rephrase_seconds=s.rephrase_seconds,
-                rephrase_cosine=s.rephrase_cosine, rephrase_jaccard=s.rephrase_jaccard,
-                max_events=s.max_events, prices=self.prices,
-            )  # fmt: skip
-        return dataclasses.replace(options, llm=llm)
+        return options
 
     def external_url(self, settings: Settings) -> str:
         """Where people reach the dashboard: ``dashboard_url``, else the listening address."""
@@ -224,7 +203,7 @@ class ServeConfig:
         return f"config file {self.path}: key {key!r}" if self.path else f"key {key!r}"
 
 
-_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows", "drift", "quality", "llm"}
+_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows", "drift", "quality"}
 _WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
 
 
@@ -274,11 +253,7 @@ def parse_serve_config(data: Any, path: Path | None = None) -> ServeConfig:
         )
     if alerts is not None:
         _check_alerts(alerts, min(collector.windows.sizes), prefix)  # type: ignore[attr-defined]
-    try:
-        prices = PriceTable.from_mapping(data.get("prices"))
-    except ConfigError as exc:
-        raise ConfigError(f"{prefix}key {exc}") from None
-    return ServeConfig(path, collector, alerts, prices)
+    return ServeConfig(path, collector, alerts)
 
 
 def load_serve_config(path: str | Path) -> ServeConfig:

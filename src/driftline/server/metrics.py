@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, ClassVar
+from typing import Any
 
+import orjson
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -26,6 +27,7 @@ from prometheus_client import (
 from driftline.stats.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from driftline.store.base import Store
 from driftline.windows import ALL
+from driftline.windows.persistence import SIGNALS as PERSISTENT
 
 OTHER = "__other__"
 KINDS = ("prediction", "label", "feedback", "job_run", "runtime")
@@ -216,6 +218,38 @@ class _ResultGauges:
             [*mv, "method"],
             registry=r,
         )
+        self.outlier_share = Gauge(
+            "driftline_outlier_share",
+            "Share of the latest window's events the outlier model flags (1% expected).",
+            mv,
+            registry=r,
+        )
+        self.seasonal = Gauge(
+            "driftline_seasonal_drift_detected",
+            "1 when the latest window differs from the same window of past periods "
+            "(seasonal reference), else 0.",
+            mv,
+            registry=r,
+        )
+        persist = [*mv, "signal", "column", "method"]
+        self.drift_run = Gauge(
+            "driftline_drift_run_windows",
+            "Windows in a row, ending with the latest, in which the drift signal fired.",
+            persist,
+            registry=r,
+        )
+        self.drift_shift = Gauge(
+            "driftline_drift_shift",
+            "1 when the drift signal has fired for shift_windows windows in a row or more.",
+            persist,
+            registry=r,
+        )
+        self.drift_spike = Gauge(
+            "driftline_drift_spike",
+            "1 when a drift shorter than shift_windows windows ended in the latest window.",
+            persist,
+            registry=r,
+        )
         self.quality = Gauge(
             "driftline_quality_value",
             "Value of a data-quality check (mostly ratios in 0..1).",
@@ -293,7 +327,6 @@ class _ResultGauges:
             champ,
             registry=r,
         )
-        self.llm = _LLMGauges(r, mv)
         self.start = Gauge(
             "driftline_window_start_timestamp_seconds",
             "Start of the latest evaluated window.",
@@ -304,6 +337,8 @@ class _ResultGauges:
     def add(self, p: dict[str, Any], now: float) -> None:
         v = p["value"]
         m, ver, col, metric = p["model"], p["version"], p["column"], p["metric"]
+        if metric in PERSISTENT:
+            self._persistence(p, PERSISTENT[metric])
         if metric == "events":
             end = p["window_start"] + p["window_size"]
             self.lag.labels(m, ver).set(max(0.0, now - end))
@@ -321,6 +356,10 @@ class _ResultGauges:
             if p["status"] in ("drift", "ok"):
                 flag = 1.0 if p["status"] == "drift" else 0.0
                 self.multivariate_detected.labels(m, ver, p["method"]).set(flag)
+        elif metric == "outlier_share":
+            self.outlier_share.labels(m, ver).set(v)
+        elif metric == "seasonal_drift_detected":
+            self.seasonal.labels(m, ver).set(v)
         elif metric.startswith("quality."):
             check = metric.removeprefix("quality.")
             self.quality.labels(m, ver, col, check).set(v)
@@ -349,112 +388,17 @@ class _ResultGauges:
             self.share_scored.labels(m, ver, col).set(v)
         elif metric.startswith("versus."):
             self.versus.labels(m, ver, col, metric.removeprefix("versus.")).set(v)
-        elif metric.startswith(("rag.", "llm.", "judge.")):
-            self.llm.add(p, v)
 
-
-class _LLMGauges:
-    """The LLM/RAG families (docs/llm.md, "Signals"): one gauge per family of points."""
-
-    RATIOS: ClassVar[dict[str, tuple[str, str]]] = {
-        "rag.high_similarity_ratio": ("rag", "high_similarity"),
-        "rag.empty_retrieval_ratio": ("rag", "empty_retrieval"),
-        "rag.citation_coverage": ("rag", "citation_coverage"),
-        "llm.empty_answer_ratio": ("llm", "empty_answer"),
-        "llm.refusal_ratio": ("llm", "refusal"),
-        "llm.rephrase_ratio": ("llm", "rephrase"),
-        "llm.abandon_ratio": ("llm", "abandon"),
-    }
-    JUDGE_COUNTS: ClassVar[dict[str, str]] = {
-        "judge.calls": "calls",
-        "judge.failures": "failures",
-        "judge.skipped": "skipped",
-        "judge.prechecked": "prechecked",
-    }
-
-    def __init__(self, r: CollectorRegistry, mv: list[str]) -> None:
-        def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
-            return Gauge(name, doc, [*mv, *labels], registry=r)
-
-        self.similarity = gauge(
-            "driftline_rag_similarity",
-            "Retrieval similarity in the latest window: mean top-1 (top1_mean) and mean of "
-            "the per-request top-k means (topk_mean).",
-            ["statistic"],
-        )
-        self.rag_ratio = gauge(
-            "driftline_rag_ratio",
-            "Shares of the latest window's requests: high_similarity (at least one retrieval "
-            "at or above the threshold, the SLO), empty_retrieval, citation_coverage.",
-            ["ratio"],
-        )
-        self.llm_ratio = gauge(
-            "driftline_llm_ratio",
-            "Shares of the latest window: empty_answer, refusal, rephrase (requests), "
-            "abandon (sessions).",
-            ["ratio"],
-        )
-        self.answer = gauge(
-            "driftline_llm_answer_length",
-            "Mean answer length in the latest window, in chars or words.",
-            ["unit"],
-        )
-        self.tokens = gauge(
-            "driftline_llm_tokens",
-            "Tokens used in the latest window, by LLM model (llm_model='' is the total) "
-            "and kind (prompt, completion).",
-            ["llm_model", "kind"],
-        )
-        self.cost = gauge(
-            "driftline_llm_cost",
-            "Cost of the latest window's LLM tokens (priced models only; prices: in "
-            "driftline.yaml).",
-            ["currency"],
-        )
-        self.stage = gauge(
-            "driftline_llm_stage_latency_seconds",
-            "Mean seconds per stage of the latest window's LLM requests.",
-            ["stage"],
-        )
-        self.judge_score = gauge(
-            "driftline_judge_score",
-            "Mean judge score in the latest window, by judge, criterion and judge version.",
-            ["judge", "criterion", "judge_version"],
-        )
-        self.judge_results = gauge(
-            "driftline_judge_results",
-            "Judge outcomes in the latest window: calls, failures (errors, timeouts, invalid "
-            "answers), skipped (budget, full queue, hung judge), prechecked (no call needed).",
-            ["judge", "status"],
-        )
-        self.bad_input = gauge(
-            "driftline_llm_bad_input",
-            "LLM requests of the latest window with a value the SDK could not read, by reason.",
-            ["reason"],
-        )
-
-    def add(self, p: dict[str, Any], v: float) -> None:
-        m, ver, col, metric = p["model"], p["version"], p["column"], p["metric"]
-        if metric == "rag.top1_similarity":
-            self.similarity.labels(m, ver, "top1_mean").set(v)
-        elif metric == "rag.topk_similarity":
-            self.similarity.labels(m, ver, "topk_mean").set(v)
-        elif metric in self.RATIOS:
-            family, name = self.RATIOS[metric]
-            (self.rag_ratio if family == "rag" else self.llm_ratio).labels(m, ver, name).set(v)
-        elif metric in ("llm.answer_chars", "llm.answer_words"):
-            self.answer.labels(m, ver, metric.removeprefix("llm.answer_")).set(v)
-        elif metric in ("llm.prompt_tokens", "llm.completion_tokens"):
-            kind = metric.removeprefix("llm.").removesuffix("_tokens")
-            self.tokens.labels(m, ver, col, kind).set(v)
-        elif metric == "llm.cost":
-            self.cost.labels(m, ver, p["method"] or "USD").set(v)
-        elif metric == "llm.stage_latency_seconds":
-            self.stage.labels(m, ver, p["method"]).set(v)
-        elif metric == "judge.score":
-            judge, _, criterion = col.partition(":")
-            self.judge_score.labels(m, ver, judge, criterion, p["method"]).set(v)
-        elif metric in self.JUDGE_COUNTS:
-            self.judge_results.labels(m, ver, col, self.JUDGE_COUNTS[metric]).set(v)
-        elif metric == "llm.bad_input":
-            self.bad_input.labels(m, ver, col).set(v)
+    def _persistence(self, p: dict[str, Any], signal: str) -> None:
+        try:
+            details = orjson.loads(p.get("details") or "{}")
+        except orjson.JSONDecodeError:
+            return
+        persistence = details.get("persistence") if isinstance(details, dict) else None
+        if not isinstance(persistence, dict):
+            return
+        labels = (p["model"], p["version"], signal, p["column"] or "", p["method"] or "")
+        kind = persistence.get("kind")
+        self.drift_run.labels(*labels).set(float(persistence.get("run") or 0))
+        self.drift_shift.labels(*labels).set(1.0 if kind == "shift" else 0.0)
+        self.drift_spike.labels(*labels).set(1.0 if kind == "spike" else 0.0)

@@ -37,6 +37,13 @@ class WindowConfig:
     #: outlier model scored on every event (stats/outliers.py): "mahalanobis",
     #: "isolation_forest", or None for none; needs the version's reference
     outliers: str | None = "mahalanobis"
+    #: a drift lasting this many windows in a row is a shift; one that ends sooner, a spike
+    #: (windows/persistence.py)
+    shift_windows: int = 3
+    #: seasonal reference (windows/seasonal.py): each window against the same window of the
+    #: past ``seasonal_history`` periods of this many seconds (86400: a day, 604800: a week)
+    seasonal_period: int | None = None
+    seasonal_history: int = 4
 
     def __post_init__(self) -> None:
         if self.outliers not in (None, "mahalanobis", "isolation_forest"):
@@ -56,6 +63,18 @@ class WindowConfig:
             raise ConfigError(
                 "window grace_seconds must be >= 0, reservoir_size and fold_rows >= 1"
             )
+        if self.shift_windows < 1:
+            raise ConfigError(f"window shift_windows={self.shift_windows}; allowed: 1 or more")
+        if self.seasonal_period is not None:
+            if self.seasonal_period % min(self.sizes):
+                raise ConfigError(
+                    f"window seasonal_period={self.seasonal_period}: not a multiple of the "
+                    f"base window {min(self.sizes)}; allowed: a multiple, e.g. 1d or 7d"
+                )
+            if self.seasonal_history < 1:
+                raise ConfigError(
+                    f"window seasonal_history={self.seasonal_history}; allowed: 1 or more"
+                )
 
     @property
     def base(self) -> int:

@@ -26,12 +26,13 @@ from driftline.stats.multivariate import MultivariateOptions
 from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
 from driftline.stats.profile import DatasetProfile
 from driftline.stats.quality import QualityThresholds
-from driftline.store.base import Store, WindowKey
+from driftline.store.base import MetricQuery, Store, WindowKey
 from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
-from driftline.windows.llm import LLMOptions, llm_points
+from driftline.windows.persistence import TRACKED, add_persistence
+from driftline.windows.seasonal import seasonal_point
 from driftline.windows.stats import WindowStats, unpack_segments
 from driftline.windows.versions import (
     RolloutOptions,
@@ -66,8 +67,6 @@ class EvaluatorOptions:
     multivariate: MultivariateOptions | None = field(default_factory=lambda: LIVE_MULTIVARIATE)
     #: champion-vs-challenger verdicts in each base window (None: off); windows/versions.py
     rollouts: RolloutOptions | None = field(default_factory=RolloutOptions)
-    #: LLM/RAG signals of windows whose events record LLM requests (None: off); windows/llm.py
-    llm: LLMOptions | None = field(default_factory=LLMOptions)
 
 
 class Evaluator:
@@ -152,6 +151,7 @@ class Evaluator:
         perf = self.performance(key, stats)
         o = self.options
         points = pts.Points(key, now)
+        cfg = self.config
         for seg in sorted(stats):
             st = stats[seg].fold()
             pts.operational(points, seg, st)
@@ -183,12 +183,12 @@ class Evaluator:
             )
             if results is not None:
                 pts.performance(points, seg, results)
-        if o.llm is not None and ALL in stats and stats[ALL].n_llm:
-            try:
-                self._llm(points, key, o.llm, list(stats))
-            except Exception:  # the window's other points are written all the same
-                log.exception("driftline evaluator: LLM signals of %s failed", key)
-                self.failed += 1
+            if seg == ALL and cfg.seasonal_period is not None:
+                seasonal_point(
+                    points, key, st, self.collect, cfg.seasonal_period,
+                    cfg.seasonal_history, o.drift, o.quality,
+                )  # fmt: skip
+        self._persistence(points, key)
         if self.rollouts is not None and key.window_size == self.config.base and stats:
             self._versus(points, key, now)
             row = self.store.version(key.model, key.version)
@@ -197,26 +197,18 @@ class Evaluator:
                 environment_points(points, meta)
         return points.rows
 
-    def _llm(
-        self, points: pts.Points, key: WindowKey, opts: LLMOptions, segments: list[str]
-    ) -> None:
-        """The window's LLM/RAG points from its raw events and judge results (windows/llm.py)."""
-        start, end = key.window_start, key.window_end
-        raw = self.store.sample_events(
-            key.model, key.version, start - opts.rephrase_seconds, end, opts.max_events
-        )
-        events = [orjson.loads(p) for p in raw if '"llm":' in p]
-        feedback = []
-        for f in self.store.feedback_between(key.model, key.version, start, end, opts.max_events):
-            try:
-                value = orjson.loads(f["value"]) if f["value"] is not None else None
-            except orjson.JSONDecodeError:
-                value = None
-            feedback.append({**f, "value": value})
-        llm_points(
-            points, events, start, end, opts,
-            lambda seg: self.config.segments_of(seg, segments), feedback,
+    def _persistence(self, points: pts.Points, key: WindowKey) -> None:
+        """Spike or shift: each drift point's run of drifted windows (windows/persistence.py)."""
+        if not any(r["metric"] in TRACKED for r in points.rows):
+            return
+        before = key.window_start - key.window_size
+        previous = self.store.metric_points(
+            MetricQuery(
+                model=key.model, version=key.version, window_size=key.window_size,
+                start=before, end=before + 1, limit=1_000_000,
+            )
         )  # fmt: skip
+        add_persistence(points, previous, self.config.shift_windows)
 
     def _versus(self, points: pts.Points, key: WindowKey, now: float) -> None:
         """The challenger's verdict against its model's champion, up to this window's end."""

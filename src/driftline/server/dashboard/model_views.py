@@ -11,6 +11,7 @@ from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
 from driftline.server.dashboard.multivariate import multivariate_rows
+from driftline.server.dashboard.seasonal import drift_time
 from driftline.server.dashboard.security import Visitor
 from driftline.server.dashboard.timerange import TimeRange
 
@@ -34,6 +35,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     series = queries.charts(store, tr, model, version, segment)
     drift = queries.drift_table(store, tr, model, version, segment)
     mv = multivariate_rows(store, tr, model, version) if segment == "*" else []
+    over_time = drift_time(store, tr, model, version) if segment == "*" else None
     checks = queries.quality(store, tr, model, version, series.last, segment)
     segs = queries.segments(store, tr, model, version)
     this = next((s for s in segs if s.segment == segment), None)
@@ -91,6 +93,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "estimate_labels": queries.ESTIMATE_LABELS,
         "drift": drift,
         "multivariate": mv,
+        "drift_time": over_time,
         "sparkline": queries.sparkline,
         "checks": checks,
         "failed_checks": [c for c in checks if c.status != "ok"],

@@ -321,6 +321,9 @@ class ColumnDrift:
     last: int = 0
     n: int = 0  # rows of the latest window
     p_adjusted: float | None = None  # the p-value the verdict used (multiple testing)
+    #: spike or shift of the latest window (windows/persistence.py): kind and run length
+    persistence: str = ""
+    run: int = 0
 
     @property
     def not_significant(self) -> bool:
@@ -375,6 +378,10 @@ def drift_table(
             c2.threshold = _num(details.get("threshold"))
             c2.p_value = _num(details.get("p_value"))
             c2.p_adjusted = _num(details.get("p_value_adjusted"))
+            pers = details.get("persistence")
+            if isinstance(pers, dict):
+                c2.persistence = str(pers.get("kind") or "")
+                c2.run = int(pers.get("run") or pers.get("previous_run") or 0)
     return sorted(
         cols.values(),
         key=lambda c: (c.status != "drift", -c.drifted_windows, -c.severity, c.column),
