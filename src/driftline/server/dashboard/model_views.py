@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
+from driftline.server.dashboard.llm import llm_panel
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
 from driftline.server.dashboard.security import Visitor
@@ -102,6 +103,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "estimate": est,
         "alerts": alerts,
         "has_reference": bool(drift) or has_reference(store, model, version),
+        "llm": llm_panel(store, tr, model, version, segment, x_range=span),
     }
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
 

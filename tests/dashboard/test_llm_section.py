@@ -1,0 +1,53 @@
+"""The model page's LLM and RAG section, from a collector's real points."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from .conftest import T0, WINDOW, make_env
+
+
+async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    for w in range(3):
+        start = T0 + w * WINDOW
+        score = 0.8 - 0.2 * w
+        events = [
+            {
+                "type": "prediction", "event_id": f"b{w}-{i}", "timestamp": start + i,
+                "model": "bot", "version": "v1", "features": {},
+                "llm": {"retrieved": [{"id": "kb", "score": score}],
+                        "answer_chars": 100 - 20 * w, "empty": False, "refusal": i < w,
+                        "session_id": f"s{i}", "query": "where is my order"},
+            }
+            for i in range(10)
+        ]  # fmt: skip
+        plain = {"type": "prediction", "event_id": f"p{w}", "timestamp": start, "model": "plain",
+                 "version": "v1", "features": {"x": 1.0}}  # fmt: skip
+        env.clock.advance(start + WINDOW - env.clock.time())
+        assert env.collector.ingest("prediction", [*events, plain]).accepted == 11
+    env.clock.advance(WINDOW + 30)
+    env.collector.tick(force_flush=True)
+    end = int(env.clock.time())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
+    ) as c:
+        r = await c.get(f"/ui/models/bot?range=1h&end={end}", headers=env.auth("read"))
+        assert r.status_code == 200
+        html = r.text
+        summary = html[html.index('data-testid="llm-summary"') :].split("</table>")[0]
+        cells = dict(
+            re.findall(
+                r'data-metric="([a-z_.0-9]+)"><td>[^<]*</td><td class="num">([^<]*)<', summary
+            )
+        )
+        assert cells["rag.top1_similarity"] == "0.4"  # the latest window: 0.8 - 2 x 0.2
+        assert cells["llm.answer_chars"] == "60"
+        assert cells["llm.refusal_ratio"] == "20.0%"
+        for name in ("llm-retrieval", "llm-answers", "llm-refusals", "llm-users"):
+            assert f'data-chart="{name}"' in html
+        r = await c.get(f"/ui/models/plain?range=1h&end={end}", headers=env.auth("read"))
+        assert r.status_code == 200 and 'data-testid="llm-section"' not in r.text
