@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "docs/drift.md", "docs/profiles.md", "docs/quality.md", "docs/versions.md"]
+DOCS = [
+    "README.md",
+    "docs/drift.md",
+    "docs/llm.md",
+    "docs/profiles.md",
+    "docs/quality.md",
+    "docs/versions.md",
+]
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 

@@ -13,6 +13,8 @@ allowed, so a user can fix the input without reading driftline's code::
     ├── PluginError                  a plug-in's entry point cannot be loaded or registered
     ├── SinkError                    (driftline.sdk) a batch was not delivered; retried,
     │                                never raised to the model service
+    ├── JudgeError                   (driftline.sdk) one judge call failed or answered garbage;
+    │                                counted with its reason, never raised to the service
     ├── NotificationError            (driftline.alerts) one notification attempt failed
     └── HTTPError                    an answer of the collector; ``status`` is its HTTP code
         ├── BodyError                (driftline.server.ingest) 400 / 413 / 415

@@ -182,6 +182,17 @@ def test_job_runs_and_feedback(store: Store) -> None:
     fb |= {"ts": T0, "received_at": T0, "kind": "thumbs", "value": "1"}
     assert store.insert_feedback([fb]) == 1
     assert store.insert_feedback([fb]) == 0
+    more = [
+        fb | {"event_id": f"f{i}", "ts": T0 + i, "version": "v2" if i == 3 else "v1"}
+        for i in range(2, 6)
+    ]
+    store.insert_feedback(more)
+    # the feedback of a version recorded in [start, end), latest first
+    got = store.feedback_between("m", "v1", T0, T0 + 5, 10)
+    assert [r["ts"] for r in got] == [T0 + 4, T0 + 2, T0]
+    assert got[-1] == {"prediction_id": "p1", "version": "v1", "kind": "thumbs", "value": "1",
+                       "ts": T0}  # fmt: skip
+    assert len(store.feedback_between("m", None, T0, T0 + 10, 2)) == 2
 
 
 def test_models_and_job_runs_belong_to_a_project(store: Store) -> None:

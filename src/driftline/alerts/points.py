@@ -42,6 +42,13 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "latency_p99_seconds": "99th percentile of the prediction latency in the window",
         "latency_bucket": "predictions served within labels['le'] seconds (cumulative)",
         "job_status": "0 the job run succeeded, 1 it failed, 2 it is late (labels['job'])",
+        "rag.high_similarity_ratio": "share of RAG requests with a retrieval at or above the "
+        "high-similarity threshold (docs/llm.md)",
+        "llm.answer_chars": "mean answer length in characters of the window's LLM requests",
+        "llm.rephrase_ratio": "share of session requests that rephrase an earlier question",
+        "judge.score": "mean score of an LLM judge (column judge:criterion)",
+        "judge.failures": "judge calls that failed, timed out or answered garbage (column judge)",
+        "judge.skipped": "sampled requests a judge skipped: budget, full queue (column judge)",
         "environment.major_differences": "packages (and Python) of the serving environment a "
         "major version away from the training one (docs/versions.md)",
         "versus.verdict": "a challenger against its champion (column): -1 worse, 0 equivalent "

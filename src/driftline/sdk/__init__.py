@@ -8,10 +8,12 @@ imports a web framework (the FastAPI integration lives in
 from __future__ import annotations
 
 from driftline.sdk.clock import Clock, ManualClock, SystemClock
-from driftline.sdk.errors import SDKConfigError, SinkError
+from driftline.sdk.errors import JudgeError, SDKConfigError, SinkError
 from driftline.sdk.events import Prediction
 from driftline.sdk.http_sink import HTTPSink
 from driftline.sdk.jobs import JobRun
+from driftline.sdk.judges import HTTPJudge, Judge, JudgeBudget
+from driftline.sdk.llm import Retrieved
 from driftline.sdk.monitor import Monitor
 from driftline.sdk.observation import Observation
 from driftline.sdk.privacy import DEFAULT_PATTERNS, PIIPattern, PrivacyPolicy
@@ -23,9 +25,13 @@ __all__ = [
     "DEFAULT_PATTERNS",
     "Clock",
     "DiskSpool",
+    "HTTPJudge",
     "HTTPSink",
     "JSONLinesSink",
     "JobRun",
+    "Judge",
+    "JudgeBudget",
+    "JudgeError",
     "ManualClock",
     "MemorySink",
     "MemorySpool",
@@ -34,6 +40,7 @@ __all__ = [
     "PIIPattern",
     "Prediction",
     "PrivacyPolicy",
+    "Retrieved",
     "Routed",
     "Router",
     "SDKConfigError",

@@ -21,3 +21,14 @@ class SinkError(DriftlineError):
         super().__init__(message)
         self.retry = retry
         self.retry_after = retry_after
+
+
+class JudgeError(DriftlineError):
+    """One judge call failed (``invalid`` False) or answered something that is not a result
+    (``invalid`` True); ``reason`` is what the judge's result records. Raised by scorers
+    such as :class:`~driftline.sdk.judges.HTTPJudge`, caught and counted by the runner."""
+
+    def __init__(self, reason: str, *, invalid: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.invalid = invalid

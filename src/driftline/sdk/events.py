@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._ids import uuid7_hex, uuid7_hex_batch
+from driftline.sdk.llm import encode_llm
 from driftline.sdk.metrics import BoundMetrics, top_score
 from driftline.sdk.privacy import PrivacyPolicy
 
@@ -94,6 +95,9 @@ class EventEncoder:
         self.policy = policy
         self._ts = RFC3339()
         self._runtime: dict[str, Any] | None = None
+        #: Called with each encoded observation that recorded an LLM request and its
+        #: ``llm`` object (the judges, :mod:`driftline.sdk.judges`); on this thread.
+        self.on_llm: Callable[[Observation, dict[str, Any]], None] | None = None
 
     def new_id(self) -> str:
         """A time-ordered (version-7 UUID) hex id."""
@@ -210,25 +214,34 @@ class EventEncoder:
                     prediction_id = policy.apply_field("prediction_id", prediction_id)
                     prediction = policy.apply_field("prediction", prediction)
                     scores = policy.scores(scores)
-                append(
-                    {
-                        "type": "prediction",
-                        "event_id": event_id,
-                        "prediction_id": prediction_id,
-                        "timestamp": stamp,
-                        "model": model,
-                        "version": bound.version,
-                        "features": features,
-                        "prediction": prediction,
-                        "scores": scores,
-                        "segment": segment or {},
-                        "latency_ms": latency * 1000.0,
-                        "status": status,
-                        "error_type": obs.error_type,
-                        "shadow": obs.shadow,
-                        "tags": tags or {},
-                    }
-                )
+                record: dict[str, Any] = {
+                    "type": "prediction",
+                    "event_id": event_id,
+                    "prediction_id": prediction_id,
+                    "timestamp": stamp,
+                    "model": model,
+                    "version": bound.version,
+                    "features": features,
+                    "prediction": prediction,
+                    "scores": scores,
+                    "segment": segment or {},
+                    "latency_ms": latency * 1000.0,
+                    "status": status,
+                    "error_type": obs.error_type,
+                    "shadow": obs.shadow,
+                    "tags": tags or {},
+                }
+                call = obs.llm
+                if call is not None:
+                    llm = encode_llm(call, policy, status)
+                    record["llm"] = llm
+                    if self.on_llm is not None:
+                        try:
+                            self.on_llm(obs, llm)
+                        except Exception:  # the judges never cost an event
+                            if on_error is not None:
+                                on_error()
+                append(record)
             except Exception:
                 if on_error is None:
                     raise

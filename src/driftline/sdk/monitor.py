@@ -18,12 +18,13 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from driftline._utils.llm import PriceTable
 from driftline._utils.metrics import LATENCY_BUCKETS, SCORE_BUCKETS
 from driftline.sdk._logging import RateLimitedLog
 from driftline.sdk._track import extractor, record_result, safe_extract
@@ -33,6 +34,7 @@ from driftline.sdk.delivery import DeliveryCounters, make_sink
 from driftline.sdk.errors import SDKConfigError
 from driftline.sdk.events import EventEncoder
 from driftline.sdk.jobs import JobRun
+from driftline.sdk.judges import Judge, JudgeRunner
 from driftline.sdk.metrics import (
     INFO_LABELS,
     BoundMetrics,
@@ -75,6 +77,8 @@ class Monitor:
         clock: Clock | None = None,
         version_metadata: Mapping[str, Any] | None = None,
         send_runtime: bool | None = None,
+        judges: Sequence[Judge] = (),
+        prices: PriceTable | Mapping[str, Any] | None = None,
     ) -> None:
         if not model or not version:
             raise SDKConfigError(f"Monitor needs a model and a version, got {model!r}, {version!r}")
@@ -122,6 +126,10 @@ class Monitor:
         self._sink_spec = sink
         self.sink: Sink = make_sink(sink, **self._sink_args)
         self._closed = False
+        #: LLM-as-judge (docs/llm.md): prices serve the judges' money budgets
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable.from_mapping(prices)
+        self._judge_specs = tuple(judges)
+        self.judges: JudgeRunner | None = None
         self._start_pipeline()
         ref = weakref.ref(self)
         self._atexit = functools.partial(_close_ref, ref)
@@ -135,9 +143,13 @@ class Monitor:
         self._wake_at = self._batch_size
         self.sink.open(self.accounting)
         queue_gauge = self.families.queue_events.labels(self.model)
+        encoder = EventEncoder(self.model, self.privacy)
+        if self._judge_specs:
+            self.judges = JudgeRunner(self, self._judge_specs, self.prices)
+            encoder.on_llm = self.judges.offer
         self.shipper = Shipper(
             self._queue,
-            EventEncoder(self.model, self.privacy),
+            encoder,
             self.sink,
             self.accounting,
             self._wake,
@@ -335,6 +347,12 @@ class Monitor:
         """Send user feedback (``kind`` such as thumbs, click, override) on a prediction."""
         ts = self.clock.time() if timestamp is None else timestamp
         self.enqueue(("feedback", ts, prediction_id, version or self.version, kind, value))
+        judges = self.judges
+        if judges is not None and not kind.startswith("judge."):
+            try:
+                judges.feedback(prediction_id, kind, value)
+            except Exception:
+                self.internal_error("judges.feedback")
 
     def job(
         self,
@@ -366,6 +384,10 @@ class Monitor:
             return
         deadline = self.clock.monotonic() + timeout
         try:
+            if self.judges is not None:
+                self.flush(timeout / 2)  # hand the last LLM requests to the judges
+                self.judges.drain(timeout / 2)
+                self.judges.stop()
             self.flush(timeout, durable_ok=True)
         finally:
             self._closed = True

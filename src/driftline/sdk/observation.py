@@ -8,10 +8,12 @@ thread does that. Do not mutate ``features`` after the block ends.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._ids import uuid7_hex
+from driftline.sdk.llm import LLMCall, Retrieved
 from driftline.sdk.metrics import BoundMetrics
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ class Observation:
         "error_type",
         "features",
         "latency",
+        "llm",
         "prediction",
         "refused",
         "scores",
@@ -66,6 +69,7 @@ class Observation:
         self.latency = 0.0
         self._start = 0.0
         self.refused: str | None = None  # why the event is not sent (Monitor.observe)
+        self.llm: LLMCall | None = None
 
     @property
     def version(self) -> str:
@@ -101,6 +105,35 @@ class Observation:
                 self.tags = tags
             else:
                 self.tags = {**self.tags, **tags}
+
+    def record_llm(
+        self,
+        *,
+        query: str | bytes | None = None,
+        answer: str | bytes | None = None,
+        retrieved: Iterable[Retrieved | tuple[str, float] | Mapping[str, Any]] | None = None,
+        query_embedding: Any = None,
+        cited: Iterable[str] | None = None,
+        contexts: Iterable[str | bytes] | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        llm_model: str | None = None,
+        provider: str | None = None,
+        stages: Mapping[str, float] | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        """Attach one LLM / RAG request (docs/llm.md): the query (text and/or embedding), the
+        retrieved items with their similarity scores and ids (``(id, score)`` pairs,
+        :class:`Retrieved` or mappings), the answer, the ids the answer cites, token counts,
+        the LLM's model and provider, seconds per stage and the user's session.
+
+        Only references are kept here; everything is read on the shipper thread, where
+        bad values (non-UTF-8 text, a NaN score) are left out and named, never raised.
+        """
+        self.llm = LLMCall(
+            query, query_embedding, retrieved, answer, cited, contexts, prompt_tokens,
+            completion_tokens, llm_model, provider, stages, session_id,
+        )  # fmt: skip
 
     def __enter__(self) -> Observation:
         try:

@@ -65,7 +65,7 @@ SAMPLE = 5000
 
 
 #: Stored metrics that are statistics of a sample: their points carry ``n`` and ``stderr``.
-SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.")
+SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.", "rag.", "llm.", "judge.score")
 
 
 def _sampling(metric: str, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,13 +24,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from driftline._models import Strict, describe
 from driftline._utils.durations import parse_duration
+from driftline._utils.llm import PriceTable
 from driftline._yaml import read_yaml
 from driftline.alerts import AlertsConfig
 from driftline.config import DriftSettings
 from driftline.errors import ConfigError
 from driftline.server.settings import Settings
 
-TOP_LEVEL = ("collector", "alerts", "check")
+TOP_LEVEL = ("collector", "alerts", "check", "prices")
 #: Settings that must be > 0 (as Settings.__post_init__ checks).
 _POSITIVE = {
     "max_body_bytes", "max_decoded_bytes", "max_batch_events", "max_inflight", "tick_seconds",
@@ -77,6 +78,17 @@ class WindowsSection(_Strict):
     seasonal_history: Annotated[int, Field(ge=1)] = 4
 
 
+class LLMSection(_Strict):
+    """``collector.llm``: thresholds of the LLM/RAG signals (docs/llm.md, "Signals")."""
+
+    enabled: bool = True
+    high_similarity: float = 0.5
+    rephrase_seconds: Annotated[float, Field(gt=0)] = 120.0
+    rephrase_cosine: Annotated[float, Field(ge=-1, le=1)] = 0.7
+    rephrase_jaccard: Annotated[float, Field(ge=0, le=1)] = 0.4
+    max_events: Annotated[int, Field(ge=1)] = 20_000
+
+
 def _collector_model() -> type[BaseModel]:
     """The ``collector:`` section: every Settings field under its own name, plus a few keys."""
     hints = typing.get_type_hints(Settings)
@@ -96,6 +108,7 @@ def _collector_model() -> type[BaseModel]:
     fields["windows"] = (WindowsSection, WindowsSection())
     fields["drift"] = (DriftSettings | None, None)
     fields["quality"] = (dict[str, float] | None, None)
+    fields["llm"] = (LLMSection, LLMSection())
     model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
     model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
     return model
@@ -110,6 +123,7 @@ class ServeFile(_Strict):
     collector: CollectorSection = Field(default_factory=CollectorSection)  # type: ignore[valid-type]
     alerts: AlertsConfig | None = None
     check: dict[str, Any] | None = None
+    prices: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,8 @@ class ServeConfig:
     path: Path | None
     collector: Any  # a CollectorSection
     alerts: AlertsConfig | None
+    #: ``prices:``, per LLM model (docs/llm.md, "Prices"): token cost in the collector
+    prices: PriceTable = dataclasses.field(default_factory=lambda: PriceTable({}))
 
     def settings(self, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         """Settings from the file, then ``DRIFTLINE_*`` variables, then non-None ``flags``."""
@@ -174,7 +190,17 @@ class ServeConfig:
             except ConfigError as exc:
                 raise ConfigError(f"{self._where('collector.quality')}: {exc}") from None
             options = dataclasses.replace(options, quality=quality)
-        return options
+        from driftline.windows.llm import LLMOptions
+
+        s = self.collector.llm
+        llm = None
+        if s.enabled:
+            llm = LLMOptions(
+                high_similarity=s.high_similarity, rephrase_seconds=s.rephrase_seconds,
+                rephrase_cosine=s.rephrase_cosine, rephrase_jaccard=s.rephrase_jaccard,
+                max_events=s.max_events, prices=self.prices,
+            )  # fmt: skip
+        return dataclasses.replace(options, llm=llm)
 
     def external_url(self, settings: Settings) -> str:
         """Where people reach the dashboard: ``dashboard_url``, else the listening address."""
@@ -203,7 +229,7 @@ class ServeConfig:
         return f"config file {self.path}: key {key!r}" if self.path else f"key {key!r}"
 
 
-_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows", "drift", "quality"}
+_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows", "drift", "quality", "llm"}
 _WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
 
 
@@ -253,7 +279,11 @@ def parse_serve_config(data: Any, path: Path | None = None) -> ServeConfig:
         )
     if alerts is not None:
         _check_alerts(alerts, min(collector.windows.sizes), prefix)  # type: ignore[attr-defined]
-    return ServeConfig(path, collector, alerts)
+    try:
+        prices = PriceTable.from_mapping(data.get("prices"))
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}key {exc}") from None
+    return ServeConfig(path, collector, alerts, prices)
 
 
 def load_serve_config(path: str | Path) -> ServeConfig:

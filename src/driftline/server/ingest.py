@@ -357,7 +357,10 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     latency = e.get("latency_ms")
     if latency is not None and (type(latency) is not float or not 0 <= latency < math.inf):
         latency = _number(e, "latency_ms", 0.0)
-    return {
+    llm = e.get("llm")
+    if llm is not None:
+        llm = llm_object(llm, lim)
+    out = {
         "type": "prediction",
         "event_id": event_id,
         "prediction_id": prediction_id,
@@ -375,6 +378,104 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
         "shadow": shadow,
         "tags": tags,
     }
+    if llm is not None:
+        out["llm"] = llm
+    return out
+
+
+#: Keys of a prediction's ``llm`` object (docs/llm.md, "The event") and their checks.
+_LLM_TEXT = ("query", "answer", "session_id", "llm_model", "provider", "citation")
+_LLM_COUNTS = ("query_chars", "answer_chars", "answer_words", "prompt_tokens",
+               "completion_tokens", "retrieved_total")  # fmt: skip
+_LLM_FLAGS = ("empty", "refusal", "cites_retrieved")
+LLM_KEYS = frozenset(
+    (*_LLM_TEXT, *_LLM_COUNTS, *_LLM_FLAGS, "overlap", "retrieved", "cited", "stages_ms",
+     "query_embedding", "problems")
+)  # fmt: skip
+#: Retrieved items, cited ids and embedding dimensions an event may carry.
+MAX_LLM_ITEMS = 200
+MAX_LLM_TEXT = 100_000
+
+
+def llm_object(v: Any, lim: Limits) -> dict[str, Any]:
+    """A prediction's ``llm`` object, checked field by field (docs/llm.md)."""
+    if type(v) is not dict:
+        raise InvalidEventError("llm", "llm must be a JSON object (docs/llm.md)")
+    unknown = set(v) - LLM_KEYS
+    if unknown:
+        raise InvalidEventError(
+            f"llm.{sorted(unknown)[0]}",
+            f"llm has unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(LLM_KEYS))}",
+        )
+    check_depth("llm", v, lim.max_depth)
+    for k in _LLM_TEXT:
+        x = v.get(k)
+        if x is None:
+            continue
+        if k in ("query", "answer") and type(x) is dict:
+            continue  # derived values of a privacy rule (length, tokens)
+        if type(x) is not str or len(x) > MAX_LLM_TEXT:
+            raise InvalidEventError(f"llm.{k}", f"llm.{k} must be a string of at most "
+                                    f"{MAX_LLM_TEXT} characters or null")  # fmt: skip
+        if "\x00" in x:
+            _nul(f"llm.{k}")
+    for k in _LLM_COUNTS:
+        x = v.get(k)
+        if x is not None and (type(x) is not int or not 0 <= x < 2**53):
+            raise InvalidEventError(f"llm.{k}", f"llm.{k} must be an integer >= 0 or null")
+    for k in _LLM_FLAGS:
+        x = v.get(k)
+        if x is not None and type(x) is not bool:
+            raise InvalidEventError(f"llm.{k}", f"llm.{k} must be true, false or null")
+    overlap = v.get("overlap")
+    if overlap is not None and (type(overlap) not in (int, float) or not 0 <= overlap <= 1):
+        raise InvalidEventError("llm.overlap", "llm.overlap must be a number in [0, 1] or null")
+    items = v.get("retrieved")
+    if items is not None:
+        if type(items) is not list or len(items) > MAX_LLM_ITEMS:
+            raise InvalidEventError(
+                "llm.retrieved", f"llm.retrieved must be a list of at most {MAX_LLM_ITEMS} "
+                "{id, score} objects"
+            )  # fmt: skip
+        for i, item in enumerate(items):
+            score: Any = item.get("score") if type(item) is dict else None
+            if (
+                type(item) is not dict
+                or type(score) not in (int, float)
+                or not math.isfinite(score)
+                or not isinstance(item.get("id"), str | int | type(None))
+            ):
+                raise InvalidEventError(
+                    f"llm.retrieved[{i}]",
+                    'each retrieved item is {"id": string, "score": finite number}',
+                )
+    cited = v.get("cited")
+    if cited is not None and (type(cited) is not list or len(cited) > MAX_LLM_ITEMS):
+        raise InvalidEventError(
+            "llm.cited", f"llm.cited must be a list of at most {MAX_LLM_ITEMS} ids"
+        )
+    stages = v.get("stages_ms")
+    if stages is not None and (
+        type(stages) is not dict
+        or len(stages) > 32
+        or any(type(x) not in (int, float) or not 0 <= x < math.inf for x in stages.values())
+    ):
+        raise InvalidEventError(
+            "llm.stages_ms", "llm.stages_ms maps at most 32 stage names to milliseconds >= 0"
+        )
+    emb = v.get("query_embedding")
+    if type(emb) is list and (len(emb) > 8192 or any(type(x) not in (int, float) for x in emb)):
+        raise InvalidEventError(
+            "llm.query_embedding", "llm.query_embedding must be a list of at most 8192 numbers"
+        )
+    problems = v.get("problems")
+    if problems is not None and (
+        type(problems) is not list
+        or len(problems) > 64
+        or any(type(p) is not str for p in problems)
+    ):
+        raise InvalidEventError("llm.problems", "llm.problems must be a list of short strings")
+    return v
 
 
 def _bad_feature_name(k: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from prometheus_client import (
@@ -327,6 +327,7 @@ class _ResultGauges:
             champ,
             registry=r,
         )
+        self.llm = _LLMGauges(r, mv)
         self.start = Gauge(
             "driftline_window_start_timestamp_seconds",
             "Start of the latest evaluated window.",
@@ -388,6 +389,9 @@ class _ResultGauges:
             self.share_scored.labels(m, ver, col).set(v)
         elif metric.startswith("versus."):
             self.versus.labels(m, ver, col, metric.removeprefix("versus.")).set(v)
+        elif metric.startswith(("rag.", "llm.", "judge.")):
+            self.llm.add(p, v)
+
 
     def _persistence(self, p: dict[str, Any], signal: str) -> None:
         try:
@@ -402,3 +406,110 @@ class _ResultGauges:
         self.drift_run.labels(*labels).set(float(persistence.get("run") or 0))
         self.drift_shift.labels(*labels).set(1.0 if kind == "shift" else 0.0)
         self.drift_spike.labels(*labels).set(1.0 if kind == "spike" else 0.0)
+
+
+class _LLMGauges:
+    """The LLM/RAG families (docs/llm.md, "Signals"): one gauge per family of points."""
+
+    RATIOS: ClassVar[dict[str, tuple[str, str]]] = {
+        "rag.high_similarity_ratio": ("rag", "high_similarity"),
+        "rag.empty_retrieval_ratio": ("rag", "empty_retrieval"),
+        "rag.citation_coverage": ("rag", "citation_coverage"),
+        "llm.empty_answer_ratio": ("llm", "empty_answer"),
+        "llm.refusal_ratio": ("llm", "refusal"),
+        "llm.rephrase_ratio": ("llm", "rephrase"),
+        "llm.abandon_ratio": ("llm", "abandon"),
+    }
+    JUDGE_COUNTS: ClassVar[dict[str, str]] = {
+        "judge.calls": "calls",
+        "judge.failures": "failures",
+        "judge.skipped": "skipped",
+        "judge.prechecked": "prechecked",
+    }
+
+    def __init__(self, r: CollectorRegistry, mv: list[str]) -> None:
+        def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
+            return Gauge(name, doc, [*mv, *labels], registry=r)
+
+        self.similarity = gauge(
+            "driftline_rag_similarity",
+            "Retrieval similarity in the latest window: mean top-1 (top1_mean) and mean of "
+            "the per-request top-k means (topk_mean).",
+            ["statistic"],
+        )
+        self.rag_ratio = gauge(
+            "driftline_rag_ratio",
+            "Shares of the latest window's requests: high_similarity (at least one retrieval "
+            "at or above the threshold, the SLO), empty_retrieval, citation_coverage.",
+            ["ratio"],
+        )
+        self.llm_ratio = gauge(
+            "driftline_llm_ratio",
+            "Shares of the latest window: empty_answer, refusal, rephrase (requests), "
+            "abandon (sessions).",
+            ["ratio"],
+        )
+        self.answer = gauge(
+            "driftline_llm_answer_length",
+            "Mean answer length in the latest window, in chars or words.",
+            ["unit"],
+        )
+        self.tokens = gauge(
+            "driftline_llm_tokens",
+            "Tokens used in the latest window, by LLM model (llm_model='' is the total) "
+            "and kind (prompt, completion).",
+            ["llm_model", "kind"],
+        )
+        self.cost = gauge(
+            "driftline_llm_cost",
+            "Cost of the latest window's LLM tokens (priced models only; prices: in "
+            "driftline.yaml).",
+            ["currency"],
+        )
+        self.stage = gauge(
+            "driftline_llm_stage_latency_seconds",
+            "Mean seconds per stage of the latest window's LLM requests.",
+            ["stage"],
+        )
+        self.judge_score = gauge(
+            "driftline_judge_score",
+            "Mean judge score in the latest window, by judge, criterion and judge version.",
+            ["judge", "criterion", "judge_version"],
+        )
+        self.judge_results = gauge(
+            "driftline_judge_results",
+            "Judge outcomes in the latest window: calls, failures (errors, timeouts, invalid "
+            "answers), skipped (budget, full queue, hung judge), prechecked (no call needed).",
+            ["judge", "status"],
+        )
+        self.bad_input = gauge(
+            "driftline_llm_bad_input",
+            "LLM requests of the latest window with a value the SDK could not read, by reason.",
+            ["reason"],
+        )
+
+    def add(self, p: dict[str, Any], v: float) -> None:
+        m, ver, col, metric = p["model"], p["version"], p["column"], p["metric"]
+        if metric == "rag.top1_similarity":
+            self.similarity.labels(m, ver, "top1_mean").set(v)
+        elif metric == "rag.topk_similarity":
+            self.similarity.labels(m, ver, "topk_mean").set(v)
+        elif metric in self.RATIOS:
+            family, name = self.RATIOS[metric]
+            (self.rag_ratio if family == "rag" else self.llm_ratio).labels(m, ver, name).set(v)
+        elif metric in ("llm.answer_chars", "llm.answer_words"):
+            self.answer.labels(m, ver, metric.removeprefix("llm.answer_")).set(v)
+        elif metric in ("llm.prompt_tokens", "llm.completion_tokens"):
+            kind = metric.removeprefix("llm.").removesuffix("_tokens")
+            self.tokens.labels(m, ver, col, kind).set(v)
+        elif metric == "llm.cost":
+            self.cost.labels(m, ver, p["method"] or "USD").set(v)
+        elif metric == "llm.stage_latency_seconds":
+            self.stage.labels(m, ver, p["method"]).set(v)
+        elif metric == "judge.score":
+            judge, _, criterion = col.partition(":")
+            self.judge_score.labels(m, ver, judge, criterion, p["method"]).set(v)
+        elif metric in self.JUDGE_COUNTS:
+            self.judge_results.labels(m, ver, col, self.JUDGE_COUNTS[metric]).set(v)
+        elif metric == "llm.bad_input":
+            self.bad_input.labels(m, ver, col).set(v)

@@ -191,6 +191,13 @@ class Store(Protocol):
         self, model: str, version: str | None, start: float | None, end: float | None, limit: int
     ) -> list[str]: ...
 
+    def feedback_between(
+        self, model: str, version: str | None, start: float, end: float, limit: int
+    ) -> list[dict[str, Any]]:
+        """Feedback rows of ``model`` (and ``version``) with ``ts`` in ``[start, end)``, the
+        latest ``limit``: ``prediction_id``, ``version``, ``kind``, ``value`` (JSON), ``ts``."""
+        ...
+
     # -- access ---------------------------------------------------------------------
     def create_key(self, row: Row) -> None: ...
 

@@ -515,6 +515,21 @@ class SQLStore(ABC):
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(q)]
 
+    def feedback_between(
+        self, model: str, version: str | None, start: float, end: float, limit: int
+    ) -> list[dict[str, Any]]:
+        f = t.feedback.c
+        q = (
+            select(f.prediction_id, f.version, f.kind, f.value, f.ts)
+            .where(f.model == model, f.ts >= start, f.ts < end)
+            .order_by(f.ts.desc())
+            .limit(limit)
+        )
+        if version is not None:
+            q = q.where(f.version == version)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     # -- access -------------------------------------------------------------------------
     def create_key(self, row: Row) -> None:
         with self.engine.begin() as conn:

@@ -240,6 +240,8 @@ class EventBlock:
     unknown: dict[int, list[str]] = field(default_factory=dict)
     #: per row, whether the version's outlier model flags it (None: not scored)
     outliers: npt.NDArray[np.bool_] | None = None
+    #: per row, whether the event records an LLM request (an ``llm`` object; docs/llm.md)
+    llm: Bools | None = None
 
     @property
     def n_rows(self) -> int:
@@ -258,12 +260,14 @@ class EventBlock:
             latency = np.array(lat, dtype=np.float64) / 1000.0
         except (TypeError, ValueError):
             latency = np.array([_seconds(v) for v in lat], dtype=np.float64)
+        llm = np.fromiter(("llm" in e for e in events), dtype=np.bool_, count=len(events))
         return cls(
             events_table(schema, events),
             latency,
             np.array([e.get("status") == "error" for e in events], dtype=np.bool_),
             np.array([bool(e.get("shadow")) for e in events], dtype=np.bool_),
             unknown,
+            llm=llm if llm.any() else None,
         )
 
     def take(self, rows: Sequence[int]) -> EventBlock:
@@ -279,4 +283,5 @@ class EventBlock:
             self.shadow[idx],
             unknown,
             None if self.outliers is None else self.outliers[idx],
+            None if self.llm is None else self.llm[idx],
         )

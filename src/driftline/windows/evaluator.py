@@ -31,6 +31,7 @@ from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
+from driftline.windows.llm import LLMOptions, llm_points
 from driftline.windows.persistence import TRACKED, add_persistence
 from driftline.windows.seasonal import seasonal_point
 from driftline.windows.stats import WindowStats, unpack_segments
@@ -67,6 +68,8 @@ class EvaluatorOptions:
     multivariate: MultivariateOptions | None = field(default_factory=lambda: LIVE_MULTIVARIATE)
     #: champion-vs-challenger verdicts in each base window (None: off); windows/versions.py
     rollouts: RolloutOptions | None = field(default_factory=RolloutOptions)
+    #: LLM/RAG signals of windows whose events record LLM requests (None: off); windows/llm.py
+    llm: LLMOptions | None = field(default_factory=LLMOptions)
 
 
 class Evaluator:
@@ -188,6 +191,12 @@ class Evaluator:
                     points, key, st, self.collect, cfg.seasonal_period,
                     cfg.seasonal_history, o.drift, o.quality,
                 )  # fmt: skip
+        if o.llm is not None and ALL in stats and stats[ALL].n_llm:
+            try:
+                self._llm(points, key, o.llm, list(stats))
+            except Exception:  # the window's other points are written all the same
+                log.exception("driftline evaluator: LLM signals of %s failed", key)
+                self.failed += 1
         self._persistence(points, key)
         if self.rollouts is not None and key.window_size == self.config.base and stats:
             self._versus(points, key, now)
@@ -196,6 +205,27 @@ class Evaluator:
             if isinstance(meta, dict) and meta.get("runtime"):
                 environment_points(points, meta)
         return points.rows
+
+    def _llm(
+        self, points: pts.Points, key: WindowKey, opts: LLMOptions, segments: list[str]
+    ) -> None:
+        """The window's LLM/RAG points from its raw events and judge results (windows/llm.py)."""
+        start, end = key.window_start, key.window_end
+        raw = self.store.sample_events(
+            key.model, key.version, start - opts.rephrase_seconds, end, opts.max_events
+        )
+        events = [orjson.loads(p) for p in raw if '"llm":' in p]
+        feedback = []
+        for f in self.store.feedback_between(key.model, key.version, start, end, opts.max_events):
+            try:
+                value = orjson.loads(f["value"]) if f["value"] is not None else None
+            except orjson.JSONDecodeError:
+                value = None
+            feedback.append({**f, "value": value})
+        llm_points(
+            points, events, start, end, opts,
+            lambda seg: self.config.segments_of(seg, segments), feedback,
+        )  # fmt: skip
 
     def _persistence(self, points: pts.Points, key: WindowKey) -> None:
         """Spike or shift: each drift point's run of drifted windows (windows/persistence.py)."""

@@ -48,6 +48,8 @@ class WindowStats:
         #: rows given an outlier score, and those above the outlier model's threshold
         self.n_scored = 0
         self.n_outliers = 0
+        #: events that record an LLM request (the evaluator then writes windows/llm.py's points)
+        self.n_llm = 0
 
     def update(self, batch: EventBlock | Sequence[Mapping[str, Any]]) -> Self:
         """Add a block (or validated events) to the buffer; fold with :meth:`fold`."""
@@ -88,6 +90,8 @@ class WindowStats:
             if block.outliers is not None:
                 self.n_scored += int(block.outliers.size)
                 self.n_outliers += int(np.count_nonzero(block.outliers))
+            if block.llm is not None:
+                self.n_llm += int(np.count_nonzero(block.llm))
             for names in block.unknown.values():
                 for k in names:
                     if k in self.unknown or len(self.unknown) < self.max_unknown:
@@ -118,6 +122,7 @@ class WindowStats:
         self.n_shadow += other.n_shadow
         self.n_scored += other.n_scored
         self.n_outliers += other.n_outliers
+        self.n_llm += other.n_llm
         self.latency.merge(other.latency)
         self.latency_q.merge(other.latency_q)
         for k, n in other.unknown.items():
@@ -136,6 +141,7 @@ class WindowStats:
             "unknown": self.unknown,
             "n_scored": self.n_scored,
             "n_outliers": self.n_outliers,
+            "n_llm": self.n_llm,
         }
         arrays = {
             "profile": np.frombuffer(self.profile.to_bytes(), dtype=np.uint8),
@@ -156,6 +162,7 @@ class WindowStats:
         out.unknown = {str(k): int(v) for k, v in s["unknown"].items()}
         out.n_scored = int(s.get("n_scored", 0))  # absent in partials saved before outliers
         out.n_outliers = int(s.get("n_outliers", 0))
+        out.n_llm = int(s.get("n_llm", 0))  # absent in partials saved before LLM signals
         out.latency = Moments.from_bytes(a["latency"].tobytes())
         out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
         return out

@@ -1,0 +1,296 @@
+"""LLM/RAG signals in the collector: events with an ``llm`` object -> window points ->
+/metrics; judge results (feedback ``judge.<name>``) -> ``judge.*`` points; bad input
+rejected with the field named.
+
+Expected values are computed directly from the events sent (numpy), not read back
+from the code under test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from driftline.sdk.clock import ManualClock
+from driftline.server import Settings, create_app
+from driftline.store import MetricQuery, open_store
+from driftline.windows import WindowConfig
+from driftline.windows.evaluator import EvaluatorOptions
+from driftline.windows.llm import LLMOptions, mark_rephrases
+
+from .test_alerting import _preset_collector, receiver
+
+__all__ = ["receiver"]  # the fixture, imported for this module
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+WINDOW = 60
+GRACE = 10
+PRICES = {"models": {"small-llm": {"prompt_per_million": 0.5, "completion_per_million": 2.0}}}
+
+
+def _collector(tmp_path: Path) -> tuple[ManualClock, Any, Any]:
+    from driftline._utils.llm import PriceTable
+
+    clock = ManualClock(T0)
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    settings = Settings(
+        windows=WindowConfig(sizes=(WINDOW,), grace_seconds=GRACE, segment_keys=("site",)),
+        evaluator=EvaluatorOptions(llm=LLMOptions(prices=PriceTable.from_mapping(PRICES))),
+    )
+    app = create_app(settings, store, clock, background=False)
+    return clock, store, app
+
+
+def _event(i: int, ts: float, **llm: Any) -> dict[str, Any]:
+    return {
+        "type": "prediction", "event_id": f"e{i}", "prediction_id": f"p{i}", "timestamp": ts,
+        "model": "rag", "version": "v1", "features": {"n": 1.0},
+        "segment": {"site": "a" if i % 2 else "b"}, "llm": llm,
+    }  # fmt: skip
+
+
+def _points(store: Any, metric: str, segment: str = "*") -> list[dict[str, Any]]:
+    rows = store.metric_points(MetricQuery(model="rag", metric=metric, segment=segment))
+    return sorted(rows, key=lambda r: (r["window_start"], r["column"], r["method"]))
+
+
+def test_window_signals_match_a_direct_computation(tmp_path: Path) -> None:
+    clock, store, app = _collector(tmp_path)
+    collector = app.state.collector
+    rng = np.random.default_rng(3)
+    n = 120
+    top1 = rng.uniform(0.2, 0.9, n)
+    second = top1 - rng.uniform(0.0, 0.2, n)
+    chars = rng.integers(0, 400, n)
+    refusal = rng.random(n) < 0.1
+    cites = rng.random(n) < 0.7
+    events = []
+    for i in range(n):
+        events.append(
+            _event(
+                i, T0 + 50 * i / n,
+                retrieved=[{"id": f"d{i}", "score": float(top1[i])},
+                           {"id": f"x{i}", "score": float(second[i])}],
+                answer_chars=int(chars[i]), answer_words=int(chars[i]) // 5,
+                empty=bool(chars[i] == 0), refusal=bool(refusal[i] and chars[i] > 0),
+                cites_retrieved=bool(cites[i]), prompt_tokens=200 + i, completion_tokens=i,
+                llm_model="small-llm" if i % 3 else "unpriced-llm",
+                stages_ms={"retrieve": 10.0, "generate": 100.0 + i},
+                problems=["answer_not_utf8"] if i == 7 else None,
+            )
+        )  # fmt: skip
+    for e in events:
+        if e["llm"]["problems"] is None:
+            del e["llm"]["problems"]
+    clock.advance(50)
+    assert collector.ingest("prediction", events).accepted == n
+    clock.advance(WINDOW + GRACE + 1)
+    collector.tick()
+
+    (p,) = _points(store, "rag.top1_similarity")
+    assert p["value"] == pytest.approx(top1.mean())
+    assert p["n"] == n
+    (p,) = _points(store, "rag.topk_similarity")
+    assert p["value"] == pytest.approx(((top1 + second) / 2).mean())
+    (p,) = _points(store, "rag.high_similarity_ratio")
+    assert p["value"] == pytest.approx((top1 >= 0.5).mean())
+    (p,) = _points(store, "rag.citation_coverage")
+    assert p["value"] == pytest.approx(cites.mean())
+    (p,) = _points(store, "llm.answer_chars")
+    assert p["value"] == pytest.approx(chars.mean())
+    (p,) = _points(store, "llm.refusal_ratio")
+    assert p["value"] == pytest.approx((refusal & (chars > 0)).mean())
+    (p,) = _points(store, "llm.empty_answer_ratio")
+    assert p["value"] == pytest.approx((chars == 0).mean())
+    priced = [i for i in range(n) if i % 3]
+    cost = sum((200 + i) * 0.5 + i * 2.0 for i in priced) / 1e6
+    (p,) = _points(store, "llm.cost")
+    assert p["value"] == pytest.approx(cost)
+    assert p["n"] == len(priced)
+    (p,) = _points(store, "llm.unpriced_requests")
+    assert p["value"] == n - len(priced)
+    tokens = {r["column"]: r["value"] for r in _points(store, "llm.prompt_tokens")}
+    assert tokens[""] == sum(200 + i for i in range(n))
+    assert tokens["small-llm"] == sum(200 + i for i in priced)
+    stages = {r["method"]: r["value"] for r in _points(store, "llm.stage_latency_seconds")}
+    assert stages["generate"] == pytest.approx((100 + np.arange(n)).mean() / 1000)
+    (p,) = _points(store, "llm.bad_input")
+    assert (p["column"], p["value"]) == ("answer_not_utf8", 1)
+    # per segment too
+    (pa_,) = _points(store, "rag.top1_similarity", "site=a")
+    assert pa_["value"] == pytest.approx(top1[1::2].mean())
+
+    metrics = collector_metrics(app)
+    assert 'driftline_rag_similarity{model="rag",statistic="top1_mean",version="v1"}' in metrics
+    assert 'driftline_llm_cost{currency="USD",model="rag",version="v1"}' in metrics
+
+
+def collector_metrics(app: Any) -> str:
+    """The monitoring results part of /metrics, as the route renders it."""
+    from driftline.server.metrics import render_results
+
+    collector = app.state.collector
+    now = collector.clock.time()
+    text = render_results(collector.store, WINDOW, now, max_age=3600, max_columns=50, max_series=50)
+    return text.decode()
+
+
+def test_rephrases_are_found_by_session_time_and_query_similarity() -> None:
+    from driftline.windows.llm import _Request
+
+    opts = LLMOptions()
+    e1, e2 = [1.0, 0.0, 0.0], [0.9, 0.1, 0.0]  # cosine 0.994
+    far = [0.0, 1.0, 0.0]
+    reqs = [
+        _Request(0.0, "s1", None, e1, {}),
+        _Request(30.0, "s1", None, e2, {}),  # similar, 30 s later: a rephrase
+        _Request(40.0, "s2", None, e2, {}),  # another session
+        _Request(60.0, "s1", None, far, {}),  # a new question
+        _Request(400.0, "s1", None, e1, {}),  # same question, too late
+        _Request(0.0, "s3", "how do I reset my password", None, {}),
+        _Request(20.0, "s3", "how can I reset the password", None, {}),  # words: jaccard 0.5
+        _Request(25.0, "s3", "what is the refund policy", None, {}),
+    ]
+    reqs.sort(key=lambda r: r.ts)
+    mark_rephrases(reqs, opts)
+    got = {(r.session, r.ts): r.rephrase for r in reqs}
+    assert got == {
+        ("s1", 0.0): False, ("s1", 30.0): True, ("s2", 40.0): False, ("s1", 60.0): False,
+        ("s1", 400.0): False, ("s3", 0.0): False, ("s3", 20.0): True, ("s3", 25.0): False,
+    }  # fmt: skip
+
+
+def test_judge_results_become_judge_points_and_garbage_is_counted(tmp_path: Path) -> None:
+    clock, store, app = _collector(tmp_path)
+    collector = app.state.collector
+    events = [_event(i, T0 + i, retrieved=[{"id": "d", "score": 0.7}]) for i in range(20)]
+    clock.advance(30)
+    assert collector.ingest("prediction", events).accepted == 20
+    fb = []
+    scores = [0.2, 0.4, 0.9, 1.0]
+    for s in scores:
+        fb.append({"status": "scored", "version": "v2", "scores": {"faithfulness": s},
+                   "cost": 0.001})  # fmt: skip
+    fb += [
+        {"status": "failed", "version": "v2", "reason": "ConnectionRefusedError"},
+        {"status": "timeout", "version": "v2", "reason": "no answer in 1s"},
+        {"status": "invalid", "version": "v2", "reason": "score_out_of_range:faithfulness"},
+        {"status": "skipped", "version": "v2", "reason": "budget_calls"},
+        {"status": "skipped", "version": "v2", "reason": "budget_calls"},
+        {"status": "prechecked", "version": "v2", "reason": "empty_answer"},
+        "garbage",
+    ]
+    records = [
+        {"type": "feedback", "event_id": f"f{i}", "prediction_id": f"p{i}", "model": "rag",
+         "version": "v1", "timestamp": T0 + 40, "kind": "judge.faithful", "value": v}
+        for i, v in enumerate(fb)
+    ]  # fmt: skip
+    assert collector.ingest("feedback", records).accepted == len(records)
+    clock.advance(WINDOW + GRACE)
+    collector.tick()
+    (p,) = _points(store, "judge.score")
+    assert (p["column"], p["method"]) == ("faithful:faithfulness", "v2")
+    assert p["value"] == pytest.approx(np.mean(scores))
+    (p,) = _points(store, "judge.failures")
+    assert p["value"] == 4  # failed, timeout, invalid and the garbage record
+    assert _points(store, "judge.skipped")[0]["value"] == 2
+    assert _points(store, "judge.prechecked")[0]["value"] == 1
+    assert _points(store, "judge.cost")[0]["value"] == pytest.approx(0.004)
+    metrics = collector_metrics(app)
+    assert (
+        'driftline_judge_results{judge="faithful",model="rag",status="skipped",version="v1"} 2.0'
+        in metrics
+    )
+
+
+@pytest.mark.parametrize(
+    ("llm", "field"),
+    [
+        ("text", "llm"),
+        ({"retrieved": [{"id": "d", "score": "high"}]}, "llm.retrieved[0]"),
+        ({"answer_chars": -3}, "llm.answer_chars"),
+        ({"refusal": "yes"}, "llm.refusal"),
+        ({"unknown_key": 1}, "llm.unknown_key"),
+        ({"answer": "a\x00b"}, "llm.answer"),
+    ],
+    ids=["not-an-object", "score-not-a-number", "negative-count", "flag", "unknown", "nul"],
+)
+def test_a_bad_llm_object_is_rejected_naming_the_field(
+    tmp_path: Path, llm: Any, field: str
+) -> None:
+    _, _, app = _collector(tmp_path)
+    e = _event(1, T0, answer_chars=3)
+    e["llm"] = llm
+    good = _event(2, T0, answer_chars=4)
+    result = app.state.collector.ingest("prediction", [e, good])
+    assert result.accepted == 1
+    assert result.rejected[0]["field"] == field
+
+
+def test_rag_presets_fire_at_a_real_receiver(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """Retrieval falls and users rephrase from window 3 on; a judge fails throughout."""
+    url, got = receiver
+    presets = {"rag_retrieval_low": None, "rephrase_rate_high": None, "judge_failing": None}
+    clock, _, collector = _preset_collector(tmp_path, url, {"presets": presets})
+    rng = np.random.default_rng(5)
+    fired: dict[str, int] = {}
+    for w in range(7):
+        bad = w >= 3
+        start = T0 + w * WINDOW
+        events = []
+        for i in range(40):
+            session = f"s{w}-{i // 2}"
+            query = "how do i reset my password" if i % 2 == 0 or not bad else (
+                "how can i reset my password please"
+            )  # fmt: skip
+            if not bad and i % 2:
+                query = f"what is the refund policy for order {i}"
+            events.append(_event(
+                w * 1000 + i, start + i,
+                retrieved=[{"id": "kb", "score": float(rng.uniform(0.2, 0.4) if bad
+                                                      else rng.uniform(0.6, 0.9))}],
+                answer_chars=200, session_id=session, query=query,
+            ))  # fmt: skip
+        clock.advance(start + 45 - clock.time())
+        assert collector.ingest("prediction", events).accepted == 40
+        judged = [
+            {"type": "feedback", "event_id": f"j{w}", "prediction_id": f"p{w * 1000}",
+             "model": "rag", "version": "v1", "timestamp": start + 44, "kind": "judge.remote",
+             "value": {"status": "failed", "version": "1", "reason": "http_500"}}
+        ]  # fmt: skip
+        assert collector.ingest("feedback", judged).accepted == 1
+        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
+        collector.tick()
+        collector.alerts.run()
+        for body in got:
+            for a in body.get("alerts", []):
+                if a.get("status") == "firing":
+                    fired.setdefault(a["labels"]["alertname"], w)
+    assert fired.get("rag_retrieval_low") == 4  # two bad windows (3, 4)
+    assert fired.get("rephrase_rate_high") == 4
+    assert fired.get("judge_failing") == 1  # failures from window 0, for 2
+
+
+def test_prices_and_llm_thresholds_come_from_driftline_yaml() -> None:
+    from driftline.errors import ConfigError
+    from driftline.server.config import parse_serve_config
+
+    cfg = parse_serve_config(
+        {"collector": {"llm": {"high_similarity": 0.4, "rephrase_seconds": 60.0}}, "prices": PRICES}
+    )
+    llm = cfg.settings(env={}).evaluator.llm
+    assert llm is not None
+    assert (llm.high_similarity, llm.rephrase_seconds) == (0.4, 60.0)
+    assert llm.prices.cost("small-llm", 1_000_000, 0) == 0.5
+    off = parse_serve_config({"collector": {"llm": {"enabled": False}}})
+    assert off.settings(env={}).evaluator.llm is None
+    bad = {"models": {"small-llm": {"prompt_per_million": -1, "completion_per_million": 2}}}
+    with pytest.raises(ConfigError, match=r"prices.models.small-llm.prompt_per_million"):
+        parse_serve_config({"prices": bad})
+    with pytest.raises(ConfigError, match=r"collector.llm"):
+        parse_serve_config({"collector": {"llm": {"rephrase_cosine": 3}}})
