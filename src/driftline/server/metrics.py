@@ -392,7 +392,6 @@ class _ResultGauges:
         elif metric.startswith(("rag.", "llm.", "judge.")):
             self.llm.add(p, v)
 
-
     def _persistence(self, p: dict[str, Any], signal: str) -> None:
         try:
             details = orjson.loads(p.get("details") or "{}")
