@@ -435,12 +435,13 @@ def demo(
 
 @app.command()
 def plugins() -> None:
-    """List the registered drift methods, notifiers and alert presets: built-ins and plug-ins."""
+    """List the registered drift methods, quality checks, notifiers and alert presets."""
     from rich.table import Table
 
     from driftline.alerts.notifiers.registry import NOTIFIERS
     from driftline.alerts.presets import PRESETS
     from driftline.stats.drift.registry import DRIFT_METHODS
+    from driftline.stats.quality import CHECKS
 
     with _cli.errors():
         methods = Table("name", "kinds", "kind of result", "from", title="drift methods")
@@ -449,6 +450,15 @@ def plugins() -> None:
             kinds = ", ".join(sorted(m.kinds))
             methods.add_row(m.name, kinds, result, DRIFT_METHODS.origin(m.name))
         out.print(methods)
+        checks = Table("name", "level", "threshold (default)", "what it checks", "from",
+                       title="quality checks")  # fmt: skip
+        for c in CHECKS:
+            level = c.level if c.level == "dataset" else f"column ({', '.join(sorted(c.kinds))})"
+            threshold = "-" if c.threshold is None else f"{c.threshold} ({c.default_threshold:g})"
+            if not c.by_default:
+                threshold += ", opt-in"
+            checks.add_row(c.name, level, threshold, c.description, CHECKS.origin(c.name))
+        out.print(checks)
         notifiers = Table("name", "what it does", "from", title="notifiers")
         for n in NOTIFIERS:
             notifiers.add_row(n.name, n.description, NOTIFIERS.origin(n.name))

@@ -63,6 +63,7 @@ def test_the_cli_offers_and_runs_the_plugin(tmp_path: Path, files: dict[str, Pat
     assert "energy" in listed.output and "driftline-plugin-example" in listed.output
     assert "jsonl_file" in listed.output and "webhook" in listed.output
     assert "energy_drift" in listed.output and "challenger_worse" in listed.output
+    assert "zero_inflation" in listed.output and "cardinality_change" in listed.output
     bad = runner.invoke(app, ["report", str(files["ref"]), str(files["cur"]), "--method", "nope"])
     assert bad.exit_code == 2 and "energy" in bad.output  # the choices include the plug-in
 
@@ -94,3 +95,51 @@ def test_a_clashing_or_broken_plugin_names_its_entry_point() -> None:
         registry._load_entry_point(wrong)
     with pytest.raises(PluginError, match="allowed: a Python identifier"):
         _method("not a name")
+
+
+def _zeros(share: float, seed: int, n: int = 3000) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n)
+    x[rng.random(n) < share] = 0.0
+    return {"x": x, "plan": rng.choice(["a", "b", "c"], n)}
+
+
+def test_compare_runs_the_plugin_check_once_its_threshold_is_set() -> None:
+    ref, cur = _zeros(0.0, 1), _zeros(0.4, 2)
+    plain = driftline.compare(ref, cur).to_dict()
+    assert "zero_inflation" not in {q["check"] for q in plain["columns"]["x"]["quality"]}
+    report = driftline.compare(ref, cur, quality={"zero_share_increase": 0.1}).to_dict()
+    (q,) = [q for q in report["columns"]["x"]["quality"] if q["check"] == "zero_inflation"]
+    assert q["status"] == "fail" and q["value"] == pytest.approx(0.4, abs=0.03)
+    assert q["threshold"] == pytest.approx(0.1) and q["details"]["reference"] == 0.0
+    # numeric only: the categorical column has none
+    assert "zero_inflation" not in {c["check"] for c in report["columns"]["plan"]["quality"]}
+    for threshold, status in ((0.6, "warn"), (0.9, "ok")):  # warns half-way to its threshold
+        lax = driftline.compare(ref, cur, quality={"zero_share_increase": threshold}).to_dict()
+        (q,) = [q for q in lax["columns"]["x"]["quality"] if q["check"] == "zero_inflation"]
+        assert q["status"] == status
+
+
+def test_driftline_check_gates_on_the_plugin_check(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    pq.write_table(pa.table(_zeros(0.0, 1)), ref)
+    pq.write_table(pa.table(_zeros(0.4, 2)), cur)
+    config = tmp_path / "check.yaml"
+    config.write_text("quality: {zero_share_increase: 0.1}\nfail_on: [quality]\n")
+    runner = CliRunner()
+    out = tmp_path / "r.json"
+    done = runner.invoke(
+        app, ["check", str(ref), str(cur), "--config", str(config), "--json", str(out)]
+    )
+    assert done.exit_code == 1, done.output
+    assert "zero_inflation" in done.output
+    checks = json.loads(out.read_text())["columns"]["x"]["quality"]
+    assert [q["status"] for q in checks if q["check"] == "zero_inflation"] == ["fail"]
+    passed = runner.invoke(app, ["check", str(ref), str(ref), "--config", str(config)])
+    assert passed.exit_code == 0, passed.output
+    config.write_text("quality: {zero_share: 0.1}\n")
+    bad = runner.invoke(app, ["check", str(ref), str(cur), "--config", str(config)])
+    assert bad.exit_code == 2 and "zero_share_increase" in bad.output  # allowed names listed

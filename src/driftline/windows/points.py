@@ -27,6 +27,7 @@ import orjson
 
 from driftline.schema import Role
 from driftline.stats.performance.uncertainty import proportion_se, standard_errors
+from driftline.stats.quality import share_checks
 from driftline.store.base import WindowKey
 from driftline.windows.stats import WindowStats
 
@@ -95,6 +96,7 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
     Target columns are left out: labels arrive on their own (``performance.*``),
     so a window's target column is always empty.
     """
+    shares = share_checks()  # what each share check's value is a share of (the registry)
     for name, col in report["columns"].items():
         if col.get("role") == Role.TARGET.value:
             continue
@@ -120,10 +122,12 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
         count = int(current.get("count") or 0)
         present = count - int(current.get("missing") or 0)
         for qc in col["quality"]:
-            _quality_point(points, seg, qc, name, count if qc["check"] in _OF_ALL else present)
+            of = shares.get(qc["check"])
+            _quality_point(points, seg, qc, name, count if of == "rows" else present, of)
     ds = report["dataset"]
     for qc in report["quality"]:
-        _quality_point(points, seg, qc, "", int(ds["n_current"]) if qc["check"] in _SHARES else 0)
+        of = shares.get(qc["check"])
+        _quality_point(points, seg, qc, "", int(ds["n_current"]), of)
     short = ds.get("verdict") == "insufficient_data"  # too few events: no verdict, not "ok"
     points.add(
         seg,
@@ -206,25 +210,13 @@ def multivariate(points: Points, seg: str, report: Mapping[str, Any]) -> None:
         )
 
 
-#: Quality checks whose value is a share of rows (they get a standard error).
-_SHARES = frozenset(
-    {
-        "missing_ratio",
-        "type_errors",
-        "non_finite",
-        "out_of_range",
-        "out_of_quantile_range",
-        "unseen_categories",
-        "duplicate_rows",
-    }
-)
-#: ... of all the column's rows; the others are shares of its present values.
-_OF_ALL = frozenset({"missing_ratio", "type_errors", "non_finite"})
 #: z of the two-sided 95 % interval a failed share check must clear to stay "fail".
 _Z95 = 1.959963984540054
 
 
-def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str, n: int) -> None:
+def _quality_point(
+    points: Points, seg: str, qc: Mapping[str, Any], column: str, n: int, share_of: str | None
+) -> None:
     """One ``quality.<check>`` point; shares of rows carry ``n`` and a standard error.
 
     A share check that failed on too few rows to tell (the value minus 1.96
@@ -235,7 +227,7 @@ def _quality_point(points: Points, seg: str, qc: Mapping[str, Any], column: str,
     value, status = qc.get("value"), str(qc.get("status") or "ok")
     details: dict[str, Any] = {"threshold": qc.get("threshold")}
     check = str(qc["check"])
-    if check in _SHARES and value is not None and n > 0:
+    if share_of is not None and value is not None and n > 0:
         se = proportion_se(float(value) * n, n)
         details["stderr"] = se
         threshold = qc.get("threshold")

@@ -1,0 +1,127 @@
+"""Range checks of numeric columns: values beyond the reference's min/max and 1st/99th percentiles.
+
+Both count values beyond a bound that a sample of the reference's own
+distribution also crosses now and then, and warn or fail only when the count
+is more than that expected share gives by chance (:func:`by_chance`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from driftline.stats.quality.registry import (
+    NUMERIC,
+    QualityCheck,
+    QualityInputs,
+    QualityResult,
+    grade,
+)
+
+#: One-sided level at which a count of values beyond a reference bound must exceed what the
+#: expected share gives by chance before a range check warns or fails.
+CHANCE_ALPHA = 0.01
+
+
+def by_chance(count: int, total: int, expected: float) -> dict[str, Any] | None:
+    """None when ``count`` of ``total`` values beyond a bound is more than the ``expected``
+    share gives by chance (a one-sided binomial test at :data:`CHANCE_ALPHA`); else the
+    details saying it is not: 3 of 51 values beyond the 1st/99th percentiles (5.9%, where
+    2% is expected) is what a healthy model shows one window in twelve."""
+    if total <= 0 or count <= 0 or expected <= 0:
+        return None
+    from scipy.stats import binom
+
+    p = float(binom.sf(count - 1, total, expected))
+    if p < CHANCE_ALPHA:
+        return None
+    return {
+        "p_value": p,
+        "reason": f"{count} of {total} is within what chance gives (expected {expected:.2%})",
+    }
+
+
+def _out_of_range(x: QualityInputs) -> QualityResult | None:
+    ref, cur = x.reference, x.current
+    if not (ref.moments.n and cur.moments.n):
+        return None
+    assert x.threshold is not None
+    h = cur.histogram
+    total = h.total
+    lo_key = h.bucket_keys(np.array([ref.moments.min]))[0]
+    hi_key = h.bucket_keys(np.array([ref.moments.max]))[0]
+    below = int(h.counts[h.keys < lo_key].sum())
+    above = int(h.counts[h.keys > hi_key].sum())
+    # values inside the boundary buckets but beyond the exact min/max (exact when those decide)
+    if cur.moments.min < ref.moments.min and below == 0:
+        below = 1
+    if cur.moments.max > ref.moments.max and above == 0:
+        above = 1
+    ratio = (below + above) / total if total else 0.0
+    # A value from the reference's own distribution falls beyond the min/max of its n
+    # values with probability 2/(n+1): that share is expected, not a fault (1.4% for a
+    # 142-row reference), so the threshold counts from it.
+    expected = 2.0 / (ref.moments.n + 1) if ref.moments.n else 0.0
+    limit = x.threshold + expected
+    details = by_chance(below + above, total, expected)
+    status = (
+        grade(ratio, limit, expected + x.threshold * x.warn_fraction) if details is None else "ok"
+    )
+    return QualityResult(
+        "out_of_range",
+        ratio,
+        limit,
+        status,
+        ref.name,
+        {
+            **(details or {}),
+            "expected": expected,
+            "below": below,
+            "above": above,
+            "reference_min": ref.moments.min,
+            "reference_max": ref.moments.max,
+            "current_min": cur.moments.min,
+            "current_max": cur.moments.max,
+        },
+    )
+
+
+def _out_of_quantile_range(x: QualityInputs) -> QualityResult | None:
+    ref, cur = x.reference, x.current
+    if not (ref.moments.n and cur.moments.n):
+        return None
+    assert x.threshold is not None
+    h = cur.histogram
+    total = h.total
+    q = ref.quantiles.quantiles(np.array([0.01, 0.99]))
+    qk = h.bucket_keys(np.asarray(q, dtype=np.float64))
+    outside = int(h.counts[(h.keys < qk[0]) | (h.keys > qk[1])].sum())
+    ratio_q = outside / total if total else 0.0
+    chance = by_chance(outside, total, 0.02)
+    warn = x.threshold * x.warn_fraction + 0.02 * (1 - x.warn_fraction)
+    return QualityResult(
+        "out_of_quantile_range",
+        ratio_q,
+        x.threshold,
+        grade(ratio_q, x.threshold, warn) if chance is None else "ok",
+        ref.name,
+        {
+            **(chance or {}),
+            "reference_p01": float(q[0]),
+            "reference_p99": float(q[1]),
+            "expected": 0.02,
+        },
+    )
+
+
+CHECKS = [
+    QualityCheck("out_of_range", "column", _out_of_range,
+                 "share beyond the reference min/max (2/(n+1) expected)", kinds=NUMERIC,
+                 threshold="out_of_range_ratio", default_threshold=0.01, share_of="present",
+                 values=True),
+    QualityCheck("out_of_quantile_range", "column", _out_of_quantile_range,
+                 "share beyond the reference 1st/99th percentiles (2% expected)", kinds=NUMERIC,
+                 threshold="out_of_quantile_range_ratio", default_threshold=0.05,
+                 share_of="present", values=True),
+]  # fmt: skip
