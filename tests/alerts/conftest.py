@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -217,3 +218,77 @@ def helpers() -> Any:
         start = START
 
     return H
+
+
+@dataclass
+class PrometheusProcess:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def query(self, expr: str) -> dict[str, Any]:
+        """``/api/v1/query`` now; the whole answer (status, data or error)."""
+        import httpx
+
+        r = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=30)
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    def get(self, path: str, **params: Any) -> Any:
+        import httpx
+
+        r = httpx.get(f"{self.url}{path}", params=params, timeout=30)
+        r.raise_for_status()
+        return r.json()["data"]
+
+
+@contextlib.contextmanager
+def prometheus_server(directory: Path, config: dict[str, Any]) -> Iterator[PrometheusProcess]:
+    """A real Prometheus on 127.0.0.1 with ``config`` (prometheus.yml as a dict), a temporary
+    TSDB in ``directory``; stopped by its PID on exit."""
+    import httpx
+    import yaml
+
+    binary = require_binary("prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (directory / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={path}",
+            f"--storage.tsdb.path={directory / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={url}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                log.flush()
+                pytest.fail(
+                    f"prometheus exited with {proc.returncode}: "
+                    + (directory / "prometheus.log").read_text()[-2000:]
+                )
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("prometheus not ready after 30 s")
+            time.sleep(0.1)
+        yield PrometheusProcess(url, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()

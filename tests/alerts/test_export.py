@@ -28,7 +28,7 @@ def test_exported_rules_pass_promtool_check_and_tests(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 33 rules found" in check.stdout
+    assert "SUCCESS: 40 rules found" in check.stdout
     test = subprocess.run(
         [promtool, "test", "rules", tests.name], cwd=tmp_path, capture_output=True, text=True,
         timeout=60,
@@ -52,12 +52,12 @@ def test_promtool_tests_can_fail(tmp_path: Path) -> None:
 
 def test_rules_follow_prometheus_conventions() -> None:
     doc = prometheus_rules()
-    recording, alerting = doc["groups"]
+    recording, alerting, ml = doc["groups"]
     assert all(set(g) == {"name", "rules"} for g in doc["groups"])  # no group-level labels
     for r in recording["rules"]:
         level, metric, ops = r["record"].split(":")
         assert level == "model_version" and metric.startswith("driftline_") and ops
-    for r in alerting["rules"]:
+    for r in alerting["rules"] + ml["rules"]:
         assert r["labels"]["severity"] in ("critical", "warning")
         assert r["labels"]["team"] in ("ops", "data", "ml")
         assert r["annotations"]["runbook_url"].startswith("https://")
@@ -67,17 +67,61 @@ def test_rules_follow_prometheus_conventions() -> None:
     assert "ratio_rate6h > (6 * 0.001)" in page["expr"]
     with pytest.raises(ConfigError, match="must be a latency bucket boundary"):
         prometheus_rules(latency_threshold=0.3)
+    # drift held N windows of the collector's base window
+    drift = next(r for r in ml["rules"] if r["alert"] == "DriftlineFeatureDrift")
+    assert drift["for"] == "15m"
+    assert prometheus_rules(window=60, drift_windows=5)["groups"][2]["rules"][0]["for"] == "5m"
+    with pytest.raises(ConfigError, match="--drift-windows 0 is not allowed"):
+        prometheus_rules(drift_windows=0)
+
+
+@pytest.mark.binary("promtool")
+@pytest.mark.parametrize("window", ["45s", "90s", "1h"])
+def test_ml_rule_tests_pass_for_other_windows(tmp_path: Path, window: str) -> None:
+    """The drift, accuracy-drop and no-window tests follow the window they are written for."""
+    promtool = require_binary("promtool")
+    result = CliRunner().invoke(
+        export_app, ["prometheus-rules", "-o", str(tmp_path), "--window", window]
+    )
+    assert result.exit_code == 0, result.output
+    test = subprocess.run(
+        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+@pytest.mark.binary("promtool")
+def test_drift_rule_test_fails_when_drift_need_not_be_held(tmp_path: Path) -> None:
+    """The promtool cases can fail: drift alerting at once contradicts 'held 3 windows'."""
+    promtool = require_binary("promtool")
+    CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
+    rules = tmp_path / "driftline.rules.yml"
+    text = rules.read_text()
+    at = text.index("alert: DriftlineFeatureDrift")
+    rules.write_text(text[:at] + text[at:].replace("for: 15m", "for: 5m", 1))
+    test = subprocess.run(
+        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert test.returncode != 0 and "DriftlineFeatureDrift" in test.stdout + test.stderr
 
 
 def test_dashboards_pass_static_checks() -> None:
     boards = dashboards()
-    assert set(boards) == {"driftline-service.json", "driftline-model.json"}
+    assert set(boards) == {
+        "driftline-service.json",
+        "driftline-model.json",
+        "driftline-ml.json",
+        "driftline-versions.json",
+    }
     for board in boards.values():
         assert dashboard_problems(board) == []
         assert board["schemaVersion"] == 39 and board["id"] is None
-        assert "$__rate_interval" in json.dumps(board)
+        if "rate(" in json.dumps(board):
+            assert "$__rate_interval" in json.dumps(board)
         assert board["templating"]["list"][0]["type"] == "datasource"
-    assert len({b["uid"] for b in boards.values()}) == 2
+    assert len({b["uid"] for b in boards.values()}) == 4
 
 
 def test_static_checks_find_problems() -> None:

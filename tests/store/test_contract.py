@@ -142,6 +142,16 @@ def test_metric_points_upsert_and_query(store: Store) -> None:
     assert len(store.metric_points(MetricQuery(start=300))) == 1
     latest = store.latest_points(300)
     assert [p["window_start"] for p in latest] == [300]
+    # the latest window with a metric family: labels arrive late, so an older window
+    store.upsert_metric_points(
+        [{**base, "metric": "performance.accuracy", "window_start": 0, "value": 0.9}]
+    )
+    store.upsert_metric_points(
+        [{**base, "metric": "performance_x", "window_start": 600, "value": 1}]
+    )
+    got = store.latest_points(300, {"performance.accuracy", "performance.f1"})
+    assert [(p["window_start"], p["metric"]) for p in got] == [(0, "performance.accuracy")]
+    assert store.latest_points(300, {"nothing"}) == []
 
 
 def test_version_schema_first_writer_wins_and_reference_replaces(store: Store) -> None:

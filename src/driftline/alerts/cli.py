@@ -191,14 +191,34 @@ def prometheus_rules_command(
     runbook_url: Annotated[
         str, typer.Option("--runbook-url", help="Base URL of the runbooks.")
     ] = "https://driftline.dev/docs/alerts",
+    window: Annotated[
+        str, typer.Option("--window", help="The collector's base window, e.g. 5m.")
+    ] = "5m",
+    drift_windows: Annotated[
+        int,
+        typer.Option("--drift-windows", help="Windows in a row drift or a failed check must hold."),
+    ] = 3,
+    accuracy_drop: Annotated[
+        float,
+        typer.Option(
+            "--accuracy-drop", help="Alert when accuracy falls this far below its 7-day mean."
+        ),
+    ] = 0.05,
 ) -> None:
-    """Write Prometheus alerting + recording rules for the SDK's metrics, with promtool tests."""
+    """Write Prometheus alerting + recording rules for the SDK's and the collector's metrics,
+    with promtool tests."""
+    from driftline._utils.durations import parse_duration
     from driftline.alerts.export import write_prometheus_rules
 
     try:
+        length = parse_duration(window)
+    except ValueError as exc:
+        _fail(f"--window: {window!r} is not allowed: {exc}")
+    try:
         written = write_prometheus_rules(
             output, latency_threshold=latency_threshold, error_ratio=error_ratio,
-            objective=slo, runbook_url=runbook_url,
+            objective=slo, runbook_url=runbook_url, window=length, drift_windows=drift_windows,
+            accuracy_drop=accuracy_drop,
         )  # fmt: skip
     except (DriftlineError, OSError) as exc:
         _fail(str(exc))

@@ -18,7 +18,8 @@ TEMPLATE_VARIABLES = ("$value", "$threshold", "$labels.NAME")
 
 
 def humanize_duration(seconds: float) -> str:
-    """Prometheus's ``humanizeDuration``: ``0.312`` -> ``312ms``, ``90`` -> ``1m 30s``."""
+    """Prometheus's ``humanizeDuration``: ``0.312`` -> ``312ms``, ``90`` -> ``1m 30s``,
+    ``300`` -> ``5m 0s``."""
     if not math.isfinite(seconds):
         return str(seconds)
     if abs(seconds) < 1:
@@ -29,7 +30,9 @@ def humanize_duration(seconds: float) -> str:
     days, rest = divmod(int(v), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s"))]
+    while parts[0].startswith("0"):  # as Prometheus: from the largest unit, zeros kept after
+        parts.pop(0)
     return sign + " ".join(parts)
 
 

@@ -132,7 +132,7 @@ class LiveDemo:
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> str:
         """Train the models, start the collector and dashboard; return the dashboard URL."""
-        from prometheus_client import CollectorRegistry
+        from prometheus_client import CollectorRegistry, start_http_server
 
         from driftline.server import Settings, create_app
         from driftline.server.auth import create_key
@@ -174,6 +174,11 @@ class LiveDemo:
         self.collector = self.app.state.collector
         self.engine = self.collector.alerts.engine
         self.registry = CollectorRegistry()
+        # the model service's own Prometheus metrics (the SDK's), as a real service exposes them
+        self.metrics_server, self.metrics_thread = start_http_server(
+            0, addr="127.0.0.1", registry=self.registry
+        )
+        self.service_metrics_url = f"http://127.0.0.1:{self.metrics_server.server_port}/metrics"
         self.dashboard = mount_dashboard(
             self.app, self.store, self.settings, self.clock,
             alerts=self.engine, inbox=self.receiver.messages,
@@ -269,6 +274,9 @@ class LiveDemo:
         self.thread.join(timeout=15)
         self.sock.close()
         self.receiver.stop()
+        self.metrics_server.shutdown()
+        self.metrics_server.server_close()
+        self.metrics_thread.join(timeout=5)
         self.store.close()
 
     # -- the simulation --------------------------------------------------------------------------
@@ -465,6 +473,10 @@ def run(
     url = demo.start()
     out(f"\n  Dashboard:  {url}\n  Sign in:    {demo.sign_in_url}   (or paste the key below)")
     out(f"  Admin key:  {demo.admin_key}")
+    out(
+        f"  Prometheus: scrape {url}/metrics (bearer: the admin key) and the model service's "
+        f"{demo.service_metrics_url}"
+    )
     out(f"  Simulated time runs {speed:g}x faster than real time; the story takes "
         f"{demo.story.seconds / max(speed, 1e-9) / 60:.1f} minutes. Ctrl-C stops.\n")  # fmt: skip
     try:

@@ -156,6 +156,8 @@ class EventEncoder:
                 elif features.__class__ is not dict:
                     features = self._missing(bound, _as_mapping(features) or {}, policy.name)
                 elif features:
+                    if len(features) != bound.features_seen:  # a new feature set: its
+                        bound.init_missing(features.keys(), policy.name)  # series from 0
                     missing = False
                     try:
                         for value in features.values():
@@ -253,6 +255,8 @@ class EventEncoder:
         bound: BoundMetrics, features: Mapping[str, Any], rename: Callable[[str], str]
     ) -> Mapping[str, Any]:
         """Count the None and NaN inputs of ``features`` (by their names as sent); NaN -> None."""
+        if len(features) != bound.features_seen:  # a new feature set: its series from 0
+            bound.init_missing(features.keys(), rename)
         has_nan = False
         for name, value in features.items():
             if value is None:

@@ -15,7 +15,7 @@ import threading
 from bisect import bisect_left
 from collections import Counter as CounterType
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -267,6 +267,12 @@ class CounterTally:
         for key, count in CounterType(keys).items():
             counts[key] = counts.get(key, 0) + count
 
+    def init(self, keys: Iterable[object]) -> None:
+        """Create the children of ``keys`` (at 0) not created yet."""
+        for key in keys:
+            if key not in self._children:
+                self._children[key] = self._child_for(self._guard(key))
+
     def publish(self) -> None:
         if not self._counts:
             return
@@ -332,6 +338,7 @@ class BoundMetrics:
         self.classes: list[object] = []
         self.top_scores: list[float] = []
         self.missing: list[str] = []
+        self.features_seen = -1
 
     # -- shipper thread ----------------------------------------------------------
     def tally(self, status: str, latency: float, error_type: str | None) -> None:
@@ -342,6 +349,13 @@ class BoundMetrics:
 
     def count_missing(self, feature: str) -> None:
         self.missing.append(feature)
+
+    def init_missing(self, names: Iterable[str], rename: Callable[[str], str]) -> None:
+        """Create the missing-input series of ``names`` at 0 (Prometheus convention: series
+        exist from the start, so a dashboard shows 0% missing rather than no data)."""
+        names = list(names)
+        self.features_seen = len(names)
+        self._missing.init(rename(n) for n in names)
 
     def count_output(self, prediction: object, scores: object) -> None:
         """Class counter and score histogram for one prediction."""

@@ -162,7 +162,15 @@ def render_results(
     """
     r = CollectorRegistry(auto_describe=True)
     g = _ResultGauges(r)
-    points = [p for p in store.latest_points(window_size) if p["segment"] == ALL]
+    # realized performance comes from the latest window with labels (labels arrive late:
+    # the latest window has none yet), everything else from the latest window
+    realized = {f"performance.{name}" for name in PERFORMANCE}
+    points = [
+        p
+        for p in store.latest_points(window_size)
+        if p["segment"] == ALL and p["metric"] not in realized
+    ]
+    points += [p for p in store.latest_points(window_size, realized) if p["segment"] == ALL]
     if project is not None:
         mine = {m["model"] for m in store.models(project)}
         points = [p for p in points if p["model"] in mine]
@@ -274,6 +282,12 @@ class _ResultGauges:
             [*mv, "metric"],
             registry=r,
         )
+        self.performance_start = Gauge(
+            "driftline_performance_window_start_timestamp_seconds",
+            "Start of the latest window with labels (the window driftline_performance is of).",
+            mv,
+            registry=r,
+        )
         self.estimated = Gauge(
             "driftline_estimated_performance",
             "Prediction quality estimated without labels (method cbpe or dle).",
@@ -371,6 +385,7 @@ class _ResultGauges:
             name = metric.removeprefix("performance.")
             if name in PERFORMANCE:
                 self.performance.labels(m, ver, name).set(v)
+                self.performance_start.labels(m, ver).set(p["window_start"])
         elif metric.startswith("estimated."):
             name = metric.removeprefix("estimated.")
             if name in PERFORMANCE:

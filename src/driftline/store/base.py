@@ -8,7 +8,7 @@ retried request or a second replica doing the same work changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -153,8 +153,11 @@ class Store(Protocol):
 
     def metric_points(self, query: MetricQuery) -> list[dict[str, Any]]: ...
 
-    def latest_points(self, window_size: int) -> list[dict[str, Any]]:
-        """The points of the latest evaluated window of each model version."""
+    def latest_points(
+        self, window_size: int, metrics: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The points of the latest evaluated window of each model version; with ``metrics``,
+        the points of those metrics of the latest window that has any of them."""
 
     # -- models, versions, references -----------------------------------------------
     def claim_models(self, models: Iterable[str], project: str, at: float) -> dict[str, str]:

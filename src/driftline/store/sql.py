@@ -8,7 +8,7 @@ supply (:mod:`driftline.store.sqlite`, :mod:`driftline.store.postgres`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, text, tuple_, update
@@ -327,11 +327,16 @@ class SQLStore(ABC):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def latest_points(self, window_size: int) -> list[dict[str, Any]]:
+    def latest_points(
+        self, window_size: int, metrics: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
         m = t.metric_points.c
+        where = [m.window_size == window_size]
+        if metrics:
+            where.append(m.metric.in_(sorted(metrics)))
         latest = (
             select(m.model, m.version, func.max(m.window_start).label("ws"))
-            .where(m.window_size == window_size)
+            .where(*where)
             .group_by(m.model, m.version)
             .subquery()
         )
@@ -345,7 +350,7 @@ class SQLStore(ABC):
                     m.window_start == latest.c.ws,
                 ),
             )
-            .where(m.window_size == window_size)
+            .where(*where)
         )
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]

@@ -41,23 +41,26 @@ def _panel(
     }
 
 
-def _variables(metric: str) -> list[dict[str, Any]]:
-    def query(label: str, where: str) -> dict[str, Any]:
-        q = f"label_values({metric}{where}, {label})"
-        return {
-            "name": label,
-            "label": label,
-            "type": "query",
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "query": {"query": q, "refId": f"{label}-values"},
-            "definition": q,
-            "refresh": 2,
-            "includeAll": True,
-            "multi": True,
-            "current": {},
-            "sort": 1,
-        }
+def _query(label: str, metric: str, where: str) -> dict[str, Any]:
+    q = f"label_values({metric}{where}, {label})"
+    return {
+        "name": label,
+        "label": label,
+        "type": "query",
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "query": {"query": q, "refId": f"{label}-values"},
+        "definition": q,
+        "refresh": 2,
+        "includeAll": True,
+        "multi": True,
+        "current": {},
+        "sort": 1,
+    }
 
+
+def _variables(metric: str, *, column: str = "") -> list[dict[str, Any]]:
+    """datasource, model, version (and column, from the metric ``column``) variables."""
+    where = '{model=~"$model", version=~"$version"}'
     return [
         {
             "name": "datasource",
@@ -67,12 +70,15 @@ def _variables(metric: str) -> list[dict[str, Any]]:
             "current": {},
             "refresh": 1,
         },
-        query("model", ""),
-        query("version", '{model=~"$model"}'),
+        _query("model", metric, ""),
+        _query("version", metric, '{model=~"$model"}'),
+        *([_query("column", column, where)] if column else []),
     ]
 
 
-def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+def _dashboard(
+    uid: str, title: str, panels: list[dict[str, Any]], metric: str, *, column: str = ""
+) -> dict[str, Any]:
     return {
         "id": None,
         "uid": uid,
@@ -84,7 +90,7 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], metric: str) 
         "editable": True,
         "refresh": "30s",
         "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": _variables(metric)},
+        "templating": {"list": _variables(metric, column=column)},
         "annotations": {"list": []},
         "panels": panels,
     }
@@ -139,6 +145,19 @@ def dashboards() -> dict[str, dict[str, Any]]:
             0, 16, unit="h", w=24),
     ]  # fmt: skip
     return {
+        "driftline-ml.json": _dashboard(
+            "driftline-ml",
+            "driftline / drift, data quality, performance",
+            _ml_panels(),
+            "driftline_window_events",
+            column="driftline_drift_score",
+        ),
+        "driftline-versions.json": _dashboard(
+            "driftline-versions",
+            "driftline / versions side by side",
+            _version_panels(),
+            "driftline_window_events",
+        ),
         "driftline-service.json": _dashboard(
             "driftline-service", "driftline / model service", service, "driftline_predictions_total"
         ),
@@ -149,6 +168,88 @@ def dashboards() -> dict[str, dict[str, Any]]:
             "driftline_predictions_total",
         ),
     }
+
+
+#: Every collector replica exports the same monitoring gauges (read from the shared store):
+#: ``max by`` keeps one series per model version whatever the number of replicas scraped.
+_SEL = 'model=~"$model", version=~"$version"'
+
+
+def _ml_panels() -> list[dict[str, Any]]:
+    """What the collector computes per window (docs/collector.md, "Prometheus metrics")."""
+    sel, col = _SEL, f'{_SEL}, column=~"$column"'
+    mv = "{{model}} {{version}}"
+    return [
+        _panel(1, "Drift score per feature (each its method's scale)", [
+            (f"max by (model, version, column, method) (driftline_drift_score{{{col}}})",
+             f"{mv} {{{{column}}}} ({{{{method}}}})")], 0, 0, w=24, h=9),
+        _panel(2, "Drifted features / dataset drift", [
+            (f"sum by (model, version) (driftline_drift_detected{{{sel}}})",
+             f"{mv} drifted features"),
+            (f"max by (model, version) (driftline_dataset_drift_detected{{{sel}}})",
+             f"{mv} dataset drift (1 = yes)")], 0, 9),
+        _panel(3, "Multivariate drift", [
+            (f"max by (model, version, method) (driftline_multivariate_score{{{sel}}})",
+             f"{mv} {{{{method}}}}")], 12, 9),
+        _panel(4, "Failed data-quality checks", [
+            (f"sum by (model, version, check) (driftline_quality_check_failed{{{sel}}})",
+             f"{mv} {{{{check}}}}")], 0, 17),
+        _panel(5, "Missing share per feature", [
+            (f'max by (model, version, column) (driftline_quality_value{{{col}, '
+             f'check="missing_ratio"}})', f"{mv} {{{{column}}}}")], 12, 17, unit="percentunit"),
+        _panel(6, "Realized performance (latest window with labels)", [
+            (f"max by (model, version, metric) (driftline_performance{{{sel}}})",
+             f"{mv} {{{{metric}}}}")], 0, 25),
+        _panel(7, "Estimated performance (without labels)", [
+            (f"max by (model, version, metric, method) (driftline_estimated_performance{{{sel}}})",
+             f"{mv} {{{{metric}}}} ({{{{method}}}})")], 12, 25),
+        _panel(8, "Label coverage", [
+            (f"max by (model, version) (driftline_label_coverage_ratio{{{sel}}})", mv)],
+            0, 33, unit="percentunit"),
+        _panel(9, "Window latency", [
+            (f"max by (model, version, quantile) (driftline_window_latency_seconds{{{sel}}})",
+             f"{mv} {{{{quantile}}}}")], 12, 33, unit="s"),
+        _panel(10, "Events and error ratio per window", [
+            (f"max by (model, version) (driftline_window_events{{{sel}}})", f"{mv} events"),
+            (f"max by (model, version) (driftline_window_error_ratio{{{sel}}})",
+             f"{mv} error ratio")], 0, 41),
+        _panel(11, "Evaluation lag (seconds since the latest window ended)", [
+            (f"max by (model, version) (driftline_window_lag_seconds{{{sel}}})", mv)],
+            12, 41, unit="s"),
+    ]  # fmt: skip
+
+
+def _version_panels() -> list[dict[str, Any]]:
+    """The versions of a model next to each other, and challenger against champion."""
+    sel = _SEL
+    v = "{{model}} {{version}}"
+    return [
+        _panel(1, "Share of traffic per version", [
+            (f"max by (model, version) (driftline_window_events{{{sel}}})\n"
+             "/ on (model) group_left\n"
+             'sum by (model) (max by (model, version) (driftline_window_events{model=~"$model"}))',
+             v)], 0, 0, unit="percentunit"),
+        _panel(2, "Estimated accuracy per version", [
+            (f'max by (model, version) (driftline_estimated_performance{{{sel}, '
+             f'metric="accuracy"}})', v)], 12, 0, unit="percentunit"),
+        _panel(3, "Realized accuracy per version", [
+            (f'max by (model, version) (driftline_performance{{{sel}, metric="accuracy"}})', v)],
+            0, 8, unit="percentunit"),
+        _panel(4, "Drifted features per version", [
+            (f"sum by (model, version) (driftline_drift_detected{{{sel}}})", v)], 12, 8),
+        _panel(5, "p95 latency per version", [
+            (f'max by (model, version) (driftline_window_latency_seconds{{{sel}, '
+             f'quantile="p95"}})', v)], 0, 16, unit="s"),
+        _panel(6, "Error ratio per version", [
+            (f"max by (model, version) (driftline_window_error_ratio{{{sel}}})", v)],
+            12, 16, unit="percentunit"),
+        _panel(7, "Challenger minus champion", [
+            (f"max by (model, version, champion, metric) (driftline_version_difference{{{sel}}})",
+             "{{model}} {{version}} - {{champion}} {{metric}}")], 0, 24),
+        _panel(8, "Challenger verdict (-1 worse, 0 undecided, 1 better)", [
+            (f"max by (model, version, champion) (driftline_version_verdict{{{sel}}})",
+             "{{model}} {{version}} vs {{champion}}")], 12, 24),
+    ]  # fmt: skip
 
 
 def dashboard_problems(d: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ quiet as they should.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -163,11 +164,102 @@ def alerting_rules(
     return rules
 
 
+def ml_rules(
+    *, window: float, drift_windows: int, accuracy_drop: float, runbook_url: str
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Alerting rules over the collector's monitoring gauges (docs/collector.md).
+
+    The gauges hold the latest evaluated window, so "held for N windows" is ``for``
+    = N x the base window. Every replica exports the same values: ``max by``.
+    """
+    held = _duration(drift_windows * window)
+    baseline = "[7d] offset 1h"
+
+    def drop(family: str) -> str:
+        sel = f'{family}{{metric="accuracy"}}'
+        by = "model, version" + (", method" if "estimated" in family else "")
+        return (
+            f"max by ({by}) (avg_over_time({sel}{baseline}))\n-\n"
+            f"max by ({by}) ({sel}) > {accuracy_drop:g}"
+        )
+
+    return [
+        _alert(
+            "DriftlineFeatureDrift",
+            "max by (model, version, column) (driftline_drift_detected) == 1",
+            held, "warning", "ml",
+            "{{ $labels.column }} of {{ $labels.model }} {{ $labels.version }} drifted in "
+            f"{drift_windows} windows in a row",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineDatasetDrift",
+            "max by (model, version) (driftline_dataset_drift_detected) == 1",
+            held, "warning", "ml",
+            "the inputs of {{ $labels.model }} {{ $labels.version }} drifted as a whole in "
+            f"{drift_windows} windows in a row",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineQualityCheckFailed",
+            "max by (model, version, column, check) (driftline_quality_check_failed) == 1",
+            held, "warning", "data",
+            "data-quality check {{ $labels.check }} fails on {{ $labels.column }} of "
+            "{{ $labels.model }} {{ $labels.version }}",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineEstimatedAccuracyDrop",
+            drop("driftline_estimated_performance"),
+            held, "warning", "ml",
+            "estimated accuracy ({{ $labels.method }}) of {{ $labels.model }} "
+            "{{ $labels.version }} is {{ $value | humanizePercentage }} below its 7-day mean",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineAccuracyDrop",
+            drop("driftline_performance"),
+            held, "warning", "ml",
+            "accuracy (labels) of {{ $labels.model }} {{ $labels.version }} is "
+            "{{ $value | humanizePercentage }} below its 7-day mean",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineChallengerWorse",
+            "max by (model, version, champion) (driftline_version_verdict) == -1",
+            _duration(window), "warning", "ml",
+            "challenger {{ $labels.model }} {{ $labels.version }} is worse than "
+            "{{ $labels.champion }}",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineNoRecentWindow",
+            f"max by (model, version) (driftline_window_lag_seconds) > {3 * window:g}",
+            _duration(window), "warning", "ops",
+            "no window of {{ $labels.model }} {{ $labels.version }} evaluated for "
+            "{{ $value | humanizeDuration }}: traffic stopped or the collector is stuck",
+            runbook_url,
+        ),
+    ]  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    """A Prometheus duration (``15m``, ``90s``)."""
+    s = round(seconds)
+    for unit, size in (("h", 3600), ("m", 60)):
+        if s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
 def prometheus_rules(
     *, latency_threshold: float = 1.0, error_ratio: float = 0.005, objective: float = 0.999,
-    runbook_url: str = "https://driftline.dev/docs/alerts",
+    runbook_url: str = "https://driftline.dev/docs/alerts", window: float = 300.0,
+    drift_windows: int = 3, accuracy_drop: float = 0.05,
 ) -> dict[str, Any]:  # fmt: skip
-    """The rule file as a dict (groups of recording and alerting rules)."""
+    """The rule file as a dict: recording rules, alerting rules over the SDK's metrics, and
+    alerting rules over the collector's monitoring results (``window``: the collector's base
+    window in seconds; drift and failed checks must hold ``drift_windows`` windows)."""
     from driftline._utils.metrics import LATENCY_BUCKETS
 
     if not any(abs(b - latency_threshold) < 1e-12 for b in LATENCY_BUCKETS):
@@ -179,6 +271,12 @@ def prometheus_rules(
         raise ConfigError(f"--slo {objective:g} is not allowed: it must lie between 0 and 1")
     if not 0 < error_ratio < 1:
         raise ConfigError(f"--error-ratio {error_ratio:g} is not allowed: between 0 and 1")
+    if not (window >= 1 and float(window).is_integer()):
+        raise ConfigError(f"--window {window:g}s is not allowed: whole seconds, at least 1")
+    if drift_windows < 1:
+        raise ConfigError(f"--drift-windows {drift_windows} is not allowed: at least 1")
+    if not 0 < accuracy_drop < 1:
+        raise ConfigError(f"--accuracy-drop {accuracy_drop:g} is not allowed: between 0 and 1")
     return {
         "groups": [
             {"name": "driftline_recording", "rules": recording_rules(latency_threshold)},
@@ -191,8 +289,15 @@ def prometheus_rules(
                     runbook_url=runbook_url,
                 ),
             },
+            {
+                "name": "driftline_ml",
+                "rules": ml_rules(
+                    window=window, drift_windows=drift_windows, accuracy_drop=accuracy_drop,
+                    runbook_url=runbook_url,
+                ),
+            },
         ]
-    }
+    }  # fmt: skip
 
 
 def _labels(alert: dict[str, Any], **extra: str) -> dict[str, str]:
@@ -205,9 +310,14 @@ def _annotations(alert: dict[str, Any], **labels: str) -> dict[str, str]:
     return {k: render_template(v, labels, 0.0, 0.0) for k, v in alert["annotations"].items()}
 
 
-def rule_tests(rules: dict[str, Any], rule_file: str, latency_threshold: float) -> dict[str, Any]:
-    """``promtool test rules`` cases: errors and slow requests fire; a healthy service is quiet."""
-    alerts = {r["alert"]: r for r in rules["groups"][1]["rules"]}
+def rule_tests(
+    rules: dict[str, Any], rule_file: str, latency_threshold: float, window: float = 300.0,
+    drift_windows: int = 3,
+) -> dict[str, Any]:  # fmt: skip
+    """``promtool test rules`` cases: errors and slow requests fire; a healthy service is
+    quiet; drift held ``drift_windows`` windows fires, drift that comes and goes does not;
+    an estimated accuracy drop fires."""
+    alerts = {r["alert"]: r for g in rules["groups"][1:] for r in g["rules"]}
     from driftline._utils.metrics import LATENCY_BUCKETS
 
     mv = 'model="credit_risk",version="v1"'
@@ -240,8 +350,10 @@ def rule_tests(rules: dict[str, Any], rule_file: str, latency_threshold: float) 
 
     return {
         "rule_files": [rule_file],
-        "evaluation_interval": "1m",
+        # evaluations fall on every window's start (and on every minute)
+        "evaluation_interval": _duration(math.gcd(int(window), 60)),
         "tests": [
+            *_ml_tests(alerts, window, drift_windows),
             {
                 "interval": "1m",
                 "input_series": [
@@ -298,9 +410,89 @@ def rule_tests(rules: dict[str, Any], rule_file: str, latency_threshold: float) 
     }
 
 
+def _ml_tests(alerts: dict[str, Any], window: float, n: int) -> list[dict[str, Any]]:
+    """The collector's gauges, one sample per window: what fires and what stays quiet."""
+    mv = 'model="credit_risk",version="v1"'
+    labels = {"model": "credit_risk", "version": "v1"}
+
+    def expect(name: str, value: float, **extra: str) -> dict[str, Any]:
+        from driftline.alerts.templates import render_template
+
+        rule = alerts[name]
+        every = {**labels, **extra}
+        return {
+            "exp_labels": _labels(rule, **every),
+            "exp_annotations": {
+                k: render_template(v, every, value, 0.0) for k, v in rule["annotations"].items()
+            },
+        }
+
+    def at(windows: float) -> str:
+        return _duration(windows * window)
+
+    # samples every evaluation step (a scrape sees the latest window's value all along;
+    # a sample an hour old would be stale): seq((v, w), ...) holds v for w windows
+    tick = math.gcd(int(window), 60)
+    k = int(window) // tick
+    step = _duration(tick)
+
+    def seq(*parts: tuple[float | str, float]) -> str:
+        return " ".join(f"{v}x{int(k * w) - 1}" for v, w in parts)
+
+    held = n + 4  # windows of drift from window 4 on: firing once held n windows
+    # estimated accuracy 0.92 for more than the baseline's offset (1h), then 0.80
+    good = math.ceil(3600 / window) + 4
+    fires = (good + n + 2) * window
+    # what avg_over_time(...[7d] offset 1h) sees then: the samples up to 1h before
+    seen = [0.92 if i < good * k else 0.8 for i in range(int((fires - 3600) // tick) + 1)]
+    baseline = sum(seen) / len(seen)
+    return [
+        {
+            "interval": step,
+            "input_series": [
+                # drift from window 4 on; the other column flaps (never n windows in a row)
+                {"series": f'driftline_drift_detected{{{mv},column="age"}}',
+                 "values": seq((0, 4), (1, held + 4))},
+                {"series": f'driftline_drift_detected{{{mv},column="income"}}',
+                 "values": seq(*[(1, 1), (0, 1)] * (held // 2 + 5))},
+                {"series": f'driftline_estimated_performance{{{mv},metric="accuracy",'
+                           'method="cbpe"}', "values": seq((0.92, good), (0.8, n + 8))},
+                {"series": f'driftline_window_lag_seconds{{{mv}}}', "values": seq((30, good))},
+            ],
+            "alert_rule_test": [
+                {"eval_time": at(4 + n - 1), "alertname": "DriftlineFeatureDrift",
+                 "exp_alerts": []},
+                {"eval_time": at(4 + n), "alertname": "DriftlineFeatureDrift",
+                 "exp_alerts": [expect("DriftlineFeatureDrift", 1.0, column="age")]},
+                {"eval_time": at(good + n + 2), "alertname": "DriftlineEstimatedAccuracyDrop",
+                 "exp_alerts": [
+                     expect("DriftlineEstimatedAccuracyDrop", baseline - 0.8, method="cbpe")]},
+                {"eval_time": at(good - 1), "alertname": "DriftlineEstimatedAccuracyDrop",
+                 "exp_alerts": []},
+                {"eval_time": at(good - 1), "alertname": "DriftlineNoRecentWindow",
+                 "exp_alerts": []},
+            ],
+        },
+        {
+            "interval": step,
+            "input_series": [
+                # the collector stopped evaluating: the lag grows by one window per window
+                {"series": f'driftline_window_lag_seconds{{{mv}}}',
+                 "values": f"{seq((30, 6))} 30+{tick:g}x{10 * k}"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": at(8), "alertname": "DriftlineNoRecentWindow", "exp_alerts": []},
+                {"eval_time": at(12), "alertname": "DriftlineNoRecentWindow",
+                 "exp_alerts": [expect("DriftlineNoRecentWindow", 30 + 6 * window)]},
+            ],
+        },
+    ]  # fmt: skip
+
+
 def write_prometheus_rules(
     output: Path, *, latency_threshold: float = 1.0, error_ratio: float = 0.005,
     objective: float = 0.999, runbook_url: str = "https://driftline.dev/docs/alerts",
+    window: float = 300.0, drift_windows: int = 3, accuracy_drop: float = 0.05,
 ) -> list[Path]:  # fmt: skip
     """Write ``driftline.rules.yml`` and ``driftline.rules.test.yml`` into the directory
     ``output``; when ``output`` names a ``.yml``/``.yaml`` file, the rules go to that file
@@ -309,7 +501,8 @@ def write_prometheus_rules(
 
     rules = prometheus_rules(
         latency_threshold=latency_threshold, error_ratio=error_ratio, objective=objective,
-        runbook_url=runbook_url,
+        runbook_url=runbook_url, window=window, drift_windows=drift_windows,
+        accuracy_drop=accuracy_drop,
     )  # fmt: skip
     if output.suffix.lower() in (".yml", ".yaml") and not output.is_dir():
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -320,6 +513,6 @@ def write_prometheus_rules(
         rule_path = output / "driftline.rules.yml"
         test_path = output / "driftline.rules.test.yml"
     rule_path.write_text(yaml.safe_dump(rules, sort_keys=False, width=100))
-    tests = rule_tests(rules, rule_path.name, latency_threshold)
+    tests = rule_tests(rules, rule_path.name, latency_threshold, window, drift_windows)
     test_path.write_text(yaml.safe_dump(tests, sort_keys=False, width=100))
     return [rule_path, test_path]

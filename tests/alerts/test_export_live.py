@@ -1,0 +1,183 @@
+"""The exports against the real thing: a real Prometheus scrapes the live demo's collector
+and its model service, loads the exported rules, and evaluates every expression of every
+exported Grafana dashboard through its HTTP API.
+
+Grafana itself is not available here; the dashboards' template variables are resolved the
+way Grafana does it (``label_values`` through the label API, "All" as a regex of every
+value) and ``$__rate_interval`` becomes one minute.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from driftline.alerts.export import dashboards, write_prometheus_rules
+from driftline.demo.live import LiveDemo, Story, run
+from driftline.demo.service import TUMOR, WINE
+
+from .conftest import PrometheusProcess, prometheus_server
+
+#: A short story: a challenger from the start (it needs 200 labelled requests for a
+#: verdict), drift, a slow spell, a failed job run.
+TINY = Story(
+    challenger_at=0, drift=(2, 6), latency=(3, 4), job_failure_at=2, late_job_at=5, length=10,
+)  # fmt: skip
+DEMO_MODELS = {TUMOR, WINE}
+
+
+@dataclass
+class Evaluated:
+    """What Prometheus answered, by dashboard file and panel title."""
+
+    answers: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    variables: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+
+
+def _label_values(prom: PrometheusProcess, definition: str, values: dict[str, str]) -> list[str]:
+    """Grafana's ``label_values(metric{...}, label)`` through Prometheus's label API."""
+    m = re.fullmatch(r"label_values\((.+), (\w+)\)", definition)
+    assert m, definition
+    selector = _fill(m.group(1), values)
+    if "{" not in selector:
+        selector += "{}"
+    found: list[str] = prom.get(f"/api/v1/label/{m.group(2)}/values", **{"match[]": selector})
+    return found
+
+
+def _fill(expr: str, values: dict[str, str]) -> str:
+    out = expr.replace("$__rate_interval", "1m")
+    for name, value in values.items():
+        out = out.replace(f"${name}", value)
+    return out
+
+
+def _evaluate(prom: PrometheusProcess, seen: Evaluated) -> None:
+    for file, board in dashboards().items():
+        values: dict[str, str] = {}
+        for var in board["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            found = _label_values(prom, var["definition"], values)
+            seen.variables[(file, var["name"])] = found
+            # Grafana's "All": every value as one regex
+            values[var["name"]] = "(" + "|".join(re.escape(v) for v in found) + ")"
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                expr = _fill(target["expr"], values)
+                seen.answers[(file, panel["title"], target["refId"])] = prom.query(expr)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
+    seen = Evaluated()
+    where = tmp_path_factory.mktemp("prometheus")
+    rule_file, _ = write_prometheus_rules(where / "rules", window=60.0, drift_windows=2)
+
+    def with_prometheus(demo: LiveDemo) -> None:
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rule_file)],
+            "scrape_configs": [
+                {
+                    "job_name": "driftline-collector",
+                    "authorization": {"type": "Bearer", "credentials": demo.admin_key},
+                    "static_configs": [{"targets": [demo.url.removeprefix("http://")]}],
+                },
+                {
+                    "job_name": "model-service",
+                    "static_configs": [
+                        {"targets": [demo.service_metrics_url.split("/")[2]]}
+                    ],
+                },
+            ],
+        }  # fmt: skip
+        with prometheus_server(where / "server", config) as prom:
+            # traffic goes on while Prometheus scrapes, so rates are rates of something
+            deadline = time.monotonic() + 60
+            while True:
+                demo.step()
+                up = prom.query("count_over_time(up[1m]) and up == 1")
+                rate = prom.query("sum(rate(driftline_predictions_total[1m])) > 0")
+                if up["status"] == "success" and len(up["data"]["result"]) == 2:
+                    scrapes = min(float(r["value"][1]) for r in up["data"]["result"])
+                    if scrapes >= 5 and rate["data"]["result"]:
+                        break
+                assert time.monotonic() < deadline, f"targets not scraped: {up}"
+                time.sleep(0.3)
+            seen.targets = [t["health"] for t in prom.get("/api/v1/targets")["activeTargets"]]
+            _evaluate(prom, seen)
+            seen.rules = [r for g in prom.get("/api/v1/rules")["groups"] for r in g["rules"]]
+
+    run(
+        port=0, speed=0, once=True, story=TINY,
+        store_url=f"sqlite:///{tmp_path_factory.mktemp('demo')}/demo.db",
+        out=lambda line: None, before_stop=with_prometheus,
+    )  # fmt: skip
+    yield seen
+
+
+@pytest.mark.binary("prometheus")
+@pytest.mark.slow
+def test_every_dashboard_expression_returns_series_for_the_demo_models(live: Evaluated) -> None:
+    assert live.targets == ["up", "up"]
+    boards = dashboards()
+    expected = sum(len(p["targets"]) for b in boards.values() for p in b["panels"])
+    assert len(live.answers) == expected
+    empty, foreign = [], []
+    for key, answer in live.answers.items():
+        assert answer["status"] == "success", (key, answer)
+        result = answer["data"]["result"]
+        if not result:
+            empty.append(key)
+        models = {r["metric"].get("model") for r in result} - {None}
+        if models and not models & DEMO_MODELS:
+            foreign.append((key, models))
+    assert empty == [], empty
+    assert foreign == [], foreign
+    # the ML dashboard shows both demo models, and every feature of the tumour model
+    ml = {k[1]: v["data"]["result"] for k, v in live.answers.items() if k[0] == "driftline-ml.json"}
+    drift = ml["Drift score per feature (each its method's scale)"]
+    assert {r["metric"]["model"] for r in drift} == DEMO_MODELS
+    assert {r["metric"]["column"] for r in drift if r["metric"]["model"] == TUMOR} >= {
+        "mean_texture",
+        "mean_radius",
+    }
+    realized = ml["Realized performance (latest window with labels)"]
+    assert {r["metric"]["model"] for r in realized} == DEMO_MODELS
+    # rates are of live traffic: predictions per second are above zero
+    service = {
+        k[1]: v["data"]["result"]
+        for k, v in live.answers.items()
+        if k[0] == "driftline-service.json"
+    }
+    rates = service["Predictions per second"]
+    assert any(float(r["value"][1]) > 0 for r in rates), rates
+
+
+@pytest.mark.binary("prometheus")
+@pytest.mark.slow
+def test_template_variables_list_the_demo_models_and_versions(live: Evaluated) -> None:
+    for (file, name), values in live.variables.items():
+        assert values, (file, name)
+        if name == "model":
+            assert set(values) >= DEMO_MODELS, (file, values)
+        if name == "version":
+            assert {"v1", "v2", "v3"} <= set(values), (file, values)
+
+
+@pytest.mark.binary("prometheus")
+@pytest.mark.slow
+def test_exported_rules_load_and_evaluate_without_error(live: Evaluated) -> None:
+    names = {r["name"] for r in live.rules}
+    assert {"DriftlineFeatureDrift", "DriftlineEstimatedAccuracyDrop", "DriftlineJobLate"} <= names
+    assert len(live.rules) == 40
+    bad = [(r["name"], r.get("lastError")) for r in live.rules if r["health"] != "ok"]
+    assert bad == []
