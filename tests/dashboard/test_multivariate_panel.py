@@ -52,3 +52,19 @@ async def test_drift_table_and_model_page_show_a_lasting_shift(env: Env) -> None
     line = html[html.index('data-testid="drift-time"') :].split("</p>")[0]
     assert "shift" in line and "windows in a row" in line
     assert 'data-testid="seasonal"' not in line  # no seasonal_period configured
+
+
+async def test_model_page_lists_the_abuse_signals_of_the_range(env: Env) -> None:
+    end = int(env.clock.time())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
+    ) as c:
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}", headers=env.auth("read"))
+    html = r.text
+    table = html[html.index('data-testid="abuse-table"') :]
+    table = table[: table.index("</table>")]
+    signals = set(re.findall(r'data-signal="([a-z_.]+)"', table))
+    # numeric features with a reference get boundary probing; after two windows, range jumps
+    assert {"abuse.boundary_probing", "abuse.range_jump"} <= signals
+    counts = re.findall(r'<td class="num">(\d+) / (\d+)</td>', table)
+    assert counts and all(0 <= int(a) <= int(b) for a, b in counts)

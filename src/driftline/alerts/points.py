@@ -27,6 +27,11 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "outlier_share": "share of the window's requests the outlier model flags (1% expected)",
         "seasonal_drift_detected": "1 when the window differs from the same window of past "
         "periods (seasonal reference), else 0",
+        "abuse.burst": "1 when one client sent a burst of near-identical requests in the window",
+        "abuse.boundary_probing": "1 when many of the column's values sit at the edges of the "
+        "reference range (column set)",
+        "abuse.range_jump": "1 when the column's share of out-of-range values or unseen "
+        "categories jumped against its previous windows (column set)",
         "drift_shift": "1 while the drift flag labels['signal'] has fired shift_windows windows "
         "in a row or more, else 0",
         "drift_spike": "1 in the window where a drift of the flag labels['signal'] shorter than "

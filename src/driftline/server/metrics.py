@@ -239,6 +239,13 @@ class _ResultGauges:
             mv,
             registry=r,
         )
+        self.abuse = Gauge(
+            "driftline_abuse_signal",
+            "1 when an abuse signal fired in the latest window (burst, boundary_probing, "
+            "range_jump), else 0.",
+            [*mv, "signal", "column"],
+            registry=r,
+        )
         persist = [*mv, "signal", "column", "method"]
         self.drift_run = Gauge(
             "driftline_drift_run_windows",
@@ -375,6 +382,11 @@ class _ResultGauges:
             self.outlier_share.labels(m, ver).set(v)
         elif metric == "seasonal_drift_detected":
             self.seasonal.labels(m, ver).set(v)
+        elif metric.startswith("abuse."):
+            signal = metric.removeprefix("abuse.")
+            if signal == "range_jump" and p["method"]:
+                signal = f"range_jump:{p['method']}"
+            self.abuse.labels(m, ver, signal, col).set(v)
         elif metric.startswith("quality."):
             check = metric.removeprefix("quality.")
             self.quality.labels(m, ver, col, check).set(v)

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from driftline.errors import InputError
 from driftline.schema import ColumnSpec, Kind, Role, Schema
+from driftline.windows.abuse import fingerprints
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 
@@ -242,6 +243,8 @@ class EventBlock:
     outliers: npt.NDArray[np.bool_] | None = None
     #: per row, whether the event records an LLM request (an ``llm`` object; docs/llm.md)
     llm: Bools | None = None
+    #: row -> (client, fingerprint) of events with ``tags.client`` (windows/abuse.py)
+    clients: dict[int, tuple[str, str]] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -268,6 +271,7 @@ class EventBlock:
             np.array([bool(e.get("shadow")) for e in events], dtype=np.bool_),
             unknown,
             llm=llm if llm.any() else None,
+            clients=fingerprints(events),
         )
 
     def take(self, rows: Sequence[int]) -> EventBlock:
@@ -284,4 +288,14 @@ class EventBlock:
             unknown,
             None if self.outliers is None else self.outliers[idx],
             None if self.llm is None else self.llm[idx],
+            _take_clients(self.clients, idx),
         )
+
+
+def _take_clients(
+    clients: dict[int, tuple[str, str]] | None, idx: npt.NDArray[np.int64]
+) -> dict[int, tuple[str, str]] | None:
+    if not clients:
+        return None
+    out = {j: clients[int(i)] for j, i in enumerate(idx) if int(i) in clients}
+    return out or None

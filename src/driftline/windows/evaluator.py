@@ -27,6 +27,7 @@ from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
 from driftline.stats.profile import DatasetProfile
 from driftline.stats.quality import QualityThresholds
 from driftline.store.base import MetricQuery, Store, WindowKey
+from driftline.windows import abuse
 from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
@@ -159,6 +160,7 @@ class Evaluator:
             st = stats[seg].fold()
             pts.operational(points, seg, st)
             pts.outliers(points, seg, st)
+            abuse.burst_point(points, seg, st.bursts)
             if ref is not None and st.profile.n_rows:
                 perf_opts = PerformanceOptions(estimate=o.estimate)
                 report = build_report(
@@ -173,6 +175,7 @@ class Evaluator:
                 pts.multivariate(points, seg, report)
                 pts.schema_violations(points, seg, st)
                 pts.estimated(points, seg, report)
+                abuse.boundary_points(points, seg, ref, st.profile)
             elif ref is None:
                 for name, col in st.profile.columns.items():
                     points.add(seg, "missing_ratio", col.missing_ratio, column=name, n=col.count)
@@ -198,6 +201,7 @@ class Evaluator:
                 log.exception("driftline evaluator: LLM signals of %s failed", key)
                 self.failed += 1
         self._persistence(points, key)
+        self._jumps(points, key)
         if self.rollouts is not None and key.window_size == self.config.base and stats:
             self._versus(points, key, now)
             row = self.store.version(key.model, key.version)
@@ -226,6 +230,22 @@ class Evaluator:
             points, events, start, end, opts,
             lambda seg: self.config.segments_of(seg, segments), feedback,
         )  # fmt: skip
+
+    def _jumps(self, points: pts.Points, key: WindowKey) -> None:
+        """``abuse.range_jump``: out-of-range / unseen shares against the previous windows."""
+        checks = [f"quality.{c}" for c in abuse.JUMP_CHECKS]
+        if not any(r["metric"] in checks for r in points.rows):
+            return
+        previous = []
+        for metric in checks:
+            previous += self.store.metric_points(
+                MetricQuery(
+                    model=key.model, version=key.version, window_size=key.window_size,
+                    metric=metric, end=key.window_start, limit=1_000_000,
+                    start=key.window_start - abuse.BASELINE_WINDOWS * key.window_size,
+                )
+            )  # fmt: skip
+        abuse.jump_points(points, previous)
 
     def _persistence(self, points: pts.Points, key: WindowKey) -> None:
         """Spike or shift: each drift point's run of drifted windows (windows/persistence.py)."""

@@ -13,6 +13,7 @@ from driftline.schema import Schema
 from driftline.stats._codec import pack, unpack
 from driftline.stats.accumulators import Moments, QuantileSketch
 from driftline.stats.profile import DatasetProfile
+from driftline.windows.abuse import BurstCounter
 from driftline.windows.columns import EventBlock
 
 FORMAT_VERSION = 1
@@ -50,6 +51,8 @@ class WindowStats:
         self.n_outliers = 0
         #: events that record an LLM request (the evaluator then writes windows/llm.py's points)
         self.n_llm = 0
+        #: near-identical requests per client (windows/abuse.py)
+        self.bursts = BurstCounter()
 
     def update(self, batch: EventBlock | Sequence[Mapping[str, Any]]) -> Self:
         """Add a block (or validated events) to the buffer; fold with :meth:`fold`."""
@@ -92,6 +95,8 @@ class WindowStats:
                 self.n_outliers += int(np.count_nonzero(block.outliers))
             if block.llm is not None:
                 self.n_llm += int(np.count_nonzero(block.llm))
+            if block.clients:
+                self.bursts.update(block.clients.values())
             for names in block.unknown.values():
                 for k in names:
                     if k in self.unknown or len(self.unknown) < self.max_unknown:
@@ -123,6 +128,7 @@ class WindowStats:
         self.n_scored += other.n_scored
         self.n_outliers += other.n_outliers
         self.n_llm += other.n_llm
+        self.bursts.merge(other.bursts)
         self.latency.merge(other.latency)
         self.latency_q.merge(other.latency_q)
         for k, n in other.unknown.items():
@@ -142,6 +148,7 @@ class WindowStats:
             "n_scored": self.n_scored,
             "n_outliers": self.n_outliers,
             "n_llm": self.n_llm,
+            "bursts": self.bursts.to_dict(),
         }
         arrays = {
             "profile": np.frombuffer(self.profile.to_bytes(), dtype=np.uint8),
@@ -163,6 +170,7 @@ class WindowStats:
         out.n_scored = int(s.get("n_scored", 0))  # absent in partials saved before outliers
         out.n_outliers = int(s.get("n_outliers", 0))
         out.n_llm = int(s.get("n_llm", 0))  # absent in partials saved before LLM signals
+        out.bursts = BurstCounter.from_dict(s.get("bursts"))
         out.latency = Moments.from_bytes(a["latency"].tobytes())
         out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
         return out

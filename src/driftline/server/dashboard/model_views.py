@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
+from driftline.server.dashboard.abuse import abuse_rows
 from driftline.server.dashboard.llm import llm_panel
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
@@ -37,6 +38,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     drift = queries.drift_table(store, tr, model, version, segment)
     mv = multivariate_rows(store, tr, model, version) if segment == "*" else []
     over_time = drift_time(store, tr, model, version) if segment == "*" else None
+    abuse = abuse_rows(store, tr, model, version) if segment == "*" else []
     checks = queries.quality(store, tr, model, version, series.last, segment)
     segs = queries.segments(store, tr, model, version)
     this = next((s for s in segs if s.segment == segment), None)
@@ -95,6 +97,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "drift": drift,
         "multivariate": mv,
         "drift_time": over_time,
+        "abuse": abuse,
         "sparkline": queries.sparkline,
         "checks": checks,
         "failed_checks": [c for c in checks if c.status != "ok"],
