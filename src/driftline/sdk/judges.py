@@ -470,7 +470,11 @@ class JudgeRunner:
         if "error" in box:
             budget.settle(clock.time(), 0, 0)
             exc = box["error"]
-            if isinstance(exc, JudgeError):
+            reason_of = getattr(exc, "reason", None)
+            if isinstance(exc, TimeoutError) or isinstance(reason_of, TimeoutError):
+                # the scorer's own timeout (a socket's) ran out first: the same outcome
+                self._record(j, task, "timeout", reason=f"no answer in {j.timeout:g}s")
+            elif isinstance(exc, JudgeError):
                 self._record(j, task, "invalid" if exc.invalid else "failed", reason=exc.reason)
             else:
                 self._record(j, task, "failed", reason=type(exc).__name__)
