@@ -26,6 +26,7 @@ class Kind(str, enum.Enum):
     TEXT = "text"
     EMBEDDING = "embedding"
     DATETIME = "datetime"
+    IMAGE = "image"
 
 
 class Role(str, enum.Enum):
@@ -56,7 +57,8 @@ _TYPE_KINDS = {
     "string": frozenset({Kind.CATEGORICAL, Kind.TEXT, Kind.NUMERIC, Kind.DATETIME}),
     "bool": frozenset({Kind.BOOLEAN, Kind.CATEGORICAL, Kind.NUMERIC}),
     "temporal": frozenset({Kind.DATETIME, Kind.NUMERIC}),
-    "list": frozenset({Kind.EMBEDDING}),
+    "list": frozenset({Kind.EMBEDDING, Kind.IMAGE}),
+    "binary": frozenset({Kind.CATEGORICAL, Kind.TEXT, Kind.IMAGE}),
     "other": frozenset({Kind.CATEGORICAL}),
 }
 
@@ -100,6 +102,10 @@ def type_family(t: pa.DataType) -> str:
         return "temporal"
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         return "list"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return "binary"
+    if isinstance(t, pa.BaseExtensionType):
+        return type_family(t.storage_type)
     if pa.types.is_null(t):
         return "numeric"
     return "other"

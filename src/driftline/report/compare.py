@@ -15,6 +15,7 @@ from driftline.report.document import FORMAT_VERSION, Report
 from driftline.report.performance import PerformanceOptions, Range, performance_section
 from driftline.report.segments import segments_section
 from driftline.schema import ColumnSpec, Kind, Role, Schema
+from driftline.stats.accumulators.vocabulary import unseen_share
 from driftline.stats.drift.rules import (
     ColumnDrift,
     DriftOptions,
@@ -272,10 +273,9 @@ def build_report(
     multivariate: MultivariateOptions | None = None,
 ) -> Report:
     cur = empty_as_reference(ref, cur)
-    shared = [c for c in ref.columns if c in cur.columns]
+    pairs = compared_columns(ref, cur)
     drift: dict[str, ColumnDrift] = {}
-    for name in shared:
-        r, c = ref.columns[name], cur.columns[name]
+    for name, (r, c) in pairs.items():
         if r.kind is not c.kind:
             continue
         col_opts = opts
@@ -285,10 +285,13 @@ def build_report(
     dataset_drifted, verdict = apply_verdicts(drift, opts)
     quality = dataset_checks(ref, cur, q)
     columns: dict[str, Any] = {}
-    for name in shared:
-        r, c = ref.columns[name], cur.columns[name]
+    for name, (r, c) in pairs.items():
         checks = column_checks(r, c, q) if r.kind is c.kind else []
         columns[name] = _column_entry(r, c, drift.get(name), checks, opts.max_categories)
+        if "." in name and name.split(".", 1)[0] in pairs:
+            parent = name.split(".", 1)[0]
+            columns[name]["descriptor_of"] = parent
+            columns[parent].setdefault("descriptors", []).append(name)
     failed = sum(1 for x in quality if x.status == "fail") + sum(
         1 for col in columns.values() for x in col["quality"] if x["status"] == "fail"
     )
@@ -334,6 +337,24 @@ def build_report(
         if segments is not None:
             data["segments"] = segments
     return Report(data)
+
+
+def compared_columns(
+    ref: DatasetProfile, cur: DatasetProfile
+) -> dict[str, tuple[ColumnProfile, ColumnProfile]]:
+    """The column pairs a report compares: the shared columns, each text or image column
+    followed by its descriptors (``column.descriptor``, numeric) present on both sides."""
+    out: dict[str, tuple[ColumnProfile, ColumnProfile]] = {}
+    for name, r in ref.columns.items():
+        c = cur.columns.get(name)
+        if c is None:
+            continue
+        out[name] = (r, c)
+        if r.kind is c.kind:
+            for d, child in r.descriptors.items():
+                if d in c.descriptors:
+                    out[child.name] = (child, c.descriptors[d])
+    return out
 
 
 def _add_multivariate(data: dict[str, Any], section: dict[str, Any]) -> None:
@@ -436,6 +457,8 @@ def _column_entry(
         return entry
     entry["drift"] = d.decision.to_dict()
     entry["metrics"] = {k: v.to_dict() for k, v in d.metrics.items()}
+    if r.vocabulary is not None and c.vocabulary is not None:
+        entry["unseen_vocabulary"] = unseen_share(r.vocabulary, c.vocabulary)
     if d.bins is not None and len(d.bins.labels):
         # the statistics use every bin; the report shows the most frequent categories
         shown = d.bins.for_display(max_categories)

@@ -12,7 +12,11 @@ Per field, one action:
   any :class:`PIIPattern` you add) is replaced by ``<email>``, ``<card>``, ...;
 - derived values only: ``"length"`` and ``"tokens"`` for text, ``"norm"`` and
   ``"dim"`` for embeddings; the field ``f`` becomes ``f.length``, ``f.norm``...
-  A tuple such as ``("length", "tokens")`` keeps several.
+  A tuple such as ``("length", "tokens")`` keeps several. ``"descriptors"``
+  sends a text's descriptors instead of the text (``f.chars``, ``f.words``,
+  ``f.non_letter_share``, ``f.empty``, ``f.latin_share``, ``f.pii_hits``: the
+  definitions of the profile's text descriptors), so the collector profiles
+  them like numbers and no raw text leaves the process.
 
 Rules are keyed by field name and apply to features, segment and tags; a
 scoped key (``"features.email"``, ``"tags.user"``) wins over a plain one. The
@@ -41,12 +45,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftline._utils.pii import DETECTORS
+from driftline._utils.text import describe
 from driftline.sdk.errors import SDKConfigError
 
 ACTIONS = ("keep", "drop", "hash", "mask")
 #: Nested values deeper than this are replaced by None (the collector refuses them anyway).
 MAX_DEPTH = 64
-DERIVED = ("length", "tokens", "norm", "dim")
+DERIVED = ("length", "tokens", "norm", "dim", "descriptors")
 TEXT_DEFAULTS = ("keep", "mask", "hash", "drop")
 SCOPES = ("features", "segment", "tags")
 
@@ -271,7 +276,11 @@ class PrivacyPolicy:
             out[name] = self.deep(value, "mask")
         else:
             for derived in actions:
-                out[f"{name}.{derived}"] = _derive(derived, value)
+                if derived == "descriptors":
+                    described = describe(value) if isinstance(value, str) else {}
+                    out.update({f"{name}.{k}": v for k, v in described.items()})
+                else:
+                    out[f"{name}.{derived}"] = _derive(derived, value)
 
     def apply_mapping(self, scope: str, values: Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply the rules of ``scope`` (features, segment or tags) to a mapping."""

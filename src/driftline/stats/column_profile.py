@@ -37,6 +37,7 @@ from driftline.stats.accumulators import (
 )
 from driftline.stats.accumulators._kernels import kernels
 from driftline.stats.accumulators.vectors import VectorSketch, scan
+from driftline.stats.accumulators.vocabulary import VocabularySketch
 from driftline.timestamps import numbers_as_seconds, parse_iso
 
 NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
@@ -45,6 +46,8 @@ _NULL_CODE = np.uint64(0x9E3779B97F4A7C15)
 FORMAT_VERSION = 1
 #: Vectors an embedding column's sketch keeps (the smallest-key part of its reservoir).
 VECTOR_SAMPLE = 1000
+#: A descriptor's reservoir holds this fraction of its column's (2,000 values by default).
+DESCRIPTOR_SAMPLE_DIVISOR = 5
 _VALID, _MISSING, _WRONG_DIM, _NON_FINITE = 0, 1, 2, 3
 
 
@@ -68,6 +71,22 @@ class ColumnProfile:
         self.reservoir = Reservoir(reservoir_size, numeric=self.numeric)
         self.vectors = VectorSketch(min(reservoir_size, VECTOR_SAMPLE))
         self._sample_idx = self._sample_keys = np.zeros(0, dtype=np.int64)
+        self._rng = np.random.default_rng(0)
+        #: text and image columns: one numeric profile per descriptor (``name.descriptor``)
+        self.descriptors: dict[str, ColumnProfile] = {}
+        self.vocabulary: VocabularySketch | None = None
+        family = {Kind.TEXT: "text", Kind.IMAGE: "image"}.get(spec.kind)
+        if family is not None and spec.role is not Role.ID:
+            from driftline.stats.descriptors import descriptors_for
+
+            size = max(100, reservoir_size // DESCRIPTOR_SAMPLE_DIVISOR)
+            for d in descriptors_for(family):  # type: ignore[arg-type]
+                if family == "text" and d.name == "chars":
+                    continue  # the column's own numbers are its lengths
+                child = ColumnSpec(f"{spec.name}.{d.name}", Kind.NUMERIC, spec.role)
+                self.descriptors[d.name] = ColumnProfile(child, size)
+        if spec.kind is Kind.TEXT and spec.role is not Role.ID:
+            self.vocabulary = VocabularySketch()
 
     @property
     def name(self) -> str:
@@ -100,7 +119,7 @@ class ColumnProfile:
         self.count += n
         if self.spec.kind in CATEGORY_KINDS:
             return self._update_categorical(column, sample_idx, sample_keys)
-        self._sample_idx, self._sample_keys = sample_idx, sample_keys
+        self._sample_idx, self._sample_keys, self._rng = sample_idx, sample_keys, rng
         values, codes = self._numeric_values(column)
         fused = kernels(values.size) if codes is None else None
         if fused is not None:
@@ -177,11 +196,14 @@ class ColumnProfile:
         self._type_errors_in_batch = 0
         kind, fam = self.spec.kind, type_family(column.type)
         if kind is Kind.TEXT:
-            strings = _as_strings(column)
+            strings, self._type_errors_in_batch = decode_text(column)
             lengths = pc.utf8_length(strings)
             values = _to_float(lengths)
             codes, uniques = _string_codes(strings)
             self.distinct.update_hashes(uniques)
+            self._update_descriptors(strings)
+            if self.vocabulary is not None:
+                self.vocabulary.update(strings)
             return values, codes
         if kind is Kind.EMBEDDING:
             return self._embedding_norms(column, self._sample_idx, self._sample_keys), None
@@ -198,6 +220,18 @@ class ColumnProfile:
             self._type_errors_in_batch = errors
             return values, None
         return _to_float(column), None
+
+    def _update_descriptors(self, values: pa.ChunkedArray) -> None:
+        """Each descriptor's values, folded into its numeric profile (rows line up)."""
+        if not self.descriptors:
+            return
+        from driftline.stats.descriptors import DESCRIPTORS
+
+        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        for i, (name, child) in enumerate(self.descriptors.items()):
+            numbers = np.asarray(DESCRIPTORS[name].compute(arr), dtype=np.float64)
+            rng = np.random.default_rng([int(self._rng.integers(2**31)), i])
+            child.update(pa.chunked_array([numbers]), self._sample_idx, self._sample_keys, rng)
 
     def _embedding_norms(
         self, column: pa.ChunkedArray, sample_idx: np.ndarray, sample_keys: np.ndarray
@@ -285,6 +319,16 @@ class ColumnProfile:
         self.reservoir.merge(other.reservoir)
         if self.spec.kind is Kind.EMBEDDING:
             self.vectors.merge(other.vectors)
+        for name, child in other.descriptors.items():
+            mine = self.descriptors.get(name)
+            if mine is None:
+                self.descriptors[name] = ColumnProfile.from_bytes(child.to_bytes())
+            else:
+                mine.merge(child)
+        if other.vocabulary is not None:
+            if self.vocabulary is None:
+                self.vocabulary = VocabularySketch()
+            self.vocabulary.merge(other.vocabulary)
         return self
 
     def to_bytes(self) -> bytes:
@@ -299,6 +343,10 @@ class ColumnProfile:
         arrays = {k: np.frombuffer(v, dtype=np.uint8) for k, v in parts.items()}
         if self.spec.kind is Kind.EMBEDDING:
             arrays["vectors"] = np.frombuffer(self.vectors.to_bytes(), dtype=np.uint8)
+        for name, child in self.descriptors.items():
+            arrays[f"descriptor:{name}"] = np.frombuffer(child.to_bytes(), dtype=np.uint8)
+        if self.vocabulary is not None:
+            arrays["vocabulary"] = np.frombuffer(self.vocabulary.to_bytes(), dtype=np.uint8)
         scalars = {
             "name": self.spec.name,
             "kind": self.spec.kind.value,
@@ -324,6 +372,14 @@ class ColumnProfile:
         c.categories = CategoryCounts.from_bytes(a["categories"].tobytes())
         c.distinct = DistinctCount.from_bytes(a["distinct"].tobytes())
         c.reservoir = Reservoir.from_bytes(a["reservoir"].tobytes())
+        c.descriptors = {
+            k.split(":", 1)[1]: ColumnProfile.from_bytes(v.tobytes())
+            for k, v in a.items()
+            if k.startswith("descriptor:")
+        }
+        c.vocabulary = (
+            VocabularySketch.from_bytes(a["vocabulary"].tobytes()) if "vocabulary" in a else None
+        )
         if "vectors" in a:
             c.vectors = VectorSketch.from_bytes(a["vectors"].tobytes())
         elif "embedding_sum" in a:  # written before the vector sketch: the sum only
@@ -468,3 +524,33 @@ def _float_values(values: pa.Array) -> np.ndarray:
     if pa.types.is_float16(t) or pa.types.is_float32(t):
         return np.asarray(values.cast(pa.float32()).to_numpy(zero_copy_only=False), np.float32)
     return _to_float(values)
+
+
+def decode_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
+    """A column as Arrow strings, and how many values were not valid UTF-8 (now null).
+
+    Binary columns are decoded; a value whose bytes are not UTF-8 is a type error
+    (counted, never guessed at with a replacement character).
+    """
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column = column.cast(t.value_type)
+        t = column.type
+    if not (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)):
+        return _as_strings(column), 0
+    try:
+        return column.cast(pa.large_string()), 0
+    except pa.ArrowInvalid:  # some values are not UTF-8: decode one by one
+        pass
+    out: list[str | None] = []
+    bad = 0
+    for v in column.to_pylist():
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            out.append(bytes(v).decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(None)
+            bad += 1
+    return pa.chunked_array([pa.array(out, type=pa.large_string())]), bad

@@ -29,7 +29,7 @@ import orjson
 import pyarrow as pa
 
 from driftline.errors import InputError
-from driftline.schema import ColumnSpec, Kind, Role, Schema
+from driftline.schema import ColumnSpec, Kind, Role, Schema, infer_kind
 from driftline.windows.abuse import fingerprints
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
@@ -66,6 +66,8 @@ def infer_schema(events: Sequence[Mapping[str, Any]], max_columns: int | None = 
             kind = Kind.NUMERIC
         elif present and all(isinstance(v, list) for v in present):
             kind = Kind.EMBEDDING
+        elif present and all(isinstance(v, str) for v in present):
+            kind = infer_kind(pa.string(), pa.array(present, type=pa.string()))  # free text?
         else:
             kind = Kind.CATEGORICAL
         specs.append(ColumnSpec(name, kind, Role.FEATURE))

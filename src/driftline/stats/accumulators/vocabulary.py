@@ -1,13 +1,13 @@
 """Word counts in hashed buckets: the vocabulary of a text column at fixed memory.
 
-:class:`VocabularySketch` lower-cases each text, splits it into words (runs of
-letters and digits) and counts each word in one of ``2**bits`` buckets by its
-64-bit hash. Counts add on merge. :func:`unseen_share` compares a current
-sketch with a reference one: the share of current words whose bucket the
-reference never filled. A new word that lands in a filled bucket (a hash
-collision) goes unseen, with probability the reference's bucket occupancy
-``f``, so the estimate divides by ``1 - f``; both the raw and the corrected
-share are reported.
+:class:`VocabularySketch` lower-cases each text, splits it into words (at
+whitespace, punctuation trimmed from both ends) and counts each word in one
+of ``2**bits`` buckets by its 64-bit hash. Counts add on merge.
+:func:`unseen_share` compares a current sketch with a reference one: the
+share of current words whose bucket the reference never filled. A new word
+that lands in a filled bucket (a hash collision) goes unseen, with
+probability the reference's bucket occupancy ``f``, so the estimate divides
+by ``1 - f``; both the raw and the corrected share are reported.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from driftline.stats._codec import pack, unpack
 from driftline.stats.accumulators.hashing import hash_strings
 
 BITS = 16
-_WORD_SPLIT = r"[^\p{L}\p{N}]+"
+#: Trimmed from both ends of each whitespace-separated word.
+_PUNCTUATION = ".,;:!?\"'()[]{}<>«»“”‘’-…*_/"
 
 
 class VocabularySketch:
@@ -46,7 +47,8 @@ class VocabularySketch:
 
     def update(self, texts: pa.Array | pa.ChunkedArray) -> Self:
         """Fold in a batch of strings (nulls skipped)."""
-        words = pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(texts), _WORD_SPLIT))
+        words = pc.list_flatten(pc.utf8_split_whitespace(pc.utf8_lower(texts)))
+        words = pc.utf8_trim(words, characters=_PUNCTUATION)
         if isinstance(words, pa.ChunkedArray):
             words = words.combine_chunks()
         words = words.filter(pc.not_equal(words, ""))

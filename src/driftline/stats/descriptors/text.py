@@ -1,8 +1,9 @@
 """Built-in text descriptors: length, words, character classes, scripts, PII hits.
 
-Each is computed per value on Arrow strings (vectorised with Arrow's RE2
-regular expressions, apart from ``pii_hits``, which runs the privacy policy's
-detectors once per distinct value). Missing values give NaN; a share whose
+Each is computed per value on Arrow strings: the character classes in one
+vectorised pass per batch (:mod:`._chars`); ``pii_hits`` runs the privacy
+policy's detectors once per distinct value that holds a character one of them
+needs. Missing values give NaN; a share whose
 denominator is zero (no letters, nothing but spaces) is NaN too, so it is
 counted as missing rather than as 0.
 """
@@ -13,63 +14,64 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline.stats.descriptors import _chars
 from driftline.stats.descriptors.registry import Descriptor
 
 
-def _f(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    out = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _count(values: pa.Array, pattern: str) -> np.ndarray:
-    return _f(pc.count_substring_regex(values, pattern))
-
-
-def _share(values: pa.Array, part: str, whole: str) -> np.ndarray:
-    num, den = _count(values, part), _count(values, whole)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
 def chars(values: pa.Array) -> np.ndarray:
-    return _f(pc.utf8_length(values))
+    return _chars.counts(values)["chars"]
 
 
 def words(values: pa.Array) -> np.ndarray:
-    return _count(values, r"\S+")
+    """Runs of non-space characters."""
+    return _chars.counts(values)["words"]
 
 
 def non_letter_share(values: pa.Array) -> np.ndarray:
-    return _share(values, r"[^\p{L}\s]", r"\S")
+    c = _chars.counts(values)
+    return _chars.share(c["chars"] - c["spaces"] - c["letters"], c["chars"] - c["spaces"])
 
 
 def empty(values: pa.Array) -> np.ndarray:
     """1 for an empty or whitespace-only text, 0 otherwise."""
-    return _f(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0))
+    c = _chars.counts(values)
+    out: np.ndarray = (c["chars"] == c["spaces"]).astype(np.float64)
+    out[np.isnan(c["chars"])] = np.nan
+    return out
 
 
 def latin_share(values: pa.Array) -> np.ndarray:
-    return _share(values, r"\p{Latin}", r"\p{L}")
+    c = _chars.counts(values)
+    return _chars.share(c["latin"], c["letters"])
 
 
 def cyrillic_share(values: pa.Array) -> np.ndarray:
-    return _share(values, r"\p{Cyrillic}", r"\p{L}")
+    c = _chars.counts(values)
+    return _chars.share(c["cyrillic"], c["letters"])
 
 
 def cjk_share(values: pa.Array) -> np.ndarray:
-    return _share(values, r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]", r"\p{L}")
+    c = _chars.counts(values)
+    return _chars.share(c["cjk"], c["letters"])
 
 
 def pii_hits(values: pa.Array) -> np.ndarray:
     """Matches of the privacy policy's PII detectors (emails, cards, phones, ...)."""
     from driftline._utils.pii import count_pii
 
-    encoded = pc.dictionary_encode(values)
+    out = np.zeros(len(values), dtype=np.float64)
+    out[np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+    # only texts with a character some detector needs (@, a digit, a colon) can match
+    maybe = pc.fill_null(pc.match_substring_regex(values, r"[@:0-9]"), False)
+    rows = np.flatnonzero(np.asarray(maybe.to_numpy(zero_copy_only=False), dtype=bool))
+    if rows.size == 0:
+        return out
+    encoded = pc.dictionary_encode(values.take(pa.array(rows)))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     hits = np.array([count_pii(s) for s in encoded.dictionary.to_pylist()], dtype=np.float64)
     idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    out: np.ndarray = np.append(hits, np.nan)[idx]
+    out[rows] = np.append(hits, np.nan)[idx]
     return out
 
 
