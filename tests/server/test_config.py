@@ -241,3 +241,27 @@ def test_every_collector_key_is_documented() -> None:
     missing = [k for k in CollectorSection.model_fields if f"`{k}`" not in text]
     missing += [k for k in WindowsSection.model_fields if f"`windows.{k}`" not in text]
     assert missing == []
+
+
+def test_the_windows_section_is_window_config() -> None:
+    """One source of truth: every WindowConfig setting, with its default, and its rules."""
+    import dataclasses
+
+    from driftline.server.config import WindowsSection
+    from driftline.windows import WindowConfig
+
+    settable = [f.name for f in dataclasses.fields(WindowConfig) if f.name not in
+                WindowConfig.INTERNAL]  # fmt: skip
+    assert list(WindowsSection.model_fields) == settable
+    assert WindowsSection().to_config() == WindowConfig()  # type: ignore[attr-defined]
+    for key, value, message in [
+        ("max_segments", 0, "window max_segments=0; allowed: a whole number >= 1"),
+        ("grace_seconds", -1, "window grace_seconds=-1; allowed: a whole number >= 0"),
+        ("seasonal_history", 0, "window seasonal_history=0; allowed: 1 or more"),
+        ("shift_windows", 0, "window shift_windows=0; allowed: 1 or more"),
+    ]:
+        with pytest.raises(ConfigError) as exc:
+            parse_serve_config({"collector": {"windows": {key: value}}})
+        assert str(exc.value) == f"key 'collector.windows': {message}"
+        with pytest.raises(ConfigError, match=message):  # the same rule from Python
+            WindowConfig(**{key: value})

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from driftline._models import Strict, describe
 from driftline._utils.durations import parse_duration
@@ -29,14 +37,9 @@ from driftline._yaml import read_yaml
 from driftline.alerts import AlertsConfig
 from driftline.config import DriftSettings
 from driftline.errors import ConfigError
-from driftline.server.settings import Settings
+from driftline.server.settings import POSITIVE, Settings
 
 TOP_LEVEL = ("collector", "alerts", "check", "prices")
-#: Settings that must be > 0 (as Settings.__post_init__ checks).
-_POSITIVE = {
-    "max_body_bytes", "max_decoded_bytes", "max_batch_events", "max_inflight", "tick_seconds",
-    "retention_days",
-}  # fmt: skip
 #: Settings fields the ``collector:`` section does not take under their own name.
 _NOT_IN_FILE = {"windows", "evaluator"}
 
@@ -63,19 +66,55 @@ class _Strict(Strict):
     model_config = ConfigDict(**Strict.model_config, strict=True)
 
 
-class WindowsSection(_Strict):
-    """``collector.windows``: how events are windowed (docs/collector.md)."""
+#: How ``collector.windows`` spells a WindowConfig field where the file's form differs.
+_WINDOW_FILE_TYPES: dict[str, Any] = {
+    "sizes": Annotated[list[Seconds], Field(min_length=1)],  # seconds or durations (5m)
+    "seasonal_period": Seconds | None,
+    "outliers": Literal["mahalanobis", "isolation_forest", "none"] | None,
+}
 
-    sizes: list[Seconds] = Field(default_factory=lambda: [300, 3600, 86400], min_length=1)
-    grace_seconds: Annotated[int, Field(ge=0)] = 60
-    checkpoint_seconds: Annotated[int, Field(gt=0)] = 60
-    segment_keys: list[str] = Field(default_factory=list)
-    max_segments: Annotated[int, Field(ge=1)] = 20
-    auto_segment_keys: Annotated[int, Field(ge=0)] = 3
-    outliers: Literal["mahalanobis", "isolation_forest", "none"] = "mahalanobis"
-    shift_windows: Annotated[int, Field(ge=1)] = 3
-    seasonal_period: Seconds | None = None
-    seasonal_history: Annotated[int, Field(ge=1)] = 4
+
+class _WindowsBase(_Strict):
+    @model_validator(mode="after")
+    def _valid(self) -> _WindowsBase:
+        try:
+            self.to_config()  # type: ignore[attr-defined]
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+def _windows_model() -> type[BaseModel]:
+    """``collector.windows``: every :class:`WindowConfig` setting under its own name, with its
+    default; WindowConfig validates (one source of truth for names, defaults and rules)."""
+    from driftline.windows import WindowConfig
+
+    hints = typing.get_type_hints(WindowConfig)
+    default = WindowConfig()
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(WindowConfig):
+        if f.name in WindowConfig.INTERNAL:
+            continue
+        tp = _WINDOW_FILE_TYPES.get(f.name, hints[f.name])
+        if typing.get_origin(tp) is tuple:  # a list in the file
+            tp = list[typing.get_args(tp)[0]]  # type: ignore[misc]
+        value = getattr(default, f.name)
+        fields[f.name] = (tp, list(value) if isinstance(value, tuple) else value)
+
+    def to_config(self: BaseModel) -> WindowConfig:
+        values = {k: getattr(self, k) for k in type(self).model_fields}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if values.get("outliers") == "none":
+            values["outliers"] = None
+        return WindowConfig(**values)
+
+    model: type[BaseModel] = create_model("WindowsSection", __base__=_WindowsBase, **fields)
+    model.to_config = to_config  # type: ignore[attr-defined]
+    model.__doc__ = "``collector.windows``: how events are windowed (docs/collector.md)."
+    return model
+
+
+WindowsSection = _windows_model()
 
 
 class LLMSection(_Strict):
@@ -98,7 +137,7 @@ def _collector_model() -> type[BaseModel]:
             continue
         default = getattr(Settings(), f.name)
         tp = hints[f.name]
-        if f.name in _POSITIVE:
+        if f.name in POSITIVE:
             tp = Annotated[tp, Field(gt=0)]
         elif f.name == "port":
             tp = Annotated[int, Field(ge=0, le=65535)]
@@ -138,26 +177,12 @@ class ServeConfig:
 
     def settings(self, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         """Settings from the file, then ``DRIFTLINE_*`` variables, then non-None ``flags``."""
-        from driftline.windows import WindowConfig
-
         env = os.environ if env is None else env
         c = self.collector
         values = {k: getattr(c, k) for k in type(c).model_fields if k not in _EXTRA_KEYS}
         if c.store_url_env is not None:
             values["store_url"] = _env_url(env, c.store_url_env)
-        w = c.windows
-        where = self._where("collector.windows")
-        try:
-            values["windows"] = WindowConfig(
-                sizes=tuple(w.sizes), grace_seconds=w.grace_seconds,
-                checkpoint_seconds=w.checkpoint_seconds, segment_keys=tuple(w.segment_keys),
-                max_segments=w.max_segments, auto_segment_keys=w.auto_segment_keys,
-                outliers=None if w.outliers == "none" else w.outliers,
-                shift_windows=w.shift_windows, seasonal_period=w.seasonal_period,
-                seasonal_history=w.seasonal_history,
-            )  # fmt: skip
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        values["windows"] = c.windows.to_config()  # validated when the file was read
         values["evaluator"] = self._evaluator()
         from_env = Settings.from_env(env)
         for f in dataclasses.fields(Settings):

@@ -15,6 +15,21 @@ from typing import Any
 from driftline.errors import ConfigError
 from driftline.windows import EvaluatorOptions, WindowConfig
 
+#: Settings that must be > 0 (checked here, and by the ``collector:`` section of the file).
+POSITIVE = (
+    "max_body_bytes",
+    "max_decoded_bytes",
+    "max_batch_events",
+    "max_inflight",
+    "max_inflight_per_key",
+    "max_version_columns",
+    "max_depth",
+    "body_timeout_seconds",
+    "login_attempts_per_minute",
+    "tick_seconds",
+    "retention_days",
+)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -61,20 +76,7 @@ class Settings:
     replica: str | None = None
 
     def __post_init__(self) -> None:
-        positive = (
-            "max_body_bytes",
-            "max_decoded_bytes",
-            "max_batch_events",
-            "max_inflight",
-            "max_inflight_per_key",
-            "max_version_columns",
-            "max_depth",
-            "body_timeout_seconds",
-            "login_attempts_per_minute",
-            "tick_seconds",
-            "retention_days",
-        )
-        for name in positive:
+        for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r}; allowed: > 0")
 

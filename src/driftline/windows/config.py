@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from driftline.errors import ConfigError
 from driftline.store.base import WindowKey
@@ -21,7 +21,18 @@ def window_start(ts: float, size: int) -> int:
 
 @dataclass(frozen=True)
 class WindowConfig:
-    """How events are windowed; docs/collector.md explains each field."""
+    """How events are windowed; docs/collector.md explains each field.
+
+    The one source of the window settings: ``collector.windows`` in
+    driftline.yaml is built from these fields and defaults (server/config.py)
+    and validated here, so a bad value is the same error from the file, the
+    environment or Python.
+    """
+
+    #: fields tuned in code, not settings of ``collector.windows`` (sketch and buffer sizes)
+    INTERNAL: ClassVar[frozenset[str]] = frozenset(
+        {"reservoir_size", "fold_rows", "max_unknown_features"}
+    )
 
     sizes: tuple[int, ...] = (300, 3600, 86400)
     grace_seconds: int = 60
@@ -59,22 +70,25 @@ class WindowConfig:
                 f"window sizes={list(self.sizes)}: {bad} is not a multiple of the smallest "
                 f"size {base}; allowed: multiples of the base window"
             )
-        if self.grace_seconds < 0 or self.reservoir_size < 1 or self.fold_rows < 1:
-            raise ConfigError(
-                "window grace_seconds must be >= 0, reservoir_size and fold_rows >= 1"
-            )
+        for name, least in (
+            ("grace_seconds", 0), ("checkpoint_seconds", 1), ("reservoir_size", 1),
+            ("fold_rows", 1), ("max_segments", 1), ("auto_segment_keys", 0),
+            ("max_unknown_features", 0),
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"window {name}={value!r}; allowed: a whole number >= {least}")
         if self.shift_windows < 1:
             raise ConfigError(f"window shift_windows={self.shift_windows}; allowed: 1 or more")
-        if self.seasonal_period is not None:
-            if self.seasonal_period % min(self.sizes):
-                raise ConfigError(
-                    f"window seasonal_period={self.seasonal_period}: not a multiple of the "
-                    f"base window {min(self.sizes)}; allowed: a multiple, e.g. 1d or 7d"
-                )
-            if self.seasonal_history < 1:
-                raise ConfigError(
-                    f"window seasonal_history={self.seasonal_history}; allowed: 1 or more"
-                )
+        if self.seasonal_history < 1:
+            raise ConfigError(
+                f"window seasonal_history={self.seasonal_history}; allowed: 1 or more"
+            )
+        if self.seasonal_period is not None and self.seasonal_period % min(self.sizes):
+            raise ConfigError(
+                f"window seasonal_period={self.seasonal_period}: not a multiple of the "
+                f"base window {min(self.sizes)}; allowed: a multiple, e.g. 1d or 7d"
+            )
 
     @property
     def base(self) -> int:
