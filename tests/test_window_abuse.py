@@ -11,7 +11,7 @@ import pyarrow as pa
 
 import driftline
 from driftline.alerts import AlertEngine, AlertsConfig
-from driftline.alerts.model import AlertState
+from driftline.alerts.records import AlertState
 from driftline.sdk.clock import ManualClock
 from driftline.server.alerting import alert_points
 from driftline.server.ingest import Limits, validate

@@ -22,7 +22,7 @@ import pytest
 
 import driftline
 from driftline.alerts import AlertEngine, AlertsConfig
-from driftline.alerts.model import AlertState
+from driftline.alerts.records import AlertState
 from driftline.errors import ConfigError
 from driftline.sdk.clock import ManualClock
 from driftline.server.alerting import alert_points

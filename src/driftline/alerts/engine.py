@@ -33,7 +33,9 @@ from driftline.alerts.config import AlertsConfig
 from driftline.alerts.context import build_context, render_annotations
 from driftline.alerts.grouping import Group, Groups
 from driftline.alerts.matchers import match_all, parse_matchers
-from driftline.alerts.model import (
+from driftline.alerts.people import HumanInput
+from driftline.alerts.points import MetricPoint
+from driftline.alerts.records import (
     Alert,
     AlertState,
     AuditEvent,
@@ -43,8 +45,6 @@ from driftline.alerts.model import (
     Sink,
     fingerprint,
 )
-from driftline.alerts.people import HumanInput
-from driftline.alerts.points import MetricPoint
 from driftline.alerts.routing import Route
 from driftline.alerts.rules import Rule
 from driftline.alerts.store import AlertStore, MemoryAlertStore

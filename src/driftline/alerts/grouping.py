@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftline.alerts.model import Alert, AlertState, Notification, NotifiedAlert
+from driftline.alerts.records import Alert, AlertState, Notification, NotifiedAlert
 from driftline.alerts.routing import Route
 from driftline.alerts.store import AlertStore
 

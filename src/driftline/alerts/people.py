@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from driftline._utils.durations import parse_duration
 from driftline.alerts.matchers import Matcher, parse_matchers
-from driftline.alerts.model import (
+from driftline.alerts.precision import RulePrecision, rule_precision
+from driftline.alerts.records import (
     Alert,
     AlertState,
     AuditEvent,
@@ -25,14 +26,13 @@ from driftline.alerts.model import (
     Outcome,
     Silence,
 )
-from driftline.alerts.precision import RulePrecision, rule_precision
 from driftline.errors import InputError
 
 if TYPE_CHECKING:
     from driftline._utils.clock import Clock
     from driftline.alerts.config import AlertsConfig
     from driftline.alerts.grouping import Groups
-    from driftline.alerts.model import Sink
+    from driftline.alerts.records import Sink
     from driftline.alerts.rules import Rule
     from driftline.alerts.store import AlertStore
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from driftline.alerts.model import AuditEvent, Outcome
+from driftline.alerts.records import AuditEvent, Outcome
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import numpy as np
 from driftline._utils.clock import ManualClock
 from driftline.alerts.config import AlertsConfig
 from driftline.alerts.engine import AlertEngine, Transition
-from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.points import ALL_SEGMENTS, MetricPoint
+from driftline.alerts.records import Notification, NotifiedAlert
 from driftline.alerts.store import AlertStore, MemoryAlertStore
 from driftline.errors import ConfigError
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from driftline.alerts.model import Alert, AuditEvent, Delivery, Silence
+from driftline.alerts.records import Alert, AuditEvent, Delivery, Silence
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

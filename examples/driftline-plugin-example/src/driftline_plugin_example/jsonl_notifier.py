@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import Field
 
+from driftline.alerts import Notification
 from driftline.alerts._fields import Secretless
-from driftline.alerts.model import Notification
 from driftline.alerts.notifiers.base import NotificationError
 from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from driftline.alerts.matchers import match_all, parse_matchers
-from driftline.alerts.model import NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.notifiers.webhook import alertmanager_alert
 from driftline.alerts.receivers import ActionConfig
+from driftline.alerts.records import NotifiedAlert
 from driftline.alerts.templates import render_template
 
 

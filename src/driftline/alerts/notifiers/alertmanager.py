@@ -17,9 +17,9 @@ from pydantic import model_validator
 
 from driftline._utils.durations import parse_duration, rfc3339
 from driftline.alerts._fields import Duration, Secretless
-from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+from driftline.alerts.records import Notification, NotifiedAlert
 
 
 class AlertmanagerConfig(Secretless):

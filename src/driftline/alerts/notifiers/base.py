@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from driftline.alerts.model import Notification
+from driftline.alerts.records import Notification
 from driftline.errors import ConfigError, DriftlineError
 
 

@@ -24,7 +24,6 @@ import httpx
 from driftline._utils.clock import Clock, SystemClock
 from driftline._utils.durations import parse_duration
 from driftline.alerts.config import AlertsConfig
-from driftline.alerts.model import AuditEvent, Delivery, Notification, NotifiedAlert
 from driftline.alerts.notifiers.action import ActionCaller, action_body
 from driftline.alerts.notifiers.base import (
     NotificationError,
@@ -34,6 +33,7 @@ from driftline.alerts.notifiers.base import (
 )
 from driftline.alerts.notifiers.registry import NOTIFIERS, NotifierContext
 from driftline.alerts.receivers import RetryConfig
+from driftline.alerts.records import AuditEvent, Delivery, Notification, NotifiedAlert
 from driftline.alerts.store import AlertStore
 
 logger = logging.getLogger("driftline.alerts")

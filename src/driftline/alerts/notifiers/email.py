@@ -17,10 +17,10 @@ from pydantic import BeforeValidator, Field
 
 from driftline._utils.durations import rfc3339
 from driftline.alerts._fields import Secretless, _listify
-from driftline.alerts.model import Notification
 from driftline.alerts.notifiers.base import NotificationError, secret
 from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
 from driftline.alerts.notifiers.slack import title
+from driftline.alerts.records import Notification
 
 
 class EmailConfig(Secretless):

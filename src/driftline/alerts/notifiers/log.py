@@ -7,8 +7,8 @@ import logging
 from typing import Literal
 
 from driftline.alerts._fields import _Strict
-from driftline.alerts.model import Notification
 from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+from driftline.alerts.records import Notification
 
 
 class LogConfig(_Strict):

@@ -14,9 +14,9 @@ import httpx
 
 from driftline._utils.durations import rfc3339
 from driftline.alerts._fields import Secretless
-from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+from driftline.alerts.records import Notification, NotifiedAlert
 
 
 class SlackConfig(Secretless):

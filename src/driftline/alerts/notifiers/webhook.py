@@ -11,9 +11,9 @@ from pydantic import Field, model_validator
 
 from driftline._utils.durations import ZERO_TIME, rfc3339
 from driftline.alerts._fields import Secretless
-from driftline.alerts.model import Notification, NotifiedAlert
 from driftline.alerts.notifiers.base import HTTPNotifier, secret
 from driftline.alerts.notifiers.registry import NotifierContext, NotifierType
+from driftline.alerts.records import Notification, NotifiedAlert
 
 
 class WebhookConfig(Secretless):

@@ -14,8 +14,8 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from driftline.alerts.model import Delivery
 from driftline.alerts.notifiers.dispatch import Dispatcher
+from driftline.alerts.records import Delivery
 
 logger = logging.getLogger("driftline.alerts")
 
