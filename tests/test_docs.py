@@ -15,6 +15,7 @@ DOCS = [
     "docs/profiles.md",
     "docs/quality.md",
     "docs/versions.md",
+    "docs/service.md",
 ]
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 

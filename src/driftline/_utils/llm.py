@@ -12,7 +12,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from driftline.errors import ConfigError
@@ -119,53 +119,97 @@ class Price:
 
 
 @dataclass(frozen=True)
-class PriceTable:
-    """Prices per LLM model name (``llm_model`` of a request, ``model`` of a judge).
+class ServicePrice:
+    """What one driftline model (a service) pays for compute, and its daily budget."""
 
-    One table serves token cost in the collector and judge budgets in the SDK;
-    docs/llm.md, "Prices", shows the ``prices:`` section of driftline.yaml.
+    cpu_hour: float | None = None
+    gpu_hour: float | None = None
+    daily_budget: float | None = None
+
+
+#: The keys of the ``prices:`` section (docs/llm.md "Prices", docs/service.md "Cost").
+PRICE_KEYS = ("currency", "models", "cpu_hour", "gpu_hour", "daily_budget", "services")
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Prices per LLM model name (``llm_model`` of a request, ``model`` of a judge), and of
+    compute: per CPU hour and GPU hour, for all models or per driftline model
+    (``services``), with daily budgets.
+
+    One table serves token cost in the collector, judge budgets in the SDK and the
+    compute cost of each model version; docs/llm.md, "Prices", and docs/service.md,
+    "Cost", show the ``prices:`` section of driftline.yaml.
     """
 
     prices: Mapping[str, Price]
     currency: str = "USD"
+    cpu_hour: float | None = None
+    gpu_hour: float | None = None
+    daily_budget: float | None = None
+    services: Mapping[str, ServicePrice] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "prices") -> PriceTable:
-        """Read ``{currency: USD, models: {name: {prompt_per_million, completion_per_million}}}``
-        (or just the ``models`` mapping); every error names the key and what is allowed."""
+        """Read ``{currency: USD, models: {name: {prompt_per_million, completion_per_million}},
+        cpu_hour, gpu_hour, daily_budget, services: {model: {cpu_hour, gpu_hour,
+        daily_budget}}}`` (or just the ``models`` mapping); every error names the key and
+        what is allowed."""
         if data is None:
             return cls({})
         if not isinstance(data, Mapping):
             raise ConfigError(f"{where}: must be a mapping of model name to prices")
+        structured = any(k in data for k in PRICE_KEYS)
+        if structured:
+            unknown = sorted(str(k) for k in data if k not in PRICE_KEYS)
+            if unknown:
+                raise ConfigError(
+                    f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(PRICE_KEYS)}"
+                )
         currency = data.get("currency", "USD")
-        models = data.get("models", data if "currency" not in data else {})
+        models = data.get("models", {}) if structured else data
         if not isinstance(currency, str) or not currency:
             raise ConfigError(f"{where}.currency: must be a currency code such as USD")
         if not isinstance(models, Mapping):
             raise ConfigError(f"{where}.models: must be a mapping of model name to prices")
         out: dict[str, Price] = {}
         for name, spec in models.items():
-            key = f"{where}.models.{name}" if "models" in data else f"{where}.{name}"
+            key = f"{where}.models.{name}" if structured else f"{where}.{name}"
             if not isinstance(spec, Mapping):
                 raise ConfigError(
                     f"{key}: must be a mapping with prompt_per_million and completion_per_million"
                 )
-            unknown = set(spec) - {"prompt_per_million", "completion_per_million"}
-            if unknown:
+            extra = set(spec) - {"prompt_per_million", "completion_per_million"}
+            if extra:
                 raise ConfigError(
-                    f"{key}: unknown key(s) {sorted(unknown)}; allowed: prompt_per_million, "
+                    f"{key}: unknown key(s) {sorted(extra)}; allowed: prompt_per_million, "
                     "completion_per_million"
                 )
-            values = []
-            for field in ("prompt_per_million", "completion_per_million"):
-                v = spec.get(field)
-                if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
-                    raise ConfigError(f"{key}.{field}: must be a number >= 0, got {v!r}")
-                if not math.isfinite(v):
-                    raise ConfigError(f"{key}.{field}: must be finite, got {v!r}")
-                values.append(float(v))
-            out[str(name)] = Price(*values)
-        return cls(out, currency)
+            values = [
+                _price(f"{key}.{f}", spec.get(f), required=True)
+                for f in ("prompt_per_million", "completion_per_million")
+            ]
+            out[str(name)] = Price(*values)  # type: ignore[arg-type]
+        services: dict[str, ServicePrice] = {}
+        raw = data.get("services") or {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}.services: must be a mapping of model name to prices")
+        for name, spec in raw.items():
+            key = f"{where}.services.{name}"
+            allowed = ("cpu_hour", "gpu_hour", "daily_budget")
+            if not isinstance(spec, Mapping) or set(spec) - set(allowed):
+                raise ConfigError(f"{key}: must be a mapping with keys {', '.join(allowed)}")
+            services[str(name)] = ServicePrice(
+                *(_price(f"{key}.{f}", spec.get(f)) for f in allowed)
+            )
+        return cls(
+            out,
+            currency,
+            _price(f"{where}.cpu_hour", data.get("cpu_hour")) if structured else None,
+            _price(f"{where}.gpu_hour", data.get("gpu_hour")) if structured else None,
+            _price(f"{where}.daily_budget", data.get("daily_budget")) if structured else None,
+            services,
+        )
 
     def cost(
         self, model: str | None, prompt_tokens: float, completion_tokens: float
@@ -173,3 +217,38 @@ class PriceTable:
         """Cost of the tokens on ``model``; None when the table has no price for it."""
         price = self.prices.get(model) if model else None
         return None if price is None else price.cost(prompt_tokens, completion_tokens)
+
+    @property
+    def configured(self) -> bool:
+        """True when the table prices anything (an empty ``prices:`` section gives no cost)."""
+        return bool(
+            self.prices
+            or self.services
+            or self.cpu_hour is not None
+            or self.gpu_hour is not None
+            or self.daily_budget is not None
+        )
+
+    def compute_prices(self, model: str) -> tuple[float | None, float | None]:
+        """(price per CPU hour, per GPU hour) of driftline model ``model``; None: not priced."""
+        own = self.services.get(model)
+        cpu = own.cpu_hour if own is not None and own.cpu_hour is not None else self.cpu_hour
+        gpu = own.gpu_hour if own is not None and own.gpu_hour is not None else self.gpu_hour
+        return cpu, gpu
+
+    def budget(self, model: str) -> float | None:
+        """The daily budget of driftline model ``model`` (its own, else the table's)."""
+        own = self.services.get(model)
+        if own is not None and own.daily_budget is not None:
+            return own.daily_budget
+        return self.daily_budget
+
+
+def _price(key: str, v: Any, required: bool = False) -> float | None:
+    if v is None and not required:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+        raise ConfigError(f"{key}: must be a number >= 0, got {v!r}")
+    if not math.isfinite(v):
+        raise ConfigError(f"{key}: must be finite, got {v!r}")
+    return float(v)

@@ -54,6 +54,10 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "judge.score": "mean score of an LLM judge (column judge:criterion)",
         "judge.failures": "judge calls that failed, timed out or answered garbage (column judge)",
         "judge.skipped": "sampled requests a judge skipped: budget, full queue (column judge)",
+        "stage_latency_p99_seconds": "99th percentile latency of one stage (column = stage)",
+        "resource_rss_growth_bytes_per_hour": "growth of the model processes' resident memory",
+        "input_violation_ratio": "share of Monitor.check() calls that found a violation",
+        "cost_burn_rate": "the window's cost per day over the model's daily budget",
         "environment.major_differences": "packages (and Python) of the serving environment a "
         "major version away from the training one (docs/versions.md)",
         "versus.verdict": "a challenger against its champion (column): -1 worse, 0 equivalent "

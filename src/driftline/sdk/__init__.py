@@ -8,6 +8,7 @@ imports a web framework (the FastAPI integration lives in
 from __future__ import annotations
 
 from driftline.sdk.clock import Clock, ManualClock, SystemClock
+from driftline.sdk.contract import Contract, Violation
 from driftline.sdk.errors import JudgeError, SDKConfigError, SinkError
 from driftline.sdk.events import Prediction
 from driftline.sdk.http_sink import HTTPSink
@@ -20,10 +21,12 @@ from driftline.sdk.privacy import DEFAULT_PATTERNS, PIIPattern, PrivacyPolicy
 from driftline.sdk.router import Routed, Router
 from driftline.sdk.sinks import JSONLinesSink, MemorySink, Sink
 from driftline.sdk.spool import DiskSpool, MemorySpool
+from driftline.sdk.stages import Stage
 
 __all__ = [
     "DEFAULT_PATTERNS",
     "Clock",
+    "Contract",
     "DiskSpool",
     "HTTPJudge",
     "HTTPSink",
@@ -46,5 +49,7 @@ __all__ = [
     "SDKConfigError",
     "Sink",
     "SinkError",
+    "Stage",
     "SystemClock",
+    "Violation",
 ]

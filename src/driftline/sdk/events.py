@@ -98,6 +98,13 @@ class EventEncoder:
         #: Called with each encoded observation that recorded an LLM request and its
         #: ``llm`` object (the judges, :mod:`driftline.sdk.judges`); on this thread.
         self.on_llm: Callable[[Observation, dict[str, Any]], None] | None = None
+        #: per version, what rides on its next prediction event: ``resources`` (the
+        #: shipper's samples) and ``checks`` (Monitor.check() counts); see :meth:`ride`
+        self.riders: dict[str, dict[str, Any]] = {}
+        #: counts a stage problem (``renamed``); set by the Monitor
+        self.on_stage_problem: Callable[[str], None] = lambda problem: None
+        #: the ``otel`` extra's exporter (spans per prediction and stage), else None
+        self.otel: Any = None
 
     def new_id(self) -> str:
         """A time-ordered (version-7 UUID) hex id."""
@@ -138,6 +145,7 @@ class EventEncoder:
         top_scores: Any = None
         out: list[Any] = []
         append = out.append
+        riders = self.riders
         for i, obs in enumerate(batch):
             if pause is not None and not i & 31:
                 pause()
@@ -150,6 +158,7 @@ class EventEncoder:
                 status = obs.status
                 latency = obs.latency
                 latencies(latency)
+                bound.busy += latency
                 features = obs.features
                 if features is None:
                     features = {}
@@ -243,12 +252,43 @@ class EventEncoder:
                         except Exception:  # the judges never cost an event
                             if on_error is not None:
                                 on_error()
+                if obs.stages is not None or obs.error is not None or obs.trace is not None:
+                    self._extras(obs, record, bound)
+                if riders and bound.version in riders:
+                    record.update(riders.pop(bound.version))
                 append(record)
             except Exception:
                 if on_error is None:
                     raise
                 on_error()
         return out
+
+    def _extras(self, obs: Observation, record: dict[str, Any], bound: BoundMetrics) -> None:
+        """Stages, error group and trace ids of one event (only events that have any)."""
+        if obs.stages is not None:
+            from driftline.sdk.stages import encode_stages
+
+            policy = self.policy
+            redact = None if policy.is_noop else (lambda a: policy.apply_mapping("tags", a))
+            stages = encode_stages(obs.stages, obs.start, redact, self.on_stage_problem)
+            record["stages"] = stages
+            tally = bound.stages.append
+            for st in stages:
+                tally((st["name"], st["latency_ms"] / 1000.0, st["status"] == "error"))
+        if obs.error is not None:
+            from driftline.sdk.fingerprint import encode_error
+
+            record["error"] = encode_error(obs.error, self.policy)
+        if self.otel is not None and obs.trace is not None:
+            self.otel.export(obs, record)
+
+    def ride(self, version: str, key: str, value: dict[str, Any], merge: Any) -> None:
+        """Put ``value`` on the next prediction event of ``version`` (merged with one waiting)."""
+        waiting = self.riders.setdefault(version, {})
+        if key in waiting:
+            waiting[key] = merge(waiting[key], value)
+        else:
+            waiting[key] = value
 
     @staticmethod
     def _missing(

@@ -170,6 +170,55 @@ class ModelMetrics:
             "driftline_gpu_memory_used_bytes", "GPU memory in use, from NVML.", ("gpu",),
             multiprocess_mode="max", registry=r,
         )  # fmt: skip
+        # per model: stages, resources, input checks (docs/sdk.md)
+        self.stage_latency = Histogram(
+            "driftline_stage_latency_seconds",
+            "Time spent in one stage of a prediction (capped set of stage names).",
+            (*mv, "stage"), buckets=self.latency_buckets, registry=r,
+        )  # fmt: skip
+        self.stage_errors = Counter(
+            "driftline_stage_errors", "Stages that raised, by stage (capped set of names).",
+            (*mv, "stage"), registry=r,
+        )  # fmt: skip
+        self.stage_problems = Counter(
+            "driftline_sdk_stage_problems",
+            "Stage misuse handled by the SDK: renamed, unclosed, late, too_many, outside.",
+            ("model", "problem"), registry=r,
+        )  # fmt: skip
+        self.model_cpu = Counter(
+            "driftline_model_cpu_seconds",
+            "Process CPU time attributed to a model version (by its share of busy time).",
+            mv, registry=r,
+        )  # fmt: skip
+        self.model_rss = Gauge(
+            "driftline_model_resident_memory_bytes",
+            "Resident memory of the process serving the model.",
+            ("model",), multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.model_gpu_utilization = Gauge(
+            "driftline_model_gpu_utilization_ratio",
+            "GPU busy ratio (0..1) seen by the process serving the model, from NVML.",
+            ("model", "gpu"), multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+        self.model_gpu_memory = Gauge(
+            "driftline_model_gpu_memory_used_bytes",
+            "GPU memory in use on the model's GPU, from NVML.",
+            ("model", "gpu"), multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+        self.resource_errors = Counter(
+            "driftline_sdk_resource_errors",
+            "Resource samples that failed, by source (nvml, proc).",
+            ("model", "source"), registry=r,
+        )  # fmt: skip
+        self.checks = Counter(
+            "driftline_input_checks", "Inputs checked with Monitor.check(), by outcome.",
+            (*mv, "outcome"), registry=r,
+        )  # fmt: skip
+        self.violations = Counter(
+            "driftline_input_violations",
+            "Contract violations found by Monitor.check(), by kind.",
+            (*mv, "kind"), registry=r,
+        )  # fmt: skip
 
 
 def model_metrics(
@@ -339,6 +388,12 @@ class BoundMetrics:
         self.top_scores: list[float] = []
         self.missing: list[str] = []
         self.features_seen = -1
+        #: (stage name as sent, seconds, failed) of each finished stage
+        self.stages: list[tuple[str, float, bool]] = []
+        self._stage_guard = LabelGuard(max_label_values)
+        self._stage_tallies: dict[str, HistogramTally] = {}
+        #: seconds of predictions served since the last resource sample (CPU attribution)
+        self.busy = 0.0
 
     # -- shipper thread ----------------------------------------------------------
     def tally(self, status: str, latency: float, error_type: str | None) -> None:
@@ -383,6 +438,7 @@ class BoundMetrics:
             classes, self.classes = self.classes, []
             scores, self.top_scores = self.top_scores, []
             missing, self.missing = self.missing, []
+            stages, self.stages = self.stages, []
             ok = len(latencies) - len(errors)
             if ok:
                 self.ok.inc(ok)
@@ -398,14 +454,30 @@ class BoundMetrics:
             self._classes.publish()
             self._missing.add_many(missing)
             self._missing.publish()
+            if stages:
+                self._publish_stages(stages)
             if not self._live_in_flight:
                 self.in_flight.set(len(self.active))
+
+    def _publish_stages(self, stages: list[tuple[str, float, bool]]) -> None:
+        fam, mv = self.families, (self.model, self.version)
+        tallies = self._stage_tallies
+        for name, seconds, failed in stages:
+            label = self._stage_guard(name)
+            tally = tallies.get(label)
+            if tally is None:
+                tally = tallies[label] = HistogramTally(fam.stage_latency.labels(*mv, label))
+            tally.add(seconds)
+            if failed:
+                fam.stage_errors.labels(*mv, label).inc()
+        for tally in tallies.values():
+            tally.publish()
 
     def after_fork(self) -> None:
         """In a forked child: a fresh lock and empty tallies (the parent publishes its own)."""
         self._lock = threading.Lock()
         self.latencies, self.error_types, self.classes = [], [], []
-        self.top_scores, self.missing = [], []
+        self.top_scores, self.missing, self.stages = [], [], []
 
     # -- any thread, when the queue could not take the observation -----------------
     def count_now(self, status: str, latency: float, error_type: str | None) -> None:

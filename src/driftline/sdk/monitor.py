@@ -12,6 +12,7 @@ logged (rate-limited) and counted in ``driftline_sdk_*`` metrics.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import inspect
 import os
@@ -30,6 +31,7 @@ from driftline.sdk._logging import RateLimitedLog
 from driftline.sdk._track import extractor, record_result, safe_extract
 from driftline.sdk.clock import Clock, SystemClock
 from driftline.sdk.context import request_id
+from driftline.sdk.contract import CheckCounts, Contract, merge_counts
 from driftline.sdk.delivery import DeliveryCounters, make_sink
 from driftline.sdk.errors import SDKConfigError
 from driftline.sdk.events import EventEncoder
@@ -43,6 +45,8 @@ from driftline.sdk.metrics import (
 from driftline.sdk.observation import Observation, first_row, table_rows
 from driftline.sdk.privacy import PrivacyPolicy
 from driftline.sdk.resources import ResourceSampler, load_nvml
+from driftline.sdk.resources import merge as resources_merge
+from driftline.sdk.resources import split as resources_split
 from driftline.sdk.runtime import check_metadata
 from driftline.sdk.shipper import FlushMarker, Shipper
 from driftline.sdk.sinks import Sink
@@ -79,6 +83,7 @@ class Monitor:
         send_runtime: bool | None = None,
         judges: Sequence[Judge] = (),
         prices: PriceTable | Mapping[str, Any] | None = None,
+        contract: Contract | None = None,
     ) -> None:
         if not model or not version:
             raise SDKConfigError(f"Monitor needs a model and a version, got {model!r}, {version!r}")
@@ -95,6 +100,16 @@ class Monitor:
         self.model = model
         self.version = version
         self.clock: Clock = clock or SystemClock()
+        #: the clock's monotonic function (read by every stage)
+        self.monotonic = self.clock.monotonic
+        #: True once a ``@mon.stage`` decorator exists: observe() then marks itself current
+        self.track_current = False
+        #: the ``otel`` extra's exporter (see :meth:`enable_otel`), else None
+        self.otel: Any = None
+        self._contracts: dict[str, Contract] = {}
+        if contract is not None:
+            self.set_contract(contract)
+        self._checks: dict[str, CheckCounts] = {}
         self.privacy = privacy or PrivacyPolicy()
         self.registry: CollectorRegistry = registry if registry is not None else REGISTRY
         self.families = model_metrics(self.registry, latency_buckets, score_buckets)
@@ -143,10 +158,16 @@ class Monitor:
         self._wake_at = self._batch_size
         self.sink.open(self.accounting)
         queue_gauge = self.families.queue_events.labels(self.model)
-        encoder = EventEncoder(self.model, self.privacy)
+        self.encoder = encoder = EventEncoder(self.model, self.privacy)
         if self._judge_specs:
             self.judges = JudgeRunner(self, self._judge_specs, self.prices)
             encoder.on_llm = self.judges.offer
+        self._resources_primed = False
+        encoder.on_stage_problem = self.stage_problem
+        encoder.otel = self.otel
+        sampler = ResourceSampler(
+            self.families, load_nvml(), model=self.model, on_sample=self._on_resources
+        )
         self.shipper = Shipper(
             self._queue,
             encoder,
@@ -157,7 +178,7 @@ class Monitor:
             batch_size=self._batch_size,
             flush_interval=self._flush_interval,
             on_error=self.internal_error,
-            sampler=ResourceSampler(self.families, load_nvml()),
+            sampler=sampler,
             resource_interval=self._resource_interval,
             on_queue_size=queue_gauge.set,
             on_cycle=self._publish_metrics,
@@ -202,6 +223,90 @@ class Monitor:
         queue.append(item)
         if len(queue) >= self._wake_at:
             self._wake.set()
+
+    def _on_resources(self, sample: dict[str, Any]) -> None:
+        """A resource sample (shipper thread): split by version, put on their next events.
+
+        The first sample of a pipeline is the baseline: it sets the gauges, and the
+        first ``resources`` record follows one ``resource_interval`` later."""
+        primed, self._resources_primed = self._resources_primed, True
+        busy = {}
+        for version, bound in list(self._bound.items()):
+            busy[version], bound.busy = bound.busy, 0.0
+        for version, record in resources_split(sample, busy, self.version).items():
+            if not primed:
+                break
+            if record["cpu_seconds"]:
+                self.families.model_cpu.labels(self.model, version).inc(record["cpu_seconds"])
+            self.encoder.ride(version, "resources", record, resources_merge)
+        for version, counts in list(self._checks.items()):
+            record = counts.take()
+            if record is not None:
+                fam = self.families
+                ok = record["calls"] - record["violating"]
+                if ok:
+                    fam.checks.labels(self.model, version, "ok").inc(ok)
+                if record["violating"]:
+                    fam.checks.labels(self.model, version, "violation").inc(record["violating"])
+                for kind, n in record["violations"].items():
+                    fam.violations.labels(self.model, version, kind).inc(n)
+                self.encoder.ride(version, "checks", record, merge_counts)
+
+    # -- input checks -------------------------------------------------------------
+    def set_contract(self, contract: Contract, version: str | None = None) -> None:
+        """The contract ``check()`` holds inputs of ``version`` (default: this Monitor's) to."""
+        if not isinstance(contract, Contract):
+            raise SDKConfigError(
+                f"set_contract() takes a driftline.sdk.Contract, got {type(contract).__name__}; "
+                "build one with Contract.from_profile(profile) or Contract.load(path)"
+            )
+        self._contracts[version or self.version] = contract
+
+    def check(self, features: Mapping[str, Any], *, version: str | None = None) -> Any:
+        """The contract violations of one input, before inference (docs/sdk.md, "Input checks").
+
+        Returns a sequence of :class:`~driftline.sdk.contract.Violation` (empty when the
+        input keeps the contract, or when ``version`` has no contract: then a warning
+        says so once a minute). Calls and violations are counted and reach the
+        collector with the next prediction event of the version.
+        """
+        v = self.version if version is None else version
+        contract = self._contracts.get(v)
+        if contract is None:
+            self._log.warning(
+                "no_contract:" + v,
+                "driftline: Monitor.check() for %s/%s has no contract; set one with "
+                "Monitor(contract=...) or set_contract()",
+                self.model,
+                v,
+            )
+            return ()
+        try:
+            found = contract.check(features)
+        except Exception:
+            self.internal_error("check")
+            return ()
+        counts = self._checks.get(v)
+        if counts is None:
+            counts = self._checks.setdefault(v, CheckCounts())
+        counts.count(found)
+        return found
+
+    def stage_problem(self, problem: str) -> None:
+        """Count a stage problem (docs/sdk.md, "Stages"); never raises."""
+        with contextlib.suppress(Exception):
+            self.families.stage_problems.labels(self.model, problem).inc()
+
+    def stage(
+        self, name: str, **attributes: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: time each call of a function as stage ``name`` of the current prediction.
+
+        ``with obs.stage(name):`` does the same inside an ``observe()`` block.
+        """
+        from driftline.sdk.stages import stage_decorator
+
+        return stage_decorator(self, name, attributes or None)
 
     def _publish_metrics(self) -> None:
         for bound in list(self._bound.values()):

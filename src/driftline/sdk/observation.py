@@ -8,16 +8,24 @@ thread does that. Do not mutate ``features`` after the block ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._ids import uuid7_hex
 from driftline.sdk.llm import LLMCall, Retrieved
 from driftline.sdk.metrics import BoundMetrics
+from driftline.sdk.stages import MAX_STAGES, Stage
 
 if TYPE_CHECKING:
     from driftline.sdk.monitor import Monitor
+
+#: The innermost observation of this thread or task, set only once a ``@mon.stage``
+#: decorator exists (it is how the decorator finds its prediction).
+current_observation: ContextVar[Observation | None] = ContextVar(
+    "driftline_observation", default=None
+)
 
 
 class Observation:
@@ -28,19 +36,26 @@ class Observation:
         "_monitor",
         "_prediction_id",
         "_start",
+        "_token",
         "bound",
+        "current_stage",
+        "done",
+        "error",
         "error_type",
         "features",
         "latency",
         "llm",
+        "monotonic",
         "prediction",
         "refused",
         "scores",
         "segment",
         "shadow",
+        "stages",
         "status",
         "tags",
         "timestamp",
+        "trace",
     )
 
     def __init__(
@@ -70,6 +85,20 @@ class Observation:
         self._start = 0.0
         self.refused: str | None = None  # why the event is not sent (Monitor.observe)
         self.llm: LLMCall | None = None
+        self.monotonic: Callable[[], float] = monitor.monotonic
+        self.stages: list[Stage] | None = None
+        self.current_stage: Stage | None = None
+        self.done = False
+        #: the exception's fingerprint material (sdk/fingerprint.py), on failure only
+        self.error: Any = None
+        #: the OpenTelemetry parent context (the ``otel`` extra), else None
+        self.trace: Any = None
+        self._token: Token[Observation | None] | None = None
+
+    @property
+    def start(self) -> float:
+        """The monotonic clock reading when the prediction started."""
+        return self._start
 
     @property
     def version(self) -> str:
@@ -135,11 +164,59 @@ class Observation:
             completion_tokens, llm_model, provider, stages, session_id,
         )  # fmt: skip
 
+    def stage(self, name: str, **attributes: Any) -> Stage:
+        """A context manager timing one part of this prediction (docs/sdk.md, "Stages")."""
+        return Stage(self, name, attributes or None)
+
+    def end_stage(self, stage: Stage) -> None:
+        """Called when ``stage`` ends: keep it, closing any inner stage left open."""
+        if self.done:
+            self._monitor.stage_problem("late")
+            return
+        current = self.current_stage
+        if current is not stage and not self._close_open(stage):
+            self._monitor.stage_problem("late")  # ended twice, or never started
+            return
+        self.current_stage = stage.parent
+        stages = self.stages
+        if stages is None:
+            self.stages = [stage]
+        elif len(stages) < MAX_STAGES:
+            stages.append(stage)
+        else:
+            self._monitor.stage_problem("too_many")
+
+    def _close_open(self, until: Stage | None) -> bool:
+        """Close the open stages inside ``until`` (all when None) as ``unclosed``.
+
+        False when ``until`` is not open (then nothing is closed)."""
+        chain = []
+        st = self.current_stage
+        while st is not None and st is not until:
+            chain.append(st)
+            st = st.parent
+        if st is not until:
+            return False
+        now = self.monotonic()
+        for st in chain:
+            st.latency = now - st._start
+            st.status = "unclosed"
+            self._monitor.stage_problem("unclosed")
+            self.current_stage = st
+            self.end_stage(st)
+        self.current_stage = until
+        return True
+
     def __enter__(self) -> Observation:
         try:
+            monitor = self._monitor
             self.bound.active.append(None)
-            clock = self._monitor.clock
+            clock = monitor.clock
             self.timestamp = clock.time()
+            if monitor.track_current:
+                self._token = current_observation.set(self)
+            if monitor.otel is not None:
+                self.trace = monitor.otel.parent()
             self._start = clock.monotonic()
         except Exception:
             self._monitor.internal_error("observe.enter")
@@ -154,9 +231,17 @@ class Observation:
         try:
             self.latency = self._monitor.clock.monotonic() - self._start
             self.bound.active.pop()
+            if self.current_stage is not None:
+                self._close_open(None)
+            self.done = True
+            if self._token is not None:
+                current_observation.reset(self._token)
+                self._token = None
             if exc_type is not None:
                 self.status = "error"
                 self.error_type = exc_type.__name__
+                if exc is not None:
+                    self.error = capture(exc)
             if self.refused is not None:
                 self.bound.count_now(self.status, self.latency, self.error_type)
                 self._monitor.refuse(self)
@@ -175,6 +260,13 @@ class Observation:
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def capture(exc: BaseException) -> Any:
+    """The stack of ``exc`` as (module, function, line) frames: no locals are read."""
+    from driftline.sdk.fingerprint import capture_frames
+
+    return capture_frames(exc)
 
 
 def table_rows(features: Any) -> int | None:

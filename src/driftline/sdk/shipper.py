@@ -105,7 +105,13 @@ class Shipper:
                 return
 
     def cycle(self, force: bool = False) -> None:
-        """Drain the queue, write batches, retry what is due, sample resources."""
+        """Sample resources (they ride on this cycle's events), drain the queue, write
+        batches, retry what is due."""
+        if self.sampler is not None:
+            now = self.clock.monotonic()
+            if now >= self._next_sample:
+                self._next_sample = now + self.resource_interval
+                self.sampler.sample()
         queue = self.queue
         size = self.batch_size
         # Queued items by kind, encoded a whole batch at a time when a batch is full;
@@ -159,11 +165,6 @@ class Shipper:
         self._waiting.extend(pending_markers)
         if self.on_queue_size is not None:
             self.on_queue_size(len(queue))
-        if self.sampler is not None:
-            now = self.clock.monotonic()
-            if now >= self._next_sample:
-                self._next_sample = now + self.resource_interval
-                self.sampler.sample()
         if self._waiting:
             delivered = self.sink.pending() == 0
             durable = bool(getattr(self.sink, "durable", False))

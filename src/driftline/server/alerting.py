@@ -58,6 +58,11 @@ RENAME: Mapping[str, str] = {
 #: The label-free estimate this module writes (the dashboard shows it as estimated accuracy).
 ESTIMATE = "performance.estimated_accuracy"
 LATENCY = {"latency_p50_seconds": 0.5, "latency_p95_seconds": 0.95, "latency_p99_seconds": 0.99}
+#: Service metrics whose method makes the engine's name (docs/alerts.md, "Inside the service").
+SERVICE_METHODS: Mapping[str, Mapping[str, str]] = {
+    "stage_latency_seconds": {q: f"stage_latency_{q}_seconds" for q in ("p50", "p95", "p99")},
+    "cost": {p: f"cost_{p}" for p in ("compute", "tokens", "total")},
+}
 #: Job run statuses that count as success; any other status is a failure.
 JOB_OK = ("success", "ok", "succeeded")
 #: Raw events read per window for the derived points.
@@ -103,6 +108,9 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
         return [MetricPoint(*base, name, "", ws, we, v)] if name in LATENCY else []
     if metric == "latency_bucket":
         return [MetricPoint(*base, metric, "", ws, we, v, {"le": method})]
+    if metric in SERVICE_METHODS:  # stage latency per quantile, cost per part
+        renamed = SERVICE_METHODS[metric].get(method)
+        return [MetricPoint(*base, renamed, column, ws, we, v)] if renamed else []
     if metric == "drift_detected" and not column:
         metric = "dataset_drift_detected"  # the dataset verdict, not a column's
     name = RENAME.get(metric, metric)

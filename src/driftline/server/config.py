@@ -172,7 +172,8 @@ class ServeConfig:
     path: Path | None
     collector: Any  # a CollectorSection
     alerts: AlertsConfig | None
-    #: ``prices:``, per LLM model (docs/llm.md, "Prices"): token cost in the collector
+    #: ``prices:``, per LLM model (docs/llm.md, "Prices") and of compute (docs/service.md,
+    #: "Cost"): token cost and the cost points in the collector
     prices: PriceTable = dataclasses.field(default_factory=lambda: PriceTable({}))
 
     def settings(self, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -225,7 +226,9 @@ class ServeConfig:
                 rephrase_cosine=s.rephrase_cosine, rephrase_jaccard=s.rephrase_jaccard,
                 max_events=s.max_events, prices=self.prices,
             )  # fmt: skip
-        return dataclasses.replace(options, llm=llm)
+        # one table: token cost (LLM signals) and the cost points (docs/service.md, "Cost")
+        costs = self.prices if self.prices.configured else None
+        return dataclasses.replace(options, llm=llm, costs=costs)
 
     def external_url(self, settings: Settings) -> str:
         """Where people reach the dashboard: ``dashboard_url``, else the listening address."""

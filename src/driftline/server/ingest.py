@@ -380,6 +380,17 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     }
     if llm is not None:
         out["llm"] = llm
+    if (
+        "stages" in e
+        or "error" in e
+        or "resources" in e
+        or "checks" in e
+        or "trace_id" in e
+        or "span_id" in e
+    ):
+        from driftline.server.ingest_service import service_fields
+
+        service_fields(e, out, lim.max_depth)
     return out
 
 

@@ -24,6 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from driftline.server.service_metrics import ServiceGauges
 from driftline.stats.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from driftline.store.base import Store
 from driftline.windows import ALL
@@ -355,6 +356,7 @@ class _ResultGauges:
             mv,
             registry=r,
         )
+        self.service = ServiceGauges(r)
 
     def add(self, p: dict[str, Any], now: float) -> None:
         v = p["value"]
@@ -418,6 +420,8 @@ class _ResultGauges:
             self.versus.labels(m, ver, col, metric.removeprefix("versus.")).set(v)
         elif metric.startswith(("rag.", "llm.", "judge.")):
             self.llm.add(p, v)
+        else:
+            self.service.add(p, v)
 
     def _persistence(self, p: dict[str, Any], signal: str) -> None:
         try:

@@ -31,6 +31,7 @@ import pyarrow as pa
 from driftline.errors import InputError
 from driftline.schema import ColumnSpec, Kind, Role, Schema, infer_kind
 from driftline.windows.abuse import fingerprints
+from driftline.windows.service import ServiceBlock
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 
@@ -247,6 +248,8 @@ class EventBlock:
     llm: Bools | None = None
     #: row -> (client, fingerprint) of events with ``tags.client`` (windows/abuse.py)
     clients: dict[int, tuple[str, str]] | None = None
+    #: stages, errors, resources, checks (windows/service.py); None when no event has any
+    service: ServiceBlock | None = None
 
     @property
     def n_rows(self) -> int:
@@ -274,6 +277,7 @@ class EventBlock:
             unknown,
             llm=llm if llm.any() else None,
             clients=fingerprints(events),
+            service=ServiceBlock.of(events),
         )
 
     def take(self, rows: Sequence[int]) -> EventBlock:
@@ -291,6 +295,7 @@ class EventBlock:
             None if self.outliers is None else self.outliers[idx],
             None if self.llm is None else self.llm[idx],
             _take_clients(self.clients, idx),
+            None if self.service is None else self.service.take(idx.tolist()),
         )
 
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -35,6 +35,7 @@ from driftline.windows.live import LivePartial
 from driftline.windows.llm import LLMOptions, llm_points
 from driftline.windows.persistence import TRACKED, add_persistence
 from driftline.windows.seasonal import seasonal_point
+from driftline.windows.service_points import service_points
 from driftline.windows.stats import WindowStats, unpack_segments
 from driftline.windows.versions import (
     RolloutOptions,
@@ -42,6 +43,9 @@ from driftline.windows.versions import (
     environment_points,
     versus_points,
 )
+
+if TYPE_CHECKING:
+    from driftline._utils.llm import PriceTable
 
 log = logging.getLogger("driftline.windows")
 
@@ -71,6 +75,8 @@ class EvaluatorOptions:
     rollouts: RolloutOptions | None = field(default_factory=RolloutOptions)
     #: LLM/RAG signals of windows whose events record LLM requests (None: off); windows/llm.py
     llm: LLMOptions | None = field(default_factory=LLMOptions)
+    #: the price table (``prices:``; driftline/_utils/llm.py): cost points when set
+    costs: PriceTable | None = None
 
 
 class Evaluator:
@@ -161,6 +167,7 @@ class Evaluator:
             pts.operational(points, seg, st)
             pts.outliers(points, seg, st)
             abuse.burst_point(points, seg, st.bursts)
+            service_points(points, seg, st, seg == ALL, o.costs)
             if ref is not None and st.profile.n_rows:
                 perf_opts = PerformanceOptions(estimate=o.estimate)
                 report = build_report(

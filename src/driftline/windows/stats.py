@@ -15,6 +15,7 @@ from driftline.stats.accumulators import Moments, QuantileSketch
 from driftline.stats.profile import DatasetProfile
 from driftline.windows.abuse import BurstCounter
 from driftline.windows.columns import EventBlock
+from driftline.windows.service import ServiceStats
 
 FORMAT_VERSION = 1
 
@@ -53,6 +54,8 @@ class WindowStats:
         self.n_llm = 0
         #: near-identical requests per client (windows/abuse.py)
         self.bursts = BurstCounter()
+        #: stages, resources, error groups, input checks (windows/service.py)
+        self.service = ServiceStats(seed)
 
     def update(self, batch: EventBlock | Sequence[Mapping[str, Any]]) -> Self:
         """Add a block (or validated events) to the buffer; fold with :meth:`fold`."""
@@ -97,6 +100,8 @@ class WindowStats:
                 self.n_llm += int(np.count_nonzero(block.llm))
             if block.clients:
                 self.bursts.update(block.clients.values())
+            if block.service is not None:
+                self.service.fold(block.service)
             for names in block.unknown.values():
                 for k in names:
                     if k in self.unknown or len(self.unknown) < self.max_unknown:
@@ -131,6 +136,7 @@ class WindowStats:
         self.bursts.merge(other.bursts)
         self.latency.merge(other.latency)
         self.latency_q.merge(other.latency_q)
+        self.service.merge(other.service)
         for k, n in other.unknown.items():
             self.unknown[k] = self.unknown.get(k, 0) + n
         return self
@@ -155,6 +161,8 @@ class WindowStats:
             "latency": np.frombuffer(self.latency.to_bytes(), dtype=np.uint8),
             "latency_q": np.frombuffer(self.latency_q.to_bytes(), dtype=np.uint8),
         }
+        if not self.service.empty:
+            arrays["service"] = np.frombuffer(self.service.to_bytes(), dtype=np.uint8)
         return pack(self._KIND, FORMAT_VERSION, scalars, arrays)
 
     @classmethod
@@ -173,6 +181,8 @@ class WindowStats:
         out.bursts = BurstCounter.from_dict(s.get("bursts"))
         out.latency = Moments.from_bytes(a["latency"].tobytes())
         out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
+        if "service" in a:  # absent in partials saved before stages or with none
+            out.service = ServiceStats.from_bytes(a["service"].tobytes())
         return out
 
 
