@@ -20,6 +20,13 @@ $(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml | $(PY)
 	$(PY) -c "from driftline.stats.accumulators._kernels import warm_up; warm_up()"
 	touch $(STAMP)
 
+# Spark (a JVM-sized runtime, not in driftline[all]): installed for the test run only, so that
+# `make lint typecheck` stays light; its tests need a Java runtime (.ci/run installs one).
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[spark]'
+	touch $(SPARK_STAMP)
+
 # The live demo: collector, an instrumented model service and the dashboard (Ctrl-C stops).
 demo: $(STAMP)
 	$(VENV)/bin/driftline live-demo
@@ -35,7 +42,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(SPARK_STAMP)
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest

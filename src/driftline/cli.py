@@ -36,6 +36,30 @@ _Reference = Annotated[
 ]
 _Current = Annotated[Path, typer.Argument(metavar="CURRENT", help="Data file to check.")]
 _Data = Annotated[Path, typer.Argument(metavar="DATA", help="Parquet, CSV or JSON-lines file.")]
+_Source = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATA",
+        help="Parquet, CSV or JSON-lines file; with --engine spark also a Parquet directory or "
+        "a table; or a database URL (with --query).",
+    ),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="local (this process, the default) or spark: profile on the Spark session's "
+        "executors (docs/spark.md).",
+    ),
+]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--query",
+        help="With a database URL as DATA: the SQL query (or table name) to profile, read in "
+        "batches through a server-side cursor.",
+    ),
+]
 SchemaOpt = Annotated[
     Path | None,
     typer.Option("--schema", help="YAML file {column: {kind, role}} overriding inference."),
@@ -119,12 +143,40 @@ def _build(
     seed: int | None = None,
     encoding: str = "utf-8",
     task: str | None = None,
+    engine: str = "local",
     **compare_options: Any,
 ) -> Any:
     from driftline import __version__
     from driftline.report.chunks import chunked_report
 
     _cli.check_task(task)
+    _check_engine(engine)
+    if engine == "spark":
+        _cli.check_file("--schema", schema_path)
+        for option, value in (
+            ("--chunk-by", chunk_by),
+            ("--labels", compare_options.get("labels")),
+        ):
+            if value is not None:
+                _cli.fail(f"{option} is not supported with --engine spark (docs/spark.md)")
+        if data_driven:
+            _cli.fail("--data-driven-thresholds is not supported with --engine spark")
+        with _cli.errors():
+            from driftline.integrations.spark import spark_compare
+
+            report = spark_compare(
+                str(reference), str(current), roles.schema(schema_path), seed=seed, task=task,
+                **compare_options,
+            )  # fmt: skip
+        _cli.no_silent_drops(roles, task, report.data.get("performance"))
+        report.data["inputs"] = {
+            "reference": str(reference),
+            "current": str(current),
+            "engine": "spark",
+            "generated_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "driftline_version": __version__,
+        }
+        return report
     _cli.check_file("REFERENCE", reference)
     _cli.check_file("CURRENT", current)
     _cli.check_file("--schema", schema_path)
@@ -155,6 +207,11 @@ def _build(
     return report
 
 
+def _check_engine(engine: str) -> None:
+    if engine not in ("local", "spark"):
+        _cli.usage("--engine", engine, "local or spark")
+
+
 # -- commands -------------------------------------------------------------------------
 
 
@@ -165,7 +222,7 @@ def _root() -> None:
 
 @app.command()
 def profile(
-    data: _Data,
+    data: _Source,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the profile.")],
     schema: SchemaOpt = None,
     target: TargetOpt = None,
@@ -178,8 +235,11 @@ def profile(
     seed: SeedOpt = None,
     encoding: EncodingOpt = "utf-8",
     task: TaskOpt = None,
+    engine: EngineOpt = "local",
+    query: QueryOpt = None,
 ) -> None:
     """Profile DATA once and save it, so the reference's raw data is never needed again."""
+    from driftline.integrations.sql import SQLQuery, is_sql_url
     from driftline.report.chunks import profile_chunks
 
     roles = _cli.Roles(
@@ -192,12 +252,33 @@ def profile(
     )
     roles.timestamp_unit(timestamp, timestamp_unit)
     _cli.check_task(task)
-    _cli.check_file("DATA", data)
+    _check_engine(engine)
+    source: Any = data
+    if engine == "spark" and query is not None:
+        _cli.fail("--query reads a database URL with the local engine, not with --engine spark")
+    if engine == "local" and is_sql_url(data):
+        if query is None:
+            _cli.fail(
+                "DATA is a database URL: say what to profile with --query 'select ...' "
+                "(or --query TABLE)"
+            )
+        source = SQLQuery(data, query)
+    elif query is not None:
+        _cli.fail(f"--query needs DATA to be a database URL (dialect://...), got {data!r}")
+    elif engine == "local":
+        _cli.check_file("DATA", Path(data))
     _cli.check_file("--schema", schema)
     mapping = roles.schema(schema)
+    if engine == "spark":
+        with _cli.errors():
+            from driftline.integrations.spark import profile_spark, read_spark
+
+            prof = profile_spark(read_spark(data), mapping, seed=seed, task=task)
+        _saved(prof, output, roles, task)
+        return
     with _cli.encoding(encoding), _cli.errors(), _cli.progress() as hook:
         prof = profile_chunks(
-            str(data),
+            source,
             None,
             mapping,
             seed=seed,
@@ -205,6 +286,10 @@ def profile(
             column_sources=roles.sources,
             task=task,
         ).whole
+    _saved(prof, output, roles, task)
+
+
+def _saved(prof: Any, output: Path, roles: _cli.Roles, task: str | None) -> None:
     perf = prof.performance
     _cli.no_silent_drops(roles, task, None if perf is None else {"task": perf.spec.task})
     try:
@@ -248,6 +333,7 @@ def report(
     seed: SeedOpt = None,
     encoding: EncodingOpt = "utf-8",
     task: TaskOpt = None,
+    engine: EngineOpt = "local",
 ) -> None:
     """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
     from driftline.report.console import drift_table, multivariate_summary, verdict
@@ -276,6 +362,7 @@ def report(
         seed=seed,
         encoding=encoding,
         task=task,
+        engine=engine,
         method=method,
         alpha=alpha,
         **(label_info or {}),

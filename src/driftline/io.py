@@ -127,6 +127,8 @@ def is_path(data: object) -> bool:
 
 def open_source(data: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> Source:
     """Wrap ``data`` as a :class:`Source`; raise InputError naming what is unsupported."""
+    if type(data).__name__ == "SQLQuery" and type(data).__module__.endswith(".sql"):
+        return _open_sql(data)
     if is_path(data):
         return _open_path(Path(data), batch_rows)
     if isinstance(data, pa.RecordBatch):
@@ -146,6 +148,19 @@ def open_source(data: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> Source:
         f"cannot read data of type {type(data).__name__}; pass a pandas or polars DataFrame, "
         "a pyarrow Table, a dict of arrays, or a path to a .parquet, .csv or .jsonl file"
     )
+
+
+def _open_sql(query: Any) -> Source:
+    """A :class:`driftline.integrations.sql.SQLQuery`: the first batch is read now (it fixes
+    the schema); reading the batches again runs the query again."""
+    schema, first = query.arrow_schema()
+    pending = [first]
+
+    def batches() -> Iterator[pa.Table]:
+        it: Iterator[pa.Table] = pending.pop() if pending else query.batches()
+        return it
+
+    return Source(query.name, schema, batches)
 
 
 def _table_source(
