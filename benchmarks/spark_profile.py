@@ -108,9 +108,10 @@ def main() -> None:
             f"local spark ({session.sparkContext.defaultParallelism} cores): {t_spark:.1f} s, "
             f"{args.rows / t_spark:,.0f} rows/s"
         )
+        merged = len(spark_prof.to_bytes()) / 1e6
         print(
             f"partials sent to the driver: {len(sizes)} x {np.mean(sizes) / 1e6:.2f} MB "
-            f"(total {sum(sizes) / 1e6:.1f} MB); merged profile {len(spark_prof.to_bytes()) / 1e6:.2f} MB"
+            f"(total {sum(sizes) / 1e6:.1f} MB); merged profile {merged:.2f} MB"
         )
         same = spark_prof.n_rows == local.n_rows and all(
             (a.count, a.missing, a.histogram.to_bytes(), a.categories.exact)
