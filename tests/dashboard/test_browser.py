@@ -176,3 +176,34 @@ def test_live_pages_refresh_themselves_and_pause(browser: Any, served: Served) -
         assert console.errors == []
     finally:
         dash.refresh_seconds = 15.0
+
+
+def test_a_reviewer_marks_an_anomalous_event_as_an_attack(browser: Any, served: Served) -> None:
+    import orjson
+
+    env = served.env
+    end = int(env.clock.time())
+    page, console = signed_in(browser, served, "read")
+    page.goto(f"{served.url}/ui/review?range=1h&end={end}")
+    rows = page.locator('[data-testid="review-table"] tbody tr')
+    assert rows.count() > 0
+    assert page.locator("button[data-verdict]").count() == 0  # a read key cannot judge
+    page.close()
+    page, console = signed_in(browser, served, "admin")
+    page.goto(f"{served.url}/ui/review?range=1h&end={end}")
+    first = page.locator('[data-testid="review-table"] tbody tr').first
+    event_id = first.get_attribute("data-event")
+    assert event_id
+    first.locator('input[name="label"]').fill("0")
+    first.locator('button[data-verdict="attack"]').click()
+    page.wait_for_load_state()
+    row = page.locator(f'tr[data-event="{event_id}"]')
+    assert row.locator('[data-testid="verdict"]').inner_text().startswith("Attack")
+    shot(page, "review")
+    assert console.errors == []
+    # stored as an ordinary feedback record and label of the event's prediction
+    (payload,) = env.store.event_payloads("scorer", [event_id]).values()
+    pid = orjson.loads(payload)["prediction_id"]
+    (fb,) = env.store.feedback_for("scorer", [pid], "review")
+    assert orjson.loads(fb["value"])["verdict"] == "attack"
+    page.close()

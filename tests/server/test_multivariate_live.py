@@ -123,5 +123,17 @@ def test_outliers_are_scored_per_event_and_their_share_fires_the_preset(
     assert [p["status"] for p in points] == ["ok", "ok", "drift", "drift"]
     fired = [a for m in got for a in m["alerts"] if a["status"] == "firing"]
     assert {a["labels"]["alertname"] for a in fired} == {"outlier_share_high"}
+    # the review queue holds the odd windows' most anomalous events; an "attack" verdict on
+    # one of them labels the fired alert a true positive (alert precision)
+    from driftline.server import review
+
+    items = review.queue(store, "m", WINDOW, T0, T0 + 4 * WINDOW)
+    assert {i["window_start"] for i in items} >= {T0 + 2 * WINDOW, T0 + 3 * WINDOW}
+    assert all(len([i for i in items if i["window_start"] == w]) <= 20 for w in range(4))
+    odd = next(i for i in items if i["window_start"] == T0 + 2 * WINDOW)
+    out = review.record(collector, None, "m", odd["event_id"], "attack", reviewer="ana")
+    assert out["feedback"]["accepted"] == 1 and len(out["alerts"]) == 1
+    (alert,) = collector.alerts.engine.alerts()
+    assert alert.outcome == "true_positive"
     collector.close()
     store.close()

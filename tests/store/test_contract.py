@@ -47,6 +47,10 @@ def test_insert_events_is_idempotent_on_event_id(store: Store) -> None:
     # known ids between new ones: exactly the new ones are reported
     assert store.insert_events([event(i) for i in (0, 3, 6, 1, 7, 2)]) == {"e0", "e6", "e7"}
     assert store.insert_events([event(i) for i in (6, 7)]) == set()
+    # payloads by id, of one model; unknown ids are absent
+    got = store.event_payloads("m", ["e6", "e1", "zz"])
+    assert sorted(got) == ["e1", "e6"] and all(isinstance(v, str) for v in got.values())
+    assert store.event_payloads("other-model", ["e6"]) == {}
     assert store.event_counts("m", "v1", 0, 2**40) == 6
 
 
@@ -203,6 +207,13 @@ def test_job_runs_and_feedback(store: Store) -> None:
     assert got[-1] == {"prediction_id": "p1", "version": "v1", "kind": "thumbs", "value": "1",
                        "ts": T0}  # fmt: skip
     assert len(store.feedback_between("m", None, T0, T0 + 10, 2)) == 2
+    # the review queue's reads: feedback of a kind for given predictions, oldest first
+    review = fb | {"kind": "review", "prediction_id": "p9"}
+    store.insert_feedback([review | {"event_id": "r2", "received_at": T0 + 2},
+                           review | {"event_id": "r1", "received_at": T0 + 1}])  # fmt: skip
+    got = store.feedback_for("m", ["p9", "p1", "nope"], "review")
+    assert [r["event_id"] for r in got] == ["r1", "r2"]
+    assert store.feedback_for("other", ["p9"], "review") == []
 
 
 def test_models_and_job_runs_belong_to_a_project(store: Store) -> None:

@@ -29,6 +29,7 @@ from driftline.server.collector import Collector, tune_gc
 from driftline.server.metrics import ROUTES
 from driftline.server.routes_ingest import router as ingest_router
 from driftline.server.routes_read import router as read_router
+from driftline.server.routes_review import router as review_router
 from driftline.server.routes_versions import router as versions_router
 from driftline.server.settings import Settings
 from driftline.store.base import Store
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(versions_router)
     app.include_router(read_router)
+    app.include_router(review_router)
     if dashboard:
         from driftline.server.dashboard import mount_dashboard
 

@@ -194,6 +194,18 @@ class Store(Protocol):
         self, model: str, version: str | None, start: float | None, end: float | None, limit: int
     ) -> list[str]: ...
 
+    def event_payloads(self, model: str, event_ids: Sequence[str]) -> dict[str, str]:
+        """``event_id -> payload`` of the stored prediction events of ``model`` among
+        ``event_ids`` (those purged by retention are absent)."""
+        ...
+
+    def feedback_for(
+        self, model: str, prediction_ids: Sequence[str], kind: str
+    ) -> list[dict[str, Any]]:
+        """Feedback rows of ``kind`` for ``prediction_ids``, oldest received first:
+        ``event_id``, ``prediction_id``, ``value`` (JSON), ``ts``, ``received_at``."""
+        ...
+
     def feedback_between(
         self, model: str, version: str | None, start: float, end: float, limit: int
     ) -> list[dict[str, Any]]:

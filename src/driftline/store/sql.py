@@ -520,6 +520,32 @@ class SQLStore(ABC):
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(q)]
 
+    def event_payloads(self, model: str, event_ids: Sequence[str]) -> dict[str, str]:
+        e = t.events.c
+        out: dict[str, str] = {}
+        ids = list(dict.fromkeys(event_ids))
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(e.event_id, e.payload).where(
+                    e.model == model, e.event_id.in_(ids[i : i + 500])
+                )
+                out.update({str(r[0]): str(r[1]) for r in conn.execute(q)})
+        return out
+
+    def feedback_for(
+        self, model: str, prediction_ids: Sequence[str], kind: str
+    ) -> list[dict[str, Any]]:
+        f = t.feedback.c
+        ids = list(dict.fromkeys(prediction_ids))
+        rows: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(f.event_id, f.prediction_id, f.value, f.ts, f.received_at).where(
+                    f.model == model, f.kind == kind, f.prediction_id.in_(ids[i : i + 500])
+                )
+                rows += [dict(r._mapping) for r in conn.execute(q)]
+        return sorted(rows, key=lambda r: (r["received_at"], r["event_id"]))
+
     def feedback_between(
         self, model: str, version: str | None, start: float, end: float, limit: int
     ) -> list[dict[str, Any]]:

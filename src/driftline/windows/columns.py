@@ -250,6 +250,9 @@ class EventBlock:
     clients: dict[int, tuple[str, str]] | None = None
     #: stages, errors, resources, checks (windows/service.py); None when no event has any
     service: ServiceBlock | None = None
+    #: the block's most anomalous flagged events, [(score, event_id)] (windows/review.py);
+    #: all traffic only (a segment's block from :meth:`take` has none)
+    review: list[tuple[float, str]] | None = None
 
     @property
     def n_rows(self) -> int:

@@ -34,6 +34,7 @@ from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.live import LivePartial
 from driftline.windows.llm import LLMOptions, llm_points
 from driftline.windows.persistence import TRACKED, add_persistence
+from driftline.windows.review import review_point
 from driftline.windows.seasonal import seasonal_point
 from driftline.windows.service_points import service_points
 from driftline.windows.stats import WindowStats, unpack_segments
@@ -168,6 +169,8 @@ class Evaluator:
             pts.outliers(points, seg, st)
             abuse.burst_point(points, seg, st.bursts)
             service_points(points, seg, st, seg == ALL, o.costs)
+            if seg == ALL:
+                review_point(points, seg, st.review)
             if ref is not None and st.profile.n_rows:
                 perf_opts = PerformanceOptions(estimate=o.estimate)
                 report = build_report(

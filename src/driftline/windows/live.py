@@ -28,6 +28,7 @@ from driftline.windows.columns import (
     schema_to_json,
 )
 from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
+from driftline.windows.review import top_candidates
 from driftline.windows.stats import WindowStats, pack_segments
 
 #: A partial's state at one batch: (covered seq, events, [(segment, stats, detached buffer)]).
@@ -37,11 +38,16 @@ Cut = tuple[int, int, list[tuple[str, WindowStats, list[EventBlock]]]]
 log = logging.getLogger("driftline.windows")
 
 
-def _scored(block: EventBlock, scorer: OutlierModel | None) -> EventBlock:
-    """``block`` with each row's outlier flag, when the version has an outlier model."""
+def _scored(
+    block: EventBlock, scorer: OutlierModel | None, events: Sequence[Mapping[str, Any]]
+) -> EventBlock:
+    """``block`` with each row's outlier flag, when the version has an outlier model, and
+    its most anomalous flagged events as review candidates (windows/review.py)."""
     if scorer is None or not block.n_rows:
         return block
-    block.outliers = scorer.score(block.table) > scorer.threshold
+    scores = scorer.score(block.table)
+    block.outliers = scores > scorer.threshold
+    block.review = top_candidates(scores, block.outliers, events)
     return block
 
 
@@ -301,7 +307,7 @@ class LiveWindows:
         # columns are built (and outliers scored) before taking the lock: other requests
         # can store meanwhile
         blocks = {
-            key: _scored(EventBlock.of(schemas[key[:2]], evs), scorers[key[:2]])
+            key: _scored(EventBlock.of(schemas[key[:2]], evs), scorers[key[:2]], evs)
             for key, evs in groups.items()
         }
         now = self.clock.time()

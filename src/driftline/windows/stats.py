@@ -16,6 +16,7 @@ from driftline.stats.profile import DatasetProfile
 from driftline.windows.abuse import BurstCounter
 from driftline.windows.columns import EventBlock
 from driftline.windows.service import ServiceStats
+from driftline.windows.review import ReviewCandidates
 
 FORMAT_VERSION = 1
 
@@ -56,6 +57,8 @@ class WindowStats:
         self.bursts = BurstCounter()
         #: stages, resources, error groups, input checks (windows/service.py)
         self.service = ServiceStats(seed)
+        #: the window's most anomalous flagged events (windows/review.py)
+        self.review = ReviewCandidates()
 
     def update(self, batch: EventBlock | Sequence[Mapping[str, Any]]) -> Self:
         """Add a block (or validated events) to the buffer; fold with :meth:`fold`."""
@@ -102,6 +105,8 @@ class WindowStats:
                 self.bursts.update(block.clients.values())
             if block.service is not None:
                 self.service.fold(block.service)
+            if block.review:
+                self.review.update(block.review)
             for names in block.unknown.values():
                 for k in names:
                     if k in self.unknown or len(self.unknown) < self.max_unknown:
@@ -134,6 +139,7 @@ class WindowStats:
         self.n_outliers += other.n_outliers
         self.n_llm += other.n_llm
         self.bursts.merge(other.bursts)
+        self.review.update(other.review.items)
         self.latency.merge(other.latency)
         self.latency_q.merge(other.latency_q)
         self.service.merge(other.service)
@@ -155,6 +161,7 @@ class WindowStats:
             "n_outliers": self.n_outliers,
             "n_llm": self.n_llm,
             "bursts": self.bursts.to_dict(),
+            "review": self.review.items,
         }
         arrays = {
             "profile": np.frombuffer(self.profile.to_bytes(), dtype=np.uint8),
@@ -179,6 +186,9 @@ class WindowStats:
         out.n_outliers = int(s.get("n_outliers", 0))
         out.n_llm = int(s.get("n_llm", 0))  # absent in partials saved before LLM signals
         out.bursts = BurstCounter.from_dict(s.get("bursts"))
+        out.review = ReviewCandidates().update(
+            (float(sc), str(eid)) for sc, eid in s.get("review") or []
+        )
         out.latency = Moments.from_bytes(a["latency"].tobytes())
         out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
         if "service" in a:  # absent in partials saved before stages or with none

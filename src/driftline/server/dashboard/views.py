@@ -29,6 +29,7 @@ from driftline.server.dashboard.alert_views import (
     silence,
 )
 from driftline.server.dashboard.model_views import column_page, compare_page, model_page
+from driftline.server.dashboard.review_views import review_action, review_page
 from driftline.server.dashboard.security import COOKIE, SESSION_SECONDS, Visitor, same_origin
 from driftline.server.dashboard.timerange import RANGES
 
@@ -104,6 +105,8 @@ def build_router(prefix: str) -> APIRouter:
     r.add_api_route("/alerts", page("read")(alerts_page), methods=["GET"])
     r.add_api_route("/alerts/{fp}", page("read")(alert_page), methods=["GET"])
     r.add_api_route("/jobs", page("read")(jobs_page), methods=["GET"])
+    r.add_api_route("/review", page("read")(review_page), methods=["GET"])
+    r.add_api_route("/review/{model}/{event_id}", review_action, methods=["POST"])
     r.add_api_route("/alerts/{fp}/ack", action(ack), methods=["POST"])
     r.add_api_route("/alerts/{fp}/outcome", action(outcome), methods=["POST"])
     r.add_api_route("/alerts/{fp}/silence", action(silence), methods=["POST"])
