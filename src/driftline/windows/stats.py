@@ -15,8 +15,8 @@ from driftline.stats.accumulators import Moments, QuantileSketch
 from driftline.stats.profile import DatasetProfile
 from driftline.windows.abuse import BurstCounter
 from driftline.windows.columns import EventBlock
-from driftline.windows.service import ServiceStats
 from driftline.windows.review import ReviewCandidates
+from driftline.windows.service import ServiceStats
 
 FORMAT_VERSION = 1
 
