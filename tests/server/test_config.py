@@ -253,7 +253,7 @@ def test_the_windows_section_is_window_config() -> None:
     settable = [f.name for f in dataclasses.fields(WindowConfig) if f.name not in
                 WindowConfig.INTERNAL]  # fmt: skip
     assert list(WindowsSection.model_fields) == settable
-    assert WindowsSection().to_config() == WindowConfig()  # type: ignore[attr-defined]
+    assert WindowsSection().to_config() == WindowConfig()
     for key, value, message in [
         ("max_segments", 0, "window max_segments=0; allowed: a whole number >= 1"),
         ("grace_seconds", -1, "window grace_seconds=-1; allowed: a whole number >= 0"),
@@ -265,3 +265,35 @@ def test_the_windows_section_is_window_config() -> None:
         assert str(exc.value) == f"key 'collector.windows': {message}"
         with pytest.raises(ConfigError, match=message):  # the same rule from Python
             WindowConfig(**{key: value})
+
+
+def test_the_versions_section_sets_the_comparison_options() -> None:
+    cfg = parse_serve_config(
+        {"collector": {"versions": {"min_n": 500, "lookback": "2d",
+                                    "min_effect": {"accuracy": 0.02}, "bootstrap_resamples": 0}}}
+    )  # fmt: skip
+    rollouts = cfg.settings(env={}).evaluator.rollouts
+    assert rollouts is not None and rollouts.lookback_seconds == 2 * 86_400
+    c = rollouts.compare
+    assert (c.min_n, dict(c.min_effect), c.bootstrap_resamples, c.alpha) == (
+        500, {"accuracy": 0.02}, 0, 0.05,
+    )  # fmt: skip
+    off = parse_serve_config({"collector": {"versions": {"enabled": False}}})
+    assert off.settings(env={}).evaluator.rollouts is None
+    default = parse_serve_config({}).settings(env={}).evaluator.rollouts
+    from driftline.windows.versions import RolloutOptions
+
+    assert default == RolloutOptions()
+    for section, message in [
+        ({"alpha": 1.5}, "key 'collector.versions': comparison alpha=1.5; allowed: a number "
+                         "between 0 and 1"),
+        ({"min_effect": {"f1": 0.1}}, "comparison min_effect.f1=0.1; allowed: keys accuracy, "
+                                      "auc, mae, rmse"),
+        ({"min_n": 1}, "comparison min_n=1; allowed: a whole number >= 2"),
+        ({"lookback": "soon"}, "key 'collector.versions.lookback': value 'soon' is not allowed"),
+        ({"minimum": 3}, "unknown key 'collector.versions.minimum'; allowed: enabled, lookback, "
+                         "alpha, min_n"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError) as exc:
+            parse_serve_config({"collector": {"versions": section}})
+        assert message in str(exc.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,3 +150,18 @@ async def test_too_few_labels_never_get_a_verdict(env: Env) -> None:
     await _ingest(env, events, labels)
     verdict = _points(env, "v2", "versus.verdict")
     assert [(p["status"], p["value"]) for p in verdict] == [("insufficient_data", None)]
+
+
+async def test_the_comparison_options_come_from_driftline_yaml(env: Env, tmp_path: Path) -> None:
+    """``collector.versions`` sets what a verdict needs: 120 labelled requests are too few
+    at the default min_n (200), and enough at min_n 50 (`versions compare --config`)."""
+    from driftline.server.versions_cli import _local
+
+    events, labels = _rollout(120, 0.2, shadow=True)
+    await _ingest(env, events, labels)
+    url = f"sqlite:///{tmp_path}/c.db"
+    config = tmp_path / "driftline.yaml"
+    config.write_text("collector:\n  versions: {lookback: 3650d}\n")
+    assert _local(url, "m", "v1", "v2", config)["verdict"] == "insufficient_data"
+    config.write_text("collector:\n  versions: {lookback: 3650d, min_n: 50}\n")
+    assert _local(url, "m", "v1", "v2", config)["verdict"] == "worse"

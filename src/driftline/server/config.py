@@ -11,6 +11,7 @@ the variables of their secrets (``*_env``, docs/alerts.md).
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import os
 import typing
@@ -74,47 +75,103 @@ _WINDOW_FILE_TYPES: dict[str, Any] = {
 }
 
 
+def _dataclass_fields(
+    cls: type, skip: frozenset[str] = frozenset(), types: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Pydantic fields for the settings a dataclass declares: its names, its defaults and its
+    types (tuples and mappings as YAML lists and mappings; ``types`` where the file differs)."""
+    hints = typing.get_type_hints(cls)
+    default = cls()
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        tp = (types or {}).get(f.name, hints[f.name])
+        if typing.get_origin(tp) is tuple:
+            tp = list[typing.get_args(tp)[0]]  # type: ignore[misc]
+        elif typing.get_origin(tp) is collections.abc.Mapping:
+            tp = dict[typing.get_args(tp)]  # type: ignore[misc]
+        value = getattr(default, f.name)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        fields[f.name] = (tp, value)
+    return fields
+
+
 class _WindowsBase(_Strict):
     @model_validator(mode="after")
     def _valid(self) -> _WindowsBase:
         try:
-            self.to_config()  # type: ignore[attr-defined]
+            self.to_config()
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return self
 
+    def to_config(self) -> Any:
+        """The :class:`WindowConfig` of this section."""
+        from driftline.windows import WindowConfig
 
-def _windows_model() -> type[BaseModel]:
-    """``collector.windows``: every :class:`WindowConfig` setting under its own name, with its
-    default; WindowConfig validates (one source of truth for names, defaults and rules)."""
-    from driftline.windows import WindowConfig
-
-    hints = typing.get_type_hints(WindowConfig)
-    default = WindowConfig()
-    fields: dict[str, Any] = {}
-    for f in dataclasses.fields(WindowConfig):
-        if f.name in WindowConfig.INTERNAL:
-            continue
-        tp = _WINDOW_FILE_TYPES.get(f.name, hints[f.name])
-        if typing.get_origin(tp) is tuple:  # a list in the file
-            tp = list[typing.get_args(tp)[0]]  # type: ignore[misc]
-        value = getattr(default, f.name)
-        fields[f.name] = (tp, list(value) if isinstance(value, tuple) else value)
-
-    def to_config(self: BaseModel) -> WindowConfig:
         values = {k: getattr(self, k) for k in type(self).model_fields}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         if values.get("outliers") == "none":
             values["outliers"] = None
         return WindowConfig(**values)
 
-    model: type[BaseModel] = create_model("WindowsSection", __base__=_WindowsBase, **fields)
-    model.to_config = to_config  # type: ignore[attr-defined]
+
+def _windows_model() -> type[_WindowsBase]:
+    """``collector.windows``: every :class:`WindowConfig` setting under its own name, with its
+    default; WindowConfig validates (one source of truth for names, defaults and rules)."""
+    from driftline.windows import WindowConfig
+
+    fields = _dataclass_fields(WindowConfig, WindowConfig.INTERNAL, _WINDOW_FILE_TYPES)
+    model = create_model("WindowsSection", __base__=_WindowsBase, **fields)
     model.__doc__ = "``collector.windows``: how events are windowed (docs/collector.md)."
     return model
 
 
 WindowsSection = _windows_model()
+
+
+class _VersionsBase(_Strict):
+    """``collector.versions``: champion-vs-challenger comparisons in each base window
+    (docs/versions.md). ``enabled`` and ``lookback`` are the collector's; the other keys
+    are :class:`~driftline.stats.versions.CompareOptions`'s (names, defaults, rules)."""
+
+    enabled: bool = True
+    lookback: Seconds = 7 * 86_400
+
+    @model_validator(mode="after")
+    def _valid(self) -> _VersionsBase:
+        try:
+            self.to_options()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def to_options(self) -> Any:
+        """The evaluator's :class:`RolloutOptions` (None when ``enabled`` is false)."""
+        from driftline.stats.versions import CompareOptions
+        from driftline.windows.versions import RolloutOptions
+
+        keys = {f.name for f in dataclasses.fields(CompareOptions)}
+        compare = CompareOptions(**{k: getattr(self, k) for k in keys})
+        options = RolloutOptions(lookback_seconds=self.lookback, compare=compare)
+        return options if self.enabled else None
+
+
+def _versions_model() -> type[_VersionsBase]:
+    from driftline.stats.versions import CompareOptions
+
+    model = create_model(
+        "VersionsSection", __base__=_VersionsBase, **_dataclass_fields(CompareOptions)
+    )
+    model.__doc__ = _VersionsBase.__doc__
+    return model
+
+
+VersionsSection = _versions_model()
 
 
 class LLMSection(_Strict):
@@ -148,6 +205,7 @@ def _collector_model() -> type[BaseModel]:
     fields["drift"] = (DriftSettings | None, None)
     fields["quality"] = (dict[str, float] | None, None)
     fields["llm"] = (LLMSection, LLMSection())
+    fields["versions"] = (VersionsSection, VersionsSection())
     model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
     model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
     return model
@@ -228,7 +286,8 @@ class ServeConfig:
             )  # fmt: skip
         # one table: token cost (LLM signals) and the cost points (docs/service.md, "Cost")
         costs = self.prices if self.prices.configured else None
-        return dataclasses.replace(options, llm=llm, costs=costs)
+        rollouts = self.collector.versions.to_options()
+        return dataclasses.replace(options, llm=llm, costs=costs, rollouts=rollouts)
 
     def external_url(self, settings: Settings) -> str:
         """Where people reach the dashboard: ``dashboard_url``, else the listening address."""
@@ -257,7 +316,9 @@ class ServeConfig:
         return f"config file {self.path}: key {key!r}" if self.path else f"key {key!r}"
 
 
-_EXTRA_KEYS = {"store_url_env", "dashboard_url", "windows", "drift", "quality", "llm"}
+_EXTRA_KEYS = {
+    "store_url_env", "dashboard_url", "windows", "drift", "quality", "llm", "versions",
+}  # fmt: skip
 _WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -52,16 +53,25 @@ def _fetch(url: str, model: str, a: str, b: str) -> dict[str, Any]:
     return out
 
 
-def _local(store_url: str | None, model: str, a: str, b: str) -> dict[str, Any]:
+def _local(
+    store_url: str | None, model: str, a: str, b: str, config: Path | None = None
+) -> dict[str, Any]:
     from driftline.store import open_store
     from driftline.windows import WindowConfig
-    from driftline.windows.versions import Rollouts
+    from driftline.windows.versions import RolloutOptions, Rollouts
 
+    windows, options = WindowConfig(), RolloutOptions()
+    if config is not None:  # the collector's collector.windows and collector.versions
+        from driftline.server.config import load_serve_config
+
+        collector = load_serve_config(config).collector
+        windows = collector.windows.to_config()
+        options = collector.versions.to_options() or options
     store = open_store(store_url)
     if store.version(model, a) is None or store.version(model, b) is None:
         missing = [v for v in (a, b) if store.version(model, v) is None]
         raise ValueError(f"model {model!r} has no version(s) {missing}")
-    return Rollouts(store, WindowConfig()).compare(model, a, b, now=time.time())
+    return Rollouts(store, windows, options).compare(model, a, b, now=time.time())
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -131,13 +141,17 @@ def compare(
         typer.Option(help="A running collector (key in DRIFTLINE_API_KEY); else --store."),
     ] = None,
     store: StoreOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="driftline.yaml whose collector.versions options apply (with --store)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Compare challenger B with champion A: tests, always-valid verdict, operations."""
     from driftline.errors import DriftlineError
 
     try:
-        c = _fetch(url, model, a, b) if url else _local(store, model, a, b)
+        c = _fetch(url, model, a, b) if url else _local(store, model, a, b, config)
     except (DriftlineError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     if as_json:

@@ -50,6 +50,14 @@ class RolloutOptions:
     lookback_seconds: int = 7 * 86_400
     compare: CompareOptions = field(default_factory=CompareOptions)
 
+    def __post_init__(self) -> None:
+        if not self.lookback_seconds > 0:
+            from driftline.errors import ConfigError
+
+            raise ConfigError(
+                f"comparison lookback_seconds={self.lookback_seconds!r}; allowed: > 0"
+            )
+
 
 @dataclass
 class _Rows:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from driftline.errors import InputError
+from driftline.errors import ConfigError, InputError
 from driftline.stats.versions import bootstrap as bs
 from driftline.stats.versions import paired as pt
 from driftline.stats.versions.sequential import MetricVerdict, Verdict, decide
@@ -36,6 +36,8 @@ Overall = Literal[
 ]
 #: Smallest differences worth knowing about, absolute; losses default to 5 % of A's value.
 DEFAULT_MIN_EFFECT = {"accuracy": 0.01, "auc": 0.01}
+#: The guarded metrics (classification: accuracy, auc; regression: mae, rmse).
+GUARDED = ("accuracy", "auc", "mae", "rmse")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,24 @@ class CompareOptions:
     #: resamples of the paired bootstrap intervals (0: skip them)
     bootstrap_resamples: int = 1000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(name: str, value: Any, allowed: str) -> ConfigError:
+            return ConfigError(f"comparison {name}={value!r}; allowed: {allowed}")
+
+        if not 0 < self.alpha < 1:
+            raise bad("alpha", self.alpha, "a number between 0 and 1")
+        if isinstance(self.min_n, bool) or not isinstance(self.min_n, int) or self.min_n < 2:
+            raise bad("min_n", self.min_n, "a whole number >= 2")
+        if not self.relative_effect > 0:
+            raise bad("relative_effect", self.relative_effect, "a number > 0")
+        if self.bootstrap_resamples < 0:
+            raise bad("bootstrap_resamples", self.bootstrap_resamples, "0 (off) or more")
+        for metric, value in self.min_effect.items():
+            if metric not in GUARDED:
+                raise bad(f"min_effect.{metric}", value, f"keys {', '.join(GUARDED)}")
+            if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+                raise bad(f"min_effect.{metric}", value, "a number > 0")
 
     def effect(self, metric: str, a_value: float) -> float:
         if metric in self.min_effect:
