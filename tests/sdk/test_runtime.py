@@ -92,6 +92,29 @@ def test_the_runtime_goes_out_once_per_process_and_version() -> None:
     assert records[0]["runtime"]["packages"]["numpy"] == np.__version__
 
 
+def test_the_runtime_goes_out_with_the_first_prediction_not_at_construction() -> None:
+    """A monitor that only reports jobs sends no runtime record, so it never appears as a
+    model version; the first prediction of a version sends it, once."""
+    mon = Monitor("pipelines", "v1", "memory", registry=CollectorRegistry(),
+                  flush_interval=0.01, send_runtime=True)  # fmt: skip
+    try:
+        with mon.job("nightly_etl"):
+            pass
+        assert mon.flush(timeout=10)
+        assert mon.sink.records("runtime") == []  # type: ignore[attr-defined]
+        assert [r["job"] for r in mon.sink.records("job_run")] == ["nightly_etl"]  # type: ignore[attr-defined]
+        for i in range(3):
+            with mon.observe({"x": i}) as obs:
+                obs.prediction = 1
+        with mon.observe({"x": 9}, version="v2") as obs:
+            obs.prediction = 0
+        assert mon.flush(timeout=10)
+        records = mon.sink.records("runtime")  # type: ignore[attr-defined]
+    finally:
+        mon.close()
+    assert [r["version"] for r in records] == ["v1", "v2"]
+
+
 def test_package_changes_are_classified() -> None:
     assert [
         change_kind(a, b)

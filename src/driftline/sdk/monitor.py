@@ -119,6 +119,8 @@ class Monitor:
         # sent once per process and version (docs/versions.md, "Runtime and metadata")
         self.version_metadata = check_metadata(version_metadata, "version_metadata")
         self._send_runtime = send_runtime
+        #: versions whose runtime record this process queued (at their first prediction)
+        self._runtime_sent: set[str] = set()
         self._default_bound = self.bind(version)
         meta = dict(metadata or {})
         self.families.info.labels(model, version, *(meta.get(k, "") for k in INFO_LABELS[2:])).set(
@@ -185,14 +187,18 @@ class Monitor:
             name=f"driftline-shipper-{self.model}",
         )
         self.shipper.start()
-        for version in list(self._bound):
-            self._queue_runtime(version)
 
     def _queue_runtime(self, version: str) -> None:
-        """The runtime record of ``version`` (``send_runtime=None``: when the sink is a
-        collector, where it is diffed against training; files and memory get none)."""
+        """The runtime record of ``version``, queued with its first prediction in this process
+        (a monitor that only reports jobs sends none, so it never shows up as a model);
+        ``send_runtime=None``: when the sink is a collector, where it is diffed against
+        training; files and memory get none."""
         from driftline.sdk.http_sink import HTTPSink
 
+        with self._bind_lock:
+            if version in self._runtime_sent:
+                return
+            self._runtime_sent.add(version)
         send = self._send_runtime
         if send or (send is None and isinstance(self.sink, HTTPSink)):
             self.enqueue(("runtime", self.clock.time(), version, self.version_metadata))
@@ -202,6 +208,7 @@ class Monitor:
         if self._closed:
             return
         self._bind_lock = threading.Lock()  # a lock held by a parent thread stays held here
+        self._runtime_sent = set()  # a forked worker sends its own runtime record
         for bound in self._bound.values():
             bound.after_fork()
         if isinstance(self._sink_spec, str):
@@ -333,8 +340,6 @@ class Monitor:
                         self.families, self.model, version, max_label_values=self.max_label_values
                     )
                     self._bound[version] = bound
-                    if hasattr(self, "_queue"):  # a version bound after start-up
-                        self._queue_runtime(version)
         return bound
 
     # -- capture -----------------------------------------------------------------
@@ -357,6 +362,8 @@ class Monitor:
         warning says how to observe a batch (one ``observe()`` per row).
         """
         bound = self._default_bound if version is None else self.bind(version)
+        if bound.version not in self._runtime_sent:  # this version's first prediction
+            self._queue_runtime(bound.version)
         if prediction_id is None:
             prediction_id = request_id.get()
         obs = Observation(self, bound, features, segment, tags, prediction_id, shadow)
