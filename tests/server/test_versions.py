@@ -165,3 +165,28 @@ async def test_the_comparison_options_come_from_driftline_yaml(env: Env, tmp_pat
     assert _local(url, "m", "v1", "v2", config)["verdict"] == "insufficient_data"
     config.write_text("collector:\n  versions: {lookback: 3650d, min_n: 50}\n")
     assert _local(url, "m", "v1", "v2", config)["verdict"] == "worse"
+
+
+async def test_latency_of_a_range_says_where_the_merged_quantile_lies(env: Env) -> None:
+    """Two windows, one fast and busy, one slow and quiet: the events-weighted mean of the
+    windows' p50 is not the p50 of all requests, which lies in the reported range."""
+    from driftline.windows import WindowConfig
+    from driftline.windows.versions import Rollouts
+
+    rng = np.random.default_rng(3)
+    fast = rng.uniform(1, 5, 900)  # window 0: 900 requests, 1-5 ms
+    slow = rng.uniform(200, 400, 100)  # window 1: 100 requests, 200-400 ms
+    events = [prediction(i, T0 + i % 250, latency_ms=float(v)) for i, v in enumerate(fast)]
+    events += [
+        prediction(900 + i, T0 + 300 + i % 250, latency_ms=float(v)) for i, v in enumerate(slow)
+    ]
+    await _ingest(env, events, [])
+    ops = Rollouts(env.store, WindowConfig()).operational("m", "v1", int(T0) - 300, int(T0) + 900)
+    assert ops["events"] == 1000
+    for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+        merged = float(np.quantile(np.concatenate([fast, slow]) / 1000, q))
+        lo, hi = ops[f"latency_{name}_range"]
+        assert lo * 0.97 <= merged <= hi * 1.03, (name, merged, lo, hi)
+    # the weighted mean of the p99s (0.9 * ~5 ms + 0.1 * ~400 ms) is far from the true p99
+    true_p99 = float(np.quantile(np.concatenate([fast, slow]) / 1000, 0.99))
+    assert abs(ops["latency_p99_seconds"] - true_p99) > 0.1 * true_p99

@@ -190,8 +190,14 @@ class Rollouts:
         return rows
 
     def operational(self, model: str, version: str, start: int, end: int) -> dict[str, Any]:
-        """Events, error rate and latency (events-weighted mean of the windows' p50/p95/p99,
-        and the worst window's p99) of ``version`` over ``[start, end)``."""
+        """Events, error rate and latency of ``version`` over ``[start, end)``.
+
+        ``latency_pXX_seconds`` is the events-weighted mean of the base windows'
+        quantiles, not the quantile of all the range's requests; that one lies in
+        ``latency_pXX_range`` = [smallest, largest window quantile] (the merged CDF is
+        the weighted mean of the windows' CDFs, so it reaches the level between the two;
+        with one window the range is a point and exact up to the sketch's rank error).
+        ``latency_worst_p99_seconds`` is the worst window's p99."""
         q = MetricQuery(
             model=model,
             version=version,
@@ -216,6 +222,8 @@ class Rollouts:
             out[f"latency_{qname}_seconds"] = (
                 sum(p["value"] * events.get(p["window_start"], 0.0) for p in pts) / w if w else None
             )
+            values = [float(p["value"]) for p in pts]
+            out[f"latency_{qname}_range"] = [min(values), max(values)] if values else None
         p99s = [p["value"] for p in lat if p["method"] == "p99" and p["value"] is not None]
         out["latency_worst_p99_seconds"] = max(p99s) if p99s else None
         return out
