@@ -305,3 +305,27 @@ def test_migrate_twice_is_a_no_op(store: Store) -> None:
     store.insert_events([event(1)])
     store.migrate()
     assert store.event_counts("m", "v1", 0, 2**40) == 1
+
+
+def test_purged_predictions_stay_labellable_until_the_label_horizon(store: Store) -> None:
+    day = 86400.0
+    old = T0 - 40 * day
+    store.insert_events([event(1, prediction_id="p1", ts=old, received_at=old)])
+    failed = list(event(2, prediction_id="p2", ts=old, received_at=old))
+    failed[EVENT_COLUMNS.index("status")] = "error"
+    store.insert_events([tuple(failed)])
+    purged = store.purge(T0 - 30 * day, label_before=T0 - 365 * day)
+    # the ok prediction moved to the index, the failed one (nothing to label) is gone
+    assert purged["events"] == 1 and purged["prediction_index"] == 0
+    assert store.event_counts("m", "v1", 0, 2**40) == 0
+    lab = {"event_id": "l1", "prediction_id": "p1", "model": "m", "version": None}
+    lab |= {"ts": T0, "received_at": T0, "label": "1"}
+    match = store.match_labels([lab, {**lab, "event_id": "l2", "prediction_id": "p2"}])
+    assert match.windows == [("m", "v1", int(old // 300 * 300))]
+    assert match.unmatched == {"m": 1}  # the error event is not indexed: nothing to label
+    ((outcome, label),) = store.labelled("m", "v1", 0, 2**40)
+    assert orjson.loads(label) == 1 and "prediction" in orjson.loads(outcome)
+    # past the horizon the index row and the label go
+    purged = store.purge(T0 + 400 * day, label_before=T0 + 2 * day)
+    assert purged["prediction_index"] == 1 and purged["labels"] == 2
+    assert store.match_labels([lab]).unmatched == {"m": 1}

@@ -43,13 +43,18 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     #: Records refused because their id belongs to another model's (or project's) record.
     conflicts: int = 0
+    #: Labels stored that match no stored prediction (labels only; docs/collector.md).
+    unmatched: int = 0
 
     def body(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
         }
+        if self.kind == "label":
+            out["unmatched"] = self.unmatched
+        return out
 
 
 def tune_gc(threshold: int = 50_000) -> None:
@@ -195,6 +200,7 @@ class Collector:
             # upserts (job runs) count conflicts as stored, inserts as not new
             upsert = kind == "job_run"
             result.accepted = new - len(conflicts) if upsert else new
+            result.unmatched = batch.unmatched
             result.duplicates += len(batch.accepted) - new - (0 if upsert else len(conflicts))
         received = self.metrics.received
         received.labels(kind, "accepted").inc(result.accepted)
@@ -293,10 +299,13 @@ class Collector:
         for r in rows:
             r["received_at"] = now
         if kind == "label":
-            labelled = self.store.upsert_labels(rows)
+            match = self.store.match_labels(rows)
+            for model, n in match.unmatched.items():
+                self.metrics.count_unmatched_labels(model, n)
+            batch.unmatched = sum(match.unmatched.values())
             cfg = self.settings.windows
             keys: list[WindowKey] = []
-            for model, version, start in labelled:
+            for model, version, start in match.windows:
                 keys.extend(cfg.keys_of(model, version, start))
             self.store.mark_changed(keys, now)
             return len(rows)
@@ -328,7 +337,10 @@ class Collector:
             now = self.clock.time()
             if now - self.last_purge >= 3600 or force_flush:
                 before = now - self.settings.retention_days * 86_400
-                out["purged"] = self._guard("purge", lambda: sum(self.store.purge(before).values()))
+                horizon = now - self.settings.label_horizon_days * 86_400
+                out["purged"] = self._guard(
+                    "purge", lambda: sum(self.store.purge(before, horizon).values())
+                )
                 self.last_purge = now
         self.metrics.live_windows.set(self.windows.n_live)
         self.metrics.buffered_rows.set(self.windows.buffered_rows())

@@ -61,6 +61,8 @@ class Batch:
     known: list[str] | None = None
     #: Rejected records by the setting whose limit turned them away.
     limited: dict[str, int] = field(default_factory=dict)
+    #: Labels stored that match no stored prediction (set when stored).
+    unmatched: int = 0
 
 
 def decode_body(

@@ -95,6 +95,13 @@ class HealthMetrics:
             ["kind", "outcome"],
             registry=r,
         )
+        self.labels_unmatched = Counter(
+            "driftline_labels_unmatched",
+            "Labels stored that match no stored prediction (not arrived yet, or older than "
+            "the label horizon), by model; they update no window.",
+            ["model"],
+            registry=r,
+        )
         self.overload = Counter(
             "driftline_ingest_overload",
             "Ingest requests turned away with 429/503, by reason.",
@@ -145,6 +152,9 @@ class HealthMetrics:
 
     def count_ingested(self, model: str, version: str, n: int) -> None:
         self.ingested.labels(*self.guard(model, version)).inc(n)
+
+    def count_unmatched_labels(self, model: str, n: int) -> None:
+        self.labels_unmatched.labels(self.guard(model, "*")[0]).inc(n)
 
 
 def render_results(

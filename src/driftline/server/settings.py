@@ -28,6 +28,7 @@ POSITIVE = (
     "login_attempts_per_minute",
     "tick_seconds",
     "retention_days",
+    "label_horizon_days",
 )
 
 
@@ -63,6 +64,9 @@ class Settings:
     #: Events stamped further in the future than this are rejected.
     max_future_seconds: float = 86_400.0
     retention_days: float = 30.0
+    #: Days a prediction can still receive its label: past raw-event retention the compact
+    #: prediction index keeps what the label needs (docs/collector.md, "Retention").
+    label_horizon_days: float = 365.0
     #: Seconds between background ticks (flush partials, evaluate, purge).
     tick_seconds: float = 5.0
     #: Key lookups are cached this long: a revoked key works at most this much longer.

@@ -49,6 +49,16 @@ class WindowKey(NamedTuple):
 
 
 @dataclass(frozen=True)
+class LabelMatch:
+    """What a batch of labels matched: the windows of their stored predictions, and per model
+    the labels whose prediction the store does not hold (not arrived yet, or older than the
+    label horizon): counted, never dropped in silence."""
+
+    windows: list[tuple[str, str, int]]
+    unmatched: dict[str, int]
+
+
+@dataclass(frozen=True)
 class PendingWindow:
     key: WindowKey
     generation: int
@@ -107,7 +117,10 @@ class Store(Protocol):
 
     def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
         """Upsert labels by (model, prediction_id); return (model, version, window_start)
-        of the stored predictions they label."""
+        of the stored predictions they label (raw events or the prediction index)."""
+
+    def match_labels(self, rows: Sequence[Row]) -> LabelMatch:
+        """:meth:`upsert_labels`, also counting the labels that match no stored prediction."""
 
     def insert_feedback(self, rows: Sequence[Row]) -> int: ...
 
@@ -227,5 +240,10 @@ class Store(Protocol):
     def audit_log(self, limit: int) -> list[dict[str, Any]]: ...
 
     # -- retention ------------------------------------------------------------------
-    def purge(self, before: float) -> dict[str, int]:
-        """Delete raw events, labels and feedback received before ``before``; keep aggregates."""
+    def purge(self, before: float, label_before: float | None = None) -> dict[str, int]:
+        """Delete raw events and feedback received before ``before``; keep aggregates.
+
+        With ``label_before`` (the label horizon, earlier than ``before``) the ok
+        predictions among the purged events move to the prediction index first, and
+        labels and index rows are kept until ``label_before``; without it they go at
+        ``before`` too."""

@@ -19,6 +19,7 @@ from driftline.store.base import (
     DEFAULT_PROJECT,
     EVENT_COLUMNS,
     EventRow,
+    LabelMatch,
     MetricQuery,
     Partial,
     PendingWindow,
@@ -70,8 +71,11 @@ class SQLStore(ABC):
             return {r[0] for r in conn.execute(stmt, params)}
 
     def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
+        return self.match_labels(rows).windows
+
+    def match_labels(self, rows: Sequence[Row]) -> LabelMatch:
         if not rows:
-            return []
+            return LabelMatch([], {})
         ins = self._insert(t.labels)
         stmt = ins.on_conflict_do_update(
             index_elements=["model", "prediction_id"],
@@ -84,19 +88,27 @@ class SQLStore(ABC):
             },
         )
         out: set[tuple[str, str, int]] = set()
+        unmatched: dict[str, int] = {}
         with self.engine.begin() as conn:
             conn.execute(stmt, list(rows))
             by_model: dict[str, list[str]] = {}
             for r in rows:
                 by_model.setdefault(r["model"], []).append(r["prediction_id"])
-            e = t.events.c
             for model, ids in by_model.items():
-                for i in range(0, len(ids), 500):
-                    q = select(e.model, e.version, e.window_start).where(
-                        e.model == model, e.prediction_id.in_(ids[i : i + 500])
-                    )
-                    out.update((a, b, int(c)) for a, b, c in conn.execute(q))
-        return sorted(out)
+                found: set[str] = set()
+                for table in (t.events, t.prediction_index):
+                    c = table.c
+                    for i in range(0, len(ids), 500):
+                        q = select(c.version, c.window_start, c.prediction_id).where(
+                            c.model == model, c.prediction_id.in_(ids[i : i + 500])
+                        )
+                        for version, start, pid in conn.execute(q):
+                            out.add((model, version, int(start)))
+                            found.add(pid)
+                n = len(set(ids) - found)
+                if n:
+                    unmatched[model] = n
+        return LabelMatch(sorted(out), unmatched)
 
     def insert_feedback(self, rows: Sequence[Row]) -> int:
         return self._insert_ignore(t.feedback, rows, ["event_id"])
@@ -246,8 +258,28 @@ class SQLStore(ABC):
             )
             .order_by(e.event_id)
         )
+        p = t.prediction_index.c
+        q_index = (
+            select(p.event_id, p.outcome, lb.label)
+            .select_from(
+                t.prediction_index.join(
+                    t.labels, and_(lb.model == p.model, lb.prediction_id == p.prediction_id)
+                )
+            )
+            .where(
+                p.model == model,
+                p.version == version,
+                p.window_start >= start,
+                p.window_start < end,
+                p.status == "ok",
+            )
+        )
         with self.engine.connect() as conn:
-            return [(a, b) for a, b in conn.execute(q)]
+            rows = [(a, b) for a, b in conn.execute(q)]
+            # predictions whose raw events were purged: their compact part from the index
+            # (an event is in one of the two tables, never both)
+            indexed = sorted(conn.execute(q_index), key=lambda r: str(r[0]))
+        return rows + [(b, c) for _, b, c in indexed]
 
     def version_traffic(self, model: str, start: float, end: float) -> dict[str, dict[str, Any]]:
         e = t.events.c
@@ -603,10 +635,58 @@ class SQLStore(ABC):
             return [dict(r._mapping) for r in conn.execute(q)]
 
     # -- retention ----------------------------------------------------------------------
-    def purge(self, before: float) -> dict[str, int]:
+    def purge(self, before: float, label_before: float | None = None) -> dict[str, int]:
+        horizon = before if label_before is None else min(label_before, before)
+        if horizon < before:
+            self._index_predictions(horizon, before)
         out: dict[str, int] = {}
         with self.engine.begin() as conn:
-            for table in (t.events, t.labels, t.feedback):
-                res = conn.execute(delete(table).where(table.c.received_at < before))
+            for table, cut in (
+                (t.events, before),
+                (t.feedback, before),
+                (t.labels, horizon),
+                (t.prediction_index, horizon),
+            ):
+                res = conn.execute(delete(table).where(table.c.received_at < cut))
                 out[table.name] = max(res.rowcount, 0)
         return out
+
+    def _index_predictions(self, since: float, before: float, chunk: int = 5000) -> int:
+        """Move the ok predictions received in ``[since, before)`` from ``events`` to the
+        prediction index, ``chunk`` at a time (each chunk one transaction: a crash leaves
+        every event in one of the two tables)."""
+        import orjson
+
+        e = t.events.c
+        moved = 0
+        while True:
+            with self.engine.begin() as conn:
+                cols = ["event_id", "model", "version", "prediction_id", "window_start", "ts",
+                        "received_at", "status", "payload"]  # fmt: skip
+                q = (
+                    select(*(t.events.c[c] for c in cols))
+                    .where(e.received_at < before, e.received_at >= since, e.status == "ok")
+                    .limit(chunk)
+                )
+                got = conn.execute(q).all()
+                if not got:
+                    return moved
+                rows = []
+                for eid, model, version, pid, start, ts, received, status, payload in got:
+                    ev = orjson.loads(payload)
+                    outcome = {k: ev.get(k) for k in ("prediction", "scores", "segment")}
+                    rows.append(
+                        {
+                            "event_id": eid, "model": model, "version": version,
+                            "prediction_id": pid, "window_start": start, "ts": ts,
+                            "received_at": received, "status": status,
+                            "outcome": orjson.dumps(outcome).decode(),
+                        }
+                    )  # fmt: skip
+                stmt = self._insert(t.prediction_index).on_conflict_do_nothing(
+                    index_elements=["event_id"]
+                )
+                conn.execute(stmt, rows)
+                ids = [r[0] for r in got]
+                conn.execute(delete(t.events).where(e.event_id.in_(ids)))
+                moved += len(got)

@@ -50,6 +50,27 @@ events = Table(
     Index("ix_events_received", "received_at"),
 )
 
+#: What a label needs of a prediction whose raw event retention has purged: kept for the
+#: label horizon (``label_horizon_days``, a year by default), so a label that arrives months
+#: late still updates its window's realized metrics. ``outcome`` is compact JSON
+#: ``{"prediction", "scores", "segment"}``; the purge moves rows here from ``events``.
+prediction_index = Table(
+    "prediction_index",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", String(NAME), nullable=False),
+    Column("prediction_id", String(ID), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Index("ix_prediction_index_prediction", "model", "prediction_id"),
+    Index("ix_prediction_index_window", "model", "version", "window_start"),
+    Index("ix_prediction_index_received", "received_at"),
+)
+
 #: Ground truth, one per (model, prediction_id): a later label replaces an earlier one.
 labels = Table(
     "labels",
