@@ -329,3 +329,18 @@ def test_purged_predictions_stay_labellable_until_the_label_horizon(store: Store
     purged = store.purge(T0 + 400 * day, label_before=T0 + 2 * day)
     assert purged["prediction_index"] == 1 and purged["labels"] == 2
     assert store.match_labels([lab]).unmatched == {"m": 1}
+
+
+def test_one_holder_per_lease_until_it_expires(store: Store) -> None:
+    assert store.hold_lease("alerting", "a", T0, 30.0)
+    assert not store.hold_lease("alerting", "b", T0 + 10, 30.0)  # a holds it
+    assert store.hold_lease("alerting", "a", T0 + 20, 30.0)  # renewed until T0 + 50
+    assert not store.hold_lease("alerting", "b", T0 + 45, 30.0)
+    assert store.hold_lease("alerting", "b", T0 + 51, 30.0)  # a stopped renewing
+    lease = store.lease("alerting")
+    assert lease is not None and (lease["holder"], lease["acquired_at"]) == ("b", T0 + 51)
+    assert not store.hold_lease("alerting", "a", T0 + 60, 30.0)
+    store.release_lease("alerting", "a")  # not a's to give: nothing happens
+    assert store.lease("alerting")["holder"] == "b"  # type: ignore[index]
+    store.release_lease("alerting", "b")
+    assert store.hold_lease("alerting", "a", T0 + 61, 30.0)

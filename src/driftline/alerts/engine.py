@@ -114,6 +114,37 @@ class AlertEngine(HumanInput):
                 self.groups.join(alert, now)  # a group lost (or re-routed): notify once more
         self.groups.save(now)
 
+    #: False on a collector replica that does not hold the alerting lease: its alerts are
+    #: re-read from the store before a person acts on them (server/collector.py).
+    leading = True
+
+    def reload(self) -> None:
+        """Re-read alerts, groups and silences from the store (another replica changed them)."""
+        with self._lock:
+            self._alerts = {a.fingerprint: a for a in self.store.load_alerts()}
+            self._last_window = {
+                fp: a.last_window_end
+                for fp, a in self._alerts.items()
+                if a.last_window_end is not None
+            }
+            self.groups = Groups(self.route, self.store)
+            self._silences = None
+
+    def sync_people(self) -> None:
+        """Take the acks, outcome labels and silences people stored through another replica."""
+        with self._lock:
+            for stored in self.store.load_alerts():
+                alert = self._alerts.get(stored.fingerprint)
+                if alert is not None and alert.fired_at == stored.fired_at:
+                    alert.acked_by, alert.acked_at = stored.acked_by, stored.acked_at
+                    alert.outcome = stored.outcome
+            self._silences = None
+
+    def before_people(self) -> None:
+        """Called before a person's action: a replica that does not lead reads the store."""
+        if not self.leading:
+            self.reload()
+
     # -- evaluation -----------------------------------------------------------------
     def ingest(self, points: Iterable[MetricPoint]) -> list[Transition]:
         """Evaluate every rule on ``points`` (in window order); return the state changes."""

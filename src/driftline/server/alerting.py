@@ -14,8 +14,11 @@ reduces to for accuracy under calibrated scores), all from at most
 store, so a restarted collector goes on where it stopped, and the engine
 ignores windows it has already evaluated.
 
-Run alerting on one replica: every replica with an ``alerts:`` section
-notifies on its own. In a serving process notifications are sent by a
+Several replicas: each has the ``alerts:`` section, and only the holder of the
+store's ``alerting`` lease (renewed every tick, taken over by another replica
+``alerting_lease_seconds`` after its holder stopped renewing it) evaluates rules
+and sends notifications; people's actions (ack, outcome, silences) work on any
+replica, through the store. In a serving process notifications are sent by a
 :class:`~driftline.alerts.notifiers.worker.DeliveryWorker` (one thread per
 receiver, each bounded by the receiver's ``retry.timeout``), never inside the
 tick: a slow or hanging receiver cannot delay the evaluation of windows.
@@ -206,6 +209,14 @@ class PointFeed:
         if job_late_after is not None and cursors.cursor("jobs") is None:
             cursors.set_cursor("jobs", now)
 
+    def reload_cursor(self) -> None:
+        """Go on from the stored cursor (another replica fed the engine meanwhile); windows at
+        the cursor are read again, and the engine skips those it has evaluated."""
+        stored = self.cursors.cursor(self.name)
+        if stored is not None and stored != self.cursor:
+            self.cursor = stored
+            self._done.clear()
+
     def read(self) -> list[MetricPoint]:
         """The engine's points of every window evaluated since the last call."""
         windows = self._evaluated()
@@ -372,10 +383,12 @@ class CollectorAlerts:
         #: or sent when no delivery worker runs).
         self.ran_at: float | None = None
         self.worker: DeliveryWorker | None = None
+        self._deliver = False
 
     def start_delivery(self) -> None:
         """Send notifications from a worker thread, off the evaluation tick (``serve``)."""
-        if self.worker is None:
+        self._deliver = True
+        if self.worker is None and self.engine.leading:
             self.worker = DeliveryWorker(self.dispatcher).start()
 
     @property
@@ -385,8 +398,27 @@ class CollectorAlerts:
             return self.worker.idle
         return not self.store.due_deliveries(self.clock.time(), limit=1)
 
+    def lead(self, leading: bool) -> None:
+        """This replica took (True) or lost (False) the alerting lease.
+
+        Taking it re-reads the engine's state and the feed's cursor from the store (the
+        previous holder went on from where this replica stopped); the delivery worker runs
+        on the holder only, so an outbox entry is sent by one replica."""
+        if leading == self.engine.leading:
+            return
+        self.engine.leading = leading
+        if leading:
+            self.engine.reload()
+            self.feed.reload_cursor()
+            if self._deliver:
+                self.start_delivery()
+        elif self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
     def run(self) -> int:
         """Feed newly evaluated windows to the engine, flush due groups, retry the outbox."""
+        self.engine.sync_people()  # acks and outcomes people gave through another replica
         now = self.clock.time()
         points = self.feed.read()
         if points:

@@ -9,10 +9,12 @@ advancing a manual clock.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from driftline.server.alerting import CollectorAlerts
 
 log = logging.getLogger("driftline.server")
+#: The store lease whose holder evaluates alerts (docs/collector.md, "Several replicas").
+ALERTING_LEASE = "alerting"
 
 
 @dataclass
@@ -123,6 +127,8 @@ class Collector:
         self.write_failure: tuple[float, str] | None = None
         #: The alert engine and its notifiers when alerts are configured (server/alerting.py).
         self.alerts: CollectorAlerts | None = None
+        #: This process's name in leases and partials (settings.replica, or random).
+        self.replica = settings.replica or f"replica-{uuid.uuid4().hex[:12]}"
         if alerts is not None:
             from driftline.server.alerting import CollectorAlerts
 
@@ -332,7 +338,7 @@ class Collector:
                 out["evaluated"] += n
                 if n < 20:
                     break
-            if self.alerts is not None:
+            if self.alerts is not None and self._leads_alerting():
                 out["alert_points"] = self._guard("alerts", self.alerts.run)
             now = self.clock.time()
             if now - self.last_purge >= 3600 or force_flush:
@@ -345,6 +351,25 @@ class Collector:
         self.metrics.live_windows.set(self.windows.n_live)
         self.metrics.buffered_rows.set(self.windows.buffered_rows())
         return out
+
+    def _leads_alerting(self) -> bool:
+        """Take or renew the store's ``alerting`` lease: exactly one replica evaluates alerts."""
+        assert self.alerts is not None
+        try:
+            held = self.store.hold_lease(
+                ALERTING_LEASE, self.replica, self.clock.time(),
+                self.settings.alerting_lease_seconds,
+            )  # fmt: skip
+        except Exception:
+            self.metrics.evaluation_errors.labels("alerts").inc()
+            log.exception("driftline collector: cannot renew the alerting lease")
+            held = False  # cannot tell: another replica may hold it; never evaluate twice
+        if held != self.alerts.engine.leading:
+            log.info("driftline collector %s %s the alerting lease", self.replica,
+                     "took" if held else "lost")  # fmt: skip
+        self.alerts.lead(held)
+        self.metrics.alerting_leader.set(1 if held else 0)
+        return held
 
     def _guard(self, task: str, fn: Any) -> int:
         try:
@@ -360,3 +385,6 @@ class Collector:
             self._guard("flush", lambda: self.windows.flush(force=True))
             if self.alerts is not None:
                 self.alerts.close()
+                if self.alerts.engine.leading:  # hand alerting over at once, not after the lease
+                    with contextlib.suppress(Exception):
+                        self.store.release_lease(ALERTING_LEASE, self.replica)

@@ -102,6 +102,11 @@ class HealthMetrics:
             ["model"],
             registry=r,
         )
+        self.alerting_leader = Gauge(
+            "driftline_alerting_leader",
+            "1 when this collector process holds the alerting lease (evaluates alerts), else 0.",
+            registry=r,
+        )
         self.overload = Counter(
             "driftline_ingest_overload",
             "Ingest requests turned away with 429/503, by reason.",

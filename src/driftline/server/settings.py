@@ -29,6 +29,7 @@ POSITIVE = (
     "tick_seconds",
     "retention_days",
     "label_horizon_days",
+    "alerting_lease_seconds",
 )
 
 
@@ -67,6 +68,9 @@ class Settings:
     #: Days a prediction can still receive its label: past raw-event retention the compact
     #: prediction index keeps what the label needs (docs/collector.md, "Retention").
     label_horizon_days: float = 365.0
+    #: Seconds the alerting lease lasts without renewal: the bound on failover to another
+    #: replica when the one evaluating alerts dies (it renews every tick).
+    alerting_lease_seconds: float = 30.0
     #: Seconds between background ticks (flush partials, evaluate, purge).
     tick_seconds: float = 5.0
     #: Key lookups are cached this long: a revoked key works at most this much longer.

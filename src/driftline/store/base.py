@@ -239,6 +239,19 @@ class Store(Protocol):
 
     def audit_log(self, limit: int) -> list[dict[str, Any]]: ...
 
+    # -- leases ---------------------------------------------------------------------
+    def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Take or renew lease ``name`` for ``holder`` until ``now + ttl``; True when held.
+
+        Renewing keeps ``acquired_at``; a lease held by another replica is taken only
+        once it has expired. One winner when several try at once."""
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give lease ``name`` up (if ``holder`` holds it): another replica takes it at once."""
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        """``{name, holder, acquired_at, expires_at}`` of lease ``name``, or None."""
+
     # -- retention ------------------------------------------------------------------
     def purge(self, before: float, label_before: float | None = None) -> dict[str, int]:
         """Delete raw events and feedback received before ``before``; keep aggregates.

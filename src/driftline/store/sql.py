@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import Engine, and_, case, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.sql.dml import Insert
 
 from driftline.store import tables as t
@@ -633,6 +633,39 @@ class SQLStore(ABC):
         with self.engine.connect() as conn:
             q = select(t.audit_log).order_by(a.id.desc()).limit(limit)
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- leases -------------------------------------------------------------------------
+    def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        ls = t.leases.c
+        with self.engine.begin() as conn:
+            # renew our own lease, or take one that expired (the row lock makes one winner)
+            res = conn.execute(
+                update(t.leases)
+                .where(ls.name == name, or_(ls.holder == holder, ls.expires_at < now))
+                .values(
+                    holder=holder,
+                    expires_at=now + ttl,
+                    acquired_at=case((ls.holder == holder, ls.acquired_at), else_=now),
+                )
+            )
+            if res.rowcount:
+                return True
+            stmt = (
+                self._insert(t.leases)
+                .values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            return bool(conn.execute(stmt).rowcount)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        ls = t.leases.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.leases).where(ls.name == name, ls.holder == holder))
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.leases).where(t.leases.c.name == name)).first()
+        return None if row is None else dict(row._mapping)
 
     # -- retention ----------------------------------------------------------------------
     def purge(self, before: float, label_before: float | None = None) -> dict[str, int]:

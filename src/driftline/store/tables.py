@@ -71,6 +71,17 @@ prediction_index = Table(
     Index("ix_prediction_index_received", "received_at"),
 )
 
+#: Leases held by one replica at a time (``alerting``: the replica that evaluates alerts).
+#: A holder renews its lease every tick; another replica takes it once ``expires_at`` passed.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("holder", String(NAME), nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 #: Ground truth, one per (model, prediction_id): a later label replaces an earlier one.
 labels = Table(
     "labels",

@@ -192,6 +192,7 @@ def alert_page(request: Request, visitor: Visitor) -> Response:
 def _engine(dash: Dashboard) -> Any:
     if dash.alerts is None:
         raise DriftlineError("alerting is not configured on this collector")
+    dash.alerts.before_people()  # a replica that does not evaluate alerts reads the store
     return dash.alerts
 
 
