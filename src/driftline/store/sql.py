@@ -654,8 +654,9 @@ class SQLStore(ABC):
                 self._insert(t.leases)
                 .values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl)
                 .on_conflict_do_nothing(index_elements=["name"])
+                .returning(t.leases.c.name)  # (rowcount is -1 here on psycopg)
             )
-            return bool(conn.execute(stmt).rowcount)
+            return conn.execute(stmt).first() is not None
 
     def release_lease(self, name: str, holder: str) -> None:
         ls = t.leases.c
