@@ -86,6 +86,7 @@ EXTRAS: dict[str, str] = {
     "pandas": "pandas",
     "polars": "polars",
     "pyspark": "spark",
+    "nats": "nats",
     "isal": "sdk",
 }
 

@@ -1,0 +1,196 @@
+"""Feed the collector from a message broker instead of HTTP (NATS JetStream; Kafka the same way).
+
+    broker ──fetch(batch)──> StreamFeeder ──Collector.ingest(kind, records)──> store
+                              ack each message once its records are stored (or rejected)
+
+Same validation and idempotence as ``POST /v1/...``: the records go through
+:meth:`Collector.ingest`, so an invalid record is rejected with the same field
+errors (counted in ``driftline_stream_records_total{outcome="rejected"}``), and a
+record redelivered after a crash is a duplicate by its ``event_id``.
+At-least-once: a message is acknowledged only after :meth:`Collector.ingest`
+returned (its records stored, or rejected as invalid); when the store refuses
+(unavailable, full disk) the message is negatively acknowledged and the broker
+delivers it again. A message that is not JSON is terminated (never redelivered)
+and counted: it can never become valid.
+
+A message body is one record or a JSON list of records; the kind comes from
+each record's ``type`` (default ``prediction``), as on ``POST /v1/events``.
+
+The :class:`StreamConsumer` protocol is what a broker client implements; for
+Kafka (docs/collector.md, "Streams"): ``fetch`` = ``poll``, ``ack`` = commit the
+offset after the record (commit only the contiguous acknowledged prefix of a
+partition), ``nak`` = seek back to the message's offset, ``term`` = skip it (or
+send it to a dead-letter topic), ``lag`` = end offset minus committed offset,
+summed over the assigned partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from driftline.errors import MissingDependencyError, missing_extra_message
+
+log = logging.getLogger("driftline.server")
+
+__all__ = ["Message", "NATSConsumer", "StreamConsumer", "StreamFeeder"]
+
+
+@dataclass
+class Message:
+    """One broker message: its body and the broker's handles to settle it."""
+
+    data: bytes
+    ack: Callable[[], Awaitable[None]]
+    nak: Callable[[], Awaitable[None]]
+    term: Callable[[], Awaitable[None]]
+
+
+class StreamConsumer(Protocol):
+    """A broker client the feeder reads from (NATS JetStream here; Kafka the same way)."""
+
+    name: str
+
+    async def fetch(self, batch: int, timeout: float) -> list[Message]:
+        """Up to ``batch`` messages, waiting at most ``timeout`` seconds; [] when none."""
+
+    async def lag(self) -> int | None:
+        """Messages not yet delivered to this consumer (None: the broker cannot tell)."""
+
+    async def close(self) -> None: ...
+
+
+class NATSConsumer:
+    """A durable JetStream pull consumer of ``subject`` on ``stream`` (created if missing)."""
+
+    def __init__(
+        self, url: str, stream: str, subject: str, durable: str = "driftline-collector"
+    ) -> None:
+        self.url, self.stream, self.subject, self.durable = url, stream, subject, durable
+        self.name = f"nats:{stream}"
+        self._nc: Any = None
+        self._sub: Any = None
+
+    async def connect(self) -> NATSConsumer:
+        try:
+            import nats
+        except ImportError:
+            raise MissingDependencyError(missing_extra_message("nats", "nats")) from None
+        self._nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+        js = self._nc.jetstream()
+        try:
+            await js.stream_info(self.stream)
+        except Exception:  # no such stream: create it (file storage, the subject only)
+            await js.add_stream(name=self.stream, subjects=[self.subject])
+        self._js = js
+        self._sub = await js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream)
+        return self
+
+    async def fetch(self, batch: int, timeout: float) -> list[Message]:
+        import nats.errors
+
+        try:
+            msgs = await self._sub.fetch(batch, timeout=timeout)
+        except nats.errors.TimeoutError:
+            return []
+        return [Message(m.data, m.ack, m.nak, m.term) for m in msgs]
+
+    async def lag(self) -> int | None:
+        info = await self._sub.consumer_info()
+        return int(info.num_pending) + int(info.num_ack_pending)
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.drain()
+
+
+class StreamFeeder:
+    """Reads a :class:`StreamConsumer` and ingests what it reads into a collector."""
+
+    def __init__(self, collector: Any, consumer: StreamConsumer, batch: int = 500) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self.collector = collector
+        self.consumer = consumer
+        self.batch = batch
+        r = collector.metrics.registry
+        self.records = Counter(
+            "driftline_stream_records",
+            "Records read from the broker, by outcome (accepted, duplicate, rejected, "
+            "malformed: a message that is not JSON).",
+            ["consumer", "outcome"],
+            registry=r,
+        )
+        self.lag_gauge = Gauge(
+            "driftline_stream_consumer_lag_messages",
+            "Messages on the broker not yet read or acknowledged by this consumer.",
+            ["consumer"],
+            registry=r,
+        )
+        for outcome in ("accepted", "duplicate", "rejected", "malformed"):
+            self.records.labels(consumer.name, outcome)
+        self._stop = threading.Event()
+
+    async def run_once(self, timeout: float = 1.0) -> int:
+        """Fetch one batch, ingest it, settle every message; return the messages read."""
+        msgs = await self.consumer.fetch(self.batch, timeout)
+        by_kind: dict[str, list[Any]] = {}
+        owners: dict[str, list[Message]] = {}
+        for m in msgs:
+            try:
+                body = orjson.loads(m.data)
+            except orjson.JSONDecodeError:
+                self.records.labels(self.consumer.name, "malformed").inc()
+                log.warning("driftline stream %s: a message is not JSON; dropped (counted)",
+                            self.consumer.name)  # fmt: skip
+                await m.term()
+                continue
+            records = body if isinstance(body, list) else [body]
+            kinds = {_kind(r) for r in records}
+            for kind in kinds:
+                by_kind.setdefault(kind, []).extend(r for r in records if _kind(r) == kind)
+            # a message is settled once every kind it holds is stored
+            for kind in kinds:
+                owners.setdefault(kind, []).append(m)
+        failed: set[int] = set()
+        for kind, records in by_kind.items():
+            try:
+                result = await asyncio.to_thread(self.collector.ingest, kind, records)
+            except Exception:  # the store refused: the broker delivers these again
+                log.exception("driftline stream %s: cannot store %d %s records; redelivery",
+                              self.consumer.name, len(records), kind)  # fmt: skip
+                failed.update(id(m) for m in owners[kind])
+                continue
+            name = self.consumer.name
+            self.records.labels(name, "accepted").inc(result.accepted)
+            self.records.labels(name, "duplicate").inc(result.duplicates)
+            self.records.labels(name, "rejected").inc(len(result.rejected))
+        for m in {id(m): m for ms in owners.values() for m in ms}.values():
+            await (m.nak() if id(m) in failed else m.ack())
+        lag = await self.consumer.lag()
+        if lag is not None:
+            self.lag_gauge.labels(self.consumer.name).set(lag)
+        return len(msgs)
+
+    async def run(self) -> None:
+        """Read until :meth:`stop`."""
+        while not self._stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # the broker went away: the client reconnects; try again
+                log.exception("driftline stream %s: read failed", self.consumer.name)
+                await asyncio.sleep(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _kind(record: Any) -> str:
+    kind = record.get("type", "prediction") if isinstance(record, dict) else "prediction"
+    return str(kind) if kind in ("prediction", "label", "feedback", "job_run") else "prediction"
