@@ -221,6 +221,62 @@ def bench_driftline(n: int, rounds: int, url: str) -> dict[str, Any]:
         mon.close()
 
 
+def bench_stages(n: int, rounds: int, url: str) -> dict[str, Any]:
+    """observe() alone, with two stages, and mon.check() of 20 features (issue 17).
+
+    The resource sampler runs every 10 ms on the shipper thread (its default is 10 s),
+    so its cost is inside the measurement whatever it is.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from driftline.sdk import Contract, Monitor
+
+    names = [f"f{i:02d}" for i in range(20)]
+    spec: dict[str, dict[str, Any]] = {}
+    features: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if i % 4 == 3:
+            spec[name] = {"kind": "categorical", "categories": ["a", "b", "c"], "required": True}
+            features[name] = "b"
+        else:
+            spec[name] = {"kind": "numeric", "min": 0.0, "max": 100.0, "required": True}
+            features[name] = float(i)
+    contract = Contract(spec)
+    mon = Monitor(
+        "credit_risk", "v3", sink=url, registry=CollectorRegistry(), resource_interval=0.01,
+        contract=contract,
+    )  # fmt: skip
+
+    def observed() -> None:
+        with mon.observe(FEATURES) as obs:
+            obs.record(prediction=model(FEATURES), scores=SCORES)
+
+    def staged() -> None:
+        with mon.observe(FEATURES) as obs:
+            with obs.stage("retrieve"):
+                pass
+            with obs.stage("predict"):
+                label = model(FEATURES)
+            obs.record(prediction=label, scores=SCORES)
+
+    def checked() -> None:
+        mon.check(features)
+
+    def bare() -> None:
+        model(FEATURES)
+
+    try:
+        variants = {"bare": bare, "observe": observed, "observe + 2 stages": staged,
+                    "check 20 features": checked}  # fmt: skip
+        result = interleaved(variants, n, rounds)
+        assert mon.check(features) == ()
+        mon.flush(30)
+        result["stats"] = mon.stats()
+        return result
+    finally:
+        mon.close()
+
+
 # -- 2. FastAPI ---------------------------------------------------------------------
 def make_app(kind: str, url: str | None = None) -> tuple[Any, Callable[[], None]]:
     from fastapi import FastAPI
@@ -524,7 +580,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument(
-        "--only", choices=["throughput", "tail"], help="run one section (driftline only)"
+        "--only",
+        choices=["throughput", "tail", "stages"],
+        help="run one section (driftline only)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="throughput runs per case")
     args = parser.parse_args()
@@ -551,6 +609,8 @@ def main() -> None:
             report["fastapi"] = bench_fastapi(
                 ["bare", "driftline", "driftline+observe"], n // 4, rounds, url
             )
+        if everything or args.only == "stages":
+            report["stages"] = bench_stages(n, rounds, url)
         if everything or args.only == "throughput":
             report["throughput"] = bench_throughput(n // 2, url, receiver.pid, args.repeat)
         if everything or args.only == "tail":
@@ -575,6 +635,18 @@ def print_report(r: dict[str, Any]) -> None:
     )
     if "driftline" in r:
         print_in_process(r)
+    if "stages" in r:
+        st = r["stages"]
+        print("\n## Stages, resources and input checks (median added over a bare call)")
+        print("| variant | median added | p99 |")
+        print("|---|---|---|")
+        for key in ("observe", "observe + 2 stages", "check 20 features"):
+            print(f"| {key} | {added(st, key):.2f} us | {st[key]['p99_us']:.1f} us |")
+        print(
+            f"| two stages alone (observe + 2 stages - observe) | "
+            f"{added(st, 'observe + 2 stages') - added(st, 'observe'):.2f} us | |"
+        )
+        print(f"stats: {st['stats']}")
     if "throughput" in r:
         pin = r["throughput"]["_pinning"]
         print(

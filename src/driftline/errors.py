@@ -88,6 +88,8 @@ EXTRAS: dict[str, str] = {
     "pyspark": "spark",
     "nats": "nats",
     "isal": "sdk",
+    "opentelemetry": "otel",
+    "pynvml": "gpu",
 }
 
 

@@ -41,6 +41,7 @@ class Look:
     firing: int = 0
     pending: int = 0
     alerts: list[str] = field(default_factory=list)
+    service: dict[str, str] = field(default_factory=dict)  # page -> its "Inside the service" text
 
 
 @dataclass
@@ -67,6 +68,9 @@ def look(page: Any, demo: LiveDemo, name: str) -> Look:
         page.goto(demo.url + path)
         page.wait_for_selector("#chart-latency[data-drawn]")
         out.red[label] = [t.strip() for t in page.locator(f"main {RED}").all_inner_texts()]
+        if label in ("v1", "wine"):
+            page.wait_for_selector("#chart-service-stages[data-drawn]")
+            out.service[label] = page.locator("[data-testid=service-section]").inner_text()
         shot(page, f"{name}-{label}")
     page.goto(f"{demo.url}/ui/alerts")
     out.firing = int(page.locator("#firing .count").inner_text())
@@ -147,6 +151,28 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
         finally:
             browser.close()
     yield seen
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_inside_the_service_stages_resources_cost_and_errors(story: Played) -> None:
+    """The model pages show the demo's stages, resources, cost and error groups (issue 17)."""
+    during = story.looks["during"].service["v1"]
+    # the latency fault slows the model, not the feature store: the page names the stage
+    assert "model made p99 worse" in during, during
+    for when in ("before", "after"):
+        tumor, wine = story.looks[when].service["v1"], story.looks[when].service["wine"]
+        for stage in ("feature_store", "model"):
+            assert stage in tumor
+        assert "preprocess" in wine and "classify" in wine
+        for text in (tumor, wine):
+            assert re.search(r"Resident memory\s+\d+\.\d MB", text), text
+            assert re.search(r"Per 1,000 predictions \(latest window\)\s+[0-9.e-]+ USD", text)
+            assert "no GPU seen (NVML absent or no device)" in text
+    html = story.pages["model"]
+    groups = html[html.index('data-testid="error-groups"') :].split("</table>")[0]
+    assert "SimulatedError" in groups and "feature store timed out" in groups
+    assert "fetch" in groups  # where: the failing stage function
 
 
 @pytest.mark.browser

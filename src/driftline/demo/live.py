@@ -12,6 +12,7 @@ Then normal traffic goes on until Ctrl-C (or ``duration``).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import socket
@@ -122,6 +123,8 @@ class LiveDemo:
         self.speed = speed
         self.story = story or Story()
         self.rng = np.random.default_rng(seed)
+        #: the stages' own draws, so the story's traffic stays what it was without them
+        self.stage_rng = np.random.default_rng(seed + 1)
         self.out = out
         self.started = False
         self._labels: deque[tuple[float, Any, str, str]] = deque()
@@ -163,6 +166,12 @@ class LiveDemo:
             ),
             max_inflight=64,
         )  # fmt: skip
+        from driftline._utils.llm import PriceTable
+
+        # compute prices, so the model pages show cost per 1,000 predictions and per day
+        prices = PriceTable.from_mapping({"currency": "USD", "cpu_hour": 0.05, "daily_budget": 5})
+        options = dataclasses.replace(self.settings.evaluator, costs=prices)
+        self.settings = dataclasses.replace(self.settings, evaluator=options)
         self.sock = _bind(self.port)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.receiver = WebhookReceiver(self.clock.time).start()
@@ -294,12 +303,22 @@ class LiveDemo:
         from driftline.sdk import Prediction
 
         classes = self.tumor.classes
+        mon = self.tumor_mon
+
+        @mon.stage("feature_store")  # stages of the prediction (docs/service.md)
+        def fetch(i: int) -> None:
+            self.clock.spend(float(self._fetch[i]))
+            if self._fail[i]:
+                raise SimulatedError("feature store timed out")
+
+        @mon.stage("model")
+        def score(i: int) -> None:
+            self.clock.spend(float(self._latency[version][i]))
 
         def predict(features: dict[str, float]) -> Any:
             i = self._i
-            self.clock.spend(float(self._latency[version][i]))
-            if self._fail[i]:
-                raise SimulatedError("feature store timed out")
+            fetch(i)
+            score(i)
             p = self._proba[version][i]
             top = int(np.argmax(p))
             return Prediction(classes[top], scores={c: float(p[k]) for k, c in enumerate(classes)})
@@ -322,6 +341,7 @@ class LiveDemo:
         self._proba = {v: self.models[v].predict_proba(x) for v in ("v1", "v2")}
         base = self.rng.lognormal(math.log(0.012), 0.35, n)
         self._latency = {"v1": base * (14.0 if slow else 1.0), "v2": base * 1.3}
+        self._fetch = self.stage_rng.lognormal(math.log(0.004), 0.3, n)  # the feature store's share
         self._fail = self.rng.random(n) < 0.003
         router = self.challenger if w >= s.challenger_at else self.router
         for i in range(n):
@@ -370,7 +390,10 @@ class LiveDemo:
             with self.wine_mon.observe(
                 dict(zip(self.wine.columns, x[i].tolist(), strict=True))
             ) as obs:
-                self.clock.spend(float(lat[i]))
+                with obs.stage("preprocess"):
+                    self.clock.spend(float(lat[i]) * 0.25)
+                with obs.stage("classify"):
+                    self.clock.spend(float(lat[i]) * 0.75)
                 top = int(np.argmax(proba[i]))
                 obs.record(
                     prediction=self.wine.classes[top],

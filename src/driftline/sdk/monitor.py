@@ -299,6 +299,13 @@ class Monitor:
         counts.count(found)
         return found
 
+    def enable_otel(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> Any:
+        """Also export predictions and stages through OpenTelemetry (the ``otel`` extra;
+        docs/service.md, "OpenTelemetry"): spans, histograms, trace ids on the events."""
+        from driftline.sdk.otel import enable_otel
+
+        return enable_otel(self, tracer_provider=tracer_provider, meter_provider=meter_provider)
+
     def stage_problem(self, problem: str) -> None:
         """Count a stage problem (docs/sdk.md, "Stages"); never raises."""
         with contextlib.suppress(Exception):

@@ -47,12 +47,10 @@ class Stage:
         "_obs",
         "_start",
         "attributes",
-        "end_offset",
         "error_type",
         "latency",
         "name",
         "parent",
-        "start_offset",
         "status",
         "usage",
     )
@@ -61,20 +59,16 @@ class Stage:
         self._obs = obs
         self.name = name
         self.attributes = attributes
-        self.parent: Stage | None = None
         self.status = "ok"
         self.error_type: str | None = None
-        self.latency = 0.0
-        self._start = 0.0
-        self.start_offset = 0.0
-        self.end_offset = 0.0
         self.usage: dict[str, Any] | None = None
+        # set on entry and exit: parent, _start, latency
 
     def __enter__(self) -> Stage:
         obs = self._obs
-        self.parent = obs.current_stage
+        self.parent: Stage | None = obs.current_stage
         obs.current_stage = self
-        self._start = obs.monotonic()
+        self._start: float = obs.monotonic()
         return self
 
     def __exit__(
@@ -84,12 +78,20 @@ class Stage:
         tb: TracebackType | None,
     ) -> None:
         obs = self._obs
-        end = obs.monotonic()
-        self.latency = end - self._start
+        self.latency: float = obs.monotonic() - self._start
         if exc_type is not None:
             self.status = "error"
             self.error_type = exc_type.__name__
-        obs.end_stage(self)
+        stages = obs.stages
+        room = stages is None or len(stages) < MAX_STAGES
+        if obs.current_stage is self and not obs.done and room:
+            obs.current_stage = self.parent  # the common case, inline
+            if stages is None:
+                obs.stages = [self]
+            else:
+                stages.append(self)
+        else:
+            obs.end_stage(self)
 
     async def __aenter__(self) -> Stage:
         return self.__enter__()

@@ -15,6 +15,7 @@ from driftline.server.dashboard.llm import llm_panel
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
 from driftline.server.dashboard.security import Visitor
+from driftline.server.dashboard.service import service_panel
 from driftline.server.dashboard.timerange import TimeRange
 
 
@@ -107,6 +108,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "alerts": alerts,
         "has_reference": bool(drift) or has_reference(store, model, version),
         "llm": llm_panel(store, tr, model, version, segment, x_range=span),
+        "service": service_panel(store, tr, model, version, segment, x_range=span),
     }
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
 

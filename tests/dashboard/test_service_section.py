@@ -1,0 +1,76 @@
+"""The model page's "Inside the service" section, from a collector's real points."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from driftline._utils.llm import PriceTable
+
+from .conftest import T0, WINDOW, make_env
+
+FP = "0123456789abcdef"
+
+
+def _event(w: int, i: int, start: float, slow: bool) -> dict[str, Any]:
+    rerank = 0.200 if slow else 0.020
+    e: dict[str, Any] = {
+        "type": "prediction", "event_id": f"e{w}-{i}", "timestamp": start + i, "model": "rag",
+        "version": "v1", "features": {"x": 1.0}, "latency_ms": (0.010 + rerank) * 1000,
+        "stages": [
+            {"name": "retrieve", "latency_ms": 10.0, "status": "ok"},
+            {"name": "rerank", "latency_ms": rerank * 1000, "status": "ok"},
+        ],
+    }  # fmt: skip
+    if i == 0:
+        e["resources"] = {
+            "instance": "p1", "interval_s": 10.0, "cpu_seconds": 3.6, "rss_bytes": 300 * 2**20,
+            "gpu_status": "absent", "gpus": [], "n_gpus": 0, "share": 1.0,
+        }  # fmt: skip
+    if i == 1:
+        e["status"] = "error"
+        e["error"] = {
+            "type": "KeyError", "fingerprint": FP, "message": "doc 42 missing",
+            "frames": [{"module": "app.rerank", "function": "Reranker.score", "line": 12}],
+        }  # fmt: skip
+        e["trace_id"] = "4bf92f3577b34da6a3ce929d0e0e4736"
+    return e
+
+
+async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    ev = env.collector.evaluator
+    prices = PriceTable.from_mapping({"currency": "EUR", "cpu_hour": 36.0})
+    ev.options = dataclasses.replace(ev.options, costs=prices)
+    for w in range(4):
+        start = T0 + w * WINDOW
+        events = [_event(w, i, start, slow=w == 3) for i in range(20)]
+        env.clock.advance(start + WINDOW - env.clock.time())
+        assert env.collector.ingest("prediction", events).accepted == 20
+    env.clock.advance(WINDOW + 30)
+    env.collector.tick(force_flush=True)
+    end = int(env.clock.time())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
+    ) as c:
+        r = await c.get(f"/ui/models/rag?range=1h&end={end}", headers=env.auth("read"))
+    assert r.status_code == 200
+    html = r.text
+    section = html[html.index('data-testid="service-section"') :].split("</section>")[0]
+    worst = re.search(r'data-testid="worst-stage">(.*?)</p>', section, re.S)
+    assert worst is not None
+    assert "rerank</span> made p99 worse" in worst.group(1)
+    assert "from 20 ms to 200 ms" in worst.group(1)
+    assert 'data-stage="retrieve"' in section and 'class="row-bad" data-stage="rerank"' in section
+    assert "300.0 MB" in section and "no GPU seen" in section
+    # 3.6 CPU seconds per window at 36 EUR an hour: 0.036 EUR per window of 20 predictions
+    per_1k = re.search(r'data-testid="cost-per-1k">([^<]*)<', section)
+    assert per_1k is not None and per_1k.group(1).strip() == "1.8 EUR"
+    groups = section[section.index('data-testid="error-groups"') :]
+    assert "KeyError" in groups and "app.rerank.Reranker.score:12" in groups
+    assert re.search(r'<td class="num">4</td>', groups)  # one per window, four windows
+    assert "4bf92f3577b34da6a3ce929d0e0e4736" in groups
