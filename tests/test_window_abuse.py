@@ -136,3 +136,37 @@ def test_burst_counts_merge_stay_bounded_and_skip_events_without_a_client() -> N
     assert len(a.counts) <= 10_000
     assert max(c for _, c in a.counts.values()) == 2  # the pair of client a survives pruning
     assert fingerprints([{"features": {"x": 1}}]) is None
+
+
+def test_constant_missing_and_sparse_columns_give_no_boundary_verdict_and_no_crash() -> None:
+    from driftline.store.base import WindowKey
+    from driftline.windows.abuse import boundary_points
+    from driftline.windows.points import Points
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    ref = driftline.profile(
+        pa.table(
+            {
+                "flat": np.full(n, 3.0),  # constant: no edges to probe
+                "holes": np.where(rng.random(n) < 0.5, np.nan, rng.normal(size=n)),
+                "few": rng.normal(size=n),
+                "many": [f"level-{i}" for i in rng.integers(0, 5000, n)],  # thousands of levels
+            }
+        ),
+        seed=0,
+    )
+    cur = driftline.profile(
+        pa.table(
+            {
+                "flat": np.full(300, 3.0),
+                "holes": np.full(300, np.nan),  # every value missing
+                "few": np.r_[rng.normal(size=20), np.full(280, np.nan)],  # 20 values: too few
+                "many": [f"level-{i}" for i in rng.integers(0, 9000, 300)],
+            }
+        ),
+        seed=0,
+    )
+    points = Points(WindowKey("m", "v1", 300, 0), 0.0)
+    boundary_points(points, "*", ref, cur)
+    assert points.rows == []  # says nothing rather than something wrong
