@@ -71,6 +71,8 @@ def create_app(
             tune_gc()
             if collector.alerts is not None:  # notifications leave off the evaluation path
                 collector.alerts.start_delivery()
+            if collector.raw_parquet is not None:  # raw events as Parquet, off the ingest path
+                collector.raw_parquet.start()
         task = asyncio.create_task(_loop(collector)) if background else None
         try:
             yield

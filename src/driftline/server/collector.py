@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from driftline.alerts import AlertsConfig
     from driftline.server.alerting import CollectorAlerts
+    from driftline.server.raw_parquet import RawParquetWriter
 
 log = logging.getLogger("driftline.server")
 #: The store lease whose holder evaluates alerts (docs/collector.md, "Several replicas").
@@ -129,6 +130,16 @@ class Collector:
         self.alerts: CollectorAlerts | None = None
         #: This process's name in leases and partials (settings.replica, or random).
         self.replica = settings.replica or f"replica-{uuid.uuid4().hex[:12]}"
+        #: Raw prediction events as Parquet (settings.raw_parquet_dir; server/raw_parquet.py).
+        self.raw_parquet: RawParquetWriter | None = None
+        if settings.raw_parquet_dir:
+            from driftline.server.raw_parquet import RawParquetWriter
+
+            self.raw_parquet = RawParquetWriter(
+                settings.raw_parquet_dir, replica=self.replica,
+                flush_seconds=settings.raw_parquet_flush_seconds,
+                registry=self.metrics.registry,
+            )  # fmt: skip
         if alerts is not None:
             from driftline.server.alerting import CollectorAlerts
 
@@ -293,6 +304,8 @@ class Collector:
         if kind == "prediction":
             new = self.windows.ingest(rows)
             batch.known = [e["event_id"] for e in rows if e["event_id"] not in new]
+            if self.raw_parquet is not None:
+                self.raw_parquet.add([e for e in rows if e["event_id"] in new], now)
             counts: dict[tuple[str, str], int] = {}
             for e in rows:
                 if e["event_id"] in new:
@@ -383,6 +396,8 @@ class Collector:
         """Save every live partial (graceful shutdown), after a tick still running ends."""
         with self._tick_lock:  # a cancelled background tick may still run in its thread
             self._guard("flush", lambda: self.windows.flush(force=True))
+            if self.raw_parquet is not None:
+                self.raw_parquet.close()
             if self.alerts is not None:
                 self.alerts.close()
                 if self.alerts.engine.leading:  # hand alerting over at once, not after the lease

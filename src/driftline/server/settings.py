@@ -30,6 +30,7 @@ POSITIVE = (
     "retention_days",
     "label_horizon_days",
     "alerting_lease_seconds",
+    "raw_parquet_flush_seconds",
 )
 
 
@@ -71,6 +72,10 @@ class Settings:
     #: Seconds the alerting lease lasts without renewal: the bound on failover to another
     #: replica when the one evaluating alerts dies (it renews every tick).
     alerting_lease_seconds: float = 30.0
+    #: A directory: raw prediction events are also written there as Parquet partitioned by
+    #: model/version/date, in the background (docs/collector.md); None: not written.
+    raw_parquet_dir: str | None = None
+    raw_parquet_flush_seconds: float = 60.0
     #: Seconds between background ticks (flush partials, evaluate, purge).
     tick_seconds: float = 5.0
     #: Key lookups are cached this long: a revoked key works at most this much longer.
