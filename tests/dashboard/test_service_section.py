@@ -43,6 +43,10 @@ def _event(w: int, i: int, start: float, slow: bool) -> dict[str, Any]:
 
 async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -> None:
     env = make_env(tmp_path)
+    dash = env.app.state.dashboard
+    dash.settings = dataclasses.replace(
+        dash.settings, trace_url="https://jaeger.test/trace/{trace_id}"
+    )
     ev = env.collector.evaluator
     prices = PriceTable.from_mapping({"currency": "EUR", "cpu_hour": 36.0})
     ev.options = dataclasses.replace(ev.options, costs=prices)
@@ -73,4 +77,17 @@ async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -
     groups = section[section.index('data-testid="error-groups"') :]
     assert "KeyError" in groups and "app.rerank.Reranker.score:12" in groups
     assert re.search(r'<td class="num">4</td>', groups)  # one per window, four windows
-    assert "4bf92f3577b34da6a3ce929d0e0e4736" in groups
+    link = 'href="https://jaeger.test/trace/4bf92f3577b34da6a3ce929d0e0e4736"'
+    assert link in groups
+
+
+def test_trace_url_must_be_an_http_link_with_the_trace_id() -> None:
+    import pytest
+
+    from driftline.errors import ConfigError
+    from driftline.server import Settings
+
+    assert Settings(trace_url="https://t.example/{trace_id}").trace_url
+    for bad in ("javascript:alert(1)//{trace_id}", "https://t.example/trace"):
+        with pytest.raises(ConfigError, match="allowed: an http"):
+            Settings(trace_url=bad)

@@ -87,11 +87,22 @@ class Settings:
     max_export_columns: int = 100
     export_max_age_seconds: float = 7 * 86_400.0
     replica: str | None = None
+    #: Link of a trace in the team's tracing tool, ``{trace_id}`` replaced by the trace id
+    #: (e.g. ``https://jaeger.example.com/trace/{trace_id}``); the dashboard's error groups
+    #: link their latest failure's trace (docs/service.md, "Errors, grouped").
+    trace_url: str | None = None
 
     def __post_init__(self) -> None:
         for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r}; allowed: > 0")
+        url = self.trace_url
+        if url is not None and (
+            not url.startswith(("http://", "https://")) or "{trace_id}" not in url
+        ):
+            raise ConfigError(
+                f"setting trace_url={url!r}; allowed: an http(s) URL containing {{trace_id}}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

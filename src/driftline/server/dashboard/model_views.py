@@ -109,6 +109,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "has_reference": bool(drift) or has_reference(store, model, version),
         "llm": llm_panel(store, tr, model, version, segment, x_range=span),
         "service": service_panel(store, tr, model, version, segment, x_range=span),
+        "trace_url": dash.settings.trace_url,
     }
     return dash.render(request, visitor, "model.html", ctx, tr=tr)
 
