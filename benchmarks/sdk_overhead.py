@@ -262,12 +262,43 @@ def bench_stages(n: int, rounds: int, url: str) -> dict[str, Any]:
     def checked() -> None:
         mon.check(features)
 
+    traced_mon: Any = None
+    try:  # the otel extra on: spans to a null exporter, metrics kept in the SDK
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class Null(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        tp = TracerProvider()
+        tp.add_span_processor(BatchSpanProcessor(Null()))
+        traced_mon = Monitor("traced", "v1", sink=url, registry=CollectorRegistry())
+        traced_mon.enable_otel(tracer_provider=tp, meter_provider=MeterProvider())
+    except ImportError:
+        pass
+
+    def traced() -> None:
+        with traced_mon.observe(FEATURES) as obs:
+            with obs.stage("retrieve"):
+                pass
+            with obs.stage("predict"):
+                label = model(FEATURES)
+            obs.record(prediction=label, scores=SCORES)
+
     def bare() -> None:
         model(FEATURES)
 
     try:
         variants = {"bare": bare, "observe": observed, "observe + 2 stages": staged,
                     "check 20 features": checked}  # fmt: skip
+        if traced_mon is not None:
+            variants["observe + 2 stages, otel on"] = traced
         result = interleaved(variants, n, rounds)
         assert mon.check(features) == ()
         mon.flush(30)
@@ -275,6 +306,8 @@ def bench_stages(n: int, rounds: int, url: str) -> dict[str, Any]:
         return result
     finally:
         mon.close()
+        if traced_mon is not None:
+            traced_mon.close()
 
 
 # -- 2. FastAPI ---------------------------------------------------------------------
@@ -640,7 +673,9 @@ def print_report(r: dict[str, Any]) -> None:
         print("\n## Stages, resources and input checks (median added over a bare call)")
         print("| variant | median added | p99 |")
         print("|---|---|---|")
-        for key in ("observe", "observe + 2 stages", "check 20 features"):
+        keys = ["observe", "observe + 2 stages", "check 20 features"]
+        keys += [k for k in ("observe + 2 stages, otel on",) if k in st]
+        for key in keys:
             print(f"| {key} | {added(st, key):.2f} us | {st[key]['p99_us']:.1f} us |")
         print(
             f"| two stages alone (observe + 2 stages - observe) | "
