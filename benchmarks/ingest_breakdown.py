@@ -58,7 +58,8 @@ def run(url: str, bodies: list[bytes]) -> None:
     total = t_decode + t_ingest
     rest = t_ingest - t_validate - inserted
     rate = n / total
-    print(f"{url.split(':')[0]}: {n:,} events; decode + ingest {total:.2f} s = {rate:,.0f} events/s")
+    name = url.split(":")[0]
+    print(f"{name}: {n:,} events; decode + ingest {total:.2f} s = {rate:,.0f} events/s")
     for label, sec in (
         ("JSON decode (orjson, decode_body)", t_decode),
         ("validation + normalisation (validate)", t_validate),
