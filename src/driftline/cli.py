@@ -558,8 +558,16 @@ def plugins() -> None:
         out.print(presets)
 
 
+def _from_store(*args: Any, **kwargs: Any) -> None:
+    """``alerts test --from-store``: the server's replay over stored history (imported late)."""
+    from driftline.server.history import from_store_command
+
+    from_store_command(*args, **kwargs)
+
+
 def _register_subsystems() -> None:
     """Commands of the collector, the alerting and the exports (each imports its own deps late)."""
+    from driftline.alerts import cli as alerts_cli
     from driftline.alerts.cli import alerts_app, export_app
     from driftline.demo.command import live_demo_command
     from driftline.server.cli import keys_app, migrate, serve
@@ -570,6 +578,7 @@ def _register_subsystems() -> None:
     app.command()(migrate)
     app.add_typer(keys_app, name="keys")
     app.add_typer(alerts_app, name="alerts")
+    alerts_cli.FROM_STORE = _from_store
     app.add_typer(export_app, name="export")
     app.add_typer(versions_app, name="versions")
     app.command("register")(register_command)

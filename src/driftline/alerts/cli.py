@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,11 @@ import typer
 from driftline.errors import DriftlineError
 
 USAGE_ERROR = 2
+
+#: ``alerts test --from-store`` replays stored history; the collector's package provides it
+#: (alerts import no server code): driftline.cli sets it to
+#: :func:`driftline.server.history.from_store_command`.
+FROM_STORE: Callable[..., None] | None = None
 
 alerts_app = typer.Typer(
     no_args_is_help=True,
@@ -61,12 +67,12 @@ def _alerts() -> None:
 @alerts_app.command("test")
 def test_command(
     scenario: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--scenario",
             help="Fault to inject: drift, latency, errors, quality, labels, job, missing, schema.",
         ),
-    ],
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="driftline.yaml with an alerts: section (default: presets)."),
@@ -74,24 +80,67 @@ def test_command(
     send: Annotated[
         bool, typer.Option("--send", help="Really deliver the notifications to the receivers.")
     ] = False,
-    model: Annotated[str, typer.Option("--model", help="Model name of the traffic.")] = (
-        "credit_risk"
-    ),
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model name of the traffic (credit_risk); with --from-store the model to "
+            "replay (default every model).",
+        ),
+    ] = None,
     version: Annotated[str, typer.Option("--version", help="Model version.")] = "v1",
     windows: Annotated[int, typer.Option("--windows", min=4, max=500)] = 20,
     window: Annotated[str, typer.Option("--window", help="Window length, e.g. 5m.")] = "5m",
     seed: Annotated[int, typer.Option("--seed")] = 7,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Replay the metric points stored by the collector instead of a scenario.",
+        ),
+    ] = False,
+    days: Annotated[
+        float, typer.Option("--days", help="With --from-store: the last N days.")
+    ] = 7.0,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="DRIFTLINE_STORE_URL",
+            help="With --from-store: the collector's store URL (default .driftline/driftline.db).",
+        ),
+    ] = None,
 ) -> None:
-    """Replay generated traffic with a fault and print which alerts fire, when and to whom."""
+    """Replay generated traffic with a fault, or the stored history (--from-store), and print
+    which alerts fire, when and to whom."""
     from driftline._utils.durations import parse_duration
     from driftline.alerts.replay import SCENARIOS, Scenario, replay
 
-    if scenario not in SCENARIOS:
-        _fail(f"--scenario: {scenario!r} is not allowed; allowed: {', '.join(SCENARIOS)}")
     try:
         length = parse_duration(window)
     except ValueError as exc:
         _fail(f"--window: {window!r} is not allowed: {exc}")
+    if from_store:
+        if scenario is not None:
+            _fail("--scenario and --from-store exclude each other: give one")
+        if FROM_STORE is None:
+            _fail("--from-store needs the collector: pip install 'driftline[server]'")
+        try:
+            cfg = _config(config)
+            assert FROM_STORE is not None
+            FROM_STORE(
+                cfg, model=model, days=days, window=length, store_url=store, echo=typer.echo,
+            )  # fmt: skip
+        except DriftlineError as exc:
+            _fail(str(exc))
+        return
+    if scenario not in SCENARIOS:
+        _fail(
+            f"--scenario: {scenario!r} is not allowed; allowed: {', '.join(SCENARIOS)} "
+            "(or --from-store)"
+        )
+    assert scenario is not None
+    model = model or "credit_risk"
     try:
         cfg = _config(config)
         start = 1_767_225_600.0

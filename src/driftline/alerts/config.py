@@ -83,6 +83,10 @@ class AlertsConfig(_Strict):
     #: Rows a sampled point (performance, estimated, quality, accuracy) needs before a
     #: rule decides on it; a rule's own ``min_samples`` wins. 0 switches the check off.
     min_samples: Annotated[int, Field(ge=0)] = DEFAULT_MIN_SAMPLES
+    #: A rule whose precision (true / true + false positives of its rated alerts) is below
+    #: this, once ``review_min_rated`` of its alerts are rated either way, is flagged for review.
+    review_precision: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    review_min_rated: Annotated[int, Field(ge=1)] = 5
 
     @field_validator("presets", mode="before")
     @classmethod

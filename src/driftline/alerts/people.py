@@ -12,7 +12,7 @@ import abc
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftline._utils.durations import parse_duration
 from driftline.alerts.matchers import Matcher, parse_matchers
@@ -186,3 +186,9 @@ class HumanInput(abc.ABC):
     def precision(self) -> dict[str, RulePrecision]:
         """Per rule: fired episodes and their outcome labels (the last label of each episode)."""
         return rule_precision((r.name for r in self.rules), self.store.audit())
+
+    def precision_report(self) -> list[dict[str, Any]]:
+        """:meth:`precision` per rule as dicts, each with ``needs_review`` under the
+        ``alerts:`` section's ``review_precision`` / ``review_min_rated``."""
+        below, n = self.config.review_precision, self.config.review_min_rated
+        return [p.to_dict(below, n) for _, p in sorted(self.precision().items())]

@@ -34,6 +34,26 @@ class RulePrecision:
         """TP / all labelled: also counts 'not actionable' as noise."""
         return self.true_positive / self.labelled if self.labelled else None
 
+    def needs_review(self, below: float, min_rated: int) -> bool:
+        """True when ``min_rated`` alerts are rated true or false positive and the
+        precision is under ``below``: the rule mostly cries wolf."""
+        rated = self.true_positive + self.false_positive
+        p = self.precision
+        return rated >= min_rated and p is not None and p < below
+
+    def to_dict(self, below: float, min_rated: int) -> dict[str, Any]:
+        """JSON-ready, with the review verdict under the given threshold."""
+        return {
+            "rule": self.rule,
+            "fired": self.fired,
+            "true_positive": self.true_positive,
+            "false_positive": self.false_positive,
+            "not_actionable": self.not_actionable,
+            "precision": self.precision,
+            "actionable_precision": self.actionable_precision,
+            "needs_review": self.needs_review(below, min_rated),
+        }
+
 
 def rule_precision(rules: Iterable[str], audit: Iterable[AuditEvent]) -> dict[str, RulePrecision]:
     """Per rule: fired episodes and their outcome labels (the last label of each episode)."""

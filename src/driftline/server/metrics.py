@@ -209,6 +209,41 @@ def render_results(
     return generate_latest(r)
 
 
+def render_precision(report: list[dict[str, Any]]) -> bytes:
+    """Alert precision per rule (``AlertEngine.precision_report``) as Prometheus text."""
+    r = CollectorRegistry(auto_describe=True)
+    outcomes = Gauge(
+        "driftline_alert_rule_outcomes",
+        "Fired alerts of a rule by outcome label (true_positive, false_positive, "
+        "not_actionable, unrated).",
+        ["rule", "outcome"],
+        registry=r,
+    )
+    precision = Gauge(
+        "driftline_alert_rule_precision_ratio",
+        "True / (true + false positive) of a rule's rated alerts (absent before any rating).",
+        ["rule"],
+        registry=r,
+    )
+    review = Gauge(
+        "driftline_alert_rule_needs_review",
+        "1 when the rule's precision is under the review threshold (enough alerts rated).",
+        ["rule"],
+        registry=r,
+    )
+    for row in report:
+        rule = row["rule"]
+        rated = 0
+        for outcome in ("true_positive", "false_positive", "not_actionable"):
+            outcomes.labels(rule, outcome).set(row[outcome])
+            rated += row[outcome]
+        outcomes.labels(rule, "unrated").set(max(0, row["fired"] - rated))
+        if row["precision"] is not None:
+            precision.labels(rule).set(row["precision"])
+        review.labels(rule).set(1.0 if row["needs_review"] else 0.0)
+    return generate_latest(r)
+
+
 class _ResultGauges:
     def __init__(self, r: CollectorRegistry) -> None:
         mv = ["model", "version"]

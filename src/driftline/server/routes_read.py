@@ -14,9 +14,9 @@ from driftline.server.auth import Principal
 from driftline.server.collector import ForbiddenError
 from driftline.server.deps import Admin, Read, collector, error, scope
 from driftline.server.ingest import NAME_RE
-from driftline.server.metrics import render_results
+from driftline.server.metrics import render_precision, render_results
 from driftline.stats.profile import DatasetProfile
-from driftline.store.base import MetricQuery
+from driftline.store.base import DEFAULT_PROJECT, MetricQuery
 from driftline.windows import schema_to_json
 
 router = APIRouter()
@@ -93,7 +93,30 @@ def metrics(request: Request) -> Response:
         max_series=s.max_label_series,
         project=project,
     )
+    if c.alerts is not None and project in (None, DEFAULT_PROJECT):  # rules span projects
+        results += render_precision(c.alerts.engine.precision_report())
     return Response(generate_latest(c.metrics.registry) + results, media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/alerts/precision", tags=["alerts"], summary="Alert precision per rule")
+def alert_precision(request: Request, who: Read) -> Response:
+    """Per alert rule: fired alerts, their outcome labels (true / false positive, not
+    actionable), precision = TP / (TP + FP), and ``needs_review`` when the precision is
+    under the ``alerts:`` section's ``review_precision`` once ``review_min_rated`` are rated.
+    Rules span projects: keys of the default project only (as the Alerts page's table)."""
+    c = collector(request)
+    if not who.reaches(DEFAULT_PROJECT):
+        raise error(403, "alert rules span every project: use a key of the default project")
+    if c.alerts is None:
+        raise error(404, "alerting is not configured (driftline serve --config with alerts:)")
+    cfg = c.alerts.engine.config
+    return JSONResponse(
+        {
+            "review_precision": cfg.review_precision,
+            "review_min_rated": cfg.review_min_rated,
+            "rules": c.alerts.engine.precision_report(),
+        }
+    )
 
 
 @router.get("/v1/models", tags=["models"], summary="Models, versions and stored event counts")

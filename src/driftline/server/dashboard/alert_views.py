@@ -158,6 +158,10 @@ def alerts_page(request: Request, visitor: Visitor) -> Response:
         "inbox": dash.inbox_messages() if everything else [],
         "deliveries": dash.deliveries() if everything else [],
         "alerting": engine is not None,
+        # rules span projects: their precision is for keys of the whole store
+        "precision": engine.precision_report() if engine is not None and everything else [],
+        "review_precision": engine.config.review_precision if engine is not None else 0.0,
+        "review_min_rated": engine.config.review_min_rated if engine is not None else 0,
     }
     return dash.render(request, visitor, "alerts.html", ctx, tr=tr)
 
