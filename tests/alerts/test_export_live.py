@@ -133,7 +133,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
 
     def with_prometheus(demo: LiveDemo) -> None:
         config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            # a busy machine answers /metrics slowly: a scrape may take a few seconds
+            "global": {"scrape_interval": "3s", "scrape_timeout": "3s",
+                       "evaluation_interval": "1s"},
             "rule_files": [str(rule_file)],
             "scrape_configs": [
                 {
@@ -151,14 +153,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
         }  # fmt: skip
         with prometheus_server(where / "server", config) as prom:
             # traffic goes on while Prometheus scrapes, so rates are rates of something
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180
             while True:
                 demo.step()
                 up = prom.query("count_over_time(up[1m]) and up == 1")
                 rate = prom.query("sum(rate(driftline_predictions_total[1m])) > 0")
                 if up["status"] == "success" and len(up["data"]["result"]) == 2:
                     scrapes = min(float(r["value"][1]) for r in up["data"]["result"])
-                    if scrapes >= 5 and rate["data"]["result"]:
+                    if scrapes >= 4 and rate["data"]["result"]:
                         break
                 assert time.monotonic() < deadline, f"targets not scraped: {up}"
                 time.sleep(0.3)

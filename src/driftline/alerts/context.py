@@ -101,6 +101,11 @@ def render_annotations(
         slo = ctx["slo"]
         burns = ", ".join(f"{w} {b:.3g}x" for w, b in slo["burn_rates"].items() if b is not None)
         text += f"; burn rates {burns}; error budget left {slo['budget_remaining']:.1%}"
+    changes = ctx.get("changes") or []
+    if changes:
+        text += "; recent changes: " + ", ".join(
+            f"{c['text']} ({c['at_rfc3339']})" for c in changes[:5]
+        )
     out.setdefault("description", text)
     if ctx["runbook_url"]:
         out["runbook_url"] = str(ctx["runbook_url"])

@@ -20,10 +20,11 @@ in :mod:`~driftline.alerts.people`.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,8 @@ from driftline.alerts.routing import Route
 from driftline.alerts.rules import Rule
 from driftline.alerts.store import AlertStore, MemoryAlertStore
 from driftline.errors import ConfigError, InputError
+
+log = logging.getLogger("driftline.alerts")
 
 ENGINE = "engine"
 #: Resolved alerts stay this long for acks and outcome labels; the audit log keeps them forever.
@@ -80,9 +83,13 @@ class AlertEngine(HumanInput):
         clock: Clock | None = None,
         sink: Sink | None = None,
         rules: Sequence[Rule] | None = None,
+        context_hook: Callable[[MetricPoint], Mapping[str, Any]] | None = None,
     ) -> None:
         from driftline.alerts.slo import SLOTracker
 
+        #: More context for an alert on a point (the collector adds recent changes); a hook
+        #: that fails is logged and skipped: alerting goes on without it.
+        self.context_hook = context_hook
         self.config = config if config is not None else AlertsConfig()
         self.store: AlertStore = store if store is not None else MemoryAlertStore()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -271,6 +278,11 @@ class AlertEngine(HumanInput):
             status = self.slo.status_of(rule.source[4:], p)
             if status is not None:
                 extra["slo"] = status
+        if self.context_hook is not None:
+            try:
+                extra.update(self.context_hook(p))
+            except Exception:  # never let context break alerting
+                log.exception("alert context hook failed for rule %s", rule.name)
         ctx = build_context(
             rule,
             p,

@@ -26,6 +26,7 @@ tick: a slow or hanging receiver cannot delay the evaluation of windows.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -369,7 +370,15 @@ class CollectorAlerts:
         engine = store.engine  # type: ignore[attr-defined]
         self.store = SQLAlertStore(engine)  # the tables come with the collector's migrations
         self.dispatcher = Dispatcher(config, self.store, clock=clock, env=env, registry=registry)
-        self.engine = AlertEngine(config, store=self.store, clock=clock, sink=self.dispatcher)
+        from driftline.server.changes import ChangeContext
+
+        self.engine = AlertEngine(
+            config, store=self.store, clock=clock, sink=self.dispatcher,
+            context_hook=ChangeContext(store, window_size),
+        )  # fmt: skip
+        # "configuration loaded" is one of the recent changes alerts list (server/changes.py)
+        digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
+        store.audit("collector", "collector.config", "alerts", f"sha256 {digest}", clock.time())
         from driftline._utils.durations import parse_duration
 
         buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
