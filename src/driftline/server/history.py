@@ -25,7 +25,7 @@ from driftline._utils.clock import ManualClock
 from driftline._utils.durations import format_duration, parse_duration, rfc3339
 from driftline.alerts import AlertEngine, AlertsConfig, MetricPoint
 from driftline.alerts.engine import Transition
-from driftline.alerts.model import Notification
+from driftline.alerts.records import Notification
 from driftline.alerts.replay import RecordingSink
 from driftline.alerts.store import MemoryAlertStore
 from driftline.errors import ConfigError
