@@ -153,6 +153,27 @@ def test_segments_match_sklearn_and_worst_is_found(rng: np.random.Generator) -> 
         )
     worst = segments["worst"]
     assert worst and worst[0]["name"] == "region = east" and worst[0]["significant"]
+    # the HTML report lists the significant worst slices, and only them
+    html = driftline.compare(ref, cur, schema).to_html()
+    table = html.split('data-testid="worst-slices"')[1].split("</table>")[0]
+    assert "region = east" in table and "region = north" not in table
+    assert 'href="#worst-slices"' in html
+
+
+def test_a_model_equally_good_everywhere_has_no_worst_slice(rng: np.random.Generator) -> None:
+    """Eight regions x two columns, no slice worse: the FDR control keeps the table empty."""
+    n = 4000
+    y = rng.integers(0, 2, n)
+    pred = np.where(rng.random(n) < 0.85, y, 1 - y)
+    cur = pd.DataFrame({
+        "target": y, "prediction": pred, "region": rng.choice(list("abcdefgh"), n),
+        "channel": rng.choice(["web", "app", "phone"], n),
+    })  # fmt: skip
+    schema = {"region": {"role": "segment"}, "channel": {"role": "segment"}}
+    report = driftline.compare(cur.sample(frac=0.5, random_state=2), cur, schema)
+    assert not [w for w in report.to_dict()["segments"]["worst"] if w["significant"]]
+    table = report.to_html().split('data-testid="worst-slices"')[1].split("</table>")[0]
+    assert "no slice is significantly worse than the whole" in table
 
 
 def test_unseen_classes_are_excluded_and_reported(rng: np.random.Generator) -> None:

@@ -35,6 +35,7 @@ def render_html(report: Mapping[str, Any], *, title: str | None = None) -> str:
     sections = [
         _summary(report),
         _performance(report.get("performance")),
+        _worst_slices(report.get("segments")),
         _chunks(report, chunks),
         _drift_table(report),
         multivariate_section(report),
@@ -44,6 +45,7 @@ def render_html(report: Mapping[str, Any], *, title: str | None = None) -> str:
     nav = [
         ("summary", "Summary"),
         ("performance", "Performance") if report.get("performance") else None,
+        ("worst-slices", "Worst slices") if report.get("segments") else None,
         ("over-time", "Over time") if chunks else None,
         ("drift", "Drift"),
         ("multivariate", "Multivariate") if report.get("multivariate") else None,
@@ -203,6 +205,33 @@ uncertainty; it assumes the relation of labels to inputs has not changed).</p>
 <table><thead><tr><th>metric</th><th class="num">reference</th><th class="num">realized</th>
 <th class="num">estimated</th><th class="num">interval</th></tr></thead><tbody>{body}</tbody>
 </table></div></section>"""
+
+
+def _worst_slices(segments: Mapping[str, Any] | None) -> str:
+    """The slices where the model does significantly worse than on the whole (FDR-controlled)."""
+    if not segments:
+        return ""
+    worst = [w for w in segments.get("worst") or [] if w.get("significant")]
+    how = escape(str(segments.get("worst_computed") or "not computed"))
+    rows = "".join(
+        f"<tr><td>{escape(str(w['name']))}</td><td class='num'>{fmt(w['n'])}</td>"
+        f"<td>{escape(str(w['metric']))}</td><td class='num'>{fmt(w['value'])}</td>"
+        f"<td class='num'>{fmt(w['rest'])}</td><td class='num'>{fmt(w['overall'])}</td>"
+        f"<td class='num'>{fmt(w['q_value'])}</td></tr>"
+        for w in worst
+    )
+    body = rows or (
+        '<tr><td colspan="7" class="empty">no slice is significantly worse than the whole</td></tr>'
+    )
+    return f"""<section class="block" id="worst-slices"><div class="card">
+<h2>Worst slices</h2>
+<p class="lead">Slices of one or two segment columns whose loss is higher than on the rest of the
+data: a one-sided Welch t-test per slice, Benjamini-Hochberg across every slice tested, so among
+the slices listed the expected share of false discoveries is at most alpha. Computed on the
+{how}.</p>
+<table data-testid="worst-slices"><thead><tr><th>slice</th><th class="num">rows</th><th>loss</th>
+<th class="num">slice</th><th class="num">rest</th><th class="num">whole</th>
+<th class="num">q-value</th></tr></thead><tbody>{body}</tbody></table></div></section>"""
 
 
 def _chunks(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> str:
