@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [
     "README.md",
     "docs/drift.md",
+    "docs/embeddings.md",
     "docs/llm.md",
     "docs/profiles.md",
     "docs/quality.md",

@@ -90,6 +90,7 @@ EXTRAS: dict[str, str] = {
     "isal": "sdk",
     "opentelemetry": "otel",
     "pynvml": "gpu",
+    "PIL": "images",
 }
 
 

@@ -189,6 +189,8 @@ def _column_to_arrow(name: str, values: Any) -> tuple[pa.Array | pa.ChunkedArray
         arr = np.asarray(values) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
     except ValueError:  # ragged lists (vectors of several lengths): Arrow lists below
         arr = None
+    if isinstance(arr, np.ndarray) and arr.ndim in (3, 4) and arr.dtype != object:  # images
+        return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(arr)), False
     if isinstance(arr, np.ndarray) and arr.ndim == 2:  # vectors: float32 stays float32
         flat = arr.reshape(-1)
         if flat.dtype not in (np.float32, np.float64):

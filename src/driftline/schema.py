@@ -125,7 +125,10 @@ def infer_kind(t: pa.DataType, sample: pa.Array | pa.ChunkedArray | None = None)
     if fam == "temporal":
         return Kind.DATETIME
     if fam == "list":
-        return Kind.EMBEDDING
+        shape = getattr(t, "shape", None)  # a fixed-shape tensor of h x w (x c): images
+        return Kind.IMAGE if shape is not None and len(shape) in (2, 3) else Kind.EMBEDDING
+    if fam == "binary":
+        return Kind.IMAGE if sample is not None and _looks_like_images(sample) else Kind.CATEGORICAL
     if fam == "string" and sample is not None and len(sample) > 0:
         import pyarrow.compute as pc
 
@@ -136,6 +139,16 @@ def infer_kind(t: pa.DataType, sample: pa.Array | pa.ChunkedArray | None = None)
         if mean_len is not None and mean_len > 40 and (spaces or 0) > 0.5:
             return Kind.TEXT
     return Kind.CATEGORICAL
+
+
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_images(sample: pa.Array | pa.ChunkedArray) -> bool:
+    """Most present values of a binary sample start like an image file (PNG, JPEG, ...)."""
+    present = [v for v in sample.drop_null().to_pylist()[:200] if v]
+    hits = sum(bytes(v[:4]).startswith(_IMAGE_MAGIC) for v in present)
+    return bool(present) and hits >= 0.8 * len(present)
 
 
 def timestamp_name(name: str) -> bool:

@@ -267,6 +267,13 @@ def test_a_rotated_centroid_with_the_same_norms_is_drift() -> None:
     assert report["dataset"]["drifted"] is True and "q" in report["dataset"]["drifted_columns"]
     for m in ("centroid_cosine", "mmd", "domain_classifier", "out_of_domain", "projection_ks"):
         assert col["metrics"][m]["drifted"] is True, m
+    # the report's 2-D picture: both samples on the reference's first two principal axes
+    pic = col["projection"]
+    assert len(pic["reference"][0]) == len(pic["current"][1]) == 300
+    ref_x, cur_x = np.mean(pic["reference"][0]), np.mean(pic["current"][0])
+    assert abs(ref_x - cur_x) > 1.0  # the turned cloud sits elsewhere on the first axis
+    html = driftline.compare({"q": ref}, {"q": cur}, multivariate=False).to_html()
+    assert 'data-chart="proj"' in html and '"projections"' in html
 
 
 def test_the_same_distribution_is_not_drift_and_counts_in_the_verdict() -> None:

@@ -204,9 +204,21 @@ SCRIPT = """
     Plotly.newPlot(el, traces, layout({ xaxis: { type: "category" } }), CONFIG);
   }
 
+  function projection(el, p) {
+    var dot = function (name, xy, color) {
+      return { type: "scattergl", mode: "markers", name: name, x: xy[0], y: xy[1],
+               marker: { color: color, size: 5, opacity: 0.6 },
+               hovertemplate: name + "<extra></extra>" };
+    };
+    Plotly.newPlot(el, [dot("reference", p.reference, C.ref), dot("current", p.current, C.ink)],
+      layout({ xaxis: { title: { text: "PC 1" }, zeroline: false },
+               yaxis: { title: { text: "PC 2" } } }), CONFIG);
+  }
+
   function draw(el) {
     var kind = el.getAttribute("data-chart"), key = el.getAttribute("data-key");
     if (kind === "dist") { distribution(el, data.distributions[key]); }
+    else if (kind === "proj") { projection(el, data.projections[key]); }
     else if (kind === "series") { series(el, data.chunks.columns[key], data.chunks.labels); }
     else if (kind === "overview") { overview(el, data.chunks); }
     else if (kind === "perf") { performance(el, data.chunks.performance[key], data.chunks.labels); }

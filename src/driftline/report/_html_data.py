@@ -71,6 +71,11 @@ def chart_data(report: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -
         if dist:
             dists[name] = top_bins(dist)
     out: dict[str, Any] = {"distributions": dists}
+    out["projections"] = {
+        name: col["projection"]
+        for name, col in report.get("columns", {}).items()
+        if col.get("projection")
+    }
     if chunks:
         labels = [chunk_label(c) for c in chunks]
         columns: dict[str, Any] = {}

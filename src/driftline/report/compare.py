@@ -15,6 +15,7 @@ from driftline.report.document import FORMAT_VERSION, Report
 from driftline.report.performance import PerformanceOptions, Range, performance_section
 from driftline.report.segments import segments_section
 from driftline.schema import ColumnSpec, Kind, Role, Schema
+from driftline.stats.accumulators.vectors import VectorSketch
 from driftline.stats.accumulators.vocabulary import unseen_share
 from driftline.stats.drift.rules import (
     ColumnDrift,
@@ -459,6 +460,10 @@ def _column_entry(
     entry["metrics"] = {k: v.to_dict() for k, v in d.metrics.items()}
     if r.vocabulary is not None and c.vocabulary is not None:
         entry["unseen_vocabulary"] = unseen_share(r.vocabulary, c.vocabulary)
+    if r.kind is Kind.EMBEDDING:
+        picture = vector_picture(r.vectors, c.vectors)
+        if picture is not None:
+            entry["projection"] = picture
     if d.bins is not None and len(d.bins.labels):
         # the statistics use every bin; the report shows the most frequent categories
         shown = d.bins.for_display(max_categories)
@@ -473,6 +478,31 @@ def _column_entry(
             "n_bins_used": len(d.bins.labels),
         }
     return entry
+
+
+def vector_picture(ref: VectorSketch, cur: VectorSketch, points: int = 300) -> dict[str, Any] | None:
+    """Both sides' sampled vectors on the first two principal axes of the two samples pooled
+    (so a difference between the sides, when it dominates, is what the picture spreads)."""
+    if ref.dim != cur.dim or ref.dim < 2 or ref.keys.size < 3 or cur.keys.size < 1:
+        return None
+    r = ref.ordered_sample().astype(np.float64)
+    c = cur.ordered_sample().astype(np.float64)
+    both = np.vstack([r[:points], c[:points]])
+    mean = both.mean(axis=0)
+    _, sv, vt = np.linalg.svd(both - mean, full_matrices=False)
+    axes = vt[:2]
+    explained = (sv[:2] ** 2) / max(float((sv**2).sum()), 1e-300)
+
+    def coords(x: np.ndarray) -> list[list[float]]:
+        xy = (x[:points] - mean) @ axes.T
+        return [[round(float(v), 4) for v in xy[:, 0]], [round(float(v), 4) for v in xy[:, 1]]]
+
+    return {
+        "method": "PCA of both samples",
+        "explained_variance": [float(x) for x in explained],
+        "reference": coords(r),
+        "current": coords(c),
+    }
 
 
 def _summary(col: ColumnProfile) -> dict[str, Any]:

@@ -345,7 +345,9 @@ def _distributions(report: Mapping[str, Any]) -> str:
             col.get("summary", {}).get(side, {}).get("distinct", 0) or 0
             for side in ("reference", "current")
         )
-        if dist.get("edges") is not None:
+        if col.get("kind") == "embedding":
+            sub = "vector norms, quantile bins of the reference"
+        elif dist.get("edges") is not None:
             sub = "quantile bins of the reference"
         elif distinct > MAX_CATEGORIES_SHOWN:
             sub = f"{MAX_CATEGORIES_SHOWN - 1} most frequent of ~{distinct:,} categories"
@@ -353,6 +355,10 @@ def _distributions(report: Mapping[str, Any]) -> str:
             sub = f"{distinct} categories"
         card = _chart_card(name, sub, "dist", name, bad=bool(d.get("drifted")))
         cards.append(card)
+        proj = col.get("projection")
+        if proj:
+            how = f"{proj['method']}; {len(proj['current'][0])} current vectors"
+            cards.append(_chart_card(name, how, "proj", name, bad=bool(d.get("drifted"))))
     body = "".join(cards) or '<p class="empty">no distributions in this report</p>'
     return f"""<section class="block" id="distributions">
 <h2>Distributions</h2>

@@ -5,7 +5,9 @@ type errors, non-finite values, moments and min/max, a KLL quantile sketch, an
 exact histogram on fixed log-linear buckets, category counts, a distinct-count
 sketch and a reservoir sample. Which parts are used depends on the column's
 kind: numeric and datetime columns use the numeric parts (datetimes as epoch
-seconds), text columns the numeric parts over string length, embeddings the
+seconds), text columns the numeric parts over string length (and a numeric profile per
+text descriptor), image columns the numeric parts over pixels per image (and
+a numeric profile per image descriptor), embeddings the
 numeric parts over the vector norm plus a
 :class:`~driftline.stats.accumulators.vectors.VectorSketch` (centroid, sample of
 vectors, random projections), categorical and boolean
@@ -40,7 +42,7 @@ from driftline.stats.accumulators.vectors import VectorSketch, scan
 from driftline.stats.accumulators.vocabulary import VocabularySketch
 from driftline.timestamps import numbers_as_seconds, parse_iso
 
-NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING})
+NUMERIC_KINDS = frozenset({Kind.NUMERIC, Kind.DATETIME, Kind.TEXT, Kind.EMBEDDING, Kind.IMAGE})
 CATEGORY_KINDS = frozenset({Kind.CATEGORICAL, Kind.BOOLEAN})
 _NULL_CODE = np.uint64(0x9E3779B97F4A7C15)
 FORMAT_VERSION = 1
@@ -207,6 +209,14 @@ class ColumnProfile:
             return values, codes
         if kind is Kind.EMBEDDING:
             return self._embedding_norms(column, self._sample_idx, self._sample_keys), None
+        if kind is Kind.IMAGE:  # the column's own values: pixels per image
+            from driftline.stats.descriptors import _images
+
+            arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            found = _images.features(arr)
+            self._type_errors_in_batch = int(found["bad"].sum())
+            self._update_descriptors(arr)
+            return found["width"] * found["height"], None
         if fam == "temporal":
             return _temporal_seconds(column), None
         if kind is Kind.DATETIME and fam == "string":  # ISO 8601 text, with its time zone
@@ -221,13 +231,14 @@ class ColumnProfile:
             return values, None
         return _to_float(column), None
 
-    def _update_descriptors(self, values: pa.ChunkedArray) -> None:
+    def _update_descriptors(self, values: pa.ChunkedArray | pa.Array) -> None:
         """Each descriptor's values, folded into its numeric profile (rows line up)."""
         if not self.descriptors:
             return
         from driftline.stats.descriptors import DESCRIPTORS
 
         arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        # the same Array object for every descriptor: shared per-batch work is done once
         for i, (name, child) in enumerate(self.descriptors.items()):
             numbers = np.asarray(DESCRIPTORS[name].compute(arr), dtype=np.float64)
             rng = np.random.default_rng([int(self._rng.integers(2**31)), i])

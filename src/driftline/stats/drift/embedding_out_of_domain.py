@@ -6,8 +6,12 @@ the 5th percentile of the reference's own top-1 similarities (each reference
 vector against the other reference vectors, leave-one-out), so about 5 % of the
 reference itself falls below it and the cut means "less similar to the
 reference than all but 5 % of the reference is to itself", in any embedding
-space. A one-sided Fisher exact test asks whether the current share is higher
-than the reference's; the result drifts when its p-value is below alpha.
+space. The p-value is a permutation test of the current share minus the
+reference share (100 random relabellings of the pooled sample, cut recomputed
+each time): the top-1 similarities of one side share the same reference
+sample, so a binomial or Fisher test, which takes them as independent, alarms
+too often (7 % instead of 5 % on real sentence embeddings). The result drifts
+when the p-value is below alpha.
 """
 
 from __future__ import annotations
@@ -21,56 +25,55 @@ from driftline.stats.drift.registry import EMBEDDING, DriftInputs, DriftMethod
 NAME = "out_of_domain"
 #: The reference quantile of leave-one-out top-1 similarity that sets the cut.
 REFERENCE_QUANTILE = 0.05
-
-
-def top1_similarity(
-    queries: np.ndarray, index: np.ndarray, *, leave_one_out: bool = False
-) -> np.ndarray:
-    """Each query row's highest cosine similarity to the rows of ``index`` (unit rows)."""
-    out = np.empty(queries.shape[0])
-    for start in range(0, queries.shape[0], 1024):
-        sims = queries[start : start + 1024] @ index.T
-        if leave_one_out:
-            rows = np.arange(sims.shape[0])
-            sims[rows, rows + start] = -np.inf
-        out[start : start + 1024] = sims.max(axis=1)
-    return out
+PERMUTATIONS = 100
 
 
 def out_of_domain(
-    ref: np.ndarray, cur: np.ndarray, *, alpha: float = 0.05, cut: float | None = None
+    ref: np.ndarray,
+    cur: np.ndarray,
+    *,
+    alpha: float = 0.05,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
 ) -> DriftResult:
-    """The method on two samples of non-zero vectors (``cut``: a fixed similarity cut)."""
-    from scipy.stats import fisher_exact
-
+    """The method on two samples of non-zero vectors."""
     r, c = unit_rows(ref), unit_rows(cur)
-    ref_sim = top1_similarity(r, r, leave_one_out=True)
-    cur_sim = top1_similarity(c, r)
-    q = float(np.quantile(ref_sim, REFERENCE_QUANTILE)) if cut is None else float(cut)
-    ref_below = int(np.count_nonzero(ref_sim < q))
-    cur_below = int(np.count_nonzero(cur_sim < q))
-    share = cur_below / cur_sim.size
-    table = [[cur_below, cur_sim.size - cur_below], [ref_below, ref_sim.size - ref_below]]
-    p = float(fisher_exact(table, alternative="greater").pvalue)
+    n = r.shape[0]
+    pooled = np.vstack([r, c])
+    sims = pooled @ pooled.T
+    np.fill_diagonal(sims, -np.inf)
+
+    def excess(is_ref: np.ndarray) -> tuple[float, float, float, float]:
+        top = sims[:, is_ref].max(axis=1)  # each vector's top-1 among the "reference" ones
+        cut = float(np.quantile(top[is_ref], REFERENCE_QUANTILE))
+        ref_share = float(np.mean(top[is_ref] < cut))
+        cur_share = float(np.mean(top[~is_ref] < cut))
+        return cur_share - ref_share, cut, ref_share, cur_share
+
+    labels = np.zeros(pooled.shape[0], dtype=bool)
+    labels[:n] = True
+    observed, cut, ref_share, cur_share = excess(labels)
+    rng = np.random.default_rng(seed)
+    hits = sum(excess(rng.permutation(labels))[0] >= observed for _ in range(permutations))
+    p = (1 + hits) / (1 + permutations)
+    top_cur = sims[n:, :n].max(axis=1)
     return DriftResult(
         method=NAME,
-        statistic=share,
-        p_value=p,
+        statistic=cur_share,
+        p_value=float(p),
         threshold=alpha,
         drifted=bool(p < alpha),
-        n_reference=int(ref_sim.size),
-        n_current=int(cur_sim.size),
+        n_reference=n,
+        n_current=int(c.shape[0]),
         computed="reservoir",
         details={
-            "similarity_cut": q,
-            "cut_from": "fixed"
-            if cut is not None
-            else f"reference leave-one-out q{REFERENCE_QUANTILE:g}",
-            "reference_share": ref_below / ref_sim.size,
-            "current_share": share,
-            "current_median_top1": float(np.median(cur_sim)),
-            "reference_median_top1": float(np.median(ref_sim)),
-            "test": "one-sided Fisher exact test (current share > reference share)",
+            "similarity_cut": cut,
+            "cut_from": f"reference leave-one-out q{REFERENCE_QUANTILE:g}",
+            "reference_share": ref_share,
+            "current_share": cur_share,
+            "current_median_top1": float(np.median(top_cur)),
+            "reference_median_top1": float(np.median(sims[:n, :n].max(axis=1))),
+            "test": f"permutation test of the share difference ({permutations} permutations)",
         },
     )
 
@@ -98,6 +101,6 @@ METHOD = DriftMethod(
     is_test=True,
     compute=_compute,
     description="share of current vectors whose top-1 cosine similarity to the reference "
-    "sample is below the reference's own 5th percentile (Fisher exact test)",
+    "sample is below the reference's own 5th percentile (permutation test)",
     by_default=True,
 )

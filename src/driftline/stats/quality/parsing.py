@@ -37,6 +37,8 @@ def _type_error_reason(ref: Any, cur: Any) -> dict[str, Any]:
         return {"reason": f"vectors whose length is not the column's dimension {dim}"}
     if ref.kind is Kind.TEXT:
         return {"reason": "values that are not valid UTF-8 text"}
+    if ref.kind is Kind.IMAGE:
+        return {"reason": "values that are not a decodable image (or not h x w x 1/3/4 pixels)"}
     return {}
 
 
