@@ -480,7 +480,9 @@ def _column_entry(
     return entry
 
 
-def vector_picture(ref: VectorSketch, cur: VectorSketch, points: int = 300) -> dict[str, Any] | None:
+def vector_picture(
+    ref: VectorSketch, cur: VectorSketch, points: int = 300
+) -> dict[str, Any] | None:
     """Both sides' sampled vectors on the first two principal axes of the two samples pooled
     (so a difference between the sides, when it dominates, is what the picture spreads)."""
     if ref.dim != cur.dim or ref.dim < 2 or ref.keys.size < 3 or cur.keys.size < 1:
