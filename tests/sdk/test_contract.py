@@ -89,3 +89,39 @@ def test_check_without_a_contract_warns_and_finds_nothing(
     assert "has no contract" in caplog.text
     with pytest.raises(SDKConfigError, match=r"takes a driftline\.sdk\.Contract"):
         mon.set_contract({"features": {}})  # type: ignore[arg-type]
+
+
+def test_fetch_reads_the_contract_over_http_and_names_failures(contract: Contract) -> None:
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Authorization")))
+            ok = "/versions/v1/" in self.path
+            body = _json.dumps(contract.to_dict() if ok else {"detail": "no reference"}).encode()
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        got = Contract.fetch(url, "wine", "v1", api_key="k1", margin=0.1)
+        assert got.features == contract.features
+        assert seen[0] == ("/v1/models/wine/versions/v1/contract?margin=0.1", "Bearer k1")
+        with pytest.raises(SDKConfigError, match="HTTP 404"):
+            Contract.fetch(url, "wine", "v9")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(SDKConfigError, match="cannot fetch the contract"):
+        Contract.fetch(url, "wine", "v1", timeout=1)

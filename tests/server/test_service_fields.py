@@ -208,3 +208,27 @@ def test_the_prices_section_reaches_cost_and_llm_signals() -> None:
         parse_serve_config({"prices": {"services": {"credit_risk": {"cpu_hour": -1}}}})
     with pytest.raises(ConfigError, match="unknown key 'budget'"):
         parse_serve_config({"prices": {"cpu_hour": 1, "budget": 3}})
+
+
+async def test_the_contract_of_a_reference_is_served_for_check(env: Env) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    import driftline
+    from driftline.sdk.contract import Contract
+
+    ref = pa.table({"x": np.arange(10, dtype=float), "c": ["a", "b"] * 5})
+    data = driftline.profile(ref).to_bytes()
+    r = await env.client.put("/v1/models/m/versions/v1/reference", content=data, headers=env.auth())
+    assert r.status_code < 300, r.text
+    r = await env.client.get("/v1/models/m/versions/v1/contract", headers=env.auth("read"))
+    contract = Contract.from_dict(r.json())
+    assert contract.features["x"] == {"kind": "numeric", "min": 0.0, "max": 9.0, "required": True}
+    assert [v.kind for v in contract.check({"x": 12.0, "c": "z"})] == [
+        "out_of_range",
+        "unseen_category",
+    ]
+    r = await env.client.get("/v1/models/m/versions/v9/contract", headers=env.auth("read"))
+    assert r.status_code == 404 and "no reference" in r.text
+    r = await env.client.get("/v1/models/m/versions/v1/contract")
+    assert r.status_code == 401

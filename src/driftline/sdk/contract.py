@@ -134,6 +134,44 @@ class Contract:
             raise SDKConfigError("a contract is an object with 'features': {name: {kind, ...}}")
         return cls(features)
 
+    @classmethod
+    def fetch(
+        cls,
+        url: str,
+        model: str,
+        version: str,
+        *,
+        api_key: str | None = None,
+        margin: float = 0.0,
+        timeout: float = 10.0,
+    ) -> Contract:
+        """The contract of ``model``/``version``'s reference from a collector (a read key),
+        ``GET {url}/v1/models/{model}/versions/{version}/contract``; raises SDKConfigError."""
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        q = urllib.parse.quote
+        target = (
+            f"{url.rstrip('/')}/v1/models/{q(model, safe='')}/versions/{q(version, safe='')}"
+            f"/contract?margin={margin}"
+        )
+        req = urllib.request.Request(target)
+        if api_key:
+            req.add_header("Authorization", f"Bearer {api_key}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return cls.from_dict(json.loads(r.read()))
+        except urllib.error.HTTPError as exc:
+            raise SDKConfigError(
+                f"cannot fetch the contract of {model}/{version} from {url}: HTTP {exc.code} "
+                f"{exc.read()[:200]!r}"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise SDKConfigError(
+                f"cannot fetch the contract of {model}/{version} from {url}: {exc}"
+            ) from exc
+
     def save(self, path: str | Path) -> Path:
         p = Path(path)
         p.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))

@@ -137,6 +137,28 @@ def get_version(request: Request, who: Read, model: NamePath, version: NamePath)
     return _json(_version_out(row))
 
 
+@router.get(
+    "/v1/models/{model}/versions/{version}/contract",
+    tags=["models"],
+    summary="The input contract of a version's reference, for Monitor.check() (docs/service.md)",
+)
+def get_contract(
+    request: Request,
+    who: Read,
+    model: NamePath,
+    version: NamePath,
+    margin: Annotated[float, Query(ge=0, le=10)] = 0.0,
+) -> Response:
+    _reach(request, who, model)
+    data = collector(request).store.reference(model, version)
+    if data is None:
+        raise error(404, f"version {version!r} of model {model!r} has no reference")
+    from driftline.sdk.contract import Contract
+
+    contract = Contract.from_profile(DatasetProfile.from_bytes(data), margin=margin)
+    return _json(contract.to_dict())
+
+
 def _version_out(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": row["model"],
