@@ -28,7 +28,7 @@ def test_exported_rules_pass_promtool_check_and_tests(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 40 rules found" in check.stdout
+    assert "SUCCESS: 41 rules found" in check.stdout
     test = subprocess.run(
         [promtool, "test", "rules", tests.name], cwd=tmp_path, capture_output=True, text=True,
         timeout=60,

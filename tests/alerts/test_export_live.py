@@ -231,7 +231,7 @@ def test_template_variables_list_the_demo_models_and_versions(live: Evaluated) -
 def test_exported_rules_load_and_evaluate_without_error(live: Evaluated) -> None:
     names = {r["name"] for r in live.rules}
     assert {"DriftlineFeatureDrift", "DriftlineEstimatedAccuracyDrop", "DriftlineJobLate"} <= names
-    assert len(live.rules) == 40
+    assert len(live.rules) == 41
     bad = [(r["name"], r.get("lastError")) for r in live.rules if r["health"] != "ok"]
     assert bad == []
 

@@ -216,6 +216,11 @@ def _ml_panels() -> list[dict[str, Any]]:
         _panel(11, "Evaluation lag (seconds since the latest window ended)", [
             (f"max by (model, version) (driftline_window_lag_seconds{{{sel}}})", mv)],
             12, 41, unit="s"),
+        _panel(12, "Alert outcomes per rule (rated by people)", [
+            ("max by (rule, outcome) (driftline_alert_rule_outcomes)",
+             "{{rule}} {{outcome}}")], 0, 49),
+        _panel(13, "Rules flagged for review (precision under the threshold)", [
+            ("max by (rule) (driftline_alert_rule_needs_review)", "{{rule}}")], 12, 49),
     ]  # fmt: skip
 
 

@@ -233,6 +233,14 @@ def ml_rules(
             runbook_url,
         ),
         _alert(
+            "DriftlineRuleNeedsReview",
+            "max by (rule) (driftline_alert_rule_needs_review) == 1",
+            "1h", "warning", "ml",
+            "alert rule {{ $labels.rule }} mostly cries wolf: its precision is under the "
+            "review threshold",
+            runbook_url,
+        ),
+        _alert(
             "DriftlineNoRecentWindow",
             f"max by (model, version) (driftline_window_lag_seconds) > {3 * window:g}",
             _duration(window), "warning", "ops",
