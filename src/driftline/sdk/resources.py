@@ -50,7 +50,7 @@ def resident_bytes() -> int:
 def load_nvml() -> ModuleType | None:
     """The initialised ``pynvml`` module, or None when there is no NVML (no GPU, no package)."""
     try:
-        import pynvml  # type: ignore[import-not-found, unused-ignore]
+        import pynvml  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError:
         return None
     try:
