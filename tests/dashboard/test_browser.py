@@ -73,6 +73,8 @@ def test_overview_model_column_alerts_jobs(browser: Any, served: Served) -> None
     first = page.locator("[data-testid=drift-table] tbody tr").first
     assert first.locator("td").first.inner_text() == "x"  # the drifted column comes first
     assert "drift" in first.locator(".badge:not([data-testid=persistence])").inner_text()
+    # and x has drifted for several windows in a row: a shift, not a spike
+    assert first.locator('[data-testid="persistence"]').inner_text().startswith("shift")
     shot(page, "model")
 
     first.locator("a").click()
