@@ -11,7 +11,7 @@ import pytest
 from driftline.server.alerting import alert_points
 from driftline.store.base import WindowKey
 from driftline.windows import points as pts
-from driftline.windows.evaluator import performance_results
+from driftline.windows.labelled import performance_results
 
 T0 = 1_700_000_000
 

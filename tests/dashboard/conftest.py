@@ -160,7 +160,7 @@ def seed(env: Env, windows: int = 8) -> None:
             "rows_in": 1000,
             "rows_out": 990,
             "error": "timeout" if w == 6 else None,
-            "metrics": {},
+            "metrics": {"lag_seconds": 30.0 + w},
         }
         env.collector.ingest("job_run", [job])
     env.clock.advance(WINDOW + 30)

@@ -44,6 +44,9 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "error_rate": "failed predictions / all predictions in the window, 0..1",
         "error_count": "failed predictions in the window",
         "request_count": "predictions served in the window",
+        "latency_p50_seconds": "median prediction latency in the window",
+        "latency_p90_seconds": "90th percentile of the prediction latency in the window",
+        "latency_p95_seconds": "95th percentile of the prediction latency in the window",
         "latency_p99_seconds": "99th percentile of the prediction latency in the window",
         "latency_bucket": "predictions served within labels['le'] seconds (cumulative)",
         "job_status": "0 the job run succeeded, 1 it failed, 2 it is late (labels['job'])",
@@ -62,6 +65,17 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "major version away from the training one (docs/versions.md)",
         "versus.verdict": "a challenger against its champion (column): -1 worse, 0 equivalent "
         "or undecided, 1 better (docs/versions.md)",
+        "job_metric": "a number a job run reported (column = its name; labels['job'])",
+        "job_since_success_intervals": "time since the job's last success / its expected "
+        "interval (the dead-man signal; labels['job'])",
+        "job_freshness_seconds": "age of the newest input the job's runs reported (labels['job'])",
+        "label_drift_detected": "1 when the window's labels drifted from the reference's "
+        "target, else 0",
+        "feedback.rate": "feedback records of a kind (column) per served prediction",
+        "feedback.share": "share of a kind's (column) feedback with a value (labels['value'])",
+        "feedback.mean": "mean of a kind's (column) numeric feedback values",
+        "performance.roc_auc": "ROC AUC of the window's labelled predictions from their scores",
+        "performance.ece": "expected calibration error of the window's scores (15 bins)",
     }
 )
 

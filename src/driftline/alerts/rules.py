@@ -132,6 +132,11 @@ class SLOConfig(_Outputs):
     buckets: list[float] | None = None
     metric: str = "accuracy"
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    #: quality SLOs: judge the mean over this period (e.g. 1d: the daily mean, weighted by
+    #: each window's n) instead of each window; periods are aligned to UTC midnight.
+    every: Duration | None = None
+    #: quality SLOs: which side is bad. "below" (accuracy, revenue) or "above" (log loss).
+    direction: Literal["below", "above"] = "below"
     baseline: Duration = "30d"
     period: Duration = "30d"
     burn_rates: list[BurnRateConfig] = Field(default_factory=lambda: list(SRE_BURN_RATES))
@@ -153,6 +158,8 @@ class SLOConfig(_Outputs):
                 )
         elif self.threshold_seconds is not None:
             raise ValueError(f"threshold_seconds applies to latency SLOs only, not {self.kind}")
+        if self.kind != "quality" and (self.every is not None or self.direction != "below"):
+            raise ValueError(f"every and direction apply to quality SLOs only, not {self.kind}")
         return self
 
 

@@ -7,7 +7,11 @@ An SLO turns metric points into good/bad event counts per window:
   (the share of requests slower than a histogram bucket bound);
 - ``quality``: each window with a value of ``metric`` (default ``accuracy``) is
   one event, bad when it is more than ``tolerance`` (relative) below the mean
-  of the previous ``baseline`` (default 30 days) of windows.
+  of the previous ``baseline`` (default 30 days) of windows (``direction:
+  above``: above it). With ``every`` (e.g. ``1d``) the event is the mean over
+  that period (windows weighted by their ``n``), judged when its last window
+  arrives against the previous periods' means: "the daily mean of a KPI within
+  5 % of its 30-day baseline".
 
 Error budget = 1 - objective; burn rate over a window = error ratio / budget.
 A burn-rate pair fires when both its long and its short window burn faster
@@ -95,6 +99,7 @@ def slo_rules(cfg: SLOConfig, owners: Mapping[str, str]) -> list[Rule]:
 class _Series:
     windows: deque[tuple[float, float, float, float]]  # start, end, bad, total
     baseline: deque[tuple[float, float]]  # end, value (quality SLOs)
+    period: tuple[float, float, float] | None = None  # start, sum of value*weight, weight
 
 
 class SLOTracker:
@@ -158,14 +163,38 @@ class SLOTracker:
             return max(parts["total"] - parts["good"], 0.0), parts["total"]
         if slo.kind == "quality" and "value" in parts:
             series = self._get(slo, p)
+            value = parts["value"]
+            if slo.every is not None:
+                closed = self._period(slo, series, p, value)
+                if closed is None:
+                    return 0.0, 0.0  # the period is still open: no event yet
+                value = closed
             horizon = p.window_end - parse_duration(slo.baseline)
             base = [v for end, v in series.baseline if end > horizon]
-            series.baseline.append((p.window_end, parts["value"]))
+            series.baseline.append((p.window_end, value))
             if not base:
-                return 0.0, 0.0  # the first window sets the baseline: no event yet
+                return 0.0, 0.0  # the first window (period) sets the baseline: no event yet
             mean = math.fsum(base) / len(base)
-            return (1.0 if parts["value"] < mean * (1 - slo.tolerance) else 0.0), 1.0
+            if slo.direction == "above":
+                return (1.0 if value > mean * (1 + slo.tolerance) else 0.0), 1.0
+            return (1.0 if value < mean * (1 - slo.tolerance) else 0.0), 1.0
         return None
+
+    @staticmethod
+    def _period(slo: SLOConfig, series: _Series, p: MetricPoint, value: float) -> float | None:
+        """Fold ``p`` into its ``every`` period; the period's weighted mean when ``p`` ends it."""
+        every = parse_duration(slo.every or 0)
+        start = math.floor(p.window_start / every) * every
+        weight = float(p.n) if p.n else 1.0
+        if series.period is None or series.period[0] != start:
+            series.period = (start, 0.0, 0.0)
+        s, total, w = series.period
+        series.period = (s, total + value * weight, w + weight)
+        if p.window_end < start + every - 1e-9:
+            return None
+        _, total, w = series.period
+        series.period = None
+        return total / w if w else None
 
     def _get(self, slo: SLOConfig, p: MetricPoint) -> _Series:
         k = (slo.name, p.model, p.version, p.segment)

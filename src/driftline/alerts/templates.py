@@ -4,6 +4,8 @@
 ``{{ $value | humanizeDuration }}`` (seconds: ``312ms``, ``1.5s``) and
 ``{{ $value | humanizePercentage }}`` (a ratio: ``75.4%``), so a latency alert
 reads in the unit of the charts and the same annotation works in Prometheus.
+A label can be piped into ``urlquery`` (Go templates' function) to go into a
+link: ``?model={{ $labels.model | urlquery }}``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from urllib.parse import quote_plus
 
 _TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _PIPED = re.compile(r"(\$value|\$threshold)\s*\|\s*(\w+)")
-TEMPLATE_VARIABLES = ("$value", "$threshold", "$labels.NAME")
+_LABEL_QUERY = re.compile(r"\$labels\.([A-Za-z_]\w*)\s*\|\s*urlquery")
+TEMPLATE_VARIABLES = ("$value", "$threshold", "$labels.NAME", "$labels.NAME | urlquery")
 
 
 def humanize_duration(seconds: float) -> str:
@@ -53,6 +57,8 @@ def check_template(text: str) -> str:
     for expr in _TEMPLATE.findall(text):
         if expr in ("$value", "$threshold") or re.fullmatch(r"\$labels\.[A-Za-z_]\w*", expr):
             continue
+        if _LABEL_QUERY.fullmatch(expr):
+            continue
         piped = _PIPED.fullmatch(expr)
         if piped and piped.group(2) in FUNCTIONS:
             continue
@@ -81,6 +87,9 @@ def render_template(text: str, labels: Mapping[str, str], value: float, threshol
             return f"{value:.4g}"
         if expr == "$threshold":
             return f"{threshold:.4g}"
+        quoted = _LABEL_QUERY.fullmatch(expr)
+        if quoted:
+            return quote_plus(labels.get(quoted.group(1), ""))
         if expr.startswith("$labels."):
             return labels.get(expr[len("$labels.") :], "")
         piped = _PIPED.fullmatch(expr)

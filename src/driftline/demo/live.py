@@ -69,6 +69,7 @@ class Story:
 
 def alerts_config(receiver_url: str, external_url: str) -> Any:
     from driftline.alerts import parse_alerts_config
+    from driftline.server.config import EXPLAIN_LINK
 
     only_all = "[*]"  # the whole model's traffic ("*" as a pattern would match every segment)
     # every rule reads the one-minute windows (an hour window that holds the story's
@@ -101,6 +102,8 @@ def alerts_config(receiver_url: str, external_url: str) -> Any:
                       "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
             "inhibit_rules": [],
             "external_url": external_url,
+            # each notification links to the view that explains it (as `serve --config` does)
+            "dashboard_url": external_url + EXPLAIN_LINK,
         }
     )  # fmt: skip
 
@@ -125,6 +128,9 @@ class LiveDemo:
         self.rng = np.random.default_rng(seed)
         #: the stages' own draws, so the story's traffic stays what it was without them
         self.stage_rng = np.random.default_rng(seed + 1)
+        # feedback, KPIs and job numbers draw from their own stream: the story's traffic
+        # (and so its quiet stretches) stays what it was before they were added
+        self.extra = np.random.default_rng(seed + 2)
         self.out = out
         self.started = False
         self._labels: deque[tuple[float, Any, str, str]] = deque()
@@ -360,6 +366,12 @@ class LiveDemo:
                 self._labels.append(
                     (due, self.tumor_mon, routed.prediction_id, self.tumor.classes[int(y[i])])
                 )
+            if self.extra.random() < 0.2:  # the radiologist's verdict and review time
+                agreed = routed.prediction == self.tumor.classes[int(y[i])]
+                pid, version = routed.prediction_id, routed.version
+                self.tumor_mon.feedback(pid, "override", not agreed, version=version)
+                minutes = float(self.extra.gamma(4.0, 1.5 if agreed else 4.0))
+                self.tumor_mon.kpi("review_minutes", minutes, prediction_id=pid, version=version)
         self._wine(t0)
         while self._labels and self._labels[0][0] <= t0 + STEP:
             _, mon, pid, label = self._labels.popleft()
@@ -404,6 +416,9 @@ class LiveDemo:
                 self._labels.append(
                     (due, self.wine_mon, obs.prediction_id, self.wine.classes[int(y[i])])
                 )
+            if self.extra.random() < 0.4:  # tasters rate the recommendation
+                good = top == int(y[i])
+                self.wine_mon.feedback(obs.prediction_id, "thumbs", "up" if good else "down")
 
     def _jobs(self, t0: float) -> None:
         """``feature_refresh`` every 5 simulated minutes: one failure, one late run."""
@@ -416,8 +431,12 @@ class LiveDemo:
         fail = abs(w - self.story.job_failure_at) < 3
         self.job_clock.now = slot + late
         try:
-            with self.jobs_mon.job("feature_refresh", scheduled_at=slot) as run:
+            with self.jobs_mon.job("feature_refresh", scheduled_at=slot, every=period) as run:
                 run.rows(rows_in=int(self.rng.integers(9_000, 11_000)))
+                # the scans table it reads is filled by the scanners' export, a few minutes behind
+                run.freshness(slot - float(self.extra.uniform(60, 180)))
+                run.metric("scans_lag_seconds", float(self.extra.uniform(60, 180)))
+                run.metric("documents_scans", float(self.extra.integers(9_000, 11_000)))
                 self.job_clock.now = slot + late + float(self.rng.uniform(25, 40))
                 if fail:
                     raise SimulatedError("source table tumor_scans is locked")

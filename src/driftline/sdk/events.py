@@ -31,6 +31,7 @@ PATHS = {
     "prediction": "/v1/events",
     "label": "/v1/labels",
     "feedback": "/v1/feedback",
+    "kpi": "/v1/kpis",
     "job_run": "/v1/jobs",
     "runtime": "/v1/runtime",
 }
@@ -335,6 +336,22 @@ class EventEncoder:
             "value": policy.apply_field("feedback", value),
         }
 
+    def kpi(
+        self, ts: float, prediction_id: str | None, version: str, name: str, value: float
+    ) -> dict[str, Any]:
+        out = {
+            "type": "kpi",
+            "event_id": self.new_id(),
+            "timestamp": self._ts(ts),
+            "model": self.model,
+            "version": version,
+            "name": name,
+            "value": value,
+        }
+        if prediction_id is not None:
+            out["prediction_id"] = self.policy.apply_field("prediction_id", prediction_id)
+        return out
+
     def runtime(self, ts: float, version: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
         """The serving runtime of this process (captured once, on the shipper thread)."""
         from driftline.sdk.runtime import capture_runtime, runtime_record
@@ -347,7 +364,7 @@ class EventEncoder:
 
     def job_run(self, run: Mapping[str, Any]) -> dict[str, Any]:
         error = run.get("error")
-        return {
+        out = {
             "type": "job_run",
             "event_id": self.new_id(),
             "job": run["job"],
@@ -361,6 +378,11 @@ class EventEncoder:
             "error": None if error is None else self.policy.mask(str(error)),
             "metrics": dict(run["metrics"]),
         }
+        if run.get("newest_input_at") is not None:
+            out["newest_input_at"] = self._ts(run["newest_input_at"])
+        if run.get("expected_interval_seconds") is not None:
+            out["expected_interval_seconds"] = run["expected_interval_seconds"]
+        return out
 
 
 def _default(value: Any) -> Any:

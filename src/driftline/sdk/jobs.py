@@ -33,6 +33,7 @@ class JobRun:
         *,
         scheduled_at: float | datetime | None = None,
         run_id: str | None = None,
+        every: float | str | None = None,
     ) -> None:
         self._monitor = monitor
         self.job = job
@@ -47,6 +48,14 @@ class JobRun:
         self.rows_out: int | None = None
         self.error: str | None = None
         self.metrics: dict[str, float] = {}
+        self.newest_input_at: float | None = None
+        self.expected_interval_seconds: float | None = None
+        if every is not None:
+            from driftline._utils.durations import parse_duration
+
+            self.expected_interval_seconds = (
+                parse_duration(every) if isinstance(every, str) else float(every)
+            )
         self._start = 0.0
 
     def rows(self, rows_in: int | None = None, rows_out: int | None = None) -> None:
@@ -57,8 +66,30 @@ class JobRun:
             self.rows_out = (self.rows_out or 0) + rows_out
 
     def metric(self, name: str, value: float) -> None:
-        """Record a custom number for this run, e.g. ``run.metric("documents", 1200)``."""
+        """Record a custom number for this run, e.g. ``run.metric("documents", 1200)``.
+
+        Charted per job on the Jobs page and usable in alert rules (``job_metric``).
+        A value that is not a finite number is left out and counted
+        (``driftline_sdk_events_dropped_total{reason="job_metric"}``), with a warning.
+        """
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or value != value or value in (float("inf"), float("-inf")):
+            self._monitor.accounting.dropped("job_metric", 1)
+            self._monitor._log.warning(
+                "job_metric", "job %r metric %r: %r is not a finite number", self.job, name, value
+            )
+            return
         self.metrics[name] = value
+
+    def freshness(self, newest_input_at: float | datetime) -> None:
+        """The time of the newest input this run read (its data's freshness).
+
+        The collector reports the age of the newest input of the job's latest run
+        (``job_freshness_seconds``), growing while no newer run reports.
+        """
+        if isinstance(newest_input_at, datetime):
+            newest_input_at = newest_input_at.timestamp()
+        self.newest_input_at = float(newest_input_at)
 
     def __enter__(self) -> JobRun:
         clock = self._monitor.clock
@@ -132,4 +163,6 @@ class JobRun:
             "rows_out": self.rows_out,
             "error": self.error,
             "metrics": dict(self.metrics),
+            "newest_input_at": self.newest_input_at,
+            "expected_interval_seconds": self.expected_interval_seconds,
         }

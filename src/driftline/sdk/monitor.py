@@ -473,15 +473,45 @@ class Monitor:
             except Exception:
                 self.internal_error("judges.feedback")
 
+    def kpi(
+        self,
+        name: str,
+        value: float,
+        *,
+        prediction_id: str | None = None,
+        version: str | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Send a business KPI value (revenue, minutes saved, conversion) for a prediction.
+
+        With ``prediction_id`` the value joins that prediction's window and segments;
+        without, the window of ``timestamp`` (now) of this version. The collector keeps
+        the mean per window (``kpi.<name>`` points, docs/collector.md). A value that is
+        not a finite number is dropped and counted (``reason="invalid_kpi"``): the SDK
+        never raises into the service.
+        """
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            self.accounting.dropped("invalid_kpi", 1)
+            self._log.warning("invalid_kpi", "KPI %r: value %r is not a number", name, value)
+            return
+        ts = self.clock.time() if timestamp is None else timestamp
+        self.enqueue(("kpi", ts, prediction_id, version or self.version, name, float(value)))
+
     def job(
         self,
         name: str,
         *,
         scheduled_at: float | datetime | None = None,
         run_id: str | None = None,
+        every: float | str | None = None,
     ) -> JobRun:
-        """A context manager recording one run of pipeline job ``name``."""
-        return JobRun(self, name, scheduled_at=scheduled_at, run_id=run_id)
+        """A context manager recording one run of pipeline job ``name``.
+
+        ``every``: how often the job is expected to run (seconds or a duration such as
+        ``"1h"``); the collector's dead-man alert fires when no run succeeded within it
+        (without it, the collector infers the interval from the runs' schedule).
+        """
+        return JobRun(self, name, scheduled_at=scheduled_at, run_id=run_id, every=every)
 
     # -- lifecycle ---------------------------------------------------------------
     def flush(self, timeout: float = 5.0, *, durable_ok: bool = False) -> bool:

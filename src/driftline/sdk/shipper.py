@@ -205,6 +205,8 @@ class Shipper:
             return self.encoder.label(*item[1:])
         if kind == "feedback":
             return self.encoder.feedback(*item[1:])
+        if kind == "kpi":
+            return self.encoder.kpi(*item[1:])
         if kind == "job_run":
             return self.encoder.job_run(item[1])
         if kind == "runtime":

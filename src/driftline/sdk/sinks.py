@@ -116,6 +116,10 @@ class MemorySink:
         return self.records("feedback")
 
     @property
+    def kpis(self) -> list[dict[str, Any]]:
+        return self.records("kpi")
+
+    @property
     def jobs(self) -> list[dict[str, Any]]:
         return self.records("job_run")
 

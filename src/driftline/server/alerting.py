@@ -43,6 +43,7 @@ from driftline.alerts import (
     SQLAlertStore,
 )
 from driftline.alerts.notifiers.worker import DeliveryWorker
+from driftline.server.jobs import JOB_OK, job_health, run_metrics
 from driftline.stats.performance.uncertainty import proportion_se
 from driftline.store.base import MetricQuery, Store
 from driftline.windows.persistence import SIGNALS as PERSISTENT
@@ -61,20 +62,32 @@ RENAME: Mapping[str, str] = {
 }
 #: The label-free estimate this module writes (the dashboard shows it as estimated accuracy).
 ESTIMATE = "performance.estimated_accuracy"
-LATENCY = {"latency_p50_seconds": 0.5, "latency_p95_seconds": 0.95, "latency_p99_seconds": 0.99}
+LATENCY = {
+    "latency_p50_seconds": 0.5,
+    "latency_p90_seconds": 0.9,
+    "latency_p95_seconds": 0.95,
+    "latency_p99_seconds": 0.99,
+}
 #: Service metrics whose method makes the engine's name (docs/alerts.md, "Inside the service").
 SERVICE_METHODS: Mapping[str, Mapping[str, str]] = {
     "stage_latency_seconds": {q: f"stage_latency_{q}_seconds" for q in ("p50", "p95", "p99")},
     "cost": {p: f"cost_{p}" for p in ("compute", "tokens", "total")},
 }
-#: Job run statuses that count as success; any other status is a failure.
-JOB_OK = ("success", "ok", "succeeded")
+#: The engine's metrics of job runs (a rule on any of them switches the job feed on).
+JOB_METRICS = (
+    "job_status",
+    "job_metric",
+    "job_since_success_intervals",
+    "job_freshness_seconds",
+)
 #: Raw events read per window for the derived points.
 SAMPLE = 5000
 
 
 #: Stored metrics that are statistics of a sample: their points carry ``n`` and ``stderr``.
-SAMPLED_PREFIXES = ("performance.", "estimated.", "quality.", "rag.", "llm.", "judge.score")
+SAMPLED_PREFIXES = (
+    "performance.", "estimated.", "quality.", "rag.", "llm.", "judge.score", "feedback.", "kpi.",
+)  # fmt: skip
 
 
 def _sampling(metric: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,7 +120,7 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
     base = (str(row["model"]), str(row["version"]), str(row["segment"]))
     column = str(row["column"] or "")
     method = str(row.get("method") or "")
-    if metric == "latency_seconds":  # p50 / p95 / p99 / mean, when the store keeps the method
+    if metric == "latency_seconds":  # p50 / p90 / p95 / p99 / mean, when the store keeps the method
         name = f"latency_{method}_seconds"
         return [MetricPoint(*base, name, "", ws, we, v)] if name in LATENCY else []
     if metric == "latency_bucket":
@@ -118,12 +131,17 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
     if metric == "drift_detected" and not column:
         metric = "dataset_drift_detected"  # the dataset verdict, not a column's
     name = RENAME.get(metric, metric)
-    scored = metric in ("drift_score", "multivariate_score")
+    scored = metric in ("drift_score", "multivariate_score", "label_drift")
     labels = {"method": method} if scored and method else {}
+    if metric == "feedback.share" and method:
+        labels = {"value": method}
     out = [MetricPoint(*base, name, column, ws, we, v, labels, **_sampling(metric, row))]
     if metric == "multivariate_score":
         flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
         out.append(MetricPoint(*base, "multivariate_drift_detected", "", ws, we, flag, labels))
+    if metric == "label_drift":
+        flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
+        out.append(MetricPoint(*base, "label_drift_detected", column, ws, we, flag, labels))
     if metric == "drift_score" and column:
         flag = {"drift": 1.0, "ok": 0.0}.get(str(row["status"]), math.nan)
         out.append(MetricPoint(*base, "drift_detected", column, ws, we, flag))
@@ -192,6 +210,7 @@ class PointFeed:
         buckets: Sequence[float] = (),
         derive: bool = True,
         job_late_after: float | None = None,
+        now_fn: Any = None,
     ) -> None:
         self.store = store
         self.cursors = cursors
@@ -207,6 +226,8 @@ class PointFeed:
         self._done: set[tuple[Any, ...]] = set()  # windows read at exactly the cursor time
         self.job_late_after = job_late_after
         self._jobs_done: set[tuple[str, str]] = set()  # runs read at exactly the cursor time
+        self._health_window = -1  # the last base window job health was reported for
+        self.now = now_fn if now_fn is not None else (lambda: now)
         if job_late_after is not None and cursors.cursor("jobs") is None:
             cursors.set_cursor("jobs", now)
 
@@ -241,6 +262,7 @@ class PointFeed:
             self._done.update(w for w in windows if w[3] == self.cursor)
         if self.job_late_after is not None:
             points += self._jobs(self.job_late_after)
+            points += self._job_health(self.now(), self.job_late_after)
         return points
 
     def _jobs(self, late_after: float) -> list[MetricPoint]:
@@ -278,10 +300,44 @@ class PointFeed:
             self._jobs_done.clear()
             self.cursors.set_cursor("jobs", latest)
         self._jobs_done.update((r["job"], r["run_id"]) for r in runs if r["received_at"] == latest)
-        return [
+        out = [
             MetricPoint("", "", "*", "job_status", "", s, s + size, v, {"job": job})
             for (job, s), v in sorted(status.items(), key=lambda kv: (kv[0][1], kv[0][0]))
         ]
+        for r in sorted(runs, key=lambda r: float(r["started_at"])):
+            start = int(r["started_at"] // size * size)
+            for name, value in run_metrics(r).items():
+                out.append(
+                    MetricPoint("", "", "*", "job_metric", name, start, start + size, value,
+                                {"job": str(r["job"])})
+                )  # fmt: skip
+        return out
+
+    def _job_health(self, now: float, late_after: float) -> list[MetricPoint]:
+        """Dead-man and freshness points of every job, once per closed base window.
+
+        ``job_since_success_intervals`` (seconds since the last success / the expected
+        interval) and ``job_freshness_seconds`` (age of the newest input), as they stood
+        at the end of the last closed base window: a job that stopped running raises
+        them window after window although no run arrives.
+        """
+        size = self.window_size
+        start = int(now // size * size) - size
+        if start <= self._health_window:
+            return []
+        self._health_window = start
+        out = []
+        for h in job_health(self.store.job_runs(None, 2000), start + size, late_after):
+            labels = {"job": h.job}
+            for name, value in (
+                ("job_since_success_intervals", h.since_success_intervals),
+                ("job_freshness_seconds", h.freshness_seconds),
+            ):
+                if value is not None:
+                    out.append(
+                        MetricPoint("", "", "*", name, "", start, start + size, value, labels)
+                    )
+        return out
 
     def _evaluated(self) -> list[tuple[str, str, int, float]]:
         """(model, version, start, evaluated_at) of base windows evaluated since the cursor."""
@@ -382,10 +438,11 @@ class CollectorAlerts:
         from driftline._utils.durations import parse_duration
 
         buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
-        jobs = any(r.metric == "job_status" for r in self.engine.rules)
+        jobs = any(r.metric in JOB_METRICS for r in self.engine.rules)
         self.feed = PointFeed(
             store, self.store, window_size, clock.time(), buckets=buckets,
             job_late_after=parse_duration(config.job_late_after) if jobs else None,
+            now_fn=clock.time,
         )  # fmt: skip
         self.clock = clock
         #: Clock time at which the last :meth:`run` finished (its notifications were queued,

@@ -208,6 +208,9 @@ class Collector:
                 r["project"] = project
         elif batch.accepted:
             self.check_models({r["model"] for r in batch.accepted}, who, claim=True)
+        if kind in ("feedback", "kpi") and batch.accepted:
+            self._match_predictions(kind, batch)
+            result.rejected = batch.rejected
         result.duplicates = batch.repeated
         if batch.accepted:
             new = self._store(kind, batch)
@@ -225,7 +228,56 @@ class Collector:
         received.labels(kind, "rejected").inc(len(result.rejected))
         for limit, n in batch.limited.items():
             self.metrics.limit_rejects.labels(limit).inc(n)
+        for reason, n in batch.reasons.items():
+            self.metrics.rejects.labels(kind, reason).inc(n)
         return result
+
+    def _match_predictions(self, kind: str, batch: Batch) -> None:
+        """Find the windows of the predictions feedback (KPIs) name; reject unknown ones.
+
+        A record naming a prediction the store does not hold (never sent, sent to
+        another model, or purged by retention) is rejected with ``field``
+        ``prediction_id`` and counted (``driftline_rejects_total{reason=
+        "unknown_prediction"}``): its rate could not be attributed to any window.
+        A KPI without a prediction belongs to the window of its timestamp.
+        """
+        cfg = self.settings.windows
+        keep: list[dict[str, Any]] = []
+        index: list[int] = []
+        keys: set[WindowKey] = set()
+        by_model: dict[str, list[str]] = {}
+        for r in batch.accepted:
+            if r["prediction_id"]:
+                by_model.setdefault(r["model"], []).append(r["prediction_id"])
+        found = {m: self.store.prediction_windows(m, ids) for m, ids in by_model.items()}
+        what = "KPI value" if kind == "kpi" else "feedback"
+        for i, r in zip(batch.index, batch.accepted, strict=True):
+            pid = r["prediction_id"]
+            if not pid:
+                start = int(r["ts"] // cfg.base * cfg.base)
+                keys.update(cfg.keys_of(r["model"], r["version"], start))
+            else:
+                windows = found[r["model"]].get(pid)
+                if not windows:
+                    batch.rejected.append(reject(
+                        i, r["event_id"], "prediction_id",
+                        f"{what} for prediction_id {pid!r} of model {r['model']!r}: no such "
+                        "prediction is stored (send the prediction first; predictions older "
+                        "than retention_days are purged)",
+                    ))  # fmt: skip
+                    self.metrics.rejects.labels(kind, "unknown_prediction").inc()
+                    continue
+                for version, start in windows:
+                    keys.update(cfg.keys_of(r["model"], version, start))
+                if r.get("version") is None:
+                    r["version"] = windows[0][0]
+            keep.append(r)
+            index.append(i)
+        batch.accepted, batch.index = keep, index
+        batch.rejected.sort(key=lambda x: x["index"])
+        batch.windows = sorted(
+            keys, key=lambda k: (k.model, k.version, k.window_size, k.window_start)
+        )
 
     def _conflicts(self, kind: str, batch: Batch, who: Principal | None) -> list[dict[str, Any]]:
         """Records not stored because their id is taken by another model's (project's) record.
@@ -328,9 +380,11 @@ class Collector:
                 keys.extend(cfg.keys_of(model, version, start))
             self.store.mark_changed(keys, now)
             return len(rows)
-        if kind == "feedback":
+        if kind in ("feedback", "kpi"):
             n = self.store.insert_feedback(rows)
             batch.known = [] if n == len(rows) else [r["event_id"] for r in rows]
+            if n:
+                self.store.mark_changed(batch.windows, now)
             return n
         if kind == "runtime":
             return environment.store_runtime(self.store, rows, now)

@@ -307,14 +307,20 @@ class ServeConfig:
         if "external_url" not in given:
             changes["external_url"] = base
         if "dashboard_url" not in given:
-            changes["dashboard_url"] = (
-                base + "/models/{{ $labels.model }}?version={{ $labels.version }}"
-            )
+            changes["dashboard_url"] = base + EXPLAIN_LINK
         return self.alerts.model_copy(update=changes) if changes else self.alerts
 
     def _where(self, key: str) -> str:
         return f"config file {self.path}: key {key!r}" if self.path else f"key {key!r}"
 
+
+#: The dashboard link of an alert: /ui/explain sends the visitor to the view that explains it
+#: (the column for drift, the model for model metrics, the Jobs page for job alerts).
+EXPLAIN_LINK = (
+    "/explain?alertname={{ $labels.alertname | urlquery }}&model={{ $labels.model | urlquery }}"
+    "&version={{ $labels.version | urlquery }}&segment={{ $labels.segment | urlquery }}"
+    "&column={{ $labels.column | urlquery }}&job={{ $labels.job | urlquery }}"
+)
 
 _EXTRA_KEYS = {
     "store_url_env", "dashboard_url", "windows", "drift", "quality", "llm", "versions",

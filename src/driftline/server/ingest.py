@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from driftline.errors import HTTPError
+from driftline.signals import KPI_PREFIX
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
 MAX_ID = 128
@@ -43,10 +44,14 @@ class InvalidEventError(HTTPError):
 
     status = 422
 
-    def __init__(self, field: str, message: str, limit: str | None = None) -> None:
+    def __init__(
+        self, field: str, message: str, limit: str | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.limit = limit
+        #: Why, when it is worth counting apart (``driftline_rejects_total{reason}``).
+        self.reason = reason
 
 
 @dataclass
@@ -63,6 +68,10 @@ class Batch:
     limited: dict[str, int] = field(default_factory=dict)
     #: Labels stored that match no stored prediction (set when stored).
     unmatched: int = 0
+    #: Rejected records by reason, where one is given (see :class:`InvalidEventError`).
+    reasons: dict[str, int] = field(default_factory=dict)
+    #: Windows the accepted feedback / KPI records belong to (re-evaluated once stored).
+    windows: list[Any] = field(default_factory=list)
 
 
 def decode_body(
@@ -517,29 +526,106 @@ def label(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     }
 
 
+#: Longest KPI name (its metric points are named ``kpi.<name>``).
+MAX_KPI_NAME = 64
+
+
 def feedback(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     _kind(e, "feedback")
     value = e.get("value")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidEventError("value", "value must be finite")
     check_depth("value", value, lim.max_depth)
+    kind = _name(e, "kind")
+    assert kind is not None
+    if kind.startswith(KPI_PREFIX):
+        raise InvalidEventError(
+            "kind",
+            f"kind {kind!r}: kinds starting with {KPI_PREFIX!r} are reserved for KPIs; "
+            "send KPIs to /v1/kpis (Monitor.kpi), or name the feedback kind otherwise",
+        )
     return {
         "event_id": _str(e, "event_id"),
         "prediction_id": _str(e, "prediction_id"),
         "model": _name(e, "model"),
         "version": _name(e, "version", required=False),
         "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
-        "kind": _name(e, "kind"),
+        "kind": kind,
         "value": orjson.dumps(value).decode(),
     }
 
 
+def kpi(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    """A user-defined KPI value: ``name``, a finite number, of a prediction or of a version.
+
+    Without ``prediction_id`` the value belongs to the window of its timestamp and
+    ``version`` is required. Names that are built-in signals are refused.
+    """
+    from driftline.signals import builtin_clash
+
+    _kind(e, "kpi")
+    name = _name(e, "name")
+    assert name is not None
+    if len(name) > MAX_KPI_NAME:
+        raise InvalidEventError("name", f"name must be at most {MAX_KPI_NAME} characters")
+    clash = builtin_clash(name)
+    if clash is not None:
+        raise InvalidEventError(
+            "name",
+            f"KPI name {name!r} clashes with the built-in signal {clash!r}; "
+            f"choose another name (e.g. {('business_' + name)[:MAX_KPI_NAME]!r})",
+            reason="builtin_name",
+        )
+    value = e.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidEventError("value", f"value of KPI {name!r} must be a finite number")
+    prediction_id = _str(e, "prediction_id", required=False)
+    version = _name(e, "version", required=prediction_id is None)
+    return {
+        "event_id": _str(e, "event_id"),
+        "prediction_id": prediction_id or "",
+        "model": _name(e, "model"),
+        "version": version,
+        "ts": parse_time(e.get("timestamp"), "timestamp", lim.now, lim.max_future),
+        "kind": KPI_PREFIX + name,
+        "value": orjson.dumps(float(value)).decode(),
+    }
+
+
+#: Keys of a job run's stored ``metrics`` that the collector sets (user metrics may not start
+#: with ``_``): the age reference of freshness and the expected interval of the dead-man alert.
+NEWEST_INPUT = "_newest_input_at"
+EXPECTED_INTERVAL = "_expected_interval_seconds"
+
+
 def job_run(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     _kind(e, "job_run")
-    metrics = _obj(e, "metrics", 256)
-    for k, v in metrics.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise InvalidEventError(f"metrics.{k}", f"metric {k!r} must be a finite number")
+    metrics = dict(_obj(e, "metrics", 256))
+    bad = [
+        k
+        for k, v in metrics.items()
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+    ]
+    if bad:
+        shown = ", ".join(f"{k}={metrics[k]!r}"[:80] for k in bad[:5])
+        raise InvalidEventError(
+            f"metrics.{bad[0]}",
+            f"job metrics must be finite numbers (charted and alerted on per job); "
+            f"{len(bad)} are not: {shown}. Send text as the run's error or tags elsewhere",
+            reason="non_numeric_metric",
+        )
+    reserved = [k for k in metrics if k.startswith("_")]
+    if reserved:
+        raise InvalidEventError(
+            f"metrics.{reserved[0]}",
+            f"job metric names starting with '_' are reserved; got {reserved[0]!r}",
+        )
+    newest = e.get("newest_input_at")
+    if newest is not None:
+        metrics[NEWEST_INPUT] = parse_time(newest, "newest_input_at", lim.now, lim.max_future)
+    every = _number(e, "expected_interval_seconds", 1.0)
+    if every is not None:
+        metrics[EXPECTED_INTERVAL] = every
     error = e.get("error")
     if error is not None and not isinstance(error, str):
         raise InvalidEventError("error", "error must be a string or null")
@@ -573,6 +659,7 @@ VALIDATORS: dict[str, Validator] = {
     "prediction": prediction,
     "label": label,
     "feedback": feedback,
+    "kpi": kpi,
     "job_run": job_run,
 }
 
@@ -593,6 +680,8 @@ def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
             batch.rejected.append(reject(i, item.get("event_id"), exc.field, exc.message))
             if exc.limit is not None:
                 batch.limited[exc.limit] = batch.limited.get(exc.limit, 0) + 1
+            if exc.reason is not None:
+                batch.reasons[exc.reason] = batch.reasons.get(exc.reason, 0) + 1
             continue
         eid = ev["event_id"]
         if eid in seen:

@@ -31,7 +31,14 @@ from driftline.windows import ALL
 from driftline.windows.persistence import SIGNALS as PERSISTENT
 
 OTHER = "__other__"
-KINDS = ("prediction", "label", "feedback", "job_run", "runtime")
+KINDS = ("prediction", "label", "feedback", "kpi", "job_run", "runtime")
+#: Why a record was rejected, where the reason is more than "invalid" (``driftline_rejects_total``).
+REJECTS = (
+    ("feedback", "unknown_prediction"),
+    ("kpi", "unknown_prediction"),
+    ("kpi", "builtin_name"),
+    ("job_run", "non_numeric_metric"),
+)
 REJECT_REASONS = ("invalid", "duplicate")
 OVERLOAD = ("inflight", "key_inflight", "body_timeout", "store_unavailable")
 #: The settings whose limit can turn something away (``driftline_limit_rejects_total``).
@@ -48,6 +55,7 @@ ROUTES = (
     "/v1/events",
     "/v1/labels",
     "/v1/feedback",
+    "/v1/kpis",
     "/v1/jobs",
     "/v1/runtime",
     "/v1/models",
@@ -105,6 +113,11 @@ class HealthMetrics:
         self.alerting_leader = Gauge(
             "driftline_alerting_leader",
             "1 when this collector process holds the alerting lease (evaluates alerts), else 0.",
+        self.rejects = Counter(
+            "driftline_rejects",
+            "Records rejected for a reason worth telling apart, by kind and reason "
+            "(unknown_prediction, builtin_name, non_numeric_metric).",
+            ["kind", "reason"],
             registry=r,
         )
         self.overload = Counter(
@@ -148,6 +161,8 @@ class HealthMetrics:
         for kind in KINDS:
             for outcome in ("accepted", "duplicate", "rejected"):
                 self.received.labels(kind, outcome)
+        for kind, reason in REJECTS:
+            self.rejects.labels(kind, reason)
         for reason in OVERLOAD:
             self.overload.labels(reason)
         for limit in LIMITS:
@@ -206,6 +221,11 @@ def render_results(
                     continue
                 cols.add(col)
         g.add(p, now)
+    from driftline.server.jobs import job_health
+
+    jobs = _JobGauges(r)
+    for h in job_health(store.job_runs(None, 2000, project), now)[:max_series]:
+        jobs.add(h)
     return generate_latest(r)
 
 
@@ -242,6 +262,72 @@ def render_precision(report: list[dict[str, Any]]) -> bytes:
             precision.labels(rule).set(row["precision"])
         review.labels(rule).set(1.0 if row["needs_review"] else 0.0)
     return generate_latest(r)
+
+
+class _JobGauges:
+    """Pipeline health per job, from the stored runs (server/jobs.py)."""
+
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.status = Gauge(
+            "driftline_job_status",
+            "Latest run of the job: 0 succeeded, 1 failed, 2 late (started long after schedule).",
+            ["job"],
+            registry=r,
+        )
+        self.last_run = Gauge(
+            "driftline_job_last_run_timestamp_seconds",
+            "When the job's latest run finished.",
+            ["job"],
+            registry=r,
+        )
+        self.since_success = Gauge(
+            "driftline_job_seconds_since_success",
+            "Seconds since the job's last successful run finished.",
+            ["job"],
+            registry=r,
+        )
+        self.intervals = Gauge(
+            "driftline_job_since_success_intervals",
+            "Seconds since the last success / the job's expected interval (dead-man: > 1 "
+            "means it missed its schedule).",
+            ["job"],
+            registry=r,
+        )
+        self.interval = Gauge(
+            "driftline_job_expected_interval_seconds",
+            "How often the job is expected to run (sent by the SDK, or inferred from runs).",
+            ["job"],
+            registry=r,
+        )
+        self.freshness = Gauge(
+            "driftline_job_freshness_seconds",
+            "Age of the newest input the job's runs reported reading.",
+            ["job"],
+            registry=r,
+        )
+        self.metric = Gauge(
+            "driftline_job_metric",
+            "A number the job's latest run reported (custom metrics, rows_in, rows_out, "
+            "duration_seconds).",
+            ["job", "metric"],
+            registry=r,
+        )
+
+    def add(self, h: Any) -> None:
+        job = h.job
+        self.status.labels(job).set({"ok": 0.0, "failed": 1.0, "late": 2.0}.get(h.status, 1.0))
+        if h.last_run is not None:
+            self.last_run.labels(job).set(float(h.last_run["finished_at"]))
+        if h.since_success_seconds is not None:
+            self.since_success.labels(job).set(h.since_success_seconds)
+        if h.since_success_intervals is not None:
+            self.intervals.labels(job).set(h.since_success_intervals)
+        if h.expected_interval is not None:
+            self.interval.labels(job).set(h.expected_interval)
+        if h.freshness_seconds is not None:
+            self.freshness.labels(job).set(h.freshness_seconds)
+        for name, value in list(h.metrics.items())[:100]:
+            self.metric.labels(job, name).set(value)
 
 
 class _ResultGauges:
@@ -352,6 +438,72 @@ class _ResultGauges:
             [*mv, "metric", "method"],
             registry=r,
         )
+        self.label_drift = Gauge(
+            "driftline_label_drift_score",
+            "Drift statistic of the latest window's labels against the reference's target.",
+            [*mv, "column", "method"],
+            registry=r,
+        )
+        self.label_drift_detected = Gauge(
+            "driftline_label_drift_detected",
+            "1 when the labels drifted from the reference's target in the latest window, else 0.",
+            [*mv, "column"],
+            registry=r,
+        )
+        self.feedback_rate = Gauge(
+            "driftline_feedback_rate",
+            "Feedback records of a kind per served prediction in the latest window.",
+            [*mv, "kind"],
+            registry=r,
+        )
+        self.feedback_share = Gauge(
+            "driftline_feedback_share",
+            "Share of a feedback kind's records with a value in the latest window.",
+            [*mv, "kind", "value"],
+            registry=r,
+        )
+        self.feedback_mean = Gauge(
+            "driftline_feedback_mean",
+            "Mean of a feedback kind's numeric values in the latest window.",
+            [*mv, "kind"],
+            registry=r,
+        )
+        self.kpi = Gauge(
+            "driftline_kpi",
+            "Mean of a user-defined KPI in the latest window.",
+            [*mv, "kpi"],
+            registry=r,
+        )
+        self.kpi_count = Gauge(
+            "driftline_kpi_count",
+            "Values of a user-defined KPI in the latest window.",
+            [*mv, "kpi"],
+            registry=r,
+        )
+        self.shadow = Gauge(
+            "driftline_window_shadow_ratio",
+            "Share of shadow (scored, not served) predictions in the latest window.",
+            mv,
+            registry=r,
+        )
+        self.unknown = Gauge(
+            "driftline_unknown_features",
+            "Feature names the version's schema lacks, seen in the latest window.",
+            mv,
+            registry=r,
+        )
+        self.schema = Gauge(
+            "driftline_schema_violations",
+            "1 when the column is missing, unexpected or changed type in the latest window.",
+            [*mv, "column"],
+            registry=r,
+        )
+        self.environment = Gauge(
+            "driftline_environment_major_differences",
+            "Packages (and Python) a major version apart between training and serving.",
+            mv,
+            registry=r,
+        )
         self.coverage = Gauge(
             "driftline_label_coverage_ratio",
             "Share of predictions in the latest window that have a label.",
@@ -369,7 +521,7 @@ class _ResultGauges:
         )
         self.latency = Gauge(
             "driftline_window_latency_seconds",
-            "Model latency in the latest window, by statistic (p50, p95, p99, mean).",
+            "Model latency in the latest window, by statistic (p50, p90, p95, p99, mean).",
             [*mv, "quantile"],
             registry=r,
         )
@@ -454,6 +606,29 @@ class _ResultGauges:
             name = metric.removeprefix("estimated.")
             if name in PERFORMANCE:
                 self.estimated.labels(m, ver, name, p["method"]).set(v)
+        elif metric == "label_drift":
+            self.label_drift.labels(m, ver, col, p["method"]).set(v)
+            if p["status"] in ("drift", "ok"):
+                flag = 1.0 if p["status"] == "drift" else 0.0
+                self.label_drift_detected.labels(m, ver, col).set(flag)
+        elif metric == "feedback.rate":
+            self.feedback_rate.labels(m, ver, col).set(v)
+        elif metric == "feedback.share":
+            self.feedback_share.labels(m, ver, col, p["method"]).set(v)
+        elif metric == "feedback.mean":
+            self.feedback_mean.labels(m, ver, col).set(v)
+        elif metric.startswith("kpi."):
+            name = metric.removeprefix("kpi.")
+            self.kpi.labels(m, ver, name).set(v)
+            self.kpi_count.labels(m, ver, name).set(float(p["n"] or 0))
+        elif metric == "shadow_ratio":
+            self.shadow.labels(m, ver).set(v)
+        elif metric == "unknown_features":
+            self.unknown.labels(m, ver).set(v)
+        elif metric == "schema_violations":
+            self.schema.labels(m, ver, col).set(v)
+        elif metric == "environment.major_differences":
+            self.environment.labels(m, ver).set(v)
         elif metric == "label_coverage_ratio":
             self.coverage.labels(m, ver).set(v)
         elif metric == "events":

@@ -1,4 +1,5 @@
-"""``POST /v1/events``, ``/v1/labels``, ``/v1/feedback``, ``/v1/jobs``, ``/v1/runtime``.
+"""``POST /v1/events``, ``/v1/labels``, ``/v1/feedback``, ``/v1/kpis``, ``/v1/jobs``,
+``/v1/runtime``.
 
 Bodies are read raw (JSON array, one object, or NDJSON; ``Content-Encoding:
 gzip``) so that limits apply before parsing and each event is validated on its
@@ -84,6 +85,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "value": {},
         },
     },
+    "kpi": {
+        "type": "object",
+        "required": ["event_id", "timestamp", "model", "name", "value"],
+        "properties": {
+            "type": {"type": "string", "enum": ["kpi"]},
+            "event_id": _ID,
+            "prediction_id": _ID,
+            "timestamp": _TIME,
+            "model": _NAME,
+            "version": _NAME,
+            "name": {**_NAME, "maxLength": 64},
+            "value": {"type": "number"},
+        },
+    },
     "job_run": {
         "type": "object",
         "required": ["job", "run_id", "started_at", "finished_at", "status"],
@@ -100,6 +115,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "rows_out": {"type": ["integer", "null"], "minimum": 0},
             "error": {"type": ["string", "null"]},
             "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+            "newest_input_at": {"anyOf": [_TIME, {"type": "null"}]},
+            "expected_interval_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
         },
     },
     "runtime": {
@@ -279,6 +296,12 @@ async def post_labels(request: Request, who: Ingest) -> JSONResponse:
 @router.post("/v1/feedback", openapi_extra=_openapi("feedback"), summary="Ingest feedback")
 async def post_feedback(request: Request, who: Ingest) -> JSONResponse:
     return await _ingest(request, "feedback", who)
+
+
+@router.post("/v1/kpis", openapi_extra=_openapi("kpi"), summary="Ingest KPI values")
+async def post_kpis(request: Request, who: Ingest) -> JSONResponse:
+    """User-defined KPIs (``Monitor.kpi``): a number per prediction, or per version and time."""
+    return await _ingest(request, "kpi", who)
 
 
 @router.post("/v1/jobs", openapi_extra=_openapi("job_run"), summary="Ingest job runs")

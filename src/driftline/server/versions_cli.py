@@ -124,6 +124,7 @@ def render(c: dict[str, Any]) -> None:
             "events",
             "error_rate",
             "latency_p50_seconds",
+            "latency_p90_seconds",
             "latency_p95_seconds",
             "latency_p99_seconds",
         ):

@@ -124,6 +124,21 @@ class Store(Protocol):
 
     def insert_feedback(self, rows: Sequence[Row]) -> int: ...
 
+    def prediction_windows(
+        self, model: str, prediction_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, int]]]:
+        """``{prediction_id: [(version, window_start), ...]}`` of the stored predictions of
+        ``model`` among ``prediction_ids`` (unknown ids left out; shadows included)."""
+        ...
+
+    def feedback_of(
+        self, model: str, version: str, start: int, end: int
+    ) -> list[tuple[str | None, str, str]]:
+        """``(event payload, kind, value JSON)`` of the feedback and KPI records of the
+        served (not shadow) predictions of windows ``[start, end)``, and ``(None, kind,
+        value)`` of the version's records sent without a prediction whose time is in it."""
+        ...
+
     def upsert_job_runs(self, rows: Sequence[Row]) -> int: ...
 
     def owners(self, kind: str, ids: Sequence[str]) -> dict[str, str]:

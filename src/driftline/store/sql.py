@@ -113,6 +113,59 @@ class SQLStore(ABC):
     def insert_feedback(self, rows: Sequence[Row]) -> int:
         return self._insert_ignore(t.feedback, rows, ["event_id"])
 
+    def prediction_windows(
+        self, model: str, prediction_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, int]]]:
+        e = t.events.c
+        out: dict[str, list[tuple[str, int]]] = {}
+        ids = sorted(set(prediction_ids))
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(e.prediction_id, e.version, e.window_start).where(
+                    e.model == model, e.prediction_id.in_(ids[i : i + 500])
+                )
+                for pid, version, start in conn.execute(q):
+                    out.setdefault(str(pid), []).append((str(version), int(start)))
+        return out
+
+    def feedback_of(
+        self, model: str, version: str, start: int, end: int
+    ) -> list[tuple[str | None, str, str]]:
+        e, f = t.events.c, t.feedback.c
+        joined = (
+            select(e.payload, f.kind, f.value)
+            .select_from(
+                t.feedback.join(
+                    t.events, and_(e.model == f.model, e.prediction_id == f.prediction_id)
+                )
+            )
+            .where(
+                e.model == model,
+                e.version == version,
+                e.window_start >= start,
+                e.window_start < end,
+                e.shadow.is_(False),
+            )
+            .order_by(f.event_id)
+        )
+        alone = (
+            select(f.kind, f.value)
+            .where(
+                f.model == model,
+                f.prediction_id == "",
+                f.version == version,
+                f.ts >= start,
+                f.ts < end,
+            )
+            .order_by(f.event_id)
+        )
+        with self.engine.connect() as conn:
+            out: list[tuple[str | None, str, str]] = [
+                (a, str(b), str(c)) for a, b, c in conn.execute(joined)
+            ]
+            out += [(None, str(b), str(c)) for b, c in conn.execute(alone)]
+        return out
+
     def upsert_job_runs(self, rows: Sequence[Row]) -> int:
         if not rows:
             return 0

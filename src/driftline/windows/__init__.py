@@ -38,7 +38,8 @@ from driftline.windows.columns import (
     schema_to_json,
 )
 from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
-from driftline.windows.evaluator import Evaluator, EvaluatorOptions, performance_results
+from driftline.windows.evaluator import Evaluator, EvaluatorOptions
+from driftline.windows.labelled import performance_results
 from driftline.windows.live import LivePartial, LiveWindows
 from driftline.windows.stats import FORMAT_VERSION, WindowStats, pack_segments, unpack_segments
 

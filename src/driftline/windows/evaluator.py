@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 
 from driftline._utils.clock import WallClock as Clock
@@ -23,7 +22,6 @@ from driftline.report.compare import build_report
 from driftline.report.performance import PerformanceOptions
 from driftline.stats.drift.rules import DriftOptions
 from driftline.stats.multivariate import MultivariateOptions
-from driftline.stats.performance import ClassificationMetrics, RegressionMetrics
 from driftline.stats.profile import DatasetProfile
 from driftline.stats.quality import QualityThresholds
 from driftline.store.base import MetricQuery, Store, WindowKey
@@ -31,6 +29,8 @@ from driftline.windows import abuse
 from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
 from driftline.windows.config import ALL, WindowConfig
+from driftline.windows.feedback import feedback_points
+from driftline.windows.labelled import label_drift, performance_results
 from driftline.windows.live import LivePartial
 from driftline.windows.llm import LLMOptions, llm_points
 from driftline.windows.persistence import TRACKED, add_persistence
@@ -190,7 +190,7 @@ class Evaluator:
                 for name, col in st.profile.columns.items():
                     points.add(seg, "missing_ratio", col.missing_ratio, column=name, n=col.count)
             n_ok = st.n_events - st.n_errors  # shadows get labels too (the request's)
-            labelled, results = perf.get(seg, (0, None))
+            labelled, results, labels = perf.get(seg, (0, None, []))
             points.add(
                 seg,
                 "label_coverage_ratio",
@@ -204,6 +204,12 @@ class Evaluator:
                     points, key, st, self.collect, cfg.seasonal_period,
                     cfg.seasonal_history, o.drift, o.quality,
                 )  # fmt: skip
+            if ref is not None and labels:
+                pts.label_drift(points, seg, label_drift(ref, labels, o.drift))
+        feedback = self.store.feedback_of(key.model, key.version, key.window_start, key.window_end)
+        if feedback:
+            served = {s: w.n_events - w.n_shadow for s, w in stats.items()}
+            feedback_points(points, feedback, served, self.config, stats.keys() or None)
         if o.llm is not None and ALL in stats and stats[ALL].n_llm:
             try:
                 self._llm(points, key, o.llm, list(stats))
@@ -287,8 +293,9 @@ class Evaluator:
 
     def performance(
         self, key: WindowKey, segments: Iterable[str] | None = None
-    ) -> dict[str, tuple[int, dict[str, Any] | None]]:
-        """Per segment: labelled predictions and performance results (joined from raw events).
+    ) -> dict[str, tuple[int, dict[str, Any] | None, list[Any]]]:
+        """Per segment: labelled predictions, performance results (joined from raw events)
+        and the labels.
 
         ``segments``: those the window's profiles hold (values past ``max_segments`` are
         in ``key=__other__`` there, and here too)."""
@@ -301,7 +308,10 @@ class Evaluator:
                 by_seg.setdefault(seg, []).append((y, e.get("prediction"), e.get("scores")))
         meta = self.store.version(key.model, key.version)
         task = orjson.loads(meta["meta"]).get("task") if meta else None
-        return {seg: (len(r), performance_results(r, task)) for seg, r in by_seg.items()}
+        return {
+            seg: (len(r), performance_results(r, task), [y for y, _, _ in r])
+            for seg, r in by_seg.items()
+        }
 
 
 def _merge_into(out: dict[str, WindowStats], seg: str, stats: WindowStats) -> None:
@@ -312,39 +322,3 @@ def _merge_into(out: dict[str, WindowStats], seg: str, stats: WindowStats) -> No
     # a partial made before the version's columns changed (new reference) cannot merge
     with contextlib.suppress(InputError):
         have.merge(stats)
-
-
-def performance_results(
-    rows: Sequence[tuple[Any, Any, Any]], task: str | None
-) -> dict[str, Any] | None:
-    """Classification or regression metrics of ``(label, prediction, scores)`` rows."""
-    pairs = [(y, p, s) for y, p, s in rows if y is not None and p is not None]
-    if not pairs:
-        return None
-    ys = [y for y, _, _ in pairs]
-    ps = [p for _, p, _ in pairs]
-    if task is None:
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in ys + ps)
-        fractional = any(isinstance(v, float) and not v.is_integer() for v in ys + ps)
-        task = "regression" if numeric and fractional else "classification"
-    try:
-        if task == "regression":
-            return (
-                RegressionMetrics().update(np.asarray(ys, float), np.asarray(ps, float)).results()
-            )
-        classes = sorted({_label_key(v) for v in ys + ps}, key=str)
-        if not 2 <= len(classes) <= 100:
-            return None
-        yk = [_label_key(v) for v in ys]
-        pk = [_label_key(v) for v in ps]
-        return ClassificationMetrics(classes, on_unknown_class="exclude").update(yk, pk).results()
-    except (InputError, ValueError, TypeError):
-        return None
-
-
-def _label_key(v: Any) -> Any:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v if isinstance(v, int | str) else str(v)

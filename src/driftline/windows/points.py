@@ -1,12 +1,14 @@
 """Metric points: the rows the evaluator writes for one window (docs/collector.md).
 
 Names: ``events``, ``error_ratio``, ``shadow_ratio``, ``latency_seconds``
-(method p50/p95/p99/mean), ``unknown_features``, ``drift_score`` (per column,
+(method p50/p90/p95/p99/mean), ``unknown_features``, ``drift_score`` (per column,
 method = the deciding drift method), ``drift_detected``, ``quality.<check>``,
 ``multivariate_score`` (all traffic; method = the multivariate method),
 ``outlier_share`` (events the outlier model flags),
 ``missing_ratio`` (versions without a reference), ``label_coverage_ratio``,
-``performance.<metric>`` (realized, from labels) and ``estimated.<metric>``
+``performance.<metric>`` (realized, from labels; ROC AUC, PR AUC, log loss,
+Brier and ECE when the events carry scores), ``label_drift`` (the window's
+labels against the reference's target column) and ``estimated.<metric>``
 (without labels: method ``cbpe`` for classifiers, ``dle`` for regression).
 
 Points of statistics computed on a sample (performance, estimated, quality
@@ -82,8 +84,8 @@ def operational(points: Points, seg: str, st: WindowStats) -> None:
     points.add(seg, "error_ratio", st.n_errors / n if n else None, n=n)
     points.add(seg, "shadow_ratio", st.n_shadow / n if n else None, n=n)
     if st.latency.n:
-        qs = st.latency_q.quantiles(np.array([0.5, 0.95, 0.99]))
-        for q, v in zip(("p50", "p95", "p99"), qs.tolist(), strict=True):
+        qs = st.latency_q.quantiles(np.array([0.5, 0.9, 0.95, 0.99]))
+        for q, v in zip(("p50", "p90", "p95", "p99"), qs.tolist(), strict=True):
             points.add(seg, "latency_seconds", v, method=q, n=st.latency.n)
         points.add(seg, "latency_seconds", st.latency.mean, method="mean", n=st.latency.n)
     top = dict(sorted(st.unknown.items(), key=lambda kv: -kv[1])[:20])
@@ -294,9 +296,19 @@ def schema_violations(points: Points, seg: str, st: WindowStats) -> None:
         )
 
 
+#: Metrics of the scores (not the predicted class): their ``n`` is the scored rows.
+_SCORED = frozenset({"roc_auc", "pr_auc", "log_loss", "brier", "ece"})
+
+
 def performance(points: Points, seg: str, results: Mapping[str, Any]) -> None:
-    """``performance.<metric>`` points of realized metrics (labels joined to predictions)."""
+    """``performance.<metric>`` points of realized metrics (labels joined to predictions).
+
+    Score metrics (ROC AUC, PR AUC, log loss, Brier, ECE) count the rows that had
+    scores in ``n``; ``details.excluded`` says how many labelled rows they left out.
+    """
     n = int(results.get("n") or 0)
+    n_scored = int(results.get("n_scored") or 0)
+    excluded = {k: v for k, v in (results.get("excluded") or {}).items() if v}
     errors = standard_errors(results)
     for name, value in results.items():
         if name in ("n", "task", "computed", "excluded", "n_scored", "n_mape"):
@@ -305,13 +317,44 @@ def performance(points: Points, seg: str, results: Mapping[str, Any]) -> None:
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             se = errors.get(name)
+            details: dict[str, Any] = {"stderr": se} if se is not None else {}
+            if name in _SCORED and excluded:
+                details["excluded"] = excluded
             points.add(
                 seg,
                 f"performance.{name}",
                 value,
-                n=n,
-                details={"stderr": se} if se is not None else None,
+                n=n_scored if name in _SCORED else n,
+                details=details or None,
             )
+
+
+def label_drift(points: Points, seg: str, result: Mapping[str, Any] | None) -> None:
+    """``label_drift``: the window's labels against the reference's target column.
+
+    Value: the deciding drift statistic (method in ``method``); status drift / ok
+    / unknown (too few labels: ``details.reason``); ``n`` the window's labels.
+    """
+    if result is None:
+        return
+    drifted = result.get("drifted")
+    details = result.get("details") or {}
+    points.add(
+        seg,
+        "label_drift",
+        result.get("statistic"),
+        column=str(result.get("column") or ""),
+        method=str(result.get("method") or ""),
+        status="drift" if drifted else ("ok" if drifted is False else "unknown"),
+        n=int(result.get("n_current") or 0),
+        details={
+            "p_value": result.get("p_value"),
+            "threshold": result.get("threshold"),
+            "computed": result.get("computed"),
+            "n_reference": result.get("n_reference"),
+            **({"reason": details["reason"]} if "reason" in details else {}),
+        },
+    )
 
 
 def estimated(points: Points, seg: str, report: Mapping[str, Any]) -> None:

@@ -193,7 +193,7 @@ class Rollouts:
         """Events, error rate and latency of ``version`` over ``[start, end)``.
 
         ``latency_pXX_seconds`` is the events-weighted mean of the base windows'
-        quantiles, not the quantile of all the range's requests; that one lies in
+        quantiles (p50, p90, p95, p99), not the quantile of all the range's requests; that one lies in
         ``latency_pXX_range`` = [smallest, largest window quantile] (the merged CDF is
         the weighted mean of the windows' CDFs, so it reaches the level between the two;
         with one window the range is a point and exact up to the sketch's rank error).
@@ -216,7 +216,7 @@ class Rollouts:
         err = sum((p["value"] or 0.0) * events.get(p["window_start"], 0.0) for p in errors)
         out: dict[str, Any] = {"events": int(n), "error_rate": err / n if n else None}
         lat = self.store.metric_points(replace(q, metric="latency_seconds"))
-        for qname in ("p50", "p95", "p99"):
+        for qname in ("p50", "p90", "p95", "p99"):
             pts = [p for p in lat if p["method"] == qname and p["value"] is not None]
             w = sum(events.get(p["window_start"], 0.0) for p in pts)
             out[f"latency_{qname}_seconds"] = (

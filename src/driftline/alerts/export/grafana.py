@@ -108,10 +108,10 @@ def dashboards() -> dict[str, dict[str, Any]]:
             (f'sum by (model, version) (rate(driftline_predictions_total{{{sel}, outcome="error"}}'
              f"[{r}]))\n/\nsum by (model, version) (rate(driftline_predictions_total{{{sel}}}"
              f"[{r}]))", "{{model}} {{version}}")], 12, 0, unit="percentunit"),
-        _panel(3, "Latency p50 / p99", [
+        _panel(3, "Latency p50 / p90 / p95 / p99", [
             (f"histogram_quantile({q}, sum by (model, version, le) "
              f"(rate(driftline_prediction_latency_seconds_bucket{{{sel}}}[{r}])))",
-             f"p{int(q * 100)} {{{{model}}}} {{{{version}}}}") for q in (0.5, 0.99)],
+             f"p{int(q * 100)} {{{{model}}}} {{{{version}}}}") for q in (0.5, 0.9, 0.95, 0.99)],
             0, 8, unit="s"),
         _panel(4, "In flight", [
             (f"sum by (model, version) (driftline_predictions_in_flight{{{sel}}})",

@@ -268,3 +268,25 @@ def has_reference(store: Store, model: str, version: str) -> bool:
     q = select(t.c.n_rows).where(t.c.model == model, t.c.version == version)
     with _engine(store).connect() as conn:
         return conn.execute(q).first() is not None
+
+
+def metric_names(store: Store, scope: Scope, prefixes: Sequence[str]) -> list[str]:
+    """Distinct metric names starting with one of ``prefixes`` in the scope (KPIs are
+    ``kpi.<name>``: the page learns which exist)."""
+    from sqlalchemy import or_, select
+
+    from driftline.store.tables import metric_points as t
+
+    m = t.c
+    conds = [
+        m.model == scope.model,
+        m.version == scope.version,
+        m.window_size == scope.window_size,
+        m.window_start >= scope.start,
+        m.window_start < scope.end,
+        or_(*(m.metric.startswith(p, autoescape=True) for p in prefixes)),
+    ]
+    if scope.segment is not None:
+        conds.append(m.segment == scope.segment)
+    with _engine(store).connect() as conn:
+        return sorted(str(r[0]) for r in conn.execute(select(m.metric).where(*conds).distinct()))

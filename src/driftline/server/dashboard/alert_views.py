@@ -23,7 +23,8 @@ def explain_link(dash: Dashboard, labels: dict[str, str], since: float | None) -
     """The view that explains an alert: the column for drift, the model page otherwise."""
     model, version = labels.get("model"), labels.get("version")
     if not model:
-        return f"{dash.prefix}/jobs" if labels.get("job") else f"{dash.prefix}/"
+        job = labels.get("job")
+        return f"{dash.prefix}/jobs#job-{quote(job, safe='')}" if job else f"{dash.prefix}/alerts"
     rng = range_around(since or dash.clock.time(), dash.settings.windows.sizes, dash.clock.time())
     extra = {"version": version} if version else {}
     seg = labels.get("segment")

@@ -16,6 +16,7 @@ from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
 from driftline.server.dashboard.security import Visitor
 from driftline.server.dashboard.service import service_panel
+from driftline.server.dashboard.signals import model_signals
 from driftline.server.dashboard.timerange import TimeRange
 
 
@@ -59,7 +60,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         ),
         "latency": charts.line(
             "Latency (ms)" if not lat["mean"].x else "Mean latency (ms): no percentiles recorded",
-            [(q, lat[q]) for q in ("p50", "p95", "p99", "mean") if lat[q].x],
+            [(q, lat[q]) for q in ("p50", "p90", "p95", "p99", "mean") if lat[q].x],
             scale=1000.0,
             x_range=span,
         ),
@@ -81,6 +82,8 @@ def model_page(request: Request, visitor: Visitor) -> Response:
             x_range=span,
         ),
     }
+    signals = model_signals(store, tr, model, version, segment, span, series.last)
+    figures.update(signals.figures)
     alerts = [
         a
         for a in dash.active_alerts()
@@ -104,6 +107,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "failed_checks": [c for c in checks if c.status != "ok"],
         "checked_at": series.last,
         "figures": figures,
+        "signals": signals,
         "estimate": est,
         "alerts": alerts,
         "has_reference": bool(drift) or has_reference(store, model, version),

@@ -38,9 +38,12 @@ CBPE = "estimated.accuracy"
 ESTIMATE = "performance.estimated_accuracy"
 #: Latency: the evaluator's ``latency_seconds`` per method, or older per-quantile names.
 LATENCY = "latency_seconds"
-LATENCY_NAMES = {f"latency_{q}_seconds": q for q in ("p50", "p95", "p99")}
+LATENCY_NAMES = {f"latency_{q}_seconds": q for q in ("p50", "p90", "p95", "p99")}
 #: Performance metrics shown realized (``performance.X``) next to estimated (``estimated.X``).
-PERFORMANCE = ("accuracy", "roc_auc", "f1", "precision", "recall", "mae", "rmse")
+PERFORMANCE = (
+    "accuracy", "roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier", "ece",
+    "mae", "rmse",
+)  # fmt: skip
 CHART_POINTS = 400
 SPARK_POINTS = 120
 
@@ -98,12 +101,12 @@ def _series(aggs: Iterable[Agg], how: str) -> Series:
 
 def _latency_of(a: Agg) -> str | None:
     if a.metric == LATENCY:
-        return a.method if a.method in ("p50", "p95", "p99", "mean") else None
+        return a.method if a.method in ("p50", "p90", "p95", "p99", "mean") else None
     return LATENCY_NAMES.get(a.metric)
 
 
 def _latency(aggs: Sequence[Agg]) -> dict[str, Series]:
-    """p50/p95/p99 (and the mean when no percentile exists) per bucket, the evaluator's
+    """p50/p90/p95/p99 (and the mean when no percentile exists) per bucket, the evaluator's
     ``latency_seconds`` points first, the older per-quantile names otherwise."""
     fresh: dict[str, list[Agg]] = defaultdict(list)
     older: dict[str, list[Agg]] = defaultdict(list)
@@ -112,7 +115,7 @@ def _latency(aggs: Sequence[Agg]) -> dict[str, Series]:
         if q is not None:
             (fresh if a.metric == LATENCY else older)[q].append(a)
     out = {}
-    for q in ("p50", "p95", "p99", "mean"):
+    for q in ("p50", "p90", "p95", "p99", "mean"):
         out[q] = _series(fresh.get(q) or older.get(q) or [], "max")
     if out["p99"].x or out["p95"].x or out["p50"].x:
         out["mean"] = Series()

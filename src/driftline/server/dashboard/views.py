@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from driftline.server.dashboard import charts, queries
+from driftline.server.dashboard import queries
 from driftline.server.dashboard._web import (
     MAX_FORM_BYTES,
     action,
@@ -28,6 +28,7 @@ from driftline.server.dashboard.alert_views import (
     outcome,
     silence,
 )
+from driftline.server.dashboard.job_views import jobs_page
 from driftline.server.dashboard.model_views import column_page, compare_page, model_page
 from driftline.server.dashboard.review_views import review_action, review_page
 from driftline.server.dashboard.security import COOKIE, SESSION_SECONDS, Visitor, same_origin
@@ -107,6 +108,7 @@ def build_router(prefix: str) -> APIRouter:
     r.add_api_route("/jobs", page("read")(jobs_page), methods=["GET"])
     r.add_api_route("/review", page("read")(review_page), methods=["GET"])
     r.add_api_route("/review/{model}/{event_id}", review_action, methods=["POST"])
+    r.add_api_route("/explain", page("read")(explain), methods=["GET"])
     r.add_api_route("/alerts/{fp}/ack", action(ack), methods=["POST"])
     r.add_api_route("/alerts/{fp}/outcome", action(outcome), methods=["POST"])
     r.add_api_route("/alerts/{fp}/silence", action(silence), methods=["POST"])
@@ -144,6 +146,25 @@ SORTS = {
 }
 
 
+def explain(request: Request, visitor: Visitor) -> Response:
+    """Where an alert's dashboard link lands: a redirect to the view that explains it.
+
+    The link carries the alert's labels (``server/config.py`` EXPLAIN_LINK); empty ones
+    are ignored, so a job alert (no model) goes to the Jobs page, not a broken model URL.
+    """
+    dash = dashboard_of(request)
+    names = ("alertname", "model", "version", "segment", "column", "job")
+    labels = {k: v for k in names if (v := request.query_params.get(k, ""))}
+    model = labels.get("model")
+    if (
+        model
+        and not visitor.principal.is_global
+        and model not in visible_models(dash, visitor, [model])
+    ):
+        return dash.error(request, visitor, 404, f"no model named {model!r}")
+    return RedirectResponse(explain_link(dash, labels, None), 303)
+
+
 def overview(request: Request, visitor: Visitor) -> Response:
     dash = dashboard_of(request)
     tr = time_range(request)
@@ -165,56 +186,6 @@ def overview(request: Request, visitor: Visitor) -> Response:
     rows.sort(key=SORTS[sort], reverse=desc)
     ctx = {"rows": rows, "sort": sort, "desc": desc, "alerting": dash.alerts is not None}
     return dash.render(request, visitor, "overview.html", ctx, tr=tr)
-
-
-def jobs_page(request: Request, visitor: Visitor) -> Response:
-    dash = dashboard_of(request)
-    tr = time_range(request)
-    who = visitor.principal
-    project = None if who.is_global else who.project
-    runs = [r for r in dash.store.job_runs(None, 500, project) if r["started_at"] >= tr.start]
-    jobs: dict[str, dict[str, Any]] = {}
-    for r in runs:
-        r["duration"] = max(r["finished_at"] - r["started_at"], 0.0)
-        sched = r.get("scheduled_at")
-        r["late"] = max(r["started_at"] - sched, 0.0) if sched is not None else None
-        j = jobs.setdefault(
-            r["job"],
-            {
-                "job": r["job"],
-                "runs": 0,
-                "failed": 0,
-                "last": None,
-                "durations": queries.Series(),
-                "lateness": queries.Series(),
-            },
-        )
-        j["runs"] += 1
-        j["failed"] += r["status"] not in ("success", "ok")
-        if j["last"] is None:
-            j["last"] = r
-    for r in reversed(runs):
-        j = jobs[r["job"]]
-        j["durations"].add(r["started_at"], r["duration"])
-        j["lateness"].add(r["started_at"], r["late"])
-    span = (tr.start, tr.end)
-    figures = {}
-    if jobs:
-        names = sorted(jobs)
-        figures["durations"] = charts.line(
-            "Run duration (s)", [(n, jobs[n]["durations"]) for n in names], x_range=span
-        )
-        figures["lateness"] = charts.line(
-            "Start delay after schedule (s)",
-            [(n, jobs[n]["lateness"]) for n in names],
-            x_range=span,
-        )
-    ctx = {
-        "runs": runs[:200],
-        "jobs": sorted(jobs.values(), key=lambda j: j["job"]),
-        "figures": figures,
-    }
-    return dash.render(request, visitor, "jobs.html", ctx, tr=tr)
 
 
 __all__ = ["RANGES", "build_router", "explain_link"]
