@@ -113,6 +113,8 @@ class HealthMetrics:
         self.alerting_leader = Gauge(
             "driftline_alerting_leader",
             "1 when this collector process holds the alerting lease (evaluates alerts), else 0.",
+            registry=r,
+        )
         self.rejects = Counter(
             "driftline_rejects",
             "Records rejected for a reason worth telling apart, by kind and reason "
@@ -450,6 +452,12 @@ class _ResultGauges:
             [*mv, "column"],
             registry=r,
         )
+        self.review = Gauge(
+            "driftline_review_candidates",
+            "Events of the latest window kept for review (the most anomalous flagged ones).",
+            mv,
+            registry=r,
+        )
         self.feedback_rate = Gauge(
             "driftline_feedback_rate",
             "Feedback records of a kind per served prediction in the latest window.",
@@ -611,6 +619,8 @@ class _ResultGauges:
             if p["status"] in ("drift", "ok"):
                 flag = 1.0 if p["status"] == "drift" else 0.0
                 self.label_drift_detected.labels(m, ver, col).set(flag)
+        elif metric == "review.candidates":
+            self.review.labels(m, ver).set(v)
         elif metric == "feedback.rate":
             self.feedback_rate.labels(m, ver, col).set(v)
         elif metric == "feedback.share":

@@ -192,8 +192,8 @@ class Rollouts:
     def operational(self, model: str, version: str, start: int, end: int) -> dict[str, Any]:
         """Events, error rate and latency of ``version`` over ``[start, end)``.
 
-        ``latency_pXX_seconds`` is the events-weighted mean of the base windows'
-        quantiles (p50, p90, p95, p99), not the quantile of all the range's requests; that one lies in
+        ``latency_pXX_seconds`` (p50, p90, p95, p99) is the events-weighted mean of the base
+        windows' quantiles, not the quantile of all the range's requests; that one lies in
         ``latency_pXX_range`` = [smallest, largest window quantile] (the merged CDF is
         the weighted mean of the windows' CDFs, so it reaches the level between the two;
         with one window the range is a point and exact up to the sketch's rank error).

@@ -28,6 +28,11 @@ OTHER = {
     "schema_violations": ("Columns breaking the schema", "count"),
     "drift_detected": ("Dataset drift verdict", "verdict"),
     "missing_ratio": ("Largest missing share (no reference)", "max_pct"),
+    "resource_cpu_seconds": ("CPU seconds of the model's processes", "num"),
+    "resource_rss_bytes": ("Resident memory (bytes)", "num"),
+    "resource_gpu_seconds": ("GPU seconds", "num"),
+    "review.candidates": ("Events kept for review (/ui/review)", "num"),
+    "error_group": ("Error groups (type + stack)", "count"),
 }
 
 
@@ -146,7 +151,11 @@ def model_signals(
             out.kpis.append(
                 Latest(r.metric, r.metric.removeprefix("kpi."), score(r.value), detail=f"n={r.n}")
             )
-        elif r.metric in OTHER and r.metric not in ("missing_ratio", "schema_violations"):
+        elif r.metric in OTHER and r.metric not in (
+            "missing_ratio",
+            "schema_violations",
+            "error_group",
+        ):
             label, how = OTHER[r.metric]
             if how == "verdict":
                 value = {"drift": "drift", "ok": "no drift"}.get(r.status, r.status)
@@ -158,6 +167,13 @@ def model_signals(
         out.other.append(
             Latest("schema_violations", OTHER["schema_violations"][0], str(len(broken)),
                    "fail" if broken else "ok", ", ".join(broken[:5]))
+        )  # fmt: skip
+    groups = [r for r in rows if r.metric == "error_group"]
+    if groups:
+        top = max(groups, key=lambda r: r.value or 0)
+        out.other.append(
+            Latest("error_group", OTHER["error_group"][0], str(len(groups)), "ok",
+                   f"most: {top.method} ({top.value:.0f})" if top.value is not None else "")
         )  # fmt: skip
     if missing:
         out.other.append(Latest("missing_ratio", OTHER["missing_ratio"][0], pct(max(missing))))
