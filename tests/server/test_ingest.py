@@ -173,6 +173,9 @@ async def test_feedback_and_jobs(env: Env) -> None:
             "value": 1,
         }
     ]
+    # feedback names a stored prediction (else it is rejected: tests/server/test_feedback_kpi.py)
+    r = await env.client.post("/v1/events", json=[prediction(1)], headers=env.auth("ingest"))
+    assert r.json()["accepted"] == 1
     r = await env.client.post("/v1/feedback", json=fb, headers=env.auth("ingest"))
     assert r.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     r = await env.client.post("/v1/feedback", json=fb, headers=env.auth("ingest"))
