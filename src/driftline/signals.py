@@ -42,7 +42,8 @@ class Signal:
 
     def covers(self, metric: str) -> bool:
         """True when stored metric name ``metric`` is of this kind."""
-        return metric.startswith(self.kind) if self.kind.endswith(".") else metric == self.kind
+        prefix = self.kind.endswith((".", "_"))
+        return metric.startswith(self.kind) if prefix else metric == self.kind
 
 
 def _s(
@@ -125,6 +126,19 @@ SIGNALS: tuple[Signal, ...] = (
        "failed predictions grouped by error type and stack fingerprint"),
     _s("review.candidates", "driftline_review_candidates", "review.candidates", "model",
        "the window's most anomalous flagged events, kept for review (/ui/review)"),
+    _s("stage_", ("driftline_window_stage_latency_seconds", "driftline_window_stage_error_ratio",
+                  "driftline_window_stage_time_share_ratio"), "stage_", "model",
+       "stages within a prediction: latency, errors, time share (docs/service.md)"),
+    _s("resource_", ("driftline_window_cpu_seconds", "driftline_window_resident_memory_bytes",
+                     "driftline_window_gpu_seconds", "driftline_window_gpu_memory_bytes",
+                     "driftline_window_gpu_utilization_ratio"), "resource_", "model",
+       "resources of the model's processes"),
+    _s("input_", ("driftline_window_input_violation_ratio", "driftline_window_input_violations"),
+       "input_", "model", "Monitor.check() calls and contract violations"),
+    _s("cost", ("driftline_window_cost", "driftline_window_cost_per_1k_predictions",
+                "driftline_cost_burn_rate"), ("cost_",), "model", "cost of the predictions"),
+    _s("error_groups_other", "driftline_window_error_groups", "error_groups_other", "model",
+       "error groups past the window's limit"),
     _s("job_run", "driftline_job_status", ("job_status", "job_metric", "job_freshness_seconds",
        "job_since_success_intervals"), "jobs",
        "job runs: status, custom metrics, freshness, dead-man"),

@@ -79,7 +79,9 @@ def _alerts_fire(demo: LiveDemo, names: set[str]) -> tuple[dict[str, int], dict[
     rules = []
     for i, metric in enumerate(sorted(names)):
         matching = [
-            m for m in by_metric if m == metric or (metric.endswith(".") and m.startswith(metric))
+            m
+            for m in by_metric
+            if m == metric or (metric.endswith((".", "_")) and m.startswith(metric))
         ]
         if not matching:
             continue
