@@ -135,6 +135,8 @@ SIGNALS: tuple[Signal, ...] = (
        "resources of the model's processes"),
     _s("input_", ("driftline_window_input_violation_ratio", "driftline_window_input_violations"),
        "input_", "model", "Monitor.check() calls and contract violations"),
+    _s("cost_", ("driftline_window_cost_per_1k_predictions", "driftline_cost_burn_rate"),
+       ("cost_",), "model", "cost per 1,000 predictions and the daily budget's burn rate"),
     _s("cost", ("driftline_window_cost", "driftline_window_cost_per_1k_predictions",
                 "driftline_cost_burn_rate"), ("cost_",), "model", "cost of the predictions"),
     _s("error_groups_other", "driftline_window_error_groups", "error_groups_other", "model",
