@@ -59,6 +59,7 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "judge.skipped": "sampled requests a judge skipped: budget, full queue (column judge)",
         "stage_latency_p99_seconds": "99th percentile latency of one stage (column = stage)",
         "resource_rss_growth_bytes_per_hour": "growth of the model processes' resident memory",
+        "stage_unclosed": "stages left open by an exception or a missing end() in the window",
         "input_violation_ratio": "share of Monitor.check() calls that found a violation",
         "cost_burn_rate": "the window's cost per day over the model's daily budget",
         "environment.major_differences": "packages (and Python) of the serving environment a "

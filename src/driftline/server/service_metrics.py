@@ -37,6 +37,10 @@ RESOURCE_GAUGES = {
         "driftline_window_gpu_memory_bytes",
         "Peak GPU memory in use by the model's processes in the latest window.",
     ),
+    "stage_unclosed": (
+        "driftline_window_stages_unclosed",
+        "Stages left open (an exception, a missing end()) in the latest window, closed by the SDK.",
+    ),
     "input_violation_ratio": (
         "driftline_window_input_violation_ratio",
         "Share of Monitor.check() calls that found a contract violation in the latest window.",

@@ -3,7 +3,7 @@
 Stages (per stage name in ``column``): ``stage_latency_seconds`` (method
 p50/p95/p99/mean), ``stage_error_ratio``, ``stage_time_share`` (the stage's
 summed time over the window's summed prediction latency; nested stages are
-inside their parent's share too), ``stages_unclosed``.
+inside their parent's share too), ``stage_unclosed``.
 
 Resources (all traffic): ``resource_cpu_seconds``, ``resource_gpu_seconds``,
 ``resource_rss_bytes`` (the latest RSS of each process, summed),
@@ -77,7 +77,7 @@ def stages(points: Points, seg: str, sv: ServiceStats, st: WindowStats) -> None:
             n=s.n,
             details={"seconds": spent, "unclosed": s.unclosed, "errors": s.errors},
         )
-    points.add(seg, "stages_unclosed", unclosed, n=sv.staged_events)
+    points.add(seg, "stage_unclosed", unclosed, n=sv.staged_events)
 
 
 def errors(points: Points, seg: str, sv: ServiceStats) -> None:

@@ -23,6 +23,7 @@ METRICS = (
     "stage_latency_seconds",
     "stage_error_ratio",
     "stage_time_share",
+    "stage_unclosed",
     "latency_seconds",
     "resource_cpu_seconds",
     "resource_rss_bytes",
@@ -75,6 +76,8 @@ class ServicePanel:
     cost: dict[str, Any] = field(default_factory=dict)
     errors: list[ErrorGroup] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+    #: stages left open (an exception, a missing end()) over the range, closed by the SDK
+    unclosed: int = 0
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -110,6 +113,7 @@ def service_panel(
     if not any(rows[m] for m in METRICS if m != "latency_seconds"):
         return None
     panel = ServicePanel()
+    panel.unclosed = int(sum(r["value"] or 0 for r in rows["stage_unclosed"]))
     _stages(panel, rows, x_range)
     _resources(panel, rows, x_range)
     _cost(panel, rows, tr, x_range)
