@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from driftline.demo.live import DRIFT_COLUMN, LiveDemo, Story, run
+from driftline.demo.rag import RAG
 from driftline.demo.service import TUMOR, WINE
 from driftline.signals import signal_of
 
@@ -27,7 +28,14 @@ from .signal_walk import Walked, page_of, walk
 CHROMIUM = "/usr/bin/chromium"
 
 SHORT = Story(
-    challenger_at=2, drift=(5, 10), latency=(6, 9), job_failure_at=6, late_job_at=9, length=19
+    challenger_at=2,
+    drift=(5, 10),
+    latency=(6, 9),
+    job_failure_at=6,
+    late_job_at=9,
+    length=19,
+    rag_short_answers=(6, 9),
+    rag_out_of_domain=(10, 14),
 )
 #: Windows at which the dashboard is looked at: before any fault (the challenger is on),
 #: while the drift and the latency regression play, and once the story is over.
@@ -54,6 +62,10 @@ class Played:
     lines: list[str] = field(default_factory=list)
     demo: LiveDemo | None = None
     walked: Walked = field(default_factory=Walked)
+    #: the RAG service's all-traffic points: "metric" or "metric:column" -> {window: value}
+    rag: dict[str, dict[int, float | None]] = field(default_factory=dict)
+    #: rule -> windows in which it started firing
+    firing_at: dict[str, list[int]] = field(default_factory=dict)
 
 
 def look(page: Any, demo: LiveDemo, name: str) -> Look:
@@ -68,9 +80,12 @@ def look(page: Any, demo: LiveDemo, name: str) -> Look:
         "v2": f"/ui/models/{TUMOR}?version=v2",
         "north": f"/ui/models/{TUMOR}?version=v1&segment=site%3Dnorth",
         "wine": f"/ui/models/{WINE}?version=v3",
+        "rag": f"/ui/models/{RAG}?version=v1",
     }.items():
         page.goto(demo.url + path)
         page.wait_for_selector("#chart-latency[data-drawn]")
+        if label == "rag":
+            page.wait_for_selector("#chart-llm-retrieval[data-drawn]")
         out.red[label] = [t.strip() for t in page.locator(f"main {RED}").all_inner_texts()]
         if label in ("v1", "wine"):
             page.wait_for_selector("#chart-service-stages[data-drawn]")
@@ -140,7 +155,23 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
                 )
                 r = client.get("/ui/", follow_redirects=False, headers={"Authorization": ""})
                 seen.pages["anonymous"] = str(r.status_code)
+                r = client.get(f"/ui/models/{RAG}?range=1h&version=v1")
+                assert r.status_code == 200
+                seen.pages["rag"] = r.text
             walk(demo, page, seen.walked)
+            from driftline.store import MetricQuery
+
+            rows = demo.store.metric_points(
+                MetricQuery(model=RAG, window_size=60, segment="*", limit=100_000)
+            )
+            for p in rows:
+                key = p["metric"] + (f":{p['column']}" if p["column"] else "")
+                w = int((p["window_start"] - demo.start_time) // 60)
+                seen.rag.setdefault(key, {})[w] = p["value"]
+            for e in demo.engine.audit():
+                if e.kind == "state" and e.to_state == "firing":
+                    w = int((e.at - demo.start_time) // 60)
+                    seen.firing_at.setdefault(e.rule, []).append(w)
 
         try:
             seen.demo = run(
@@ -185,7 +216,7 @@ def test_inside_the_service_stages_resources_cost_and_errors(story: Played) -> N
 def test_the_dashboard_is_green_between_the_scripted_faults(story: Played) -> None:
     for when in ("before", "after"):
         seen = story.looks[when]
-        assert set(seen.health) == {f"{TUMOR} v1", f"{TUMOR} v2", f"{WINE} v3"}
+        assert set(seen.health) == {f"{TUMOR} v1", f"{TUMOR} v2", f"{WINE} v3", f"{RAG} v1"}
         assert set(seen.health.values()) == {"ok"}, (when, seen.health)
         assert (seen.firing, seen.pending) == (0, 0), (when, seen.alerts)
         assert all(not red for red in seen.red.values()), (when, seen.red)
@@ -273,6 +304,47 @@ def test_no_link_in_a_page_or_a_notification_is_broken(story: Played) -> None:
     assert walked.notification_links >= 4  # the demo's alerts fired and resolved
     assert any("/ui/explain?" in u for u in walked.links)  # the alerts' dashboard links
     assert not walked.broken, "\n".join(walked.broken)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_rag_story_shows_on_its_page_and_fires_each_alert(story: Played) -> None:
+    """Short answers in windows 6-8, out-of-domain questions in 10-13 (SHORT)."""
+    rag = story.rag
+
+    def mean(metric: str, windows: range) -> float:
+        vals = [v for w, v in rag[metric].items() if w in windows and v is not None]
+        assert vals, (metric, windows, rag.get(metric))
+        return sum(vals) / len(vals)
+
+    before, short, ood = range(1, 6), range(6, 9), range(11, 14)
+    # retrieval similarity falls when questions leave the documentation's domain ...
+    assert mean("rag.top1_similarity", before) > 0.65 > mean("rag.top1_similarity", ood)
+    assert mean("rag.high_similarity_ratio", ood) < 0.8 <= mean("rag.high_similarity_ratio", before)
+    # ... users rephrase and give up, refusals rise and the judge's relevance falls
+    assert mean("llm.rephrase_ratio", ood) > 0.15 > mean("llm.rephrase_ratio", before)
+    assert mean("llm.refusal_ratio", ood) > mean("llm.refusal_ratio", before) + 0.1
+    assert mean("llm.abandon_ratio", ood) > mean("llm.abandon_ratio", before) + 0.1
+    relevance = "judge.score:lexical:relevance"
+    assert mean(relevance, ood) < 0.6 < mean(relevance, before)
+    assert mean("judge.skipped:lexical", ood) > 5
+    # answers got shorter while the prompt change was live
+    assert mean("llm.answer_chars", short) < 0.6 * mean("llm.answer_chars", before)
+    assert mean("llm.cost", before) > 0  # priced by the demo's price table
+    # each fired its alert, in the windows of its fault
+    fired = story.firing_at
+    assert all(6 <= w <= 10 for w in fired["answer_length_drop"]), fired
+    for rule in ("rag_retrieval_low", "rephrase_rate_high", "judge_score_low", "judge_skipping"):
+        assert fired.get(rule) and all(10 <= w <= 15 for w in fired[rule]), (rule, fired)
+    assert "retrieve a high-similarity item" in story.pages["messages"]
+    # the model page has its LLM section with the judge and every chart
+    page = story.pages["rag"]
+    assert 'data-testid="llm-section"' in page
+    for chart in ("llm-retrieval", "llm-answers", "llm-refusals", "llm-users", "llm-judges",
+                  "llm-judge-outcomes", "llm-tokens", "llm-cost", "llm-stages"):  # fmt: skip
+        assert f'data-chart="{chart}"' in page, chart
+    assert "Judge lexical:relevance" in page
+    assert any("out of domain" in line for line in story.lines)
 
 
 def test_live_demo_command_registers_with_typer() -> None:

@@ -7,6 +7,10 @@ predictions of scikit-learn classifiers over HTTP. The :class:`Story` plays,
 window by window: normal operation; a challenger taking 10% of traffic; a
 feature drifting at one site; a latency regression; late labels showing the
 accuracy fall; alerts firing and resolving; a failed and a late pipeline run.
+Beside it a RAG service (``docs_assistant``, :mod:`driftline.demo.rag`) has its own
+story: a prompt change makes answers short, then questions drift out of the
+knowledge base's domain, retrieval similarity falls, refusals and rephrases rise
+and the judge's budget runs out.
 Then normal traffic goes on until Ctrl-C (or ``duration``).
 """
 
@@ -29,6 +33,7 @@ import numpy as np
 
 from driftline.demo.command import DEFAULT_STORE
 from driftline.demo.command import live_demo_command as live_demo_command
+from driftline.demo.rag import PRICES, RAG, Corpus, RAGService, RAGTraffic
 from driftline.demo.receiver import WebhookReceiver
 from driftline.demo.service import (
     TUMOR,
@@ -61,6 +66,10 @@ class Story:
     length: int = 24
     tumor_rate: float = 8.0  # requests per simulated second (v2's 10%: ~48 a window)
     wine_rate: float = 1.0
+    #: the RAG service: a prompt change truncates answers, then questions leave its domain
+    rag_short_answers: tuple[int, int] = (5, 9)
+    rag_out_of_domain: tuple[int, int] = (12, 18)
+    rag_rate: float = 1.0  # new sessions per simulated second
 
     @property
     def seconds(self) -> int:
@@ -96,7 +105,21 @@ def alerts_config(receiver_url: str, external_url: str) -> Any:
                                  "{{ $value | humanizePercentage }} (labels)"}},
                 {"name": "error_rate", "metric": "error_rate", "op": ">", "threshold": 0.02,
                  "for": 2, "severity": "critical", "team": "ops", **where},
+                # the answer_length_drop preset with a 4-window baseline (the preset's 12
+                # windows are longer than the demo's story before its first fault)
+                {"name": "answer_length_drop", "metric": "llm.answer_chars", "op": "<",
+                 "threshold": -0.3, "baseline_windows": 4, "for": 2, "keep_firing_for": 1,
+                 "min_samples": 20, "severity": "warning", "team": "ml", "model": RAG, **where,
+                 "annotations": {"summary": "answers of {{ $labels.model }} changed length by "
+                                 "{{ $value | humanizePercentage }} against their last windows"}},
             ],
+            "presets": {
+                "rag_retrieval_low": {"model": RAG, **where},
+                "rephrase_rate_high": {"model": RAG, **where},
+                "judge_score_low": {"model": RAG, **where},
+                # a few skips a minute are the budget working; many mean judging stopped
+                "judge_skipping": {"model": RAG, "threshold": 5, **where},
+            },
             "receivers": [{"name": "demo-webhook", "webhook": {"url": receiver_url, "format": "json"}}],  # noqa: E501
             "route": {"receiver": "demo-webhook", "group_by": ["alertname", "model"],
                       "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
@@ -150,6 +173,7 @@ class LiveDemo:
         from driftline.windows import WindowConfig
 
         self.tumor, self.wine = load_tumor(), load_wine_data()
+        self.rag_service = RAGService(Corpus.load())
         self.models = {
             "v1": Classifier(self.tumor, c=1.0),
             "v2": Classifier(self.tumor, c=0.3),
@@ -165,7 +189,12 @@ class LiveDemo:
         self.store = open_store(url)
         self.admin_key, _ = create_key(self.store, self.clock, name="demo-admin", scopes=("admin",))
         ingest_key, _ = create_key(self.store, self.clock, name="demo-service", scopes=("ingest",))
+        from driftline._utils.llm import PriceTable
+        from driftline.windows.evaluator import EvaluatorOptions
+        from driftline.windows.llm import LLMOptions
+
         self.settings = Settings(
+            evaluator=EvaluatorOptions(llm=LLMOptions(prices=PriceTable.from_mapping(PRICES))),
             windows=WindowConfig(
                 sizes=(WINDOW, 3600), grace_seconds=10, checkpoint_seconds=30,
                 segment_keys=("site",),
@@ -273,6 +302,17 @@ class LiveDemo:
             clock=self.job_clock, registry=self.registry, flush_interval=0.05,
             send_runtime=False,  # reports job runs only: no model version to diff
         )  # fmt: skip
+        from driftline.sdk import Judge, JudgeBudget
+        from driftline.sdk.judges import overlap_scorer
+
+        judge = Judge(
+            "lexical", overlap_scorer, version="2026-12", rate=0.15, suspicious_weight=4.0,
+            budget=JudgeBudget(calls_per_minute=18), concurrency=2, timeout=5.0,
+        )  # fmt: skip
+        self.rag_mon = Monitor(
+            model=RAG, version="v1", judges=[judge], prices=PRICES, **common
+        )  # fmt: skip
+        self.rag = RAGTraffic(self.rag_mon, self.rag_service, self.clock.spend)
         fns = {v: self._version_fn(v) for v in ("v1", "v2")}
         self.router = Router(self.tumor_mon, {"v1": fns["v1"]})
         self.challenger = Router(self.tumor_mon, fns, weights={"v1": 0.9, "v2": 0.1})
@@ -281,7 +321,7 @@ class LiveDemo:
         if not self.started:
             return
         self.started = False
-        for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon):
+        for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon, self.rag_mon):
             mon.close(timeout=5)
         self.router.close()
         self.challenger.close()
@@ -373,6 +413,7 @@ class LiveDemo:
                 minutes = float(self.extra.gamma(4.0, 1.5 if agreed else 4.0))
                 self.tumor_mon.kpi("review_minutes", minutes, prediction_id=pid, version=version)
         self._wine(t0)
+        self._rag(t0, w)
         while self._labels and self._labels[0][0] <= t0 + STEP:
             _, mon, pid, label = self._labels.popleft()
             mon.label(pid, label)
@@ -386,7 +427,10 @@ class LiveDemo:
 
     def evaluate(self) -> None:
         """Deliver what the service sent; the collector evaluates closed windows and alerts."""
-        for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon):
+        self.rag_mon.flush(timeout=10)  # the last requests reach the judge ...
+        if self.rag_mon.judges is not None:
+            self.rag_mon.judges.drain(10)  # ... which records its results
+        for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon, self.rag_mon):
             mon.flush(timeout=10)
         self.collector.tick()
 
@@ -419,6 +463,17 @@ class LiveDemo:
             if self.extra.random() < 0.4:  # tasters rate the recommendation
                 good = top == int(y[i])
                 self.wine_mon.feedback(obs.prediction_id, "thumbs", "up" if good else "down")
+
+    def _rag(self, t0: float, w: int) -> None:
+        """The RAG service's traffic; its story sets answer length and out-of-domain share."""
+        s = self.story
+        short = s.rag_short_answers[0] <= w < s.rag_short_answers[1]
+        self.rag_service.max_words = 10 if short else 45
+        lo, hi = s.rag_out_of_domain
+        ood = 0.03
+        if lo <= w < hi:
+            ood = min(0.7, 0.3 + 0.15 * (w - lo))
+        self.rag.step(self.rng, t0, STEP, s.rag_rate, ood, self.clock.set)
 
     def _jobs(self, t0: float) -> None:
         """``feature_refresh`` every 5 simulated minutes: one failure, one late run."""
@@ -457,6 +512,15 @@ class LiveDemo:
             self._say("fast", "latency back to normal")
         if w >= s.drift[1]:
             self._say("fixed", "scanner recalibrated: the drift ends")
+        if w >= s.rag_short_answers[0]:
+            self._say("rag-short", f"{RAG}: a prompt change truncates answers (shorter answers)")
+        if w >= s.rag_short_answers[1]:
+            self._say("rag-long", f"{RAG}: the prompt change is rolled back")
+        if w >= s.rag_out_of_domain[0]:
+            self._say("rag-ood", f"{RAG}: users ask about data sets, not Python: out of domain "
+                      "(retrieval similarity falls, refusals and rephrases rise)")  # fmt: skip
+        if w >= s.rag_out_of_domain[1]:
+            self._say("rag-back", f"{RAG}: questions are back in the documentation's domain")
         if w >= s.length:
             self._say("end", "the story is over; normal traffic goes on")
 

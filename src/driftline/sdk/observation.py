@@ -140,7 +140,7 @@ class Observation:
         *,
         query: str | bytes | None = None,
         answer: str | bytes | None = None,
-        retrieved: Iterable[Retrieved | tuple[str, float] | Mapping[str, Any]] | None = None,
+        retrieved: Iterable[Retrieved | tuple[Any, ...] | Mapping[str, Any]] | None = None,
         query_embedding: Any = None,
         cited: Iterable[str] | None = None,
         contexts: Iterable[str | bytes] | None = None,
