@@ -217,7 +217,7 @@ def test_the_dashboard_is_green_between_the_scripted_faults(story: Played) -> No
     for when in ("before", "after"):
         seen = story.looks[when]
         assert set(seen.health) == {f"{TUMOR} v1", f"{TUMOR} v2", f"{WINE} v3", f"{RAG} v1"}
-        assert set(seen.health.values()) == {"ok"}, (when, seen.health)
+        assert set(seen.health.values()) == {"ok"}, (when, seen.health, seen.alerts)
         assert (seen.firing, seen.pending) == (0, 0), (when, seen.alerts)
         assert all(not red for red in seen.red.values()), (when, seen.red)
     # the faults do show: red while they play

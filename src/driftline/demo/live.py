@@ -306,8 +306,8 @@ class LiveDemo:
         from driftline.sdk.judges import overlap_scorer
 
         judge = Judge(
-            "lexical", overlap_scorer, version="2026-12", rate=0.15, suspicious_weight=4.0,
-            budget=JudgeBudget(calls_per_minute=18), concurrency=2, timeout=5.0,
+            "lexical", overlap_scorer, version="2026-12", rate=0.1, suspicious_weight=6.0,
+            budget=JudgeBudget(calls_per_minute=15), concurrency=2, timeout=5.0,
         )  # fmt: skip
         self.rag_mon = Monitor(
             model=RAG, version="v1", judges=[judge], prices=PRICES, **common
