@@ -188,6 +188,11 @@ def test_judge_results_become_judge_points_and_garbage_is_counted(tmp_path: Path
          "version": "v1", "timestamp": T0 + 40, "kind": "judge.faithful", "value": v}
         for i, v in enumerate(fb)
     ]  # fmt: skip
+    records += [
+        {"type": "feedback", "event_id": f"t{i}", "prediction_id": f"p{i}", "model": "rag",
+         "version": "v1", "timestamp": T0 + 41, "kind": "thumbs", "value": v}
+        for i, v in enumerate(["down", "up", -1, "meh"])
+    ]  # fmt: skip
     assert collector.ingest("feedback", records).accepted == len(records)
     clock.advance(WINDOW + GRACE)
     collector.tick()
@@ -199,6 +204,7 @@ def test_judge_results_become_judge_points_and_garbage_is_counted(tmp_path: Path
     assert _points(store, "judge.skipped")[0]["value"] == 2
     assert _points(store, "judge.prechecked")[0]["value"] == 1
     assert _points(store, "judge.cost")[0]["value"] == pytest.approx(0.004)
+    assert _points(store, "llm.thumbs_down_ratio")[0]["value"] == pytest.approx(2 / 3)
     metrics = collector_metrics(app)
     assert (
         'driftline_judge_results{judge="faithful",model="rag",status="skipped",version="v1"} 2.0'

@@ -91,9 +91,10 @@ def alerts_config(receiver_url: str, external_url: str) -> Any:
                  "for": 2, "keep_firing_for": 1, "severity": "warning", "team": "ml", **where,
                  "annotations": {"summary": "{{ $labels.column }} of {{ $labels.model }} "
                                  "{{ $labels.version }} drifted"}},
+                # the classifiers' budget (the RAG service generates text for about a second)
                 {"name": "p99_latency", "metric": "latency_p99_seconds", "op": ">",
                  "threshold": 0.25, "for": 2, "keep_firing_for": 1, "severity": "critical",
-                 "team": "ops", **where,
+                 "team": "ops", "model": [TUMOR, WINE], **where,
                  "annotations": {"summary": "p99 latency of {{ $labels.model }} "
                                  "{{ $labels.version }} is {{ $value | humanizeDuration }} "
                                  "(budget 250ms)"}},

@@ -684,6 +684,7 @@ class _LLMGauges:
         "llm.refusal_ratio": ("llm", "refusal"),
         "llm.rephrase_ratio": ("llm", "rephrase"),
         "llm.abandon_ratio": ("llm", "abandon"),
+        "llm.thumbs_down_ratio": ("llm", "thumbs_down"),
     }
     JUDGE_COUNTS: ClassVar[dict[str, str]] = {
         "judge.calls": "calls",

@@ -11,7 +11,8 @@ the overlap check could tell), ``llm.answer_chars`` (mean; p50 in details),
 ``column``), ``llm.cost`` (sum over the requests whose model has a price;
 ``llm.unpriced_requests`` counts the others), ``llm.stage_latency_seconds``
 (mean, ``method`` = stage), ``llm.rephrase_ratio``, ``llm.abandon_ratio`` and
-``llm.bad_input`` (per ``column`` = reason).
+``llm.bad_input`` (per ``column`` = reason); all traffic: ``llm.thumbs_down_ratio``
+(thumbs feedback recorded in the window that is negative).
 All traffic only: ``judge.score`` (``column`` = ``judge:criterion``, ``method`` = the
 judge's version), ``judge.calls``, ``judge.failures`` (failed, timed out, invalid
 answers, unreadable records), ``judge.skipped`` (budget, full queue, hung judge),
@@ -183,8 +184,11 @@ def llm_points(
     reqs = _requests(events)
     mark_rephrases([r for _, r in reqs], opts)
     down: set[str] = set()
+    thumbs = 0
     for f in feedback:
-        if thumbs_down(str(f.get("kind") or ""), f.get("value")) is True:
+        verdict = thumbs_down(str(f.get("kind") or ""), f.get("value"))
+        thumbs += verdict is not None
+        if verdict is True:
             down.add(str(f.get("prediction_id")))
     by_seg: dict[str, list[tuple[Mapping[str, Any], _Request]]] = {}
     for e, r in reqs:
@@ -194,6 +198,8 @@ def llm_points(
             by_seg.setdefault(seg, []).append((e, r))
     for seg, rows in sorted(by_seg.items()):
         _segment_points(points, seg, rows, opts, down)
+    if thumbs:
+        _ratio(points, ALL, "llm.thumbs_down_ratio", len(down), thumbs)
     _judge_points(points, feedback)
 
 

@@ -46,6 +46,7 @@ _HEADLINE = (
     ("Empty answers", "llm.empty_answer_ratio", "pct"),
     ("Rephrased requests", "llm.rephrase_ratio", "pct"),
     ("Abandoned sessions", "llm.abandon_ratio", "pct"),
+    ("Thumbs down (of thumbs given)", "llm.thumbs_down_ratio", "pct"),
     ("Cost", "llm.cost", "score"),
 )
 
@@ -64,7 +65,7 @@ def llm_panel(
 
     def points(metric: str) -> list[dict[str, Any]]:
         if metric not in cache:
-            seg = "*" if metric.startswith("judge.") else segment
+            seg = "*" if metric.startswith(("judge.", "llm.thumbs")) else segment
             rows = store.metric_points(
                 MetricQuery(
                     model=model, version=version, segment=seg, metric=metric,
@@ -123,6 +124,7 @@ def llm_panel(
         [
             ("rephrased", series("llm.rephrase_ratio")),
             ("abandoned", series("llm.abandon_ratio")),
+            ("thumbs down (of thumbs)", series("llm.thumbs_down_ratio")),
         ],
         percent=True,
         x_range=x_range,
