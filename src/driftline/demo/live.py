@@ -155,6 +155,8 @@ class LiveDemo:
         # feedback, KPIs and job numbers draw from their own stream: the story's traffic
         # (and so its quiet stretches) stays what it was before they were added
         self.extra = np.random.default_rng(seed + 2)
+        #: the RAG service's own stream, so the classifiers' story is the same with or without it
+        self.rag_rng = np.random.default_rng(seed + 3)
         self.out = out
         self.started = False
         self._labels: deque[tuple[float, Any, str, str]] = deque()
@@ -474,7 +476,7 @@ class LiveDemo:
         ood = 0.03
         if lo <= w < hi:
             ood = min(0.7, 0.3 + 0.15 * (w - lo))
-        self.rag.step(self.rng, t0, STEP, s.rag_rate, ood, self.clock.set)
+        self.rag.step(self.rag_rng, t0, STEP, s.rag_rate, ood, self.clock.set)
 
     def _jobs(self, t0: float) -> None:
         """``feature_refresh`` every 5 simulated minutes: one failure, one late run."""
