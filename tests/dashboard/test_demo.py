@@ -327,7 +327,8 @@ def test_the_rag_story_shows_on_its_page_and_fires_each_alert(story: Played) -> 
     assert mean("llm.abandon_ratio", ood) > mean("llm.abandon_ratio", before) + 0.1
     relevance = "judge.score:lexical:relevance"
     assert mean(relevance, ood) < 0.6 < mean(relevance, before)
-    assert mean("judge.skipped:lexical", ood) > 5
+    skipped = rag["judge.skipped:lexical"]
+    assert max(v or 0 for w, v in skipped.items() if w in ood) >= 5  # the budget ran out
     # answers got shorter while the prompt change was live
     assert mean("llm.answer_chars", short) < 0.6 * mean("llm.answer_chars", before)
     assert mean("llm.cost", before) > 0  # priced by the demo's price table
