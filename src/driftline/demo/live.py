@@ -117,9 +117,11 @@ def alerts_config(receiver_url: str, external_url: str) -> Any:
             "presets": {
                 "rag_retrieval_low": {"model": RAG, **where},
                 "rephrase_rate_high": {"model": RAG, **where},
-                # the judge sees ~20-30 requests a window, weighted to suspicious ones: its mean
-                # relevance ranges 0.5-1.0 in quiet windows and falls under 0.15 out of domain
-                "judge_score_low": {"model": RAG, "threshold": 0.4, **where},
+                # the demo's judge scores only 2-8 requests a window (its answers arrive in bursts
+                # and empty/refused ones are not judged): the preset's 5 would hold the alert
+                # firing after the fault; its relevance is 0.6-1.0 in quiet windows, < 0.15 out
+                # of domain
+                "judge_score_low": {"model": RAG, "threshold": 0.4, "min_samples": 2, **where},
                 # a few skips a minute are the budget working; many mean judging stopped
                 "judge_skipping": {"model": RAG, "threshold": 5, **where},
             },
@@ -310,9 +312,11 @@ class LiveDemo:
         from driftline.sdk import Judge, JudgeBudget
         from driftline.sdk.judges import overlap_scorer
 
+        # a quarter of the requests (all suspicious ones) under 30 calls a minute: quiet
+        # windows stay under budget, out-of-domain ones (every request suspicious) run out
         judge = Judge(
-            "lexical", overlap_scorer, version="2026-12", rate=0.1, suspicious_weight=6.0,
-            budget=JudgeBudget(calls_per_minute=15), concurrency=2, timeout=5.0,
+            "lexical", overlap_scorer, version="2026-12", rate=0.25, suspicious_weight=6.0,
+            budget=JudgeBudget(calls_per_minute=30), concurrency=2, timeout=5.0,
         )  # fmt: skip
         self.rag_mon = Monitor(
             model=RAG, version="v1", judges=[judge], prices=PRICES, **common
