@@ -41,7 +41,7 @@ async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_pat
         summary = html[html.index('data-testid="llm-summary"') :].split("</table>")[0]
         cells = dict(
             re.findall(
-                r'data-metric="([a-z_.0-9]+)"><td>[^<]*</td><td class="num">([^<]*)<', summary
+                r'data-metric="([a-z_.0-9]+)"[^>]*><td>[^<]*</td><td class="num">([^<]*)<', summary
             )
         )
         assert cells["rag.top1_similarity"] == "0.4"  # the latest window: 0.8 - 2 x 0.2
