@@ -34,8 +34,17 @@ def test_every_option_is_documented_and_every_documented_option_exists() -> None
     for cmd in group.commands.values():  # type: ignore[attr-defined]
         for param in cmd.params:
             real.update(o for o in [*param.opts, *param.secondary_opts] if o.startswith("--"))
+    # options of sub-groups' commands (driftline alerts test --from-store, ...) may be documented
+    # too: they exist, though not every one of them is listed in cli.md yet
+    anywhere = set(real)
+    todo = list(group.commands.values())  # type: ignore[attr-defined]
+    while todo:
+        cmd = todo.pop()
+        todo += list(getattr(cmd, "commands", {}).values())
+        for param in cmd.params:
+            anywhere.update(o for o in [*param.opts, *param.secondary_opts] if o.startswith("--"))
     real.discard("--help")
     text = (ROOT / "docs/cli.md").read_text()
     documented = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", text))
     assert real - documented == set()
-    assert documented - real == set()
+    assert documented - anywhere == set()

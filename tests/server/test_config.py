@@ -58,7 +58,8 @@ def test_the_file_sets_the_collector_and_the_alerts(tmp_path: Path) -> None:
     ]
     assert alerts.external_url == "https://driftline.example.com/ui"  # links to the dashboard
     assert alerts.dashboard_url is not None
-    assert alerts.dashboard_url.startswith("https://driftline.example.com/ui/models/")
+    # alert links go through /ui/explain, which redirects to the view that explains the alert
+    assert alerts.dashboard_url.startswith("https://driftline.example.com/ui/explain?")
 
 
 def test_environment_over_the_file_and_flags_over_both(tmp_path: Path) -> None:
