@@ -186,9 +186,9 @@ async def test_estimated_accuracy_and_latency_quantiles_reach_series_and_prometh
         headers=env.auth("read"),
     )
     by_method = {q["method"]: q["value"] for q in latency.json()}
-    assert set(by_method) == {"p50", "p95", "p99", "mean"}
-    assert by_method["p50"] < by_method["p95"] <= by_method["p99"]
+    assert set(by_method) == {"p50", "p90", "p95", "p99", "mean"}
+    assert by_method["p50"] < by_method["p90"] <= by_method["p95"] <= by_method["p99"]
     text = (await env.client.get("/metrics", headers=env.auth("read"))).text
-    for q in ("p50", "p95", "p99", "mean"):
+    for q in ("p50", "p90", "p95", "p99", "mean"):
         assert f'driftline_window_latency_seconds{{model="m",quantile="{q}",version="v1"}}' in text
     assert 'driftline_estimated_performance{method="cbpe",metric="accuracy",model="m"' in text
