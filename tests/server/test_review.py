@@ -95,3 +95,27 @@ async def test_bad_verdicts_unknown_events_and_other_projects_are_refused(env: E
     assert not env.store.feedback_for("m", ["p1"], "review")
     r = await env.client.get("/v1/models/m/review")
     assert r.status_code == 401
+
+
+async def test_a_batch_with_already_stored_events_keeps_its_new_events_candidates(
+    env: Env,
+) -> None:
+    """A retried batch (some events stored before) still queues its new odd events."""
+    rng = np.random.default_rng(5)
+    ref = driftline.profile(pa.table({"a": rng.normal(size=3000), "b": rng.normal(size=3000)}))
+    env.store.ensure_version("m", "v1", T0)
+    env.store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
+    env.store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+
+    def event(i: int, a: float, b: float) -> dict[str, object]:
+        return prediction(i, T0 + i * 0.5, model="m", version="v1", features={"a": a, "b": b})
+
+    first = [event(i, float(rng.normal()), float(rng.normal())) for i in range(100)]
+    env.collector.ingest("prediction", first)
+    odd = [event(100 + i, 9.0 + i, -9.0) for i in range(3)]
+    result = env.collector.ingest("prediction", first[:50] + odd)
+    assert (result.accepted, result.duplicates) == (3, 50)
+    env.clock.advance(400)
+    env.collector.tick()
+    r = await env.client.get("/v1/models/m/review", headers=env.auth("read"))
+    assert [i["event_id"] for i in r.json()["items"][:3]] == ["e102", "e101", "e100"]

@@ -353,7 +353,10 @@ class LiveWindows:
                         p.add(evs, seq, block)
                     else:
                         keep = [i for i, e in enumerate(evs) if e["event_id"] in new]
-                        p.add([evs[i] for i in keep], seq, block.take(keep))
+                        kept = block.take(keep)
+                        if block.review:  # the new events' review candidates stay
+                            kept.review = [c for c in block.review if c[1] in new] or None
+                        p.add([evs[i] for i in keep], seq, kept)
             except BaseException:
                 for p, *_ in assigned:
                     self._rotate(p)
