@@ -53,20 +53,31 @@ def test_every_public_object_is_in_all(name: str) -> None:
         )
 
 
-@pytest.mark.parametrize("name", ["driftline", "driftline.report", "driftline.alerts"])
+@pytest.mark.parametrize(
+    "name", ["driftline", "driftline.report", "driftline.alerts", "driftline.sdk"]
+)
 def test_the_lazy_table_and_the_type_checking_imports_match_all(name: str) -> None:
-    """Lazy packages load names on first use; the table, typing imports and __all__ agree."""
+    """Lazy packages load names on first use; the table, typing imports and __all__ agree:
+    every public name is either bound at import (eager) or in the lazy table, not both."""
     module = importlib.import_module(name)
     tree = ast.parse(Path(str(module.__file__)).read_text())
     typed: dict[str, str] = {}
-    for node in ast.walk(tree):
+    eager: set[str] = set()
+    for node in tree.body:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for stmt in node.body:
                 assert isinstance(stmt, ast.ImportFrom)
                 typed |= {alias.asname or alias.name: str(stmt.module) for alias in stmt.names}
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            eager |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            eager.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            eager |= {t.id for t in targets if isinstance(t, ast.Name)}
     lazy = dict(module._LAZY)
     assert set(lazy) == set(typed)
-    eager = {"__version__", "profile"} | {n for n in module.__all__ if n.endswith("Error")}
+    assert not set(lazy) & eager, "a name both imported eagerly and in the lazy table"
     assert set(module.__all__) == set(lazy) | (eager & set(module.__all__))
     for export, home in lazy.items():
         assert getattr(importlib.import_module(home), export) is getattr(module, export)
@@ -108,6 +119,50 @@ def test_the_sdk_loads_no_heavy_dependency(statement: str) -> None:
     loaded = _modules_after(statement)
     heavy = {"scipy", "pyarrow", "numba", "pydantic", "pandas", "polars", "sqlalchemy", "fastapi"}
     assert loaded & heavy == set()
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.splitlines())
+
+
+#: What a plain Monitor never needs, so `import driftline.sdk` must not load it (each costs
+#: start-up time in every model service): the LLM/RAG code and judges, the Router (asyncio,
+#: a thread pool), the HTTP sink, OpenTelemetry, numpy (batches load it). (urllib.request is
+#: not listed: prometheus_client's exposition module loads it.)
+NOT_FOR_A_PLAIN_MONITOR = {
+    "driftline.sdk.judges",
+    "driftline.sdk.llm",
+    "driftline._utils.llm",
+    "driftline.sdk.router",
+    "driftline.sdk.http_sink",
+    "driftline.sdk.otel",
+    "asyncio",
+    "numpy",
+    "scipy",
+    "pydantic",
+    "httpx",
+}
+
+
+@pytest.mark.parametrize("statement", ["import driftline.sdk", "from driftline import Monitor"])
+def test_a_plain_monitor_loads_no_llm_judge_router_or_numpy_module(statement: str) -> None:
+    loaded = _loaded_after(statement)
+    assert "driftline.sdk.monitor" in loaded
+    assert loaded & NOT_FOR_A_PLAIN_MONITOR == set()
+
+
+def test_the_lazily_loaded_sdk_names_still_resolve() -> None:
+    code = (
+        "import sys, driftline.sdk as s; s.Router, s.HTTPJudge, s.Retrieved, s.HTTPSink; "
+        "print('\\n'.join(sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.splitlines())
+    assert {"driftline.sdk.router", "driftline.sdk.judges", "driftline.sdk.llm"} <= loaded
 
 
 def test_importing_driftline_loads_nothing_heavy() -> None:

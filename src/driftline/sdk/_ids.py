@@ -15,8 +15,6 @@ import os
 import re
 import time
 
-import numpy as np
-
 _ID = re.compile(".{32}", re.DOTALL)
 
 _RAND_MASK = (1 << 80) - 1
@@ -39,6 +37,8 @@ def uuid7_hex_batch(count: int, ms: int | None = None) -> list[str]:
     Within the millisecond their order is random (RFC 9562 leaves it open);
     they all land at the same end of an index.
     """
+    import numpy as np  # batches only: `import driftline.sdk` does not load numpy
+
     if ms is None:
         ms = time.time_ns() // 1_000_000
     raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()

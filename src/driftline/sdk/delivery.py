@@ -6,7 +6,6 @@ import os
 
 from driftline.sdk.clock import Clock
 from driftline.sdk.errors import SDKConfigError
-from driftline.sdk.http_sink import HTTPSink
 from driftline.sdk.metrics import ModelMetrics
 from driftline.sdk.sinks import JSONLinesSink, MemorySink, Sink
 from driftline.sdk.spool import DiskSpool, MemorySpool, Spool
@@ -78,6 +77,8 @@ def make_sink(
             )
         return JSONLinesSink(path)
     if sink.startswith(("http://", "https://")):
+        from driftline.sdk.http_sink import HTTPSink  # http.client, gzip: only for a collector
+
         spool: Spool = (
             DiskSpool(spool_dir, spool_max_bytes)
             if spool_dir is not None

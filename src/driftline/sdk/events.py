@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._ids import uuid7_hex, uuid7_hex_batch
-from driftline.sdk.llm import encode_llm
 from driftline.sdk.metrics import BoundMetrics, top_score
 from driftline.sdk.privacy import PrivacyPolicy
 
@@ -245,6 +244,8 @@ class EventEncoder:
                 }
                 call = obs.llm
                 if call is not None:
+                    from driftline.sdk.llm import encode_llm  # loaded by record_llm already
+
                     llm = encode_llm(call, policy, status)
                     record["llm"] = llm
                     if self.on_llm is not None:

@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from driftline._utils.metrics import (
@@ -278,6 +277,8 @@ class HistogramTally:
             for value in values:
                 self.add(value)
             return
+        import numpy as np  # only for long batches: `import driftline.sdk` does not load numpy
+
         array = np.asarray(values, dtype=float)
         index = np.minimum(np.searchsorted(self._bounds, array, side="left"), len(self._counts) - 1)
         for i, count in enumerate(np.bincount(index, minlength=len(self._counts)).tolist()):

@@ -21,11 +21,10 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from driftline._utils.llm import PriceTable
 from driftline._utils.metrics import LATENCY_BUCKETS, SCORE_BUCKETS
 from driftline.sdk._logging import RateLimitedLog
 from driftline.sdk._track import extractor, record_result, safe_extract
@@ -36,7 +35,6 @@ from driftline.sdk.delivery import DeliveryCounters, make_sink
 from driftline.sdk.errors import SDKConfigError
 from driftline.sdk.events import EventEncoder
 from driftline.sdk.jobs import JobRun
-from driftline.sdk.judges import Judge, JudgeRunner
 from driftline.sdk.metrics import (
     INFO_LABELS,
     BoundMetrics,
@@ -50,6 +48,10 @@ from driftline.sdk.resources import split as resources_split
 from driftline.sdk.runtime import check_metadata
 from driftline.sdk.shipper import FlushMarker, Shipper
 from driftline.sdk.sinks import Sink
+
+if TYPE_CHECKING:
+    from driftline._utils.llm import PriceTable
+    from driftline.sdk.judges import Judge, JudgeRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
 API_KEY_ENV = "DRIFTLINE_API_KEY"
@@ -144,6 +146,8 @@ class Monitor:
         self.sink: Sink = make_sink(sink, **self._sink_args)
         self._closed = False
         #: LLM-as-judge (docs/llm.md): prices serve the judges' money budgets
+        from driftline._utils.llm import PriceTable  # not loaded with the SDK, only here
+
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable.from_mapping(prices)
         self._judge_specs = tuple(judges)
         self.judges: JudgeRunner | None = None
@@ -162,6 +166,8 @@ class Monitor:
         queue_gauge = self.families.queue_events.labels(self.model)
         self.encoder = encoder = EventEncoder(self.model, self.privacy)
         if self._judge_specs:
+            from driftline.sdk.judges import JudgeRunner  # LLM services with judges only
+
             self.judges = JudgeRunner(self, self._judge_specs, self.prices)
             encoder.on_llm = self.judges.offer
         self._resources_primed = False

@@ -14,11 +14,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from driftline.sdk._ids import uuid7_hex
-from driftline.sdk.llm import LLMCall, Retrieved
 from driftline.sdk.metrics import BoundMetrics
 from driftline.sdk.stages import MAX_STAGES, Stage
 
 if TYPE_CHECKING:
+    from driftline.sdk.llm import LLMCall, Retrieved
     from driftline.sdk.monitor import Monitor
 
 #: The innermost observation of this thread or task, set only once a ``@mon.stage``
@@ -159,6 +159,8 @@ class Observation:
         Only references are kept here; everything is read on the shipper thread, where
         bad values (non-UTF-8 text, a NaN score) are left out and named, never raised.
         """
+        from driftline.sdk.llm import LLMCall  # LLM services only: not loaded with the SDK
+
         self.llm = LLMCall(
             query, query_embedding, retrieved, answer, cited, contexts, prompt_tokens,
             completion_tokens, llm_model, provider, stages, session_id,
