@@ -23,6 +23,8 @@ driftline. ``driftline plugins`` lists what is registered.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import threading
 import types
 from collections.abc import Callable, Iterator
@@ -143,4 +145,35 @@ class Registry(Generic[T]):
         return self.origin(name) == "driftline"
 
 
-__all__ = ["Named", "Registry"]
+def register_modules(
+    registry: Registry[T],
+    package: str,
+    *,
+    attrs: tuple[str, ...],
+    order: tuple[str, ...] = (),
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Register the built-ins declared by the modules of ``package``.
+
+    Each public module (not ``_private``, not ``registry``, not in ``skip``) is
+    imported, those named in ``order`` first and the rest by name, and the first
+    of ``attrs`` it defines is registered: a list/tuple of items or one item
+    (e.g. ``attrs=("METHODS", "METHOD")``). Adding a built-in is adding a module.
+    """
+    pkg = importlib.import_module(package)
+    found = {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")} - {
+        "registry",
+        *skip,
+    }
+    for name in [*(m for m in order if m in found), *sorted(found - set(order))]:
+        module = importlib.import_module(f"{package}.{name}")
+        for attr in attrs:
+            declared = getattr(module, attr, None)
+            if declared is None:
+                continue
+            for item in declared if isinstance(declared, list | tuple) else [declared]:
+                registry.register(item)
+            break
+
+
+__all__ = ["Named", "Registry", "register_modules"]

@@ -10,15 +10,13 @@ The receivers' configuration (``receivers[].<name>``), the dispatcher and
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from driftline.plugins import Registry
+from driftline.plugins import Registry, register_modules
 
 if TYPE_CHECKING:
     import httpx
@@ -61,15 +59,13 @@ _ORDER = ("webhook", "slack", "pagerduty", "email", "alertmanager", "log")
 
 
 def _builtins() -> None:
-    import driftline.alerts.notifiers as package
-
-    infrastructure = {"base", "dispatch", "registry", "action", "worker"}
-    found = {m.name for m in pkgutil.iter_modules(package.__path__)} - infrastructure
-    for name in [*_ORDER, *sorted(found - set(_ORDER))]:
-        module = importlib.import_module(f"driftline.alerts.notifiers.{name}")
-        declared = getattr(module, "NOTIFIER", None)
-        if declared is not None:
-            NOTIFIERS.register(declared)
+    register_modules(
+        NOTIFIERS,
+        "driftline.alerts.notifiers",
+        attrs=("NOTIFIER",),
+        order=_ORDER,
+        skip=frozenset({"base", "dispatch", "action", "worker"}),
+    )
 
 
 NOTIFIERS: Registry[NotifierType] = Registry(

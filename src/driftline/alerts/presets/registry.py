@@ -17,8 +17,6 @@ against its own config model), the compiled rules, ``driftline alerts test``,
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from driftline.alerts.rules import PresetOverride, RuleConfig
-from driftline.plugins import Registry
+from driftline.plugins import Registry, register_modules
 
 #: where each preset's runbook section lives (docs/alerts.md, one anchor per preset)
 RUNBOOK = "https://driftline.dev/docs/alerts#{name}"
@@ -136,20 +134,7 @@ _ORDER = (
 
 
 def _builtins() -> None:
-    import driftline.alerts.presets as package
-
-    found = {
-        m.name
-        for m in pkgutil.iter_modules(package.__path__)
-        if not m.name.startswith("_") and m.name != "registry"
-    }
-    for name in [*(m for m in _ORDER if m in found), *sorted(found - set(_ORDER))]:
-        module = importlib.import_module(f"driftline.alerts.presets.{name}")
-        declared = getattr(module, "PRESETS", None) or (
-            [module.PRESET] if hasattr(module, "PRESET") else []
-        )
-        for preset in declared:
-            PRESETS.register(preset)
+    register_modules(PRESETS, "driftline.alerts.presets", attrs=("PRESETS", "PRESET"), order=_ORDER)
 
 
 PRESETS: Registry[AlertPreset] = Registry(

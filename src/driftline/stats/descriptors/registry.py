@@ -11,8 +11,6 @@ column (``column.descriptor``).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from driftline.plugins import Registry
+from driftline.plugins import Registry, register_modules
 
 DescriptorKind = Literal["text", "image"]
 KINDS: tuple[DescriptorKind, ...] = ("text", "image")
@@ -56,14 +54,7 @@ class Descriptor:
 
 
 def _builtins() -> None:
-    import driftline.stats.descriptors as package
-
-    for m in pkgutil.iter_modules(package.__path__):
-        if m.name.startswith("_") or m.name == "registry":
-            continue
-        module = importlib.import_module(f"driftline.stats.descriptors.{m.name}")
-        for d in getattr(module, "METHODS", []):
-            DESCRIPTORS.register(d)
+    register_modules(DESCRIPTORS, "driftline.stats.descriptors", attrs=("METHODS",))
 
 
 DESCRIPTORS: Registry[Descriptor] = Registry(

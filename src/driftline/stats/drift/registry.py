@@ -15,9 +15,7 @@ also computed for every column's metric table.
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from driftline.plugins import Registry
+from driftline.plugins import Registry, register_modules
 from driftline.stats.drift._result import DriftResult
 
 if TYPE_CHECKING:
@@ -145,22 +143,13 @@ _ORDER = (
 
 
 def _builtins() -> None:
-    import driftline.stats.drift as package
-
-    skip = {"rules", "registry"}
-    found = [
-        m.name
-        for m in pkgutil.iter_modules(package.__path__)
-        if not m.name.startswith("_") and m.name not in skip
-    ]
-    ordered = [m for m in _ORDER if m in found] + sorted(set(found) - set(_ORDER))
-    for name in ordered:
-        module = importlib.import_module(f"driftline.stats.drift.{name}")
-        declared = getattr(module, "METHODS", None) or (
-            [module.METHOD] if hasattr(module, "METHOD") else []
-        )
-        for method in declared:
-            DRIFT_METHODS.register(method)
+    register_modules(
+        DRIFT_METHODS,
+        "driftline.stats.drift",
+        attrs=("METHODS", "METHOD"),
+        order=_ORDER,
+        skip=frozenset({"rules"}),
+    )
 
 
 DRIFT_METHODS: Registry[DriftMethod] = Registry(

@@ -16,16 +16,14 @@ lists the built-ins.
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.errors import ConfigError
-from driftline.plugins import Registry
+from driftline.plugins import Registry, register_modules
 
 if TYPE_CHECKING:
     from driftline.stats.column_profile import ColumnProfile
@@ -222,20 +220,7 @@ _ORDER = ("schema", "rows", "missing", "parsing", "constant", "ranges", "categor
 
 
 def _builtins() -> None:
-    import driftline.stats.quality as package
-
-    found = {
-        m.name
-        for m in pkgutil.iter_modules(package.__path__)
-        if not m.name.startswith("_") and m.name != "registry"
-    }
-    for name in [*(m for m in _ORDER if m in found), *sorted(found - set(_ORDER))]:
-        module = importlib.import_module(f"driftline.stats.quality.{name}")
-        declared = getattr(module, "CHECKS", None) or (
-            [module.CHECK] if hasattr(module, "CHECK") else []
-        )
-        for check in declared:
-            CHECKS.register(check)
+    register_modules(CHECKS, "driftline.stats.quality", attrs=("CHECKS", "CHECK"), order=_ORDER)
 
 
 CHECKS: Registry[QualityCheck] = Registry(
