@@ -147,6 +147,16 @@ def test_baseline_compares_relative_change(clock: ManualClock) -> None:
     assert e.alerts()[0].value == pytest.approx((0.6 - base) / base)
 
 
+def test_preset_baseline_windows_can_be_overridden(clock: ManualClock) -> None:
+    """accuracy_drop ships a 12-window baseline; with 3 it decides after 3 windows."""
+    override = {"baseline_windows": 3, "for": 1, "min_samples": 0, "uncertainty": "ignore"}
+    e, _ = engine(clock, presets={"accuracy_drop": override})
+    states = feed(e, clock, [0.8, 0.82, 0.78, 0.79, 0.6], metric="accuracy", column="")
+    assert states == ["inactive"] * 4 + ["firing"]
+    base = (0.82 + 0.78 + 0.79) / 3
+    assert e.alerts()[0].value == pytest.approx((0.6 - base) / base)
+
+
 def test_context_has_value_threshold_since_top_columns_and_links(clock: ManualClock) -> None:
     e, _ = engine(
         clock,

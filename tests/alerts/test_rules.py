@@ -48,9 +48,16 @@ from driftline.errors import ConfigError
          "key 'alerts.slos.0.objective': value 1.5 is not allowed: Input should be less than 1"),
         ({"rules": [{"name": "a", "metric": "m", "threshold": 1}] * 2},
          "rule names must be unique; repeated: a"),
+        ({"presets": {"error_rate": {"baseline_windows": 6}}},
+         "alerts.presets.error_rate.baseline_windows: error_rate compares the raw value with its "
+         "threshold, not a change against a baseline"),
+        ({"presets": {"accuracy_drop": {"baseline_windows": 0}}},
+         "key 'alerts.presets.accuracy_drop.baseline_windows': value 0 is not allowed: Input "
+         "should be greater than or equal to 1"),
     ],
     ids=["op", "for", "severity", "unknown-key", "preset", "template", "route-receiver",
-         "matcher", "webhook-url", "secret-in-file", "objective", "duplicate-rule"],
+         "matcher", "webhook-url", "secret-in-file", "objective", "duplicate-rule",
+         "baseline-on-raw-preset", "baseline-zero"],
 )  # fmt: skip
 def test_errors_name_key_value_and_allowed(section: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as exc:

@@ -111,6 +111,7 @@ class AlertsConfig(_Strict):
                 out[name] = model.model_validate(override)
             except ValidationError as exc:
                 raise ValueError(describe(f"alerts.presets.{name}", exc, model)) from None
+            _baseline_of(name, out[name])
         return out
 
     @model_validator(mode="after")
@@ -148,6 +149,23 @@ class AlertsConfig(_Strict):
         for slo in self.slos:
             out += slo_rules(slo, self.owners)
         return out
+
+
+def _baseline_of(name: str, override: PresetOverride | None) -> None:
+    """``baseline_windows`` only on a preset whose threshold is a change against a baseline."""
+    from driftline.alerts.presets import PRESETS
+
+    if override is None or "baseline_windows" not in override.model_fields_set:
+        return
+    if override.baseline_windows is None or PRESETS[name].default_rule.baseline_windows:
+        return
+    with_baseline = [p.name for p in PRESETS if p.default_rule.baseline_windows]
+    raise ValueError(
+        f"alerts.presets.{name}.baseline_windows: {name} compares the raw value with its "
+        "threshold, not a change against a baseline (a baseline would turn its threshold into "
+        f"a relative change); presets with a baseline: {', '.join(with_baseline)}. For a "
+        "relative rule on this metric write a rule under alerts.rules"
+    )
 
 
 def _route_receivers(route: RouteConfig, where: str) -> list[tuple[str, str]]:

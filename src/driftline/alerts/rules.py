@@ -83,11 +83,18 @@ class RuleConfig(_Selectors, _Outputs):
 
 
 class PresetOverride(_Selectors, _Outputs):
-    """What a user may change in a preset; unset fields keep the preset's value."""
+    """What a user may change in a preset; unset fields keep the preset's value.
+
+    ``baseline_windows`` is for presets that compare with a baseline (their threshold is a
+    relative change, e.g. ``accuracy_drop``); on a preset comparing the raw value it is an
+    error (:class:`~driftline.alerts.config.AlertsConfig` checks it), since it would turn
+    an absolute threshold into a relative one.
+    """
 
     threshold: float | None = None
     for_: Hold | None = Field(None, alias="for")
     keep_firing_for: Hold | None = None
+    baseline_windows: Annotated[int, Field(ge=1)] | None = None
     severity: Severity | None = None  # type: ignore[assignment]
     team: str | None = None  # type: ignore[assignment]
     min_samples: Annotated[int, Field(ge=0)] | None = None
