@@ -185,3 +185,52 @@ def test_quality_slo_on_a_kpi_judges_the_daily_mean_against_30_days() -> None:
         tracker.observe(_kpi_point(10, hour, 80.0 + rng.normal(0, 5)))
     status = tracker.status_of("revenue", _kpi_point(0, 0, 0.0))
     assert status is not None and status["error_ratio"] == pytest.approx(1 / 10)
+
+
+def _sample(text: str, family: str, **labels: str) -> float | None:
+    """The value of ``family``'s sample with ``labels`` in a scrape, or None."""
+    for line in text.splitlines():
+        if line.startswith(family + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def test_feedback_and_kpis_absent_from_the_latest_window_stay_with_their_age(
+    env: Env,
+) -> None:
+    """/metrics: a KPI or feedback kind sent for an earlier window keeps its value, with the
+    start of its window, when the latest window has none (docs/collector.md)."""
+    events = [prediction(i, ts=T0 + i) for i in range(10)]
+    events += [prediction(100 + i, ts=T0 + 300 + i) for i in range(10)]  # the next window
+    await env.client.post("/v1/events", json=events, headers=env.auth("ingest"))
+    kpis = [
+        {"event_id": f"k{i}", "prediction_id": f"p{i}", "timestamp": T0 + 6, "model": "m",
+         "name": "revenue", "value": 5.0}
+        for i in range(4)
+    ]  # fmt: skip
+    await env.client.post("/v1/kpis", json=kpis, headers=env.auth("ingest"))
+    body = [_feedback(i, "thumbs", "down" if i < 2 else "up") for i in range(4)]
+    await env.client.post("/v1/feedback", json=body, headers=env.auth("ingest"))
+    env.clock.advance(700)
+    env.collector.tick()
+    text = (await env.client.get("/metrics", headers=env.auth("read"))).text
+    # the latest window is the second one (its events are exported) ...
+    assert _sample(text, "driftline_window_start_timestamp_seconds", model="m") == T0 + 300
+    # ... and the KPI and the feedback of the first stay, with their window's start
+    assert _sample(text, "driftline_kpi", kpi="revenue") == 5.0
+    assert _sample(text, "driftline_kpi_window_start_timestamp_seconds", kpi="revenue") == T0
+    assert _sample(text, "driftline_feedback_share", kind="thumbs", value="down") == 0.5
+    assert _sample(text, "driftline_feedback_rate", kind="thumbs") == pytest.approx(0.4)
+    assert _sample(text, "driftline_feedback_window_start_timestamp_seconds", kind="thumbs") == T0
+    # feedback for the second window: its shares replace the first's (no value carried over)
+    later = [_feedback(100 + i, "thumbs", "up") | {"event_id": f"g{i}"} for i in range(5)]
+    r = await env.client.post("/v1/feedback", json=later, headers=env.auth("ingest"))
+    assert r.json()["accepted"] == 5, r.text
+    env.collector.tick()
+    text = (await env.client.get("/metrics", headers=env.auth("read"))).text
+    assert _sample(text, "driftline_feedback_share", kind="thumbs", value="up") == 1.0
+    assert _sample(text, "driftline_feedback_share", kind="thumbs", value="down") is None
+    assert (
+        _sample(text, "driftline_feedback_window_start_timestamp_seconds", kind="thumbs")
+        == T0 + 300
+    )

@@ -344,3 +344,33 @@ def test_one_holder_per_lease_until_it_expires(store: Store) -> None:
     assert store.lease("alerting")["holder"] == "b"  # type: ignore[index]
     store.release_lease("alerting", "b")
     assert store.hold_lease("alerting", "a", T0 + 61, 30.0)
+
+
+def test_latest_series_is_per_metric_and_column_and_keeps_a_window_whole(store: Store) -> None:
+    base = {
+        "model": "m", "version": "v1", "segment": "*", "window_size": 300, "column": "",
+        "method": "", "status": "ok", "n": 10, "details": "{}", "evaluated_at": T0,
+    }  # fmt: skip
+    share = {**base, "metric": "feedback.share", "column": "thumbs"}
+    store.upsert_metric_points(
+        [
+            {**base, "metric": "kpi.revenue", "window_start": 0, "value": 5.0},
+            {**base, "metric": "kpi.revenue", "window_start": 300, "value": None},
+            {**base, "metric": "kpi.clicks", "window_start": 300, "value": 2.0},
+            {**share, "method": "down", "window_start": 0, "value": 0.5},
+            {**share, "method": "up", "window_start": 0, "value": 0.5},
+            {**share, "method": "up", "window_start": 300, "value": 1.0},
+            {**base, "metric": "kpi_other", "window_start": 300, "value": 1.0},
+            {**base, "segment": "site=a", "metric": "kpi.x", "window_start": 300, "value": 1.0},
+        ]
+    )
+    got = store.latest_series(300, ("kpi.", "feedback."), since=0)
+    seen = sorted((p["metric"], p["method"], p["window_start"], p["value"]) for p in got)
+    assert seen == [
+        ("feedback.share", "up", 300, 1.0),  # the kind's latest window, whole: no "down"
+        ("kpi.clicks", "", 300, 2.0),
+        ("kpi.revenue", "", 0, 5.0),  # the latest window where it has a value
+    ]
+    later = store.latest_series(300, ("kpi.",), since=300)
+    assert [p["metric"] for p in later] == ["kpi.clicks"]
+    assert store.latest_series(300, (), since=0) == []

@@ -72,6 +72,8 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "job_freshness_seconds": "age of the newest input the job's runs reported (labels['job'])",
         "label_drift_detected": "1 when the window's labels drifted from the reference's "
         "target, else 0",
+        "slices.significant": "slices of the window's labelled predictions significantly "
+        "worse than the rest (FDR-controlled; 0 when none)",
         "feedback.rate": "feedback records of a kind (column) per served prediction",
         "feedback.share": "share of a kind's (column) feedback with a value (labels['value'])",
         "feedback.mean": "mean of a kind's (column) numeric feedback values",

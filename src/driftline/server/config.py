@@ -174,6 +174,41 @@ def _versions_model() -> type[_VersionsBase]:
 VersionsSection = _versions_model()
 
 
+class _SlicesBase(_Strict):
+    """``collector.slices``: the worst-slice search on each window's labelled predictions
+    (docs/collector.md, "Worst slices"). ``enabled`` is the collector's; the other keys are
+    :class:`~driftline.windows.slices.SliceOptions`'s (names, defaults, rules)."""
+
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _valid(self) -> _SlicesBase:
+        try:
+            self.to_options()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def to_options(self) -> Any:
+        """The evaluator's :class:`SliceOptions` (None when ``enabled`` is false)."""
+        from driftline.windows.slices import SliceOptions
+
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(SliceOptions)}
+        values["columns"] = tuple(values["columns"])
+        return SliceOptions(**values) if self.enabled else None
+
+
+def _slices_model() -> type[_SlicesBase]:
+    from driftline.windows.slices import SliceOptions
+
+    model = create_model("SlicesSection", __base__=_SlicesBase, **_dataclass_fields(SliceOptions))
+    model.__doc__ = _SlicesBase.__doc__
+    return model
+
+
+SlicesSection = _slices_model()
+
+
 class LLMSection(_Strict):
     """``collector.llm``: thresholds of the LLM/RAG signals (docs/llm.md, "Signals")."""
 
@@ -206,6 +241,7 @@ def _collector_model() -> type[BaseModel]:
     fields["quality"] = (dict[str, float] | None, None)
     fields["llm"] = (LLMSection, LLMSection())
     fields["versions"] = (VersionsSection, VersionsSection())
+    fields["slices"] = (SlicesSection, SlicesSection())
     model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
     model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
     return model
@@ -287,7 +323,8 @@ class ServeConfig:
         # one table: token cost (LLM signals) and the cost points (docs/service.md, "Cost")
         costs = self.prices if self.prices.configured else None
         rollouts = self.collector.versions.to_options()
-        return dataclasses.replace(options, llm=llm, costs=costs, rollouts=rollouts)
+        slices = self.collector.slices.to_options()
+        return dataclasses.replace(options, llm=llm, costs=costs, rollouts=rollouts, slices=slices)
 
     def external_url(self, settings: Settings) -> str:
         """Where people reach the dashboard: ``dashboard_url``, else the listening address."""
@@ -324,6 +361,7 @@ EXPLAIN_LINK = (
 
 _EXTRA_KEYS = {
     "store_url_env", "dashboard_url", "windows", "drift", "quality", "llm", "versions",
+    "slices",
 }  # fmt: skip
 _WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
 

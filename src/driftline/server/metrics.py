@@ -24,6 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from driftline.server._gauges import MV, gauge_maker
 from driftline.server.service_metrics import ServiceGauges
 from driftline.stats.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from driftline.store.base import Store
@@ -64,6 +65,11 @@ ROUTES = (
     "other",
 )
 PERFORMANCE = frozenset(CLASSIFICATION_METRICS) | frozenset(REGRESSION_METRICS)
+#: Signals exported from the latest window that has them, per series (docs/collector.md,
+#: "Prometheus metrics"): feedback and KPIs arrive late or not in every window.
+LATE = ("feedback.", "kpi.", "slices.")
+#: Worst slices of a version exported as driftline_slice_loss_gap (bounded label values).
+MAX_SLICES = 5
 
 
 class LabelGuard:
@@ -197,13 +203,16 @@ def render_results(
     g = _ResultGauges(r)
     # realized performance comes from the latest window with labels (labels arrive late:
     # the latest window has none yet), everything else from the latest window
+    # feedback, KPIs and worst slices per series from the latest window that has them (they
+    # arrive late, or not in every window): their window's start is exported beside them
     realized = {f"performance.{name}" for name in PERFORMANCE}
     points = [
         p
         for p in store.latest_points(window_size)
-        if p["segment"] == ALL and p["metric"] not in realized
+        if p["segment"] == ALL and p["metric"] not in realized and not p["metric"].startswith(LATE)
     ]
     points += [p for p in store.latest_points(window_size, realized) if p["segment"] == ALL]
+    points += store.latest_series(window_size, LATE, now - max_age - window_size)
     if project is not None:
         mine = {m["model"] for m in store.models(project)}
         points = [p for p in points if p["model"] in mine]
@@ -266,53 +275,44 @@ def render_precision(report: list[dict[str, Any]]) -> bytes:
     return generate_latest(r)
 
 
+#: The labels of the spike-or-shift families after model and version.
+PERSIST = ("signal", "column", "method")
+
+
 class _JobGauges:
     """Pipeline health per job, from the stored runs (server/jobs.py)."""
 
     def __init__(self, r: CollectorRegistry) -> None:
-        self.status = Gauge(
+        g = gauge_maker(r, "job")
+        self.status = g(
             "driftline_job_status",
             "Latest run of the job: 0 succeeded, 1 failed, 2 late (started long after schedule).",
-            ["job"],
-            registry=r,
         )
-        self.last_run = Gauge(
-            "driftline_job_last_run_timestamp_seconds",
-            "When the job's latest run finished.",
-            ["job"],
-            registry=r,
+        self.last_run = g(
+            "driftline_job_last_run_timestamp_seconds", "When the job's latest run finished."
         )
-        self.since_success = Gauge(
+        self.since_success = g(
             "driftline_job_seconds_since_success",
             "Seconds since the job's last successful run finished.",
-            ["job"],
-            registry=r,
         )
-        self.intervals = Gauge(
+        self.intervals = g(
             "driftline_job_since_success_intervals",
             "Seconds since the last success / the job's expected interval (dead-man: > 1 "
             "means it missed its schedule).",
-            ["job"],
-            registry=r,
         )
-        self.interval = Gauge(
+        self.interval = g(
             "driftline_job_expected_interval_seconds",
             "How often the job is expected to run (sent by the SDK, or inferred from runs).",
-            ["job"],
-            registry=r,
         )
-        self.freshness = Gauge(
+        self.freshness = g(
             "driftline_job_freshness_seconds",
             "Age of the newest input the job's runs reported reading.",
-            ["job"],
-            registry=r,
         )
-        self.metric = Gauge(
+        self.metric = g(
             "driftline_job_metric",
             "A number the job's latest run reported (custom metrics, rows_in, rows_out, "
             "duration_seconds).",
-            ["job", "metric"],
-            registry=r,
+            "metric",
         )
 
     def add(self, h: Any) -> None:
@@ -334,237 +334,206 @@ class _JobGauges:
 
 class _ResultGauges:
     def __init__(self, r: CollectorRegistry) -> None:
-        mv = ["model", "version"]
-        self.drift = Gauge(
+        g = gauge_maker(r, *MV)
+        self.drift = g(
             "driftline_drift_score",
             "Drift statistic of a column in the latest window (its method's scale).",
-            [*mv, "column", "method"],
-            registry=r,
+            "column",
+            "method",
         )
-        self.drift_detected = Gauge(
+        self.drift_detected = g(
             "driftline_drift_detected",
             "1 when the column drifted in the latest window, else 0.",
-            [*mv, "column"],
-            registry=r,
+            "column",
         )
-        self.dataset_drift = Gauge(
+        self.dataset_drift = g(
             "driftline_dataset_drift_detected",
             "1 when the dataset drift rule fired in the latest window.",
-            mv,
-            registry=r,
         )
-        self.multivariate = Gauge(
+        self.multivariate = g(
             "driftline_multivariate_score",
             "Multivariate drift statistic of the latest window, by method (docs/drift.md).",
-            [*mv, "method"],
-            registry=r,
+            "method",
         )
-        self.multivariate_detected = Gauge(
+        self.multivariate_detected = g(
             "driftline_multivariate_drift_detected",
             "1 when the multivariate method flagged drift in the latest window, else 0.",
-            [*mv, "method"],
-            registry=r,
+            "method",
         )
-        self.outlier_share = Gauge(
+        self.outlier_share = g(
             "driftline_outlier_share",
             "Share of the latest window's events the outlier model flags (1% expected).",
-            mv,
-            registry=r,
         )
-        self.seasonal = Gauge(
+        self.seasonal = g(
             "driftline_seasonal_drift_detected",
             "1 when the latest window differs from the same window of past periods "
             "(seasonal reference), else 0.",
-            mv,
-            registry=r,
         )
-        self.abuse = Gauge(
+        self.abuse = g(
             "driftline_abuse_signal",
             "1 when an abuse signal fired in the latest window (burst, boundary_probing, "
             "range_jump), else 0.",
-            [*mv, "signal", "column"],
-            registry=r,
+            "signal",
+            "column",
         )
-        persist = [*mv, "signal", "column", "method"]
-        self.drift_run = Gauge(
+        self.drift_run = g(
             "driftline_drift_run_windows",
             "Windows in a row, ending with the latest, in which the drift signal fired.",
-            persist,
-            registry=r,
+            *PERSIST,
         )
-        self.drift_shift = Gauge(
+        self.drift_shift = g(
             "driftline_drift_shift",
             "1 when the drift signal has fired for shift_windows windows in a row or more.",
-            persist,
-            registry=r,
+            *PERSIST,
         )
-        self.drift_spike = Gauge(
+        self.drift_spike = g(
             "driftline_drift_spike",
             "1 when a drift shorter than shift_windows windows ended in the latest window.",
-            persist,
-            registry=r,
+            *PERSIST,
         )
-        self.quality = Gauge(
+        self.quality = g(
             "driftline_quality_value",
             "Value of a data-quality check (mostly ratios in 0..1).",
-            [*mv, "column", "check"],
-            registry=r,
+            "column",
+            "check",
         )
-        self.quality_failed = Gauge(
+        self.quality_failed = g(
             "driftline_quality_check_failed",
             "1 when the data-quality check failed in the latest window.",
-            [*mv, "column", "check"],
-            registry=r,
+            "column",
+            "check",
         )
-        self.missing = Gauge(
+        self.missing = g(
             "driftline_missing_ratio",
             "Share of missing values of a column (versions without reference).",
-            [*mv, "column"],
-            registry=r,
+            "column",
         )
-        self.performance = Gauge(
-            "driftline_performance",
-            "Prediction quality against labels received so far.",
-            [*mv, "metric"],
-            registry=r,
+        self.performance = g(
+            "driftline_performance", "Prediction quality against labels received so far.", "metric"
         )
-        self.performance_start = Gauge(
+        self.performance_start = g(
             "driftline_performance_window_start_timestamp_seconds",
             "Start of the latest window with labels (the window driftline_performance is of).",
-            mv,
-            registry=r,
         )
-        self.estimated = Gauge(
+        self.estimated = g(
             "driftline_estimated_performance",
             "Prediction quality estimated without labels (method cbpe or dle).",
-            [*mv, "metric", "method"],
-            registry=r,
+            "metric",
+            "method",
         )
-        self.label_drift = Gauge(
+        self.label_drift = g(
             "driftline_label_drift_score",
             "Drift statistic of the latest window's labels against the reference's target.",
-            [*mv, "column", "method"],
-            registry=r,
+            "column",
+            "method",
         )
-        self.label_drift_detected = Gauge(
+        self.label_drift_detected = g(
             "driftline_label_drift_detected",
             "1 when the labels drifted from the reference's target in the latest window, else 0.",
-            [*mv, "column"],
-            registry=r,
+            "column",
         )
-        self.review = Gauge(
+        self.review = g(
             "driftline_review_candidates",
             "Events of the latest window kept for review (the most anomalous flagged ones).",
-            mv,
-            registry=r,
         )
-        self.feedback_rate = Gauge(
+        self.feedback_rate = g(
             "driftline_feedback_rate",
             "Feedback records of a kind per served prediction in the latest window.",
-            [*mv, "kind"],
-            registry=r,
+            "kind",
         )
-        self.feedback_share = Gauge(
+        self.feedback_share = g(
             "driftline_feedback_share",
             "Share of a feedback kind's records with a value in the latest window.",
-            [*mv, "kind", "value"],
-            registry=r,
+            "kind",
+            "value",
         )
-        self.feedback_mean = Gauge(
+        self.feedback_mean = g(
             "driftline_feedback_mean",
             "Mean of a feedback kind's numeric values in the latest window.",
-            [*mv, "kind"],
-            registry=r,
+            "kind",
         )
-        self.kpi = Gauge(
-            "driftline_kpi",
-            "Mean of a user-defined KPI in the latest window.",
-            [*mv, "kpi"],
-            registry=r,
+        self.kpi = g("driftline_kpi", "Mean of a user-defined KPI in the latest window.", "kpi")
+        self.kpi_count = g(
+            "driftline_kpi_count", "Values of a user-defined KPI in the latest window.", "kpi"
         )
-        self.kpi_count = Gauge(
-            "driftline_kpi_count",
-            "Values of a user-defined KPI in the latest window.",
-            [*mv, "kpi"],
-            registry=r,
+        self.kpi_start = g(
+            "driftline_kpi_window_start_timestamp_seconds",
+            "Start of the window driftline_kpi is of: the latest with values of the KPI.",
+            "kpi",
         )
-        self.shadow = Gauge(
+        self.feedback_start = g(
+            "driftline_feedback_window_start_timestamp_seconds",
+            "Start of the window the feedback gauges of a kind are of: the latest with records.",
+            "kind",
+        )
+        self.slices = g(
+            "driftline_slices_significant",
+            "Slices of the latest labelled window significantly worse than the rest "
+            "(Benjamini-Hochberg across slices; 0 when none).",
+        )
+        self.slice_gap = g(
+            "driftline_slice_loss_gap",
+            "Loss of a significantly worse slice minus the overall loss (error rate or MAE); "
+            "the worst 5 of the latest labelled window.",
+            "slice",
+        )
+        self.slices_start = g(
+            "driftline_slices_window_start_timestamp_seconds",
+            "Start of the window the slice gauges are of: the latest with enough labels.",
+        )
+        self.shadow = g(
             "driftline_window_shadow_ratio",
             "Share of shadow (scored, not served) predictions in the latest window.",
-            mv,
-            registry=r,
         )
-        self.unknown = Gauge(
+        self.unknown = g(
             "driftline_unknown_features",
             "Feature names the version's schema lacks, seen in the latest window.",
-            mv,
-            registry=r,
         )
-        self.schema = Gauge(
+        self.schema = g(
             "driftline_schema_violations",
             "1 when the column is missing, unexpected or changed type in the latest window.",
-            [*mv, "column"],
-            registry=r,
+            "column",
         )
-        self.environment = Gauge(
+        self.environment = g(
             "driftline_environment_major_differences",
             "Packages (and Python) a major version apart between training and serving.",
-            mv,
-            registry=r,
         )
-        self.coverage = Gauge(
+        self.coverage = g(
             "driftline_label_coverage_ratio",
             "Share of predictions in the latest window that have a label.",
-            mv,
-            registry=r,
         )
-        self.events = Gauge(
-            "driftline_window_events", "Prediction events in the latest window.", mv, registry=r
+        self.events = g("driftline_window_events", "Prediction events in the latest window.")
+        self.errors = g(
+            "driftline_window_error_ratio", "Share of error predictions in the latest window."
         )
-        self.errors = Gauge(
-            "driftline_window_error_ratio",
-            "Share of error predictions in the latest window.",
-            mv,
-            registry=r,
-        )
-        self.latency = Gauge(
+        self.latency = g(
             "driftline_window_latency_seconds",
             "Model latency in the latest window, by statistic (p50, p90, p95, p99, mean).",
-            [*mv, "quantile"],
-            registry=r,
+            "quantile",
         )
-        self.lag = Gauge(
-            "driftline_window_lag_seconds",
-            "Seconds since the end of the latest evaluated window.",
-            mv,
-            registry=r,
+        self.lag = g(
+            "driftline_window_lag_seconds", "Seconds since the end of the latest evaluated window."
         )
-        champ = [*mv, "champion"]
-        self.verdict = Gauge(
+        self.verdict = g(
             "driftline_version_verdict",
             "Challenger (version) against its champion: -1 worse, 0 no difference or "
             "undecided, 1 better (always-valid test; absent when not comparable or too few).",
-            champ,
-            registry=r,
+            "champion",
         )
-        self.versus = Gauge(
+        self.versus = g(
             "driftline_version_difference",
             "Challenger minus champion on a guarded metric (accuracy, auc, mae, rmse).",
-            [*champ, "metric"],
-            registry=r,
+            "champion",
+            "metric",
         )
-        self.share_scored = Gauge(
+        self.share_scored = g(
             "driftline_version_share_scored",
             "Share of the champion's labelled requests a shadow challenger also scored.",
-            champ,
-            registry=r,
+            "champion",
         )
-        self.llm = _LLMGauges(r, mv)
-        self.start = Gauge(
-            "driftline_window_start_timestamp_seconds",
-            "Start of the latest evaluated window.",
-            mv,
-            registry=r,
+        self.llm = _LLMGauges(r)
+        self.start = g(
+            "driftline_window_start_timestamp_seconds", "Start of the latest evaluated window."
         )
         self.service = ServiceGauges(r)
 
@@ -621,16 +590,25 @@ class _ResultGauges:
                 self.label_drift_detected.labels(m, ver, col).set(flag)
         elif metric == "review.candidates":
             self.review.labels(m, ver).set(v)
-        elif metric == "feedback.rate":
-            self.feedback_rate.labels(m, ver, col).set(v)
-        elif metric == "feedback.share":
-            self.feedback_share.labels(m, ver, col, p["method"]).set(v)
-        elif metric == "feedback.mean":
-            self.feedback_mean.labels(m, ver, col).set(v)
+        elif metric.startswith("feedback."):
+            gauge = {"feedback.rate": self.feedback_rate, "feedback.mean": self.feedback_mean}
+            if metric == "feedback.share":
+                self.feedback_share.labels(m, ver, col, p["method"]).set(v)
+            elif metric in gauge:
+                gauge[metric].labels(m, ver, col).set(v)
+            self.feedback_start.labels(m, ver, col).set(p["window_start"])
         elif metric.startswith("kpi."):
             name = metric.removeprefix("kpi.")
             self.kpi.labels(m, ver, name).set(v)
             self.kpi_count.labels(m, ver, name).set(float(p["n"] or 0))
+            self.kpi_start.labels(m, ver, name).set(p["window_start"])
+        elif metric == "slices.significant":
+            self.slices.labels(m, ver).set(v)
+            self.slices_start.labels(m, ver).set(p["window_start"])
+            details = orjson.loads(p.get("details") or "{}")
+            for sl in (details.get("slices") or [])[:MAX_SLICES]:
+                if isinstance(sl.get("gap"), int | float):
+                    self.slice_gap.labels(m, ver, str(sl.get("name"))[:120]).set(sl["gap"])
         elif metric == "shadow_ratio":
             self.shadow.labels(m, ver).set(v)
         elif metric == "unknown_features":
@@ -693,65 +671,67 @@ class _LLMGauges:
         "judge.prechecked": "prechecked",
     }
 
-    def __init__(self, r: CollectorRegistry, mv: list[str]) -> None:
-        def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
-            return Gauge(name, doc, [*mv, *labels], registry=r)
-
+    def __init__(self, r: CollectorRegistry) -> None:
+        gauge = gauge_maker(r, *MV)
         self.similarity = gauge(
             "driftline_rag_similarity",
             "Retrieval similarity in the latest window: mean top-1 (top1_mean) and mean of "
             "the per-request top-k means (topk_mean).",
-            ["statistic"],
+            "statistic",
         )
         self.rag_ratio = gauge(
             "driftline_rag_ratio",
             "Shares of the latest window's requests: high_similarity (at least one retrieval "
             "at or above the threshold, the SLO), empty_retrieval, citation_coverage.",
-            ["ratio"],
+            "ratio",
         )
         self.llm_ratio = gauge(
             "driftline_llm_ratio",
             "Shares of the latest window: empty_answer, refusal, rephrase (requests), "
             "abandon (sessions).",
-            ["ratio"],
+            "ratio",
         )
         self.answer = gauge(
             "driftline_llm_answer_length",
             "Mean answer length in the latest window, in chars or words.",
-            ["unit"],
+            "unit",
         )
         self.tokens = gauge(
             "driftline_llm_tokens",
             "Tokens used in the latest window, by LLM model (llm_model='' is the total) "
             "and kind (prompt, completion).",
-            ["llm_model", "kind"],
+            "llm_model",
+            "kind",
         )
         self.cost = gauge(
             "driftline_llm_cost",
             "Cost of the latest window's LLM tokens (priced models only; prices: in "
             "driftline.yaml).",
-            ["currency"],
+            "currency",
         )
         self.stage = gauge(
             "driftline_llm_stage_latency_seconds",
             "Mean seconds per stage of the latest window's LLM requests.",
-            ["stage"],
+            "stage",
         )
         self.judge_score = gauge(
             "driftline_judge_score",
             "Mean judge score in the latest window, by judge, criterion and judge version.",
-            ["judge", "criterion", "judge_version"],
+            "judge",
+            "criterion",
+            "judge_version",
         )
         self.judge_results = gauge(
             "driftline_judge_results",
             "Judge outcomes in the latest window: calls, failures (errors, timeouts, invalid "
             "answers), skipped (budget, full queue, hung judge), prechecked (no call needed).",
-            ["judge", "status"],
+            "judge",
+            "status",
         )
         self.bad_input = gauge(
             "driftline_llm_bad_input",
             "LLM requests of the latest window with a value the SDK could not read, by reason.",
-            ["reason"],
+            "reason",
         )
 
     def add(self, p: dict[str, Any], v: float) -> None:

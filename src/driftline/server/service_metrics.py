@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+
+from driftline.server._gauges import MV, gauge_maker
 
 RESOURCE_GAUGES = {
     "resource_cpu_seconds": (
@@ -50,59 +52,48 @@ RESOURCE_GAUGES = {
 
 class ServiceGauges:
     def __init__(self, r: CollectorRegistry) -> None:
-        mv = ["model", "version"]
-        self.stage_latency = Gauge(
+        g = gauge_maker(r, *MV)
+        self.stage_latency = g(
             "driftline_window_stage_latency_seconds",
             "Latency of one stage of the model's predictions in the latest window "
             "(p50, p95, p99, mean).",
-            [*mv, "stage", "quantile"],
-            registry=r,
+            "stage",
+            "quantile",
         )
-        self.stage_errors = Gauge(
+        self.stage_errors = g(
             "driftline_window_stage_error_ratio",
             "Share of a stage's runs that raised in the latest window.",
-            [*mv, "stage"],
-            registry=r,
+            "stage",
         )
-        self.stage_share = Gauge(
+        self.stage_share = g(
             "driftline_window_stage_time_share_ratio",
             "A stage's share of the prediction time in the latest window.",
-            [*mv, "stage"],
-            registry=r,
+            "stage",
         )
-        self.resources = {
-            metric: Gauge(name, doc, mv, registry=r)
-            for metric, (name, doc) in RESOURCE_GAUGES.items()
-        }
-        self.violations = Gauge(
+        self.resources = {metric: g(name, doc) for metric, (name, doc) in RESOURCE_GAUGES.items()}
+        self.violations = g(
             "driftline_window_input_violations",
             "Contract violations found by Monitor.check() in the latest window, by kind.",
-            [*mv, "kind"],
-            registry=r,
+            "kind",
         )
-        self.error_groups = Gauge(
+        self.error_groups = g(
             "driftline_window_error_groups",
             "Distinct error groups (type + stack fingerprint) in the latest window.",
-            mv,
-            registry=r,
         )
-        self.cost = Gauge(
+        self.cost = g(
             "driftline_window_cost",
             "Cost of the model in the latest window (part: compute, tokens, total).",
-            [*mv, "part", "currency"],
-            registry=r,
+            "part",
+            "currency",
         )
-        self.cost_per_1k = Gauge(
+        self.cost_per_1k = g(
             "driftline_window_cost_per_1k_predictions",
             "Cost per 1,000 predictions in the latest window.",
-            [*mv, "currency"],
-            registry=r,
+            "currency",
         )
-        self.burn = Gauge(
+        self.burn = g(
             "driftline_cost_burn_rate",
             "Cost per day at the latest window's rate over the daily budget (1 = on budget).",
-            mv,
-            registry=r,
         )
         self._groups: dict[tuple[str, str], int] = {}
 

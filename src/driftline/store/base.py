@@ -187,6 +187,13 @@ class Store(Protocol):
         """The points of the latest evaluated window of each model version; with ``metrics``,
         the points of those metrics of the latest window that has any of them."""
 
+    def latest_series(
+        self, window_size: int, prefixes: Collection[str], since: float
+    ) -> list[dict[str, Any]]:
+        """All-traffic points of metrics starting with one of ``prefixes``: per model,
+        version, metric and column, every point of the latest window since ``since`` in
+        which it has a value (late signals: feedback, KPIs, slices)."""
+
     # -- models, versions, references -----------------------------------------------
     def claim_models(self, models: Iterable[str], project: str, at: float) -> dict[str, str]:
         """Create the models not stored yet, in ``project``; return every model's project."""

@@ -440,6 +440,42 @@ class SQLStore(ABC):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def latest_series(
+        self, window_size: int, prefixes: Collection[str], since: float
+    ) -> list[dict[str, Any]]:
+        if not prefixes:
+            return []
+        m = t.metric_points.c
+        where = [
+            m.window_size == window_size,
+            m.segment == "*",
+            m.window_start >= since,
+            or_(*(m.metric.startswith(p, autoescape=True) for p in sorted(prefixes))),
+        ]
+        keys = (m.model, m.version, m.metric, m.column)
+        latest = (
+            select(*keys, func.max(m.window_start).label("ws"))
+            .where(*where, m.value.is_not(None))
+            .group_by(*keys)
+            .subquery()
+        )
+        q = (
+            select(t.metric_points)
+            .join(
+                latest,
+                and_(
+                    m.model == latest.c.model,
+                    m.version == latest.c.version,
+                    m.metric == latest.c.metric,
+                    m.column == latest.c.column,
+                    m.window_start == latest.c.ws,
+                ),
+            )
+            .where(*where)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     # -- models, versions, references ----------------------------------------------------
     def claim_models(self, models: Iterable[str], project: str, at: float) -> dict[str, str]:
         names = sorted(set(models))

@@ -37,6 +37,7 @@ from driftline.windows.persistence import TRACKED, add_persistence
 from driftline.windows.review import review_point
 from driftline.windows.seasonal import seasonal_point
 from driftline.windows.service_points import service_points
+from driftline.windows.slices import SliceOptions, slice_point
 from driftline.windows.stats import WindowStats, unpack_segments
 from driftline.windows.versions import (
     RolloutOptions,
@@ -78,6 +79,8 @@ class EvaluatorOptions:
     llm: LLMOptions | None = field(default_factory=LLMOptions)
     #: the price table (``prices:``; driftline/_utils/llm.py): cost points when set
     costs: PriceTable | None = None
+    #: worst slices of each window's labelled predictions (None: off); windows/slices.py
+    slices: SliceOptions | None = field(default_factory=SliceOptions)
 
 
 class Evaluator:
@@ -159,7 +162,9 @@ class Evaluator:
     def evaluate(self, key: WindowKey, now: float) -> list[dict[str, Any]]:
         stats = self.collect(key)
         ref = self.reference(key.model, key.version)
-        perf = self.performance(key, stats)
+        joined = self.labelled_rows(key)
+        task = self.task(key)
+        perf = self.performance(key, stats, joined, task)
         o = self.options
         points = pts.Points(key, now)
         cfg = self.config
@@ -206,6 +211,10 @@ class Evaluator:
                 )  # fmt: skip
             if ref is not None and labels:
                 pts.label_drift(points, seg, label_drift(ref, labels, o.drift))
+            if seg == ALL and o.slices is not None and joined:
+                rows = [(y, e.get("prediction"), e.get("segment"), e.get("features"))
+                        for e, y in joined]  # fmt: skip
+                slice_point(points, seg, rows, task, o.slices)
         feedback = self.store.feedback_of(key.model, key.version, key.window_start, key.window_end)
         if feedback:
             served = {s: w.n_events - w.n_shadow for s, w in stats.items()}
@@ -291,23 +300,35 @@ class Evaluator:
             return
         versus_points(points, comparison)
 
+    def labelled_rows(self, key: WindowKey) -> list[tuple[dict[str, Any], Any]]:
+        """The window's labelled predictions: (event, label), read and parsed once."""
+        rows = self.store.labelled(key.model, key.version, key.window_start, key.window_end)
+        return [(orjson.loads(payload), orjson.loads(label)) for payload, label in rows]
+
+    def task(self, key: WindowKey) -> str | None:
+        """The version's task as its metadata says (None: inferred from the labels)."""
+        meta = self.store.version(key.model, key.version)
+        task = orjson.loads(meta["meta"]).get("task") if meta and meta["meta"] else None
+        return str(task) if task else None
+
     def performance(
-        self, key: WindowKey, segments: Iterable[str] | None = None
+        self,
+        key: WindowKey,
+        segments: Iterable[str] | None = None,
+        labelled: list[tuple[dict[str, Any], Any]] | None = None,
+        task: str | None = None,
     ) -> dict[str, tuple[int, dict[str, Any] | None, list[Any]]]:
         """Per segment: labelled predictions, performance results (joined from raw events)
         and the labels.
 
         ``segments``: those the window's profiles hold (values past ``max_segments`` are
         in ``key=__other__`` there, and here too)."""
-        rows = self.store.labelled(key.model, key.version, key.window_start, key.window_end)
+        if labelled is None:
+            labelled, task = self.labelled_rows(key), self.task(key)
         by_seg: dict[str, list[tuple[Any, Any, Any]]] = {}
-        for payload, label_json in rows:
-            e = orjson.loads(payload)
-            y = orjson.loads(label_json)
+        for e, y in labelled:
             for seg in self.config.segments_of(e.get("segment"), segments):
                 by_seg.setdefault(seg, []).append((y, e.get("prediction"), e.get("scores")))
-        meta = self.store.version(key.model, key.version)
-        task = orjson.loads(meta["meta"]).get("task") if meta else None
         return {
             seg: (len(r), performance_results(r, task), [y for y, _, _ in r])
             for seg, r in by_seg.items()

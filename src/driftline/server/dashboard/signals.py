@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftline.server.dashboard import charts, queries
-from driftline.server.dashboard._sql import aggregate, metric_names, window_rows
+from driftline.server.dashboard._sql import Scope, aggregate, metric_names, window_rows
 from driftline.server.dashboard.timerange import TimeRange
 
 SCORES = ("performance.roc_auc", "performance.pr_auc")
@@ -39,7 +39,7 @@ OTHER = {
 #: Signals whose flag is a statistical notice, not a fault of the model or its data: shown
 #: amber ("flagged"), not red. Label shift is about the world; an outlier share above the
 #: expected 1 % is a hint (the outlier_share_high preset alerts at 5 %).
-NOTICES = frozenset({"label_drift", "outlier_share"})
+NOTICES = frozenset({"label_drift", "outlier_share", "slices.significant"})
 
 
 @dataclass
@@ -59,6 +59,25 @@ class Latest:
 
 
 @dataclass
+class Slices:
+    """The worst slices of the latest window in the range with enough labels (or why none)."""
+
+    window_start: float
+    n: int
+    count: int | None
+    status: str
+    details: dict[str, Any]
+
+    @property
+    def badge(self) -> str:
+        return Latest("slices.significant", "", "", self.status).badge
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.details.get("slices") or [])
+
+
+@dataclass
 class Signals:
     figures: dict[str, Any] = field(default_factory=dict)
     label_drift: Latest | None = None
@@ -66,6 +85,7 @@ class Signals:
     kpis: list[Latest] = field(default_factory=list)
     other: list[Latest] = field(default_factory=list)
     kpi_charts: list[str] = field(default_factory=list)
+    slices: Slices | None = None
 
 
 def _by_key(aggs: list[Any]) -> dict[tuple[str, str, str], queries.Series]:
@@ -133,6 +153,8 @@ def model_signals(
                 f"KPI {name.removeprefix('kpi.')}: mean per window", [("mean", s)], zero=False,
                 x_range=span,
             )  # fmt: skip
+    if segment == "*":
+        out.slices = latest_slices(store, sc)
     if last_window is None:
         return out
     rows = window_rows(store, sc, last_window)
@@ -180,6 +202,27 @@ def model_signals(
     out.feedback.sort(key=lambda x: x.label)
     out.other.sort(key=lambda x: x.label)
     return out
+
+
+def latest_slices(store: Any, sc: Scope) -> Slices | None:
+    """The range's latest ``slices.significant`` point with a value, else its latest one."""
+    import orjson
+
+    from driftline.store.base import MetricQuery
+
+    found = store.metric_points(
+        MetricQuery(
+            model=sc.model, version=sc.version, segment="*", metric="slices.significant",
+            window_size=sc.window_size, start=sc.start, end=sc.end, limit=100_000,
+        )
+    )  # fmt: skip
+    if not found:
+        return None
+    valued = [p for p in found if p["value"] is not None]
+    p = (valued or found)[-1]
+    details = orjson.loads(p["details"] or "{}")
+    count = None if p["value"] is None else int(p["value"])
+    return Slices(float(p["window_start"]), int(p["n"] or 0), count, str(p["status"]), details)
 
 
 def _slug(name: str) -> str:
