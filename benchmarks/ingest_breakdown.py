@@ -1,75 +1,123 @@
 """Where a collector's ingest time goes today (issue 19, item 7): cProfile over the in-process path.
 
-    .venv/bin/python benchmarks/ingest_breakdown.py [--events 50000] [--batch 500] [--features 20]
-                                                    [--postgres URL]
+    .venv/bin/python -m benchmarks.ingest_breakdown [--events 50000] [--batch 500] [--features 20]
+                                                    [--postgres URL] [--format json,arrow]
 
 Runs what ``benchmarks/ingest.py`` runs (decode -> validate -> insert -> window profiles),
 timing each stage directly: decode and validation once on their own, then the whole ingest
 with ``store.insert_events`` timed inside it; the rest is the window profiles (buffering,
 folds, the final flush). Validation is counted once (ingest runs it again; subtracted).
+``--format arrow``: the same events as the SDK's Arrow IPC batches (sdk/arrow_batch.py, with
+the SDK's RFC 3339 timestamps), decoded and validated column by column (server/ingest_arrow.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
+import orjson
 from benchmarks.ingest import _warm_kernels, make_bodies
 
+from driftline.sdk.arrow_batch import encode_arrow
 from driftline.sdk.clock import SystemClock
 from driftline.server.collector import Collector, tune_gc
 from driftline.server.ingest import decode_body, validate
+from driftline.server.ingest_arrow import decode_arrow, validate_arrow
 from driftline.server.settings import Settings
 from driftline.store import open_store
 from driftline.store.testing import fresh_database
 
 
-def run(url: str, bodies: list[bytes]) -> None:
-    """Stage times measured directly (no profiler), then the split of the store+windows part."""
+def arrow_bodies(bodies: list[bytes]) -> list[bytes]:
+    """The events of ``bodies`` as the SDK sends them with pyarrow installed."""
+    out = []
+    for body in bodies:
+        records = orjson.loads(body)
+        for r in records:  # the SDK's timestamps: RFC 3339 strings
+            t = datetime.fromtimestamp(r["timestamp"], timezone.utc)
+            r["timestamp"] = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        data = encode_arrow(records)
+        assert data is not None
+        out.append(data)
+    return out
+
+
+def run(url: str, bodies: list[bytes], fmt: str = "json", cpu: bool = False) -> float:
+    """Stage times measured directly (no profiler), then the split of the store+windows part.
+
+    ``cpu``: stage times in this thread's CPU seconds (``time.thread_time``), which a busy
+    machine disturbs far less than wall time (they leave out waits for the database server).
+    """
+    clock = time.thread_time if cpu else time.perf_counter
+    wall0 = clock()
     store = open_store(url)
     c = Collector(Settings(), store, SystemClock())
     warm = make_bodies(50, 50, 20, seed=9999)[0]
     c.ingest("prediction", decode_body(warm, None, "application/json", 1 << 30))
     _warm_kernels(c.windows.schema("bench", "v1", []))
     tune_gc()
-    t0 = time.perf_counter()
-    items = [decode_body(b, None, "application/json", 1 << 30) for b in bodies]
-    t_decode = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    arrow = fmt == "arrow"
+    wall0 = time.perf_counter()
+    t0 = clock()
+    if arrow:
+        items: list[Any] = [decode_arrow(b, 1 << 30) for b in bodies]
+    else:
+        items = [decode_body(b, None, "application/json", 1 << 30) for b in bodies]
+    t_decode = clock() - t0
+    t0 = clock()
     for batch in items:
-        validate("prediction", batch, c.limits())
-    t_validate = time.perf_counter() - t0
+        if arrow:
+            validate_arrow(batch, c.limits())
+        else:
+            validate("prediction", batch, c.limits())
+    t_validate = clock() - t0
     inserted = 0.0
     real_insert = store.insert_events
 
     def timed_insert(rows):  # type: ignore[no-untyped-def]
         nonlocal inserted
-        t = time.perf_counter()
+        t = clock()
         try:
             return real_insert(rows)
         finally:
-            inserted += time.perf_counter() - t
+            inserted += clock() - t
 
     store.insert_events = timed_insert  # type: ignore[method-assign]
-    t0 = time.perf_counter()
-    n = sum(c.ingest("prediction", batch).accepted for batch in items)
+    t0 = clock()
+    if arrow:
+        n = sum(c.ingest_batch("prediction", validate_arrow(b, c.limits())).accepted for b in items)
+    else:
+        n = sum(c.ingest("prediction", batch).accepted for batch in items)
     c.windows.flush(force=True)
-    t_ingest = time.perf_counter() - t0
+    t_ingest = clock() - t0
+    wall = time.perf_counter() - wall0
     total = t_decode + t_ingest
     rest = t_ingest - t_validate - inserted
     rate = n / total
     name = url.split(":")[0]
-    print(f"{name}: {n:,} events; decode + ingest {total:.2f} s = {rate:,.0f} events/s")
+    unit = "CPU s" if cpu else "s"
+    print(
+        f"{name} ({fmt}): {n:,} events; decode + ingest {total:.2f} {unit} = {rate:,.0f} "
+        f"events/{unit} (wall {wall:.2f} s = {n / wall:,.0f} events/s)"
+    )
+    what = "Arrow IPC (decode_arrow)" if arrow else "JSON (orjson, decode_body)"
     for label, sec in (
-        ("JSON decode (orjson, decode_body)", t_decode),
-        ("validation + normalisation (validate)", t_validate),
+        (f"decode: {what}", t_decode),
+        ("validation + normalisation (validate" + ("_arrow)" if arrow else ")"), t_validate),
         ("raw-event row inserts (store.insert_events)", inserted),
         ("window profiles + the rest (buffer, folds, flush)", rest),
     ):
         print(
-            f"  {label:<52} {sec:6.2f} s {100 * sec / total:5.1f} %  {1e6 * sec / n:6.1f} us/event"
+            f"  {label:<52} {sec:6.2f} {unit} {100 * sec / total:5.1f} %  "
+            f"{1e6 * sec / n:6.1f} us/event"
         )
     store.close()
+    return rate
 
 
 def main() -> None:
@@ -78,12 +126,24 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--features", type=int, default=20)
     ap.add_argument("--postgres", default="")
+    ap.add_argument("--format", default="json", help="json, arrow or json,arrow")
+    ap.add_argument("--cpu", action="store_true", help="stage times in CPU seconds")
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
+    print(f"load (uptime): {os.getloadavg()[0]:.2f}")
     bodies = make_bodies(args.events, args.batch, args.features)
-    run("sqlite:////tmp/driftline-breakdown.db", bodies)
-    if args.postgres:
-        with fresh_database("driftline_breakdown") as url:
-            run(url, bodies)
+    formats = args.format.split(",")
+    encoded = {f: arrow_bodies(bodies) if f == "arrow" else bodies for f in formats}
+    for _ in range(args.repeat):
+        for fmt in formats:
+            for suffix in ("", "-wal", "-shm"):
+                Path("/tmp/driftline-breakdown.db" + suffix).unlink(missing_ok=True)
+            run("sqlite:////tmp/driftline-breakdown.db", encoded[fmt], fmt, args.cpu)
+        if args.postgres:
+            for fmt in formats:
+                with fresh_database("driftline_breakdown") as url:
+                    run(url, encoded[fmt], fmt, args.cpu)
+    print(f"load (uptime): {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ class HTTPSink:
         timeout: float = 5.0,
         gzip_min_bytes: int = 1024,
         gzip_level: int = 1,
+        arrow: bool = False,
         backoff_base: float = 0.5,
         backoff_max: float = 60.0,
         pump_budget: float = 0.25,
@@ -108,6 +109,8 @@ class HTTPSink:
         self.spool: Spool = spool if spool is not None else MemorySpool()
         self.gzip_min_bytes = gzip_min_bytes
         self.gzip_level = gzip_level
+        #: Send predictions as Arrow IPC batches when pyarrow is installed (else JSON).
+        self.arrow = arrow
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.pump_budget = pump_budget
@@ -196,6 +199,12 @@ class HTTPSink:
 
     # -- internals -------------------------------------------------------------
     def encode(self, kind: str, records: list[dict[str, Any]]) -> Batch:
+        if kind == "prediction" and self.arrow:
+            from driftline.sdk.arrow_batch import encode_arrow  # imports pyarrow, once
+
+            data = encode_arrow(records)
+            if data is not None:  # Arrow IPC: the collector reads it column by column
+                return Batch(kind, data, len(records), False, True)
         body = encode_json(records)
         if len(body) >= self.gzip_min_bytes and self.gzip_level > 0:
             return Batch(kind, gzip_bytes(body, self.gzip_level), len(records), True)
@@ -257,6 +266,8 @@ class HTTPSink:
         headers = dict(self._headers)
         if batch.gzipped:
             headers["Content-Encoding"] = "gzip"
+        if batch.arrow:
+            headers["Content-Type"] = "application/vnd.apache.arrow.stream"
         path = PATHS.get(batch.kind, "/v1/events")
         url = self.url + path
         if self._plain is not None:
@@ -285,6 +296,21 @@ class HTTPSink:
         if status in (408, 429) or status >= 500:
             after = parse_retry_after(retry_after, self.clock.time())
             raise SinkError(f"HTTP {status} from {url}", retry=True, retry_after=after)
+        if batch.arrow and status in (400, 415):
+            # a collector from before Arrow batches: JSON from now on, this batch included
+            self.arrow = False
+            self._log.warning(
+                "arrow", "driftline: the collector at %s does not take Arrow batches (HTTP %d); "
+                "sending JSON", self.url, status,
+            )  # fmt: skip
+            from driftline.sdk.arrow_batch import decode_records
+
+            body = encode_json(decode_records(batch.body))
+            gz = len(body) >= self.gzip_min_bytes and self.gzip_level > 0
+            return self.send(
+                Batch(batch.kind, gzip_bytes(body, self.gzip_level) if gz else body,
+                      batch.count, gz)
+            )  # fmt: skip
         raise SinkError(f"HTTP {status} from {url}: {text!r}", retry=False)
 
 

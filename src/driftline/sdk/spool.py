@@ -22,12 +22,16 @@ from driftline.sdk.errors import SDKConfigError
 
 @dataclass(frozen=True)
 class Batch:
-    """One encoded request body: ``count`` records of ``kind``, maybe gzipped."""
+    """One encoded request body: ``count`` records of ``kind``, maybe gzipped.
+
+    ``arrow``: the body is an Arrow IPC stream (predictions; sdk/arrow_batch.py), else JSON.
+    """
 
     kind: str
     body: bytes
     count: int
     gzipped: bool
+    arrow: bool = False
 
 
 class Spool(Protocol):
@@ -97,8 +101,8 @@ class MemorySpool:
 class DiskSpool:
     """A spool of one file per batch under ``directory/slot-N``, bounded by ``max_bytes``.
 
-    File names are ``<sequence>-<kind>-<count>.json[.gz]``; writes go to a
-    temporary name first and are renamed into place, so a crash never leaves
+    File names are ``<sequence>-<kind>-<count>.json[.gz]`` (``.arrow`` for Arrow batches);
+    writes go to a temporary name first and are renamed into place, so a crash never leaves
     half a batch to replay.
     """
 
@@ -118,7 +122,9 @@ class DiskSpool:
         self._files: deque[tuple[Path, int]] = deque()
         self._nbytes = 0
         self._seq = 0
-        for path in sorted(self.slot.glob("*.json*")):
+        for path in sorted(
+            p for p in self.slot.glob("*-*-*") if ".json" in p.name or ".arrow" in p.name
+        ):
             if path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)
                 continue
@@ -145,7 +151,7 @@ class DiskSpool:
         size = len(batch.body)
         if self._nbytes + size > self.max_bytes:
             return False
-        suffix = ".json.gz" if batch.gzipped else ".json"
+        suffix = (".arrow" if batch.arrow else ".json") + (".gz" if batch.gzipped else "")
         path = self.slot / f"{self._seq:016d}-{batch.kind}-{batch.count}{suffix}"
         self._seq += 1
         tmp = path.with_name(path.name + ".tmp")
@@ -170,7 +176,7 @@ class DiskSpool:
                 continue
             _seq, kind, rest = path.name.split("-", 2)
             count = int(rest.split(".", 1)[0])
-            return Batch(kind, body, count, path.name.endswith(".gz"))
+            return Batch(kind, body, count, path.name.endswith(".gz"), ".arrow" in path.name)
         return None
 
     def pop(self) -> None:

@@ -200,7 +200,10 @@ class Collector:
     def ingest(self, kind: str, items: list[Any], who: Principal | None = None) -> IngestResult:
         """Validate and store ``items``; ``who`` (None: in-process, every project) must
         reach the models they name, else :class:`ForbiddenError` and nothing is stored."""
-        batch = validate(kind, items, self.limits())
+        return self.ingest_batch(kind, validate(kind, items, self.limits()), who)
+
+    def ingest_batch(self, kind: str, batch: Batch, who: Principal | None = None) -> IngestResult:
+        """Store a validated ``batch`` (JSON or Arrow, see :meth:`ingest`)."""
         result = IngestResult(kind, rejected=batch.rejected)
         project = who.project if who is not None else DEFAULT_PROJECT
         if kind == "job_run":
@@ -354,7 +357,7 @@ class Collector:
         rows = batch.accepted
         batch.known = None
         if kind == "prediction":
-            new = self.windows.ingest(rows)
+            new = self.windows.ingest(rows, batch.table)
             batch.known = [e["event_id"] for e in rows if e["event_id"] not in new]
             if self.raw_parquet is not None:
                 self.raw_parquet.add([e for e in rows if e["event_id"] in new], now)

@@ -72,17 +72,15 @@ class Batch:
     reasons: dict[str, int] = field(default_factory=dict)
     #: Windows the accepted feedback / KPI records belong to (re-evaluated once stored).
     windows: list[Any] = field(default_factory=list)
+    #: The accepted predictions as an Arrow table, row for row (Arrow batches only).
+    table: Any = None
 
 
 def decode_body(
     body: bytes, encoding: str | None, content_type: str | None, max_decoded: int
 ) -> list[Any]:
     """The list of JSON values in ``body``; raises :class:`BodyError` (400/413/415)."""
-    enc = (encoding or "identity").strip().lower()
-    if enc == "gzip":
-        body = gunzip(body, max_decoded)
-    elif enc not in ("identity", ""):
-        raise BodyError(415, f"Content-Encoding {enc!r} is not supported; allowed: gzip, identity")
+    body = unzip(body, encoding, max_decoded)
     ctype = (content_type or "").split(";")[0].strip().lower()
     ndjson = ctype in ("application/x-ndjson", "application/jsonl", "application/json-seq")
     if not ndjson:
@@ -105,6 +103,16 @@ def decode_body(
         except orjson.JSONDecodeError:
             out.append(_BadLine(line[:80]))
     return out
+
+
+def unzip(body: bytes, encoding: str | None, max_decoded: int) -> bytes:
+    """``body`` decoded as its ``Content-Encoding`` says (gzip or identity; else 415)."""
+    enc = (encoding or "identity").strip().lower()
+    if enc == "gzip":
+        return gunzip(body, max_decoded)
+    if enc not in ("identity", ""):
+        raise BodyError(415, f"Content-Encoding {enc!r} is not supported; allowed: gzip, identity")
+    return body
 
 
 def gunzip(body: bytes, max_decoded: int) -> bytes:

@@ -27,7 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from driftline.server.auth import Principal
 from driftline.server.collector import Collector, ForbiddenError, IngestResult, OverloadedError
 from driftline.server.deps import Ingest, collector, error
-from driftline.server.ingest import BodyError, decode_body
+from driftline.server.ingest import BodyError, decode_body, unzip
+from driftline.server.ingest_arrow import ARROW_STREAM, decode_arrow, validate_arrow
 
 router = APIRouter(tags=["ingest"])
 
@@ -171,6 +172,11 @@ def _openapi(kind: str) -> dict[str, Any]:
             "content": {
                 "application/json": {"schema": {"type": "array", "items": item}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
+                **(
+                    {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}
+                    if kind == "prediction"
+                    else {}
+                ),
             },
         },
         "responses": {
@@ -268,19 +274,30 @@ def _decode_and_ingest(
     content_type: str | None,
 ) -> IngestResult:
     s = c.settings
+    ctype = (content_type or "").split(";")[0].strip().lower()
     try:
+        if ctype == ARROW_STREAM:
+            if kind != "prediction":
+                raise BodyError(
+                    415, "Arrow batches are accepted for predictions (/v1/events) only; "
+                    "send other records as JSON",
+                )  # fmt: skip
+            table = decode_arrow(unzip(body, encoding, s.max_decoded_bytes), s.max_decoded_bytes)
+            _check_length(table.num_rows, s.max_batch_events)
+            batch = validate_arrow(table, c.limits())
+            return c.ingest_batch(kind, batch, who)
         items = decode_body(body, encoding, content_type, s.max_decoded_bytes)
+        _check_length(len(items), s.max_batch_events)
+        return c.ingest(kind, items, who)
     except BodyError as exc:
         raise error(exc.status, exc.message) from None
-    if len(items) > s.max_batch_events:
-        raise error(
-            422,
-            f"batch has {len(items)} events; at most {s.max_batch_events} allowed per request",
-        )
-    try:
-        return c.ingest(kind, items, who)
     except ForbiddenError as exc:
         raise error(403, str(exc)) from None
+
+
+def _check_length(n: int, max_events: int) -> None:
+    if n > max_events:
+        raise BodyError(422, f"batch has {n} events; at most {max_events} allowed per request")
 
 
 @router.post("/v1/events", openapi_extra=_openapi("prediction"), summary="Ingest predictions")

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.errors import InputError
 from driftline.schema import ColumnSpec, Kind, Role, Schema, infer_kind
@@ -221,6 +222,36 @@ def _feature_columns(names: list[str], feats: list[dict[str, Any]]) -> dict[str,
     return {n: [f.get(n) for f in feats] for n in names}
 
 
+def _arrow_column(spec: ColumnSpec, values: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """A column sent as Arrow, as :func:`column` would make it of the same values."""
+    t = values.type
+    kind = spec.kind
+    if kind is Kind.NUMERIC and (pa.types.is_floating(t) or pa.types.is_integer(t)):
+        try:
+            return values.cast(pa.float64())
+        except _ARROW_ERRORS:
+            pass
+    elif ((kind is Kind.CATEGORICAL or kind is Kind.TEXT) and pa.types.is_string(t)) or (
+        kind is Kind.BOOLEAN and pa.types.is_boolean(t)
+    ):
+        return values
+    elif pa.types.is_null(t):
+        return pa.nulls(len(values), _arrow_type(spec))
+    return column(spec, values.to_pylist())
+
+
+def _scores_of(schema: Schema, name: str, events: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """One score column's values from the events' ``features`` / ``scores`` (as events_table)."""
+    names = schema.with_role(Role.SCORE)
+    key = dict(_score_keys(names))[name]
+    i, n = names.index(name), len(names)
+    out = []
+    for e in events:
+        f = e.get("features") or {}
+        out.append(f[name] if name in f else _score(e.get("scores"), i, name, key, n))
+    return out
+
+
 def _empty(n: int) -> pa.Table:
     return pa.table({"__row": pa.nulls(n)}).drop_columns(["__row"])
 
@@ -282,6 +313,49 @@ class EventBlock:
             clients=fingerprints(events),
             service=ServiceBlock.of(events),
         )
+
+    @classmethod
+    def of_arrow(
+        cls, schema: Schema, table: pa.Table, events: Sequence[Mapping[str, Any]]
+    ) -> EventBlock:
+        """The block of ``events`` from their validated Arrow batch (server/ingest_arrow.py),
+        column by column: what :meth:`of` makes of the same events, without reading them one
+        by one. A feature whose Arrow type is not the schema's kind goes through :func:`column`
+        (the JSON path's conversion), so both paths give equal tables."""
+        n = len(events)
+        feats = table.column("features") if "features" in table.column_names else None
+        sent = set() if feats is None else {f.name for f in feats.type}
+        cols = schema.columns
+        unknown: dict[int, list[str]] = {}
+        extra = [name for name in sent if name not in cols] if feats is not None else []
+        if extra:
+            for i, e in enumerate(events):
+                f = e.get("features")
+                if f and not f.keys() <= cols.keys():
+                    unknown[i] = [k for k in f if k not in cols]
+        arrays = []
+        for spec in schema:
+            name = spec.name
+            if spec.role is Role.PREDICTION:  # the feature, else the event's prediction
+                col = [(e.get("features") or {}).get(name, e.get("prediction")) for e in events]
+                arrays.append(column(spec, col))
+            elif feats is not None and name in sent:
+                arrays.append(_arrow_column(spec, pc.struct_field(feats, name)))
+            elif spec.role is Role.SCORE:
+                arrays.append(column(spec, _scores_of(schema, name, events)))
+            else:
+                arrays.append(pa.nulls(n, _arrow_type(spec)))
+        t = pa.Table.from_arrays(arrays, names=schema.names) if arrays else _empty(n)
+        if "latency_ms" in table.column_names and not pa.types.is_null(
+            table.column("latency_ms").type
+        ):
+            lat = table.column("latency_ms").cast(pa.float64()).to_numpy(zero_copy_only=False)
+            latency = np.asarray(lat, dtype=np.float64) / 1000.0
+        else:
+            latency = np.full(n, np.nan)
+        status = np.array([e["status"] == "error" for e in events], dtype=np.bool_)
+        shadow = np.array([e["shadow"] for e in events], dtype=np.bool_)
+        return cls(t, latency, status, shadow, unknown, clients=fingerprints(events))
 
     def take(self, rows: Sequence[int]) -> EventBlock:
         """The block of ``rows`` (ascending row numbers)."""

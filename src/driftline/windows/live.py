@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from driftline._utils.clock import WallClock as Clock
 from driftline.schema import Schema
 from driftline.stats.outliers import OutlierModel
@@ -49,6 +51,18 @@ def _scored(
     block.outliers = scores > scorer.threshold
     block.review = top_candidates(scores, block.outliers, events)
     return block
+
+
+def _split(
+    table: pa.Table,
+    events: Sequence[Mapping[str, Any]],
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]],
+) -> dict[tuple[str, str, int], pa.Table]:
+    """The rows of ``table`` (row i: ``events[i]``) of each group of events."""
+    if len(groups) == 1:
+        return {next(iter(groups)): table}
+    where = {id(e): i for i, e in enumerate(events)}
+    return {key: table.take(pa.array([where[id(e)] for e in evs])) for key, evs in groups.items()}
 
 
 def _seed(*parts: object) -> int:
@@ -291,8 +305,11 @@ class LiveWindows:
         self._scorers[(model, version)] = (fitted, digest, now)
         return fitted
 
-    def ingest(self, events: Sequence[dict[str, Any]]) -> set[str]:
+    def ingest(self, events: Sequence[dict[str, Any]], table: pa.Table | None = None) -> set[str]:
         """Store ``events`` (normalised, with ``payload``) and fold the new ones in.
+
+        ``table``: the events as a validated Arrow batch, row for row (server/ingest_arrow.py):
+        their window columns are then taken from it column by column.
 
         Returns the ids that were new. Raises whatever the store raises; then
         nothing was folded and the affected partials are rotated, so events the
@@ -306,10 +323,15 @@ class LiveWindows:
         scorers = {mv: self.scorer(*mv) for mv in schemas}
         # columns are built (and outliers scored) before taking the lock: other requests
         # can store meanwhile
+        tables = _split(table, events, groups) if table is not None else {}
         blocks = {
-            key: _scored(EventBlock.of(schemas[key[:2]], evs), scorers[key[:2]], evs)
+            key: _scored(
+                EventBlock.of(schemas[key[:2]], evs) if key not in tables
+                else EventBlock.of_arrow(schemas[key[:2]], tables[key], evs),
+                scorers[key[:2]], evs,
+            )
             for key, evs in groups.items()
-        }
+        }  # fmt: skip
         now = self.clock.time()
         with self._lock:
             rows: list[tuple[Any, ...]] = []

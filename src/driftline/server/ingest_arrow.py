@@ -1,0 +1,505 @@
+"""Prediction batches as Arrow IPC streams (``Content-Type: application/vnd.apache.arrow.stream``).
+
+Beside JSON: the SDK sends a batch of predictions as one Arrow record-batch
+stream when pyarrow is installed (docs/collector.md, "Arrow batches"). One
+column per event field (the JSON names), ``features``, ``segment`` and
+``tags`` as struct columns, ``timestamp`` as an Arrow timestamp (or epoch
+seconds, or RFC 3339 strings). Validation runs over whole columns (pyarrow
+compute and numpy), not event by event; a bad value still rejects only its
+event, with the same ``{index, event_id, field, error}`` as JSON, and a column
+of the wrong type rejects the request (422) naming the column.
+
+The accepted events are handed on as the same normalised events the JSON path
+makes, so storage, windows and every reader are one code path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftline.server.ingest import (
+    MAX_ID,
+    MIN_TS,
+    NAME_RE,
+    Batch,
+    BodyError,
+    InvalidEventError,
+    Limits,
+    parse_time,
+    reject,
+)
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: Columns an Arrow prediction batch may have (the JSON fields; the service and LLM fields
+#: are sent as JSON: the SDK does so for the events that carry them).
+COLUMNS = (
+    "type",
+    "event_id",
+    "prediction_id",
+    "timestamp",
+    "model",
+    "version",
+    "features",
+    "prediction",
+    "scores",
+    "segment",
+    "latency_ms",
+    "status",
+    "error_type",
+    "shadow",
+    "tags",
+)
+_MAX_SEGMENT = 32
+_MAX_TAGS = 64
+
+
+def decode_arrow(body: bytes, max_decoded: int) -> pa.Table:
+    """The table of an Arrow IPC stream; :class:`BodyError` 400 (not one) or 413 (too big)."""
+    try:
+        reader = pa.ipc.open_stream(pa.py_buffer(body))
+        table = reader.read_all()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise BodyError(400, f"body is not a valid Arrow IPC stream: {exc}") from None
+    if table.nbytes > max_decoded:
+        raise BodyError(413, f"decoded Arrow batch exceeds {max_decoded} bytes")
+    return table
+
+
+def _type_depth(t: pa.DataType) -> int:
+    if pa.types.is_struct(t):
+        return 1 + max((_type_depth(f.type) for f in t), default=0)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return 1 + _type_depth(t.value_type)
+    if pa.types.is_map(t):
+        return 1 + _type_depth(t.item_type)
+    return 0
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _plain(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``col`` without dictionary encoding (the SDK may send names dictionary-encoded)."""
+    if pa.types.is_dictionary(col.type):
+        return col.cast(col.type.value_type)
+    return col
+
+
+class _Errors:
+    """The first error of each row (the JSON path stops at a row's first bad field too)."""
+
+    def __init__(self, n: int) -> None:
+        self.field: list[str | None] = [None] * n
+        self.message: list[str] = [""] * n
+        self.limit: dict[int, str] = {}
+        self.bad = np.zeros(n, dtype=np.bool_)
+
+    def mark(
+        self, rows: npt.NDArray[np.bool_], field: str, message: str | Any, limit: str | None = None
+    ) -> None:
+        """Reject ``rows`` not rejected yet; ``message``: a string, or a function of the row."""
+        todo = np.flatnonzero(rows & ~self.bad)
+        for i in todo.tolist():
+            self.field[i] = field
+            self.message[i] = message if isinstance(message, str) else message(i)
+            if limit is not None:
+                self.limit[i] = limit
+        self.bad[todo] = True
+
+    def all(self, field: str, message: str, limit: str | None = None) -> None:
+        self.mark(np.ones(self.bad.size, dtype=np.bool_), field, message, limit)
+
+
+def _mask(arr: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    """A boolean Arrow array as numpy (null -> False)."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _ids(
+    errs: _Errors, table: pa.Table, name: str, required: bool
+) -> tuple[pa.ChunkedArray | None, npt.NDArray[np.bool_]]:
+    """Check a string id column; (the column or None, rows where it is null)."""
+    n = table.num_rows
+    if name not in table.column_names:
+        if required:
+            errs.all(name, f"{name} is required: a string of 1 to {MAX_ID} characters")
+        return None, np.ones(n, dtype=np.bool_)
+    col = _plain(table.column(name))
+    if pa.types.is_null(col.type):
+        if required:
+            errs.all(name, f"{name} is required: a string of 1 to {MAX_ID} characters")
+        return None, np.ones(n, dtype=np.bool_)
+    if not _is_text(col.type):
+        errs.all(
+            name, f"{name} must be a string of 1 to {MAX_ID} characters (column of type {col.type})"
+        )
+        return None, np.ones(n, dtype=np.bool_)
+    null = _mask(col.is_null())
+    if required:
+        errs.mark(null, name, f"{name} is required: a string of 1 to {MAX_ID} characters")
+    length = pc.fill_null(pc.utf8_length(col), 1).to_numpy(zero_copy_only=False)
+    errs.mark(
+        ~null & ((length < 1) | (length > MAX_ID)),
+        name,
+        f"{name} must be a string of 1 to {MAX_ID} characters",
+    )
+    errs.mark(
+        _mask(pc.match_substring(col, "\x00")),
+        name,
+        f"{name} contains a NUL character (\\u0000); allowed: any other characters",
+    )
+    return col, null
+
+
+def _names(errs: _Errors, table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    message = (
+        f"{name} must be 1 to 128 characters of letters, digits and _.:@+- "
+        "starting with a letter or digit"
+    )
+    if name not in table.column_names:
+        errs.all(name, message)
+        return None
+    col = _plain(table.column(name))
+    if not _is_text(col.type):
+        errs.all(name, message)
+        return None
+    ok = _mask(pc.match_substring_regex(col, NAME_RE.pattern))
+    errs.mark(~ok, name, message)
+    return col
+
+
+def _timestamps(errs: _Errors, table: pa.Table, lim: Limits) -> npt.NDArray[np.float64]:
+    """Epoch seconds of the ``timestamp`` column (NaN where invalid, then rejected)."""
+    n = table.num_rows
+    name = "timestamp"
+    if name not in table.column_names:
+        errs.all(name, f"{name} must be an RFC 3339 time string or epoch seconds")
+        return np.full(n, np.nan)
+    col = table.column(name)
+    t = col.type
+    if pa.types.is_timestamp(t):
+        if t.tz is not None and t.tz.upper() not in ("UTC", "Z", "+00:00", "ETC/UTC"):
+            col = col.cast(pa.timestamp(t.unit, "UTC"))  # an offset: the same instants
+        scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
+        raw = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
+        ts = np.asarray(raw, dtype=np.float64) / scale
+        null = _mask(col.is_null())
+    elif pa.types.is_integer(t) or pa.types.is_floating(t):
+        ts = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+        null = _mask(col.is_null())
+    elif _is_text(t):  # RFC 3339 strings: the JSON path's parser, value by value
+        ts = np.full(n, np.nan)
+        null = np.zeros(n, dtype=np.bool_)
+        for i, v in enumerate(col.to_pylist()):
+            if v is None:
+                null[i] = True
+                continue
+            try:
+                ts[i] = parse_time(v, name, lim.now, lim.max_future)
+            except InvalidEventError as exc:
+                errs.mark(_one(n, i), name, exc.message)
+    else:
+        errs.all(
+            name,
+            f"{name} must be an Arrow timestamp, epoch seconds or RFC 3339 strings "
+            f"(column of type {t})",
+        )
+        return np.full(n, np.nan)
+    errs.mark(null, name, f"{name} must be an RFC 3339 time string or epoch seconds")
+    with np.errstate(invalid="ignore"):
+        out = ~np.isfinite(ts) | (ts < MIN_TS) | (ts > lim.now + lim.max_future)
+    errs.mark(
+        out & ~null,
+        name,
+        lambda i: (
+            f"{name}={_shown(float(ts[i]))} is out of range; allowed: from 2000-01-01 to "
+            f"{int(lim.max_future)} s after the collector's clock"
+        ),
+    )
+    return ts
+
+
+def _shown(ts: float) -> str:
+    if not math.isfinite(ts):
+        return repr(ts)
+    from datetime import datetime, timezone
+
+    try:
+        return repr(datetime.fromtimestamp(ts, tz=timezone.utc).isoformat())
+    except (OverflowError, OSError, ValueError):
+        return repr(ts)
+
+
+def _one(n: int, i: int) -> npt.NDArray[np.bool_]:
+    m = np.zeros(n, dtype=np.bool_)
+    m[i] = True
+    return m
+
+
+def _struct(
+    errs: _Errors, table: pa.Table, name: str, limit: int, lim: Limits
+) -> pa.ChunkedArray | None:
+    """A struct column (``features``, ``segment``, ``tags``): keys, their number and depth."""
+    if name not in table.column_names:
+        return None
+    col = table.column(name)
+    t = col.type
+    if pa.types.is_null(t):
+        return None
+    if not pa.types.is_struct(t):
+        errs.all(name, f"{name} must be a JSON object (an Arrow struct column; got {t})")
+        return None
+    if t.num_fields > limit:
+        errs.all(
+            name,
+            f"{name} has {t.num_fields} keys; at most {limit} allowed",
+            limit="max_features" if name == "features" else None,
+        )
+        return None
+    for f in t:
+        if not 0 < len(f.name) <= MAX_ID or "\x00" in f.name:
+            shown = f.name[:40].replace("\x00", "\\u0000")
+            errs.all(
+                f"{name}.{shown}",
+                f"{name} key {shown!r} must be 1 to {MAX_ID} characters without NUL (\\u0000)",
+            )
+            return None
+        if name == "segment":
+            if _type_depth(f.type) or not (
+                _is_text(f.type)
+                or pa.types.is_integer(f.type)
+                or pa.types.is_floating(f.type)
+                or pa.types.is_boolean(f.type)
+                or pa.types.is_null(f.type)
+                or pa.types.is_dictionary(f.type)
+            ):
+                errs.all(
+                    f"segment.{f.name}", f"segment value of {f.name!r} must be a string or number"
+                )
+                return None
+        elif 1 + _type_depth(f.type) > lim.max_depth:
+            errs.all(
+                f"{name}.{f.name}",
+                f"{name}.{f.name} is nested more than {lim.max_depth} "
+                f"levels deep; allowed: max_depth={lim.max_depth}",
+                limit="max_depth",
+            )
+            return None
+    if name == "segment":  # string values: at most MAX_ID characters, no NUL
+        for f in t:
+            if not (_is_text(f.type) or pa.types.is_dictionary(f.type)):
+                continue
+            v = _plain(pc.struct_field(col, f.name))
+            long = pc.fill_null(pc.greater(pc.utf8_length(v), MAX_ID), False)
+            bad = _mask(pc.or_(long, pc.match_substring(v, "\x00")))
+            errs.mark(
+                bad,
+                f"segment.{f.name}",
+                f"segment keys and values must be 1 to {MAX_ID} characters without NUL (\\u0000)",
+            )
+    return col
+
+
+def _floats(
+    errs: _Errors, table: pa.Table, name: str, minimum: float
+) -> npt.NDArray[np.float64] | None:
+    if name not in table.column_names or pa.types.is_null(table.column(name).type):
+        return None
+    col = table.column(name)
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        errs.all(name, f"{name} must be a finite number or null (column of type {col.type})")
+        return None
+    v = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+    null = _mask(col.is_null())
+    with np.errstate(invalid="ignore"):
+        errs.mark(~null & ~np.isfinite(v), name, f"{name} must be a finite number or null")
+        errs.mark(~null & (v < minimum), name, lambda i: f"{name}={v[i]} must be >= {minimum}")
+    return v
+
+
+def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
+    """Validate a prediction batch column by column; accepted events as the JSON path's."""
+    unknown = [c for c in table.column_names if c not in COLUMNS]
+    if unknown:
+        raise BodyError(
+            422,
+            f"Arrow batch column {unknown[0]!r} is not supported; allowed: {', '.join(COLUMNS)} "
+            "(send events with stages, llm, error, resources, checks or trace ids as JSON)",
+        )
+    if len(set(table.column_names)) != table.num_columns:
+        raise BodyError(422, "Arrow batch has a column twice")
+    n = table.num_rows
+    errs = _Errors(n)
+    if "type" in table.column_names:
+        col = _plain(table.column("type"))
+        if not _is_text(col.type):
+            errs.all("type", "type must be 'prediction'")
+        else:
+            wrong = _mask(pc.and_(col.is_valid(), pc.not_equal(col, "prediction")))
+            errs.mark(wrong, "type", "type does not belong here; allowed: 'prediction'")
+    ids, _ = _ids(errs, table, "event_id", True)
+    pids, pid_null = _ids(errs, table, "prediction_id", False)
+    status = None
+    if "status" in table.column_names:
+        status = _plain(table.column("status"))
+        if not (_is_text(status.type) or pa.types.is_null(status.type)):
+            errs.all("status", "status must be 'ok' or 'error'")
+            status = None
+        else:
+            wrong = pc.and_(
+                status.is_valid(), pc.invert(pc.is_in(status, pa.array(["ok", "error"])))
+            )
+            errs.mark(
+                _mask(wrong), "status", "status is not 'ok' or 'error'; allowed: 'ok', 'error'"
+            )
+    shadow = None
+    if "shadow" in table.column_names:
+        shadow = table.column("shadow")
+        if not (pa.types.is_boolean(shadow.type) or pa.types.is_null(shadow.type)):
+            errs.all("shadow", "shadow must be true or false")
+            shadow = None
+    error_type = None
+    if "error_type" in table.column_names:
+        error_type = _plain(table.column("error_type"))
+        if not (_is_text(error_type.type) or pa.types.is_null(error_type.type)):
+            errs.all("error_type", "error_type must be a string or null")
+    features = _struct(errs, table, "features", lim.max_features, lim)
+    for name in ("prediction", "scores"):
+        if name in table.column_names and _type_depth(table.column(name).type) > lim.max_depth:
+            errs.all(
+                name,
+                f"{name} is nested more than {lim.max_depth} levels deep; "
+                f"allowed: max_depth={lim.max_depth}",
+                limit="max_depth",
+            )
+    segment = _struct(errs, table, "segment", _MAX_SEGMENT, lim)
+    tags = _struct(errs, table, "tags", _MAX_TAGS, lim)
+    latency = _floats(errs, table, "latency_ms", 0.0)
+    ts = _timestamps(errs, table, lim)
+    models = _names(errs, table, "model")
+    versions = _names(errs, table, "version")
+
+    batch = Batch()
+    id_list = ids.to_pylist() if ids is not None else [None] * n
+    for i in np.flatnonzero(errs.bad).tolist():
+        batch.rejected.append(reject(i, id_list[i], errs.field[i] or "", errs.message[i]))
+        lim_name = errs.limit.get(i)
+        if lim_name is not None:
+            batch.limited[lim_name] = batch.limited.get(lim_name, 0) + 1
+    idx = np.flatnonzero(~errs.bad)
+    if not idx.size:
+        return batch
+    every = idx.size == n
+    keep = pa.array(idx)
+
+    def values(col: pa.ChunkedArray | None, default: Any = None) -> list[Any]:
+        if col is None:
+            return [default] * idx.size
+        if col.null_count and default is not None:
+            col = pc.fill_null(col, default)
+        out: list[Any] = (col if every else col.take(keep)).to_pylist()
+        return out
+
+    def mappings(col: pa.ChunkedArray | None) -> list[Any]:
+        """Struct values as dicts without the keys whose value is null (as JSON leaves out).
+
+        Built from the fields' columns with one key object per name: dict look-ups
+        downstream (window columns) then compare keys by identity, as with orjson's
+        cached keys (Arrow's ``to_pylist`` makes new key strings per row: 20 % slower)."""
+        if col is None or col.type.num_fields == 0:
+            return [{}] * idx.size
+        part = col if every else col.take(keep)
+        names = [f.name for f in col.type]
+        fields = [pc.struct_field(part, name) for name in names]
+        out = [
+            dict(zip(names, vals, strict=True))
+            for vals in zip(*(f.to_pylist() for f in fields), strict=True)
+        ]
+        if any(f.null_count for f in fields):
+            out = [{a: b for a, b in m.items() if b is not None} for m in out]
+        if part.null_count:
+            out = [{} if null else m for m, null in zip(out, _mask(part.is_null()), strict=True)]
+        return out
+
+    rows = idx.tolist()
+    eids = id_list if every else [id_list[i] for i in rows]
+    pid_vals = eids if pids is None else values(pids)
+    if pids is not None and pid_null.any():
+        pid_vals = [e if p is None else p for e, p in zip(eids, pid_vals, strict=True)]
+    stamps = _stamps(table, keep, ts[idx])
+    feats = mappings(features) if features is not None else [{}] * idx.size
+    column = table.column
+    preds = values(column("prediction") if "prediction" in table.column_names else None)
+    scores = values(column("scores") if "scores" in table.column_names else None)
+    lat = [None] * idx.size if latency is None else latency[idx].tolist()
+    if latency is not None and np.isnan(latency[idx]).any():
+        lat = [None if x != x else x for x in lat]
+    seen: set[str] = set()
+    taken: list[int] = []
+    dumps = orjson.dumps
+    for k, i, eid, pid, stamp, ts_k, mod, ver, f, pred, sc, seg, la, st, et, sh, tg in zip(
+        range(idx.size),
+        rows,
+        eids,
+        pid_vals,
+        stamps,
+        ts[idx].tolist(),
+        values(models),
+        values(versions),
+        feats,
+        preds,
+        scores,
+        mappings(segment),
+        lat,
+        values(status, "ok"),
+        values(error_type),
+        values(shadow, False),
+        mappings(tags),
+        strict=True,
+    ):
+        if eid in seen:
+            batch.repeated += 1
+            continue
+        seen.add(eid)
+        ev = {
+            "type": "prediction",
+            "event_id": eid,
+            "prediction_id": pid,
+            "timestamp": stamp,
+            "ts": ts_k,
+            "model": mod,
+            "version": ver,
+            "features": f,
+            "prediction": pred,
+            "scores": sc,
+            "segment": seg,
+            "latency_ms": la,
+            "status": st,
+            "error_type": et,
+            "shadow": sh,
+            "tags": tg,
+        }
+        ev["payload"] = dumps(ev).decode()
+        batch.accepted.append(ev)
+        batch.index.append(i)
+        taken.append(k)
+    part = table if every else table.take(keep)
+    batch.table = part if len(taken) == idx.size else part.take(pa.array(taken))
+    return batch
+
+
+def _stamps(table: pa.Table, keep: pa.Array, ts: npt.NDArray[np.float64]) -> list[Any]:
+    """The ``timestamp`` of each kept event as stored: the string sent, else RFC 3339 (UTC)."""
+    col = table.column("timestamp")
+    if _is_text(col.type):
+        return list(col.take(keep).to_pylist())
+    micros = np.round(ts * 1e6).astype("datetime64[us]")
+    return [s + "Z" for s in np.datetime_as_string(micros, unit="us").tolist()]

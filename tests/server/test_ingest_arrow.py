@@ -1,0 +1,157 @@
+"""Arrow IPC prediction batches (``application/vnd.apache.arrow.stream``) beside JSON."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from driftline.sdk.arrow_batch import CONTENT_TYPE, decode_records, encode_arrow
+from driftline.server.ingest import Limits, validate
+from driftline.server.ingest_arrow import decode_arrow, validate_arrow
+from driftline.windows.columns import EventBlock, infer_schema
+
+from .conftest import T0, Env, prediction
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{round(ts % 1 * 1e6):06d}Z"
+
+
+def _events(n: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        e = prediction(i, timestamp=_stamp(T0 + i * 0.25), segment={"region": "eu"})
+        e["features"]["n"] = i  # integers into a numeric column
+        if i % 7 == 3:
+            del e["features"]["x"]  # a feature this event lacks
+        if i % 5 == 0:
+            e["latency_ms"] = None
+        e["scores"] = [0.25, 0.75]
+        out.append(e)
+    return out
+
+
+def _table(events: list[dict[str, Any]]) -> pa.Table:
+    data = encode_arrow(events)
+    assert data is not None
+    return pa.ipc.open_stream(data).read_all()
+
+
+async def _post(env: Env, table: pa.Table, path: str = "/v1/events") -> Any:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    body = sink.getvalue().to_pybytes()
+    headers = {**env.auth("ingest"), "Content-Type": CONTENT_TYPE}
+    return await env.client.post(path, content=body, headers=headers)
+
+
+def test_an_arrow_batch_gives_the_events_and_window_columns_json_gives() -> None:
+    events = _events(60)
+    lim = Limits(T0, 3600.0, 100)
+    from_json = validate("prediction", orjson.loads(orjson.dumps(events)), lim)
+    from_arrow = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), lim)
+    assert from_arrow.rejected == []
+    assert from_arrow.accepted == from_json.accepted  # payloads included
+    schema = infer_schema(from_json.accepted)
+    a = EventBlock.of(schema, from_json.accepted)
+    b = EventBlock.of_arrow(schema, from_arrow.table, from_arrow.accepted)
+    assert b.table.equals(a.table)
+    assert b.unknown == a.unknown
+    assert (b.latency == a.latency)[~pa.array(a.latency).is_nan().to_numpy(False)].all()
+    assert (b.error == a.error).all() and (b.shadow == a.shadow).all()
+
+
+async def test_arrow_batch_is_stored_like_json_and_bad_rows_name_their_field(env: Env) -> None:
+    events = _events(10)
+    table = _table(events)
+    bad = table.to_pylist()
+    bad[2]["event_id"] = ""
+    bad[4]["model"] = "no spaces allowed"
+    bad[5]["latency_ms"] = -1.0
+    bad[6]["status"] = "maybe"
+    bad[7]["timestamp"] = None
+    bad[8]["event_id"] = bad[0]["event_id"]  # repeats an earlier row: a duplicate
+    r = await _post(env, pa.Table.from_pylist(bad, schema=table.schema))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["accepted"] == 4 and body["duplicates"] == 1
+    got = {x["index"]: (x["field"], x["event_id"]) for x in body["rejected"]}
+    assert got == {
+        2: ("event_id", ""),
+        4: ("model", "e4"),
+        5: ("latency_ms", "e5"),
+        6: ("status", "e6"),
+        7: ("timestamp", "e7"),
+    }
+    assert "allowed" in body["rejected"][3]["error"]
+    # the same ids again, as JSON: duplicates of what the Arrow batch stored
+    r = await env.client.post("/v1/events", json=events[:2], headers=env.auth("ingest"))
+    assert r.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+
+
+async def test_arrow_columns_of_the_wrong_kind_are_refused_naming_the_column(env: Env) -> None:
+    table = _table(_events(3))
+    r = await _post(env, table.append_column("stages", pa.array([1, 2, 3])))
+    assert r.status_code == 422 and "'stages'" in r.json()["detail"]
+    wrong = table.set_column(table.schema.get_field_index("latency_ms"), "latency_ms",
+                             pa.array(["1", "2", "3"]))  # fmt: skip
+    r = await _post(env, wrong)
+    body = r.json()
+    assert r.status_code == 422
+    assert {x["field"] for x in body["rejected"]} == {"latency_ms"}
+    r = await _post(env, table, "/v1/labels")
+    assert r.status_code == 415 and "predictions" in r.json()["detail"]
+    headers = {**env.auth("ingest"), "Content-Type": CONTENT_TYPE}
+    r = await env.client.post("/v1/events", content=b"not arrow", headers=headers)
+    assert r.status_code == 400 and "Arrow IPC" in r.json()["detail"]
+
+
+def test_the_sdk_sends_json_for_events_arrow_does_not_carry() -> None:
+    events = _events(3)
+    assert encode_arrow([{**events[0], "stages": []}]) is None
+    assert encode_arrow([events[0], {**events[1], "features": {"x": "text", "c": 1}}]) is None
+    back = decode_records(encode_arrow(events) or b"")
+    assert [e["timestamp"] for e in back] == [e["timestamp"] for e in events]
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_http_sink_delivers_arrow_batches_and_falls_back_to_json(arrow: bool) -> None:
+    """An Arrow batch goes with its content type; a collector that answers 415 (one from
+    before Arrow batches) gets the same batch as JSON, and JSON from then on."""
+    from driftline.sdk.http_sink import HTTPSink
+
+    seen: list[tuple[str, bytes]] = []
+
+    def handler(request: Any) -> Any:
+        import httpx
+
+        ctype = request.headers["content-type"]
+        seen.append((ctype, request.content))
+        if ctype == CONTENT_TYPE and not arrow:
+            return httpx.Response(415, json={"detail": "unsupported"})
+        return httpx.Response(200, json={"accepted": 3, "duplicates": 0, "rejected": []})
+
+    import httpx
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    sink = HTTPSink("https://collector.invalid", client=client, arrow=True, gzip_min_bytes=1 << 30)
+    sink.open(_Report())
+    sink.write("prediction", _events(3))
+    sink.write("prediction", _events(3))
+    kinds = [c for c, _ in seen]
+    if arrow:
+        assert kinds == [CONTENT_TYPE, CONTENT_TYPE]
+    else:
+        assert kinds == [CONTENT_TYPE, "application/json", "application/json"]
+        assert len(orjson.loads(seen[1][1])) == 3
+    assert sink.pending() == 0
+
+
+class _Report:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
