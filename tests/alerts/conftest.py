@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from driftline.sdk.clock import ManualClock
+from support import free_port
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of 300
 
@@ -38,13 +38,6 @@ def require_binary(name: str) -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -89,7 +89,9 @@ def test_alertmanager_webhook_matches_our_v4_payload(tmp_path: Any, receiver: Re
     """Alertmanager's own webhook (version 4) has exactly the keys of driftline's payload."""
     import subprocess
 
-    from .conftest import free_port, require_binary
+    from support import free_port
+
+    from .conftest import require_binary
 
     binary = require_binary("prometheus-alertmanager")
     port = free_port()

@@ -20,8 +20,9 @@ from driftline.alerts import AlertEngine, Dispatcher, MemoryAlertStore, parse_al
 from driftline.alerts.notifiers.slack import MAX_BLOCKS
 from driftline.errors import ConfigError
 from driftline.sdk.clock import ManualClock
+from support import free_port
 
-from .conftest import START, Receiver, free_port, point, require_binary, set_time
+from .conftest import START, Receiver, point, require_binary, set_time
 
 W = 300.0
 FAST = {"timeout": "2s", "attempts": 3, "backoff": "10ms", "max_backoff": "50ms"}

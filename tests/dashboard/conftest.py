@@ -6,9 +6,6 @@ metric points) and the real alert engine (through the dashboard's bridge).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +25,7 @@ from driftline.server.collector import Collector
 from driftline.server.dashboard import AlertBridge, Dashboard, mount_dashboard
 from driftline.store import Store, open_store
 from driftline.windows import WindowConfig
+from support import serving
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 WINDOW = 60
@@ -202,13 +200,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     e.store.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Served:
     env: Env
@@ -218,22 +209,5 @@ class Served:
 @pytest.fixture(scope="module")
 def served(env: Env) -> Iterator[Served]:
     """The app on a real loopback socket (uvicorn in a thread), for Chromium."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(env.app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start within 10 s"
-    try:
-        yield Served(env, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(env.app) as up:
+        yield Served(env, up.url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,13 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from driftline.sdk import Monitor
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from support import free_port
 
 
 class Receiver:

@@ -13,8 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from driftline.sdk import DiskSpool, HTTPSink, ManualClock, MemorySpool, Monitor
 from driftline.sdk.http_sink import parse_retry_after
+from support import free_port
 
-from .conftest import Receiver, free_port, wait_until
+from .conftest import Receiver, wait_until
 
 MakeMonitor = Callable[..., Monitor]
 

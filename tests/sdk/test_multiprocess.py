@@ -15,8 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry, multiprocess
 
 from driftline.sdk.multiprocess import prepare_dir
-
-from .conftest import free_port
+from support import free_port
 
 WORKER = textwrap.dedent(
     """

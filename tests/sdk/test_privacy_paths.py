@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -29,8 +28,8 @@ from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
 from driftline.store import open_store
 from driftline.store import tables as t
+from support import free_port, serving
 
-from .conftest import free_port
 from .test_privacy import CANARIES, KEY, _plant_canaries
 
 
@@ -68,8 +67,6 @@ def _leaks(text: str) -> list[str]:
 def test_canary_pii_reaches_no_spool_file_store_table_or_metric(
     store_url: str, tmp_path: Path, policy: PrivacyPolicy
 ) -> None:
-    import uvicorn
-
     port = free_port()
     spool = tmp_path / "spool"
     registry = CollectorRegistry()
@@ -91,15 +88,7 @@ def test_canary_pii_reaches_no_spool_file_store_table_or_metric(
             assert _leaks(text) == [], f.name
         # now the collector comes up and the spool drains into it
         app = create_app(Settings(), store, clock, background=False, dashboard=False)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.05)
+        with serving(app, port=port):
             assert mon.flush(30), "the spool drained into the collector"
             collector = app.state.collector
             collector.tick(force_flush=True)
@@ -108,9 +97,6 @@ def test_canary_pii_reaches_no_spool_file_store_table_or_metric(
             metrics = httpx.get(
                 f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {key}"}
             ).text
-        finally:
-            server.should_exit = True
-            thread.join(10)
         dump: list[str] = [metrics]
         engine = store.engine  # type: ignore[attr-defined]
         with engine.connect() as conn:

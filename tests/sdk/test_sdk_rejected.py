@@ -8,7 +8,6 @@ was the only one) and the SDK counts it as dropped (``reason="rejected"``).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,33 +19,21 @@ from driftline.sdk.clock import ManualClock
 from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
 from driftline.store import open_store
+from support import serving
 
-from .conftest import free_port
 from .test_privacy_paths import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
 
 
 @pytest.fixture
 def collector(store_url: str) -> Iterator[tuple[str, str, object]]:  # noqa: F811
-    import uvicorn
-
     clock = ManualClock(time.time())
     store = open_store(store_url)
     key, _ = create_key(store, clock, name="sdk", scopes=("ingest",))
     app = create_app(Settings(), store, clock, background=False, dashboard=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", key, store
+        with serving(app) as served:
+            yield served.url, key, store
     finally:
-        server.should_exit = True
-        thread.join(10)
         store.close()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +35,6 @@ class Env:
 
     def auth(self, scope: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[scope]}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def prediction(i: int, ts: float = T0, **kw: Any) -> dict[str, Any]:

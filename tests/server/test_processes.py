@@ -23,8 +23,7 @@ from driftline.server.settings import Settings
 from driftline.store import MetricQuery, open_store
 from driftline.store.testing import fresh_database, on_ci, postgres_error
 from driftline.windows import ALL, Evaluator
-
-from .conftest import free_port
+from support import free_port
 
 KEY = "test-admin-key-0123456789abcdef"
 STARTUP_SECONDS = 180

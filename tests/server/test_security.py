@@ -21,8 +21,9 @@ from driftline.sdk.clock import ManualClock
 from driftline.server import Settings, create_app
 from driftline.server.auth import bootstrap_admin_key, create_key
 from driftline.store import open_store
+from support import free_port
 
-from .conftest import T0, Env, free_port, prediction
+from .conftest import T0, Env, prediction
 
 ORIGIN = {"Origin": "http://collector"}
 

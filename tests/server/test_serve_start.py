@@ -15,14 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support import free_port
+
 DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def read_until(proc: subprocess.Popen[str], needle: str, seconds: float) -> str:

@@ -22,35 +22,23 @@ from driftline.sdk.clock import ManualClock
 from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
 from driftline.store import open_store
+from support import serving
 
-from .conftest import T0, free_port, prediction
+from .conftest import T0, prediction
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str, str, object]]:
-    import uvicorn
-
     clock = ManualClock(T0)
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     evil, _ = create_key(store, clock, name="evil", scopes=("ingest",), project="evil")
     good, _ = create_key(store, clock, name="good", scopes=("ingest",), project="good")
     settings = Settings(body_timeout_seconds=1.0, max_inflight_per_key=2, max_inflight=4)
     app = create_app(settings, store, clock, background=False, dashboard=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start within 10 s"
     try:
-        yield f"http://127.0.0.1:{port}", evil, good, app
+        with serving(app) as served:
+            yield served.url, evil, good, app
     finally:
-        server.should_exit = True
-        thread.join(10)
         store.close()
 
 

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 from driftline.sdk import Monitor, Router
 from driftline.sdk.clock import ManualClock
 from driftline.sdk.http_sink import HTTPSink
+from support import free_port
 
-from .conftest import free_port
 from .test_processes import KEY, Server
 
 N = 1200
