@@ -33,8 +33,9 @@ N_EVENTS = 100_000  # as the issue asks
 class Server:
     """``python -m driftline.server serve`` in a subprocess."""
 
-    def __init__(self, store_url: str, port: int, log: Path) -> None:
+    def __init__(self, store_url: str, port: int, log: Path, config: Path | None = None) -> None:
         self.store_url = store_url
+        self.config = config
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -52,6 +53,8 @@ class Server:
         )
         cmd = [sys.executable, "-m", "driftline.server", "serve"]
         cmd += ["--store", self.store_url, "--port", str(self.port)]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         return self
