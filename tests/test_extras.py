@@ -110,17 +110,23 @@ def test_the_python_api_names_the_missing_extra() -> None:
 
 
 def test_help_and_check_start_without_the_heavy_libraries() -> None:
-    for argv in (["--help"], ["check", "--help"]):
+    """Also no pydantic (typer coerces an unset --help through a TypeAdapter) and no rich
+    help renderer (rich.markdown, markdown_it): the help is plain (driftline/_utils/cli.py)."""
+    commands = (["--help"], ["check", "--help"], ["serve", "--help"], ["alerts", "test", "--help"])
+    for argv in commands:
         code = (
             f"sys.argv = {['driftline', *argv]!r}\n"
             "from driftline.__main__ import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted({n.split('.')[0] for n in sys.modules}))\n"
+            "print(sorted(sys.modules))\n"
         )
         done = _python(code)
-        loaded = set(eval(done.stdout.strip().splitlines()[-1]))
+        assert "Usage: driftline" in done.stdout, (argv, done.stdout, done.stderr)
+        modules = set(eval(done.stdout.strip().splitlines()[-1]))
+        loaded = {n.split(".")[0] for n in modules}
         heavy = {"scipy", "pyarrow", "numba", "numpy", "sqlalchemy", "fastapi", "plotly"}
-        assert loaded & heavy == set(), argv
+        assert loaded & (heavy | {"pydantic", "markdown_it"}) == set(), argv
+        assert "typer.rich_utils" not in modules, argv
 
 
 def test_every_extra_is_documented() -> None:

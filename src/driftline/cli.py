@@ -17,14 +17,10 @@ from typing import Annotated, Any
 
 import typer
 
+from driftline._utils.cli import typer_app
 from driftline.report import _cli
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="driftline: monitor machine-learning models.",
-)
+app = typer_app(no_args_is_help=True, help="driftline: monitor machine-learning models.")
 out, err = _cli.out, _cli.err
 CHECK_FAILED = 1
 INSUFFICIENT_DATA = 3

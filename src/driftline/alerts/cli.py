@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from driftline._utils.cli import typer_app
 from driftline.errors import DriftlineError
 
 USAGE_ERROR = 2
@@ -29,18 +30,11 @@ USAGE_ERROR = 2
 #: :func:`driftline.server.history.from_store_command`.
 FROM_STORE: Callable[..., None] | None = None
 
-alerts_app = typer.Typer(
+alerts_app = typer_app(
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
     help="Alert rules, SLOs and notifications: test them before production.",
 )
-export_app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="Export Prometheus rules and Grafana dashboards.",
-)
+export_app = typer_app(no_args_is_help=True, help="Export Prometheus rules and Grafana dashboards.")
 
 
 def _fail(message: str) -> None:
@@ -297,7 +291,7 @@ def grafana_command(
 
 
 def main() -> None:  # pragma: no cover - for running this sub-app alone
-    app = typer.Typer()
+    app = typer_app()
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(export_app, name="export")
     sys.exit(app())

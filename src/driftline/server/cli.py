@@ -16,10 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
+from driftline._utils.cli import typer_app
 from driftline._utils.clock import SystemClock
 from driftline.errors import ConfigError, DriftlineError
 
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = typer_app(help="Create, list and revoke API keys.", no_args_is_help=True)
 
 StoreOpt = Annotated[
     str | None,
@@ -225,7 +226,7 @@ def keys_revoke(key_id: str, store: StoreOpt = None) -> None:
 
 def main() -> None:
     """Entry point of ``python -m driftline.server`` (serve, migrate, keys)."""
-    app = typer.Typer(no_args_is_help=True)
+    app = typer_app(no_args_is_help=True)
     app.command()(serve)
     app.command()(migrate)
     app.add_typer(keys_app, name="keys")

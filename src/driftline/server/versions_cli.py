@@ -15,9 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
+from driftline._utils.cli import typer_app
 from driftline.server.cli import StoreOpt, _fail
 
-versions_app = typer.Typer(
+versions_app = typer_app(
     help="Compare model versions (champion vs challenger).", no_args_is_help=True
 )
 
