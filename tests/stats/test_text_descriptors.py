@@ -204,3 +204,47 @@ def test_the_collector_reads_long_strings_as_text() -> None:
     events = [{"features": {"answer": long, "plan": "gold"}} for _ in range(5)]
     schema = infer_schema(events)
     assert schema["answer"].kind is Kind.TEXT and schema["plan"].kind is Kind.CATEGORICAL
+
+
+def _quality(report: dict[str, object], column: str) -> dict[str, dict[str, object]]:
+    cols = report["columns"]
+    assert isinstance(cols, dict)
+    return {q["check"]: q for q in cols[column]["quality"]}
+
+
+def test_descriptors_get_one_grouped_range_check_on_their_text_column() -> None:
+    """Issue 20: each descriptor repeated the generic checks (8 x 4 results per text column)."""
+    texts = [t for t in _real_texts() if len(t) > 80]
+    rng = np.random.default_rng(3)
+    ref = list(rng.choice(texts, 1500))
+    cur = list(rng.choice(texts, 1400)) + ["Привет, мир! Это русский текст, много раз."] * 100
+    report = driftline.compare({"doc": ref}, {"doc": cur}, multivariate=False).to_dict()
+    children = report["columns"]["doc"]["descriptors"]
+    assert len(children) >= 6 and all(report["columns"][c]["quality"] == [] for c in children)
+    checks = _quality(report, "doc")
+    assert "out_of_range" not in checks and "out_of_quantile_range" not in checks
+    got = checks["descriptor_range"]
+    # the short Cyrillic texts are beyond the reference in length, words and both scripts
+    assert got["status"] == "fail"
+    assert sorted(got["details"]["beyond"]) == ["chars", "cyrillic_share", "latin_share", "words"]
+    per = got["details"]["descriptors"]
+    assert got["value"] == max(v["share"] for v in per.values()) == per["words"]["share"]
+    # 100 of 1,500 texts are Cyrillic; the reference's share of Cyrillic letters is always 0
+    assert per["cyrillic_share"]["share"] == pytest.approx(100 / 1500)
+    assert per["cyrillic_share"]["expected"] == 0.0
+
+
+def test_the_grouped_range_check_passes_two_samples_of_the_same_texts() -> None:
+    texts = _real_texts()
+    rng = np.random.default_rng(4)
+    for trial in range(5):
+        perm = rng.permutation(len(texts))
+        half = len(texts) // 2
+        report = driftline.compare(
+            {"doc": [texts[i] for i in perm[:half]]},
+            {"doc": [texts[i] for i in perm[half:]]},
+            schema={"doc": {"kind": "text"}},
+            multivariate=False,
+        ).to_dict()
+        got = _quality(report, "doc")["descriptor_range"]
+        assert got["status"] == "ok", (trial, got)

@@ -286,8 +286,10 @@ def build_report(
     dataset_drifted, verdict = apply_verdicts(drift, opts)
     quality = dataset_checks(ref, cur, q)
     columns: dict[str, Any] = {}
+    children = descriptor_columns(ref)
     for name, (r, c) in pairs.items():
-        checks = column_checks(r, c, q) if r.kind is c.kind else []
+        # a descriptor's checks would repeat its text/image column's (descriptor_range)
+        checks = column_checks(r, c, q) if r.kind is c.kind and name not in children else []
         columns[name] = _column_entry(r, c, drift.get(name), checks, opts.max_categories)
         if "." in name and name.split(".", 1)[0] in pairs:
             parent = name.split(".", 1)[0]
@@ -356,6 +358,13 @@ def compared_columns(
                 if d in c.descriptors:
                     out[child.name] = (child, c.descriptors[d])
     return out
+
+
+def descriptor_columns(profile: DatasetProfile) -> frozenset[str]:
+    """The names of the descriptor child columns (``column.descriptor``) of ``profile``."""
+    return frozenset(
+        child.name for col in profile.columns.values() for child in col.descriptors.values()
+    )
 
 
 def _add_multivariate(data: dict[str, Any], section: dict[str, Any]) -> None:

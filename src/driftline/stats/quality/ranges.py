@@ -44,8 +44,8 @@ def by_chance(count: int, total: int, expected: float) -> dict[str, Any] | None:
 
 def _out_of_range(x: QualityInputs) -> QualityResult | None:
     ref, cur = x.reference, x.current
-    if not (ref.moments.n and cur.moments.n):
-        return None
+    if not (ref.moments.n and cur.moments.n) or ref.descriptors:
+        return None  # a text/image column's lengths/sizes: its descriptor_range covers them
     assert x.threshold is not None
     h = cur.histogram
     total = h.total
@@ -89,8 +89,8 @@ def _out_of_range(x: QualityInputs) -> QualityResult | None:
 
 def _out_of_quantile_range(x: QualityInputs) -> QualityResult | None:
     ref, cur = x.reference, x.current
-    if not (ref.moments.n and cur.moments.n):
-        return None
+    if not (ref.moments.n and cur.moments.n) or ref.descriptors:
+        return None  # a text/image column's lengths/sizes: its descriptor_range covers them
     assert x.threshold is not None
     h = cur.histogram
     total = h.total

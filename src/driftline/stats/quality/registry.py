@@ -73,6 +73,7 @@ class QualityThresholds:
     near_constant_share: float = 0.99  # most frequent value's share
     out_of_range_ratio: float = 0.01  # beyond the reference min/max
     out_of_quantile_range_ratio: float = 0.05  # beyond the reference 1st/99th percentiles
+    descriptor_range_ratio: float = 0.05  # a text/image descriptor beyond the reference p01/p99
     unseen_category_ratio: float = 0.005
     duplicate_increase: float = 0.05
     cardinality_ratio: float = 2.0  # distinct count grew or shrank by this factor
@@ -216,7 +217,9 @@ def family(col: ColumnProfile) -> Family:
 
 
 #: the built-in modules in the order their checks are listed (others follow, by name)
-_ORDER = ("schema", "rows", "missing", "parsing", "constant", "ranges", "categories")
+_ORDER = (
+    "schema", "rows", "missing", "parsing", "constant", "ranges", "descriptors", "categories",
+)  # fmt: skip
 
 
 def _builtins() -> None:
