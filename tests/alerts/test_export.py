@@ -28,7 +28,7 @@ def test_exported_rules_pass_promtool_check_and_tests(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 41 rules found" in check.stdout
+    assert "SUCCESS: 43 rules found" in check.stdout
     test = subprocess.run(
         [promtool, "test", "rules", tests.name], cwd=tmp_path, capture_output=True, text=True,
         timeout=60,
@@ -147,3 +147,33 @@ def test_grafana_files(tmp_path: Path) -> None:
     assert prov["providers"][0]["type"] == "file"
     for f in (tmp_path / "dashboards").glob("*.json"):
         assert dashboard_problems(json.loads(f.read_text())) == []
+
+
+@pytest.mark.binary("promtool")
+def test_dead_man_rule_test_fails_when_the_rule_waits_too_long(tmp_path: Path) -> None:
+    """The dead-man case is real: a rule that waits for 3 missed intervals fails it."""
+    promtool = require_binary("promtool")
+    CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
+    rules = tmp_path / "driftline.rules.yml"
+    text = rules.read_text()
+    assert "driftline_job_since_success_intervals) > 1.5" in text
+    rules.write_text(text.replace("driftline_job_since_success_intervals) > 1.5", "x) > 3"))
+    test = subprocess.run(
+        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert test.returncode != 0 and "DriftlineJobDeadMan" in test.stdout + test.stderr
+
+
+def test_the_ml_dashboard_charts_feedback_kpis_slices_and_jobs() -> None:
+    """Issue 16: the collector's families of these signals each have a Grafana panel."""
+    from driftline.signals import SIGNALS
+
+    exprs = json.dumps(dashboards()["driftline-ml.json"])
+    kinds = ("feedback.rate", "feedback.share", "feedback.mean", "kpi.", "slices.significant",
+             "job_run")  # fmt: skip
+    missing = [(s.kind, s.family) for s in SIGNALS if s.kind in kinds and s.family not in exprs]
+    assert missing == []
+    for family in ("driftline_job_since_success_intervals", "driftline_job_metric",
+                   "driftline_job_freshness_seconds", "driftline_kpi_window_start"):  # fmt: skip
+        assert family in exprs, family

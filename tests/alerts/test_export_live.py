@@ -80,6 +80,27 @@ def _evaluate(prom: PrometheusProcess, seen: Evaluated) -> None:
                 seen.answers[(file, panel["title"], target["refId"])] = prom.query(expr)
 
 
+def _not_exported(demo: LiveDemo) -> list[str]:
+    """The panels of the ML and versions dashboards whose collector families have no sample
+    in its /metrics yet (their windows are not evaluated yet); of ``a or b``, one side."""
+    import httpx
+
+    text = httpx.get(
+        f"{demo.url}/metrics", headers={"Authorization": f"Bearer {demo.admin_key}"}, timeout=60
+    ).text
+    exported = set(re.findall(r"^(driftline_[a-z0-9_]+)\{", text, re.MULTILINE))
+    boards = dashboards()
+    missing = []
+    for name in ("driftline-ml.json", "driftline-versions.json"):
+        for panel in boards[name]["panels"]:
+            for target in panel["targets"]:
+                sides = [set(re.findall(r"driftline_[a-z0-9_]+", side))
+                         for side in target["expr"].split("\nor\n")]  # fmt: skip
+                if not any(side <= exported for side in sides):
+                    missing.append(f"{panel['title']}: {sorted(set().union(*sides) - exported)}")
+    return missing
+
+
 def _replay(demo: LiveDemo, seen: Evaluated) -> None:
     """The live engine's alerts, and the same rules replayed over the demo's stored points
     (here, with the demo's run, to share its two minutes)."""
@@ -152,17 +173,36 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
             ],
         }  # fmt: skip
         with prometheus_server(where / "server", config) as prom:
-            # traffic goes on while Prometheus scrapes, so rates are rates of something
-            deadline = time.monotonic() + 180
+            # traffic goes on while Prometheus scrapes, so rates are rates of something; the
+            # collector evaluates a window every 12 steps: wait until it has evaluated the
+            # windows the dashboards read (a family missing from its /metrics means a window
+            # not evaluated yet: the challenger's verdict needs 200 labelled requests, the
+            # realized performance a labelled window), then for a scrape after that
+            deadline = time.monotonic() + 240
+            ready_at: float | None = None
+            missing: list[str] = []
             while True:
                 demo.step()
+                if ready_at is None:
+                    missing = _not_exported(demo)
+                    ready_at = time.time() if not missing else None
                 up = prom.query("count_over_time(up[1m]) and up == 1")
                 rate = prom.query("sum(rate(driftline_predictions_total[1m])) > 0")
-                if up["status"] == "success" and len(up["data"]["result"]) == 2:
+                scraped = prom.query('timestamp(up{job="driftline-collector"} == 1)')
+                if (
+                    ready_at is not None
+                    and up["status"] == "success"
+                    and len(up["data"]["result"]) == 2
+                    and rate["data"]["result"]
+                    and scraped["data"]["result"]
+                ):
                     scrapes = min(float(r["value"][1]) for r in up["data"]["result"])
-                    if scrapes >= 4 and rate["data"]["result"]:
+                    last = float(scraped["data"]["result"][0]["value"][1])
+                    if scrapes >= 4 and last > ready_at:
                         break
-                assert time.monotonic() < deadline, f"targets not scraped: {up}"
+                assert time.monotonic() < deadline, (
+                    f"not ready: panels without their families in /metrics {missing}; up: {up}"
+                )
                 time.sleep(0.3)
             seen.targets = [t["health"] for t in prom.get("/api/v1/targets")["activeTargets"]]
             _evaluate(prom, seen)
@@ -231,7 +271,7 @@ def test_template_variables_list_the_demo_models_and_versions(live: Evaluated) -
 def test_exported_rules_load_and_evaluate_without_error(live: Evaluated) -> None:
     names = {r["name"] for r in live.rules}
     assert {"DriftlineFeatureDrift", "DriftlineEstimatedAccuracyDrop", "DriftlineJobLate"} <= names
-    assert len(live.rules) == 41
+    assert len(live.rules) == 43
     bad = [(r["name"], r.get("lastError")) for r in live.rules if r["health"] != "ok"]
     assert bad == []
 

@@ -361,53 +361,76 @@ class PointFeed:
         return [r for r in rows if r not in self._done]
 
     def _derived(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Latency percentiles and buckets, and estimated accuracy, of the window's raw events."""
-        out: list[dict[str, Any]] = []
+        """Latency percentiles and buckets, and estimated accuracy, of the window's raw events
+        (:func:`derive_points`); the estimate is stored too (the dashboard shows it)."""
         rows[:] = [r for r in rows if r["metric"] != ESTIMATE]  # recomputed below
-        has_p99 = any(r["metric"] == "latency_seconds" and r["method"] == "p99" for r in rows)
-        for r in rows:
-            if r["metric"] != "events" or r["segment"] != "*" or not r["value"]:
-                continue
-            start = r["window_start"]
-            payloads = self.store.sample_events(
-                r["model"], r["version"], start, start + self.window_size, SAMPLE
-            )
-            tops, lat = [], []
-            for text in payloads:
-                e = orjson.loads(text)
-                if e.get("shadow"):
-                    continue
-                if isinstance(e.get("latency_ms"), int | float):
-                    lat.append(float(e["latency_ms"]) / 1000.0)
-                top = top_confidence(e.get("scores")) if e.get("status", "ok") == "ok" else None
-                if top is not None:
-                    tops.append(top)
-
-            def row(
-                metric: str, method: str, value: float, n: int, details: str = "{}", r: Any = r
-            ) -> dict[str, Any]:
-                return {  # the window's events row, as the store returned it, with a new value
-                    **r, "metric": metric, "column": "", "method": method, "value": value,
-                    "status": "ok", "n": n, "details": details,
-                }  # fmt: skip
-
-            if tops:
-                mean = math.fsum(tops) / len(tops)
-                var = math.fsum((t - mean) ** 2 for t in tops) / max(len(tops) - 1, 1)
-                se = orjson.dumps({"stderr": math.sqrt(var / len(tops))}).decode()
-                out.append(row(ESTIMATE, "mean_confidence", mean, len(tops), se))
-            if lat:
-                lat.sort()
-                for name, q in LATENCY.items() if not has_p99 else ():
-                    value = lat[min(len(lat) - 1, math.ceil(q * len(lat)) - 1)]
-                    out.append(row("latency_seconds", name.split("_")[1], value, len(lat)))
-                scale = float(r["value"]) / len(lat)  # sampled share -> the window's requests
-                for le in self.buckets:
-                    within = sum(1 for x in lat if x <= le + 1e-12)
-                    out.append(row("latency_bucket", f"{le:g}", within * scale, len(lat)))
+        out = derive_points(self.store, rows, self.window_size, self.buckets)
         if any(x["metric"] == ESTIMATE for x in out):
             self.store.upsert_metric_points([x for x in out if x["metric"] == ESTIMATE])
         return out
+
+
+def derive_points(
+    store: Store,
+    rows: Sequence[Mapping[str, Any]],
+    window_size: int,
+    buckets: Sequence[float],
+    *,
+    estimate: bool = True,
+    unsampled: list[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """What the evaluator does not store, from at most :data:`SAMPLE` raw events of each
+    window with events in ``rows``: latency percentiles (unless stored), the counts of
+    requests within each of ``buckets`` seconds (``latency_bucket``, scaled from the sample
+    to the window's requests) and, with ``estimate``, the mean top-class probability.
+
+    The live feed and ``alerts test --from-store`` both call it, so a replay rebuilds the
+    same buckets while the raw events are kept (``retention_days``); the ``events`` rows of
+    windows whose raw events are gone are appended to ``unsampled``.
+    """
+    out: list[dict[str, Any]] = []
+    has_p99 = any(r["metric"] == "latency_seconds" and r["method"] == "p99" for r in rows)
+    for r in rows:
+        if r["metric"] != "events" or r["segment"] != "*" or not r["value"]:
+            continue
+        start = r["window_start"]
+        payloads = store.sample_events(r["model"], r["version"], start, start + window_size, SAMPLE)
+        if not payloads and unsampled is not None:
+            unsampled.append(r)
+        tops, lat = [], []
+        for text in payloads:
+            e = orjson.loads(text)
+            if e.get("shadow"):
+                continue
+            if isinstance(e.get("latency_ms"), int | float):
+                lat.append(float(e["latency_ms"]) / 1000.0)
+            top = top_confidence(e.get("scores")) if e.get("status", "ok") == "ok" else None
+            if top is not None:
+                tops.append(top)
+
+        def row(
+            metric: str, method: str, value: float, n: int, details: str = "{}", r: Any = r
+        ) -> dict[str, Any]:
+            return {  # the window's events row, as the store returned it, with a new value
+                **r, "metric": metric, "column": "", "method": method, "value": value,
+                "status": "ok", "n": n, "details": details,
+            }  # fmt: skip
+
+        if tops and estimate:
+            mean = math.fsum(tops) / len(tops)
+            var = math.fsum((t - mean) ** 2 for t in tops) / max(len(tops) - 1, 1)
+            se = orjson.dumps({"stderr": math.sqrt(var / len(tops))}).decode()
+            out.append(row(ESTIMATE, "mean_confidence", mean, len(tops), se))
+        if lat:
+            lat.sort()
+            for name, q in LATENCY.items() if not has_p99 else ():
+                value = lat[min(len(lat) - 1, math.ceil(q * len(lat)) - 1)]
+                out.append(row("latency_seconds", name.split("_")[1], value, len(lat)))
+            scale = float(r["value"]) / len(lat)  # sampled share -> the window's requests
+            for le in sorted(set(buckets)):
+                within = sum(1 for x in lat if x <= le + 1e-12)
+                out.append(row("latency_bucket", f"{le:g}", within * scale, len(lat)))
+    return out
 
 
 class CollectorAlerts:
@@ -499,4 +522,11 @@ class CollectorAlerts:
         self.dispatcher.close()
 
 
-__all__ = ["ESTIMATE", "CollectorAlerts", "PointFeed", "alert_points", "top_confidence"]
+__all__ = [
+    "ESTIMATE",
+    "CollectorAlerts",
+    "PointFeed",
+    "alert_points",
+    "derive_points",
+    "top_confidence",
+]

@@ -9,15 +9,19 @@ order, to a fresh :class:`~driftline.alerts.AlertEngine` on a manual clock
 windows, not seconds, so the same rules over the same points move through the
 same states at the same windows as the live engine did.
 
-What the replay cannot know: points the live collector derives from raw events
-only while alerting (the latency histogram buckets of SLOs) are not stored;
-rules on them are listed as having no points in the range, never as quiet.
+Latency SLOs: the live collector counts the requests within the SLO's threshold
+(``latency_bucket``) from each window's raw events while alerting; they are not
+stored, so the replay counts them again from the same raw events with the same
+code (:func:`~driftline.server.alerting.derive_points`). Raw events are kept
+``retention_days`` (30): windows older than that have no buckets, the SLO cannot
+judge them, and the replay says so per rule (how many windows it could not
+rebuild), as it lists rules with no stored points in the range, never as quiet.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +33,7 @@ from driftline.alerts.records import Notification
 from driftline.alerts.replay import RecordingSink
 from driftline.alerts.store import MemoryAlertStore
 from driftline.errors import ConfigError
-from driftline.server.alerting import PointFeed, alert_points
+from driftline.server.alerting import PointFeed, alert_points, derive_points
 from driftline.store.base import MetricQuery, Store
 
 #: Most stored rows one replay reads.
@@ -50,6 +54,8 @@ class StoreReplay:
     notifications: list[Notification]
     #: rule -> its metric, for rules no stored point of the range selects
     unmatched: dict[str, str] = field(default_factory=dict)
+    #: rule -> why some windows could not be judged (latency SLOs past raw retention)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def when(self, t: float | None) -> str:
         return rfc3339(t) if t is not None else "?"
@@ -117,10 +123,18 @@ def replay_from_store(
     notifications: list[Notification] = []
     seen: set[str] = set()
     n_points = 0
+    # latency SLOs: the buckets the live feed counted from the windows' raw events
+    buckets = [s.threshold_seconds for s in config.slos if s.threshold_seconds is not None]
+    unsampled: list[Mapping[str, Any]] = []
     starts: Sequence[float] = sorted(set(by_window) | set(jobs))
     for i, ws in enumerate(starts):
         clock.advance(max(0.0, ws + window_size - clock.time()))
-        points = [p for r in by_window.get(ws, []) for p in alert_points(r)] + jobs.get(ws, [])
+        rows = by_window.get(ws, [])
+        if buckets:
+            rows = rows + derive_points(
+                store, rows, window_size, buckets, estimate=False, unsampled=unsampled
+            )
+        points = [p for r in rows for p in alert_points(r)] + jobs.get(ws, [])
         n_points += len(points)
         seen.update(p.metric for p in points)
         transitions += engine.ingest(points)
@@ -129,11 +143,42 @@ def replay_from_store(
             notifications += engine.tick()
             clock.advance(tick_seconds)
     notifications += engine.tick()
-    unmatched = {r.name: r.metric for r in engine.rules if r.metric not in seen}
+    inputs = _slo_inputs(config)
+    unmatched = {
+        r.name: r.metric
+        for r in engine.rules
+        if not (inputs.get(r.metric, {r.metric}) & seen)  # an SLO rule: any of its inputs
+    }
+    notes = {}
+    if unsampled:
+        windows = sorted({float(r["window_start"]) for r in unsampled})
+        why = (
+            f"the raw events of {len(windows)} window(s) with traffic are no longer stored "
+            f"(retention_days), so their latency buckets could not be rebuilt and the SLO "
+            f"did not judge them (first {rfc3339(windows[0])}, last {rfc3339(windows[-1])})"
+        )
+        for r in engine.rules:
+            slo = r.metric.split(":")[1] if r.metric.startswith("slo:") else None
+            if any(s.name == slo and s.kind == "latency" for s in config.slos):
+                notes[r.name] = why
     return StoreReplay(
         model, start, end, window_size, len(starts), n_points, transitions, notifications,
-        unmatched,
+        unmatched, notes,
     )  # fmt: skip
+
+
+def _slo_inputs(config: AlertsConfig) -> dict[str, set[str]]:
+    """Each SLO rule's metric (``slo:NAME:SEVERITY``) -> the point metrics it is made of."""
+    out: dict[str, set[str]] = {}
+    for s in config.slos:
+        made_of = {
+            "latency": {"latency_bucket"},
+            "errors": {"error_count"},
+            "quality": {s.metric},
+        }[s.kind]
+        for b in s.burn_rates:
+            out[f"slo:{s.name}:{b.severity}"] = made_of
+    return out
 
 
 def from_store_command(
@@ -182,6 +227,8 @@ def from_store_command(
     echo(f"notifications (not sent): {len(result.notifications)}")
     for name, metric in sorted(result.unmatched.items()):
         echo(f"  note: rule {name}: no stored point of metric {metric!r} in the range")
+    for name, why in sorted(result.notes.items()):
+        echo(f"  note: rule {name}: {why}")
 
 
 __all__ = ["StoreReplay", "from_store_command", "replay_from_store"]

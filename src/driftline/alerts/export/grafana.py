@@ -221,6 +221,51 @@ def _ml_panels() -> list[dict[str, Any]]:
              "{{rule}} {{outcome}}")], 0, 49),
         _panel(13, "Rules flagged for review (precision under the threshold)", [
             ("max by (rule) (driftline_alert_rule_needs_review)", "{{rule}}")], 12, 49),
+        *_outcome_panels(57),
+        *_job_panels(81),
+    ]  # fmt: skip
+
+
+def _outcome_panels(y: int) -> list[dict[str, Any]]:
+    """Feedback, KPIs and worst slices: each from the latest window that has them
+    (docs/collector.md, "Prometheus metrics"), with how old that window is."""
+    sel, mv = _SEL, "{{model}} {{version}}"
+    return [
+        _panel(14, "Feedback per served prediction, by kind", [
+            (f"max by (model, version, kind) (driftline_feedback_rate{{{sel}}})",
+             f"{mv} {{{{kind}}}}")], 0, y),
+        _panel(15, "Feedback values: share of each value, mean of ratings", [
+            (f"max by (model, version, kind, value) (driftline_feedback_share{{{sel}}})\nor\n"
+             f'label_replace(max by (model, version, kind) (driftline_feedback_mean{{{sel}}}), '
+             '"value", "mean", "", "")', f"{mv} {{{{kind}}}}={{{{value}}}}")],
+            12, y, unit="percentunit"),
+        _panel(16, "KPIs: mean per window", [
+            (f"max by (model, version, kpi) (driftline_kpi{{{sel}}})", f"{mv} {{{{kpi}}}}")],
+            0, y + 8),
+        _panel(17, "Age of the latest window with feedback / KPI values", [
+            (f"time() - max by (model, version, kind) "
+             f"(driftline_feedback_window_start_timestamp_seconds{{{sel}}})",
+             f"{mv} feedback {{{{kind}}}}"),
+            (f"time() - max by (model, version, kpi) "
+             f"(driftline_kpi_window_start_timestamp_seconds{{{sel}}})",
+             f"{mv} KPI {{{{kpi}}}}")], 12, y + 8, unit="s"),
+        _panel(18, "Slices significantly worse than the rest (latest window with labels)", [
+            (f"max by (model, version) (driftline_slices_significant{{{sel}}})", mv)],
+            0, y + 16, w=24),
+    ]  # fmt: skip
+
+
+def _job_panels(y: int) -> list[dict[str, Any]]:
+    """Pipeline health from the collector's stored job runs (docs/collector.md)."""
+    return [
+        _panel(19, "Job status (0 succeeded, 1 failed, 2 late)", [
+            ("max by (job) (driftline_job_status)", "{{job}}")], 0, y),
+        _panel(20, "Dead-man: time since success / expected interval (above 1: missed)", [
+            ("max by (job) (driftline_job_since_success_intervals)", "{{job}}")], 12, y),
+        _panel(21, "Numbers the jobs' latest runs reported", [
+            ("max by (job, metric) (driftline_job_metric)", "{{job}} {{metric}}")], 0, y + 8),
+        _panel(22, "Age of the newest input a job read", [
+            ("max by (job) (driftline_job_freshness_seconds)", "{{job}}")], 12, y + 8, unit="s"),
     ]  # fmt: skip
 
 

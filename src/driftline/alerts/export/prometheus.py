@@ -23,6 +23,9 @@ BURN_PAIRS = (
     ("3d", "6h", 1.0, "warning"),
 )
 BY = "model, version"
+#: Expected intervals without a successful run before the dead-man rule fires (the
+#: ``job_dead_man`` preset's threshold).
+DEAD_MAN = 1.5
 
 
 def _go(x: float) -> str:
@@ -241,6 +244,22 @@ def ml_rules(
             runbook_url,
         ),
         _alert(
+            "DriftlineSliceWorse",
+            "max by (model, version) (driftline_slices_significant) >= 1",
+            _duration(2 * window), "warning", "ml",
+            "a slice of {{ $labels.model }} {{ $labels.version }} is significantly worse than "
+            "the rest (worst slices on the model page)",
+            runbook_url,
+        ),
+        _alert(
+            "DriftlineJobDeadMan",
+            f"max by (job) (driftline_job_since_success_intervals) > {DEAD_MAN:g}",
+            _duration(window), "critical", "data",
+            "job {{ $labels.job }} missed its schedule: no successful run for over "
+            f"{DEAD_MAN:g} expected intervals",
+            runbook_url,
+        ),
+        _alert(
             "DriftlineNoRecentWindow",
             f"max by (model, version) (driftline_window_lag_seconds) > {3 * window:g}",
             _duration(window), "warning", "ops",
@@ -427,7 +446,7 @@ def _ml_tests(alerts: dict[str, Any], window: float, n: int) -> list[dict[str, A
         from driftline.alerts.templates import render_template
 
         rule = alerts[name]
-        every = {**labels, **extra}
+        every = extra if "job" in extra else {**labels, **extra}  # job alerts: by job only
         return {
             "exp_labels": _labels(rule, **every),
             "exp_annotations": {
@@ -492,6 +511,25 @@ def _ml_tests(alerts: dict[str, Any], window: float, n: int) -> list[dict[str, A
                 {"eval_time": at(8), "alertname": "DriftlineNoRecentWindow", "exp_alerts": []},
                 {"eval_time": at(12), "alertname": "DriftlineNoRecentWindow",
                  "exp_alerts": [expect("DriftlineNoRecentWindow", 30 + 6 * window)]},
+            ],
+        },
+        {
+            "interval": step,
+            "input_series": [
+                # the job stops after window 4: a quarter interval more each window
+                {"series": 'driftline_job_since_success_intervals{job="feature_refresh"}',
+                 "values": f"{seq((0.5, 4))} 0.5+{0.25 / k:g}x{12 * k}"},
+                # a worse slice in one window, then in every window from window 6 on
+                {"series": f"driftline_slices_significant{{{mv}}}",
+                 "values": seq((0, 2), (1, 1), (0, 3), (2, 10))},
+            ],
+            "alert_rule_test": [
+                {"eval_time": at(8), "alertname": "DriftlineJobDeadMan", "exp_alerts": []},
+                {"eval_time": at(11), "alertname": "DriftlineJobDeadMan",
+                 "exp_alerts": [expect("DriftlineJobDeadMan", 2.25, job="feature_refresh")]},
+                {"eval_time": at(5), "alertname": "DriftlineSliceWorse", "exp_alerts": []},
+                {"eval_time": at(9), "alertname": "DriftlineSliceWorse",
+                 "exp_alerts": [expect("DriftlineSliceWorse", 2.0)]},
             ],
         },
     ]  # fmt: skip
