@@ -18,9 +18,11 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,8 +36,11 @@ from driftline.server.collector import Collector, tune_gc
 from driftline.server.ingest import Limits, decode_body, validate
 from driftline.server.settings import Settings
 from driftline.store import open_store
-from driftline.store.testing import fresh_database
 from driftline.windows import WindowStats, infer_schema
+
+# throw-away PostgreSQL databases: a test helper (tests/postgres_db.py), not in the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from postgres_db import fresh_database
 
 
 def make_bodies(

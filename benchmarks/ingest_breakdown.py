@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +31,10 @@ from driftline.server.ingest import decode_body, validate
 from driftline.server.ingest_arrow import decode_arrow, validate_arrow
 from driftline.server.settings import Settings
 from driftline.store import open_store
-from driftline.store.testing import fresh_database
+
+# throw-away PostgreSQL databases: a test helper (tests/postgres_db.py), not in the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from postgres_db import fresh_database
 
 
 def arrow_bodies(bodies: list[bytes]) -> list[bytes]:

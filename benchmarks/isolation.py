@@ -72,7 +72,8 @@ def store_url(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'collector.db'}"
         return
-    from driftline.store.testing import fresh_database
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from postgres_db import fresh_database  # a test helper, not in the package
 
     with fresh_database("driftline_isolation_bench") as url:
         yield url

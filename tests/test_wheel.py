@@ -27,7 +27,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
 def test_the_wheel_is_typed_and_ships_no_test_helper(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert "driftline/py.typed" in names
+    # the throw-away PostgreSQL databases of the tests live in tests/postgres_db.py
     assert "driftline/store/testing.py" not in names
+    assert not any(n.endswith(("/testing.py", "/conftest.py")) for n in names)
     assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)
     assert "driftline/sdk/http_sink.py" in names and "driftline/alerts/replay.py" in names
 

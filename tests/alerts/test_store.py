@@ -28,7 +28,7 @@ from driftline.alerts.tables import metadata
 
 @pytest.fixture(scope="session")
 def alerts_postgres_url() -> Iterator[str]:
-    from driftline.store.testing import fresh_database, on_ci, postgres_error
+    from postgres_db import fresh_database, on_ci, postgres_error
 
     why = postgres_error()
     if why is not None:

@@ -18,8 +18,8 @@ from driftline.server.auth import create_key
 from driftline.server.dashboard import mount_dashboard, queries
 from driftline.server.dashboard.timerange import parse_range
 from driftline.store import Store, open_store, tables
-from driftline.store.testing import fresh_database, on_ci, postgres_error
 from driftline.windows import WindowConfig
+from postgres_db import fresh_database, on_ci, postgres_error
 
 END = 1_767_225_600  # 2026-01-01T00:00:00Z
 HOUR = 3600

@@ -15,7 +15,7 @@ from driftline.cli import app
 from driftline.errors import InputError
 from driftline.integrations.sql import SQLQuery, redact
 from driftline.stats.profile import DatasetProfile
-from driftline.store.testing import fresh_database, on_ci, postgres_error
+from postgres_db import fresh_database, on_ci, postgres_error
 
 pytestmark = pytest.mark.postgres
 N = 25_000  # larger than the batches below

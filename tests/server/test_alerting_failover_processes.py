@@ -23,7 +23,7 @@ import pytest
 
 from driftline.server.collector import ALERTING_LEASE
 from driftline.store import open_store
-from driftline.store.testing import fresh_database, on_ci, postgres_error
+from postgres_db import fresh_database, on_ci, postgres_error
 
 from .conftest import free_port
 from .test_processes import Server

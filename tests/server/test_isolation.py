@@ -32,7 +32,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'collector.db'}"
         return
-    from driftline.store.testing import fresh_database, on_ci, postgres_error
+    from postgres_db import fresh_database, on_ci, postgres_error
 
     why = postgres_error()
     if why is not None:

@@ -21,8 +21,8 @@ from driftline.sdk.http_sink import HTTPSink
 from driftline.server.collector import Collector
 from driftline.server.settings import Settings
 from driftline.store import MetricQuery, open_store
-from driftline.store.testing import fresh_database, on_ci, postgres_error
 from driftline.windows import ALL, Evaluator
+from postgres_db import fresh_database, on_ci, postgres_error
 from support import free_port
 
 KEY = "test-admin-key-0123456789abcdef"

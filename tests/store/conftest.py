@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from driftline.store import Store, open_store
 from driftline.store import tables as t
-from driftline.store.testing import fresh_database, on_ci, postgres_error
+from postgres_db import fresh_database, on_ci, postgres_error
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from driftline.store import MetricQuery, Store, open_store
 from driftline.store import tables as t
 from driftline.store.migrate import upgrade
 from driftline.store.tables import metadata
-from driftline.store.testing import fresh_database
+from postgres_db import fresh_database
 
 
 def test_migrations_match_the_table_definitions(store: Store) -> None:

@@ -1,5 +1,8 @@
 """Helpers for tests that need a real PostgreSQL: a throw-away database per run.
 
+Importable as ``postgres_db`` (pytest puts tests/ on the path; the benchmarks add it):
+test-only code, so it is not in the package and never ships in the wheel.
+
 ``DRIFTLINE_TEST_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/test``)
 names a server and a database to connect to for ``CREATE DATABASE``. When the
 server is unreachable, tests skip, except with ``CI=true``, where they fail:
