@@ -101,6 +101,15 @@ RECEIVER = textwrap.dedent(
         protocol_version = "HTTP/1.1"
         def log_message(self, *a):
             pass
+        def do_GET(self):  # /v1/models/{m}/versions/{v}/outlier-model from argv[1]/{v}.json
+            import os
+            parts = self.path.split("/")
+            path = os.path.join(sys.argv[1], parts[-2] + ".json") if len(sys.argv) > 1 else ""
+            body = open(path, "rb").read() if path and os.path.exists(path) else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             self.send_response(202)
@@ -114,10 +123,11 @@ RECEIVER = textwrap.dedent(
 )
 
 
-def start_receiver() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True
-    )  # fmt: skip
+def start_receiver(models: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+    """A receiver that answers every POST 202 (and, with ``models``, serves the outlier
+    model ``{models}/{version}.json`` on GET)."""
+    argv = [sys.executable, "-c", RECEIVER, *([str(models)] if models else [])]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, f"http://127.0.0.1:{port}"
@@ -308,6 +318,82 @@ def bench_stages(n: int, rounds: int, url: str) -> dict[str, Any]:
         mon.close()
         if traced_mon is not None:
             traced_mon.close()
+
+
+def bench_outliers(n: int, rounds: int) -> dict[str, Any]:
+    """observe() of 20 features with the SDK scoring outliers on its shipper thread
+    (``score_outliers=True``; issue 18) and without: per-call latency, and the shipper
+    thread's CPU per event. Each variant has its own Monitor; after each variant's round
+    its queue is flushed (untimed), so every round's timing includes its own shipper's
+    work and no other's. The models are the collector's (fitted on a 5,000-row reference
+    of the same 20 features), served by the receiver as the collector serves them."""
+    import tempfile
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from prometheus_client import CollectorRegistry
+
+    import driftline
+    from driftline.sdk import Monitor
+    from driftline.stats.outliers import OutlierModel
+
+    rng = np.random.default_rng(0)
+    names = [f"f{i:02d}" for i in range(20)]
+    ref = pd.DataFrame(
+        {
+            name: rng.choice(["a", "b", "c"], 5000) if i % 4 == 3 else rng.normal(50, 10, 5000)
+            for i, name in enumerate(names)
+        }
+    )
+    profile = driftline.profile(ref, seed=0)
+    features = [
+        {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
+        for row in ref.sample(1000, random_state=1).to_dict("records")
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for method in ("mahalanobis", "isolation_forest"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fitted = OutlierModel(method).fit(profile)
+            Path(tmp, f"{method}.json").write_text(json.dumps(fitted.wire()))
+        receiver, url = start_receiver(Path(tmp))
+        monitors = {
+            "observe, scoring off": Monitor("m", "off", sink=url, registry=CollectorRegistry()),
+            "observe, SDK scores (mahalanobis)": Monitor(
+                "m", "mahalanobis", sink=url, registry=CollectorRegistry(), score_outliers=True
+            ),
+            "observe, SDK scores (isolation_forest)": Monitor(
+                "m", "isolation_forest", sink=url, registry=CollectorRegistry(),
+                score_outliers=True,
+            ),
+        }  # fmt: skip
+        try:
+            samples: dict[str, list[int]] = {k: [] for k in monitors}
+            for _ in range(rounds):
+                for name, mon in monitors.items():
+                    i = 0
+
+                    def observed(mon: Monitor = mon) -> None:
+                        nonlocal i
+                        i += 1
+                        f = features[i % 1000]
+                        with mon.observe(f) as obs:
+                            obs.record(prediction=model(f))
+
+                    samples[name].extend(per_call_ns(observed, n // rounds, warmup=200))
+                    mon.flush(60)
+            out: dict[str, Any] = {k: summary(v) for k, v in samples.items()}
+            for name, mon in monitors.items():
+                processed = max(mon.shipper.processed, 1)
+                out[name]["shipper_cpu_us_per_event"] = 1e6 * mon.shipper.cpu_seconds / processed
+                out[name]["outliers"] = mon.stats().get("outliers")
+            return out
+        finally:
+            for mon in monitors.values():
+                mon.close()
+            receiver.terminate()
+            receiver.wait()
 
 
 # -- 2. FastAPI ---------------------------------------------------------------------
@@ -614,7 +700,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument(
         "--only",
-        choices=["throughput", "tail", "stages"],
+        choices=["throughput", "tail", "stages", "outliers"],
         help="run one section (driftline only)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="throughput runs per case")
@@ -648,6 +734,8 @@ def main() -> None:
             report["throughput"] = bench_throughput(n // 2, url, receiver.pid, args.repeat)
         if everything or args.only == "tail":
             report["tail"] = bench_tail(n // 2, url, rounds)
+        if everything or args.only == "outliers":
+            report["outliers"] = bench_outliers(n // 5, rounds)
         if everything and not args.no_peers:
             report["peers"] = run_peers(n, rounds)
         report["load_average_after"] = os.getloadavg()
@@ -698,6 +786,17 @@ def print_report(r: dict[str, Any]) -> None:
                 f"[{t['events_per_cpu_second_min']:,.0f}-{t['events_per_cpu_second_max']:,.0f}] "
                 f"| {t['us_per_event_cpu']:.1f} | {t['events_per_wall_second']:,.0f}, "
                 f"{t['events_per_wall_second_min']:,.0f} |"
+            )
+    if "outliers" in r:
+        print("\n## observe() of 20 features, outlier scoring in the SDK (issue 18)")
+        print("| variant | median | p99 | p99.9 | shipper CPU per event | scored, unscored |")
+        print("|---|---|---|---|---|---|")
+        for name, t in r["outliers"].items():
+            o = t.get("outliers") or {}
+            print(
+                f"| {name} | {t['median_us']:.2f} us | {t['p99_us']:.1f} us | "
+                f"{t['p999_us']:.1f} us | {t['shipper_cpu_us_per_event']:.1f} us | "
+                f"{o.get('scored', '-')}, {o.get('unscored', '-')} |"
             )
     if "tail" in r:
         print("\n## Simulated service (200 us model), per request")

@@ -116,3 +116,65 @@ def test_the_isolation_forest_model_scores_as_scikit_learn_does(
     fit = ref[np.random.default_rng(0).permutation(ref.shape[0])[:2000]]
     forest = IsolationForest(n_estimators=100, random_state=0).fit(fit)
     np.testing.assert_allclose(model.score(table), -forest.score_samples(x), rtol=1e-12)
+
+
+def _awkward(n: int, seed: int) -> pd.DataFrame:
+    """Constant columns, thousands of levels, an ID-like column and missing values."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    a[rng.random(n) < 0.3] = np.nan  # 30% missing
+    k = rng.choice(["x", "y", None], n)  # missing categories
+    return pd.DataFrame(
+        {
+            "a": a,
+            "b": rng.normal(size=n),
+            "const_num": np.full(n, 7.0),
+            "const_cat": ["same"] * n,
+            "all_missing": np.full(n, np.nan),
+            "levels": [f"L{i}" for i in rng.integers(0, 2500, n)],  # ~2,400 levels
+            "id": [f"id-{i}" for i in range(n)],
+            "k": k,
+        }
+    )
+
+
+@pytest.mark.parametrize("method", ["mahalanobis", "isolation_forest"])
+def test_awkward_reference_columns_are_dropped_or_bucketed_and_scores_stay_finite(
+    method: str,
+) -> None:
+    ref = driftline.profile(_awkward(8000, 6), seed=0)
+    model = OutlierModel(method).fit(ref)
+    enc = model.encoder
+    assert set(model.columns) == {"a", "b", "levels", "k"}  # the id column is ID-like
+    assert enc.dropped == {
+        "const_num": "constant in the reference sample",
+        "all_missing": "constant in the reference sample",
+        "const_cat": "constant in the reference sample",
+    }
+    assert len(enc.levels["levels"]) == 21  # the 20 most frequent and "other"
+    cur = _awkward(500, 7)
+    cur.loc[:10, "levels"] = "never-seen"
+    cur.loc[:20, ["a", "b", "k"]] = None
+    scores = model.score(pa.Table.from_pandas(cur, preserve_index=False))
+    assert scores.shape == (500,) and np.isfinite(scores).all()
+    # the wire document the SDK scores with gives the same numbers
+    import json
+
+    from driftline._utils.outlier_wire import WireModel
+
+    wire = WireModel(json.loads(json.dumps(model.wire())))
+    rows = [{k: (None if v != v else v) for k, v in r.items()} for r in cur.to_dict("records")]
+    np.testing.assert_allclose(wire.score_rows(rows), scores, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["mahalanobis", "isolation_forest"])
+def test_too_few_rows_or_only_constant_columns_say_so_and_do_not_decide(method: str) -> None:
+    tiny = driftline.profile(frame(20, 5), seed=0)
+    with pytest.raises(InputError, match="20 rows"):
+        OutlierModel(method).fit(tiny)
+    flat = driftline.profile(
+        pd.DataFrame({"c": np.full(500, 3.0), "k": ["a"] * 500, "m": np.full(500, np.nan)}),
+        seed=0,
+    )
+    with pytest.raises(InputError, match="0 usable feature columns"):
+        OutlierModel(method).fit(flat)

@@ -86,6 +86,8 @@ class Monitor:
         judges: Sequence[Judge] = (),
         prices: PriceTable | Mapping[str, Any] | None = None,
         contract: Contract | None = None,
+        score_outliers: bool = False,
+        outlier_refresh: float = 60.0,
     ) -> None:
         if not model or not version:
             raise SDKConfigError(f"Monitor needs a model and a version, got {model!r}, {version!r}")
@@ -144,6 +146,20 @@ class Monitor:
         }
         self._sink_spec = sink
         self.sink: Sink = make_sink(sink, **self._sink_args)
+        #: outlier scores on the shipper thread (sdk/outliers.py), with a collector sink
+        self.outliers: Any = None
+        self._score_outliers = score_outliers
+        self._outlier_refresh = outlier_refresh
+        if score_outliers:
+            from driftline.sdk.http_sink import HTTPSink
+
+            if not isinstance(self.sink, HTTPSink):
+                raise SDKConfigError(
+                    "Monitor(score_outliers=True) needs a collector sink (sink='http://...'): "
+                    "the outlier model is fetched from it"
+                )
+            if outlier_refresh <= 0:
+                raise SDKConfigError(f"outlier_refresh={outlier_refresh}: must be positive")
         self._closed = False
         #: LLM-as-judge (docs/llm.md): prices serve the judges' money budgets
         from driftline._utils.llm import PriceTable  # not loaded with the SDK, only here
@@ -176,6 +192,14 @@ class Monitor:
         sampler = ResourceSampler(
             self.families, load_nvml(), model=self.model, on_sample=self._on_resources
         )
+        if self._score_outliers:
+            from driftline.sdk.outliers import OutlierScoring
+
+            self.outliers = OutlierScoring(
+                getattr(self.sink, "url", ""), self.model,
+                api_key=self._sink_args["api_key"], clock=self.clock,
+                refresh=self._outlier_refresh, timeout=self._sink_args["timeout"], log=self._log,
+            )  # fmt: skip
         self.shipper = Shipper(
             self._queue,
             encoder,
@@ -191,6 +215,7 @@ class Monitor:
             on_queue_size=queue_gauge.set,
             on_cycle=self._publish_metrics,
             name=f"driftline-shipper-{self.model}",
+            annotate=None if self.outliers is None else self.outliers.annotate,
         )
         self.shipper.start()
 
@@ -569,6 +594,7 @@ class Monitor:
             "pending_batches": self.sink.pending(),
             "dropped": dict(self.accounting.dropped_by_reason),
             "processed": self.shipper.processed,
+            **({} if self.outliers is None else {"outliers": self.outliers.stats()}),
         }
 
 

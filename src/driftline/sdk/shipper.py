@@ -57,6 +57,7 @@ class Shipper:
         on_queue_size: Callable[[int], None] | None = None,
         on_cycle: Callable[[], None] | None = None,
         name: str = "driftline-shipper",
+        annotate: Callable[[list[Any], Callable[[], None]], None] | None = None,
     ) -> None:
         self.queue = queue
         self.encoder = encoder
@@ -71,6 +72,8 @@ class Shipper:
         self.resource_interval = resource_interval
         self.on_queue_size = on_queue_size
         self.on_cycle = on_cycle
+        #: puts outlier scores on encoded prediction records (sdk/outliers.py), if on
+        self.annotate = annotate
         self._stopping = False
         self._waiting: list[FlushMarker] = []
         self._next_sample = 0.0
@@ -222,6 +225,11 @@ class Shipper:
         records = self.encode(kind, items)
         if not records:
             return
+        if kind == "prediction" and self.annotate is not None:
+            try:
+                self.annotate(records, self._pause)
+            except Exception:  # unscored events still go: the collector scores them
+                self.on_error("outliers")
         try:
             self.sink.write(kind, records)
         except Exception:

@@ -115,6 +115,7 @@ class Collector:
         self.windows = LiveWindows(
             store, settings.windows, clock, replica=settings.replica,
             max_columns=settings.max_version_columns, on_capped=self._columns_capped,
+            on_prescores=self._prescores,
         )  # fmt: skip
         self.evaluator = Evaluator(store, settings.windows, clock, settings.evaluator)
         self.keys = KeyChecker(store, clock, settings.key_cache_seconds)
@@ -164,6 +165,9 @@ class Collector:
             "max_version_columns=%d are not profiled (counted as unknown features)",
             model, version, left_out, self.settings.max_version_columns,
         )  # fmt: skip
+
+    def _prescores(self, model: str, result: str, n: int) -> None:
+        self.metrics.outlier_prescores.labels(result).inc(n)
 
     def release(self) -> None:
         with self._inflight_lock:

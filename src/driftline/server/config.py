@@ -72,6 +72,7 @@ _WINDOW_FILE_TYPES: dict[str, Any] = {
     "sizes": Annotated[list[Seconds], Field(min_length=1)],  # seconds or durations (5m)
     "seasonal_period": Seconds | None,
     "outliers": Literal["mahalanobis", "isolation_forest", "none"] | None,
+    "outlier_prescores": Literal["check", "rescore"],
 }
 
 

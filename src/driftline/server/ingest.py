@@ -379,6 +379,9 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     llm = e.get("llm")
     if llm is not None:
         llm = llm_object(llm, lim)
+    outlier = e.get("outlier")
+    if outlier is not None:
+        outlier = outlier_object(outlier)
     out = {
         "type": "prediction",
         "event_id": event_id,
@@ -399,6 +402,8 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     }
     if llm is not None:
         out["llm"] = llm
+    if outlier is not None:
+        out["outlier"] = outlier
     if (
         "stages" in e
         or "error" in e
@@ -411,6 +416,27 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
 
         service_fields(e, out, lim.max_depth)
     return out
+
+
+def outlier_object(v: Any) -> dict[str, Any]:
+    """A prediction's ``outlier`` object: the SDK's score and the tag of the model that gave
+    it (windows/prescored.py; docs/collector.md, "Outlier scores in the SDK")."""
+    if type(v) is not dict or set(v) != {"score", "model"}:
+        raise InvalidEventError(
+            "outlier", 'outlier must be an object {"score": number, "model": tag}, nothing else'
+        )
+    score, tag = v["score"], v["model"]
+    if type(score) not in (int, float) or not 0 <= score < math.inf:
+        raise InvalidEventError(
+            "outlier.score", f"outlier.score={score!r}; allowed: a finite number >= 0"
+        )
+    if type(tag) is not str or not 0 < len(tag) <= 64 or not (tag.isascii() and tag.isalnum()):
+        raise InvalidEventError(
+            "outlier.model",
+            f"outlier.model={str(tag)[:80]!r}; allowed: the model's tag (1 to 64 letters or "
+            "digits, as GET /v1/models/{model}/versions/{version}/outlier-model gives it)",
+        )
+    return {"score": float(score), "model": tag}
 
 
 #: Keys of a prediction's ``llm`` object (docs/llm.md, "The event") and their checks.

@@ -146,6 +146,15 @@ class HealthMetrics:
             ["route", "method"],
             registry=r,
         )
+        self.outlier_prescores = Counter(
+            "driftline_outlier_prescores",
+            "Prediction events that came with the SDK's outlier score, by result: accepted, "
+            "stale (another model tag: rescored), invalid (a score the method cannot give: "
+            "rescored), mismatch (the spot check disagreed: the batch rescored), rescored "
+            "(windows.outlier_prescores: rescore).",
+            ["result"],
+            registry=r,
+        )
         self.live_windows = Gauge(
             "driftline_live_windows", "Live window partials held in memory.", registry=r
         )

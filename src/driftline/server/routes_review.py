@@ -1,13 +1,16 @@
-"""The review queue API (server/review.py): list candidates, record a reviewer's verdict."""
+"""The review queue API (server/review.py): list candidates, record a reviewer's verdict;
+and the outlier model the SDK scores with."""
 
 from __future__ import annotations
 
+import gzip
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from driftline._utils.outlier_wire import canonical
 from driftline.server import review
 from driftline.server.deps import Ingest, Read, collector, error
 from driftline.server.ingest import NAME_RE
@@ -72,3 +75,40 @@ async def review_verdict(
         )  # fmt: skip
     except LookupError as exc:
         raise error(404, str(exc)) from None
+
+
+@router.get(
+    "/v1/models/{model}/versions/{version}/outlier-model",
+    tags=["models"],
+    summary="The version's outlier model for the SDK to score with (ETag: the model's tag)",
+    responses={
+        200: {"description": "The model document (driftline/_utils/outlier_wire.py)"},
+        304: {"description": "If-None-Match holds the current tag: the SDK's copy is current"},
+        404: {"description": "No outlier model: scoring off, no reference, or too little"},
+    },
+)
+def outlier_model(request: Request, model: NamePath, version: NamePath, who: Read) -> Response:
+    """What ``Monitor(score_outliers=True)`` fetches (docs/collector.md, "Outlier scores in
+    the SDK"): the fitted model as numbers (JSON, arrays in base64; no code, no pickle),
+    with the live column kinds; its ``tag`` is the ETag and goes with every score."""
+    _reach(request, who, model)
+    c = collector(request)
+    doc = c.windows.outlier_wire(model, version)
+    if doc is None:
+        if c.settings.windows.outliers is None:
+            why = "outlier scoring is off (collector.windows.outliers: none)"
+        elif c.store.reference(model, version) is None:
+            why = f"version {version!r} of model {model!r} has no reference"
+        else:
+            reason = c.windows.scorer_errors.get((model, version), "see the collector's log")
+            why = f"the reference of {model}/{version} gives no outlier model: {reason}"
+        raise error(404, why)
+    etag = f'"{doc["tag"]}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in (request.headers.get("if-none-match") or "").split(","):
+        return Response(status_code=304, headers=headers)
+    body = canonical(doc)
+    if "gzip" in (request.headers.get("accept-encoding") or ""):
+        body = gzip.compress(body, 6, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)

@@ -41,6 +41,40 @@ class IsolationScorer:
             self._trees.append((t, features, path))
         self.denominator = len(self._trees) * float(_average_path_length([forest._max_samples])[0])
 
+    def arrays(self) -> dict[str, Any]:
+        """The trees as flat node arrays (every tree's nodes after the previous tree's):
+        ``left``/``right`` children (-1 at leaves), ``feature`` (a column of the whole
+        input, feature subsets resolved), ``threshold``, ``missing_left``, ``path``
+        (a leaf's path length), ``roots`` (each tree's first node) and
+        ``denominator``: what :class:`driftline._utils.outlier_wire.WireModel` walks."""
+        parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("left", "right", "feature", "threshold", "missing_left", "path")
+        }
+        roots = []
+        base = 0
+        for tree, features, path in self._trees:
+            left = np.asarray(tree.children_left, dtype=np.int64)
+            right = np.asarray(tree.children_right, dtype=np.int64)
+            leaf = left < 0
+            feature = np.asarray(tree.feature, dtype=np.int64)
+            if features is not None:
+                feature = np.where(leaf, feature, features[np.where(leaf, 0, feature)])
+            missing = getattr(tree, "missing_go_to_left", None)
+            parts["left"].append(np.where(leaf, -1, left + base))
+            parts["right"].append(np.where(leaf, -1, right + base))
+            parts["feature"].append(np.where(leaf, -1, feature))
+            parts["threshold"].append(np.asarray(tree.threshold, dtype=np.float64))
+            parts["missing_left"].append(
+                np.zeros(left.size, bool) if missing is None else np.asarray(missing, bool)
+            )
+            parts["path"].append(path)
+            roots.append(base)
+            base += left.size
+        out: dict[str, Any] = {k: np.concatenate(v) for k, v in parts.items()}
+        out["roots"] = np.asarray(roots, dtype=np.int64)
+        out["denominator"] = self.denominator
+        return out
+
     def score(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``-IsolationForest.score_samples(x)``: higher is more anomalous."""
         x32 = np.ascontiguousarray(x, dtype=np.float32)

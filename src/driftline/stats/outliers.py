@@ -24,12 +24,17 @@ the reference median (numbers) or their own level (categories).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from driftline._utils.outlier_wire import FORMAT as WIRE_FORMAT
+from driftline._utils.outlier_wire import encode_array, mahalanobis, tag_of, to_float
 from driftline.errors import ConfigError, InputError, require
 from driftline.stats._forest import IsolationScorer
 from driftline.stats.multivariate._sample import Encoder, JointSample, joint_sample, select_columns
@@ -62,6 +67,9 @@ class OutlierModel:
         self._centre = np.zeros(0)
         self._precision = np.zeros((0, 0))
         self._forest: IsolationScorer | None = None
+        #: the column kinds of the reference it was fitted on (for :meth:`wire`)
+        self.kinds: dict[str, str] = {}
+        self._wire: tuple[tuple[tuple[str, str], ...], dict[str, Any]] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -84,7 +92,11 @@ class OutlierModel:
         if self.method == "mahalanobis":
             from sklearn.covariance import MinCovDet
 
-            mcd = MinCovDet(random_state=self.seed).fit(fit)
+            with warnings.catch_warnings():
+                # discrete columns (a category's frequency takes few values) make some of
+                # MCD's subsets singular: it warns and goes on with the others
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mcd = MinCovDet(random_state=self.seed).fit(fit)
             self._centre = mcd.location_
             self._precision = np.linalg.pinv(mcd.covariance_)
         else:
@@ -95,15 +107,65 @@ class OutlierModel:
             )
         self.threshold = float(np.quantile(self._score(x), 1 - self.contamination))
         self.n_reference = sample.n
+        self.kinds = {c: reference.columns[c].kind.value for c in self.columns}
         return self
+
+    def wire(self, kinds: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """:meth:`to_wire` of ``kinds`` (default: the reference's), kept for the next call."""
+        key = tuple(sorted((kinds if kinds is not None else self.kinds).items()))
+        hit = self._wire
+        if hit is None or hit[0] != key:
+            hit = self._wire = (key, self.to_wire(dict(key)))
+        return hit[1]
+
+    def valid_score(self, score: float) -> bool:
+        """Whether ``score`` is a value this method gives (Mahalanobis >= 0, forest (0, 1])."""
+        if self.method == "mahalanobis":
+            return score >= 0.0
+        return 0.0 < score <= 1.0
 
     def _score(self, x: np.ndarray) -> np.ndarray:
         if self.method == "mahalanobis":
-            d = x - self._centre
-            out: np.ndarray = np.sqrt(np.maximum(((d @ self._precision) * d).sum(axis=1), 0.0))
-            return out
+            return mahalanobis(x, self._centre, self._precision)
         assert self._forest is not None
         return self._forest.score(x)
+
+    def to_wire(self, kinds: Mapping[str, str]) -> dict[str, Any]:
+        """The fitted model as a JSON-able document (driftline/_utils/outlier_wire.py), for
+        the SDK to score with. ``kinds``: the live column kind of each of its columns
+        (``numeric``, ``categorical``, ``text``, ``boolean``; others are missing values)."""
+        enc = self.encoder
+        doc: dict[str, Any] = {
+            "format": WIRE_FORMAT,
+            "method": self.method,
+            "contamination": self.contamination,
+            "threshold": self.threshold,
+            "n_reference": self.n_reference,
+            "kinds": {c: kinds[c] for c in self.columns if c in kinds},
+            "numeric": {
+                "columns": list(enc.numeric),
+                "median": encode_array(enc.median),
+                "mean": encode_array(enc.mean),
+                "std": encode_array(enc.std),
+            },
+            "categorical": [
+                {"name": c, "levels": enc.levels[c], "freq": encode_array(enc.freq[c])}
+                for c in enc.categorical
+            ],
+        }
+        if self.method == "mahalanobis":
+            doc["mahalanobis"] = {
+                "centre": encode_array(self._centre),
+                "precision": encode_array(self._precision),
+            }
+        else:
+            assert self._forest is not None
+            arrays = self._forest.arrays()
+            doc["isolation_forest"] = {
+                k: (v if k == "denominator" else encode_array(v)) for k, v in arrays.items()
+            }
+        doc["tag"] = tag_of(doc)
+        return doc
 
     def score(self, table: pa.Table) -> np.ndarray:
         """One score per row of ``table`` (the reference's feature columns; others ignored)."""
@@ -127,16 +189,17 @@ def _sample_of(table: pa.Table, enc: Encoder) -> JointSample:
         if col is None:
             cols.append(np.full(n, np.nan))
             continue
-        try:
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             cols.append(col.to_numpy(zero_copy_only=False).astype(np.float64))
-        except (TypeError, ValueError, pa.ArrowInvalid):
-            cols.append(np.full(n, np.nan))  # text where numbers belong: scored as missing
+        else:  # text where numbers belong (a batch with odd values): parsed value by value
+            cols.append(np.array([to_float(v) for v in col.to_pylist()], dtype=np.float64))
     cats: dict[str, np.ndarray] = {}
     for name in enc.categorical:
+        values: list[Any] = [None] * n
         if name in table.column_names:
-            values = table.column(name).cast(pa.string()).to_pylist()
-        else:
-            values = [None] * n
+            # lists (embeddings) where a category belongs: scored as missing
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                values = table.column(name).cast(pa.string()).to_pylist()
         cats[name] = np.array(values, dtype=object)
     numeric = np.column_stack(cols) if cols else np.zeros((n, 0))
     # the encoder was fitted on the kept columns only; pad it to its full input width

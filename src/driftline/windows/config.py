@@ -48,6 +48,9 @@ class WindowConfig:
     #: outlier model scored on every event (stats/outliers.py): "mahalanobis",
     #: "isolation_forest", or None for none; needs the version's reference
     outliers: str | None = "mahalanobis"
+    #: outlier scores sent by the SDK (windows/prescored.py): "check" (taken after a spot
+    #: check of a few per batch) or "rescore" (every pre-scored event scored again here)
+    outlier_prescores: str = "check"
     #: a drift lasting this many windows in a row is a shift; one that ends sooner, a spike
     #: (windows/persistence.py)
     shift_windows: int = 3
@@ -60,6 +63,10 @@ class WindowConfig:
         if self.outliers not in (None, "mahalanobis", "isolation_forest"):
             raise ConfigError(
                 f"window outliers={self.outliers!r}; allowed: mahalanobis, isolation_forest, none"
+            )
+        if self.outlier_prescores not in ("check", "rescore"):
+            raise ConfigError(
+                f"window outlier_prescores={self.outlier_prescores!r}; allowed: check, rescore"
             )
         if not self.sizes or any(s <= 0 for s in self.sizes):
             raise ConfigError(f"window sizes={self.sizes!r}; allowed: positive seconds")

@@ -30,7 +30,7 @@ from driftline.windows.columns import (
     schema_to_json,
 )
 from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
-from driftline.windows.review import top_candidates
+from driftline.windows.prescored import OnResult, scored, wire_kinds
 from driftline.windows.stats import WindowStats, pack_segments
 
 #: A partial's state at one batch: (covered seq, events, [(segment, stats, detached buffer)]).
@@ -38,19 +38,6 @@ Cut = tuple[int, int, list[tuple[str, WindowStats, list[EventBlock]]]]
 
 
 log = logging.getLogger("driftline.windows")
-
-
-def _scored(
-    block: EventBlock, scorer: OutlierModel | None, events: Sequence[Mapping[str, Any]]
-) -> EventBlock:
-    """``block`` with each row's outlier flag, when the version has an outlier model, and
-    its most anomalous flagged events as review candidates (windows/review.py)."""
-    if scorer is None or not block.n_rows:
-        return block
-    scores = scorer.score(block.table)
-    block.outliers = scores > scorer.threshold
-    block.review = top_candidates(scores, block.outliers, events)
-    return block
 
 
 def _split(
@@ -233,6 +220,7 @@ class LiveWindows:
         schema_ttl: float = 30.0,
         max_columns: int = 1000,
         on_capped: Callable[[str, str, int], None] | None = None,
+        on_prescores: OnResult | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -243,12 +231,16 @@ class LiveWindows:
         #: n)`` hears how many feature names were left out (they count as unknown).
         self.max_columns = max_columns
         self.on_capped = on_capped
+        #: ``on_prescores(model, result, n)``: SDK outlier scores by result (prescored.py)
+        self.on_prescores = on_prescores
         self._lock = threading.Lock()
         self._partials: dict[tuple[str, str, int], LivePartial] = {}
         self._retired: list[LivePartial] = []
         self._schemas: dict[tuple[str, str], tuple[Schema, float]] = {}
         # (model, version) -> (outlier model or None, the reference bytes' hash, checked at)
         self._scorers: dict[tuple[str, str], tuple[OutlierModel | None, int, float]] = {}
+        #: (model, version) -> why its reference gave no outlier model
+        self.scorer_errors: dict[tuple[str, str], str] = {}
 
     @property
     def n_live(self) -> int:
@@ -279,13 +271,14 @@ class LiveWindows:
         self._schemas[(model, version)] = (schema, now)
         return schema
 
-    def scorer(self, model: str, version: str) -> OutlierModel | None:
-        """The version's outlier model, fitted on its reference (refitted when it changes)."""
+    def scorer(self, model: str, version: str, recheck: bool = False) -> OutlierModel | None:
+        """The version's outlier model, fitted on its reference (refitted when it changes;
+        the reference is looked at every ``schema_ttl`` seconds, or now with ``recheck``)."""
         if self.config.outliers is None:
             return None
         now = self.clock.time()
         hit = self._scorers.get((model, version))
-        if hit is not None and now - hit[2] < self.schema_ttl:
+        if hit is not None and now - hit[2] < self.schema_ttl and not recheck:
             return hit[0]
         data = self.store.reference(model, version)
         digest = zlib.crc32(data) if data is not None else -1
@@ -300,10 +293,25 @@ class LiveWindows:
             try:
                 ref = DatasetProfile.from_bytes(data)
                 fitted = OutlierModel(self.config.outliers).fit(ref)
+                self.scorer_errors.pop((model, version), None)
             except (DriftlineError, ValueError, ArithmeticError) as exc:
                 log.warning("driftline: no outlier model for %s/%s: %s", model, version, exc)
+                self.scorer_errors[(model, version)] = str(exc)
         self._scorers[(model, version)] = (fitted, digest, now)
         return fitted
+
+    def outlier_wire(self, model: str, version: str) -> dict[str, Any] | None:
+        """The version's outlier model as the SDK fetches it (with the live column kinds),
+        or None when it has none (no reference, outliers off, or too little reference)."""
+        fitted = self.scorer(model, version, recheck=True)
+        if fitted is None:
+            return None
+        hit = self._schemas.get((model, version))
+        schema = hit[0] if hit is not None else None
+        if schema is None:
+            row = self.store.version(model, version)
+            schema = schema_from_json(row["schema"]) if row and row["schema"] else None
+        return fitted.wire(None if schema is None else wire_kinds(fitted, schema))
 
     def ingest(self, events: Sequence[dict[str, Any]], table: pa.Table | None = None) -> set[str]:
         """Store ``events`` (normalised, with ``payload``) and fold the new ones in.
@@ -324,14 +332,17 @@ class LiveWindows:
         # columns are built (and outliers scored) before taking the lock: other requests
         # can store meanwhile
         tables = _split(table, events, groups) if table is not None else {}
-        blocks = {
-            key: _scored(
-                EventBlock.of(schemas[key[:2]], evs) if key not in tables
-                else EventBlock.of_arrow(schemas[key[:2]], tables[key], evs),
-                scorers[key[:2]], evs,
+        verify = self.config.outlier_prescores == "check"
+        blocks = {}
+        for key, evs in groups.items():
+            schema = schemas[key[:2]]
+            if key in tables:
+                block = EventBlock.of_arrow(schema, tables[key], evs)
+            else:
+                block = EventBlock.of(schema, evs)
+            blocks[key] = scored(
+                block, scorers[key[:2]], evs, schema, verify=verify, on_result=self.on_prescores
             )
-            for key, evs in groups.items()
-        }  # fmt: skip
         now = self.clock.time()
         with self._lock:
             rows: list[tuple[Any, ...]] = []

@@ -9,6 +9,7 @@ sample and turns either side into numbers the same way.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,8 @@ class Encoder:
 
     def fit(self, ref: JointSample, numeric: Sequence[str], categorical: Sequence[str]) -> Encoder:
         x = ref.numeric
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN
             med = np.nanmedian(x, axis=0) if x.shape[0] else np.full(x.shape[1], np.nan)
         med = np.where(np.isfinite(med), med, 0.0)
         filled = np.where(np.isfinite(x), x, med)
@@ -180,14 +182,15 @@ class Encoder:
 
     def frequency(self, s: JointSample) -> np.ndarray:
         """Reference frequency of each row's level, standardised (n x k)."""
-        out = []
-        for name in self.categorical:
-            f = self.freq[name]
-            col = f[self._codes(name, _levels_of(s.categorical[name]))]
-            # the mean and spread of a row's level frequency over the reference
-            ref_mean = float((f * f).sum())
-            ref_sd = float(np.sqrt(max(float((f**3).sum()) - ref_mean**2, 1e-12)))
-            out.append((col - ref_mean) / ref_sd)
+        from driftline._utils.outlier_wire import standardised_frequency
+
+        out = [
+            # by the mean and spread of a row's level frequency over the reference
+            standardised_frequency(
+                self.freq[name], self._codes(name, _levels_of(s.categorical[name]))
+            )
+            for name in self.categorical
+        ]
         return np.column_stack(out) if out else np.zeros((s.n, 0))
 
     def design(self, s: JointSample) -> np.ndarray:
