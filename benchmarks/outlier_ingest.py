@@ -9,9 +9,10 @@ live windows), for a version with a reference profile, with
 ``windows.outliers`` none, ``mahalanobis`` (the default) and
 ``isolation_forest``, and with the events scored by the SDK beforehand
 (``SDK-scored``: the collector spot-checks 2 per batch and takes the rest;
-the SDK's scoring is done before the clock starts); runs alternate, and the median of ``--repeat`` runs is
-reported with its cost relative to no scoring. The outlier model is fitted
-before the clock starts (once per reference, on the first batch).
+the SDK's scoring is done before the clock starts); runs alternate, and the
+median of ``--repeat`` runs is reported with its cost relative to no scoring.
+The outlier model is fitted before the clock starts (once per reference, on
+the first batch).
 
 Two figures per run: events per wall-clock second, and events per CPU second
 of this process (``time.process_time``; the ingest runs in this one thread).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -35,8 +34,7 @@ from driftline.stats.outliers import OutlierModel
 from driftline.store import MetricQuery, open_store
 from driftline.windows import schema_to_json
 from driftline.windows.columns import EventBlock
-
-from .conftest import free_port
+from support import serving
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -158,8 +156,6 @@ def _child_out_of_range(doc: dict[str, Any]) -> None:
 
 @pytest.fixture
 def collector(tmp_path: Any) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
-    import uvicorn
-
     clock = ManualClock(time.time())
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     keys = {
@@ -173,20 +169,10 @@ def collector(tmp_path: Any) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
     store.ensure_version("m", "v1", clock.time())
     store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, clock.time())
     store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", keys, app.state.collector, clock
+        with serving(app) as served:
+            yield served.url, keys, app.state.collector, clock
     finally:
-        server.should_exit = True
-        thread.join(10)
         store.close()
 
 
