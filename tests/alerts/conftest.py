@@ -126,12 +126,47 @@ class AlertmanagerProcess:
     proc: subprocess.Popen[bytes]
 
 
+@contextlib.contextmanager
+def local_server(
+    name: str, args: list[str], url: str, directory: Path, *, ready_within: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run Debian binary ``name`` with ``args`` (its output in ``directory/name.log``) until
+    its ``url/-/ready`` answers 200; the test fails if it exits or is not ready in time. On
+    exit it is stopped by its PID (terminate, then kill)."""
+    import httpx
+
+    binary = require_binary(name)
+    log_path = directory / f"{name}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen([binary, *args], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            if proc.poll() is not None:
+                log.flush()
+                pytest.fail(f"{name} exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} not ready after {ready_within:g} s")
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[AlertmanagerProcess]:
     """A real Alertmanager on 127.0.0.1 with a temp storage dir, no gossip port."""
-    import httpx
-
-    binary = require_binary("prometheus-alertmanager")
     port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(
@@ -143,39 +178,15 @@ def alertmanager(tmp_path: Path) -> Iterator[AlertmanagerProcess]:
         "    equal: [model, version, column]\n"
     )
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            f"--web.external-url={url}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        for _ in range(300):
-            if proc.poll() is not None:
-                pytest.fail(f"alertmanager exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("alertmanager not ready after 15 s")
-            time.sleep(0.05)
+    args = [
+        f"--config.file={config}",
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        f"--web.external-url={url}",
+    ]
+    with local_server("prometheus-alertmanager", args, url, tmp_path, ready_within=15) as proc:
         yield AlertmanagerProcess(url, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 # -- helpers shared by the engine tests -----------------------------------
@@ -238,50 +249,18 @@ class PrometheusProcess:
 def prometheus_server(directory: Path, config: dict[str, Any]) -> Iterator[PrometheusProcess]:
     """A real Prometheus on 127.0.0.1 with ``config`` (prometheus.yml as a dict), a temporary
     TSDB in ``directory``; stopped by its PID on exit."""
-    import httpx
     import yaml
 
-    binary = require_binary("prometheus")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (directory / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={path}",
-            f"--storage.tsdb.path={directory / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--web.external-url={url}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                log.flush()
-                pytest.fail(
-                    f"prometheus exited with {proc.returncode}: "
-                    + (directory / "prometheus.log").read_text()[-2000:]
-                )
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("prometheus not ready after 30 s")
-            time.sleep(0.1)
+    args = [
+        f"--config.file={path}",
+        f"--storage.tsdb.path={directory / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url={url}",
+    ]
+    with local_server("prometheus", args, url, directory, ready_within=30) as proc:
         yield PrometheusProcess(url, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()

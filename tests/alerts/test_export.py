@@ -18,21 +18,27 @@ from driftline.errors import ConfigError
 from .conftest import require_binary
 
 
+def promtool_test(promtool: str, where: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules driftline.rules.test.yml`` in ``where``."""
+    return subprocess.run(
+        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=where,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
 @pytest.mark.binary("promtool")
 def test_exported_rules_pass_promtool_check_and_tests(tmp_path: Path) -> None:
     promtool = require_binary("promtool")
     result = CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    rules, tests = tmp_path / "driftline.rules.yml", tmp_path / "driftline.rules.test.yml"
+    rules = tmp_path / "driftline.rules.yml"
+    assert (tmp_path / "driftline.rules.test.yml").is_file()
     check = subprocess.run(
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "SUCCESS: 43 rules found" in check.stdout
-    test = subprocess.run(
-        [promtool, "test", "rules", tests.name], cwd=tmp_path, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
+    test = promtool_test(promtool, tmp_path)
     assert test.returncode == 0, test.stdout + test.stderr
 
 
@@ -43,10 +49,7 @@ def test_promtool_tests_can_fail(tmp_path: Path) -> None:
     CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
     rules = tmp_path / "driftline.rules.yml"
     rules.write_text(rules.read_text().replace("ratio_rate5m > 0.005", "ratio_rate5m > 0.5"))
-    test = subprocess.run(
-        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    test = promtool_test(promtool, tmp_path)
     assert test.returncode != 0
 
 
@@ -84,10 +87,7 @@ def test_ml_rule_tests_pass_for_other_windows(tmp_path: Path, window: str) -> No
         export_app, ["prometheus-rules", "-o", str(tmp_path), "--window", window]
     )
     assert result.exit_code == 0, result.output
-    test = subprocess.run(
-        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    test = promtool_test(promtool, tmp_path)
     assert test.returncode == 0, test.stdout + test.stderr
 
 
@@ -100,10 +100,7 @@ def test_drift_rule_test_fails_when_drift_need_not_be_held(tmp_path: Path) -> No
     text = rules.read_text()
     at = text.index("alert: DriftlineFeatureDrift")
     rules.write_text(text[:at] + text[at:].replace("for: 15m", "for: 5m", 1))
-    test = subprocess.run(
-        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    test = promtool_test(promtool, tmp_path)
     assert test.returncode != 0 and "DriftlineFeatureDrift" in test.stdout + test.stderr
 
 
@@ -158,10 +155,7 @@ def test_dead_man_rule_test_fails_when_the_rule_waits_too_long(tmp_path: Path) -
     text = rules.read_text()
     assert "driftline_job_since_success_intervals) > 1.5" in text
     rules.write_text(text.replace("driftline_job_since_success_intervals) > 1.5", "x) > 3"))
-    test = subprocess.run(
-        [promtool, "test", "rules", "driftline.rules.test.yml"], cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    test = promtool_test(promtool, tmp_path)
     assert test.returncode != 0 and "DriftlineJobDeadMan" in test.stdout + test.stderr
 
 

@@ -274,15 +274,23 @@ def test_secrets_cannot_be_written_in_the_file() -> None:
 # -- PagerDuty ------------------------------------------------------------
 
 
-def test_pagerduty_trigger_and_resolve_share_a_stable_dedup_key(
-    clock: ManualClock, receiver: Receiver
-) -> None:
+def pagerduty(clock: ManualClock, receiver: Receiver, **options: Any) -> Any:
+    """``setup`` with a PagerDuty receiver (routing key from the environment) on ``receiver``,
+    which answers as the Events API does."""
     receiver.default = (202, {}, b'{"status":"success"}')
-    engine, d, store, _ = setup(
+    return setup(
         clock,
         {"pagerduty": {"routing_key_env": "PD_KEY", "url": receiver.url + "/v2/enqueue"}},
         env={"PD_KEY": "R0UTINGKEY"},
-        dashboard_url="https://dash/{{ $labels.model }}",
+        **options,
+    )
+
+
+def test_pagerduty_trigger_and_resolve_share_a_stable_dedup_key(
+    clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, d, store, _ = pagerduty(
+        clock, receiver, dashboard_url="https://dash/{{ $labels.model }}"
     )
     fire(engine, clock, "age")
     fire(engine, clock, "age", i=1, value=0.1)
@@ -331,13 +339,7 @@ def test_pagerduty_trigger_and_resolve_share_a_stable_dedup_key(
 def test_acknowledging_a_paged_alert_acknowledges_the_pagerduty_incident(
     clock: ManualClock, receiver: Receiver
 ) -> None:
-    receiver.default = (202, {}, b'{"status":"success"}')
-    engine, _, store, _ = setup(
-        clock,
-        {"pagerduty": {"routing_key_env": "PD_KEY", "url": receiver.url + "/v2/enqueue"}},
-        env={"PD_KEY": "R0UTINGKEY"},
-        resolve_timeout="12h",
-    )
+    engine, _, store, _ = pagerduty(clock, receiver, resolve_timeout="12h")
     fire(engine, clock, "age")
     (alert,) = engine.alerts("firing")
     engine.acknowledge(alert.fingerprint, by="alice", comment="looking")

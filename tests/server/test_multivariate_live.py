@@ -27,36 +27,43 @@ def _rows(rng: np.random.Generator, rho: float, n: int) -> np.ndarray:
     return rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n)
 
 
-def test_a_correlation_flip_fires_the_multivariate_preset_and_no_column_drifts(
-    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
-) -> None:
-    url, got = receiver
-    clock, store, collector = _preset_collector(tmp_path, url, {"presets": ["multivariate_drift"]})
-    rng = np.random.default_rng(7)
+def _collector(tmp_path: Path, url: str, preset: str, rng: np.random.Generator) -> Any:
+    """A collector with ``preset`` on, whose version "m" "v1" has a reference of two
+    features correlated at 0.8: (clock, store, collector)."""
+    clock, store, collector = _preset_collector(tmp_path, url, {"presets": [preset]})
     z = _rows(rng, 0.8, 4000)
     ref = driftline.profile(pa.table({"a": z[:, 0], "b": z[:, 1]}), seed=0)
     store.ensure_version("m", "v1", T0)
     store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
     store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+    return clock, store, collector
 
-    def window(i: int, rho: float) -> None:
-        start = T0 + i * WINDOW
-        xy = _rows(rng, rho, 400)
-        events = [
-            {
-                "type": "prediction", "event_id": f"e{i}-{k}", "timestamp": start + k * 0.1,
-                "model": "m", "version": "v1", "prediction": 1,
-                "features": {"a": float(xy[k, 0]), "b": float(xy[k, 1])},
-            }
-            for k in range(400)
-        ]  # fmt: skip
-        clock.advance(start + 45 - clock.time())
-        assert collector.ingest("prediction", events).accepted == 400
-        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
-        collector.tick()
 
+def _play(clock: Any, collector: Any, i: int, xy: np.ndarray) -> None:
+    """Window ``i``'s events, one per row of ``xy`` (features a, b); then the window closes."""
+    start = T0 + i * WINDOW
+    events = [
+        {
+            "type": "prediction", "event_id": f"e{i}-{k}", "timestamp": start + k * 0.1,
+            "model": "m", "version": "v1", "prediction": 1,
+            "features": {"a": float(xy[k, 0]), "b": float(xy[k, 1])},
+        }
+        for k in range(len(xy))
+    ]  # fmt: skip
+    clock.advance(start + 45 - clock.time())
+    assert collector.ingest("prediction", events).accepted == len(xy)
+    clock.advance(start + WINDOW + GRACE + 1 - clock.time())
+    collector.tick()
+
+
+def test_a_correlation_flip_fires_the_multivariate_preset_and_no_column_drifts(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    rng = np.random.default_rng(7)
+    clock, store, collector = _collector(tmp_path, url, "multivariate_drift", rng)
     for i, rho in enumerate([0.8, 0.8, -0.8, -0.8]):
-        window(i, rho)
+        _play(clock, collector, i, _rows(rng, rho, 400))
 
     points = store.metric_points(MetricQuery(metric="multivariate_score", limit=100))
     by = {(p["window_start"], p["method"]): p for p in points}
@@ -83,35 +90,14 @@ def test_outliers_are_scored_per_event_and_their_share_fires_the_preset(
     tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
 ) -> None:
     url, got = receiver
-    clock, store, collector = _preset_collector(tmp_path, url, {"presets": ["outlier_share_high"]})
     rng = np.random.default_rng(8)
-    z = _rows(rng, 0.8, 4000)
-    ref = driftline.profile(pa.table({"a": z[:, 0], "b": z[:, 1]}), seed=0)
-    store.ensure_version("m", "v1", T0)
-    store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, T0)
-    store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
-
-    def window(i: int, odd_share: float) -> None:
-        start = T0 + i * WINDOW
+    clock, store, collector = _collector(tmp_path, url, "outlier_share_high", rng)
+    for i, share in enumerate([0.0, 0.0, 0.2, 0.2]):
         xy = _rows(rng, 0.8, 500)
-        n_odd = int(odd_share * 500)
+        n_odd = int(share * 500)
         xy[:n_odd, 1] = -xy[:n_odd, 0] * 1.5  # ordinary values, against the correlation
         xy[:n_odd, 0] *= 1.5
-        events = [
-            {
-                "type": "prediction", "event_id": f"e{i}-{k}", "timestamp": start + k * 0.1,
-                "model": "m", "version": "v1", "prediction": 1,
-                "features": {"a": float(xy[k, 0]), "b": float(xy[k, 1])},
-            }
-            for k in range(500)
-        ]  # fmt: skip
-        clock.advance(start + 45 - clock.time())
-        assert collector.ingest("prediction", events).accepted == 500
-        clock.advance(start + WINDOW + GRACE + 1 - clock.time())
-        collector.tick()
-
-    for i, share in enumerate([0.0, 0.0, 0.2, 0.2]):
-        window(i, share)
+        _play(clock, collector, i, xy)
     points = sorted(
         store.metric_points(MetricQuery(metric="outlier_share", segment="*", limit=100)),
         key=lambda p: p["window_start"],

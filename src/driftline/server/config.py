@@ -101,14 +101,33 @@ def _dataclass_fields(
     return fields
 
 
-class _WindowsBase(_Strict):
+class _Section(_Strict):
+    """A section whose settings a dataclass of the package declares and validates: its
+    ``ConfigError`` becomes the section's validation error (naming the key)."""
+
     @model_validator(mode="after")
-    def _valid(self) -> _WindowsBase:
+    def _valid(self) -> _Section:
         try:
-            self.to_config()
+            self.to_options()
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return self
+
+    def to_options(self) -> Any:
+        """The package's options of this section."""
+        raise NotImplementedError
+
+
+def _section_model(name: str, base: type[_Section], cls: type) -> type[_Section]:
+    """The section ``base`` with every field of dataclass ``cls`` under its own name."""
+    model = create_model(name, __base__=base, **_dataclass_fields(cls))
+    model.__doc__ = base.__doc__
+    return model
+
+
+class _WindowsBase(_Section):
+    def to_options(self) -> Any:
+        return self.to_config()
 
     def to_config(self) -> Any:
         """The :class:`WindowConfig` of this section."""
@@ -135,21 +154,13 @@ def _windows_model() -> type[_WindowsBase]:
 WindowsSection = _windows_model()
 
 
-class _VersionsBase(_Strict):
+class _VersionsBase(_Section):
     """``collector.versions``: champion-vs-challenger comparisons in each base window
     (docs/versions.md). ``enabled`` and ``lookback`` are the collector's; the other keys
     are :class:`~driftline.stats.versions.CompareOptions`'s (names, defaults, rules)."""
 
     enabled: bool = True
     lookback: Seconds = 7 * 86_400
-
-    @model_validator(mode="after")
-    def _valid(self) -> _VersionsBase:
-        try:
-            self.to_options()
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return self
 
     def to_options(self) -> Any:
         """The evaluator's :class:`RolloutOptions` (None when ``enabled`` is false)."""
@@ -162,33 +173,21 @@ class _VersionsBase(_Strict):
         return options if self.enabled else None
 
 
-def _versions_model() -> type[_VersionsBase]:
+def _versions_model() -> type[_Section]:
     from driftline.stats.versions import CompareOptions
 
-    model = create_model(
-        "VersionsSection", __base__=_VersionsBase, **_dataclass_fields(CompareOptions)
-    )
-    model.__doc__ = _VersionsBase.__doc__
-    return model
+    return _section_model("VersionsSection", _VersionsBase, CompareOptions)
 
 
 VersionsSection = _versions_model()
 
 
-class _SlicesBase(_Strict):
+class _SlicesBase(_Section):
     """``collector.slices``: the worst-slice search on each window's labelled predictions
     (docs/collector.md, "Worst slices"). ``enabled`` is the collector's; the other keys are
     :class:`~driftline.windows.slices.SliceOptions`'s (names, defaults, rules)."""
 
     enabled: bool = True
-
-    @model_validator(mode="after")
-    def _valid(self) -> _SlicesBase:
-        try:
-            self.to_options()
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return self
 
     def to_options(self) -> Any:
         """The evaluator's :class:`SliceOptions` (None when ``enabled`` is false)."""
@@ -199,12 +198,10 @@ class _SlicesBase(_Strict):
         return SliceOptions(**values) if self.enabled else None
 
 
-def _slices_model() -> type[_SlicesBase]:
+def _slices_model() -> type[_Section]:
     from driftline.windows.slices import SliceOptions
 
-    model = create_model("SlicesSection", __base__=_SlicesBase, **_dataclass_fields(SliceOptions))
-    model.__doc__ = _SlicesBase.__doc__
-    return model
+    return _section_model("SlicesSection", _SlicesBase, SliceOptions)
 
 
 SlicesSection = _slices_model()
