@@ -30,7 +30,6 @@ from typing import Any
 
 import httpx
 from benchmarks.ingest import _gzip, _wait_healthy, make_bodies
-
 from driftline.store.testing import fresh_database
 
 TICK = os.sysconf("SC_CLK_TCK")
