@@ -24,8 +24,8 @@ import pytest
 from driftline.server.collector import ALERTING_LEASE
 from driftline.store import open_store
 from postgres_db import fresh_database, on_ci, postgres_error
+from support import free_port
 
-from .conftest import free_port
 from .test_processes import Server
 
 LEASE = 4.0
