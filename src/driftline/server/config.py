@@ -118,9 +118,12 @@ class _Section(_Strict):
         raise NotImplementedError
 
 
-def _section_model(name: str, base: type[_Section], cls: type) -> type[_Section]:
-    """The section ``base`` with every field of dataclass ``cls`` under its own name."""
-    model = create_model(name, __base__=base, **_dataclass_fields(cls))
+def _section_model(
+    name: str, base: type[_Section], cls: type, skip: frozenset[str] = frozenset()
+) -> type[_Section]:
+    """The section ``base`` with every field of dataclass ``cls`` (but ``skip``) under its
+    own name."""
+    model = create_model(name, __base__=base, **_dataclass_fields(cls, skip))
     model.__doc__ = base.__doc__
     return model
 
@@ -207,15 +210,31 @@ def _slices_model() -> type[_Section]:
 SlicesSection = _slices_model()
 
 
-class LLMSection(_Strict):
-    """``collector.llm``: thresholds of the LLM/RAG signals (docs/llm.md, "Signals")."""
+class _LLMBase(_Section):
+    """``collector.llm``: thresholds of the LLM/RAG signals (docs/llm.md, "Signals").
+    ``enabled`` is the collector's; the other keys are
+    :class:`~driftline.windows.llm.LLMOptions`'s (names, defaults, rules); the prices are
+    the file's top-level ``prices:``."""
 
     enabled: bool = True
-    high_similarity: float = 0.5
-    rephrase_seconds: Annotated[float, Field(gt=0)] = 120.0
-    rephrase_cosine: Annotated[float, Field(ge=-1, le=1)] = 0.7
-    rephrase_jaccard: Annotated[float, Field(ge=0, le=1)] = 0.4
-    max_events: Annotated[int, Field(ge=1)] = 20_000
+
+    def to_options(self, prices: PriceTable | None = None) -> Any:
+        """The evaluator's :class:`LLMOptions` (None when ``enabled`` is false)."""
+        from driftline.windows.llm import LLMOptions
+
+        keys = {f.name for f in dataclasses.fields(LLMOptions)} - {"prices"}
+        values = {k: getattr(self, k) for k in keys}
+        options = LLMOptions(**values, prices=prices if prices is not None else PriceTable({}))
+        return options if self.enabled else None
+
+
+def _llm_model() -> type[_Section]:
+    from driftline.windows.llm import LLMOptions
+
+    return _section_model("LLMSection", _LLMBase, LLMOptions, skip=frozenset({"prices"}))
+
+
+LLMSection = _llm_model()
 
 
 def _collector_model() -> type[BaseModel]:
@@ -308,16 +327,7 @@ class ServeConfig:
             except ConfigError as exc:
                 raise ConfigError(f"{self._where('collector.quality')}: {exc}") from None
             options = dataclasses.replace(options, quality=quality)
-        from driftline.windows.llm import LLMOptions
-
-        s = self.collector.llm
-        llm = None
-        if s.enabled:
-            llm = LLMOptions(
-                high_similarity=s.high_similarity, rephrase_seconds=s.rephrase_seconds,
-                rephrase_cosine=s.rephrase_cosine, rephrase_jaccard=s.rephrase_jaccard,
-                max_events=s.max_events, prices=self.prices,
-            )  # fmt: skip
+        llm = self.collector.llm.to_options(self.prices)
         # one table: token cost (LLM signals) and the cost points (docs/service.md, "Cost")
         costs = self.prices if self.prices.configured else None
         rollouts = self.collector.versions.to_options()

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from driftline._utils.llm import PriceTable, cosine, word_jaccard
+from driftline.errors import ConfigError
 from driftline.stats.performance.uncertainty import proportion_se
 from driftline.windows.config import ALL
 from driftline.windows.points import Points
@@ -59,6 +60,22 @@ class LLMOptions:
     #: raw events read per window at most
     max_events: int = 20_000
     prices: PriceTable = field(default_factory=lambda: PriceTable({}))
+
+    def __post_init__(self) -> None:
+        """The one place of these rules (``collector.llm`` in driftline.yaml is built from
+        this class's fields and defaults, server/config.py)."""
+        n = self.max_events
+        rules = (
+            ("high_similarity", math.isfinite(self.high_similarity), "a finite number"),
+            ("rephrase_seconds", self.rephrase_seconds > 0, "a number > 0"),
+            ("rephrase_cosine", -1 <= self.rephrase_cosine <= 1, "from -1 to 1"),
+            ("rephrase_jaccard", 0 <= self.rephrase_jaccard <= 1, "from 0 to 1"),
+            ("max_events", isinstance(n, int) and not isinstance(n, bool) and n >= 1,
+             "a whole number >= 1"),
+        )  # fmt: skip
+        for name, ok, allowed in rules:
+            if not ok:
+                raise ConfigError(f"llm {name}={getattr(self, name)!r}; allowed: {allowed}")
 
 
 def thumbs_down(kind: str, value: Any) -> bool | None:
