@@ -91,3 +91,60 @@ def test_trace_url_must_be_an_http_link_with_the_trace_id() -> None:
     for bad in ("javascript:alert(1)//{trace_id}", "https://t.example/trace"):
         with pytest.raises(ConfigError, match="allowed: an http"):
             Settings(trace_url=bad)
+
+
+def _windows(p99s: list[float], runs: int | list[int] = 30) -> list[tuple[int, float, int]]:
+    n = runs if isinstance(runs, list) else [runs] * len(p99s)
+    return [(i * WINDOW, v, k) for i, (v, k) in enumerate(zip(p99s, n, strict=True))]
+
+
+def test_a_stage_is_worse_only_above_its_own_baseline_with_enough_runs() -> None:
+    """The "made p99 worse" rule (issue 17): against the earlier windows with 20+ runs (at
+    least 3), the latest p99 must be a fifth and 3 robust standard deviations (1.4826 MAD)
+    above their median."""
+    from driftline.server.dashboard.service import judge_stage
+
+    # a clear jump over a steady baseline
+    assert judge_stage(_windows([0.020, 0.021, 0.019, 0.200]))[2:] == ("worse", None)
+    # 30 % above the median but inside the stage's own spread (a noisy stage): not worse
+    # (the old "grew by a fifth" rule called it worse)
+    last, before, verdict, _ = judge_stage(_windows([0.020, 0.040, 0.025, 0.0325]))
+    assert (before, verdict) == (0.025, "ok") and last > 1.2 * before
+    # above every earlier window but only 10 % over their median: not worse
+    assert judge_stage(_windows([0.020, 0.020, 0.020, 0.022]))[2] == "ok"
+    # a regression that has lasted two windows already is still named in the third
+    lasting = _windows([0.020, 0.021, 0.019, 0.020, 0.022, 0.020, 0.280, 0.290, 0.285])
+    assert judge_stage(lasting)[2] == "worse"
+    # too few runs in the latest window: a p99 of 5 runs is its maximum
+    got = judge_stage(_windows([0.020, 0.020, 0.020, 0.500], [30, 30, 30, 5]))
+    assert got[2:] == ("insufficient_data", "5 runs in the latest window; its p99 is "
+                                            "compared from 20")  # fmt: skip
+    # earlier windows with too few runs do not make a baseline
+    got = judge_stage(_windows([0.020, 0.020, 0.020, 0.500], [30, 8, 30, 30]))
+    assert got[2] == "insufficient_data"
+    assert got[3] == "2 earlier window(s) with 20+ runs; the baseline needs 3"
+    assert judge_stage([])[2] == "insufficient_data"
+
+
+async def test_the_section_says_insufficient_data_rather_than_naming_a_stage(
+    tmp_path: Path,
+) -> None:
+    env = make_env(tmp_path)
+    for w in range(2):  # one earlier window only: no baseline
+        start = T0 + w * WINDOW
+        events = [_event(w, i, start, slow=w == 1) for i in range(20)]
+        env.clock.advance(start + WINDOW - env.clock.time())
+        assert env.collector.ingest("prediction", events).accepted == 20
+    env.clock.advance(WINDOW + 30)
+    env.collector.tick(force_flush=True)
+    end = int(env.clock.time())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
+    ) as c:
+        r = await c.get(f"/ui/models/rag?range=1h&end={end}", headers=env.auth("read"))
+    section = r.text[r.text.index('data-testid="service-section"') :].split("</section>")[0]
+    worst = re.search(r'data-testid="worst-stage">(.*?)</p>', section, re.S)
+    assert worst is not None and "</span> made p99 worse" not in worst.group(1)
+    assert "Insufficient data to say which stage made p99 worse" in worst.group(1)
+    assert "rerank: 1 earlier window(s) with 20+ runs; the baseline needs 3" in worst.group(1)
+    assert 'class="row-bad"' not in section

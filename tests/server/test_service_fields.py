@@ -18,6 +18,7 @@ from driftline._utils.llm import PriceTable
 from driftline.sdk import Monitor
 from driftline.sdk.contract import Contract
 from driftline.server.alerting import alert_points
+from driftline.server.versions_cli import _cost
 from driftline.store.base import MetricQuery
 
 from .conftest import T0, Env, prediction
@@ -145,6 +146,22 @@ async def test_stages_errors_checks_resources_and_cost_reach_the_window(priced: 
     )
     assert 'driftline_window_cost{currency="USD",model="m",part="total",version="v1"}' in text
     assert 'driftline_window_error_groups{model="m",version="v1"} 2.0' in text
+    # the version comparison (issue 15) carries resource use and cost per 1k predictions
+    ops = _operational(env)
+    assert ops["cost_status"] == "ok" and ops["cost_currency"] == "USD"
+    assert ops["cost"] == pytest.approx(total["value"])
+    assert ops["cost_per_1k_predictions"] == pytest.approx(per_1k["value"])
+    assert ops["cpu_seconds"] == pytest.approx(cpu["value"])
+    assert ops["cpu_seconds_per_1k_predictions"] == pytest.approx(cpu["value"] / 40 * 1000)
+    assert ops["rss_bytes_max"] == rss["value"] and ops["gpu_seconds"] is None
+    assert _cost(ops) == f"{per_1k['value']:.4g} USD"
+
+
+def _operational(env: Env) -> dict[str, Any]:
+    from driftline.windows.versions import Rollouts
+
+    rollouts = Rollouts(env.store, env.collector.evaluator.config)
+    return rollouts.operational("m", "v1", int(T0) - 300, int(T0) + 900)
 
 
 async def test_a_missing_price_is_reported_not_taken_as_zero(env: Env) -> None:
@@ -158,6 +175,11 @@ async def test_a_missing_price_is_reported_not_taken_as_zero(env: Env) -> None:
     d = orjson.loads(total["details"])
     assert total["status"] == "incomplete" and total["value"] == 0
     assert d["unpriced"]["tokens:gpt-4o-mini"] == 38 * 1200 and "cpu_seconds" in d["unpriced"]
+    # in the version comparison: incomplete, a lower bound naming what has no price
+    ops = _operational(env)
+    assert ops["cost_status"] == "incomplete" and ops["cost"] == 0
+    assert set(ops["cost_unpriced"]) == {"cpu_seconds", "tokens:gpt-4o-mini"}
+    assert _cost(ops) == (">= 0 USD (incomplete: no price for cpu_seconds, tokens:gpt-4o-mini)")
 
 
 @pytest.mark.parametrize(

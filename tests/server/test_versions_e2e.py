@@ -97,6 +97,10 @@ def test_a_shadow_challenger_is_judged_on_the_champions_labels(server: Server) -
 
     page = _get(server, "/ui/models/credit/compare", range="6h").text
     assert 'data-testid="verdict"' in page and "Verdict: challenger worse" in page
+    # merged p99 of the compared requests; no prices configured: said, never a 0 cost
+    assert 'data-testid="merged-p99"' in page
+    cost_row = page.split('data-testid="cost-per-1k"')[1].split("</tr>")[0]
+    assert cost_row.count("not configured") == 2, cost_row
     assert 'data-testid="share-scored">100.0%' in page, page.split('data-testid="verdict"')[1][
         :1500
     ]

@@ -128,9 +128,34 @@ def render(c: dict[str, Any]) -> None:
             "latency_p90_seconds",
             "latency_p95_seconds",
             "latency_p99_seconds",
+            "cpu_seconds_per_1k_predictions",
+            "gpu_seconds_per_1k_predictions",
+            "rss_bytes_max",
         ):
             t.add_row(k, _fmt(ops[c["a"]].get(k)), _fmt(ops[c["b"]].get(k)))
+        t.add_row("cost_per_1k_predictions", *(_cost(ops[v]) for v in (c["a"], c["b"])))
         out.print(t)
+        notes = {ops[v].get("latency_note") for v in (c["a"], c["b"])} - {None}
+        err = ops[c["a"]].get("latency_relative_error")
+        if err:
+            out.print(
+                f"latency quantiles: of all the range's requests, within {err:.2%} of the value"
+            )
+        for note in sorted(notes):
+            out.print(f"latency: {note}")
+
+
+def _cost(op: dict[str, Any]) -> str:
+    """Cost per 1,000 predictions: "not configured" and "incomplete" said, never 0."""
+    status = op.get("cost_status")
+    value = op.get("cost_per_1k_predictions")
+    if status in (None, "not_configured") or value is None:
+        return "not configured"
+    text = f"{value:.4g} {op.get('cost_currency') or ''}".strip()
+    if status == "incomplete":
+        unpriced = ", ".join(sorted(op.get("cost_unpriced") or {}))
+        return f">= {text} (incomplete: no price for {unpriced})"
+    return text
 
 
 @versions_app.command("compare")

@@ -167,6 +167,18 @@ class Store(Protocol):
         Shadow predictions included: a label for a request applies to every
         version that scored it (served and shadow)."""
 
+    def labelled_by_window(
+        self, model: str, version: str, start: int, end: int
+    ) -> dict[int, list[tuple[str, str]]]:
+        """:meth:`labelled` grouped by the events' base window start (each window's rows
+        in the order :meth:`labelled` gives them)."""
+
+    def window_generations(
+        self, model: str, version: str, window_size: int, start: int, end: int
+    ) -> dict[int, int]:
+        """Generation of each window of ``version`` of ``window_size`` starting in
+        ``[start, end)``: it grows whenever the window's events or labels change."""
+
     def event_counts(self, model: str, version: str, start: int, end: int) -> int: ...
 
     def version_traffic(self, model: str, start: float, end: float) -> dict[str, dict[str, Any]]:

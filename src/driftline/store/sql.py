@@ -294,9 +294,30 @@ class SQLStore(ABC):
             return [r[0] for r in conn.execute(q)]
 
     def labelled(self, model: str, version: str, start: int, end: int) -> list[tuple[str, str]]:
+        raw, indexed = self._labelled_rows(model, version, start, end)
+        return [(p, lab) for _, p, lab in raw] + [(p, lab) for _, _, p, lab in indexed]
+
+    def labelled_by_window(
+        self, model: str, version: str, start: int, end: int
+    ) -> dict[int, list[tuple[str, str]]]:
+        raw, indexed = self._labelled_rows(model, version, start, end)
+        out: dict[int, list[tuple[str, str]]] = {}
+        for ws, p, lab in raw:
+            out.setdefault(int(ws), []).append((p, lab))
+        for ws, _, p, lab in indexed:
+            out.setdefault(int(ws), []).append((p, lab))
+        return out
+
+    def _labelled_rows(
+        self, model: str, version: str, start: int, end: int
+    ) -> tuple[list[Any], list[Any]]:
+        """(window start, payload, label) of raw events by event id, then (window start,
+        event id, outcome, label) of indexed predictions by event id."""
+        import orjson
+
         e, lb = t.events.c, t.labels.c
         q = (
-            select(e.payload, lb.label)
+            select(e.window_start, e.payload, lb.label)
             .select_from(
                 t.events.join(
                     t.labels, and_(lb.model == e.model, lb.prediction_id == e.prediction_id)
@@ -313,7 +334,7 @@ class SQLStore(ABC):
         )
         p = t.prediction_index.c
         q_index = (
-            select(p.event_id, p.outcome, lb.label)
+            select(p.window_start, p.event_id, p.outcome, lb.label, p.prediction_id)
             .select_from(
                 t.prediction_index.join(
                     t.labels, and_(lb.model == p.model, lb.prediction_id == p.prediction_id)
@@ -328,11 +349,30 @@ class SQLStore(ABC):
             )
         )
         with self.engine.connect() as conn:
-            rows = [(a, b) for a, b in conn.execute(q)]
+            rows = list(conn.execute(q))
             # predictions whose raw events were purged: their compact part from the index
             # (an event is in one of the two tables, never both)
-            indexed = sorted(conn.execute(q_index), key=lambda r: str(r[0]))
-        return rows + [(b, c) for _, b, c in indexed]
+            found = sorted(conn.execute(q_index), key=lambda r: str(r[1]))
+        # the outcome has no prediction id (a comparison pairs versions' requests by it)
+        indexed = [
+            (ws, eid, orjson.dumps({**orjson.loads(out), "prediction_id": pid}).decode(), lab)
+            for ws, eid, out, lab, pid in found
+        ]
+        return rows, indexed
+
+    def window_generations(
+        self, model: str, version: str, window_size: int, start: int, end: int
+    ) -> dict[int, int]:
+        w = t.window_state.c
+        q = select(w.window_start, w.generation).where(
+            w.model == model,
+            w.version == version,
+            w.window_size == window_size,
+            w.window_start >= start,
+            w.window_start < end,
+        )
+        with self.engine.connect() as conn:
+            return {int(s): int(g) for s, g in conn.execute(q)}
 
     def version_traffic(self, model: str, start: float, end: float) -> dict[str, dict[str, Any]]:
         e = t.events.c

@@ -12,6 +12,7 @@ import pyarrow as pa
 from driftline.schema import Schema
 from driftline.stats._codec import pack, unpack
 from driftline.stats.accumulators import Moments, QuantileSketch
+from driftline.stats.accumulators.histogram import LogHistogram
 from driftline.stats.profile import DatasetProfile
 from driftline.windows.abuse import BurstCounter
 from driftline.windows.columns import EventBlock
@@ -44,6 +45,9 @@ class WindowStats:
         self.n_shadow = 0
         self.latency = Moments()
         self.latency_q = QuantileSketch()
+        #: exact counts of latency on fixed log-linear buckets: windows merge into exact
+        #: range quantiles (None: merged from a partial saved before it existed)
+        self.latency_h: LogHistogram | None = LogHistogram()
         self.unknown: dict[str, int] = {}
         self._buffer: list[EventBlock] = []
         self._buffered = 0
@@ -126,6 +130,8 @@ class WindowStats:
         if lat.size:
             self.latency.update(lat)
             self.latency_q.update(lat, self._rng)
+            if self.latency_h is not None:
+                self.latency_h.update(lat)
         return self
 
     def merge(self, other: WindowStats) -> Self:
@@ -142,6 +148,10 @@ class WindowStats:
         self.review.update(other.review.items)
         self.latency.merge(other.latency)
         self.latency_q.merge(other.latency_q)
+        if self.latency_h is not None and other.latency_h is not None:
+            self.latency_h.merge(other.latency_h)
+        else:
+            self.latency_h = None
         self.service.merge(other.service)
         for k, n in other.unknown.items():
             self.unknown[k] = self.unknown.get(k, 0) + n
@@ -168,6 +178,8 @@ class WindowStats:
             "latency": np.frombuffer(self.latency.to_bytes(), dtype=np.uint8),
             "latency_q": np.frombuffer(self.latency_q.to_bytes(), dtype=np.uint8),
         }
+        if self.latency_h is not None:
+            arrays["latency_h"] = np.frombuffer(self.latency_h.to_bytes(), dtype=np.uint8)
         if not self.service.empty:
             arrays["service"] = np.frombuffer(self.service.to_bytes(), dtype=np.uint8)
         return pack(self._KIND, FORMAT_VERSION, scalars, arrays)
@@ -191,9 +203,28 @@ class WindowStats:
         )
         out.latency = Moments.from_bytes(a["latency"].tobytes())
         out.latency_q = QuantileSketch.from_bytes(a["latency_q"].tobytes())
+        out.latency_h = _latency_h(a)
         if "service" in a:  # absent in partials saved before stages or with none
             out.service = ServiceStats.from_bytes(a["service"].tobytes())
         return out
+
+
+def _latency_h(arrays: Mapping[str, Any]) -> LogHistogram | None:
+    # absent in partials saved before latency histograms (or merged with one)
+    h = arrays.get("latency_h")
+    return LogHistogram.from_bytes(h.tobytes()) if h is not None else None
+
+
+def latency_histogram(data: bytes, segment: str) -> LogHistogram | bool | None:
+    """The latency histogram of ``segment`` in a saved partial (:func:`pack_segments`),
+    without decoding its profiles: None if the partial predates them, False if it has
+    no such segment."""
+    _, _, a = unpack("window_partial", zlib.decompress(data), FORMAT_VERSION)
+    seg = a.get(f"seg:{segment}")
+    if seg is None:
+        return False
+    _, _, arrays = unpack(WindowStats._KIND, seg.tobytes(), FORMAT_VERSION)
+    return _latency_h(arrays)
 
 
 def pack_segments(segments: Mapping[str, WindowStats], folded: bool = False) -> bytes:

@@ -23,12 +23,14 @@ every window keeps its false-verdict rate (benchmarks/rollout_calibration.py).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import orjson
 
+from driftline.stats.accumulators.histogram import LogHistogram
 from driftline.stats.versions import CompareOptions, VersionData, compare_paired, compare_unpaired
 from driftline.stats.versions.compare import not_comparable
 from driftline.stats.versions.environment import (
@@ -38,6 +40,7 @@ from driftline.stats.versions.environment import (
 )
 from driftline.store.base import MetricQuery, Store
 from driftline.windows.config import ALL, WindowConfig, window_start
+from driftline.windows.stats import latency_histogram
 
 VERDICT_VALUE = {"worse": -1.0, "better": 1.0, "equivalent": 0.0, "undecided": 0.0}
 
@@ -65,6 +68,17 @@ class _Rows:
     y: list[Any] = field(default_factory=list)
     pred: list[Any] = field(default_factory=list)
     scores: list[Any] = field(default_factory=list)
+    #: every label and prediction a number (vacuously true when empty), any fractional
+    numeric: bool = True
+    fractional: bool = False
+
+    def extend(self, other: _Rows) -> None:
+        self.ids += other.ids
+        self.y += other.y
+        self.pred += other.pred
+        self.scores += other.scores
+        self.numeric = self.numeric and other.numeric
+        self.fractional = self.fractional or other.fractional
 
 
 def label_key(v: Any) -> Any:
@@ -79,15 +93,42 @@ def label_key(v: Any) -> Any:
 class Rollouts:
     """Compares model versions from the store (see the module documentation)."""
 
-    def __init__(self, store: Store, config: WindowConfig, options: RolloutOptions | None = None):
+    #: versions whose labelled windows are kept between comparisons (least recently used go)
+    MAX_CACHED_VERSIONS = 64
+
+    #: paired bootstrap intervals are computed again once the paired sample grew by this share
+    BOOTSTRAP_REFRESH = 0.1
+
+    def __init__(
+        self,
+        store: Store,
+        config: WindowConfig,
+        options: RolloutOptions | None = None,
+        *,
+        carry: bool = True,
+    ):
         self.store = store
         self.config = config
         self.options = options or RolloutOptions()
+        #: False: read every labelled request again for each comparison (the reference)
+        self.carry = carry
+        # (model, a, b, start) -> (paired requests, the bootstrap intervals computed on them)
+        self._boot: OrderedDict[tuple[str, str, str, int], tuple[int, list[Any]]] = OrderedDict()
+        self._lat_cache: OrderedDict[
+            tuple[str, str], dict[int, tuple[int, LogHistogram | None]]
+        ] = OrderedDict()
+        self._traffic_memo: tuple[tuple[str, float], dict[str, dict[str, Any]]] | None = None
+        # (model, version) -> base window start -> (generation, its labelled rows)
+        self._cache: OrderedDict[tuple[str, str], dict[int, tuple[int, _Rows]]] = OrderedDict()
+        #: labelled requests read from the store (a benchmark's and a test's view of the work)
+        self.rows_read = 0
 
     # -- which versions ------------------------------------------------------------------
     def champion(self, model: str, end: float) -> str | None:
         """The model's champion at ``end`` (see the module documentation), or None."""
-        traffic = self.store.version_traffic(model, end - self.options.lookback_seconds, end)
+        traffic = self._traffic(model, end)
+        # the comparison that usually follows reads the same traffic (evaluator: once a window)
+        self._traffic_memo = ((model, end), traffic)
         for version in traffic:
             row = self.store.version(model, version)
             if row and orjson.loads(row["meta"] or "{}").get("champion") is True:
@@ -110,7 +151,8 @@ class Rollouts:
         the challenger's first event in the look-back to ``now``)."""
         end = now if end is None else end
         if start is None:
-            traffic = self.store.version_traffic(model, end - self.options.lookback_seconds, end)
+            memo, self._traffic_memo = self._traffic_memo, None
+            traffic = memo[1] if memo and memo[0] == (model, end) else self._traffic(model, end)
             first = traffic.get(b, {}).get("first_window")
             start = first if first is not None else end - self.options.lookback_seconds
         lo, hi = int(start), math.ceil(end)
@@ -134,9 +176,9 @@ class Rollouts:
         if ca and cb and sorted(map(str, ca)) != sorted(map(str, cb)):
             reason = f"different label sets: {a} has {ca}, {b} has {cb}"
             return {**out, **not_comparable(reason, paired=False).to_dict()}
-        rows = {v: self._labelled(model, v, lo, hi) for v in (a, b)}
-        out["operational"] = {v: self.operational(model, v, lo, hi) for v in (a, b)}
-        task = ta or tb or _infer_task(rows[a].y + rows[b].y, rows[a].pred + rows[b].pred)
+        rows = {v: self._labelled(model, v, lo, hi, now) for v in (a, b)}
+        out["operational"] = {v: self.operational(model, v, lo, hi, now) for v in (a, b)}
+        task = ta or tb or _infer_task(rows[a], rows[b])
         shared = sorted(set(rows[a].ids) & set(rows[b].ids))
         na, nb = len(rows[a].ids), len(rows[b].ids)
         paired = bool(shared) and len(shared) >= 0.5 * min(na, nb)
@@ -148,6 +190,11 @@ class Rollouts:
             sel_b = [ib[p] for p in shared]
             y = _array([rows[a].y[i] for i in sel_a], task)
             positive = _positive(y)
+            boot_key = (model, a, b, lo)
+            last = self._boot.get(boot_key) if self.carry else None
+            reuse = last is not None and last[0] <= len(shared) < last[0] * (
+                1 + self.BOOTSTRAP_REFRESH
+            )
             c = compare_paired(
                 y,
                 _array([rows[a].pred[i] for i in sel_a], task),
@@ -155,8 +202,17 @@ class Rollouts:
                 _scores([rows[a].scores[i] for i in sel_a], positive),
                 _scores([rows[b].scores[i] for i in sel_b], positive),
                 task=task,
-                options=o,
+                options=replace(o, bootstrap_resamples=0) if reuse else o,
             )
+            if last is not None and reuse:
+                # resampling costs resamples x requests: carried until the sample grows 10 %
+                # (each interval's ``n`` says which sample it is of)
+                c.extra["bootstrap"] = last[1]
+            elif self.carry and o.bootstrap_resamples > 0:
+                self._boot[boot_key] = (len(shared), c.extra.get("bootstrap", []))
+                self._boot.move_to_end(boot_key)
+                while len(self._boot) > self.MAX_CACHED_VERSIONS:
+                    self._boot.popitem(last=False)
             out["share_scored"] = len(shared) / na if na else None
         else:
             data = {}
@@ -169,35 +225,70 @@ class Rollouts:
             out["share_scored"] = None
         return {**out, **c.to_dict()}
 
+    def _traffic(self, model: str, end: float) -> dict[str, dict[str, Any]]:
+        return self.store.version_traffic(model, end - self.options.lookback_seconds, end)
+
     def _meta(self, model: str, version: str) -> dict[str, Any]:
         row = self.store.version(model, version)
         meta = orjson.loads(row["meta"]) if row and row["meta"] else {}
         return meta if isinstance(meta, dict) else {}
 
-    def _labelled(self, model: str, version: str, start: int, end: int) -> _Rows:
+    def _labelled(self, model: str, version: str, start: int, end: int, now: float) -> _Rows:
+        """The labelled requests of ``version`` in the base windows starting in
+        ``[start, end)``, window by window (module documentation: "Carried over").
+
+        A closed window's rows are kept with the window's generation and read again
+        only when it changes (a late label or event); open windows are always read."""
+        if not self.carry:
+            return self.reread(model, version, start, end)
         base = self.config.base
-        rows = _Rows()
         lo, hi = window_start(start, base), end
-        for payload, label_json in self.store.labelled(model, version, lo, hi):
-            e = orjson.loads(payload)
-            y, p = orjson.loads(label_json), e.get("prediction")
-            if y is None or p is None:
-                continue
-            rows.ids.append(str(e.get("prediction_id")))
-            rows.y.append(label_key(y))
-            rows.pred.append(label_key(p))
-            rows.scores.append(e.get("scores"))
+        key = (model, version)
+        cached = self._cache.pop(key, {})
+        gens = self.store.window_generations(model, version, base, lo, hi)
+        closed_before = now - self.config.grace_seconds - base
+        windows: dict[int, tuple[int, _Rows]] = {}
+        todo: list[int] = []
+        for ws in sorted(gens):
+            hit = cached.get(ws)
+            if hit is not None and hit[0] == gens[ws] and ws <= closed_before:
+                windows[ws] = hit
+            else:
+                todo.append(ws)
+        for run_lo, run_hi in _runs(todo, base):
+            got = self.store.labelled_by_window(model, version, run_lo, min(run_hi, hi))
+            for ws in range(run_lo, run_hi, base):
+                if ws in gens:
+                    windows[ws] = (gens[ws], _rows_of(got.get(ws, ())))
+                    self.rows_read += len(windows[ws][1].ids)
+        self._cache[key] = {ws: w for ws, w in windows.items() if ws <= closed_before}
+        while len(self._cache) > self.MAX_CACHED_VERSIONS:
+            self._cache.popitem(last=False)
+        rows = _Rows()
+        for ws in sorted(windows):
+            rows.extend(windows[ws][1])
         return rows
 
-    def operational(self, model: str, version: str, start: int, end: int) -> dict[str, Any]:
-        """Events, error rate and latency of ``version`` over ``[start, end)``.
+    def reread(self, model: str, version: str, start: int, end: int) -> _Rows:
+        """The same rows as :meth:`_labelled`, all read from the store at once (the
+        reference the carried-over windows are tested against)."""
+        lo = window_start(start, self.config.base)
+        return _rows_of(self.store.labelled(model, version, lo, end))
 
-        ``latency_pXX_seconds`` (p50, p90, p95, p99) is the events-weighted mean of the base
-        windows' quantiles, not the quantile of all the range's requests; that one lies in
-        ``latency_pXX_range`` = [smallest, largest window quantile] (the merged CDF is
-        the weighted mean of the windows' CDFs, so it reaches the level between the two;
-        with one window the range is a point and exact up to the sketch's rank error).
-        ``latency_worst_p99_seconds`` is the worst window's p99."""
+    def operational(
+        self, model: str, version: str, start: int, end: int, now: float | None = None
+    ) -> dict[str, Any]:
+        """Events, error rate, latency, resources and cost of ``version`` over ``[start, end)``.
+
+        ``latency_pXX_seconds`` (p50, p90, p95, p99) is the quantile of all the range's
+        requests, merged from the windows' exact counts on fixed log-linear buckets:
+        the order statistic of rank ceil(q * n) lies in ``latency_pXX_bounds`` (one
+        bucket, at most 1/64 of its value wide) and the value given is its middle, so
+        within ``latency_relative_error`` (1/128) of it. ``latency_merged_events``
+        counts the requests in it: windows saved before the histograms existed are left
+        out (``latency_note`` says how many). ``latency_pXX_range`` = [smallest, largest
+        window quantile] and ``latency_worst_p99_seconds`` (the worst window's p99) stay.
+        Resources and cost: :func:`resources_and_cost`."""
         q = MetricQuery(
             model=model,
             version=version,
@@ -216,25 +307,177 @@ class Rollouts:
         err = sum((p["value"] or 0.0) * events.get(p["window_start"], 0.0) for p in errors)
         out: dict[str, Any] = {"events": int(n), "error_rate": err / n if n else None}
         lat = self.store.metric_points(replace(q, metric="latency_seconds"))
-        for qname in ("p50", "p90", "p95", "p99"):
-            pts = [p for p in lat if p["method"] == qname and p["value"] is not None]
-            w = sum(events.get(p["window_start"], 0.0) for p in pts)
-            out[f"latency_{qname}_seconds"] = (
-                sum(p["value"] * events.get(p["window_start"], 0.0) for p in pts) / w if w else None
+        hist, covered, missing = self._latency(model, version, start, end, now)
+        out["latency_merged_events"] = covered
+        out["latency_relative_error"] = 2.0 ** -(hist.mantissa_bits + 1)
+        if missing:
+            out["latency_note"] = (
+                f"{missing} window(s) saved before latency histograms are not in the "
+                "merged quantiles"
             )
+        for qname, level in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)):
+            merged = histogram_quantile(hist, level)
+            out[f"latency_{qname}_seconds"] = merged[0] if merged else None
+            out[f"latency_{qname}_bounds"] = [merged[1], merged[2]] if merged else None
+            pts = [p for p in lat if p["method"] == qname and p["value"] is not None]
             values = [float(p["value"]) for p in pts]
             out[f"latency_{qname}_range"] = [min(values), max(values)] if values else None
         p99s = [p["value"] for p in lat if p["method"] == "p99" and p["value"] is not None]
         out["latency_worst_p99_seconds"] = max(p99s) if p99s else None
+        out.update(resources_and_cost(self.store, q, int(n)))
         return out
 
+    def _latency(
+        self, model: str, version: str, start: int, end: int, now: float | None
+    ) -> tuple[LogHistogram, int, int]:
+        """(merged latency histogram, requests in it, windows without one) of the base
+        windows starting in ``[start, end)``; closed windows' histograms are carried
+        with their generation like the labelled rows."""
+        base = self.config.base
+        lo = window_start(start, base)
+        key = (model, version)
+        cached = self._lat_cache.pop(key, {})
+        gens = self.store.window_generations(model, version, base, lo, end)
+        closed_before = (now if now is not None else math.inf) - self.config.grace_seconds - base
+        windows: dict[int, tuple[int, LogHistogram | None]] = {}
+        todo = []
+        for ws in sorted(gens):
+            hit = cached.get(ws)
+            if hit is not None and hit[0] == gens[ws] and ws <= closed_before:
+                windows[ws] = hit
+            else:
+                todo.append(ws)
+        for run_lo, run_hi in _runs(todo, base):
+            got: dict[int, LogHistogram | None] = {}
+            for part in self.store.partials(model, version, run_lo, run_hi):
+                h = latency_histogram(part.profile, ALL)
+                if h is False:
+                    continue
+                have = got.get(part.window_start, LogHistogram())
+                got[part.window_start] = (
+                    have.merge(h) if have is not None and isinstance(h, LogHistogram) else None
+                )
+            for ws in range(run_lo, run_hi, base):
+                if ws not in gens:
+                    continue
+                h = got.get(ws, LogHistogram())
+                raw = self.store.uncovered_events(model, version, ws, ws + base)
+                if raw and h is not None:
+                    ms = [orjson.loads(p).get("latency_ms") for p in raw]
+                    v = np.asarray([x for x in ms if isinstance(x, int | float)], dtype=float)
+                    h.update(v[np.isfinite(v)] / 1000.0)
+                windows[ws] = (gens[ws], h)
+        self._lat_cache[key] = {ws: w for ws, w in windows.items() if ws <= closed_before}
+        while len(self._lat_cache) > self.MAX_CACHED_VERSIONS:
+            self._lat_cache.popitem(last=False)
+        merged, missing = LogHistogram(), 0
+        for ws in sorted(windows):
+            h = windows[ws][1]
+            if h is None:
+                missing += 1
+            else:
+                merged.merge(h)
+        return merged, merged.total, missing
 
-def _infer_task(ys: list[Any], preds: list[Any]) -> str:
-    values = ys + preds
-    numeric = bool(values) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+
+def histogram_quantile(h: LogHistogram, level: float) -> tuple[float, float, float] | None:
+    """(middle, lower, upper) of the bucket holding the order statistic of rank
+    ceil(level * n) of a log-linear histogram, or None when it is empty."""
+    n = h.total
+    if n == 0:
+        return None
+    rank = max(1, math.ceil(level * n))
+    i = int(np.searchsorted(np.cumsum(h.counts), rank))
+    k = int(h.keys[i])
+    lo, hi = (float(x) for x in h.lower_bound(np.array([k, k + 1], dtype=np.int64)))
+    lo, hi = min(lo, hi), max(lo, hi)
+    return (lo + hi) / 2, lo, hi
+
+
+def resources_and_cost(store: Store, q: MetricQuery, events: int) -> dict[str, Any]:
+    """Resource use and cost of a version over a range, per 1,000 predictions.
+
+    Resources sum the windows' ``resource_cpu_seconds`` / ``resource_gpu_seconds`` and
+    take the largest ``resource_rss_bytes``; ``None`` when the service sent no resource
+    records. Cost sums the windows' ``cost`` (method total): ``cost_status`` is
+    ``not_configured`` (no ``prices:`` or no records: no value), ``incomplete`` when a
+    window had something unpriced (the value is then a lower bound, never taken as
+    complete, and ``cost_unpriced`` says what), else ``ok``."""
+    out: dict[str, Any] = {}
+    per_1k = 1000.0 / events if events else None
+    for metric, name in (
+        ("resource_cpu_seconds", "cpu_seconds"),
+        ("resource_gpu_seconds", "gpu_seconds"),
+    ):
+        pts = [p for p in store.metric_points(replace(q, metric=metric)) if p["value"] is not None]
+        total = sum(float(p["value"]) for p in pts) if pts else None
+        out[name] = total
+        out[f"{name}_per_1k_predictions"] = (
+            total * per_1k if total is not None and per_1k is not None else None
+        )
+    rss = [p["value"] for p in store.metric_points(replace(q, metric="resource_rss_bytes"))]
+    rss = [float(v) for v in rss if v is not None]
+    out["rss_bytes_max"] = max(rss) if rss else None
+    cost = [
+        p for p in store.metric_points(replace(q, metric="cost", method="total"))
+        if p["value"] is not None
+    ]  # fmt: skip
+    if not cost:
+        out.update(cost=None, cost_per_1k_predictions=None, cost_status="not_configured")
+        return out
+    total = sum(float(p["value"]) for p in cost)
+    unpriced: dict[str, float] = {}
+    currency = None
+    for p in cost:
+        d = p.get("details")
+        d = orjson.loads(d) if isinstance(d, str | bytes) else (d or {})
+        currency = currency or d.get("currency")
+        for k, v in (d.get("unpriced") or {}).items():
+            unpriced[k] = unpriced.get(k, 0.0) + float(v)
+    # the cost covers the windows that have a cost point: per 1k of their predictions
+    priced_events = sum(int(p["n"] or 0) for p in cost)
+    out.update(
+        cost=total,
+        cost_currency=currency,
+        cost_per_1k_predictions=total / priced_events * 1000.0 if priced_events else None,
+        cost_status="incomplete" if unpriced else "ok",
+        cost_unpriced=unpriced,
+        cost_events=priced_events,
     )
-    fractional = any(isinstance(v, float) and not v.is_integer() for v in values)
+    return out
+
+
+def _runs(starts: list[int], base: int) -> list[tuple[int, int]]:
+    """Consecutive window starts as ``[lo, hi)`` ranges (one store read each)."""
+    out: list[tuple[int, int]] = []
+    for ws in starts:
+        if out and out[-1][1] == ws:
+            out[-1] = (out[-1][0], ws + base)
+        else:
+            out.append((ws, ws + base))
+    return out
+
+
+def _rows_of(labelled: Any) -> _Rows:
+    rows = _Rows()
+    for payload, label_json in labelled:
+        e = orjson.loads(payload)
+        y, p = orjson.loads(label_json), e.get("prediction")
+        if y is None or p is None:
+            continue
+        rows.ids.append(str(e.get("prediction_id")))
+        rows.y.append(label_key(y))
+        rows.pred.append(label_key(p))
+        rows.scores.append(e.get("scores"))
+    values = rows.y + rows.pred
+    rows.numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    rows.fractional = any(isinstance(v, float) and not v.is_integer() for v in values)
+    return rows
+
+
+def _infer_task(*rows: _Rows) -> str:
+    numeric = any(r.ids for r in rows) and all(r.numeric for r in rows)
+    fractional = any(r.fractional for r in rows)
     return "regression" if numeric and fractional else "classification"
 
 

@@ -2,8 +2,16 @@
 
 Shown when the version has stage, resource, cost, error-group or input-check
 points in the range (docs/service.md). The stage table answers "which stage
-made p99 worse": each stage's p99 in the latest window against the median of
-its p99 over the earlier windows of the range, the largest increase named.
+made p99 worse" (:func:`judge_stage`): each stage's p99 in the latest window
+against its own baseline, the earlier windows of the range with at least
+``MIN_RUNS`` runs each (at least ``MIN_BASELINE`` of them). A stage made p99
+worse when its latest p99 is more than ``GROWTH`` (20 %) above the baseline's
+median and more than ``SPREAD`` (3) robust standard deviations (1.4826 x the
+median absolute deviation) above it, so beyond the stage's own
+window-to-window spread; the median and MAD ignore a regression that has
+lasted a few windows already, so a lasting one stays named. The largest
+increase is named. Too few runs or baseline windows: "insufficient data", and
+why.
 """
 
 from __future__ import annotations
@@ -36,6 +44,16 @@ METRICS = (
 )
 
 
+#: runs a window's stage p99 needs to be compared (below 100 it is close to the maximum)
+MIN_RUNS = 20
+#: earlier windows with MIN_RUNS runs that make a stage's baseline
+MIN_BASELINE = 3
+#: growth over the baseline median that counts as worse
+GROWTH = 0.2
+#: robust standard deviations of the baseline windows' p99 the latest must exceed
+SPREAD = 3.0
+
+
 @dataclass
 class StageRow:
     name: str
@@ -46,6 +64,9 @@ class StageRow:
     error_ratio: float | None
     runs: int
     history: list[float | None]
+    #: "worse", "ok" or "insufficient_data" (:func:`judge_stage`), with the reason
+    verdict: str = "ok"
+    reason: str | None = None
 
     @property
     def delta(self) -> float | None:
@@ -70,6 +91,8 @@ class ErrorGroup:
 class ServicePanel:
     stages: list[StageRow] = field(default_factory=list)
     worst: StageRow | None = None
+    #: stages whose p99 cannot be judged (too few runs or baseline windows)
+    undecided: list[StageRow] = field(default_factory=list)
     p99: float | None = None
     p99_before: float | None = None
     resources: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +161,40 @@ def _split(values: list[tuple[int, float | None]]) -> tuple[float | None, float 
     return last, (statistics.median(earlier) if earlier else None)
 
 
+def judge_stage(
+    windows: list[tuple[int, float | None, int]],
+) -> tuple[float | None, float | None, str, str | None]:
+    """(latest p99, baseline median, verdict, reason) of one stage from its windows'
+    ``(window start, p99, runs)`` in time order (module documentation)."""
+    if not windows:
+        return None, None, "insufficient_data", "no window with this stage"
+    last_ws, last, runs = windows[-1]
+    base = [v for ws, v, n in windows[:-1] if ws < last_ws and v is not None and n >= MIN_RUNS]
+    before = statistics.median(base) if base else None
+    if last is None or runs < MIN_RUNS:
+        return (
+            last,
+            before,
+            "insufficient_data",
+            (f"{runs} runs in the latest window; its p99 is compared from {MIN_RUNS}"),
+        )
+    if len(base) < MIN_BASELINE:
+        return (
+            last,
+            before,
+            "insufficient_data",
+            (
+                f"{len(base)} earlier window(s) with {MIN_RUNS}+ runs; the baseline needs "
+                f"{MIN_BASELINE}"
+            ),
+        )
+    assert before is not None
+    mad = statistics.median(abs(v - before) for v in base)
+    if last > (1 + GROWTH) * before and last > before + SPREAD * 1.4826 * mad:
+        return last, before, "worse", None
+    return last, before, "ok", None
+
+
 def _stages(panel: ServicePanel, rows: dict[str, list[dict[str, Any]]], x_range: Any) -> None:
     p99 = [(int(r["window_start"]), r["value"]) for r in rows["latency_seconds"]
            if r["method"] == "p99" and r["column"] == ""]  # fmt: skip
@@ -146,13 +203,14 @@ def _stages(panel: ServicePanel, rows: dict[str, list[dict[str, Any]]], x_range:
     series: dict[str, Series] = {}
     for name in names:
         mine = [r for r in rows["stage_latency_seconds"] if r["column"] == name]
-        q99 = [(int(r["window_start"]), r["value"]) for r in mine if r["method"] == "p99"]
+        q99 = [(int(r["window_start"]), r["value"], int(r["n"] or 0))
+               for r in mine if r["method"] == "p99"]  # fmt: skip
         q50 = [r["value"] for r in mine if r["method"] == "p50"]
-        last, before = _split(q99)
+        last, before, verdict, reason = judge_stage(q99)
         share = [r for r in rows["stage_time_share"] if r["column"] == name]
         errs = [r for r in rows["stage_error_ratio"] if r["column"] == name]
         s = Series()
-        for ws, v in q99:
+        for ws, v, _ in q99:
             s.add(float(ws), v)
         series[name] = s
         panel.stages.append(
@@ -165,15 +223,13 @@ def _stages(panel: ServicePanel, rows: dict[str, list[dict[str, Any]]], x_range:
                 error_ratio=errs[-1]["value"] if errs else None,
                 runs=int(errs[-1]["n"]) if errs else 0,
                 history=list(s.y),
+                verdict=verdict,
+                reason=reason,
             )
         )
-    # a stage "made p99 worse" when its p99 grew by more than a fifth over the earlier windows
-    grew = [
-        s
-        for s in panel.stages
-        if s.delta is not None and s.p99_before is not None and s.delta > 0.2 * s.p99_before
-    ]
+    grew = [s for s in panel.stages if s.verdict == "worse"]
     panel.worst = max(grew, key=lambda s: s.delta or 0.0) if grew else None
+    panel.undecided = [s for s in panel.stages if s.verdict == "insufficient_data"]
     if names:
         panel.figures["stages"] = charts.line(
             "p99 latency per stage (ms)",

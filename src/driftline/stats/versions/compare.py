@@ -266,8 +266,8 @@ def compare_paired(
         for name in names:
             ca = bs.components(name, y, a, sa[0] if sa else None, classes=classes, positive=pos)
             cb = bs.components(name, y, b, sb[0] if sb else None, classes=classes, positive=pos)
-            boots.append(_boot(name, ca, cb, o))
-        extra["bootstrap"] = boots
+            boots.append((name, ca, cb))
+        extra["bootstrap"] = _boots(boots, o)
     else:
         yf, af, bf = y.astype(float), a.astype(float), b.astype(float)
         ea, eb = np.abs(af - yf), np.abs(bf - yf)
@@ -302,19 +302,23 @@ def compare_paired(
             )
         )
         extra["score_shift"] = pt.score_shift(af, bf).to_dict()
-        extra["bootstrap"] = [
-            _boot(name, bs.components(name, y, a), bs.components(name, y, b), o)
-            for name in (("mae", "rmse") if o.bootstrap_resamples > 0 else ())
-        ]
+        extra["bootstrap"] = _boots(
+            [
+                (name, bs.components(name, y, a), bs.components(name, y, b))
+                for name in (("mae", "rmse") if o.bootstrap_resamples > 0 else ())
+            ],
+            o,
+        )
     verdict, needed = _overall(out)
     return Comparison(verdict, True, task, n, n, out, None, needed, extra)
 
 
-def _boot(name: str, ca: bs.Components, cb: bs.Components, o: CompareOptions) -> dict[str, Any]:
-    r = bs.paired_bootstrap(
-        name, ca, cb, resamples=o.bootstrap_resamples, alpha=o.alpha, seed=o.seed
-    )
-    return r.to_dict()
+def _boots(
+    items: list[tuple[str, bs.Components, bs.Components]], o: CompareOptions
+) -> list[dict[str, Any]]:
+    """Paired bootstrap intervals of several metrics on one set of resamples."""
+    rs = bs.paired_bootstraps(items, resamples=o.bootstrap_resamples, alpha=o.alpha, seed=o.seed)
+    return [r.to_dict() for r in rs]
 
 
 def _var_mean(x: NDArray[np.float64]) -> float:
