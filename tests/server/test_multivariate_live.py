@@ -109,17 +109,39 @@ def test_outliers_are_scored_per_event_and_their_share_fires_the_preset(
     assert [p["status"] for p in points] == ["ok", "ok", "drift", "drift"]
     fired = [a for m in got for a in m["alerts"] if a["status"] == "firing"]
     assert {a["labels"]["alertname"] for a in fired} == {"outlier_share_high"}
-    # the review queue holds the odd windows' most anomalous events; an "attack" verdict on
-    # one of them labels the fired alert a true positive (alert precision)
+    # the review queue holds the odd windows' most anomalous events
     from driftline.server import review
 
     items = review.queue(store, "m", WINDOW, T0, T0 + 4 * WINDOW)
     assert {i["window_start"] for i in items} >= {T0 + 2 * WINDOW, T0 + 3 * WINDOW}
     assert all(len([i for i in items if i["window_start"] == w]) <= 20 for w in range(4))
-    odd = next(i for i in items if i["window_start"] == T0 + 2 * WINDOW)
-    out = review.record(collector, None, "m", odd["event_id"], "attack", reviewer="ana")
-    assert out["feedback"]["accepted"] == 1 and len(out["alerts"]) == 1
-    (alert,) = collector.alerts.engine.alerts()
-    assert alert.outcome == "true_positive"
+    odd = [i for i in items if i["window_start"] >= T0 + 2 * WINDOW]
+    engine = collector.alerts.engine
+    (alert,) = engine.alerts()
+
+    def judge(item: dict[str, Any], verdict: str) -> list[str]:
+        out = review.record(collector, None, "m", item["event_id"], verdict, reviewer="ana")
+        assert out["feedback"]["accepted"] == 1
+        return list(out["alerts"])
+
+    def precision() -> tuple[int, int]:
+        p = engine.precision()["outlier_share_high"]
+        return p.true_positive, p.false_positive
+
+    # "fine" on the alert's candidates: a false positive once 3 are judged, every one fine
+    assert judge(odd[0], "fine") == [] and judge(odd[1], "fine") == []
+    assert engine.alerts()[0].outcome is None
+    assert judge(odd[2], "fine") == [alert.fingerprint]
+    assert engine.alerts()[0].outcome == "false_positive" and precision() == (0, 1)
+    # "attack" on another candidate: the review's false positive becomes a true positive
+    assert judge(odd[3], "attack") == [alert.fingerprint]
+    assert engine.alerts()[0].outcome == "true_positive" and precision() == (1, 0)
+    # re-judged fine, every judged candidate is fine again: back to a false positive
+    assert judge(odd[3], "fine") == [alert.fingerprint]
+    assert engine.alerts()[0].outcome == "false_positive"
+    # a person's label is never overwritten by the queue
+    engine.set_outcome(alert.fingerprint, "not_actionable", "lead", "seen it")
+    assert judge(odd[4], "attack") == []
+    assert engine.alerts()[0].outcome == "not_actionable"
     collector.close()
     store.close()

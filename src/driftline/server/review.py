@@ -13,10 +13,26 @@ fields stay so).
 A verdict goes in through the ordinary ingest, with the reviewer's key: a
 ``feedback`` record of kind ``review`` (value ``{"verdict", "reviewer",
 "note"}``; verdicts ``fine``, ``bad_input``, ``attack``) and, with a label, a
-``label`` record for the prediction. An ``attack`` or ``bad_input`` verdict on
-an event of a window in which an outlier or abuse alert of that model version
-fired labels that alert ``true_positive`` (when it has no outcome yet): the
-alert's precision (docs/alerts.md) counts it.
+``label`` record for the prediction. Verdicts give the outlier and abuse
+alerts of the event's windows an outcome, so the rules' precision
+(docs/alerts.md) counts reviewed events:
+
+- ``attack`` or ``bad_input`` on an event of a window in which an outlier or
+  abuse alert of that model version fired labels the alert ``true_positive``:
+  one bad event is what the alert was for.
+- ``fine`` labels an outlier alert (``outlier_share``, boundary probing, range
+  jumps) ``false_positive`` once at least :data:`MIN_REVIEWED` of its windows'
+  candidates (all of them, when there are fewer) are judged and every judged
+  one is ``fine``: a reviewer who finds the most anomalous events of the
+  alert's windows ordinary says the alert showed nothing to act on. One
+  ``fine`` alone does not (the next candidate may be the attack). Bursts
+  (``abuse.burst``) get no false positive from ``fine``: their near-identical
+  requests are ordinary inputs, not the outlier candidates the queue shows.
+
+The queue only changes an outcome it set itself (``no outcome``, or one whose
+audit comment starts with ``review queue:``): a later ``attack`` turns a
+review's ``false_positive`` into ``true_positive``; a person's label on the
+Alerts page is never overwritten.
 """
 
 from __future__ import annotations
@@ -39,6 +55,12 @@ VERDICTS = ("fine", "bad_input", "attack")
 KIND = "review"
 #: Alert metrics about anomalous inputs: their alerts get an outcome from a verdict.
 ALERT_METRICS = ("outlier_share", "abuse.burst", "abuse.boundary_probing", "abuse.range_jump")
+#: Alert metrics whose outlier candidates are what the alert flagged: all ``fine`` -> FP.
+FINE_METRICS = ("outlier_share", "abuse.boundary_probing", "abuse.range_jump")
+#: Judged candidates an alert needs, every one ``fine``, before it is a false positive.
+MIN_REVIEWED = 3
+#: Audit comment prefix of the outcomes the review queue sets (and may change again).
+BY_REVIEW = "review queue:"
 MAX_NOTE = 500
 _SEQUENCE = itertools.count()
 
@@ -135,17 +157,22 @@ def record(
     if label is not None:
         lb = {"type": "label", "event_id": f"review-label-{stamp}", "label": label, **base}
         out["label"] = collector.ingest("label", [lb], who).body()
-    out["alerts"] = _outcome(
-        collector, model, version, float(e.get("ts") or now), verdict, reviewer
-    )
+    out["alerts"] = _outcome(collector, model, version, float(e.get("ts") or now), verdict,
+                             reviewer, event_id)  # fmt: skip
     return out
 
 
 def _outcome(
-    collector: Collector, model: str, version: str, ts: float, verdict: str, reviewer: str
+    collector: Collector,
+    model: str,
+    version: str,
+    ts: float,
+    verdict: str,
+    reviewer: str,
+    event_id: str,
 ) -> list[str]:
-    """Label the fired, unlabelled outlier/abuse alerts of the event's window true_positive."""
-    if verdict == "fine" or collector.alerts is None:
+    """Give the fired outlier/abuse alerts of the event's windows an outcome (module doc)."""
+    if collector.alerts is None:
         return []
     engine = collector.alerts.engine
     base = collector.settings.windows.base
@@ -157,11 +184,46 @@ def _outcome(
         rule = next((r for r in engine.rules if r.name == alert.rule), None)
         if rule is None or rule.metric not in ALERT_METRICS or alert.fired_at is None:
             continue
-        if alert.outcome is not None or not _covers(alert, ts, base):
+        if not _covers(alert, ts, base) or not _ours(engine, alert):
             continue
-        engine.set_outcome(alert.fingerprint, "true_positive", reviewer or "review", verdict)
+        if verdict == "fine":
+            if rule.metric not in FINE_METRICS or alert.outcome == "false_positive":
+                continue  # (a review's true_positive whose attack was re-judged fine may go)
+            reviewed = _all_fine(collector, model, version, alert, base)
+            if reviewed is None:
+                continue
+            outcome = "false_positive"
+            comment = f"{BY_REVIEW} {reviewed} candidates judged, every one fine"
+        else:
+            if alert.outcome == "true_positive":
+                continue
+            outcome = "true_positive"
+            comment = f"{BY_REVIEW} {verdict} on event {event_id}"
+        engine.set_outcome(alert.fingerprint, outcome, reviewer or "review", comment)
         done.append(alert.fingerprint)
     return done
+
+
+def _ours(engine: Any, alert: Any) -> bool:
+    """Whether the alert has no outcome, or one the review queue set (this episode)."""
+    if alert.outcome is None:
+        return True
+    for e in reversed(engine.store.audit(alert.fingerprint)):
+        if e.kind == "outcome":
+            return str(e.detail.get("comment", "")).startswith(BY_REVIEW)
+    return False
+
+
+def _all_fine(collector: Collector, model: str, version: str, alert: Any, base: int) -> int | None:
+    """How many of the alert's windows' candidates are judged, if at least
+    ``min(MIN_REVIEWED, candidates)`` are and every one is ``fine``; else None."""
+    first = alert.active_since if alert.active_since is not None else alert.fired_at - base
+    last = float(alert.resolved_at) if alert.resolved_at else collector.clock.time() + base
+    items = queue(collector.store, model, base, float(first), last, version=version, limit=10_000)
+    judged = [i["verdict"]["verdict"] for i in items if i.get("verdict")]
+    if not judged or len(judged) < min(MIN_REVIEWED, len(items)):
+        return None
+    return len(judged) if all(v == "fine" for v in judged) else None
 
 
 def _covers(alert: Any, ts: float, base: int) -> bool:
