@@ -2,7 +2,9 @@
 
 Per window the evaluator now also computes score metrics (ROC AUC, PR AUC, log
 loss, Brier, ECE) from the labelled rows' scores, label drift against the
-reference's target, and the feedback/KPI points. This times each on windows of
+reference's target, the feedback/KPI points and the worst slices (one segment
+key, one string and four numeric features: the default six slice columns, one
+and two at a time). This times each on windows of
 ``--rows`` labelled predictions (real breast-cancer model scores, resampled),
 and measures label drift's false-alarm rate: windows of labels drawn from the
 reference's own class distribution, ``--trials`` of them, at each window size.
@@ -17,6 +19,7 @@ import time
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -28,6 +31,7 @@ from driftline.windows.config import WindowConfig
 from driftline.windows.feedback import feedback_points
 from driftline.windows.labelled import label_drift, performance_results
 from driftline.windows.points import Points
+from driftline.windows.slices import SliceOptions, slice_point
 
 
 def _best(fn: Any, repeat: int = 5) -> float:
@@ -53,7 +57,10 @@ def main() -> None:
         {"x": {"kind": "numeric"}, "target": {"kind": "categorical", "role": "target"}},
     )
     p_ref = np.bincount(data.target) / len(data.target)
-    print(f"{'rows':>7} {'labels only':>12} {'+ scores':>10} {'label drift':>12} {'feedback':>10}")
+    print(
+        f"{'rows':>7} {'labels only':>12} {'+ scores':>10} {'label drift':>12} {'feedback':>10}"
+        f" {'slices':>10} {'tested':>7}"
+    )
     for n in args.rows:
         idx = rng.integers(0, len(data.target), n)
         y = data.target[idx]
@@ -65,6 +72,16 @@ def main() -> None:
         rows = [(None, "thumbs", '"up"' if i % 3 else '"down"') for i in range(n)]
         rows += [(None, "kpi:revenue", str(float(i % 7))) for i in range(n)]
         key = WindowKey("m", "v1", 300, 0)
+        sites, plans = ("north", "south", "east"), ("free", "pro", "team")
+        sliced = [
+            (int(t), int(p.argmax()), {"site": sites[i % 3]},
+             {"plan": plans[(i // 3) % 3], **{f"x{j}": float(data.data[idx[i], j])
+                                             for j in range(4)}})
+            for i, (t, p) in enumerate(zip(y, proba[idx], strict=True))
+        ]  # fmt: skip
+        found = Points(key, 1.0)
+        slice_point(found, "*", sliced, "classification", SliceOptions())
+        tested = int(orjson.loads(found.rows[0]["details"])["tested"])
         t_plain = _best(lambda plain=plain: performance_results(plain, "classification"))
         t_scored = _best(lambda scored=scored: performance_results(scored, "classification"))
         t_drift = _best(lambda y=y: label_drift(ref, list(y), DriftOptions()))
@@ -73,9 +90,14 @@ def main() -> None:
                 Points(key, 1.0), rows, {"*": n}, WindowConfig(), None
             )
         )
+        t_slices = _best(
+            lambda sliced=sliced, key=key: slice_point(
+                Points(key, 1.0), "*", sliced, "classification", SliceOptions()
+            )
+        )
         print(
             f"{n:>7} {t_plain * 1e3:>10.1f}ms {t_scored * 1e3:>8.1f}ms "
-            f"{t_drift * 1e3:>10.1f}ms {t_fb * 1e3:>8.1f}ms"
+            f"{t_drift * 1e3:>10.1f}ms {t_fb * 1e3:>8.1f}ms {t_slices * 1e3:>8.1f}ms {tested:>7}"
         )
     print(f"\nlabel drift false alarms: labels drawn from the reference's classes {p_ref.round(3)}")
     for n in (50, 300, 3000):
