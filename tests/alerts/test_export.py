@@ -92,16 +92,30 @@ def test_ml_rule_tests_pass_for_other_windows(tmp_path: Path, window: str) -> No
 
 
 @pytest.mark.binary("promtool")
-def test_drift_rule_test_fails_when_drift_need_not_be_held(tmp_path: Path) -> None:
-    """The promtool cases can fail: drift alerting at once contradicts 'held 3 windows'."""
+@pytest.mark.parametrize(
+    ("alert", "old", "new"),
+    [
+        # drift alerting at once contradicts "held 3 windows"
+        ("DriftlineFeatureDrift", "for: 15m", "for: 5m"),
+        # a dead-man rule waiting for 3 missed intervals misses the case's 2.25
+        ("DriftlineJobDeadMan", "driftline_job_since_success_intervals) > 1.5",
+         "driftline_job_since_success_intervals) > 3"),
+    ],
+    ids=["drift-not-held", "dead-man-too-late"],
+)  # fmt: skip
+def test_the_ml_rule_cases_fail_on_a_wrong_rule(
+    tmp_path: Path, alert: str, old: str, new: str
+) -> None:
+    """The promtool cases are real: a rule changed against its case fails it."""
     promtool = require_binary("promtool")
     CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
     rules = tmp_path / "driftline.rules.yml"
     text = rules.read_text()
-    at = text.index("alert: DriftlineFeatureDrift")
-    rules.write_text(text[:at] + text[at:].replace("for: 15m", "for: 5m", 1))
+    at = text.index(f"alert: {alert}")
+    assert old in text[at:]
+    rules.write_text(text[:at] + text[at:].replace(old, new, 1))
     test = promtool_test(promtool, tmp_path)
-    assert test.returncode != 0 and "DriftlineFeatureDrift" in test.stdout + test.stderr
+    assert test.returncode != 0 and alert in test.stdout + test.stderr
 
 
 def test_dashboards_pass_static_checks() -> None:
@@ -144,19 +158,6 @@ def test_grafana_files(tmp_path: Path) -> None:
     assert prov["providers"][0]["type"] == "file"
     for f in (tmp_path / "dashboards").glob("*.json"):
         assert dashboard_problems(json.loads(f.read_text())) == []
-
-
-@pytest.mark.binary("promtool")
-def test_dead_man_rule_test_fails_when_the_rule_waits_too_long(tmp_path: Path) -> None:
-    """The dead-man case is real: a rule that waits for 3 missed intervals fails it."""
-    promtool = require_binary("promtool")
-    CliRunner().invoke(export_app, ["prometheus-rules", "--output", str(tmp_path)])
-    rules = tmp_path / "driftline.rules.yml"
-    text = rules.read_text()
-    assert "driftline_job_since_success_intervals) > 1.5" in text
-    rules.write_text(text.replace("driftline_job_since_success_intervals) > 1.5", "x) > 3"))
-    test = promtool_test(promtool, tmp_path)
-    assert test.returncode != 0 and "DriftlineJobDeadMan" in test.stdout + test.stderr
 
 
 def test_the_ml_dashboard_charts_feedback_kpis_slices_and_jobs() -> None:

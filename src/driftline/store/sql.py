@@ -459,26 +459,7 @@ class SQLStore(ABC):
         where = [m.window_size == window_size]
         if metrics:
             where.append(m.metric.in_(sorted(metrics)))
-        latest = (
-            select(m.model, m.version, func.max(m.window_start).label("ws"))
-            .where(*where)
-            .group_by(m.model, m.version)
-            .subquery()
-        )
-        q = (
-            select(t.metric_points)
-            .join(
-                latest,
-                and_(
-                    m.model == latest.c.model,
-                    m.version == latest.c.version,
-                    m.window_start == latest.c.ws,
-                ),
-            )
-            .where(*where)
-        )
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        return self._latest(where, ("model", "version"))
 
     def latest_series(
         self, window_size: int, prefixes: Collection[str], since: float
@@ -492,27 +473,23 @@ class SQLStore(ABC):
             m.window_start >= since,
             or_(*(m.metric.startswith(p, autoescape=True) for p in sorted(prefixes))),
         ]
-        keys = (m.model, m.version, m.metric, m.column)
+        return self._latest(where, ("model", "version", "metric", "column"), m.value.is_not(None))
+
+    def _latest(
+        self, where: list[Any], keys: Sequence[str], *latest_if: Any
+    ) -> list[dict[str, Any]]:
+        """The points matching ``where`` of the latest window per ``keys`` (columns) among
+        those also matching ``latest_if``."""
+        m = t.metric_points.c
+        cols = [m[k] for k in keys]
         latest = (
-            select(*keys, func.max(m.window_start).label("ws"))
-            .where(*where, m.value.is_not(None))
-            .group_by(*keys)
+            select(*cols, func.max(m.window_start).label("ws"))
+            .where(*where, *latest_if)
+            .group_by(*cols)
             .subquery()
         )
-        q = (
-            select(t.metric_points)
-            .join(
-                latest,
-                and_(
-                    m.model == latest.c.model,
-                    m.version == latest.c.version,
-                    m.metric == latest.c.metric,
-                    m.column == latest.c.column,
-                    m.window_start == latest.c.ws,
-                ),
-            )
-            .where(*where)
-        )
+        on = and_(*(m[k] == latest.c[k] for k in keys), m.window_start == latest.c.ws)
+        q = select(t.metric_points).join(latest, on).where(*where)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
