@@ -286,3 +286,63 @@ async def test_carried_windows_give_the_verdicts_of_reading_everything_again(env
             assert read in (0, 2 * per), (w, read)  # the new window only
     assert got["n_a"] == full["n_a"] == 8 * per and got["paired"] is True
     assert got["verdict"] == full["verdict"]
+
+
+async def test_label_sets_and_a_version_without_traffic_are_not_comparable(env: Env) -> None:
+    """Issue 15's bad input, through the collector: versions whose metadata name different
+    classes, and a registered version that never served, are "not comparable" with the
+    reason, never a verdict."""
+    events, labels = _rollout(400, 0.9, shadow=True)
+    await _ingest(env, events, labels)
+    for v, classes in (("v1", [0, 1]), ("v2", ["cat", "dog"])):
+        r = await env.client.put(f"/v1/models/m/versions/{v}/metadata",
+                                 json={"classes": classes}, headers=env.auth("admin"))  # fmt: skip
+        assert r.status_code == 200, r.text
+
+    async def compare(b: str) -> dict[str, Any]:
+        r = await env.client.get("/v1/models/m/versions/compare", params={"a": "v1", "b": b},
+                                 headers=env.auth("read"))  # fmt: skip
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    c = await compare("v2")
+    assert c["verdict"] == "not_comparable" and c["metrics"] == []
+    assert c["reason"] == "different label sets: v1 has [0, 1], v2 has ['cat', 'dog']"
+    # a version registered (metadata only) that served nothing
+    r = await env.client.put("/v1/models/m/versions/v3/metadata", json={"owner": "ml"},
+                             headers=env.auth("admin"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    c = await compare("v3")
+    assert (c["verdict"], c["n_b"]) == ("not_comparable", 0)
+    assert c["reason"] == "version B has no labelled requests (no traffic yet)"
+    assert c["operational"]["v3"]["events"] == 0
+    assert c["operational"]["v3"]["latency_p99_seconds"] is None
+    assert c["operational"]["v3"]["cost_status"] == "not_configured"
+
+
+def test_scores_kept_as_columns_read_as_the_events_gave_them() -> None:
+    """The carried windows keep valid scores as float columns (~100 bytes a request
+    instead of ~320): every mix of windows reads as the raw scores would."""
+    from itertools import permutations
+
+    from driftline.windows.versions import _compact, _merge_scores, _scores
+
+    windows: list[list[Any]] = [
+        [{"1": 0.2, "0": 0.8}, {"0": 0.4, "1": 0.6}],  # dicts, keys in any order
+        [0.3, 0.9],  # plain numbers
+        [{"1": 0.5, "0": 0.5}, {"1": 1, "0": 0}],
+        [{"1": True, "0": 0.0}, {"1": 0.1, "0": 0.9}],  # a bool: not a score
+        [{"1": 0.7}, {"1": 0.2}],  # another key set
+        [],
+    ]
+    for k in (1, 2, 3):
+        for parts in permutations(windows, k):
+            raw = [s for p in parts for s in p]
+            merged = _merge_scores([_compact(list(p)) for p in parts])
+            for positive in (1, "0", None):
+                for sel in (None, list(range(len(raw)))[::-1]):
+                    want, got = _scores(raw, positive, sel), _scores(merged, positive, sel)
+                    if want is None:
+                        assert got is None, (parts, positive)
+                    else:
+                        assert np.asarray(got, dtype=float).tolist() == want, (parts, positive)

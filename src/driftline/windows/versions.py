@@ -63,22 +63,31 @@ class RolloutOptions:
 
 
 @dataclass
+class _ScoreCols:
+    """A window's scores as float columns, one per class key (dict scores) or one keyed
+    ``None`` (plain numbers): ~16 bytes a binary request instead of ~230 for its dict."""
+
+    cols: dict[str | None, np.ndarray[Any, Any]]
+
+    def raw(self) -> list[Any]:
+        """The scores as the events gave them (floats)."""
+        if None in self.cols:
+            return [float(v) for v in self.cols[None]]
+        keys = list(self.cols)
+        return [dict(zip(keys, map(float, vals), strict=True))
+                for vals in zip(*self.cols.values(), strict=True)]  # fmt: skip
+
+
+@dataclass
 class _Rows:
     ids: list[str] = field(default_factory=list)
     y: list[Any] = field(default_factory=list)
     pred: list[Any] = field(default_factory=list)
-    scores: list[Any] = field(default_factory=list)
+    #: the events' scores (a list), or as columns when every one is valid alike
+    scores: list[Any] | _ScoreCols = field(default_factory=list)
     #: every label and prediction a number (vacuously true when empty), any fractional
     numeric: bool = True
     fractional: bool = False
-
-    def extend(self, other: _Rows) -> None:
-        self.ids += other.ids
-        self.y += other.y
-        self.pred += other.pred
-        self.scores += other.scores
-        self.numeric = self.numeric and other.numeric
-        self.fractional = self.fractional or other.fractional
 
 
 def label_key(v: Any) -> Any:
@@ -199,8 +208,8 @@ class Rollouts:
                 y,
                 _array([rows[a].pred[i] for i in sel_a], task),
                 _array([rows[b].pred[i] for i in sel_b], task),
-                _scores([rows[a].scores[i] for i in sel_a], positive),
-                _scores([rows[b].scores[i] for i in sel_b], positive),
+                _scores(rows[a].scores, positive, sel_a),
+                _scores(rows[b].scores, positive, sel_b),
                 task=task,
                 options=replace(o, bootstrap_resamples=0) if reuse else o,
             )
@@ -265,8 +274,16 @@ class Rollouts:
         while len(self._cache) > self.MAX_CACHED_VERSIONS:
             self._cache.popitem(last=False)
         rows = _Rows()
+        parts = []
         for ws in sorted(windows):
-            rows.extend(windows[ws][1])
+            w = windows[ws][1]
+            rows.ids += w.ids
+            rows.y += w.y
+            rows.pred += w.pred
+            parts.append(w.scores)
+            rows.numeric = rows.numeric and w.numeric
+            rows.fractional = rows.fractional or w.fractional
+        rows.scores = _merge_scores(parts)
         return rows
 
     def reread(self, model: str, version: str, start: int, end: int) -> _Rows:
@@ -460,6 +477,7 @@ def _runs(starts: list[int], base: int) -> list[tuple[int, int]]:
 
 def _rows_of(labelled: Any) -> _Rows:
     rows = _Rows()
+    scores: list[Any] = []
     for payload, label_json in labelled:
         e = orjson.loads(payload)
         y, p = orjson.loads(label_json), e.get("prediction")
@@ -468,7 +486,8 @@ def _rows_of(labelled: Any) -> _Rows:
         rows.ids.append(str(e.get("prediction_id")))
         rows.y.append(label_key(y))
         rows.pred.append(label_key(p))
-        rows.scores.append(e.get("scores"))
+        scores.append(e.get("scores"))
+    rows.scores = _compact(scores)
     values = rows.y + rows.pred
     rows.numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     rows.fractional = any(isinstance(v, float) and not v.is_integer() for v in values)
@@ -497,13 +516,56 @@ def _positive(y: np.ndarray[Any, Any]) -> Any:
     return values[1] if len(values) == 2 else None
 
 
-def _scores(scores: list[Any], positive: Any) -> list[float] | None:
-    """Each request's probability of ``positive`` (binary tasks), or None if any is missing."""
+def _valid(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _compact(scores: list[Any]) -> list[Any] | _ScoreCols:
+    """``scores`` as columns when all are valid numbers, or all dicts of the same keys
+    with valid numbers; else as they are."""
+    if not scores:
+        return scores
+    first = scores[0]
+    if isinstance(first, dict):
+        keys = first.keys()
+        if all(isinstance(s, dict) and s.keys() == keys and all(map(_valid, s.values()))
+               for s in scores):  # fmt: skip
+            n = len(scores)
+            return _ScoreCols(
+                {str(k): np.fromiter((s[k] for s in scores), np.float64, n) for k in keys}
+            )
+        return scores
+    if all(map(_valid, scores)):
+        return _ScoreCols({None: np.asarray(scores, dtype=np.float64)})
+    return scores
+
+
+def _merge_scores(parts: list[list[Any] | _ScoreCols]) -> list[Any] | _ScoreCols:
+    """The windows' scores in order: columns when every window's are alike, else a list."""
+    parts = [p for p in parts if isinstance(p, _ScoreCols) or p]
+    if parts and all(isinstance(p, _ScoreCols) for p in parts):
+        cols = [p.cols for p in parts if isinstance(p, _ScoreCols)]
+        if all(c.keys() == cols[0].keys() for c in cols):
+            return _ScoreCols({k: np.concatenate([c[k] for c in cols]) for k in cols[0]})
+    out: list[Any] = []
+    for p in parts:
+        out += p.raw() if isinstance(p, _ScoreCols) else p
+    return out
+
+
+def _scores(scores: list[Any] | _ScoreCols, positive: Any, sel: list[int] | None = None) -> Any:
+    """Each request's probability of ``positive`` (binary tasks; the requests ``sel``, else
+    all), or None if any is missing."""
     if positive is None:
         return None
     key = str(positive.item() if hasattr(positive, "item") else positive)
+    if isinstance(scores, _ScoreCols):
+        col = scores.cols.get(None, scores.cols.get(key))
+        if col is None:
+            return None
+        return col if sel is None else col[np.asarray(sel, dtype=np.intp)]
     out = []
-    for s in scores:
+    for s in scores if sel is None else (scores[i] for i in sel):
         if isinstance(s, dict):
             v = s.get(key)
         elif isinstance(s, int | float) and not isinstance(s, bool):
