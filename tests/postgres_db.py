@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -53,3 +54,38 @@ def fresh_database(prefix: str = "driftline_test") -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def require_postgres() -> None:
+    """Skip the test when the test PostgreSQL does not answer (fail it on CI)."""
+    import pytest
+
+    why = postgres_error()
+    if why is not None:
+        if on_ci():
+            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
+        pytest.skip(why)
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh database on the test PostgreSQL; skips the test if there is none (fails on CI)."""
+    require_postgres()
+    with fresh_database(prefix) as url:
+        yield url
+
+
+def store_url_fixture(prefix: str, filename: str = "collector.db") -> Callable[..., Iterator[str]]:
+    """A ``store_url`` fixture run twice: a SQLite file in tmp_path and a fresh PostgreSQL
+    database (marked ``postgres``). Use as ``store_url = store_url_fixture("driftline_x")``."""
+    import pytest
+
+    @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+    def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+        if request.param == "sqlite":
+            yield f"sqlite:///{tmp_path / filename}"
+            return
+        with postgres_database(prefix) as url:
+            yield url
+
+    return store_url

@@ -24,18 +24,12 @@ from driftline.alerts import (
 )
 from driftline.alerts.matchers import parse_matchers
 from driftline.alerts.tables import metadata
+from postgres_db import postgres_database
 
 
 @pytest.fixture(scope="session")
 def alerts_postgres_url() -> Iterator[str]:
-    from postgres_db import fresh_database, on_ci, postgres_error
-
-    why = postgres_error()
-    if why is not None:
-        if on_ci():
-            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
-        pytest.skip(why)
-    with fresh_database("driftline_alerts") as url:
+    with postgres_database("driftline_alerts") as url:
         yield url
 
 

@@ -14,7 +14,6 @@ import contextlib
 import gzip
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +27,7 @@ from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
 from driftline.store import open_store
 from driftline.store import tables as t
+from postgres_db import store_url_fixture
 from support import free_port, serving
 
 from .test_privacy import CANARIES, KEY, _plant_canaries
@@ -44,20 +44,7 @@ def policy() -> PrivacyPolicy:
     )  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'collector.db'}"
-        return
-    from postgres_db import fresh_database, on_ci, postgres_error
-
-    why = postgres_error()
-    if why is not None:
-        if on_ci():
-            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
-        pytest.skip(why)
-    with fresh_database("driftline_privacy") as url:
-        yield url
+store_url = store_url_fixture("driftline_privacy")
 
 
 def _leaks(text: str) -> list[str]:

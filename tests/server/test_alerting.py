@@ -29,6 +29,7 @@ from driftline.server import create_app
 from driftline.server.auth import create_key
 from driftline.server.config import load_serve_config
 from driftline.store import Store, open_store
+from postgres_db import store_url_fixture
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 WINDOW = 60
@@ -153,20 +154,7 @@ class Run:
         )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'collector.db'}"
-        return
-    from postgres_db import fresh_database, on_ci, postgres_error
-
-    why = postgres_error()
-    if why is not None:
-        if on_ci():
-            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
-        pytest.skip(why)
-    with fresh_database("driftline_alerting") as url:
-        yield url
+store_url = store_url_fixture("driftline_alerting")
 
 
 def test_serve_config_fires_then_resolves_through_a_real_receiver_across_a_restart(

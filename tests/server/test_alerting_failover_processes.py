@@ -23,7 +23,7 @@ import pytest
 
 from driftline.server.collector import ALERTING_LEASE
 from driftline.store import open_store
-from postgres_db import fresh_database, on_ci, postgres_error
+from postgres_db import fresh_database, require_postgres
 from support import free_port
 
 from .test_processes import Server
@@ -89,11 +89,7 @@ def _until(what: str, check: Any, timeout: float) -> float:
 def test_sigkill_of_the_alerting_leader_process_hands_over_without_loss_or_repeat(
     tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    why = postgres_error()
-    if why is not None:
-        if on_ci():
-            pytest.fail(f"PostgreSQL is required on CI: {why}")
-        pytest.skip(why)
+    require_postgres()
     hook, got = receiver
     config = tmp_path / "driftline.yaml"
     config.write_text(

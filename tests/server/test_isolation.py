@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,11 @@ from driftline.server import Settings, create_app
 from driftline.server.auth import create_key
 from driftline.store import open_store
 from driftline.windows import stats as window_stats
+from postgres_db import store_url_fixture
 
 from .conftest import T0, Env, prediction
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'collector.db'}"
-        return
-    from postgres_db import fresh_database, on_ci, postgres_error
-
-    why = postgres_error()
-    if why is not None:
-        if on_ci():
-            pytest.fail(f"{why} (CI=true: PostgreSQL tests fail instead of skipping)")
-        pytest.skip(why)
-    with fresh_database("driftline_isolation") as url:
-        yield url
+store_url = store_url_fixture("driftline_isolation")
 
 
 @pytest.fixture

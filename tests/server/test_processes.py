@@ -22,7 +22,7 @@ from driftline.server.collector import Collector
 from driftline.server.settings import Settings
 from driftline.store import MetricQuery, open_store
 from driftline.windows import ALL, Evaluator
-from postgres_db import fresh_database, on_ci, postgres_error
+from postgres_db import fresh_database, require_postgres
 from support import free_port
 
 KEY = "test-admin-key-0123456789abcdef"
@@ -179,11 +179,7 @@ def _events(n: int, t0: float) -> list[dict[str, Any]]:
 def test_replicas_sharing_postgres_give_the_same_points_as_one(
     tmp_path: Path, servers: list[Server]
 ) -> None:
-    why = postgres_error()
-    if why is not None:
-        if on_ci():
-            pytest.fail(f"{why} (CI=true)")
-        pytest.skip(why)
+    require_postgres()
     t0 = (time.time() // 3600 - 3) * 3600  # closed windows, three hours ago
     events = _events(3000, t0)
     labels = [
