@@ -37,6 +37,7 @@ from driftline.windows import Clock
 
 if TYPE_CHECKING:
     from driftline.alerts import AlertsConfig
+    from driftline.server.config import StreamSection
 
 log = logging.getLogger("driftline.server")
 #: The store cannot take the request now: 503 with Retry-After (the SQLite ingest path
@@ -53,6 +54,7 @@ def create_app(
     dashboard: bool = True,
     alerts: AlertsConfig | None = None,
     env: Mapping[str, str] | None = None,
+    stream: StreamSection | None = None,
 ) -> FastAPI:
     """The collector app over ``store``; ``background=False`` leaves ticking to the caller.
 
@@ -61,7 +63,8 @@ def create_app(
     alert engine) passes ``dashboard=False``. With ``alerts`` the collector runs
     the alert engine in its background tick (server/alerting.py), reading
     notifier secrets from ``env`` (default: the environment), and the
-    dashboard's alert pages act on it.
+    dashboard's alert pages act on it. With ``stream`` (``collector.stream``) the collector
+    also reads events from that NATS JetStream subject (server/stream.py), in the background.
     """
     collector = Collector(settings, store, clock, alerts=alerts, env=env)
 
@@ -74,9 +77,18 @@ def create_app(
             if collector.raw_parquet is not None:  # raw events as Parquet, off the ingest path
                 collector.raw_parquet.start()
         task = asyncio.create_task(_loop(collector)) if background else None
+        feeding = None
+        if background and stream is not None:
+            from driftline.server.stream import feed_from_nats
+
+            feeding = asyncio.create_task(feed_from_nats(collector, stream))
         try:
             yield
         finally:
+            if feeding is not None:
+                feeding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feeding
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -89,9 +89,10 @@ def serve(
             cfg = load_serve_config(config)
             settings = cfg.settings(**flags)
             alerts = cfg.alerts_for(settings)
+            stream = cfg.stream
         else:
             settings = Settings.from_env(**{k: v for k, v in flags.items() if v is not None})
-            alerts = None
+            alerts = stream = None
     except DriftlineError as exc:
         raise _fail(exc) from exc
     # Listen first: a busy port fails here, before anything is written or a key minted.
@@ -102,7 +103,7 @@ def serve(
     try:
         st = open_store(settings.store_url)
         clock = SystemClock()
-        app = create_app(settings, st, clock, alerts=alerts)
+        app = create_app(settings, st, clock, alerts=alerts, stream=stream)
     except DriftlineError as exc:
         sock.close()
         raise _fail(exc) from exc

@@ -237,6 +237,16 @@ def _llm_model() -> type[_Section]:
 LLMSection = _llm_model()
 
 
+class StreamSection(_Strict):
+    """``collector.stream``: feed the collector from NATS JetStream too (server/stream.py)."""
+
+    nats_url: Annotated[str, Field(pattern=r"^(nats|tls)://")]
+    stream: Annotated[str, Field(min_length=1)] = "driftline"
+    subject: Annotated[str, Field(min_length=1)] = "driftline.events"
+    durable: Annotated[str, Field(min_length=1)] = "driftline-collector"
+    batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
 def _collector_model() -> type[BaseModel]:
     """The ``collector:`` section: every Settings field under its own name, plus a few keys."""
     hints = typing.get_type_hints(Settings)
@@ -259,6 +269,7 @@ def _collector_model() -> type[BaseModel]:
     fields["llm"] = (LLMSection, LLMSection())
     fields["versions"] = (VersionsSection, VersionsSection())
     fields["slices"] = (SlicesSection, SlicesSection())
+    fields["stream"] = (StreamSection | None, None)
     model: type[BaseModel] = create_model("CollectorSection", __base__=_Strict, **fields)
     model.__doc__ = "``collector:``: the collector's settings (docs/collector.md)."
     return model
@@ -342,6 +353,12 @@ class ServeConfig:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         return f"http://{host}:{settings.port}/ui"
 
+    @property
+    def stream(self) -> StreamSection | None:
+        """``collector.stream``: the broker the collector also reads events from, if any."""
+        section: StreamSection | None = self.collector.stream
+        return section
+
     def alerts_for(self, settings: Settings) -> AlertsConfig | None:
         """The alerts, with links to this collector's dashboard unless the file sets them."""
         if self.alerts is None:
@@ -369,7 +386,7 @@ EXPLAIN_LINK = (
 
 _EXTRA_KEYS = {
     "store_url_env", "dashboard_url", "windows", "drift", "quality", "llm", "versions",
-    "slices",
+    "slices", "stream",
 }  # fmt: skip
 _WINDOW_VARS = ("WINDOW_SIZES", "WINDOW_GRACE_SECONDS", "SEGMENT_KEYS")
 

@@ -27,6 +27,7 @@ summed over the assigned partitions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -39,7 +40,7 @@ from driftline.errors import MissingDependencyError, missing_extra_message
 
 log = logging.getLogger("driftline.server")
 
-__all__ = ["Message", "NATSConsumer", "StreamConsumer", "StreamFeeder"]
+__all__ = ["Message", "NATSConsumer", "StreamConsumer", "StreamFeeder", "feed_from_nats"]
 
 
 @dataclass
@@ -82,7 +83,11 @@ class NATSConsumer:
             import nats
         except ImportError:
             raise MissingDependencyError(missing_extra_message("nats", "nats")) from None
-        self._nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+
+        async def quiet(exc: Exception) -> None:  # the feeder says it once (not per retry)
+            log.debug("driftline stream %s: %s: %s", self.name, type(exc).__name__, exc)
+
+        self._nc = await nats.connect(self.url, max_reconnect_attempts=-1, error_cb=quiet)
         js = self._nc.jetstream()
         try:
             await js.stream_info(self.stream)
@@ -133,6 +138,13 @@ class StreamFeeder:
             ["consumer"],
             registry=r,
         )
+        self.errors = Counter(
+            "driftline_stream_read_errors",
+            "Reads from the broker that failed (the broker away, or the connection lost).",
+            ["consumer"],
+            registry=r,
+        )
+        self.errors.labels(consumer.name)
         for outcome in ("accepted", "duplicate", "rejected", "malformed"):
             self.records.labels(consumer.name, outcome)
         self._stop = threading.Event()
@@ -179,16 +191,62 @@ class StreamFeeder:
         return len(msgs)
 
     async def run(self) -> None:
-        """Read until :meth:`stop`."""
+        """Read until :meth:`stop`; while the broker is away, say so (once) and keep trying."""
+        away = False
         while not self._stop.is_set():
             try:
                 await self.run_once()
-            except Exception:  # the broker went away: the client reconnects; try again
-                log.exception("driftline stream %s: read failed", self.consumer.name)
+            except Exception as exc:  # the broker went away: the client reconnects; try again
+                if not away:
+                    log.error(
+                        "driftline stream %s: cannot read from the broker (%s: %s); the "
+                        "collector keeps serving HTTP, retrying every second",
+                        self.consumer.name, type(exc).__name__, exc,
+                    )  # fmt: skip
+                away = True
+                self.errors.labels(self.consumer.name).inc()
                 await asyncio.sleep(1.0)
+            else:
+                if away:
+                    log.warning("driftline stream %s: reading from the broker again",
+                                self.consumer.name)  # fmt: skip
+                away = False
 
     def stop(self) -> None:
         self._stop.set()
+
+
+async def feed_from_nats(collector: Any, section: Any) -> None:
+    """``driftline serve``'s feeder for ``collector.stream`` (a
+    :class:`~driftline.server.config.StreamSection`): connect (retrying every 5 s, with one
+    clear error, while the broker cannot be reached), then read until cancelled."""
+    consumer = NATSConsumer(section.nats_url, section.stream, section.subject, section.durable)
+    told = False
+    while True:
+        try:
+            await consumer.connect()
+            break
+        except MissingDependencyError:
+            log.error("driftline stream: %s", missing_extra_message("nats", "nats"))
+            return
+        except Exception as exc:
+            if not told:
+                log.error(
+                    "driftline stream %s: cannot reach %s (%s: %s); the collector serves HTTP "
+                    "meanwhile, retrying every 5 s",
+                    consumer.name, section.nats_url, type(exc).__name__, exc,
+                )  # fmt: skip
+                told = True
+            await asyncio.sleep(5.0)
+    log.warning("driftline stream %s: reading %s from %s", consumer.name, section.subject,
+                section.nats_url)  # fmt: skip
+    feeder = StreamFeeder(collector, consumer, section.batch)
+    try:
+        await feeder.run()
+    finally:
+        feeder.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consumer.close(), 5.0)
 
 
 def _kind(record: Any) -> str:
