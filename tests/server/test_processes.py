@@ -119,12 +119,17 @@ def evaluate_everything(url: str) -> dict[tuple[Any, ...], float | None]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_stream_every_event_exactly_once(tmp_path: Path, servers: list[Server]) -> None:
+@pytest.mark.parametrize(("arrow", "n_events"), [(False, N_EVENTS), (True, 30_000)])
+def test_sigkill_mid_stream_every_event_exactly_once(
+    tmp_path: Path, servers: list[Server], arrow: bool, n_events: int
+) -> None:
+    """JSON and Arrow batches (the SDK's ``arrow=True``): every acknowledged event is stored
+    once across a SIGKILL of the collector and its restart."""
     url = f"sqlite:///{tmp_path}/kill.db"
     port = free_port()
     first = Server(url, port, tmp_path / "collector.log").start()
     servers.append(first)
-    sink = HTTPSink(first.url, KEY, backoff_base=0.05, backoff_max=0.5, timeout=10)
+    sink = HTTPSink(first.url, KEY, backoff_base=0.05, backoff_max=0.5, timeout=10, arrow=arrow)
     mon = Monitor(
         "credit",
         "v1",
@@ -134,21 +139,22 @@ def test_sigkill_mid_stream_every_event_exactly_once(tmp_path: Path, servers: li
         flush_interval=0.05,
     )
     try:
-        for i in range(N_EVENTS):
+        for i in range(n_events):
             with mon.observe({"x": float(i % 97), "c": "abc"[i % 3]}) as obs:
                 obs.record(prediction=i % 2)
         deadline = time.monotonic() + 60
-        while stored_events(url) < N_EVENTS // 4 and time.monotonic() < deadline:
+        while stored_events(url) < n_events // 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         before = stored_events(url)
-        assert 0 < before < N_EVENTS, "the kill must land mid-stream"
+        assert 0 < before < n_events, "the kill must land mid-stream"
         first.kill(signal.SIGKILL)
         second = Server(url, port, tmp_path / "collector.log").start()
         servers.append(second)
         assert mon.flush(timeout=120), "the SDK did not deliver everything after the restart"
     finally:
         mon.close(timeout=10)
-    assert stored_events(url) == N_EVENTS
+    assert stored_events(url) == n_events
+    assert sink.arrow is arrow  # Arrow batches all along (no fallback to JSON)
     second.post("/v1/admin/flush")
     points = evaluate_everything(url)
     total = sum(
@@ -156,7 +162,7 @@ def test_sigkill_mid_stream_every_event_exactly_once(tmp_path: Path, servers: li
         for (_, seg, size, _, metric, _, _), v in points.items()
         if metric == "events" and seg == ALL and size == 300
     )
-    assert total == N_EVENTS  # the killed replica's unsaved window was recovered once
+    assert total == n_events  # the killed replica's unsaved window was recovered once
 
 
 def _events(n: int, t0: float) -> list[dict[str, Any]]:
