@@ -8,7 +8,7 @@ import numpy as np
 
 from driftline.stats.drift._common import distance_result, proportions
 from driftline.stats.drift._result import DriftResult
-from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
+from driftline.stats.drift.registry import BOTH, DriftMethod, on_bins
 
 
 def hellinger(
@@ -24,20 +24,11 @@ def hellinger(
     return distance_result("hellinger", value, threshold, ref_counts, cur_counts, computed)
 
 
-def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
-    return hellinger(
-        inputs.reference_counts,
-        inputs.current_counts,
-        threshold=threshold,
-        computed=inputs.bins_computed,
-    )
-
-
 METHOD = DriftMethod(
     name="hellinger",
     kinds=BOTH,
     is_test=False,
-    compute=_compute,
+    compute=on_bins(hellinger),
     default_threshold=0.1,
     description="Hellinger distance over shared bins, in [0, 1]",
     by_default=True,

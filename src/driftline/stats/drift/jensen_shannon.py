@@ -7,7 +7,7 @@ from scipy.spatial.distance import jensenshannon
 
 from driftline.stats.drift._common import distance_result, proportions
 from driftline.stats.drift._result import DriftResult
-from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
+from driftline.stats.drift.registry import BOTH, DriftMethod, on_bins
 
 
 def jensen_shannon(
@@ -23,20 +23,11 @@ def jensen_shannon(
     return distance_result("jensen_shannon", value, threshold, ref_counts, cur_counts, computed)
 
 
-def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
-    return jensen_shannon(
-        inputs.reference_counts,
-        inputs.current_counts,
-        threshold=threshold,
-        computed=inputs.bins_computed,
-    )
-
-
 METHOD = DriftMethod(
     name="jensen_shannon",
     kinds=BOTH,
     is_test=False,
-    compute=_compute,
+    compute=on_bins(jensen_shannon),
     default_threshold=0.1,
     description="Jensen-Shannon distance, base 2, in [0, 1]",
     by_default=True,

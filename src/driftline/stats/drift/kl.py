@@ -6,7 +6,7 @@ import numpy as np
 
 from driftline.stats.drift._common import distance_result, floored, proportions
 from driftline.stats.drift._result import DriftResult
-from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
+from driftline.stats.drift.registry import BOTH, DriftMethod, on_bins
 
 
 def kl_divergence(
@@ -23,20 +23,11 @@ def kl_divergence(
     return distance_result("kl_divergence", value, threshold, ref_counts, cur_counts, computed)
 
 
-def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
-    return kl_divergence(
-        inputs.reference_counts,
-        inputs.current_counts,
-        threshold=threshold,
-        computed=inputs.bins_computed,
-    )
-
-
 METHOD = DriftMethod(
     name="kl_divergence",
     kinds=BOTH,
     is_test=False,
-    compute=_compute,
+    compute=on_bins(kl_divergence),
     default_threshold=0.1,
     description="KL divergence of current from reference over shared bins",
     by_default=True,

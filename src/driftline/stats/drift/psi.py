@@ -6,7 +6,7 @@ import numpy as np
 
 from driftline.stats.drift._common import distance_result, floored, proportions
 from driftline.stats.drift._result import DriftResult
-from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
+from driftline.stats.drift.registry import BOTH, DriftMethod, on_bins
 
 
 def psi(
@@ -23,20 +23,11 @@ def psi(
     return distance_result("psi", value, threshold, ref_counts, cur_counts, computed)
 
 
-def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
-    return psi(
-        inputs.reference_counts,
-        inputs.current_counts,
-        threshold=threshold,
-        computed=inputs.bins_computed,
-    )
-
-
 METHOD = DriftMethod(
     name="psi",
     kinds=BOTH,
     is_test=False,
-    compute=_compute,
+    compute=on_bins(psi),
     default_threshold=0.2,
     description="PSI over shared bins (proportions floored at 1e-4)",
     by_default=True,

@@ -84,6 +84,22 @@ class DriftInputs:
         return "exact" if exact else "reservoir"
 
 
+def on_bins(fn: Callable[..., DriftResult]) -> Callable[[DriftInputs, float], DriftResult]:
+    """The ``compute`` of a distance on the shared bins: ``fn(reference_counts,
+    current_counts, threshold=..., computed=...)`` (PSI, KL, Jensen-Shannon, Hellinger and
+    total variation are such functions)."""
+
+    def compute(inputs: DriftInputs, threshold: float) -> DriftResult:
+        return fn(
+            inputs.reference_counts,
+            inputs.current_counts,
+            threshold=threshold,
+            computed=inputs.bins_computed,
+        )
+
+    return compute
+
+
 def _finite(values: np.ndarray) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     return v[np.isfinite(v)]

@@ -141,6 +141,13 @@ def choose_method(name: str, kind: Kind, opts: DriftOptions) -> tuple[str, str, 
     )
 
 
+def _no_verdict(
+    method: str, n_ref: int, n_cur: int, computed: str, details: dict[str, Any]
+) -> DriftResult:
+    """A result with no statistic: the column is not applicable, or has too few values."""
+    return DriftResult(method, math.nan, None, math.nan, None, n_ref, n_cur, computed, details)
+
+
 def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) -> ColumnDrift:
     """All drift metrics of one column; ``decision.drifted`` is provisional until BH is applied."""
     kind = ref.kind
@@ -150,12 +157,8 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
     categorical = kind in CATEGORY_KINDS
     named = method if method != "auto" else ("jensen_shannon" if categorical else "wasserstein")
     if ref.spec.role in NO_DRIFT_ROLES or kind in NO_DRIFT_KINDS:
-        res = DriftResult(
+        res = _no_verdict(
             named,
-            math.nan,
-            None,
-            math.nan,
-            None,
             n_ref,
             n_cur,
             "not_applicable",
@@ -169,12 +172,8 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
         bins = _bins.numeric_bins(ref.histogram, cur.histogram, opts.n_bins)
         bin_computed = "bins"
     if min(n_ref, n_cur) < opts.min_samples:
-        res = DriftResult(
+        res = _no_verdict(
             named,
-            math.nan,
-            None,
-            math.nan,
-            None,
             n_ref,
             n_cur,
             "insufficient",

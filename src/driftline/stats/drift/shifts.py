@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -25,12 +26,10 @@ def mean_shift(
         if ref_std > 0
         else (0.0 if cur_mean == ref_mean else math.inf)
     )
-    return DriftResult(
+    return _shift(
         "mean_shift",
-        float(value),
-        None,
+        value,
         threshold,
-        bool(value >= threshold),
         n_ref,
         n_cur,
         "exact",
@@ -46,12 +45,10 @@ def std_ratio(
         value = abs(math.log(cur_std / ref_std))
     else:
         value = 0.0 if ref_std == cur_std else math.inf
-    return DriftResult(
+    return _shift(
         "std_ratio",
-        float(value),
-        None,
+        value,
         threshold,
-        bool(value >= threshold),
         n_ref,
         n_cur,
         "exact",
@@ -73,12 +70,10 @@ def quantile_shift(
     deltas = np.abs(np.asarray(cur_q) - np.asarray(ref_q))
     raw = float(np.nanmax(deltas)) if deltas.size else 0.0
     value = raw / ref_std if ref_std > 0 else (0.0 if raw == 0 else math.inf)
-    return DriftResult(
+    return _shift(
         "quantile_shift",
-        float(value),
-        None,
+        value,
         threshold,
-        bool(value >= threshold),
         n_ref,
         n_cur,
         "sketch",
@@ -88,6 +83,22 @@ def quantile_shift(
             "current": [float(x) for x in cur_q],
         },
     )
+
+
+def _shift(
+    method: str,
+    value: float,
+    threshold: float,
+    n_ref: int,
+    n_cur: int,
+    computed: str,
+    details: dict[str, Any],
+) -> DriftResult:
+    """A shift's result: it drifts at ``value >= threshold``; no p-value."""
+    drifted = bool(value >= threshold)
+    return DriftResult(
+        method, float(value), None, threshold, drifted, n_ref, n_cur, computed, details
+    )  # fmt: skip
 
 
 def _counts(inputs: DriftInputs) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import numpy as np
 
 from driftline.stats.drift._common import distance_result, proportions
 from driftline.stats.drift._result import DriftResult
-from driftline.stats.drift.registry import BOTH, DriftInputs, DriftMethod
+from driftline.stats.drift.registry import BOTH, DriftMethod, on_bins
 
 
 def total_variation(
@@ -22,20 +22,11 @@ def total_variation(
     return distance_result("total_variation", value, threshold, ref_counts, cur_counts, computed)
 
 
-def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
-    return total_variation(
-        inputs.reference_counts,
-        inputs.current_counts,
-        threshold=threshold,
-        computed=inputs.bins_computed,
-    )
-
-
 METHOD = DriftMethod(
     name="total_variation",
     kinds=BOTH,
     is_test=False,
-    compute=_compute,
+    compute=on_bins(total_variation),
     default_threshold=0.1,
     description="Total variation distance over shared bins, in [0, 1]",
     by_default=True,
