@@ -140,19 +140,18 @@ def _build(
     encoding: str = "utf-8",
     task: str | None = None,
     engine: str = "local",
+    label_info: dict[str, Any] | None = None,
     **compare_options: Any,
 ) -> Any:
-    from driftline import __version__
+    """The report of CURRENT against REFERENCE, with what it was made from in
+    ``data["inputs"]``; ``label_info``: the --labels join (:func:`_cli.check_labels`)."""
     from driftline.report.chunks import chunked_report
 
     _cli.check_task(task)
     _check_engine(engine)
     if engine == "spark":
         _cli.check_file("--schema", schema_path)
-        for option, value in (
-            ("--chunk-by", chunk_by),
-            ("--labels", compare_options.get("labels")),
-        ):
+        for option, value in (("--chunk-by", chunk_by), ("--labels", label_info)):
             if value is not None:
                 _cli.fail(f"{option} is not supported with --engine spark (docs/spark.md)")
         if data_driven:
@@ -165,14 +164,7 @@ def _build(
                 **compare_options,
             )  # fmt: skip
         _cli.no_silent_drops(roles, task, report.data.get("performance"))
-        report.data["inputs"] = {
-            "reference": str(reference),
-            "current": str(current),
-            "engine": "spark",
-            "generated_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "driftline_version": __version__,
-        }
-        return report
+        return _with_inputs(report, reference, current, None, spark=True)
     _cli.check_file("REFERENCE", reference)
     _cli.check_file("CURRENT", current)
     _cli.check_file("--schema", schema_path)
@@ -191,16 +183,51 @@ def _build(
             batch_rows=None if hook is None else _cli.TTY_BATCH_ROWS,
             data_driven_thresholds=data_driven,
             task=task,
+            **(label_info or {}),
             **compare_options,
         )
     _cli.no_silent_drops(roles, task, report.data.get("performance"))
-    report.data["inputs"] = {
-        "reference": str(reference),
-        "current": str(current),
-        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "driftline_version": __version__,
-    }
+    return _with_inputs(report, reference, current, label_info, spark=False)
+
+
+def _with_inputs(
+    report: Any, reference: Path, current: Path, label_info: dict[str, Any] | None, spark: bool
+) -> Any:
+    """Record in the report what it was made from: files, engine, the labels joined."""
+    from driftline import __version__
+
+    inputs: dict[str, Any] = {"reference": str(reference), "current": str(current)}
+    if spark:
+        inputs["engine"] = "spark"
+    inputs["generated_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    inputs["driftline_version"] = __version__
+    if label_info:
+        inputs["labels"] = {k: v for k, v in label_info.items() if k != "labels"}
+        inputs["labels"]["path"] = label_info["labels"]
+    report.data["inputs"] = inputs
     return report
+
+
+def _roles(
+    target: str | None,
+    prediction: str | None,
+    scores: list[str] | None,
+    id: str | None,
+    timestamp: str | None,
+    timestamp_unit: str | None,
+    segment: list[str] | None,
+) -> _cli.Roles:
+    """The role options (--target, --prediction, ...) as a schema mapping."""
+    roles = _cli.Roles(
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id=id,
+        timestamp=timestamp,
+        segment=segment,
+    )
+    roles.timestamp_unit(timestamp, timestamp_unit)
+    return roles
 
 
 def _check_engine(engine: str) -> None:
@@ -238,15 +265,7 @@ def profile(
     from driftline.integrations.sql import SQLQuery, is_sql_url
     from driftline.report.chunks import profile_chunks
 
-    roles = _cli.Roles(
-        target=target,
-        prediction=prediction,
-        scores=scores,
-        id=id,
-        timestamp=timestamp,
-        segment=segment,
-    )
-    roles.timestamp_unit(timestamp, timestamp_unit)
+    roles = _roles(target, prediction, scores, id, timestamp, timestamp_unit, segment)
     _cli.check_task(task)
     _check_engine(engine)
     source: Any = data
@@ -338,15 +357,7 @@ def report(
     spec = _cli.parse_chunk_by(chunk_by)
     _cli.check_method(method, alpha)
     label_info = _cli.check_labels(labels, id, label_column, target, encoding)
-    roles = _cli.Roles(
-        target=target,
-        prediction=prediction,
-        scores=scores,
-        id=id,
-        timestamp=timestamp,
-        segment=segment,
-    )
-    roles.timestamp_unit(timestamp, timestamp_unit)
+    roles = _roles(target, prediction, scores, id, timestamp, timestamp_unit, segment)
     rep = _build(
         reference,
         current,
@@ -361,11 +372,8 @@ def report(
         engine=engine,
         method=method,
         alpha=alpha,
-        **(label_info or {}),
+        label_info=label_info,
     )
-    if label_info:
-        rep.data["inputs"]["labels"] = {k: v for k, v in label_info.items() if k != "labels"}
-        rep.data["inputs"]["labels"]["path"] = label_info["labels"]
     data = rep.to_dict()
     _cli.write(output, render_html(data, title=title or None), "--output")
     if json_path is not None:
@@ -439,15 +447,7 @@ def check(
         _cli.usage("--on-insufficient", on_insufficient, "error, fail or warn")
     short_data = on_insufficient or cfg.on_insufficient
     label_info = _cli.check_labels(labels, id, label_column, target, encoding)
-    roles = _cli.Roles(
-        target=target,
-        prediction=prediction,
-        scores=scores,
-        id=id,
-        timestamp=timestamp,
-        segment=segment,
-    )
-    roles.timestamp_unit(timestamp, timestamp_unit)
+    roles = _roles(target, prediction, scores, id, timestamp, timestamp_unit, segment)
     for col, spec in cfg.columns.items():
         if col not in roles.columns:
             roles.columns[col] = dict(spec)
@@ -471,11 +471,8 @@ def check(
         n_bins=d.n_bins,
         multivariate=d.multivariate,
         quality=cfg.quality,
-        **(label_info or {}),
+        label_info=label_info,
     )
-    if label_info:
-        rep.data["inputs"]["labels"] = {k: v for k, v in label_info.items() if k != "labels"}
-        rep.data["inputs"]["labels"]["path"] = label_info["labels"]
     data = rep.to_dict()
     bounds = {k: v.model_dump() for k, v in cfg.performance.items()}
     checks = gate.evaluate(data, suites, bounds, on_insufficient=short_data)
