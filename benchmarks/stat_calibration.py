@@ -6,9 +6,14 @@ Measures, with the default settings of ``driftline.compare``:
    of assorted shapes, 10 categorical), over many trials;
 2. the detection rate of a 0.1 sigma mean shift in one of the 20 features,
    50k rows each side;
-3. the detection rate of an unseen category at 1% share.
+3. the detection rate of an unseen category at 1% share;
+4. the version verdict's calibration (rollout_calibration.py, ``--rollouts``);
+5. the embedding drift methods on real sentence embeddings
+   (embedding_calibration.py, ``--embedding-splits``): false alarms over random
+   halves of one collection, detection of a topic shift.
 
 Run:  .venv/bin/python benchmarks/stat_calibration.py [--trials 500] [--rows 50000] [--method ks]
+          [--rollouts 500] [--embedding-splits 100]
 
 ``--method ks`` makes Kolmogorov-Smirnov (bounded from the histograms past the
 reservoir, docs/drift.md) decide alone on the numeric columns.
@@ -87,6 +92,11 @@ def main() -> None:
         "--rollouts", type=int, default=500,
         help="simulated rollouts for the version verdict (rollout_calibration.py; 0: skip)",
     )  # fmt: skip
+    ap.add_argument(
+        "--embedding-splits", type=int, default=100,
+        help="random halves of real sentence embeddings per embedding method "
+        "(embedding_calibration.py; 0: skip)",
+    )  # fmt: skip
     args = ap.parse_args()
     m = args.method
     rng = np.random.default_rng(args.seed)
@@ -119,6 +129,13 @@ def main() -> None:
 
         print()
         print_table(run(args.rollouts, args.seed))
+    if args.embedding_splits:
+        import embedding_calibration as emb
+
+        print()
+        print("Embedding drift methods on real sentence embeddings (embedding_calibration.py):")
+        print()
+        emb.print_table(emb.run(args.embedding_splits))
 
 
 if __name__ == "__main__":

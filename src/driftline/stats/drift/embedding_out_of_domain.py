@@ -40,11 +40,10 @@ def out_of_domain(
     r, c = unit_rows(ref), unit_rows(cur)
     n = r.shape[0]
     pooled = np.vstack([r, c])
-    sims = pooled @ pooled.T
-    np.fill_diagonal(sims, -np.inf)
+    top1 = _TopAmong(pooled)
 
     def excess(is_ref: np.ndarray) -> tuple[float, float, float, float]:
-        top = sims[:, is_ref].max(axis=1)  # each vector's top-1 among the "reference" ones
+        top = top1(is_ref)  # each vector's top-1 among the "reference" ones
         cut = float(np.quantile(top[is_ref], REFERENCE_QUANTILE))
         ref_share = float(np.mean(top[is_ref] < cut))
         cur_share = float(np.mean(top[~is_ref] < cut))
@@ -56,7 +55,7 @@ def out_of_domain(
     rng = np.random.default_rng(seed)
     hits = sum(excess(rng.permutation(labels))[0] >= observed for _ in range(permutations))
     p = (1 + hits) / (1 + permutations)
-    top_cur = sims[n:, :n].max(axis=1)
+    top = top1(labels)
     return DriftResult(
         method=NAME,
         statistic=cur_share,
@@ -71,11 +70,53 @@ def out_of_domain(
             "cut_from": f"reference leave-one-out q{REFERENCE_QUANTILE:g}",
             "reference_share": ref_share,
             "current_share": cur_share,
-            "current_median_top1": float(np.median(top_cur)),
-            "reference_median_top1": float(np.median(sims[:n, :n].max(axis=1))),
+            "current_median_top1": float(np.median(top[n:])),
+            "reference_median_top1": float(np.median(top[:n])),
             "test": f"permutation test of the share difference ({permutations} permutations)",
         },
     )
+
+
+class _TopAmong:
+    """Each row's largest cosine similarity to the rows of a labelled subset (itself left out).
+
+    The rows' ``NEIGHBOURS`` nearest others are sorted once; a labelling's top-1 is then
+    the first labelled one among them, and only the rows with no labelled row that near
+    (rare unless the subset is a small share) fall back to a full scan. Exact, and a
+    permutation costs ``rows x NEIGHBOURS`` lookups instead of ``rows x subset`` products.
+    """
+
+    NEIGHBOURS = 64
+
+    def __init__(self, unit: np.ndarray) -> None:
+        sims = unit @ unit.T
+        np.fill_diagonal(sims, -np.inf)
+        self.sims = sims
+        rows = sims.shape[0]
+        m = max(min(rows - 1, self.NEIGHBOURS), 0)
+        self.rows = np.arange(rows)[:, None]
+        if m == 0:
+            self.order = np.zeros((rows, 0), dtype=np.intp)
+            self.near = np.zeros((rows, 0))
+            return
+        near = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+        by_sim = np.argsort(-sims[self.rows, near], axis=1, kind="stable")
+        self.order = near[self.rows, by_sim]
+        self.near = sims[self.rows, self.order]
+
+    def __call__(self, is_ref: np.ndarray) -> np.ndarray:
+        rows = self.rows[:, 0]
+        if self.order.shape[1] == 0:
+            return np.full(rows.size, -np.inf)
+        hit = is_ref[self.order]
+        first = hit.argmax(axis=1)
+        top = self.near[rows, first]
+        missing = ~hit[rows, first]
+        if missing.any():
+            far = self.sims[missing][:, is_ref]
+            top[missing] = far.max(axis=1) if far.shape[1] else -np.inf
+        out: np.ndarray = top
+        return out
 
 
 def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
