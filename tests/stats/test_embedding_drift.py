@@ -289,16 +289,25 @@ def test_the_same_distribution_is_not_drift_and_counts_in_the_verdict() -> None:
 def test_a_method_named_for_an_embedding_column_decides() -> None:
     rng = np.random.default_rng(4)
     ref = {"q": rng.normal(size=(500, 16)) + 2.0}
-    cur = {"q": rng.normal(size=(500, 16)) + 2.0}
+    shifted = rng.normal(size=(500, 16)) + 2.0
+    shifted[:, 0] += 0.5  # turns the mean by about 0.002 in cosine distance
+    cur = {"q": shifted}
     report = driftline.compare(
         ref,
         cur,
         per_column={"q": "centroid_cosine"},
-        thresholds={"centroid_cosine": 1e-9},
+        thresholds={"centroid_cosine": 1e-3},
         multivariate=False,
     ).to_dict()
-    assert report["columns"]["q"]["drift"]["method"] == "centroid_cosine"
-    assert report["columns"]["q"]["drift"]["drifted"] is True  # a tiny threshold decides
+    drift = report["columns"]["q"]["drift"]
+    assert drift["method"] == "centroid_cosine"
+    assert drift["drifted"] is True and drift["p_value"] < 0.05  # a small threshold decides
+    # ... when sampling cannot explain the distance: the same data is not drift at any threshold
+    same = driftline.compare(
+        ref, ref, per_column={"q": "centroid_cosine"}, thresholds={"centroid_cosine": 0.0},
+        multivariate=False,
+    ).to_dict()  # fmt: skip
+    assert same["columns"]["q"]["drift"]["drifted"] is False
     with pytest.raises(driftline.errors.ConfigError, match="does not apply"):
         driftline.compare(ref, cur, per_column={"q": "psi"})
 
