@@ -6,7 +6,9 @@ This drives a real in-process collector over SQLite (ingest API, manual
 clock): a champion and a shadow challenger both score ``--per-window``
 labelled requests (binary, with scores: McNemar, DeLong, paired bootstraps)
 per 5-minute window. After ``--windows`` windows it times, at several points
-of that history, one window's comparison as the evaluator makes it:
+of that history, one window's comparison as the evaluator makes it (the
+champion's look-up, which counts the model's events in the look-back, then
+the comparison):
 
 - re-read: ``Rollouts(carry=False)``, every labelled request read again
   (median of ``--repeat``);
@@ -63,6 +65,12 @@ def _batch(rng: np.random.Generator, w: int, n: int) -> tuple[list[Any], list[An
     return events, labels
 
 
+def _evaluate(rollouts: Rollouts, end: float, grace: int) -> dict[str, Any]:
+    """What the evaluator does for the challenger's window ending at ``end``."""
+    assert rollouts.champion("m", end) == "v1"
+    return rollouts.compare("m", "v1", "v2", end=end, now=end + grace)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,8 +106,7 @@ async def main_async(args: argparse.Namespace) -> None:
             outs: dict[int, Any] = {}
             for m in range(1, args.windows + 1):
                 end = T0 + m * W
-                steps[m], outs[m] = cpu(lambda e=end: carried.compare("m", "v1", "v2", end=e,
-                                                                   now=e + grace))  # fmt: skip
+                steps[m], outs[m] = cpu(lambda e=end: _evaluate(carried, e, grace))
             print("\n| windows since the challenger's first | labelled requests per version | "
                   "re-read CPU ms | carried: this window's step CPU ms | carried: mean step "
                   "over the last half CPU ms | same verdict |")  # fmt: skip
@@ -109,8 +116,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 reread = Rollouts(store, config, options, carry=False)
                 times, out = [], {}
                 for _ in range(args.repeat):
-                    t_, out = cpu(lambda e=end, r=reread: r.compare("m", "v1", "v2", end=e,
-                                                                     now=e + grace))  # fmt: skip
+                    t_, out = cpu(lambda e=end, r=reread: _evaluate(r, e, grace))
                     times.append(t_)
                 half = [steps[k] for k in range(m // 2 + 1, m + 1)]
                 same = out["verdict"] == outs[m]["verdict"] and [
