@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 import pandas as pd
@@ -26,7 +27,7 @@ from driftline._utils.outlier_wire import WireModel, decode_array, encode_array
 from driftline.errors import InputError
 from driftline.sdk import Monitor, SDKConfigError
 from driftline.sdk.clock import ManualClock
-from driftline.sdk.outliers import OutlierScoring
+from driftline.sdk.outliers import OutlierScoring, httpx_get
 from driftline.server import Settings, create_app
 from driftline.server import review as review_queue
 from driftline.server.auth import create_key
@@ -169,6 +170,9 @@ def collector(tmp_path: Any) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
     store.ensure_version("m", "v1", clock.time())
     store.put_reference("m", "v1", ref.to_bytes(), ref.n_rows, clock.time())
     store.replace_version_schema("m", "v1", schema_to_json(ref.schema))
+    # fitted now: on a busy machine the first fit can outlast the SDK's 5 s timeout
+    # (the SDK would then retry in 30 s, scoring nothing meanwhile)
+    assert app.state.collector.windows.outlier_wire("m", "v1") is not None
     try:
         with serving(app) as served:
             yield served.url, keys, app.state.collector, clock
@@ -259,9 +263,19 @@ def test_the_model_is_revalidated_with_its_etag_and_replaced_when_the_reference_
 ) -> None:
     url, keys, c, _ = collector
     clock = ManualClock(0.0)
-    scoring = OutlierScoring(url, "m", api_key=keys["ingest,read"], clock=clock, refresh=60)
+    scoring = OutlierScoring(
+        url, "m", api_key=keys["ingest,read"], clock=clock, refresh=60, timeout=60
+    )
     first = scoring.current("v1")
-    assert first is not None and scoring.counts["fetched"] == 1
+    assert first is not None and scoring.counts["fetched"] == 1, scoring.counts
+    # through the httpx client an HTTPSink was given (gzip decoded by httpx): the same model
+    with httpx.Client() as client:
+        other = OutlierScoring(
+            url, "m", api_key=keys["ingest,read"], clock=clock, timeout=60,
+            fetch=httpx_get(client),
+        )  # fmt: skip
+        via_httpx = other.current("v1")
+    assert via_httpx is not None and via_httpx.tag == first.tag
     assert scoring.current("v1") is first  # not due: no request
     clock.advance(61)
     assert scoring.current("v1") is first and scoring.counts["fetch_current"] == 1  # 304

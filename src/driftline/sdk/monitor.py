@@ -193,12 +193,15 @@ class Monitor:
             self.families, load_nvml(), model=self.model, on_sample=self._on_resources
         )
         if self._score_outliers:
-            from driftline.sdk.outliers import OutlierScoring
+            from driftline.sdk.outliers import OutlierScoring, httpx_get
 
+            own = getattr(self.sink, "_own_client", True)
+            client = None if own else getattr(self.sink, "_client", None)
             self.outliers = OutlierScoring(
                 getattr(self.sink, "url", ""), self.model,
                 api_key=self._sink_args["api_key"], clock=self.clock,
                 refresh=self._outlier_refresh, timeout=self._sink_args["timeout"], log=self._log,
+                fetch=None if client is None else httpx_get(client),
             )  # fmt: skip
         self.shipper = Shipper(
             self._queue,

@@ -181,3 +181,23 @@ def _http_get(
             return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def httpx_get(
+    client: Any,
+) -> Callable[[str, dict[str, str], float], tuple[int, dict[str, str], bytes]]:
+    """The GET of :class:`OutlierScoring` through the ``httpx.Client`` given to the sink
+    (``HTTPSink(client=...)``: its TLS settings, proxies and transport)."""
+
+    def get(url: str, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, str], bytes]:
+        import httpx
+
+        try:
+            r = client.get(url, headers=headers, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise OSError(str(exc)) from exc
+        answer = {k.lower(): v for k, v in r.headers.items()}
+        answer.pop("content-encoding", None)  # httpx has decoded the body already
+        return r.status_code, answer, r.content
+
+    return get
