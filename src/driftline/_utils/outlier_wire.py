@@ -346,12 +346,6 @@ class WireModel:
         """One score per feature mapping; higher is more anomalous."""
         return self.score_matrix(self.design_rows(rows, pause), pause)
 
-    def valid_score(self, score: float) -> bool:
-        """Whether ``score`` is a value this method can give (Mahalanobis >= 0, forest (0, 1])."""
-        if self.method == "mahalanobis":
-            return score >= 0.0
-        return 0.0 < score <= 1.0
-
 
 def _level(v: Any) -> str:
     if v is None:

@@ -118,11 +118,12 @@ class OutlierModel:
             hit = self._wire = (key, self.to_wire(dict(key)))
         return hit[1]
 
-    def valid_score(self, score: float) -> bool:
-        """Whether ``score`` is a value this method gives (Mahalanobis >= 0, forest (0, 1])."""
+    def possible(self, scores: np.ndarray) -> np.ndarray:
+        """Per score, whether this method can give it (Mahalanobis >= 0, forest (0, 1])."""
         if self.method == "mahalanobis":
-            return score >= 0.0
-        return 0.0 < score <= 1.0
+            out: np.ndarray = scores >= 0.0
+            return out
+        return (scores > 0.0) & (scores <= 1.0)
 
     def _score(self, x: np.ndarray) -> np.ndarray:
         if self.method == "mahalanobis":

@@ -91,42 +91,41 @@ def _with_prescores(
     model = str(events[pre[0]]["model"])
     tag = scorer.wire(wire_kinds(scorer, schema))["tag"]
     n = block.n_rows
-    scores = np.full(n, np.nan)
-    trusted: list[int] = []
-    counts = {"stale": 0, "invalid": 0}
-    for i in pre:
-        o = events[i]["outlier"]
-        if o["model"] != tag:
-            counts["stale"] += 1
-        elif not scorer.valid_score(o["score"]):
-            counts["invalid"] += 1
-        else:
-            trusted.append(i)
-    if trusted and not verify:
-        counts["rescored"] = len(trusted)
-        trusted = []
-    if trusted:
-        sample = sorted(_rng.sample(trusted, min(VERIFY_ROWS, len(trusted))))
-        mine = scorer.score(block.table.take(pa.array(sample, pa.int64())))
-        sent = np.array([events[i]["outlier"]["score"] for i in sample])
-        bad = ~np.isclose(sent, mine, rtol=TOLERANCE, atol=1e-12)
+    outs = [events[i]["outlier"] for i in pre]
+    rows = np.asarray(pre, dtype=np.int64)
+    sent = np.fromiter((o["score"] for o in outs), dtype=np.float64, count=len(outs))
+    current = np.fromiter((o["model"] == tag for o in outs), dtype=np.bool_, count=len(outs))
+    possible = scorer.possible(sent)
+    counts = {
+        "stale": int(np.count_nonzero(~current)),
+        "invalid": int(np.count_nonzero(current & ~possible)),
+    }
+    keep = current & possible
+    if keep.any() and not verify:
+        counts["rescored"] = int(np.count_nonzero(keep))
+        keep[:] = False
+    if keep.any():
+        candidates = np.flatnonzero(keep)
+        pick = np.sort(
+            np.asarray(_rng.sample(range(candidates.size), min(VERIFY_ROWS, candidates.size)))
+        )
+        sample = candidates[pick]
+        mine = scorer.score(block.table.take(pa.array(rows[sample])))
+        bad = ~np.isclose(sent[sample], mine, rtol=TOLERANCE, atol=1e-12)
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
             log.warning(
                 "driftline: model %r: event %r came with outlier score %r, the collector's "
                 "is %r (model %s): the batch's %d pre-scores are not used, all rescored",
-                model, events[sample[j]]["event_id"], float(sent[j]), float(mine[j]), tag,
-                len(trusted),
+                model, events[int(rows[sample[j]])]["event_id"], float(sent[sample[j]]),
+                float(mine[j]), tag, int(candidates.size),
             )  # fmt: skip
-            counts["mismatch"] = len(trusted)
-            trusted = []
+            counts["mismatch"] = int(candidates.size)
+            keep[:] = False
         else:
-            scores[sample] = mine
-            counts["accepted"] = len(trusted)
-    if trusted:
-        idx = np.asarray(trusted)
-        unset = np.isnan(scores[idx])
-        scores[idx[unset]] = [events[i]["outlier"]["score"] for i in idx[unset].tolist()]
+            counts["accepted"] = int(candidates.size)
+    scores = np.full(n, np.nan)
+    scores[rows[keep]] = sent[keep]
     rest = np.flatnonzero(np.isnan(scores))
     if rest.size == n:
         scores = scorer.score(block.table)
