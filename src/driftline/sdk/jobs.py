@@ -15,6 +15,7 @@ from functools import wraps
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from driftline.sdk._async import AsyncWith
 from driftline.sdk._ids import uuid7_hex
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class JobRun:
+class JobRun(AsyncWith):
     """One run of a pipeline job; see the module documentation."""
 
     def __init__(
@@ -107,17 +108,6 @@ class JobRun:
             self._finish(exc_type, exc)
         except Exception:
             self._monitor.internal_error("job.exit")
-
-    async def __aenter__(self) -> JobRun:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
         """Use as a decorator: every call of ``fn`` is a new run of this job."""

@@ -13,6 +13,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from driftline.sdk._async import AsyncWith
 from driftline.sdk._ids import uuid7_hex
 from driftline.sdk.metrics import BoundMetrics
 from driftline.sdk.stages import MAX_STAGES, Stage
@@ -28,7 +29,7 @@ current_observation: ContextVar[Observation | None] = ContextVar(
 )
 
 
-class Observation:
+class Observation(AsyncWith):
     """One prediction being observed; returned by :meth:`Monitor.observe`."""
 
     __slots__ = (
@@ -251,17 +252,6 @@ class Observation:
             self._monitor.enqueue(self)
         except Exception:
             self._monitor.internal_error("observe.exit")
-
-    async def __aenter__(self) -> Observation:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def capture(exc: BaseException) -> Any:

@@ -36,6 +36,7 @@ from driftline.sdk.events import Prediction
 
 if TYPE_CHECKING:
     from driftline.sdk.monitor import Monitor
+    from driftline.sdk.observation import Observation
 
 ModelFn = Callable[[Any], Any]
 
@@ -240,6 +241,24 @@ class Router:
                 self._release()
                 self.monitor.internal_error("router.shadow")
 
+    def _observe(
+        self,
+        version: str,
+        features: Any,
+        prediction_id: str,
+        segment: Mapping[str, Any] | None,
+        tags: dict[str, Any] | None,
+    ) -> Observation:
+        """The shadow's observation: its own event, under the primary's prediction id."""
+        return self.monitor.observe(
+            features,
+            segment=segment,
+            tags=tags,
+            prediction_id=prediction_id,
+            version=version,
+            shadow=True,
+        )
+
     def _run_shadow(
         self,
         version: str,
@@ -251,14 +270,7 @@ class Router:
     ) -> None:
         self._count_start(version)
         try:
-            with self.monitor.observe(
-                features,
-                segment=segment,
-                tags=tags,
-                prediction_id=prediction_id,
-                version=version,
-                shadow=True,
-            ) as obs:
+            with self._observe(version, features, prediction_id, segment, tags) as obs:
                 result = fn(features)
                 if inspect.isawaitable(result):
                     result = asyncio.run(_await(result))
@@ -279,14 +291,7 @@ class Router:
     ) -> None:
         self._count_start(version)
         try:
-            with self.monitor.observe(
-                features,
-                segment=segment,
-                tags=tags,
-                prediction_id=prediction_id,
-                version=version,
-                shadow=True,
-            ) as obs:
+            with self._observe(version, features, prediction_id, segment, tags) as obs:
                 obs.record(*_split(await fn(features)))
         except Exception:
             pass

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from driftline.sdk._async import AsyncWith
+
 if TYPE_CHECKING:
     from driftline.sdk.observation import Observation
 
@@ -40,7 +42,7 @@ _BAD = re.compile(r"[^A-Za-z0-9_.:-]")
 PROBLEMS = ("renamed", "unclosed", "late", "too_many", "outside")
 
 
-class Stage:
+class Stage(AsyncWith):
     """One timed part of a prediction; a context manager (also ``start()`` / ``end()``)."""
 
     __slots__ = (
@@ -92,17 +94,6 @@ class Stage:
                 stages.append(self)
         else:
             obs.end_stage(self)
-
-    async def __aenter__(self) -> Stage:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def start(self) -> Stage:
         """Start timing (for code that cannot use ``with``); pair with :meth:`end`."""
