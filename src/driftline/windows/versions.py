@@ -23,6 +23,7 @@ every window keeps its false-verdict rate (benchmarks/rollout_calibration.py).
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -122,6 +123,9 @@ class Rollouts:
         #: False: read every labelled request again for each comparison (the reference)
         self.carry = carry
         # (model, a, b, start) -> (paired requests, the bootstrap intervals computed on them)
+        # the evaluator's thread and the dashboard's share one Rollouts: a comparison reads
+        # a snapshot of a version's windows and replaces it whole, under this lock
+        self._lock = threading.Lock()
         self._boot: OrderedDict[tuple[str, str, str, int], tuple[int, list[Any]]] = OrderedDict()
         self._lat_cache: OrderedDict[
             tuple[str, str], dict[int, tuple[int, LogHistogram | None]]
@@ -218,10 +222,8 @@ class Rollouts:
                 # (each interval's ``n`` says which sample it is of)
                 c.extra["bootstrap"] = last[1]
             elif self.carry and o.bootstrap_resamples > 0:
-                self._boot[boot_key] = (len(shared), c.extra.get("bootstrap", []))
-                self._boot.move_to_end(boot_key)
-                while len(self._boot) > self.MAX_CACHED_VERSIONS:
-                    self._boot.popitem(last=False)
+                _keep(self._boot, boot_key, (len(shared), c.extra.get("bootstrap", [])),
+                      self.MAX_CACHED_VERSIONS, self._lock)  # fmt: skip
             out["share_scored"] = len(shared) / na if na else None
         else:
             data = {}
@@ -253,7 +255,7 @@ class Rollouts:
         base = self.config.base
         lo, hi = window_start(start, base), end
         key = (model, version)
-        cached = self._cache.pop(key, {})
+        cached = self._cache.get(key, {})
         gens = self.store.window_generations(model, version, base, lo, hi)
         closed_before = now - self.config.grace_seconds - base
         windows: dict[int, tuple[int, _Rows]] = {}
@@ -270,9 +272,8 @@ class Rollouts:
                 if ws in gens:
                     windows[ws] = (gens[ws], _rows_of(got.get(ws, ())))
                     self.rows_read += len(windows[ws][1].ids)
-        self._cache[key] = {ws: w for ws, w in windows.items() if ws <= closed_before}
-        while len(self._cache) > self.MAX_CACHED_VERSIONS:
-            self._cache.popitem(last=False)
+        keep = {ws: w for ws, w in windows.items() if ws <= closed_before}
+        _keep(self._cache, key, keep, self.MAX_CACHED_VERSIONS, self._lock)
         rows = _Rows()
         parts = []
         for ws in sorted(windows):
@@ -353,7 +354,7 @@ class Rollouts:
         base = self.config.base
         lo = window_start(start, base)
         key = (model, version)
-        cached = self._lat_cache.pop(key, {})
+        cached = self._lat_cache.get(key, {})
         gens = self.store.window_generations(model, version, base, lo, end)
         closed_before = (now if now is not None else math.inf) - self.config.grace_seconds - base
         windows: dict[int, tuple[int, LogHistogram | None]] = {}
@@ -384,9 +385,8 @@ class Rollouts:
                     v = np.asarray([x for x in ms if isinstance(x, int | float)], dtype=float)
                     h.update(v[np.isfinite(v)] / 1000.0)
                 windows[ws] = (gens[ws], h)
-        self._lat_cache[key] = {ws: w for ws, w in windows.items() if ws <= closed_before}
-        while len(self._lat_cache) > self.MAX_CACHED_VERSIONS:
-            self._lat_cache.popitem(last=False)
+        keep_lat = {ws: w for ws, w in windows.items() if ws <= closed_before}
+        _keep(self._lat_cache, key, keep_lat, self.MAX_CACHED_VERSIONS, self._lock)
         merged, missing = LogHistogram(), 0
         for ws in sorted(windows):
             h = windows[ws][1]
@@ -462,6 +462,15 @@ def resources_and_cost(store: Store, q: MetricQuery, events: int) -> dict[str, A
         cost_events=priced_events,
     )
     return out
+
+
+def _keep(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int, lock: Any) -> None:
+    """Put ``value`` under ``key`` as the most recently used; drop the least beyond ``limit``."""
+    with lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > limit:
+            cache.popitem(last=False)
 
 
 def _runs(starts: list[int], base: int) -> list[tuple[int, int]]:
