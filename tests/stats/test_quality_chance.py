@@ -54,3 +54,27 @@ def test_one_value_past_a_small_references_max_is_expected(reference: pd.DataFra
     assert check["value"] == pytest.approx(1 / 65)
     assert check["threshold"] == pytest.approx(0.01 + 2 / 143)  # expected 2/(n+1) added
     assert check["status"] == "ok"
+
+
+def test_a_one_row_reference_fails_no_range_check(reference: pd.DataFrame) -> None:
+    """One reference row has no 1st/99th percentiles of its own: values beyond them are
+    expected (2/(n+1) = 100%), so no range check fails on it; the sample-size check says
+    the reference is too small instead."""
+    report = driftline.compare(reference.head(1), reference.iloc[1:201], seed=0)
+    for name in ("out_of_range", "out_of_quantile_range"):
+        check = _check(report, name)
+        assert check["status"] == "ok", (name, check)
+    quantile = _check(report, "out_of_quantile_range")
+    assert quantile["details"]["expected"] == pytest.approx(1.0)  # type: ignore[index]
+    assert "insufficient data" in report.summary()
+
+
+def test_a_50_row_reference_expects_2_of_51_beyond_its_percentiles(
+    reference: pd.DataFrame,
+) -> None:
+    small = reference.head(50)
+    cur = pd.DataFrame({"x": np.r_[np.zeros(196), np.full(4, float(small["x"].max()) + 1)]})
+    check = _check(driftline.compare(small, cur, seed=0), "out_of_quantile_range")
+    assert check["details"]["expected"] == pytest.approx(2 / 51)  # type: ignore[index]
+    assert check["threshold"] == pytest.approx(0.05 + 2 / 51 - 0.02)
+    assert check["status"] == "ok"

@@ -22,6 +22,8 @@ from driftline.stats.quality.registry import (
 #: One-sided level at which a count of values beyond a reference bound must exceed what the
 #: expected share gives by chance before a range check warns or fails.
 CHANCE_ALPHA = 0.01
+#: Share of a reference's own distribution beyond its 1st/99th percentiles.
+QUANTILE_EXPECTED = 0.02
 
 
 def by_chance(count: int, total: int, expected: float) -> dict[str, Any] | None:
@@ -98,19 +100,24 @@ def _out_of_quantile_range(x: QualityInputs) -> QualityResult | None:
     qk = h.bucket_keys(np.asarray(q, dtype=np.float64))
     outside = int(h.counts[(h.keys < qk[0]) | (h.keys > qk[1])].sum())
     ratio_q = outside / total if total else 0.0
-    chance = by_chance(outside, total, 0.02)
-    warn = x.threshold * x.warn_fraction + 0.02 * (1 - x.warn_fraction)
+    # Below ~100 reference values the 1st/99th percentiles are its min and max, which a
+    # value of the same distribution passes with probability 2/(n+1), not 2% (a 1-row
+    # reference: always). The threshold moves up by that excess, as out_of_range's does.
+    expected = max(QUANTILE_EXPECTED, 2.0 / (ref.moments.n + 1))
+    limit = x.threshold + (expected - QUANTILE_EXPECTED)
+    chance = by_chance(outside, total, expected)
+    warn = limit * x.warn_fraction + expected * (1 - x.warn_fraction)
     return QualityResult(
         "out_of_quantile_range",
         ratio_q,
-        x.threshold,
-        grade(ratio_q, x.threshold, warn) if chance is None else "ok",
+        limit,
+        grade(ratio_q, limit, warn) if chance is None else "ok",
         ref.name,
         {
             **(chance or {}),
             "reference_p01": float(q[0]),
             "reference_p99": float(q[1]),
-            "expected": 0.02,
+            "expected": expected,
         },
     )
 
@@ -121,7 +128,8 @@ CHECKS = [
                  threshold="out_of_range_ratio", default_threshold=0.01, share_of="present",
                  values=True),
     QualityCheck("out_of_quantile_range", "column", _out_of_quantile_range,
-                 "share beyond the reference 1st/99th percentiles (2% expected)", kinds=NUMERIC,
+                 "share beyond the reference 1st/99th percentiles (2% expected; 2/(n+1) below "
+                 "100 reference values)", kinds=NUMERIC,
                  threshold="out_of_quantile_range_ratio", default_threshold=0.05,
                  share_of="present", values=True),
 ]  # fmt: skip
