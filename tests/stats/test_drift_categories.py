@@ -166,3 +166,22 @@ def test_boolean_chi_squared_applies_yates_like_scipy(rng: np.random.Generator) 
     assert chi["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
     uncorrected = stats.chi2_contingency(table, correction=False)
     assert chi["p_value"] > uncorrected.pvalue
+
+
+def test_integer_class_labels_get_no_numbers_stored_as_strings_hint() -> None:
+    """scikit-learn's breast-cancer frame: the 0/1 ``target`` is categorical on purpose
+    (class labels); telling the user to declare it numeric was wrong. A feature of
+    numbers held as text still gets the hint."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["code"] = (frame["mean radius"] * 10).round().astype(int).astype(str)
+    schema = {"target": {"kind": "categorical", "role": "target"}}
+    report = driftline.compare(
+        frame.iloc[:400], frame.iloc[400:], schema=schema, multivariate=False
+    )
+    target = _col(report, "target")
+    assert target["kind"] == "categorical"
+    assert "looks_like" not in target["drift"]["details"]
+    assert "stored as strings" not in report.summary()
+    assert _col(report, "code")["drift"]["details"]["looks_like"] == "numbers"

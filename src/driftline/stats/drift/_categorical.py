@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
-from driftline.schema import Kind
+from driftline.schema import Kind, Role
 from driftline.stats.column_profile import ColumnProfile
 from driftline.stats.drift._bins import Bins
 
@@ -48,11 +48,18 @@ def is_id_like(col: ColumnProfile) -> bool:
 
 
 def looks_like(col: ColumnProfile, n: int = 200) -> str | None:
-    """``"timestamps"`` or ``"numbers"`` when 90% of sampled values parse as such."""
+    """``"timestamps"`` or ``"numbers"`` when 90% of sampled values parse as such.
+
+    Never ``"numbers"`` for a target or a prediction: class labels such as 0/1 are
+    categorical on purpose (docs/cli.md, ``--task``), and "declare it kind: numeric"
+    would turn a classifier's labels into a regression's.
+    """
     vals = [v for v in col.reservoir.values.tolist() if isinstance(v, str) and v.strip()][:n]
     if not vals:
         return None
-    for name, parse in (("timestamps", _is_timestamp), ("numbers", _is_number)):
+    labels = col.spec.role in (Role.TARGET, Role.PREDICTION)
+    shapes = (("timestamps", _is_timestamp),) if labels else SHAPES
+    for name, parse in shapes:
         if sum(parse(v) for v in vals) >= 0.9 * len(vals):
             return name
     return None
@@ -83,6 +90,10 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+#: The shapes :func:`looks_like` tells, in order, with their tests.
+SHAPES = (("timestamps", _is_timestamp), ("numbers", _is_number))
 
 
 @dataclass(frozen=True)
