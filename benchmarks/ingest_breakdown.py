@@ -14,6 +14,7 @@ the SDK's RFC 3339 timestamps), decoded and validated column by column (server/i
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -27,10 +28,11 @@ from benchmarks.ingest import _warm_kernels, make_bodies
 from driftline.sdk.arrow_batch import encode_arrow
 from driftline.sdk.clock import SystemClock
 from driftline.server.collector import Collector, tune_gc
-from driftline.server.ingest import decode_body, validate
+from driftline.server.ingest import Limits, decode_body, validate
 from driftline.server.ingest_arrow import decode_arrow, validate_arrow
 from driftline.server.settings import Settings
 from driftline.store import open_store
+from driftline.windows.columns import EventBlock, infer_schema
 
 # throw-away PostgreSQL databases: a test helper (tests/postgres_db.py), not in the package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -124,6 +126,41 @@ def run(url: str, bodies: list[bytes], fmt: str = "json", cpu: bool = False) -> 
     return rate
 
 
+def stage_pairs(json_bodies: list[bytes], arrow: list[bytes], rounds: int = 7) -> None:
+    """The stages that differ between the formats, alone, alternating, best of ``rounds``
+    (CPU of this thread): decode + validation, and the window columns of a batch."""
+    lim = Limits(time.time(), 86_400.0, 1_000)
+    jb = [validate("prediction", decode_body(b, None, "application/json", 1 << 30), lim)
+          for b in json_bodies]  # fmt: skip
+    ab = [validate_arrow(decode_arrow(b, 1 << 30), lim) for b in arrow]
+    schema = infer_schema(jb[0].accepted)
+    n = sum(len(b.accepted) for b in jb)
+    tune_gc()  # as a collector process runs (the batches above are frozen out of its sight)
+    pairs = {
+        "decode + validate, JSON": lambda: [
+            validate("prediction", decode_body(b, None, "application/json", 1 << 30), lim)
+            for b in json_bodies
+        ],
+        "decode + validate, Arrow": lambda: [
+            validate_arrow(decode_arrow(b, 1 << 30), lim) for b in arrow
+        ],
+        "window columns, from dicts (EventBlock.of)": lambda: [
+            EventBlock.of(schema, b.accepted) for b in jb
+        ],
+        "window columns, from Arrow (EventBlock.of_arrow)": lambda: [
+            EventBlock.of_arrow(schema, b.table, b.accepted) for b in ab
+        ],
+    }
+    best = dict.fromkeys(pairs, math.inf)
+    for _ in range(rounds):
+        for name, fn in pairs.items():
+            t = time.thread_time()
+            fn()
+            best[name] = min(best[name], time.thread_time() - t)
+    for name, sec in best.items():
+        print(f"  {name:<50} {1e6 * sec / n:6.2f} us CPU/event (best of {rounds})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=50_000)
@@ -133,11 +170,16 @@ def main() -> None:
     ap.add_argument("--format", default="json", help="json, arrow or json,arrow")
     ap.add_argument("--cpu", action="store_true", help="stage times in CPU seconds")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--pairs", action="store_true", help="only the stages the formats differ in")
     args = ap.parse_args()
     print(f"load (uptime): {os.getloadavg()[0]:.2f}")
     bodies = make_bodies(args.events, args.batch, args.features)
     formats = args.format.split(",")
     encoded = {f: arrow_bodies(bodies) if f == "arrow" else bodies for f in formats}
+    if args.pairs:
+        stage_pairs(bodies, arrow_bodies(bodies))
+        print(f"load (uptime): {os.getloadavg()[0]:.2f}")
+        return
     for _ in range(args.repeat):
         for fmt in formats:
             for suffix in ("", "-wal", "-shm"):
