@@ -107,3 +107,25 @@ def test_a_short_chunk_has_no_verdict(files: dict[str, Path], tmp_path: Path) ->
     assert len(chunks) == 100
     assert all(c["dataset"]["verdict"] == "insufficient_data" for c in chunks)
     assert all("29 rows" in c["dataset"]["reason"] for c in chunks)
+
+
+def test_a_column_missing_in_every_reference_row_is_named_not_passed(tmp_path: Path) -> None:
+    """A column all-NaN in the reference cannot be compared: the report used to say
+    "NO DRIFT 0 of 2 columns drifted" and nothing else; it names the column and both
+    counts now."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    pd.DataFrame({"a": rng.normal(size=500), "b": np.full(500, np.nan)}).to_parquet(ref)
+    pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)}).to_parquet(cur)
+    out_json = tmp_path / "r.json"
+    code, out, _ = run("report", ref, cur, "-o", tmp_path / "r.html", "--json", out_json)
+    assert code == 0, out
+    assert "1 not compared (too few values on one side): b" in out
+    rep = json.loads(out_json.read_text())
+    assert rep["dataset"]["insufficient_columns"] == ["b"]
+    reason = rep["columns"]["b"]["drift"]["details"]["reason"]
+    assert "0 in the reference and 500 in the current data" in reason
+    assert "Too few values to compare: b." in (tmp_path / "r.html").read_text()

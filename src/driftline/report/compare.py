@@ -314,6 +314,7 @@ def build_report(
             "drifted_columns": verdict["drifted_columns"],
             "id_like_columns": verdict["id_like_columns"],
             "undecided_columns": verdict["undecided_columns"],
+            "insufficient_columns": verdict["insufficient_columns"],
             "methods": verdict["methods"],
             "n_columns": len(drift),
             "n_tested": verdict["n_tested"],

@@ -34,6 +34,7 @@ def verdict(report: Mapping[str, Any]) -> Text:
     for key, what in (
         ("id_like_columns", "ID-like (almost all values distinct), not tested"),
         ("undecided_columns", "undecided (the sketch's error straddles the threshold)"),
+        ("insufficient_columns", "not compared (too few values on one side)"),
     ):
         if d.get(key):
             head.append(f"\n{len(d[key])} {what}: {', '.join(d[key])}", style="yellow")

@@ -147,6 +147,8 @@ def _summary(report: Mapping[str, Any]) -> str:
         text += f" ID-like, not tested: {', '.join(ds['id_like_columns'])}."
     if ds.get("undecided_columns"):
         text += f" Undecided (sketch error): {', '.join(ds['undecided_columns'])}."
+    if ds.get("insufficient_columns"):
+        text += f" Too few values to compare: {', '.join(ds['insufficient_columns'])}."
     stats = [
         _stat(f"{drifted}<small> / {ds['n_columns']}</small>", "columns drifted", drifted > 0),
         _stat(str(failed), "quality checks failed", failed > 0),

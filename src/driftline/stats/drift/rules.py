@@ -178,7 +178,11 @@ def evaluate_column(ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions) 
             n_cur,
             "insufficient",
             {
-                "reason": f"fewer than {opts.min_samples} values on one side",
+                "reason": (
+                    f"too few values to compare: {n_ref} in the reference and {n_cur} in "
+                    f"the current data (missing values excluded); at least "
+                    f"{opts.min_samples} a side are needed (min_samples)"
+                ),
                 "min_samples": opts.min_samples,
                 **how,
             },
