@@ -204,8 +204,9 @@ def test_a_monitor_scores_its_events_and_the_collector_takes_the_scores(
     collector: tuple[str, dict[str, str], Any, Any],
 ) -> None:
     url, keys, c, clock = collector
+    registry = CollectorRegistry()
     mon = Monitor(
-        "m", "v1", sink=url, api_key=keys["ingest,read"], registry=CollectorRegistry(),
+        "m", "v1", sink=url, api_key=keys["ingest,read"], registry=registry,
         score_outliers=True,
     )  # fmt: skip
     try:
@@ -213,6 +214,10 @@ def test_a_monitor_scores_its_events_and_the_collector_takes_the_scores(
         stats = mon.stats()["outliers"]
     finally:
         mon.close()
+    counted = registry.get_sample_value(
+        "driftline_sdk_outlier_scores_total", {"model": "m", "result": "scored"}
+    )
+    assert counted == 300
     tag = c.windows.outlier_wire("m", "v1")["tag"]
     assert stats["scored"] == 300 and stats["models"] == {"v1": tag}
     assert _prescores(c) == {"accepted": 300.0}

@@ -135,6 +135,12 @@ class ModelMetrics:
             "driftline_sdk_internal_errors", "Bugs caught inside the SDK (logged, not raised).",
             ("model",), registry=r,
         )  # fmt: skip
+        self.outlier_scores = Counter(
+            "driftline_sdk_outlier_scores",
+            "Prediction events by whether the SDK put the collector's outlier score on them "
+            "(Monitor(score_outliers=True)): scored, unscored (no model yet or none).",
+            ("model", "result"), registry=r,
+        )  # fmt: skip
         # pipeline jobs
         self.job_runs = Counter(
             "driftline_job_runs", "Pipeline job runs by final status.", ("job", "status"),

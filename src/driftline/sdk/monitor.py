@@ -202,6 +202,7 @@ class Monitor:
                 api_key=self._sink_args["api_key"], clock=self.clock,
                 refresh=self._outlier_refresh, timeout=self._sink_args["timeout"], log=self._log,
                 fetch=None if client is None else httpx_get(client),
+                on_events=self._outlier_events,
             )  # fmt: skip
         self.shipper = Shipper(
             self._queue,
@@ -221,6 +222,9 @@ class Monitor:
             annotate=None if self.outliers is None else self.outliers.annotate,
         )
         self.shipper.start()
+
+    def _outlier_events(self, result: str, n: int) -> None:
+        self.families.outlier_scores.labels(self.model, result).inc(n)
 
     def _queue_runtime(self, version: str) -> None:
         """The runtime record of ``version``, queued with its first prediction in this process

@@ -62,6 +62,7 @@ class OutlierScoring:
         log: RateLimitedLog | None = None,
         fetch: Callable[[str, dict[str, str], float], tuple[int, dict[str, str], bytes]]
         | None = None,
+        on_events: Callable[[str, int], None] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.model = model
@@ -72,6 +73,8 @@ class OutlierScoring:
         self.log = log or RateLimitedLog(clock)
         self._fetch = fetch or _http_get
         self._versions: dict[str, _Entry] = {}
+        #: ``on_events(result, n)``: events scored / unscored (the Monitor's counter)
+        self.on_events = on_events
         #: events scored, events sent unscored (no model), fetches by outcome
         self.counts: dict[str, int] = {"scored": 0, "unscored": 0}
 
@@ -157,12 +160,16 @@ class OutlierScoring:
             model = self.current(version)
             if model is None:
                 self._count("unscored", len(group))
+                if self.on_events is not None:
+                    self.on_events("unscored", len(group))
                 continue
             scores = model.score_rows([r.get("features") for r in group], pause)
             tag = model.tag
             for r, s in zip(group, scores.tolist(), strict=True):
                 r["outlier"] = {"score": s, "model": tag}
             self._count("scored", len(group))
+            if self.on_events is not None:
+                self.on_events("scored", len(group))
 
     def stats(self) -> dict[str, Any]:
         return {
