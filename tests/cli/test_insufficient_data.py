@@ -129,3 +129,21 @@ def test_a_column_missing_in_every_reference_row_is_named_not_passed(tmp_path: P
     reason = rep["columns"]["b"]["drift"]["details"]["reason"]
     assert "0 in the reference and 500 in the current data" in reason
     assert "Too few values to compare: b." in (tmp_path / "r.html").read_text()
+
+
+def test_an_all_missing_column_says_so_not_just_a_threshold_it_is_under(tmp_path: Path) -> None:
+    """`missing_ratio 1 (threshold 1.05)` failing read as a contradiction; the gate's line
+    now says every value is missing."""
+    import numpy as np
+    import pandas as pd
+
+    data = tmp_path / "d.parquet"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=200), "b": np.full(200, np.nan)}).to_parquet(data)
+    code, out, _ = run("check", data, data, "--json", tmp_path / "c.json")
+    assert code == 1, out
+    checks = json.loads((tmp_path / "c.json").read_text())["checks"]
+    (missing,) = [c for c in checks if c["name"] == "b: missing_ratio"]
+    assert missing["status"] == "fail"
+    why = "every value is missing (200 rows; the reference had 100.0% missing)"
+    assert why in missing["message"]

@@ -140,6 +140,8 @@ def _quality(report: Mapping[str, Any]) -> list[Check]:
         cols = q.get("details", {}).get("columns")
         if cols:
             msg += f"; columns: {', '.join(map(str, cols))}"
+        if q["status"] != "ok" and q.get("details", {}).get("reason"):
+            msg += f"; {q['details']['reason']}"
         out.append(Check("quality", name, status, msg, q.get("value"), q.get("threshold")))
     return out
 

@@ -20,6 +20,11 @@ def _missing_ratio(x: QualityInputs) -> QualityResult:
         else grade(value, fail, ref_missing + x.threshold * x.warn_fraction)
     )
     details: dict[str, Any] = {"reference": ref_missing, "missing": cur.missing}
+    if cur.count and cur.missing == cur.count:
+        details["reason"] = (
+            f"every value is missing ({cur.count:,} rows; the reference had "
+            f"{ref_missing:.1%} missing): the column carries no data"
+        )
     if ref.spec.role is Role.TARGET:  # unlabelled rows are normal: labels arrive later
         status = "ok"
         details["note"] = "target column: rows without a label yet are not a quality problem"
