@@ -71,10 +71,11 @@ def test_alerts_test_with_config_and_send(
     ("args", "message"),
     [
         (["--scenario", "fire"], "--scenario: 'fire' is not allowed; allowed: drift, latency"),
+        ([], "--scenario is needed: one of drift, latency, errors"),  # was "None is not allowed"
         (["--scenario", "drift", "--config", "nope.yaml"], "--config: no such file: nope.yaml"),
         (["--scenario", "drift", "--window", "5 minutes"], "--window: '5 minutes' is not allowed"),
     ],
-    ids=["scenario", "config", "window"],
+    ids=["scenario", "no-scenario", "config", "window"],
 )
 def test_alerts_test_usage_errors(args: list[str], message: str) -> None:
     result = runner.invoke(app, ["alerts", "test", *args])

@@ -128,6 +128,8 @@ def test_command(
         except DriftlineError as exc:
             _fail(str(exc))
         return
+    if scenario is None:
+        _fail(f"--scenario is needed: one of {', '.join(SCENARIOS)} (or --from-store)")
     if scenario not in SCENARIOS:
         _fail(
             f"--scenario: {scenario!r} is not allowed; allowed: {', '.join(SCENARIOS)} "
