@@ -33,9 +33,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: The timed processes write and use bytecode as a user's do: with PYTHONDONTWRITEBYTECODE
+#: set (as in some shells and CI images) an editable install would compile driftline's
+#: sources on every run, which is not what a user's start-up costs. Each statement and
+#: command also runs once untimed first, so the .pyc files exist.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
 
 def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV, **kw)  # type: ignore[call-overload, no-any-return]
 
 
 def make_venv(where: Path, source: Path, extra: str | None) -> Path:
@@ -77,6 +83,7 @@ def import_seconds(py: Path, statement: str, repeat: int) -> tuple[float, float]
         "import time; t = time.perf_counter(); c = time.process_time(); "
         f"{statement}; print(time.perf_counter() - t, time.process_time() - c)"
     )
+    _run([str(py), "-c", code])  # warm-up: writes the bytecode
     runs = [tuple(map(float, _run([str(py), "-c", code]).stdout.split())) for _ in range(repeat)]
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
@@ -85,10 +92,11 @@ def command_seconds(exe: Path, args: list[str], repeat: int) -> tuple[float, flo
     """Median (wall, CPU) seconds of running the command, interpreter start included."""
     wall, cpu = [], []
     rc, first = 0, ""
+    subprocess.run([str(exe), *args], capture_output=True, env=ENV)  # warm-up: bytecode
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        done = subprocess.run([str(exe), *args], capture_output=True, text=True)
+        done = subprocess.run([str(exe), *args], capture_output=True, text=True, env=ENV)
         wall.append(time.perf_counter() - t)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
