@@ -31,6 +31,8 @@ def _events(n: int) -> list[dict[str, Any]]:
         if i % 5 == 0:
             e["latency_ms"] = None
         e["scores"] = [0.25, 0.75]
+        if i % 4 == 1:  # scored in the SDK (issue 18's pre-scored events)
+            e["outlier"] = {"score": 0.5 + i, "model": "abc123"}
         out.append(e)
     return out
 
@@ -76,10 +78,11 @@ async def test_arrow_batch_is_stored_like_json_and_bad_rows_name_their_field(env
     bad[6]["status"] = "maybe"
     bad[7]["timestamp"] = None
     bad[8]["event_id"] = bad[0]["event_id"]  # repeats an earlier row: a duplicate
+    bad[9]["outlier"] = {"score": -1.0, "model": "abc123"}
     r = await _post(env, pa.Table.from_pylist(bad, schema=table.schema))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["accepted"] == 4 and body["duplicates"] == 1
+    assert body["accepted"] == 3 and body["duplicates"] == 1
     got = {x["index"]: (x["field"], x["event_id"]) for x in body["rejected"]}
     assert got == {
         2: ("event_id", ""),
@@ -87,6 +90,7 @@ async def test_arrow_batch_is_stored_like_json_and_bad_rows_name_their_field(env
         5: ("latency_ms", "e5"),
         6: ("status", "e6"),
         7: ("timestamp", "e7"),
+        9: ("outlier.score", "e9"),
     }
     assert "allowed" in body["rejected"][3]["error"]
     # the same ids again, as JSON: duplicates of what the Arrow batch stored
@@ -113,6 +117,11 @@ async def test_arrow_columns_of_the_wrong_kind_are_refused_naming_the_column(env
 
 def test_the_sdk_sends_json_for_events_arrow_does_not_carry() -> None:
     events = _events(3)
+    # a field or feature the first event lacks is kept for the events that have it
+    first, later = dict(events[0]), {**events[1], "features": {**events[1]["features"], "new": 1.0}}
+    first.pop("outlier", None)
+    back = decode_records(encode_arrow([first, later]) or b"")
+    assert back[1]["features"]["new"] == 1.0 and back[1]["outlier"] == later["outlier"]
     assert encode_arrow([{**events[0], "stages": []}]) is None
     assert encode_arrow([events[0], {**events[1], "features": {"x": "text", "c": 1}}]) is None
     back = decode_records(encode_arrow(events) or b"")

@@ -17,7 +17,8 @@ CONTENT_TYPE = "application/vnd.apache.arrow.stream"
 #: The fields an Arrow batch carries (the server's ``ingest_arrow.COLUMNS``).
 KEYS = frozenset(
     ("type", "event_id", "prediction_id", "timestamp", "model", "version", "features",
-     "prediction", "scores", "segment", "latency_ms", "status", "error_type", "shadow", "tags")
+     "prediction", "scores", "segment", "latency_ms", "status", "error_type", "shadow", "tags",
+     "outlier")
 )  # fmt: skip
 
 _pa: Any = None
@@ -48,12 +49,22 @@ def encode_arrow(records: Sequence[dict[str, Any]]) -> bytes | None:
     pa = _pyarrow()
     if pa is None or not records:
         return None
-    keys = KEYS
+    first = records[0].keys()
+    extra: set[str] = set()
     for r in records:
-        if not r.keys() <= keys:
+        keys = r.keys()
+        if not keys <= KEYS:
             return None
+        if keys != first:
+            extra |= keys - first
     try:
-        table = pa.Table.from_pylist(list(records))
+        # Table.from_pylist takes the columns of the first record only: a key the first record
+        # lacks would be lost, so the first record names them all (structs are inferred over
+        # every record)
+        rows = list(records)
+        if extra:
+            rows[0] = {**rows[0], **dict.fromkeys(sorted(extra))}
+        table = pa.Table.from_pylist(rows)
         i = table.schema.get_field_index("timestamp")
         if i >= 0 and pa.types.is_string(table.schema.field(i).type):
             stamps = pa.compute.cast(table.column(i), pa.timestamp("us", "UTC"))

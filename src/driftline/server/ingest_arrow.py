@@ -32,6 +32,7 @@ from driftline.server.ingest import (
     BodyError,
     InvalidEventError,
     Limits,
+    outlier_object,
     parse_time,
     reject,
 )
@@ -55,6 +56,7 @@ COLUMNS = (
     "error_type",
     "shadow",
     "tags",
+    "outlier",
 )
 _MAX_SEGMENT = 32
 _MAX_TAGS = 64
@@ -383,6 +385,7 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     segment = _struct(errs, table, "segment", _MAX_SEGMENT, lim)
     tags = _struct(errs, table, "tags", _MAX_TAGS, lim)
     latency = _floats(errs, table, "latency_ms", 0.0)
+    outliers = _outliers(errs, table)
     ts = _timestamps(errs, table, lim)
     models = _names(errs, table, "model")
     versions = _names(errs, table, "version")
@@ -477,6 +480,8 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
             "shadow": sh,
             "tags": tg,
         }
+        if outliers is not None and outliers[i] is not None:
+            ev["outlier"] = outliers[i]
         ev["payload"] = dumps(ev).decode()
         batch.accepted.append(ev)
         batch.index.append(i)
@@ -484,6 +489,22 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     part = table if every else table.take(keep)
     batch.table = part if len(taken) == idx.size else part.take(pa.array(taken))
     return batch
+
+
+def _outliers(errs: _Errors, table: pa.Table) -> list[Any] | None:
+    """The SDK's outlier scores (``outlier`` {score, model}), checked as the JSON path does."""
+    if "outlier" not in table.column_names or pa.types.is_null(table.column("outlier").type):
+        return None
+    n = table.num_rows
+    values: list[Any] = table.column("outlier").to_pylist()
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            values[i] = outlier_object(v)
+        except InvalidEventError as exc:
+            errs.mark(_one(n, i), exc.field, exc.message)
+    return values
 
 
 def _stamps(table: pa.Table, keep: pa.Array, ts: npt.NDArray[np.float64]) -> list[Any]:
