@@ -71,6 +71,8 @@ SIGNALS: tuple[Signal, ...] = (
        "feature names the version's schema lacks"),
     _s("drift_score", "driftline_drift_score", ("drift_score", "drift_detected"), "model",
        "drift statistic and verdict per column"),
+    _s("embedding_drift", "driftline_embedding_drift_score", "embedding_drift", "model",
+       "each vector drift method's statistic per embedding column (docs/embeddings.md)"),
     _s("drift_detected", "driftline_dataset_drift_detected", "dataset_drift_detected", "model",
        "the dataset drift rule's verdict"),
     _s("seasonal_drift_detected", "driftline_seasonal_drift_detected",

@@ -345,6 +345,14 @@ def test_the_rag_story_shows_on_its_page_and_fires_each_alert(story: Played) -> 
                   "llm-judge-outcomes", "llm-tokens", "llm-cost", "llm-stages"):  # fmt: skip
         assert f'data-chart="{chart}"' in page, chart
     assert "Judge lexical:relevance" in page
+    # the questions' embeddings and text (issue 20): the MMD of the query embeddings against
+    # the quiet-time reference rises out of the domain; the section shows them with a picture
+    mmd = "drift_score:query_embedding"
+    assert mean(mmd, ood) > 3 * mean(mmd, before)
+    assert 'data-testid="embedding-section"' in page and 'data-column="query_embedding"' in page
+    for chart in ("emb-methods-1", "emb-norms-1", "emb-picture-1"):
+        assert f'data-chart="{chart}"' in page, chart
+    assert 'class="descriptors" data-column="question"' in page
     assert any("out of domain" in line for line in story.lines)
 
 

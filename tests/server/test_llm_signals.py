@@ -212,6 +212,49 @@ def test_judge_results_become_judge_points_and_garbage_is_counted(tmp_path: Path
     )
 
 
+def test_judge_results_count_in_their_requests_window_unless_late(tmp_path: Path) -> None:
+    """Issue 20: results counted in the window they were recorded in, not their request's."""
+    clock, store, app = _collector(tmp_path)
+    collector = app.state.collector
+    # requests in window 0; judged 50 s later (window 1) and 20 minutes later (window 20)
+    events = [_event(i, T0 + i, retrieved=[{"id": "d", "score": 0.7}]) for i in range(10)]
+    clock.advance(30)
+    assert collector.ingest("prediction", events).accepted == 10
+
+    def judged(i: int, at: float, score: float) -> dict[str, Any]:
+        value = {"status": "scored", "version": "v1", "scores": {"relevance": score}}
+        return {"type": "feedback", "event_id": f"j{i}", "prediction_id": f"p{i}",
+                "model": "rag", "version": "v1", "timestamp": at, "kind": "judge.lex",
+                "value": value}  # fmt: skip
+
+    clock.advance(WINDOW + GRACE)
+    collector.tick()  # window 0 closes before any result
+    assert _points(store, "judge.score") == []
+    on_time = [judged(i, T0 + i + 50, 0.2 * (i % 5)) for i in range(6)]
+    assert collector.ingest("feedback", on_time).accepted == 6
+    collector.tick()  # the result marks its request's window changed: evaluated again
+    (p,) = _points(store, "judge.score")
+    assert p["window_start"] == T0 and p["n"] == 6
+    assert p["value"] == pytest.approx(np.mean([0.2 * (i % 5) for i in range(6)]))
+    # 20 minutes after the requests: past judge_lateness_seconds (600 s)
+    clock.advance(20 * WINDOW - clock.time() + T0 + 5)
+    now = [_event(100 + i, clock.time(), retrieved=[{"id": "d", "score": 0.7}]) for i in range(3)]
+    assert collector.ingest("prediction", now).accepted == 3  # the window's own requests
+    late = [judged(i, clock.time(), 1.0) for i in range(6, 10)]
+    assert collector.ingest("feedback", late).accepted == 4
+    clock.advance(WINDOW + GRACE)
+    collector.tick()
+    by_window = {p["window_start"]: p for p in _points(store, "judge.score")}
+    assert by_window[T0]["n"] == 6  # window 0 unchanged: the late ones are not in it
+    recorded = T0 + 20 * WINDOW
+    assert by_window[recorded]["value"] == 1.0 and by_window[recorded]["n"] == 4
+    late_points = {p["window_start"]: p["value"] for p in _points(store, "judge.late")}
+    assert late_points[recorded] == 4 and late_points[T0] == 0
+    calls = {p["window_start"]: p["value"] for p in _points(store, "judge.calls")}
+    assert calls == {T0: 6, recorded: 4}
+    assert 'status="late",version="v1"} 4.0' in collector_metrics(app)
+
+
 @pytest.mark.parametrize(
     ("llm", "field"),
     [

@@ -104,6 +104,36 @@ class RAGService:
         return " ".join(words[: self.max_words]) + f" [{best_id}]"
 
 
+#: The columns of the service's reference: the question as text (its descriptors drift when
+#: users ask otherwise) and its embedding (the vector drift methods, docs/embeddings.md).
+REFERENCE_SCHEMA = {
+    "channel": {"kind": "categorical"},
+    "question": {"kind": "text"},
+    "query_embedding": {"kind": "embedding"},
+}
+
+
+def reference(corpus: Corpus, rng: np.random.Generator, n: int = 1000) -> dict[str, Any]:
+    """The questions of ``n`` quiet-time requests (3 % out of the domain, as the story's quiet
+    windows; about 5 % asked again in other words), as the reference's columns."""
+    texts: list[str] = []
+    vectors = []
+    for _ in range(n):
+        ood = rng.random() < 0.03
+        again = rng.random() < 0.05
+        pool = ("ood" if ood else "questions") + ("_rephrased" if again and ood else "")
+        if again and not ood:
+            pool = "rephrased"
+        names = {
+            "questions": corpus.questions, "rephrased": corpus.rephrased, "ood": corpus.ood,
+            "ood_rephrased": corpus.ood_rephrased,
+        }  # fmt: skip
+        i = int(rng.integers(len(names[pool])))
+        texts.append(names[pool][i])
+        vectors.append(corpus.vectors[pool][i])
+    return {"channel": ["web"] * n, "question": texts, "query_embedding": np.stack(vectors)}
+
+
 def tokens(text: str) -> int:
     """About 1.3 tokens a word, as a word-piece tokenizer gives for English."""
     return math.ceil(len(text.split()) * 1.3)
@@ -132,7 +162,8 @@ class RAGTraffic:
         again: tuple[str, Vectors] | None,
     ) -> None:  # fmt: skip
         self.n += 1
-        with self.mon.observe({"channel": "web"}, segment={"channel": "web"}) as obs:
+        features = {"channel": "web", "question": text, "query_embedding": vector.tolist()}
+        with self.mon.observe(features, segment={"channel": "web"}) as obs:
             t_retrieve = float(rng.lognormal(math.log(0.015), 0.2))
             self.spend(t_retrieve)
             hits = self.service.retrieve(vector)

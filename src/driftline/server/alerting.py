@@ -131,7 +131,7 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
     if metric == "drift_detected" and not column:
         metric = "dataset_drift_detected"  # the dataset verdict, not a column's
     name = RENAME.get(metric, metric)
-    scored = metric in ("drift_score", "multivariate_score", "label_drift")
+    scored = metric in ("drift_score", "multivariate_score", "label_drift", "embedding_drift")
     labels = {"method": method} if scored and method else {}
     if metric == "feedback.share" and method:
         labels = {"value": method}

@@ -355,6 +355,13 @@ class _ResultGauges:
             "1 when the column drifted in the latest window, else 0.",
             "column",
         )
+        self.embedding = g(
+            "driftline_embedding_drift_score",
+            "Statistic of each vector drift method on an embedding column in the latest window "
+            "(its method's scale; docs/embeddings.md).",
+            "column",
+            "method",
+        )
         self.dataset_drift = g(
             "driftline_dataset_drift_detected",
             "1 when the dataset drift rule fired in the latest window.",
@@ -561,6 +568,8 @@ class _ResultGauges:
             self.drift.labels(m, ver, col, p["method"]).set(v)
             if p["status"] in ("drift", "ok"):
                 self.drift_detected.labels(m, ver, col).set(1.0 if p["status"] == "drift" else 0)
+        elif metric == "embedding_drift":
+            self.embedding.labels(m, ver, col, p["method"]).set(v)
         elif metric == "drift_detected":
             self.dataset_drift.labels(m, ver).set(v)
         elif metric == "multivariate_score":
@@ -678,6 +687,7 @@ class _LLMGauges:
         "judge.failures": "failures",
         "judge.skipped": "skipped",
         "judge.prechecked": "prechecked",
+        "judge.late": "late",
     }
 
     def __init__(self, r: CollectorRegistry) -> None:
@@ -733,7 +743,8 @@ class _LLMGauges:
         self.judge_results = gauge(
             "driftline_judge_results",
             "Judge outcomes in the latest window: calls, failures (errors, timeouts, invalid "
-            "answers), skipped (budget, full queue, hung judge), prechecked (no call needed).",
+            "answers), skipped (budget, full queue, hung judge), prechecked (no call needed), "
+            "late (recorded over judge_lateness_seconds after the request).",
             "judge",
             "status",
         )

@@ -260,6 +260,16 @@ class Store(Protocol):
         latest ``limit``: ``prediction_id``, ``version``, ``kind``, ``value`` (JSON), ``ts``."""
         ...
 
+    def judge_results(
+        self, model: str, version: str, start: float, end: float, lateness: float, limit: int
+    ) -> list[dict[str, Any]]:
+        """The judge results (feedback kinds ``judge.*``) that count in the window
+        ``[start, end)``: those on its requests recorded at most ``lateness`` seconds after
+        the request, and those recorded in it on older requests (late). Rows:
+        ``prediction_id``, ``version``, ``kind``, ``value`` (JSON), ``ts``, ``request_ts``,
+        ``late`` (bool); at most ``limit`` of each."""
+        ...
+
     # -- access ---------------------------------------------------------------------
     def create_key(self, row: Row) -> None: ...
 

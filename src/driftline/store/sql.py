@@ -699,6 +699,37 @@ class SQLStore(ABC):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def judge_results(
+        self, model: str, version: str, start: float, end: float, lateness: float, limit: int
+    ) -> list[dict[str, Any]]:
+        e, f = t.events.c, t.feedback.c
+        joined = t.feedback.join(
+            t.events, and_(e.model == f.model, e.prediction_id == f.prediction_id)
+        )
+        cols = (f.prediction_id, f.version, f.kind, f.value, f.ts, e.ts.label("request_ts"))
+        mine = (f.model == model, f.version == version, e.version == version)
+        judged = f.kind.like("judge.%")
+        on_time = (
+            select(*cols)
+            .select_from(joined)
+            .where(*mine, judged, e.window_start >= start, e.window_start < end)
+            .where(f.ts <= e.ts + lateness)
+            .order_by(f.ts.desc())
+            .limit(limit)
+        )
+        late = (
+            select(*cols)
+            .select_from(joined)
+            .where(*mine, judged, f.ts >= start, f.ts < end, f.ts > e.ts + lateness)
+            .order_by(f.ts.desc())
+            .limit(limit)
+        )
+        out = []
+        with self.engine.connect() as conn:
+            for q, is_late in ((on_time, False), (late, True)):
+                out += [{**r._mapping, "late": is_late} for r in conn.execute(q)]
+        return out
+
     # -- access -------------------------------------------------------------------------
     def create_key(self, row: Row) -> None:
         with self.engine.begin() as conn:

@@ -32,7 +32,7 @@ from driftline.windows.config import ALL, WindowConfig
 from driftline.windows.feedback import feedback_points
 from driftline.windows.labelled import label_drift, performance_results
 from driftline.windows.live import LivePartial
-from driftline.windows.llm import LLMOptions, llm_points
+from driftline.windows.llm import JUDGE_PREFIX, LLMOptions, llm_points
 from driftline.windows.persistence import TRACKED, add_persistence
 from driftline.windows.review import review_point
 from driftline.windows.seasonal import seasonal_point
@@ -245,7 +245,13 @@ class Evaluator:
         )
         events = [orjson.loads(p) for p in raw if '"llm":' in p]
         feedback = []
-        for f in self.store.feedback_between(key.model, key.version, start, end, opts.max_events):
+        recorded = self.store.feedback_between(key.model, key.version, start, end, opts.max_events)
+        rows = [f for f in recorded if not str(f["kind"]).startswith(JUDGE_PREFIX)]
+        # judge results count in their request's window, unless they come too late
+        rows += self.store.judge_results(
+            key.model, key.version, start, end, opts.judge_lateness_seconds, opts.max_events
+        )
+        for f in rows:
             try:
                 value = orjson.loads(f["value"]) if f["value"] is not None else None
             except orjson.JSONDecodeError:

@@ -16,7 +16,10 @@ the overlap check could tell), ``llm.answer_chars`` (mean; p50 in details),
 All traffic only: ``judge.score`` (``column`` = ``judge:criterion``, ``method`` = the
 judge's version), ``judge.calls``, ``judge.failures`` (failed, timed out, invalid
 answers, unreadable records), ``judge.skipped`` (budget, full queue, hung judge),
-``judge.prechecked`` (decided by a cheap check, no call) and ``judge.cost``
+``judge.prechecked`` (decided by a cheap check, no call), ``judge.late``
+(results recorded more than ``judge_lateness_seconds`` after their request: they
+count in the window they arrive in; the others count in their request's window)
+and ``judge.cost``
 (``column`` = judge; reasons in details). Ratios carry ``n`` and a standard error.
 
 The signals are read from at most ``max_events`` raw events of the window (the
@@ -57,6 +60,9 @@ class LLMOptions:
     rephrase_cosine: float = 0.7
     #: ... or, without embeddings, their query words at least this Jaccard similarity
     rephrase_jaccard: float = 0.4
+    #: a judge result counts in its request's window when recorded at most this long after
+    #: the request; a later one counts, as late, in the window it is recorded in
+    judge_lateness_seconds: float = 600.0
     #: raw events read per window at most
     max_events: int = 20_000
     prices: PriceTable = field(default_factory=lambda: PriceTable({}))
@@ -70,6 +76,7 @@ class LLMOptions:
             ("rephrase_seconds", self.rephrase_seconds > 0, "a number > 0"),
             ("rephrase_cosine", -1 <= self.rephrase_cosine <= 1, "from -1 to 1"),
             ("rephrase_jaccard", 0 <= self.rephrase_jaccard <= 1, "from 0 to 1"),
+            ("judge_lateness_seconds", self.judge_lateness_seconds >= 0, "a number >= 0"),
             ("max_events", isinstance(n, int) and not isinstance(n, bool) and n >= 1,
              "a whole number >= 1"),
         )  # fmt: skip
@@ -351,6 +358,7 @@ def _judge_points(points: Points, feedback: Sequence[Mapping[str, Any]]) -> None
     skipped: dict[str, dict[str, int]] = {}
     prechecked: dict[str, dict[str, int]] = {}
     cost: dict[str, float] = {}
+    late: dict[str, int] = {}
     for f in feedback:
         kind = str(f.get("kind") or "")
         if not kind.startswith(JUDGE_PREFIX):
@@ -358,6 +366,8 @@ def _judge_points(points: Points, feedback: Sequence[Mapping[str, Any]]) -> None
         judge = kind[len(JUDGE_PREFIX) :]
         v = f.get("value")
         calls.setdefault(judge, 0)
+        if f.get("late"):
+            late[judge] = late.get(judge, 0) + 1
         if not isinstance(v, dict):
             box = failed.setdefault(judge, {})
             box["bad_record"] = box.get("bad_record", 0) + 1
@@ -392,5 +402,6 @@ def _judge_points(points: Points, feedback: Sequence[Mapping[str, Any]]) -> None
                    n=calls.get(judge, 0), details=f)  # fmt: skip
         points.add(ALL, "judge.skipped", sum(s.values()), column=judge, details=s)
         points.add(ALL, "judge.prechecked", sum(pre.values()), column=judge, details=pre)
+        points.add(ALL, "judge.late", late.get(judge, 0), column=judge)
         if judge in cost:
             points.add(ALL, "judge.cost", cost[judge], column=judge)

@@ -2,7 +2,8 @@
 
 Names: ``events``, ``error_ratio``, ``shadow_ratio``, ``latency_seconds``
 (method p50/p90/p95/p99/mean), ``unknown_features``, ``drift_score`` (per column,
-method = the deciding drift method), ``drift_detected``, ``quality.<check>``,
+method = the deciding drift method), ``embedding_drift`` (all traffic, per embedding
+column and vector method), ``drift_detected``, ``quality.<check>``,
 ``multivariate_score`` (all traffic; method = the multivariate method),
 ``outlier_share`` (events the outlier model flags),
 ``missing_ratio`` (versions without a reference), ``label_coverage_ratio``,
@@ -31,6 +32,7 @@ from driftline.schema import Role
 from driftline.stats.performance.uncertainty import proportion_se, standard_errors
 from driftline.stats.quality import share_checks
 from driftline.store.base import WindowKey
+from driftline.windows.config import ALL
 from driftline.windows.stats import WindowStats
 
 _DETAILS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -120,6 +122,8 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
                 "computed": d.get("computed"),
             },
         )
+        if col.get("kind") == "embedding" and seg == ALL:
+            embedding_points(points, seg, name, col.get("metrics") or {})
         current = (col.get("summary") or {}).get("current") or {}
         count = int(current.get("count") or 0)
         present = count - int(current.get("missing") or 0)
@@ -143,6 +147,31 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
             **({"reason": ds["reason"]} if short else {}),
         },
     )
+
+
+def embedding_points(
+    points: Points, seg: str, column: str, metrics: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """``embedding_drift``: every vector drift method's result on an embedding column (the
+    column's ``drift_score`` is the deciding method's; docs/embeddings.md, "Dashboard")."""
+    for method, m in metrics.items():
+        drifted = m.get("drifted")
+        reason = (m.get("details") or {}).get("reason")
+        points.add(
+            seg,
+            "embedding_drift",
+            m.get("statistic"),
+            column=column,
+            method=str(method),
+            status="drift" if drifted else ("ok" if drifted is False else "unknown"),
+            n=m.get("n_current") or 0,
+            details={
+                "p_value": m.get("p_value"),
+                "threshold": m.get("threshold"),
+                "computed": m.get("computed"),
+                **({"reason": reason} if reason else {}),
+            },
+        )
 
 
 #: Share of reference rows the outlier model flags (OutlierModel's contamination).

@@ -11,6 +11,7 @@ from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
 from driftline.server.dashboard.abuse import abuse_rows
+from driftline.server.dashboard.embeddings import embedding_panel
 from driftline.server.dashboard.llm import llm_panel
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
@@ -100,6 +101,9 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "estimate_labels": queries.ESTIMATE_LABELS,
         "drift": drift,
         "multivariate": mv,
+        "embeddings": embedding_panel(dash, tr, model, version, drift, span)
+        if segment == "*"
+        else None,
         "drift_time": over_time,
         "abuse": abuse,
         "sparkline": queries.sparkline,

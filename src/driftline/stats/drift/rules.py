@@ -271,6 +271,12 @@ def kind_family(kind: Kind) -> ColumnFamily:
     return "categorical" if kind in CATEGORY_KINDS else "numeric"
 
 
+def value_bins(ref: ColumnProfile, cur: ColumnProfile, n_bins: int = 10) -> _bins.Bins:
+    """Both sides' values (an embedding's norms, a text's lengths) counted in the reference's
+    quantile bins plus under/overflow, from the exact histograms (no drift method run)."""
+    return _bins.numeric_bins(ref.histogram, cur.histogram, n_bins)
+
+
 #: The default rule's test for embedding columns (its MMD² must also be above 0).
 AUTO_EMBEDDING_TEST = "mmd"
 
