@@ -67,7 +67,7 @@ def _batch(rng: np.random.Generator, w: int, n: int) -> tuple[list[Any], list[An
 
 def _evaluate(rollouts: Rollouts, end: float, grace: int) -> dict[str, Any]:
     """What the evaluator does for the challenger's window ending at ``end``."""
-    assert rollouts.champion("m", end) == "v1"
+    assert rollouts.champion("m", end, end + grace) == "v1"
     return rollouts.compare("m", "v1", "v2", end=end, now=end + grace)
 
 

@@ -278,6 +278,12 @@ async def test_carried_windows_give_the_verdicts_of_reading_everything_again(env
             "m", "v1", "v2", end=end, now=now
         )
         _same(got, full)
+        # the champion's event counts are carried the same way
+        lookback = ev.rollouts.options.lookback_seconds
+        assert carried._traffic("m", end, now) == env.store.version_traffic(
+            "m", end - lookback, end
+        )
+        assert carried.champion("m", end, now) == "v1"
         total += 0 if w == late_window else 2 * per
         read = carried.rows_read - before
         if w == 6:  # window 6, window 2 (late labels), v2's window 1 (a late event)

@@ -55,7 +55,7 @@ def compare_versions(
         if name is not None and name not in versions:
             raise error(404, f"no version {name!r} of model {model!r}; versions: {versions}")
     if a is None:
-        a = ro.champion(model, end or now) or versions[0]
+        a = ro.champion(model, end or now, now) or versions[0]
     if b is None:
         others = [v for v in versions if v != a]
         if len(others) != 1:

@@ -179,6 +179,17 @@ class Store(Protocol):
         """Generation of each window of ``version`` of ``window_size`` starting in
         ``[start, end)``: it grows whenever the window's events or labels change."""
 
+    def window_counts(
+        self, model: str, start: float, end: float
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        """``(served, shadow)`` event counts per ``(version, window start)`` of ``model``
+        for windows starting in ``[start, end)`` (:meth:`version_traffic` by window)."""
+
+    def model_window_generations(
+        self, model: str, window_size: int, start: float, end: float
+    ) -> dict[tuple[str, int], int]:
+        """:meth:`window_generations` of every version of ``model``, by (version, start)."""
+
     def event_counts(self, model: str, version: str, start: int, end: int) -> int: ...
 
     def version_traffic(self, model: str, start: float, end: float) -> dict[str, dict[str, Any]]:

@@ -392,6 +392,37 @@ class SQLStore(ABC):
                 )
         return out
 
+    def window_counts(
+        self, model: str, start: float, end: float
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        e = t.events.c
+        q = (
+            select(e.version, e.window_start, e.shadow, func.count())
+            .where(e.model == model, e.window_start >= start, e.window_start < end)
+            .group_by(e.version, e.window_start, e.shadow)
+        )
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        with self.engine.connect() as conn:
+            for version, ws, shadow, n in conn.execute(q):
+                served, shadowed = out.get((version, int(ws)), (0, 0))
+                out[(version, int(ws))] = (
+                    (served, shadowed + int(n)) if shadow else (served + int(n), shadowed)
+                )
+        return out
+
+    def model_window_generations(
+        self, model: str, window_size: int, start: float, end: float
+    ) -> dict[tuple[str, int], int]:
+        w = t.window_state.c
+        q = select(w.version, w.window_start, w.generation).where(
+            w.model == model,
+            w.window_size == window_size,
+            w.window_start >= start,
+            w.window_start < end,
+        )
+        with self.engine.connect() as conn:
+            return {(v, int(s)): int(g) for v, s, g in conn.execute(q)}
+
     def event_counts(self, model: str, version: str, start: int, end: int) -> int:
         e = t.events.c
         q = select(func.count()).where(

@@ -295,7 +295,7 @@ class Evaluator:
         """The challenger's verdict against its model's champion, up to this window's end."""
         assert self.rollouts is not None
         try:
-            champion = self.rollouts.champion(key.model, key.window_end)
+            champion = self.rollouts.champion(key.model, key.window_end, now)
             if champion is None or champion == key.version:
                 return
             comparison = self.rollouts.compare(

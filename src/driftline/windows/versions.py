@@ -130,6 +130,9 @@ class Rollouts:
         self._lat_cache: OrderedDict[
             tuple[str, str], dict[int, tuple[int, LogHistogram | None]]
         ] = OrderedDict()
+        self._traffic_cache: OrderedDict[str, dict[tuple[str, int], tuple[int, int, int]]] = (
+            OrderedDict()
+        )
         self._traffic_memo: tuple[tuple[str, float], dict[str, dict[str, Any]]] | None = None
         # (model, version) -> base window start -> (generation, its labelled rows)
         self._cache: OrderedDict[tuple[str, str], dict[int, tuple[int, _Rows]]] = OrderedDict()
@@ -137,9 +140,10 @@ class Rollouts:
         self.rows_read = 0
 
     # -- which versions ------------------------------------------------------------------
-    def champion(self, model: str, end: float) -> str | None:
-        """The model's champion at ``end`` (see the module documentation), or None."""
-        traffic = self._traffic(model, end)
+    def champion(self, model: str, end: float, now: float | None = None) -> str | None:
+        """The model's champion at ``end`` (see the module documentation), or None;
+        with ``now``, closed windows' event counts are carried (:meth:`_traffic`)."""
+        traffic = self._traffic(model, end, now)
         # the comparison that usually follows reads the same traffic (evaluator: once a window)
         self._traffic_memo = ((model, end), traffic)
         for version in traffic:
@@ -165,7 +169,9 @@ class Rollouts:
         end = now if end is None else end
         if start is None:
             memo, self._traffic_memo = self._traffic_memo, None
-            traffic = memo[1] if memo and memo[0] == (model, end) else self._traffic(model, end)
+            traffic = (
+                memo[1] if memo and memo[0] == (model, end) else self._traffic(model, end, now)
+            )
             first = traffic.get(b, {}).get("first_window")
             start = first if first is not None else end - self.options.lookback_seconds
         lo, hi = int(start), math.ceil(end)
@@ -236,8 +242,44 @@ class Rollouts:
             out["share_scored"] = None
         return {**out, **c.to_dict()}
 
-    def _traffic(self, model: str, end: float) -> dict[str, dict[str, Any]]:
-        return self.store.version_traffic(model, end - self.options.lookback_seconds, end)
+    def _traffic(
+        self, model: str, end: float, now: float | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """:meth:`Store.version_traffic` over the look-back; with ``now`` (and ``carry``),
+        each closed window's served/shadow counts are carried by its generation and only
+        changed or open windows are counted again."""
+        start = end - self.options.lookback_seconds
+        if not self.carry or now is None:
+            return self.store.version_traffic(model, start, end)
+        base = self.config.base
+        gens = self.store.model_window_generations(model, base, start, end)
+        cached = self._traffic_cache.get(model, {})
+        closed_before = now - self.config.grace_seconds - base
+        windows: dict[tuple[str, int], tuple[int, int, int]] = {}
+        todo: set[int] = set()
+        for vw, g in gens.items():
+            hit = cached.get(vw)
+            if hit is not None and hit[0] == g and vw[1] <= closed_before:
+                windows[vw] = hit
+            else:
+                todo.add(vw[1])
+        for run_lo, run_hi in _runs(sorted(todo), base):
+            counts = self.store.window_counts(model, run_lo, min(run_hi, end))
+            for vw in [k for k in windows if run_lo <= k[1] < run_hi]:
+                del windows[vw]  # counted again below, every version of these windows
+            for vw, (served, shadow) in counts.items():
+                windows[vw] = (gens.get(vw, -1), served, shadow)
+        keep = {vw: w for vw, w in windows.items() if vw[1] <= closed_before and w[0] >= 0}
+        _keep(self._traffic_cache, model, keep, self.MAX_CACHED_VERSIONS, self._lock)
+        out: dict[str, dict[str, Any]] = {}
+        for (version, ws), (_, served, shadow) in sorted(windows.items()):
+            if served + shadow == 0:
+                continue
+            row = out.setdefault(version, {"served": 0, "shadow": 0, "first_window": ws})
+            row["served"] += served
+            row["shadow"] += shadow
+            row["first_window"] = min(row["first_window"], ws)
+        return out
 
     def _meta(self, model: str, version: str) -> dict[str, Any]:
         row = self.store.version(model, version)

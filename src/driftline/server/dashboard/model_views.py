@@ -210,7 +210,8 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
     a = qp.get("a") or ""
     b = qp.get("b") or ""
     rollouts = dash.evaluator.rollouts
-    champion = rollouts.champion(model, dash.clock.time()) if rollouts is not None else None
+    now = dash.clock.time()
+    champion = rollouts.champion(model, now, now) if rollouts is not None else None
     a = a if a in names else (champion if champion in names else names[0])
     others = [v for v in names if v != a]
     b = b if b in names else (others[0] if others else a)
