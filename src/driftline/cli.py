@@ -145,8 +145,6 @@ def _build(
 ) -> Any:
     """The report of CURRENT against REFERENCE, with what it was made from in
     ``data["inputs"]``; ``label_info``: the --labels join (:func:`_cli.check_labels`)."""
-    from driftline.report.chunks import chunked_report
-
     _cli.check_task(task)
     _check_engine(engine)
     if engine == "spark":
@@ -169,6 +167,8 @@ def _build(
     _cli.check_file("CURRENT", current)
     _cli.check_file("--schema", schema_path)
     schema = roles.schema(schema_path)
+    from driftline.report.chunks import chunked_report  # scipy, pyarrow: after the checks
+
     with _cli.encoding(encoding), _cli.errors(), _cli.progress() as hook:
         report = chunked_report(
             str(reference),
@@ -428,8 +428,6 @@ def check(
     there is too little data for a verdict."""
     from driftline.config import GATES, CheckConfig, load_check_config
     from driftline.report import gate
-    from driftline.report.console import check_summary, failed_table
-    from driftline.report.junit import write_junit
 
     started = time.perf_counter()
     _cli.check_file("--config", config)
@@ -474,6 +472,9 @@ def check(
         label_info=label_info,
     )
     data = rep.to_dict()
+    from driftline.report.console import check_summary, failed_table
+    from driftline.report.junit import write_junit
+
     bounds = {k: v.model_dump() for k, v in cfg.performance.items()}
     checks = gate.evaluate(data, suites, bounds, on_insufficient=short_data)
     if json_path is not None:

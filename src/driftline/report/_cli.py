@@ -40,10 +40,10 @@ class Roles:
 
     def timestamp_unit(self, timestamp: str | None, unit: str | None) -> None:
         """``--timestamp-unit``: the unit of a numeric ``--timestamp`` column."""
-        from driftline.timestamps import UNITS
-
         if unit is None:
             return
+        from driftline.timestamps import UNITS  # numpy, pyarrow: only when the option is given
+
         if unit not in UNITS:
             usage("--timestamp-unit", unit, f"{', '.join(UNITS)} (since 1970-01-01 UTC)")
         if timestamp is None:
@@ -173,9 +173,11 @@ def parse_chunk_by(value: str | None) -> Any:
 
 
 def check_task(task: str | None) -> None:
-    from driftline.schema import TASKS
+    if task is None:
+        return
+    from driftline.schema import TASKS  # pyarrow: only when --task is given
 
-    if task is not None and task not in TASKS:
+    if task not in TASKS:
         usage("--task", task, ", ".join(TASKS))
 
 
