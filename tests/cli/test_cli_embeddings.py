@@ -99,6 +99,8 @@ def test_report_shows_the_embedding_text_and_image_sections(
                  "question.words", "photo.brightness"):  # fmt: skip
         assert what in html, what
     assert stdout.startswith("DRIFT")
+    # no numeric or categorical column: the multivariate methods say so, not "too few rows: 0"
+    assert "0 usable feature column(s)" in stdout and "too few rows" not in stdout
 
 
 def test_check_fails_naming_the_vector_text_and_image_columns(

@@ -114,13 +114,19 @@ def multivariate_drift(
 
 
 def _cannot_decide(n_ref: int, n_cur: int, n_features: int, min_rows: int) -> str | None:
+    # columns first: with none usable the joint sample is empty, and "too few rows: 0"
+    # would blame the data's size (a file of embedding, text or image columns only)
+    if n_features < 2:
+        return (
+            f"{n_features} usable feature column(s); multivariate methods need at least 2 "
+            "numeric or categorical columns (embedding, text and image columns have their own "
+            "methods; sample.excluded says why each other column is left out)"
+        )
     if n_ref < min_rows or n_cur < min_rows:
         return (
             f"too few rows: {n_ref} reference and {n_cur} current rows sampled, "
             f"at least {min_rows} a side are needed"
         )
-    if n_features < 2:
-        return f"{n_features} usable feature column(s); multivariate methods need at least 2"
     return None
 
 
