@@ -8,7 +8,8 @@ commit with --source) and measures, each the median of --repeat runs:
 * ``import driftline.sdk`` / ``from driftline import Monitor`` inside Python
   (in-process timer, so the interpreter's own start is not counted);
 * ``driftline --help`` and ``driftline check --help`` as a user runs them
-  (wall time of the whole process, interpreter start included).
+  (wall time of the whole process, interpreter start included), and how soon
+  ``driftline check`` answers on its inputs (two missing files: exit 2).
 
 Usage::
 
@@ -114,7 +115,9 @@ def measure(py: Path, repeat: int, label: str) -> None:
             print(f"  {statement:<32} {ms} (in-process)")
         except subprocess.CalledProcessError as exc:
             print(f"  {statement:<32} fails: {exc.stderr.strip().splitlines()[-1]}")
-    for args in (["--help"], ["check", "--help"], ["serve", "--help"]):
+    # the last: how soon `driftline check` answers on its inputs (a missing file, exit 2)
+    missing = ["check", "missing-ref.csv", "missing-cur.csv"]
+    for args in (["--help"], ["check", "--help"], ["serve", "--help"], missing):
         wall, cpu, rc, first = command_seconds(exe, args, repeat)
         ms = f"{wall * 1000:7.1f} ms wall, {cpu * 1000:6.1f} ms CPU"
         line = f"  driftline {' '.join(args):<22} {ms} (whole process), exit {rc}"
