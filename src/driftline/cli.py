@@ -351,7 +351,12 @@ def report(
     engine: EngineOpt = "local",
 ) -> None:
     """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
-    from driftline.report.console import drift_table, multivariate_summary, verdict
+    from driftline.report.console import (
+        drift_table,
+        multivariate_summary,
+        performance_summary,
+        verdict,
+    )
     from driftline.report.html import render_html
 
     spec = _cli.parse_chunk_by(chunk_by)
@@ -383,6 +388,8 @@ def report(
         out.print(drift_table(data, limit=10))
     if (mv := multivariate_summary(data)) is not None:
         out.print(mv)
+    if (perf := performance_summary(data)) is not None:
+        out.print(perf)
     written = f"{output}" + (f" and {json_path}" if json_path else "")
     out.print(f"report written to {written}", highlight=False)
 

@@ -85,6 +85,44 @@ def test_without_labels_only_the_estimate(cancer: tuple[pd.DataFrame, pd.DataFra
     assert any("no labelled rows" in w for w in perf["warnings"])
 
 
+def test_a_few_labels_say_how_uncertain_their_accuracy_is(
+    cancer: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """10 labelled rows all right is "accuracy 1" and nothing else unless the report says
+    how little that is: the warning gives the Wilson interval (checked against
+    statsmodels), and `driftline report` prints the section and the warning."""
+    from statsmodels.stats.proportion import proportion_confint
+    from typer.testing import CliRunner
+
+    from driftline.cli import app
+
+    ref, cur = cancer
+    few = cur[cur["prediction"] == cur["target"]].head(10)
+    perf = driftline.compare(ref, few, ROLES).to_dict()["performance"]
+    assert perf["n"] == 10 and perf["realized"]["accuracy"] == 1.0
+    lo, hi = proportion_confint(10, 10, method="wilson")
+    (warning,) = [w for w in perf["warnings"] if "labelled rows" in w]
+    assert warning == (
+        "only 10 labelled rows: too few for the realized metrics to be taken at face value "
+        f"(accuracy 1: 95% interval {lo:.2f} to {hi:.2f}, Wilson)"
+    )
+    full = driftline.compare(ref, cur, ROLES).to_dict()["performance"]
+    assert not any(w.startswith("only") for w in full["warnings"])  # 600 labelled rows
+    ref.to_parquet(tmp_path / "ref.parquet")
+    few.to_parquet(tmp_path / "cur.parquet")
+    res = CliRunner().invoke(
+        app,
+        ["report", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"),
+         "--target", "target", "--prediction", "prediction", "--scores", "score",
+         "-o", str(tmp_path / "r.html")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "Prediction quality (binary, 10 of 10 current rows labelled):" in out
+    assert "accuracy 1 (reference 0.9" in out
+    assert "only 10 labelled rows" in out
+
+
 def test_late_labels_joined_by_id(cancer: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = cancer
     rng = np.random.default_rng(3)

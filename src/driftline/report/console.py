@@ -101,6 +101,47 @@ def drift_table(report: Mapping[str, Any], limit: int | None = 20) -> Table:
     return table
 
 
+#: The metrics the console's performance line shows, by task, when the report has them.
+_HEADLINE = {
+    "regression": ("mae", "rmse", "r2"),
+    "classification": ("accuracy", "f1", "roc_auc"),
+}
+
+
+def performance_summary(report: Mapping[str, Any]) -> Text | None:
+    """The prediction-quality section in a few lines: realized metrics against the
+    reference's (or, without labels, the estimates), and the section's warnings."""
+    perf = report.get("performance")
+    if not perf:
+        return None
+    task = perf.get("task") or "classification"
+    names = _HEADLINE["regression" if task == "regression" else "classification"]
+    realized, ref = perf.get("realized") or {}, perf.get("reference") or {}
+    out = Text(
+        f"Prediction quality ({task}, {perf.get('n_labelled', 0):,} of "
+        f"{perf.get('n_rows', 0):,} current rows labelled):",
+        style="bold",
+    )
+    parts = [
+        f"{m} {fmt(realized[m])}" + (f" (reference {fmt(ref[m])})" if m in ref else "")
+        for m in names
+        if realized.get(m) is not None
+    ]
+    if not parts:
+        est = perf.get("estimated") or {}
+        parts = [
+            f"estimated {m} {fmt(e['value'])} [{fmt(e['lower'])}, {fmt(e['upper'])}]"
+            + (f" (reference {fmt(ref[m])})" if m in ref else "")
+            for m in names
+            if (e := est.get(m)) and e.get("value") is not None
+        ]
+    if parts:
+        out.append("\n  " + "; ".join(parts), style="default")
+    for w in perf.get("warnings") or []:
+        out.append(f"\n  {w}", style="yellow")
+    return out
+
+
 def multivariate_summary(report: Mapping[str, Any]) -> Text | None:
     """One line per multivariate method: status, value, and where to look."""
     mv = report.get("multivariate")

@@ -378,4 +378,25 @@ def _warnings(
             warn.append(f"classes {unseen} are not among the reference's classes {part_r.classes}")
     if out.get("n_labelled") == 0:
         warn.append("no labelled rows in the current data: realized metrics are not available")
+    n = int(out.get("n") or 0)
+    if 0 < n < FEW_LABELS:
+        note = f"only {n} labelled rows: too few for the realized metrics to be taken at face value"
+        acc = (out.get("realized") or {}).get("accuracy")
+        if acc is not None and math.isfinite(acc):
+            lo, hi = wilson_interval(round(acc * n), n)
+            note += f" (accuracy {acc:.3g}: 95% interval {lo:.2f} to {hi:.2f}, Wilson)"
+        warn.append(note)
     return warn
+
+
+#: Fewer labelled rows than this get a warning with the accuracy's interval (the
+#: drift verdict's ``min_samples`` default).
+FEW_LABELS = 30
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``k / n`` (95% by default)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
