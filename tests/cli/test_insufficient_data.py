@@ -147,3 +147,5 @@ def test_an_all_missing_column_says_so_not_just_a_threshold_it_is_under(tmp_path
     assert missing["status"] == "fail"
     why = "every value is missing (200 rows; the reference had 100.0% missing)"
     assert why in missing["message"]
+    code, out, _ = run("report", data, data, "-o", tmp_path / "r.html")
+    assert code == 0 and "\nquality failed: b: missing_ratio\n" in out, out

@@ -38,6 +38,10 @@ def verdict(report: Mapping[str, Any]) -> Text:
     ):
         if d.get(key):
             head.append(f"\n{len(d[key])} {what}: {', '.join(d[key])}", style="yellow")
+    failed = failed_quality(report)
+    if failed:
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        head.append(f"\nquality failed: {', '.join(failed[:5])}{more}", style="red")
     for name, col in report.get("columns", {}).items():
         hint = col.get("drift", {}).get("details", {}).get("hint")
         if hint and col["drift"].get("computed") != "id_like":
@@ -52,6 +56,14 @@ def verdict(report: Mapping[str, Any]) -> Text:
             style="default",
         )
     return head
+
+
+def failed_quality(report: Mapping[str, Any]) -> list[str]:
+    """The failed quality checks, ``column: check`` (dataset checks by name alone)."""
+    out = [q["check"] for q in report.get("quality", []) if q.get("status") == "fail"]
+    for name, col in report.get("columns", {}).items():
+        out += [f"{name}: {q['check']}" for q in col.get("quality", []) if q["status"] == "fail"]
+    return out
 
 
 def status_text(d: Mapping[str, Any]) -> Text:
