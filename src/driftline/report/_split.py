@@ -386,7 +386,19 @@ def find_timestamp(
     if len(found) == 1:
         return found[0]
     listed = ", ".join(found) if found else "none"
+    hint = ""
+    if not found and sample is not None:
+        from driftline.timestamps import looks_like_times
+
+        texts = [
+            c.name
+            for c in schema
+            if type_family(sample.schema.field(c.name).type) == "string"
+            and looks_like_times(sample.column(c.name))
+        ]
+        if texts:
+            hint = f"; text columns holding times: {', '.join(texts[:10])}"
     raise ConfigError(
-        f"chunk_by {spec} needs a timestamp column: name it with timestamp "
-        f"(timestamp columns found in {where}: {listed})"
+        f"chunk_by {spec} needs a timestamp column: name it with --timestamp "
+        f"(timestamp= in Python) (timestamp columns found in {where}: {listed}{hint})"
     )
