@@ -280,15 +280,7 @@ def _open_parquet(path: Path, batch_rows: int) -> Source:
         raise InputError(f"cannot read {path} as Parquet: {exc}") from exc
 
     schema = pf.schema_arrow
-    # An unnamed pandas index that DataFrame.to_parquet wrote (``__index_level_0__``, e.g.
-    # after filtering rows) is row labels, not data: pandas reads it back as the index,
-    # and compared as a feature it "drifts" and fails range checks. A named index stays.
-    index = [
-        c
-        for c in (schema.pandas_metadata or {}).get("index_columns", [])
-        if isinstance(c, str) and _PANDAS_INDEX.fullmatch(c)
-    ]
-    keep = [n for n in schema.names if n not in index] if index else None
+    keep = data_columns(schema)
     if keep is not None:
         schema = pa.schema([schema.field(n) for n in keep], metadata=schema.metadata)
 
@@ -299,6 +291,21 @@ def _open_parquet(path: Path, batch_rows: int) -> Source:
 
 
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
+def data_columns(schema: pa.Schema) -> list[str] | None:
+    """The columns of a Parquet file's ``schema`` that are data, or None when all are.
+
+    An unnamed pandas index that DataFrame.to_parquet wrote (``__index_level_0__``, e.g.
+    after filtering rows) is row labels, not data: pandas reads it back as the index,
+    and compared as a feature it "drifts" and fails range checks. A named index stays.
+    """
+    index = [
+        c
+        for c in (schema.pandas_metadata or {}).get("index_columns", [])
+        if isinstance(c, str) and _PANDAS_INDEX.fullmatch(c)
+    ]
+    return [n for n in schema.names if n not in index] if index else None
 
 
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+)")

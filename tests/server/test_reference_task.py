@@ -82,3 +82,21 @@ async def test_task_parameter_overrides_and_is_checked(env: Env, rng: np.random.
         headers=env.auth(),
     )
     assert r.status_code == 422 and "score" in r.text
+
+
+async def test_a_pandas_row_index_in_an_uploaded_reference_is_not_a_column(
+    env: Env, rng: np.random.Generator
+) -> None:
+    """A filtered DataFrame saved with to_parquet carries `__index_level_0__`; the upload
+    profiles the data columns only, as `driftline profile` does."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": rng.normal(size=400), "y": rng.normal(size=400)})
+    buf = io.BytesIO()
+    frame[rng.random(400) < 0.5].to_parquet(buf)
+    assert "__index_level_0__" in pq.read_schema(io.BytesIO(buf.getvalue())).names
+    r = await env.client.put(
+        "/v1/models/m/versions/v1/reference", content=buf.getvalue(), headers=env.auth()
+    )
+    assert r.status_code == 200, r.text
+    assert sorted(r.json()["columns"]) == ["x", "y"]

@@ -327,7 +327,10 @@ def _profile_of(
         if body[:4] == b"PAR1":
             import pyarrow.parquet as pq
 
-            table = pq.read_table(io.BytesIO(body))
+            from driftline.io import data_columns
+
+            pf = pq.ParquetFile(io.BytesIO(body))
+            table = pf.read(columns=data_columns(pf.schema_arrow))
         elif "json" in content_type or body.lstrip()[:1] == b"{":
             import pyarrow.json as pj
 
