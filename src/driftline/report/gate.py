@@ -154,28 +154,31 @@ def _performance(
         why = "the report has no performance section (needs --target and --prediction)"
         return [Check("performance", "performance", "skip", why)] if bounds else []
     out = []
+    n = int(perf.get("n") or perf.get("n_labelled") or 0)
     for metric, bound in bounds.items():
         value, how = _metric_value(perf, metric)
         if value is None:
             out.append(Check("performance", metric, "skip", f"{metric} is not in the report"))
             continue
+        # say on how little a realized metric stands
+        few = f" (only {n} labelled rows)" if how == "realized" and 0 < n < FEW_LABELS else ""
         lo, hi = bound.get("min"), bound.get("max")
         if lo is not None and value < lo:
-            out.append(
-                Check(
-                    "performance", metric, "fail", f"{how} {fmt(value)} < min {fmt(lo)}", value, lo
-                )
-            )
+            msg = f"{how} {fmt(value)} < min {fmt(lo)}{few}"
+            out.append(Check("performance", metric, "fail", msg, value, lo))
         elif hi is not None and value > hi:
-            out.append(
-                Check(
-                    "performance", metric, "fail", f"{how} {fmt(value)} > max {fmt(hi)}", value, hi
-                )
-            )
+            msg = f"{how} {fmt(value)} > max {fmt(hi)}{few}"
+            out.append(Check("performance", metric, "fail", msg, value, hi))
         else:
             thr = lo if lo is not None else hi
-            out.append(Check("performance", metric, "pass", f"{how} {fmt(value)}", value, thr))
+            msg = f"{how} {fmt(value)}{few}"
+            out.append(Check("performance", metric, "pass", msg, value, thr))
     return out
+
+
+#: Below this many labelled rows a realized metric's check says how few it stands on
+#: (report/performance.py warns with the accuracy's interval at the same count).
+FEW_LABELS = 30
 
 
 def _metric_value(perf: Mapping[str, Any], metric: str) -> tuple[float | None, str]:
