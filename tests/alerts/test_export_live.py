@@ -20,6 +20,7 @@ import pytest
 
 from driftline.alerts.export import dashboards, write_prometheus_rules
 from driftline.demo.live import LiveDemo, Story, run
+from driftline.demo.rag import RAG
 from driftline.demo.service import TUMOR, WINE
 
 from .conftest import PrometheusProcess, prometheus_server
@@ -72,8 +73,10 @@ def _evaluate(prom: PrometheusProcess, seen: Evaluated) -> None:
                 continue
             found = _label_values(prom, var["definition"], values)
             seen.variables[(file, var["name"])] = found
-            # Grafana's "All": every value as one regex
-            values[var["name"]] = "(" + "|".join(re.escape(v) for v in found) + ")"
+            # Grafana's "All": every value as one regex, its backslashes doubled inside the
+            # PromQL string (Grafana's prometheusSpecialRegexEscape): `question\\.words`
+            escaped = (re.escape(v).replace("\\", "\\\\") for v in found)
+            values[var["name"]] = "(" + "|".join(escaped) + ")"
         for panel in board["panels"]:
             for target in panel["targets"]:
                 expr = _fill(target["expr"], values)
@@ -235,10 +238,11 @@ def test_every_dashboard_expression_returns_series_for_the_demo_models(live: Eva
             foreign.append((key, models))
     assert empty == [], empty
     assert foreign == [], foreign
-    # the ML dashboard shows both demo models, and every feature of the tumour model
+    # the ML dashboard shows the demo models (the RAG service's question text and embedding
+    # drift too), and every feature of the tumour model
     ml = {k[1]: v["data"]["result"] for k, v in live.answers.items() if k[0] == "driftline-ml.json"}
     drift = ml["Drift score per feature (each its method's scale)"]
-    assert {r["metric"]["model"] for r in drift} == DEMO_MODELS
+    assert {r["metric"]["model"] for r in drift} == DEMO_MODELS | {RAG}
     assert {r["metric"]["column"] for r in drift if r["metric"]["model"] == TUMOR} >= {
         "mean_texture",
         "mean_radius",
