@@ -54,7 +54,7 @@ def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
     return DriftResult(
         method=NAME,
         statistic=value,
-        p_value=p,
+        p_value=None,  # a distance with a threshold: the guard's p-value is a detail
         threshold=threshold,
         drifted=bool(value >= threshold and significant),
         n_reference=r.n,
@@ -64,6 +64,7 @@ def _compute(inputs: DriftInputs, threshold: float) -> DriftResult:
             "cosine_similarity": 1.0 - value,
             "reference_centroid_norm": float(np.linalg.norm(r.centroid)),
             "current_centroid_norm": float(np.linalg.norm(c.centroid)),
+            "guard_p_value": p,
             **guard,
         },
     )
