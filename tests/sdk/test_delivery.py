@@ -308,3 +308,24 @@ def test_observe_never_waits_for_a_hanging_collector(
         assert mon.stats()["dropped"]["queue_full"] >= 1500  # bounded: dropped and counted
     finally:
         mon.close(timeout=0.5)
+
+
+def test_a_full_feedback_batch_never_goes_before_the_predictions_it_names(
+    receiver: Receiver, make_monitor: MakeMonitor
+) -> None:
+    """In one shipper cycle, a feedback batch that fills up is sent after the predictions
+    queued before it (under load a cycle drains a long queue: the collector rejected such
+    feedback as unknown_prediction)."""
+    mon = make_monitor(sink=receiver.url, batch_size=8, flush_interval=30, send_runtime=False)
+    mon._wake_at = 10**9  # hold the shipper until flush(): everything lands in one cycle
+    ids = []
+    for i in range(3):
+        with mon.observe({"i": i}) as obs:
+            obs.record(prediction="a")
+        ids.append(obs.prediction_id)
+    for i in range(8):
+        mon.feedback(ids[i % 3], "thumbs", "up")
+    assert mon.flush(10)
+    paths = [r["path"] for r in receiver.requests]
+    assert paths.index("/v1/events") < paths.index("/v1/feedback"), paths
+    assert sum(len(r["records"]) for r in receiver.requests if r["path"] == "/v1/feedback") == 8

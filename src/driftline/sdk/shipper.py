@@ -154,6 +154,11 @@ class Shipper:
                 group = groups[kind] = []
             group.append(item)
             if len(group) >= size:
+                if kind != "prediction" and predictions:
+                    # feedback, labels and KPIs name predictions: those queued before them
+                    # go first, or the collector would not know them yet (unknown_prediction)
+                    self._write("prediction", predictions)
+                    predictions = groups["prediction"] = []
                 self._write(kind, group)
                 groups[kind] = []
                 if kind == "prediction":
