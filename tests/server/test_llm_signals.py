@@ -21,9 +21,7 @@ from driftline.windows import WindowConfig
 from driftline.windows.evaluator import EvaluatorOptions
 from driftline.windows.llm import LLMOptions, mark_rephrases
 
-from .test_alerting import _preset_collector, receiver
-
-__all__ = ["receiver"]  # the fixture, imported for this module
+from .test_alerting import _preset_collector
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 WINDOW = 60

@@ -18,9 +18,7 @@ import driftline
 from driftline.store import MetricQuery
 from driftline.windows import schema_to_json
 
-from .test_alerting import GRACE, T0, WINDOW, _preset_collector, receiver
-
-__all__ = ["receiver"]  # the fixture, imported for this module
+from .test_alerting import GRACE, T0, WINDOW, _preset_collector
 
 
 def _rows(rng: np.random.Generator, rho: float, n: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any
 from driftline.server.history import replay_from_store
 
 from .conftest import prediction
-from .test_alerting import GRACE, T0, WINDOW, _preset_collector, receiver  # noqa: F401
+from .test_alerting import GRACE, T0, WINDOW, _preset_collector
 
 SLO = {
     "slos": [
@@ -23,7 +23,7 @@ SLOW = range(4, 8)  # windows in which 60 % of the requests take 0.9 s
 
 def test_replay_rebuilds_latency_buckets_and_reproduces_the_slo_alerts(
     tmp_path: Path,
-    receiver: tuple[str, list[dict[str, Any]]],  # noqa: F811
+    receiver: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, _ = receiver
     clock, store, collector = _preset_collector(tmp_path, url, SLO)
