@@ -22,6 +22,7 @@ from driftline.windows.evaluator import EvaluatorOptions
 from driftline.windows.llm import LLMOptions, mark_rephrases
 
 from .test_alerting import _preset_collector
+from .test_feedback_kpi import _sample
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 WINDOW = 60
@@ -210,47 +211,89 @@ def test_judge_results_become_judge_points_and_garbage_is_counted(tmp_path: Path
     )
 
 
-def test_judge_results_count_in_their_requests_window_unless_late(tmp_path: Path) -> None:
-    """Issue 20: results counted in the window they were recorded in, not their request's."""
+async def test_judge_results_count_in_their_requests_window_however_late(tmp_path: Path) -> None:
+    """Issue 20: a judge result counts in the window of the request it judges, like a
+    label, even when it arrives long after that window closed and the window it arrives
+    in has no LLM traffic (before, such a result was counted nowhere); a result on an
+    unknown prediction is rejected naming the field and counted in /metrics."""
+    import httpx
+
+    from driftline.server.auth import create_key
+
     clock, store, app = _collector(tmp_path)
     collector = app.state.collector
-    # requests in window 0; judged 50 s later (window 1) and 20 minutes later (window 20)
+    key = create_key(store, clock, name="admin", scopes=("admin",))[0]
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://collector",
+        headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    # requests in window 0; the last two record no LLM request (a plain prediction)
     events = [_event(i, T0 + i, retrieved=[{"id": "d", "score": 0.7}]) for i in range(10)]
+    for e in events[8:]:
+        del e["llm"]
     clock.advance(30)
-    assert collector.ingest("prediction", events).accepted == 10
+    r = await client.post("/v1/events", json=events)
+    assert r.json()["accepted"] == 10, r.text
 
-    def judged(i: int, at: float, score: float) -> dict[str, Any]:
+    def judged(i: int, at: float, score: float, pid: str = "") -> dict[str, Any]:
         value = {"status": "scored", "version": "v1", "scores": {"relevance": score}}
-        return {"type": "feedback", "event_id": f"j{i}", "prediction_id": f"p{i}",
-                "model": "rag", "version": "v1", "timestamp": at, "kind": "judge.lex",
-                "value": value}  # fmt: skip
+        return {"type": "feedback", "event_id": f"j{i}", "prediction_id": pid or f"p{i}",
+                "model": "rag", "timestamp": at, "kind": "judge.lex", "value": value}  # fmt: skip
+
+    async def send(records: list[dict[str, Any]]) -> dict[str, Any]:
+        r = await client.post("/v1/feedback", json=records)
+        assert r.status_code in (200, 422), r.text
+        body: dict[str, Any] = r.json()
+        return body
 
     clock.advance(WINDOW + GRACE)
     collector.tick()  # window 0 closes before any result
     assert _points(store, "judge.score") == []
-    on_time = [judged(i, T0 + i + 50, 0.2 * (i % 5)) for i in range(6)]
-    assert collector.ingest("feedback", on_time).accepted == 6
-    collector.tick()  # the result marks its request's window changed: evaluated again
+    scores = {i: 0.2 * (i % 5) for i in range(10)}
+    assert (await send([judged(i, T0 + i + 50, scores[i]) for i in range(4)]))["accepted"] == 4
+    collector.tick()  # the results mark their requests' window changed: evaluated again
     (p,) = _points(store, "judge.score")
-    assert p["window_start"] == T0 and p["n"] == 6
-    assert p["value"] == pytest.approx(np.mean([0.2 * (i % 5) for i in range(6)]))
-    # 20 minutes after the requests: past judge_lateness_seconds (600 s)
-    clock.advance(20 * WINDOW - clock.time() + T0 + 5)
-    now = [_event(100 + i, clock.time(), retrieved=[{"id": "d", "score": 0.7}]) for i in range(3)]
-    assert collector.ingest("prediction", now).accepted == 3  # the window's own requests
-    late = [judged(i, clock.time(), 1.0) for i in range(6, 10)]
-    assert collector.ingest("feedback", late).accepted == 4
+    assert p["window_start"] == T0 and p["n"] == 4
+    assert p["value"] == pytest.approx(np.mean([scores[i] for i in range(4)]))
+
+    # 20 minutes later (past judge_lateness_seconds, 600 s), in windows without any traffic
+    # (p8, p9: requests without an llm object), and one on a prediction never sent
+    clock.advance(20 * WINDOW)
+    late = [judged(i, clock.time(), scores[i]) for i in range(4, 10)]
+    answer = await send([*late, judged(99, clock.time(), 1.0, pid="nope")])
+    assert answer["accepted"] == 6
+    (bad,) = answer["rejected"]
+    assert bad["field"] == "prediction_id"
+    assert "judge result for prediction_id 'nope'" in bad["error"]
     clock.advance(WINDOW + GRACE)
     collector.tick()
-    by_window = {p["window_start"]: p for p in _points(store, "judge.score")}
-    assert by_window[T0]["n"] == 6  # window 0 unchanged: the late ones are not in it
-    recorded = T0 + 20 * WINDOW
-    assert by_window[recorded]["value"] == 1.0 and by_window[recorded]["n"] == 4
-    late_points = {p["window_start"]: p["value"] for p in _points(store, "judge.late")}
-    assert late_points[recorded] == 4 and late_points[T0] == 0
-    calls = {p["window_start"]: p["value"] for p in _points(store, "judge.calls")}
-    assert calls == {T0: 6, recorded: 4}
-    assert 'status="late",version="v1"} 4.0' in collector_metrics(app)
+    (p,) = _points(store, "judge.score")  # every result, all in the requests' window
+    assert p["window_start"] == T0 and p["n"] == 10
+    assert p["value"] == pytest.approx(np.mean(list(scores.values())))
+    assert {r["window_start"]: r["value"] for r in _points(store, "judge.calls")} == {T0: 10}
+    assert {r["window_start"]: r["value"] for r in _points(store, "judge.late")} == {T0: 6}
+    # a judge result is no user feedback: no feedback.* point of kind judge.lex
+    assert [r for r in _points(store, "feedback.rate") if r["column"] == "judge.lex"] == []
+
+    # a later window with LLM traffic but no results yet: /metrics keeps the judge's latest
+    # results (of window 0) and says which window they are of
+    now = [_event(100 + i, clock.time(), retrieved=[{"id": "d", "score": 0.7}]) for i in range(3)]
+    assert (await client.post("/v1/events", json=now)).json()["accepted"] == 3
+    clock.advance(WINDOW + GRACE)
+    collector.tick()
+    assert _points(store, "llm.requests")[-1]["window_start"] > T0
+    text = (await client.get("/metrics")).text
+    mv = {"model": "rag", "version": "v1"}
+    assert _sample(text, "driftline_judge_results", judge="lex", status="late", **mv) == 6
+    assert _sample(text, "driftline_judge_results", judge="lex", status="calls", **mv) == 10
+    assert _sample(text, "driftline_judge_score", judge="lex", criterion="relevance", **mv) == (
+        pytest.approx(np.mean(list(scores.values())))
+    )
+    start = _sample(text, "driftline_judge_window_start_timestamp_seconds", judge="lex", **mv)
+    assert start == T0
+    assert 'driftline_rejects_total{kind="judge",reason="unknown_prediction"} 1.0' in text
+    assert 'driftline_rejects_total{kind="feedback",reason="unknown_prediction"} 0.0' in text
+    await client.aclose()
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,48 @@ def test_job_runs_and_feedback(store: Store) -> None:
     assert store.feedback_for("other", ["p9"], "review") == []
 
 
+def test_judge_results_belong_to_their_requests_window_whenever_they_come(store: Store) -> None:
+    """Issue 20: a judge result counts in the window of the request it judges (served
+    requests of the version), however late; ``late`` says whether it came after
+    ``lateness`` seconds. The window it was recorded in, other kinds and other windows'
+    requests are not read."""
+    store.insert_events([event(1), event(2, ts=T0 + 10), event(3, ts=T0 + 300),
+                         event(4, version="v2")])  # fmt: skip
+    shadow = list(event(5, version="v1", prediction_id="p4"))
+    shadow[EVENT_COLUMNS.index("shadow")] = True  # v1 shadowed v2's request p4
+    store.insert_events([tuple(shadow)])
+
+    def judged(i: int, pid: str, at: float, kind: str = "judge.lex") -> dict[str, Any]:
+        value = '{"status": "scored"}'
+        return {"event_id": f"j{i}", "prediction_id": pid, "model": "m", "version": None,
+                "ts": at, "received_at": at, "kind": kind, "value": value}  # fmt: skip
+
+    w = T0 // 300 * 300  # the requests' window
+    store.insert_feedback([
+        judged(1, "p1", T0 + 30),  # on time
+        judged(2, "p2", T0 + 10 + 601),  # over 600 s after its request: late
+        judged(3, "p3", T0 + 310),  # the next window's request
+        judged(4, "p4", T0 + 20),  # v2's request (v1 only shadowed it)
+        judged(5, "p1", T0 + 40, kind="thumbs"),
+        judged(6, "p1", T0 + 86_400),  # a day later: still the request's window
+    ])  # fmt: skip
+    got = store.judge_results("m", "v1", w, w + 300, 600.0, 100)
+    rows = {r["prediction_id"] + "@" + str(int(r["ts"] - T0)): r for r in got}
+    assert set(rows) == {"p1@30", "p2@611", "p1@86400"}
+    assert {k: r["late"] for k, r in rows.items()} == {
+        "p1@30": False, "p2@611": True, "p1@86400": True,
+    }  # fmt: skip
+    assert rows["p2@611"]["request_ts"] == T0 + 10
+    assert rows["p1@30"]["version"] == "v1" and rows["p1@30"]["kind"] == "judge.lex"
+    assert [r["prediction_id"] for r in store.judge_results("m", "v2", w, w + 300, 600, 9)] == [
+        "p4"
+    ]
+    # the latest `limit`
+    assert [r["ts"] for r in store.judge_results("m", "v1", w, w + 300, 600, 1)] == [T0 + 86_400]
+    # recorded in a window whose own requests were not judged: nothing there
+    assert store.judge_results("m", "v1", w + 600, w + 86_700, 600.0, 100) == []
+
+
 def test_models_and_job_runs_belong_to_a_project(store: Store) -> None:
     assert store.claim_models(["a", "b"], "red", T0) == {"a": "red", "b": "red"}
     # the first project to claim a model keeps it

@@ -27,6 +27,7 @@ from driftline.server.metrics import HealthMetrics
 from driftline.server.settings import Settings
 from driftline.store.base import DEFAULT_PROJECT, Store, WindowKey
 from driftline.windows import Clock, Evaluator, LiveWindows
+from driftline.windows.llm import JUDGE_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -266,13 +267,15 @@ class Collector:
             else:
                 windows = found[r["model"]].get(pid)
                 if not windows:
+                    judge = kind == "feedback" and str(r.get("kind")).startswith(JUDGE_PREFIX)
                     batch.rejected.append(reject(
                         i, r["event_id"], "prediction_id",
-                        f"{what} for prediction_id {pid!r} of model {r['model']!r}: no such "
-                        "prediction is stored (send the prediction first; predictions older "
-                        "than retention_days are purged)",
+                        f"{'judge result' if judge else what} for prediction_id {pid!r} of "
+                        f"model {r['model']!r}: no such prediction is stored (send the "
+                        "prediction first; predictions older than retention_days are purged)",
                     ))  # fmt: skip
-                    self.metrics.rejects.labels(kind, "unknown_prediction").inc()
+                    counted = "judge" if judge else kind
+                    self.metrics.rejects.labels(counted, "unknown_prediction").inc()
                     continue
                 for version, start in windows:
                     keys.update(cfg.keys_of(r["model"], version, start))

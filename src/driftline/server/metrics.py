@@ -36,6 +36,7 @@ KINDS = ("prediction", "label", "feedback", "kpi", "job_run", "runtime")
 #: Why a record was rejected, where the reason is more than "invalid" (``driftline_rejects_total``).
 REJECTS = (
     ("feedback", "unknown_prediction"),
+    ("judge", "unknown_prediction"),  # feedback of kind judge.*: counted apart
     ("kpi", "unknown_prediction"),
     ("kpi", "builtin_name"),
     ("job_run", "non_numeric_metric"),
@@ -66,8 +67,8 @@ ROUTES = (
 )
 PERFORMANCE = frozenset(CLASSIFICATION_METRICS) | frozenset(REGRESSION_METRICS)
 #: Signals exported from the latest window that has them, per series (docs/collector.md,
-#: "Prometheus metrics"): feedback and KPIs arrive late or not in every window.
-LATE = ("feedback.", "kpi.", "slices.")
+#: "Prometheus metrics"): feedback, KPIs and judge results arrive late or not in every window.
+LATE = ("feedback.", "kpi.", "slices.", "judge.")
 #: Worst slices of a version exported as driftline_slice_loss_gap (bounded label values).
 MAX_SLICES = 5
 
@@ -124,7 +125,8 @@ class HealthMetrics:
         self.rejects = Counter(
             "driftline_rejects",
             "Records rejected for a reason worth telling apart, by kind and reason "
-            "(unknown_prediction, builtin_name, non_numeric_metric).",
+            "(unknown_prediction, builtin_name, non_numeric_metric); kind judge: LLM judge "
+            "results (feedback judge.*) on a prediction the store does not hold.",
             ["kind", "reason"],
             registry=r,
         )
@@ -735,18 +737,26 @@ class _LLMGauges:
         )
         self.judge_score = gauge(
             "driftline_judge_score",
-            "Mean judge score in the latest window, by judge, criterion and judge version.",
+            "Mean judge score in the latest window with scores of the criterion, by judge, "
+            "criterion and judge version.",
             "judge",
             "criterion",
             "judge_version",
         )
         self.judge_results = gauge(
             "driftline_judge_results",
-            "Judge outcomes in the latest window: calls, failures (errors, timeouts, invalid "
-            "answers), skipped (budget, full queue, hung judge), prechecked (no call needed), "
-            "late (recorded over judge_lateness_seconds after the request).",
+            "Judge outcomes on the requests of the latest window with results of the judge: "
+            "calls, failures (errors, timeouts, invalid answers), skipped (budget, full "
+            "queue, hung judge), prechecked (no call needed), late (recorded over "
+            "judge_lateness_seconds after the request).",
             "judge",
             "status",
+        )
+        self.judge_start = gauge(
+            "driftline_judge_window_start_timestamp_seconds",
+            "Start of the window the judge's exported results are of (the latest with results "
+            "of the judge: a result counts in the window of the request it judges).",
+            "judge",
         )
         self.bad_input = gauge(
             "driftline_llm_bad_input",
@@ -777,5 +787,7 @@ class _LLMGauges:
             self.judge_score.labels(m, ver, judge, criterion, p["method"]).set(v)
         elif metric in self.JUDGE_COUNTS:
             self.judge_results.labels(m, ver, col, self.JUDGE_COUNTS[metric]).set(v)
+            if metric == "judge.calls":
+                self.judge_start.labels(m, ver, col).set(p["window_start"])
         elif metric == "llm.bad_input":
             self.bad_input.labels(m, ver, col).set(v)

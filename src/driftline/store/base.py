@@ -274,11 +274,11 @@ class Store(Protocol):
     def judge_results(
         self, model: str, version: str, start: float, end: float, lateness: float, limit: int
     ) -> list[dict[str, Any]]:
-        """The judge results (feedback kinds ``judge.*``) that count in the window
-        ``[start, end)``: those on its requests recorded at most ``lateness`` seconds after
-        the request, and those recorded in it on older requests (late). Rows:
-        ``prediction_id``, ``version``, ``kind``, ``value`` (JSON), ``ts``, ``request_ts``,
-        ``late`` (bool); at most ``limit`` of each."""
+        """The judge results (feedback kinds ``judge.*``) on the served requests of the
+        window ``[start, end)``, whenever they were recorded (the window of the request they
+        judge, as for labels). Rows: ``prediction_id``, ``version`` (the request's),
+        ``kind``, ``value`` (JSON), ``ts``, ``request_ts``, ``late`` (recorded more than
+        ``lateness`` seconds after the request); the latest ``limit``."""
         ...
 
     # -- access ---------------------------------------------------------------------

@@ -737,29 +737,24 @@ class SQLStore(ABC):
         joined = t.feedback.join(
             t.events, and_(e.model == f.model, e.prediction_id == f.prediction_id)
         )
-        cols = (f.prediction_id, f.version, f.kind, f.value, f.ts, e.ts.label("request_ts"))
-        mine = (f.model == model, f.version == version, e.version == version)
-        judged = f.kind.like("judge.%")
-        on_time = (
-            select(*cols)
+        late = case((f.ts > e.ts + lateness, True), else_=False).label("late")
+        q = (
+            select(f.prediction_id, e.version, f.kind, f.value, f.ts, e.ts.label("request_ts"),
+                   late)
             .select_from(joined)
-            .where(*mine, judged, e.window_start >= start, e.window_start < end)
-            .where(f.ts <= e.ts + lateness)
-            .order_by(f.ts.desc())
+            .where(
+                f.model == model,
+                f.kind.like("judge.%"),
+                e.version == version,
+                e.shadow.is_(False),  # the judge read the answer the user was served
+                e.window_start >= start,
+                e.window_start < end,
+            )
+            .order_by(f.ts.desc(), f.event_id)
             .limit(limit)
-        )
-        late = (
-            select(*cols)
-            .select_from(joined)
-            .where(*mine, judged, f.ts >= start, f.ts < end, f.ts > e.ts + lateness)
-            .order_by(f.ts.desc())
-            .limit(limit)
-        )
-        out = []
+        )  # fmt: skip
         with self.engine.connect() as conn:
-            for q, is_late in ((on_time, False), (late, True)):
-                out += [{**r._mapping, "late": is_late} for r in conn.execute(q)]
-        return out
+            return [{**r._mapping, "late": bool(r.late)} for r in conn.execute(q)]
 
     # -- access -------------------------------------------------------------------------
     def create_key(self, row: Row) -> None:

@@ -219,7 +219,10 @@ class Evaluator:
         if feedback:
             served = {s: w.n_events - w.n_shadow for s, w in stats.items()}
             feedback_points(points, feedback, served, self.config, stats.keys() or None)
-        if o.llm is not None and ALL in stats and stats[ALL].n_llm:
+        # judge results count in their request's window even when its events record no
+        # LLM request (a judge result sent over HTTP for any prediction)
+        judged = any(kind.startswith(JUDGE_PREFIX) for _, kind, _ in feedback)
+        if o.llm is not None and ALL in stats and (stats[ALL].n_llm or judged):
             try:
                 self._llm(points, key, o.llm, list(stats))
             except Exception:  # the window's other points are written all the same
@@ -247,7 +250,7 @@ class Evaluator:
         feedback = []
         recorded = self.store.feedback_between(key.model, key.version, start, end, opts.max_events)
         rows = [f for f in recorded if not str(f["kind"]).startswith(JUDGE_PREFIX)]
-        # judge results count in their request's window, unless they come too late
+        # judge results count in their request's window, whenever they come (as labels do)
         rows += self.store.judge_results(
             key.model, key.version, start, end, opts.judge_lateness_seconds, opts.max_events
         )

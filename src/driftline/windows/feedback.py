@@ -3,8 +3,8 @@
 Feedback records (``POST /v1/feedback``: thumbs, clicks, overrides, ratings)
 and KPI values (``POST /v1/kpis``, ``Monitor.kpi``) belong to the window of
 the prediction they name, and to its segments; a KPI sent without a
-prediction belongs to the window of its timestamp (all traffic). Per window
-and segment:
+prediction belongs to the window of its timestamp (all traffic). Judge results
+(kinds ``judge.*``) are left to windows/llm.py. Per window and segment:
 
 - ``feedback.rate`` (column = kind): records of the kind per served
   prediction (can exceed 1 when one prediction gets several, e.g. clicks);
@@ -30,6 +30,7 @@ import orjson
 from driftline.signals import KPI_PREFIX
 from driftline.stats.performance.uncertainty import proportion_se
 from driftline.windows.config import ALL, OTHER, WindowConfig
+from driftline.windows.llm import JUDGE_PREFIX
 from driftline.windows.points import Points
 
 #: Distinct values of one feedback kind that get their own ``feedback.share`` point.
@@ -69,6 +70,8 @@ def feedback_points(
     known = list(segments) if segments is not None else None
     values: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for payload, kind, value in rows:
+        if kind.startswith(JUDGE_PREFIX):
+            continue  # a judge's result is no user feedback: it has its judge.* points
         segs = [ALL]
         if payload is not None:
             segs = config.segments_of(orjson.loads(payload).get("segment"), known)

@@ -17,10 +17,11 @@ All traffic only: ``judge.score`` (``column`` = ``judge:criterion``, ``method`` 
 judge's version), ``judge.calls``, ``judge.failures`` (failed, timed out, invalid
 answers, unreadable records), ``judge.skipped`` (budget, full queue, hung judge),
 ``judge.prechecked`` (decided by a cheap check, no call), ``judge.late``
-(results recorded more than ``judge_lateness_seconds`` after their request: they
-count in the window they arrive in; the others count in their request's window)
-and ``judge.cost``
+(of those, results recorded more than ``judge_lateness_seconds`` after their
+request: alerts may have read the window before them) and ``judge.cost``
 (``column`` = judge; reasons in details). Ratios carry ``n`` and a standard error.
+A judge result counts in the window of the request it judges, whenever it comes
+(as a label does): the window is evaluated again when it arrives.
 
 The signals are read from at most ``max_events`` raw events of the window (the
 latest ones; ``n`` says how many), because rephrases need the order of each
@@ -60,8 +61,8 @@ class LLMOptions:
     rephrase_cosine: float = 0.7
     #: ... or, without embeddings, their query words at least this Jaccard similarity
     rephrase_jaccard: float = 0.4
-    #: a judge result counts in its request's window when recorded at most this long after
-    #: the request; a later one counts, as late, in the window it is recorded in
+    #: a judge result recorded more than this long after its request counts, in its
+    #: request's window as every result does, as ``judge.late`` too
     judge_lateness_seconds: float = 600.0
     #: raw events read per window at most
     max_events: int = 20_000
