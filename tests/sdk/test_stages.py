@@ -280,3 +280,34 @@ def test_the_real_nvml_library_is_absent_here() -> None:
     registry = CollectorRegistry()
     record = ResourceSampler(model_metrics(registry), nvml, model="m").sample()
     assert record["gpu_status"] == "absent" and record["gpus"] == []
+
+
+def _slots(obj: Any) -> dict[str, Any]:
+    names = [n for cls in type(obj).__mro__ for n in getattr(cls, "__slots__", ())]
+    return {n: getattr(obj, n, "<unset>") for n in names}
+
+
+def test_the_inline_constructors_build_what_the_classes_build(make_monitor: MakeMonitor) -> None:
+    """Monitor.observe() and Observation.stage() build their objects inline (one Python
+    call less on the request path): every slot must come out as the constructors set it."""
+    from driftline.sdk import Observation
+    from driftline.sdk.stages import Stage
+
+    mon = make_monitor()
+    features, segment, tags = {"a": 1}, {"region": "eu"}, {"t": 1}
+    obs = mon.observe(features, segment=segment, tags=tags, prediction_id="p1", shadow=True)
+    made = Observation(mon, obs.bound, features, segment, tags, "p1", True)
+    assert _slots(obs) == _slots(made)
+    assert "<unset>" not in _slots(obs).values()
+    assert _slots(obs.stage("s", k=1)) == _slots(Stage(obs, "s", {"k": 1}))
+    assert _slots(obs.stage("s")) == _slots(Stage(obs, "s", None))
+
+
+def test_ending_a_stage_never_started_is_counted_not_raised(make_monitor: MakeMonitor) -> None:
+    mon = make_monitor()
+    with mon.observe({}) as obs:
+        obs.stage("never").end()
+        with obs.stage("kept"):
+            pass
+    assert [s["name"] for s in only_event(mon)["stages"]] == ["kept"]
+    assert problems(mon, "late") == 1

@@ -254,7 +254,7 @@ class EventEncoder:
                         except Exception:  # the judges never cost an event
                             if on_error is not None:
                                 on_error()
-                if obs.stages is not None or obs.error is not None or obs.trace is not None:
+                if obs._last_stage is not None or obs.error is not None or obs.trace is not None:
                     self._extras(obs, record, bound)
                 if riders and bound.version in riders:
                     record.update(riders.pop(bound.version))
@@ -267,12 +267,13 @@ class EventEncoder:
 
     def _extras(self, obs: Observation, record: dict[str, Any], bound: BoundMetrics) -> None:
         """Stages, error group and trace ids of one event (only events that have any)."""
-        if obs.stages is not None:
+        kept = obs.stages
+        if kept is not None:
             from driftline.sdk.stages import encode_stages
 
             policy = self.policy
             redact = None if policy.is_noop else (lambda a: policy.apply_mapping("tags", a))
-            stages = encode_stages(obs.stages, obs.start, redact, self.on_stage_problem)
+            stages = encode_stages(kept, obs.start, redact, self.on_stage_problem)
             record["stages"] = stages
             tally = bound.stages.append
             for st in stages:

@@ -2,8 +2,9 @@
 
 A :class:`Stage` times one part of a prediction (embedding, retriever, reranker,
 model, generator) and notes its outcome; the finished stages ride inside the
-prediction's event as ``stages``. The hot path does two clock reads and one
-list append per stage; names are checked and attributes redacted on the
+prediction's event as ``stages``. The hot path makes one small object and does
+two clock reads per stage, and links the finished stage to the one kept before
+it (no list is grown per prediction); names are checked and attributes redacted on the
 shipper thread (:func:`encode_stages`).
 
 Odd input never fails the service:
@@ -46,13 +47,14 @@ class Stage(AsyncWith):
     """One timed part of a prediction; a context manager (also ``start()`` / ``end()``)."""
 
     __slots__ = (
+        "_end",
         "_obs",
         "_start",
         "attributes",
         "error_type",
-        "latency",
         "name",
         "parent",
+        "prev",
         "status",
         "usage",
     )
@@ -64,7 +66,13 @@ class Stage(AsyncWith):
         self.status = "ok"
         self.error_type: str | None = None
         self.usage: dict[str, Any] | None = None
-        # set on entry and exit: parent, _start, latency
+        # set on entry: parent (the enclosing stage), _start; on exit: _end; once kept:
+        # prev (the stage its prediction kept before it)
+
+    @property
+    def latency(self) -> float:
+        """Seconds the stage took (once it ended)."""
+        return self._end - self._start
 
     def __enter__(self) -> Stage:
         obs = self._obs
@@ -80,18 +88,15 @@ class Stage(AsyncWith):
         tb: TracebackType | None,
     ) -> None:
         obs = self._obs
-        self.latency: float = obs.monotonic() - self._start
+        self._end: float = obs.monotonic()
         if exc_type is not None:
             self.status = "error"
             self.error_type = exc_type.__name__
-        stages = obs.stages
-        room = stages is None or len(stages) < MAX_STAGES
-        if obs.current_stage is self and not obs.done and room:
-            obs.current_stage = self.parent  # the common case, inline
-            if stages is None:
-                obs.stages = [self]
-            else:
-                stages.append(self)
+        if obs.current_stage is self and obs._n_stages < MAX_STAGES and not obs.done:
+            obs.current_stage = self.parent  # Observation.end_stage's common case, inline
+            self.prev: Stage | None = obs._last_stage
+            obs._last_stage = self
+            obs._n_stages += 1
         else:
             obs.end_stage(self)
 
