@@ -329,3 +329,20 @@ def test_a_full_feedback_batch_never_goes_before_the_predictions_it_names(
     paths = [r["path"] for r in receiver.requests]
     assert paths.index("/v1/events") < paths.index("/v1/feedback"), paths
     assert sum(len(r["records"]) for r in receiver.requests if r["path"] == "/v1/feedback") == 8
+
+
+def test_an_id_read_after_the_event_was_shipped_is_the_id_that_was_sent(
+    make_monitor: MakeMonitor,
+) -> None:
+    """Ids are made lazily: one read only after the shipper encoded the event must name the
+    sent event (before, it made a second id, and feedback on it was an unknown prediction)."""
+    mon = make_monitor(sink="memory", send_runtime=False)
+    observed = []
+    for i in range(50):
+        with mon.observe({"i": i}) as obs:
+            obs.record(prediction="a")
+        observed.append(obs)
+    assert mon.flush(10)
+    sent = [e["prediction_id"] for e in mon.sink.events]
+    assert [o.prediction_id for o in observed] == sent
+    assert [o.event_id for o in observed] == [e["event_id"] for e in mon.sink.events]

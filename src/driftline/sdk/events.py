@@ -201,7 +201,7 @@ class EventEncoder:
                         bound.count_output(prediction, scores)
                 else:
                     bound.error_types.append(obs.error_type or "Exception")
-                event_id = obs._event_id or new_id()
+                event_id = obs._event_id or obs.assign_event_id(new_id)
                 micros = int(obs.timestamp * 1_000_000)
                 if start <= micros < end:
                     stamp = prefix + str(micros)[-6:] + "Z"

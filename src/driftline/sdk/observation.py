@@ -8,6 +8,7 @@ thread does that. Do not mutate ``features`` after the block ends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -17,6 +18,9 @@ from driftline.sdk._async import AsyncWith
 from driftline.sdk._ids import uuid7_hex
 from driftline.sdk.metrics import BoundMetrics
 from driftline.sdk.stages import MAX_STAGES, Stage
+
+#: Serialises the first assignment of an event id (service thread vs shipper thread).
+_ID_LOCK = threading.Lock()
 
 if TYPE_CHECKING:
     from driftline.sdk.llm import LLMCall, Retrieved
@@ -129,8 +133,16 @@ class Observation(AsyncWith):
     def event_id(self) -> str:
         """This event's unique id (made on first read, else on the shipper thread)."""
         if self._event_id is None:
-            self._event_id = uuid7_hex()
-        return self._event_id
+            self.assign_event_id(uuid7_hex)
+        return self._event_id  # type: ignore[return-value]
+
+    def assign_event_id(self, make: Callable[[], str]) -> str:
+        """The event id, made by ``make`` if it has none yet: once, whichever thread asks
+        first (the service reading ``prediction_id`` or the shipper encoding the event)."""
+        with _ID_LOCK:
+            if self._event_id is None:
+                self._event_id = make()
+            return self._event_id
 
     @property
     def prediction_id(self) -> str:
