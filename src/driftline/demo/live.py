@@ -113,11 +113,9 @@ def alerts_config(receiver_url: str, external_url: str) -> Any:
                 # before its first fault
                 "answer_length_drop": {"model": RAG, "baseline_windows": 4, **where},
                 "rephrase_rate_high": {"model": RAG, **where},
-                # the demo's judge scores only 2-8 requests a window (its answers arrive in bursts
-                # and empty/refused ones are not judged): the preset's 5 would hold the alert
-                # firing after the fault; its relevance is 0.6-1.0 in quiet windows, < 0.15 out
-                # of domain
-                "judge_score_low": {"model": RAG, "threshold": 0.4, "min_samples": 2, **where},
+                # the preset as shipped (mean judge score under 0.6 for two windows, at least 5
+                # scores): the demo's relevance is 0.75-0.95 in quiet windows, 0.1-0.5 out of domain
+                "judge_score_low": {"model": RAG, **where},
                 # a few skips a minute are the budget working; many mean judging stopped
                 "judge_skipping": {"model": RAG, "threshold": 5, **where},
             },
