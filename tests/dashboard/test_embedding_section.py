@@ -113,13 +113,27 @@ def test_each_vector_method_per_window_with_the_out_of_domain_questions_flagged(
 
 
 def test_text_descriptors_are_grouped_under_their_column(page: str) -> None:
+    """The drift table lists a text column once, its descriptors (question.words, ...) only
+    under it, hidden until the row is expanded; no other part of the page repeats them."""
+    table = page[page.index('data-testid="drift-table"') :].split("</table>")[0]
+    # every row outside the group: no descriptor among them
+    bodies = re.findall(r"<tbody([^>]*)>(.*?)</tbody>", table, re.S)
+    loose = "".join(body for attrs, body in bodies if "descriptors" not in attrs)
+    assert "question." not in loose
+    (group,) = [body for attrs, body in bodies if 'data-column="question"' in attrs]
+    rows = re.findall(r"<tr([^>]*)>(.*?)</tr>", group, re.S)
+    head, children = rows[0], rows[1:]
+    assert re.findall(r'/columns/([^?"]+)\?', head[1]) == ["question"]
+    assert 'data-testid="descriptor-toggle"' in head[1]
+    assert f"{len(children)} descriptors" in head[1]
+    names = [re.findall(r'/columns/([^?"]+)\?', body)[0] for _, body in children]
+    assert "question.words" in names and "question.non_letter_share" in names
+    assert len(names) >= 5 and all(n.startswith("question.") for n in names)
+    assert all(" hidden" in attrs for attrs, _ in children)  # shown on expanding
+    assert ">words</a>" in group and ">non letter share</a>" in group
+    # the embeddings section shows vectors only
     section = page[page.index('data-testid="embedding-section"') :].split("</section>")[0]
-    group = section[section.index('class="descriptors" data-column="question"') :]
-    table = group.split("</table>")[0]
-    names = re.findall(r'/columns/([^?"]+)\?', table)
-    assert names[0] == "question" and "question.words" in names and len(names) >= 6
-    assert "characters (the column)" in table
-    assert ">words</a>" in table and ">non letter share</a>" in table
+    assert "question." not in section and 'data-testid="descriptor-table"' not in page
 
 
 def test_the_points_reach_metrics_and_alert_rules(env: Env, url: str) -> None:
@@ -166,6 +180,17 @@ def test_the_section_draws_in_chromium(env: Env, url: str) -> None:
                 page.locator(f"#chart-{chart} .main-svg").first.wait_for()
             points = page.locator("#chart-emb-picture-1 .scatterlayer .point").count()
             assert points >= 2 * PER_WINDOW  # both samples drawn
+            # the text column's descriptors: hidden under its row until it is expanded
+            words = page.locator('tr[data-descriptor="question.words"]')
+            assert not words.is_visible()
+            toggle = page.locator('tbody[data-column="question"] [data-testid="descriptor-toggle"]')
+            assert toggle.get_attribute("aria-expanded") == "false"
+            toggle.click()
+            words.wait_for(state="visible")
+            assert toggle.get_attribute("aria-expanded") == "true"
+            assert page.locator('tbody[data-column="question"] tr:visible').count() >= 6
+            toggle.click()
+            words.wait_for(state="hidden")
             assert not console.errors, console.errors
         finally:
             b.close()

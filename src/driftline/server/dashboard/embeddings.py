@@ -4,8 +4,10 @@ Per embedding column of the version's reference: every vector drift method's
 result per window (the ``embedding_drift`` points, all traffic), and for the
 latest window with points the norm distribution against the reference's and a
 2-D picture (PCA of the window's sampled vectors with the reference's, the HTML
-report's :func:`~driftline.report.compare.vector_picture`). Per text or image
-column: its descriptors' drift rows, grouped under it.
+report's :func:`~driftline.report.compare.vector_picture`).
+
+Text and image columns are one row of the drift table each, their descriptors'
+rows under it (:func:`group_descriptor_rows`, shown on expanding the row).
 """
 
 from __future__ import annotations
@@ -68,17 +70,59 @@ class EmbeddingColumn:
 
 
 @dataclass
-class DescriptorGroup:
-    column: str
-    kind: str
-    own: ColumnDrift | None
-    descriptors: list[ColumnDrift]
-
-
-@dataclass
 class EmbeddingPanel:
     columns: list[EmbeddingColumn] = field(default_factory=list)
-    groups: list[DescriptorGroup] = field(default_factory=list)
+
+
+def group_descriptor_rows(
+    drift: list[ColumnDrift], ref: DatasetProfile | None
+) -> list[ColumnDrift]:
+    """The drift table's rows with each text or image column of ``ref`` as one row and
+    its descriptors' rows (``question.words``, ...) in its ``descriptors``, most severe
+    first; the groups take the place of their worst member. A column whose own row is
+    missing (no score in the range) gets a row that only carries its descriptors: drifted
+    when one of them is."""
+    if ref is None:
+        return drift
+    parents = {n: c for n, c in ref.columns.items() if c.descriptors}
+    if not parents:
+        return drift
+    rows = {d.column: d for d in drift}
+    owner = {c.name: n for n, col in parents.items() for c in col.descriptors.values()}
+    out: dict[str, ColumnDrift] = {}
+    for d in drift:
+        parent = owner.get(d.column)
+        if parent is None and d.column not in parents:
+            out[d.column] = d
+            continue
+        name = parent or d.column
+        if name not in out:
+            own = rows.get(name)
+            if own is None:  # descriptors only: the group's row says what they say
+                own = ColumnDrift(name, method="", status="unknown")
+            own.kind = parents[name].kind.value
+            own.descriptors = []
+            out[name] = own
+        if parent is not None:
+            out[name].descriptors.append(d)
+    for g in out.values():
+        if g.descriptors and g.column not in rows:
+            statuses = [d.status for d in g.descriptors]
+            g.status = "drift" if "drift" in statuses else ("ok" if "ok" in statuses else "unknown")
+            g.drifted_windows = max(d.drifted_windows for d in g.descriptors)
+            g.windows = max(d.windows for d in g.descriptors)
+    return sorted(out.values(), key=_severity)
+
+
+def _severity(c: ColumnDrift) -> tuple[bool, int, float, str]:
+    """Drifted now (the column or a descriptor), drifted most often, worst score."""
+    members = [c, *c.descriptors]
+    return (
+        not any(m.status == "drift" for m in members),
+        -max(m.drifted_windows for m in members),
+        -max(m.severity for m in members),
+        c.column,
+    )
 
 
 def embedding_panel(
@@ -86,36 +130,28 @@ def embedding_panel(
     tr: TimeRange,
     model: str,
     version: str,
-    drift: list[ColumnDrift],
     x_range: tuple[float, float] | None = None,
     limit: int = 20_000,
 ) -> EmbeddingPanel | None:
-    """The section, or None when the reference has no embedding, text or image column."""
+    """The section, or None when the reference has no embedding column."""
     ref: DatasetProfile | None = dash.evaluator.reference(model, version)
     if ref is None:
         return None
     embeddings = [n for n, c in ref.columns.items() if c.kind is Kind.EMBEDDING]
-    parents = {n: c for n, c in ref.columns.items() if c.descriptors}
-    if not embeddings and not parents:
+    if not embeddings:
         return None
     panel = EmbeddingPanel()
-    rows = {d.column: d for d in drift}
-    for name, col in parents.items():
-        children = [rows[c.name] for c in col.descriptors.values() if c.name in rows]
-        if rows.get(name) or children:
-            panel.groups.append(DescriptorGroup(name, col.kind.value, rows.get(name), children))
-    if embeddings:
-        points = dash.store.metric_points(
-            MetricQuery(
-                model=model, version=version, segment="*", metric="embedding_drift",
-                window_size=tr.window_size, start=tr.start, end=tr.end, limit=limit,
-            )
-        )  # fmt: skip
-        points.sort(key=lambda p: p["window_start"])
-        for name in embeddings:
-            mine = [p for p in points if p["column"] == name]
-            panel.columns.append(_column(dash, tr, model, version, ref, name, mine, x_range))
-    return panel if panel.columns or panel.groups else None
+    points = dash.store.metric_points(
+        MetricQuery(
+            model=model, version=version, segment="*", metric="embedding_drift",
+            window_size=tr.window_size, start=tr.start, end=tr.end, limit=limit,
+        )
+    )  # fmt: skip
+    points.sort(key=lambda p: p["window_start"])
+    for name in embeddings:
+        mine = [p for p in points if p["column"] == name]
+        panel.columns.append(_column(dash, tr, model, version, ref, name, mine, x_range))
+    return panel
 
 
 def _column(

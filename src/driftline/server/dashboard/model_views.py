@@ -11,7 +11,7 @@ from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
 from driftline.server.dashboard.abuse import abuse_rows
-from driftline.server.dashboard.embeddings import embedding_panel
+from driftline.server.dashboard.embeddings import embedding_panel, group_descriptor_rows
 from driftline.server.dashboard.llm import llm_panel
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
@@ -39,6 +39,8 @@ def model_page(request: Request, visitor: Visitor) -> Response:
     store = dash.store
     series = queries.charts(store, tr, model, version, segment)
     drift = queries.drift_table(store, tr, model, version, segment)
+    # a text or image column is one row, its descriptors under it (shown on expanding it)
+    drift = group_descriptor_rows(drift, dash.evaluator.reference(model, version))
     mv = multivariate_rows(store, tr, model, version) if segment == "*" else []
     over_time = drift_time(store, tr, model, version) if segment == "*" else None
     abuse = abuse_rows(store, tr, model, version) if segment == "*" else []
@@ -101,9 +103,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "estimate_labels": queries.ESTIMATE_LABELS,
         "drift": drift,
         "multivariate": mv,
-        "embeddings": embedding_panel(dash, tr, model, version, drift, span)
-        if segment == "*"
-        else None,
+        "embeddings": embedding_panel(dash, tr, model, version, span) if segment == "*" else None,
         "drift_time": over_time,
         "abuse": abuse,
         "sparkline": queries.sparkline,

@@ -327,6 +327,13 @@ class ColumnDrift:
     #: spike or shift of the latest window (windows/persistence.py): kind and run length
     persistence: str = ""
     run: int = 0
+    #: a text or image column: its kind and its descriptors' rows, shown under it
+    kind: str = ""
+    descriptors: list[ColumnDrift] = field(default_factory=list)
+
+    @property
+    def descriptors_drifted(self) -> int:
+        return sum(d.status == "drift" for d in self.descriptors)
 
     @property
     def not_significant(self) -> bool:

@@ -44,6 +44,38 @@
     });
   }
 
+  // -- expandable rows -------------------------------------------------------------------
+  // A button with data-expand shows or hides the rows of its <tbody> after the first
+  // (the drift table's text and image columns: their descriptors).
+  function expand(button, open) {
+    var body = button.closest("tbody");
+    if (!body) { return; }
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = (open ? "\u25be" : "\u25b8") + button.textContent.slice(1);
+    body.querySelectorAll("tr").forEach(function (tr, i) { if (i > 0) { tr.hidden = !open; } });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var b = ev.target && ev.target.closest ? ev.target.closest("button[data-expand]") : null;
+    if (b) { expand(b, b.getAttribute("aria-expanded") !== "true"); }
+  });
+
+  function expanded(root) {
+    var out = [];
+    root.querySelectorAll('button[data-expand][aria-expanded="true"]').forEach(function (b) {
+      var body = b.closest("tbody");
+      if (body && body.getAttribute("data-column")) { out.push(body.getAttribute("data-column")); }
+    });
+    return out;
+  }
+
+  function reopen(root, columns) {
+    root.querySelectorAll("tbody[data-column]").forEach(function (body) {
+      var b = body.querySelector("button[data-expand]");
+      if (b && columns.indexOf(body.getAttribute("data-column")) >= 0) { expand(b, true); }
+    });
+  }
+
   // -- auto-refresh ------------------------------------------------------------------------
   // A page whose range ends at "now" (<body data-refresh="SECONDS">) fetches itself again
   // every SECONDS, swaps the new <main> in and redraws its charts in place (Plotly.react
@@ -94,7 +126,9 @@
         var old = keep[el.getAttribute("data-chart")];
         if (old) { el.replaceWith(old); }
       });
+      var open = expanded(main);
       main.replaceWith(fresh);
+      reopen(fresh, open);  // rows the reader expanded stay expanded
       ["header nav", "header .range"].forEach(function (sel) {  // alert count, pin link
         var now = document.querySelector(sel);
         var next = doc.querySelector(sel);
