@@ -181,3 +181,88 @@ async def test_charts_start_where_the_version_does(env: Env) -> None:
     start, end = orjson.loads(spec)["layout"]["xaxis"]["range"]
     assert start == int(born) * 1000  # not 24 h earlier: nothing existed before
     assert end == int(born + 20 * WINDOW) * 1000
+
+
+async def test_an_empty_model_page_says_why(env: Env) -> None:
+    """A new user's model page: "no traffic" and "no label-free estimate" come with the
+    condition that holds (dashboard/absence.py), step by step from an empty version."""
+    import numpy as np
+
+    import driftline
+
+    from .conftest import _event
+
+    def said(page: str, testid: str) -> str:
+        import html
+
+        raw = page.split(f'data-testid="{testid}"')[1].split("</")[0]
+        return html.unescape(text_of(raw)[1:].strip())
+
+    async def page(c: httpx.AsyncClient, query: str = "range=1h") -> str:
+        r = await c.get(f"/ui/models/scorer?version=v1&{query}")
+        assert r.status_code == 200
+        return r.text
+
+    env.store.ensure_version("scorer", "v1", T0)
+    env.clock.advance(30)
+    async with client(env) as c:
+        empty = await page(c)
+        assert said(empty, "no-traffic") == (
+            "No traffic yet: no prediction of scorer v1 has reached the collector (send them "
+            "with the SDK's Monitor, or POST /v1/events)."
+        )
+        assert said(empty, "no-traffic-segments") == said(empty, "no-traffic")
+        assert said(empty, "no-estimate") == (
+            "no label-free estimate: no window evaluated in this range"
+        )
+        # five predictions in the window 00:01-00:02: it is evaluated at 00:02 + 10 s grace
+        rng = np.random.default_rng(0)
+        env.clock.advance(T0 + WINDOW + 10 - env.clock.time())
+        events = [_event(i, T0 + WINDOW + 5 + i, rng, 0.0, "v1") for i in range(5)]
+        assert env.collector.ingest("prediction", events).accepted == 5
+        waiting = said(await page(c), "no-traffic")
+        assert waiting == (
+            "No traffic evaluated yet: 5 predictions received; the first window (00:01 UTC to "
+            "00:02 UTC) is evaluated once it closes, at about 00:02 UTC (10 s grace for late "
+            "events)."
+        )
+        env.clock.advance(T0 + 5 * WINDOW - env.clock.time())  # closed; nobody evaluated it
+        late = said(await page(c), "no-traffic")
+        assert "the first window (00:01 UTC to 00:02 UTC) has closed and waits for the " in late
+        assert "is the collector running?" in late
+        env.collector.tick()
+        evaluated = await page(c)
+        assert 'data-testid="no-traffic"' not in evaluated
+        assert said(evaluated, "no-estimate") == (
+            "no label-free estimate: the version has no reference (CBPE and DLE are fitted on "
+            "a reference with labels and predictions or scores)"
+        )
+        # another range: the traffic is outside it
+        past = await page(c, f"range=1h&end={int(T0 - 86_400)}")
+        assert said(past, "no-traffic") == (
+            "No traffic in this range: the latest evaluated window of v1 starts at 00:01 UTC "
+            "(today); choose a range that includes it."
+        )
+
+        def reference(data: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
+            prof = driftline.profile(data, schema=schema, seed=0)
+            env.store.put_reference("scorer", "v1", prof.to_bytes(), prof.n_rows, T0)
+            env.dash.evaluator.forget_reference("scorer", "v1")
+
+        x = rng.normal(0, 1, 300).tolist()
+        reference({"x": x})
+        assert said(await page(c), "no-estimate") == (
+            "no label-free estimate: the reference has no target (label) and no prediction "
+            "or score column"
+        )
+        y = [int(v > 0) for v in x]
+        roles = {"y": {"role": "target"}, "p": {"role": "prediction"}}
+        reference({"x": x, "y": y, "p": y}, roles)
+        assert said(await page(c), "no-estimate") == (
+            "no label-free estimate: the reference has no score columns (class "
+            "probabilities), which CBPE needs"
+        )
+        reference({"x": x, "y": [None] * 300, "p": y}, roles)
+        assert said(await page(c), "no-estimate") == (
+            "no label-free estimate: the reference's target column 'y' has no labels"
+        )

@@ -216,7 +216,8 @@ async def test_no_estimate_at_all_shows_realized_accuracy_only(store: Store) -> 
     row = cell(overview, "overview")
     assert "80.0%" in row
     assert "CBPE" not in row and "conf." not in row
-    assert "no label-free estimate in this range" in model
+    # and says why (issue 20, a new user's finding): these points came without a reference
+    assert "no label-free estimate: the version has no reference" in model
 
 
 async def test_charts_carry_epoch_milliseconds_and_the_range(store: Store) -> None:

@@ -259,6 +259,39 @@ def first_seen(store: Store) -> float | None:
     return None if value is None else float(value)
 
 
+class Traffic(NamedTuple):
+    """What the store holds of a version's traffic (why a page may be empty)."""
+
+    events: int  # raw prediction events stored (retention may have purged older ones)
+    first_pending: int | None  # base window of the first event after the latest evaluated one
+    latest_evaluated: int | None  # start of the latest evaluated window of the size
+
+
+def traffic(store: Store, model: str, version: str, window_size: int) -> Traffic:
+    """The version's stored events, its latest evaluated window of ``window_size`` (all
+    traffic), and the base window of its first event not in an evaluated window."""
+    from sqlalchemy import func, select
+
+    from driftline.store.tables import events as e
+    from driftline.store.tables import metric_points as m
+
+    evaluated = select(func.max(m.c.window_start)).where(
+        m.c.model == model, m.c.version == version, m.c.window_size == window_size,
+        m.c.metric == "events", m.c.segment == "*",
+    )  # fmt: skip
+    mine = (e.c.model == model, e.c.version == version)
+    with _engine(store).connect() as conn:
+        latest = conn.execute(evaluated).scalar()
+        n = int(conn.execute(select(func.count()).where(*mine)).scalar_one())
+        after = () if latest is None else (e.c.window_start >= int(latest) + window_size,)
+        first = conn.execute(select(func.min(e.c.window_start)).where(*mine, *after)).scalar()
+    return Traffic(
+        n,
+        None if first is None else int(first),
+        None if latest is None else int(latest),
+    )
+
+
 def has_reference(store: Store, model: str, version: str) -> bool:
     """Whether the version has a reference (without reading the profile itself)."""
     from sqlalchemy import select

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from driftline.server.dashboard import charts, queries
 from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
+from driftline.server.dashboard.absence import estimate_note, traffic_note
 from driftline.server.dashboard.abuse import abuse_rows
 from driftline.server.dashboard.embeddings import embedding_panel, group_descriptor_rows
 from driftline.server.dashboard.llm import llm_panel
@@ -116,6 +117,13 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "alerts": alerts,
         "has_reference": bool(drift) or has_reference(store, model, version),
         "llm": llm_panel(store, tr, model, version, segment, x_range=span),
+        # why an empty part is empty (dashboard/absence.py)
+        "traffic_note": traffic_note(dash, tr, model, version, dash.clock.time())
+        if not segs
+        else "",
+        "estimate_note": ""
+        if est.kind or (this is not None and this.estimate_kind)
+        else estimate_note(dash, tr, model, version, segment, series.last),
         "service": service_panel(store, tr, model, version, segment, x_range=span),
         "trace_url": dash.settings.trace_url,
     }
