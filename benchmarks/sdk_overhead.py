@@ -55,6 +55,12 @@ PEER_PACKAGES = ["opentelemetry-sdk", "prometheus-fastapi-instrumentator"]
 # -- timing helpers -------------------------------------------------------------
 def per_call_ns(fn: Callable[[], Any], n: int, warmup: int = 2000) -> list[int]:
     """Wall time of each of ``n`` calls, in nanoseconds (GC off while timing)."""
+    return timed_calls(fn, n, warmup)[0]
+
+
+def timed_calls(fn: Callable[[], Any], n: int, warmup: int = 2000) -> tuple[list[int], float]:
+    """:func:`per_call_ns`, and the calling thread's CPU seconds over the ``n`` timed calls
+    (``time.thread_time``; the per-call timing's own cost included)."""
     for _ in range(warmup):
         fn()
     clock = time.perf_counter_ns
@@ -62,13 +68,15 @@ def per_call_ns(fn: Callable[[], Any], n: int, warmup: int = 2000) -> list[int]:
     gc.collect()
     gc.disable()
     try:
+        cpu0 = time.thread_time()
         for i in range(n):
             t0 = clock()
             fn()
             out[i] = clock() - t0
+        cpu = time.thread_time() - cpu0
     finally:
         gc.enable()
-    return out
+    return out, cpu
 
 
 def summary(samples_ns: list[int]) -> dict[str, float]:
@@ -82,13 +90,33 @@ def summary(samples_ns: list[int]) -> dict[str, float]:
     }
 
 
-def interleaved(variants: dict[str, Callable[[], Any]], n: int, rounds: int) -> dict[str, Any]:
-    """Run the variants in alternating rounds so machine noise hits all alike."""
+def interleaved(
+    variants: dict[str, Callable[[], Any]],
+    n: int,
+    rounds: int,
+    settle: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run the variants in alternating rounds so machine noise hits all alike.
+
+    ``settle`` (untimed) runs after each variant's round: e.g. a flush, so that the
+    background work a variant queued is not left to run during the next variant's round.
+
+    Besides the per-call wall times, ``cpu_us`` is the calling thread's CPU time
+    (``time.thread_time``) per timed call, the timing's own cost included (the same for
+    every variant, so it cancels in a difference): a mean, and unlike the wall time it
+    leaves out the time the thread waited for a core or for the GIL."""
     samples: dict[str, list[int]] = {k: [] for k in variants}
+    cpu: dict[str, float] = dict.fromkeys(variants, 0.0)
+    calls = dict.fromkeys(variants, 0)
     for _ in range(rounds):
         for name, fn in variants.items():
-            samples[name].extend(per_call_ns(fn, n // rounds, warmup=500))
-    return {k: summary(v) for k, v in samples.items()}
+            wall, seconds = timed_calls(fn, n // rounds, warmup=500)
+            samples[name].extend(wall)
+            cpu[name] += seconds
+            calls[name] += n // rounds
+            if settle is not None:
+                settle()
+    return {k: {**summary(v), "cpu_us": 1e6 * cpu[k] / calls[k]} for k, v in samples.items()}
 
 
 # -- a receiver in another process --------------------------------------------
@@ -235,7 +263,10 @@ def bench_stages(n: int, rounds: int, url: str) -> dict[str, Any]:
     """observe() alone, with two stages, and mon.check() of 20 features (issue 17).
 
     The resource sampler runs every 10 ms on the shipper thread (its default is 10 s),
-    so its cost is inside the measurement whatever it is.
+    so its cost is inside the measurement whatever it is. The shipper ships during each
+    variant's round (it wakes every 1000 events); what is left is flushed, untimed, before
+    the next variant runs, so no variant (the bare call included) pays for another's events.
+    ``sum(range(1000))`` runs in the same rounds as a yardstick of the machine's speed.
     """
     from prometheus_client import CollectorRegistry
 
@@ -304,12 +335,21 @@ def bench_stages(n: int, rounds: int, url: str) -> dict[str, Any]:
     def bare() -> None:
         model(FEATURES)
 
+    def yardstick() -> None:  # this machine's Python speed, in the same rounds
+        sum(range(1000))
+
     try:
         variants = {"bare": bare, "observe": observed, "observe + 2 stages": staged,
-                    "check 20 features": checked}  # fmt: skip
+                    "check 20 features": checked, "yardstick": yardstick}  # fmt: skip
         if traced_mon is not None:
             variants["observe + 2 stages, otel on"] = traced
-        result = interleaved(variants, n, rounds)
+
+        def settle() -> None:  # what a variant queued is shipped before the next one runs
+            for m in (mon, traced_mon):
+                if m is not None:
+                    m.flush(30)
+
+        result = interleaved(variants, n, rounds, settle)
         assert mon.check(features) == ()
         mon.flush(30)
         result["stats"] = mon.stats()
@@ -678,6 +718,10 @@ def peer_main(n: int, rounds: int) -> None:
     print(json.dumps(result))
 
 
+#: ``sum(range(1000))`` on this machine at its fastest (the sessions that set issue 17's bars)
+QUIET_YARDSTICK_US = 9.4
+
+
 def reference_speed() -> float:
     """``sum(range(1000))`` in microseconds: a yardstick for this machine's Python speed."""
     import timeit
@@ -758,16 +802,31 @@ def print_report(r: dict[str, Any]) -> None:
         print_in_process(r)
     if "stages" in r:
         st = r["stages"]
+        yard = st["yardstick"]["median_us"]
+        scale = QUIET_YARDSTICK_US / yard
         print("\n## Stages, resources and input checks (median added over a bare call)")
-        print("| variant | median added | p99 |")
-        print("|---|---|---|")
+        print(
+            f"yardstick sum(range(1000)) in the same rounds: median {yard:.1f} us "
+            f"({QUIET_YARDSTICK_US} us on this machine when the bars were set)"
+        )
+        print(
+            "| variant | median added (the bar's figure) | p99 | CPU added per call "
+            f"| median added x {QUIET_YARDSTICK_US}/yardstick (not the bar) |"
+        )
+        print("|---|---|---|---|---|")
         keys = ["observe", "observe + 2 stages", "check 20 features"]
         keys += [k for k in ("observe + 2 stages, otel on",) if k in st]
         for key in keys:
-            print(f"| {key} | {added(st, key):.2f} us | {st[key]['p99_us']:.1f} us |")
+            cpu = st[key]["cpu_us"] - st["bare"]["cpu_us"]
+            print(
+                f"| {key} | {added(st, key):.2f} us | {st[key]['p99_us']:.1f} us | "
+                f"{cpu:.2f} us | {added(st, key) * scale:.2f} us |"
+            )
+        two = added(st, "observe + 2 stages") - added(st, "observe")
+        two_cpu = st["observe + 2 stages"]["cpu_us"] - st["observe"]["cpu_us"]
         print(
-            f"| two stages alone (observe + 2 stages - observe) | "
-            f"{added(st, 'observe + 2 stages') - added(st, 'observe'):.2f} us | |"
+            f"| two stages alone (observe + 2 stages - observe) | {two:.2f} us | | "
+            f"{two_cpu:.2f} us | {two * scale:.2f} us |"
         )
         print(f"stats: {st['stats']}")
     if "throughput" in r:
