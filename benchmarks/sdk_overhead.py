@@ -795,7 +795,8 @@ def main() -> None:
 def print_report(r: dict[str, Any]) -> None:
     print(
         f"python {r['python']}, {r['cpus']} CPUs, load average {r['load_average']} before, "
-        f"{r['load_average_after']} after, sum(range(1000)) = "
+        f"{r['load_average_after']} after, sum(range(1000)) (timeit before the run; reads the "
+        f"load too) = "
         f"{r['reference_sum_range_1000_us']:.1f} us, {r['versions']}"
     )
     if "driftline" in r:
@@ -827,6 +828,10 @@ def print_report(r: dict[str, Any]) -> None:
         print(
             f"| two stages alone (observe + 2 stages - observe) | {two:.2f} us | | "
             f"{two_cpu:.2f} us | {two * scale:.2f} us |"
+        )
+        print(
+            f"| a stage (half of that; issue 17's bar: 1 us) | {two / 2:.2f} us | | "
+            f"{two_cpu / 2:.2f} us | {two / 2 * scale:.2f} us |"
         )
         print(f"stats: {st['stats']}")
     if "throughput" in r:
