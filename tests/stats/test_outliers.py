@@ -178,3 +178,14 @@ def test_too_few_rows_or_only_constant_columns_say_so_and_do_not_decide(method: 
     )
     with pytest.raises(InputError, match="0 usable feature columns"):
         OutlierModel(method).fit(flat)
+
+
+def test_a_reference_without_numeric_or_categorical_columns_is_not_applicable() -> None:
+    from driftline.stats.outliers import NoOutlierFeaturesError
+
+    rng = np.random.default_rng(0)
+    words = [" ".join(rng.choice(["how", "do", "i", "install", "it"], size=5)) for _ in range(200)]
+    schema = {"question": {"kind": "text"}}
+    text_only = driftline.profile(pd.DataFrame({"question": words}), schema, seed=0)
+    with pytest.raises(NoOutlierFeaturesError, match="not applicable"):
+        OutlierModel("mahalanobis").fit(text_only)

@@ -43,6 +43,11 @@ from driftline.stats.profile import DatasetProfile
 METHODS = ("mahalanobis", "isolation_forest")
 
 
+class NoOutlierFeaturesError(InputError):
+    """The reference has no column an outlier model scores (e.g. a text-only LLM service):
+    the outlier signals do not apply to the version; nothing is wrong."""
+
+
 class OutlierModel:
     """Fitted on a reference profile; :meth:`score` gives each row of a table a score."""
 
@@ -79,6 +84,11 @@ class OutlierModel:
         sel = select_columns(reference, reference)
         sample = joint_sample(reference, sel.numeric, sel.categorical)
         self.encoder.fit(sample, sel.numeric, sel.categorical)
+        if not sel.numeric and not sel.categorical:
+            raise NoOutlierFeaturesError(
+                "outliers: not applicable: the reference has no numeric or categorical feature "
+                "column (text and embedding columns are watched by their drift methods)"
+            )
         if sample.n < 50 or self.encoder.n_features == 0:
             raise InputError(
                 f"outliers: the reference sample has {sample.n} rows and "

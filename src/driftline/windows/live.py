@@ -295,7 +295,11 @@ class LiveWindows:
                 fitted = OutlierModel(self.config.outliers).fit(ref)
                 self.scorer_errors.pop((model, version), None)
             except (DriftlineError, ValueError, ArithmeticError) as exc:
-                log.warning("driftline: no outlier model for %s/%s: %s", model, version, exc)
+                from driftline.stats.outliers import NoOutlierFeaturesError
+
+                # a version without any scorable feature is not a problem to warn about
+                level = logging.INFO if isinstance(exc, NoOutlierFeaturesError) else logging.WARNING
+                log.log(level, "driftline: no outlier model for %s/%s: %s", model, version, exc)
                 self.scorer_errors[(model, version)] = str(exc)
         self._scorers[(model, version)] = (fitted, digest, now)
         return fitted
