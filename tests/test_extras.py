@@ -129,6 +129,36 @@ def test_help_and_check_start_without_the_heavy_libraries() -> None:
         assert "typer.rich_utils" not in modules, argv
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "missing-ref.csv", "missing-cur.csv"],
+        ["check", "missing-ref.csv", "missing-cur.csv", "--seed", "3", "--target", "y",
+         "--scores", "a", "--scores", "b", "--fail-on", "drift", "--json", "out.json"],
+        ["report", "missing-ref.csv", "missing-cur.csv", "--alpha", "0.01", "--title", "t"],
+    ],
+    ids=["check", "check-with-options", "report-with-options"],
+)  # fmt: skip
+def test_a_missing_input_is_said_before_the_heavy_imports(argv: list[str]) -> None:
+    """The option values are converted without pydantic (driftline/_utils/cli_coercion.py),
+    check's default settings (a pydantic model) and the report's renderers (scipy) come after
+    the inputs are checked, and Rich is imported to print the error, not before."""
+    code = (
+        f"sys.argv = {['driftline', *argv]!r}\n"
+        "from driftline.__main__ import main\n"
+        "import atexit\n"
+        "atexit.register(lambda: print(sorted(sys.modules)))\n"
+        "main()\n"
+    )
+    done = _python(code)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "error: REFERENCE: cannot read missing-ref.csv: no such file"
+    modules = set(eval(done.stdout.strip().splitlines()[-1]))
+    loaded = {n.split(".")[0] for n in modules}
+    assert loaded & {"pydantic", "scipy", "pyarrow", "numpy", "plotly", "markdown_it"} == set()
+    assert {"typer._adapters", "driftline.config", "rich.progress"} & modules == set()
+
+
 def test_every_extra_is_documented() -> None:
     page = (ROOT / "docs" / "install.md").read_text()
     for extra in PYPROJECT["optional-dependencies"]:

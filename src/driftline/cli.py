@@ -13,15 +13,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from driftline._utils.cli import typer_app
 from driftline.report import _cli
 
+if TYPE_CHECKING:
+    from driftline.config import CheckConfig
+
 app = typer_app(no_args_is_help=True, help="driftline: monitor machine-learning models.")
-out, err = _cli.out, _cli.err
+out, err = _cli.out, _cli.err  # the consoles, made on first output
 CHECK_FAILED = 1
 INSUFFICIENT_DATA = 3
 
@@ -262,8 +265,7 @@ def profile(
     query: QueryOpt = None,
 ) -> None:
     """Profile DATA once and save it, so the reference's raw data is never needed again."""
-    from driftline.integrations.sql import SQLQuery, is_sql_url
-    from driftline.report.chunks import profile_chunks
+    from driftline.integrations.sql import SQLQuery, is_sql_url  # pyarrow
 
     roles = _roles(target, prediction, scores, id, timestamp, timestamp_unit, segment)
     _cli.check_task(task)
@@ -291,6 +293,8 @@ def profile(
             prof = profile_spark(read_spark(data), mapping, seed=seed, task=task)
         _saved(prof, output, roles, task)
         return
+    from driftline.report.chunks import profile_chunks  # scipy: after the checks
+
     with _cli.encoding(encoding), _cli.errors(), _cli.progress() as hook:
         prof = profile_chunks(
             source,
@@ -315,7 +319,7 @@ def _saved(prof: Any, output: Path, roles: _cli.Roles, task: str | None) -> None
     for spec in prof.schema:
         kinds[spec.kind.value] = kinds.get(spec.kind.value, 0) + 1
     desc = ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
-    out.print(
+    out().print(
         f"profiled {prof.n_rows:,} rows x {len(prof.columns)} columns ({desc}) -> {output} "
         f"({output.stat().st_size:,} bytes)",
         highlight=False,
@@ -351,14 +355,6 @@ def report(
     engine: EngineOpt = "local",
 ) -> None:
     """Compare CURRENT with REFERENCE (data or a saved profile); write HTML and JSON reports."""
-    from driftline.report.console import (
-        drift_table,
-        multivariate_summary,
-        performance_summary,
-        verdict,
-    )
-    from driftline.report.html import render_html
-
     spec = _cli.parse_chunk_by(chunk_by)
     _cli.check_method(method, alpha)
     label_info = _cli.check_labels(labels, id, label_column, target, encoding)
@@ -379,19 +375,27 @@ def report(
         alpha=alpha,
         label_info=label_info,
     )
+    from driftline.report.console import (
+        drift_table,
+        multivariate_summary,
+        performance_summary,
+        verdict,
+    )
+    from driftline.report.html import render_html  # both load scipy: after the checks
+
     data = rep.to_dict()
     _cli.write(output, render_html(data, title=title or None), "--output")
     if json_path is not None:
         _cli.write(json_path, json.dumps(data, indent=2, allow_nan=False), "--json")
-    out.print(verdict(data))
-    if out.is_terminal:
-        out.print(drift_table(data, limit=10))
+    out().print(verdict(data))
+    if out().is_terminal:
+        out().print(drift_table(data, limit=10))
     if (mv := multivariate_summary(data)) is not None:
-        out.print(mv)
+        out().print(mv)
     if (perf := performance_summary(data)) is not None:
-        out.print(perf)
+        out().print(perf)
     written = f"{output}" + (f" and {json_path}" if json_path else "")
-    out.print(f"report written to {written}", highlight=False)
+    out().print(f"report written to {written}", highlight=False)
 
 
 @app.command()
@@ -433,26 +437,38 @@ def check(
 ) -> None:
     """Gate for CI: exit 0 when every check passes, 1 when one fails, 2 on bad input, 3 when
     there is too little data for a verdict."""
-    from driftline.config import GATES, CheckConfig, load_check_config
     from driftline.report import gate
 
     started = time.perf_counter()
     _cli.check_file("--config", config)
-    cfg = CheckConfig()
+    cfg: CheckConfig | None = None
     if config is not None:
+        from driftline.config import load_check_config
+
         with _cli.errors():
             cfg = load_check_config(config)
-    suites: list[str] = list(cfg.fail_on)
+    suites: list[str] | None = None
     if fail_on is not None:
         suites = [s.strip().lower() for s in fail_on.split(",") if s.strip()]
-        bad = [s for s in suites if s not in GATES]
+        bad = [s for s in suites if s not in gate.SUITES]
         if bad or not suites:
-            _cli.usage("--fail-on", fail_on, f"a comma-separated list of {', '.join(GATES)}")
+            allowed = f"a comma-separated list of {', '.join(gate.SUITES)}"
+            _cli.usage("--fail-on", fail_on, allowed)
     if on_insufficient is not None and on_insufficient not in gate.ON_INSUFFICIENT:
         _cli.usage("--on-insufficient", on_insufficient, "error, fail or warn")
-    short_data = on_insufficient or cfg.on_insufficient
     label_info = _cli.check_labels(labels, id, label_column, target, encoding)
     roles = _roles(target, prediction, scores, id, timestamp, timestamp_unit, segment)
+    if cfg is None:
+        # The default settings are a pydantic model (driftline.config: ~0.1 s to import):
+        # first what _build checks first, so that a missing input is said at once.
+        _cli.check_task(task)
+        _cli.check_file("REFERENCE", reference)
+        _cli.check_file("CURRENT", current)
+        from driftline.config import CheckConfig
+
+        cfg = CheckConfig()
+    short_data = on_insufficient or cfg.on_insufficient
+    suites = list(cfg.fail_on) if suites is None else suites
     for col, spec in cfg.columns.items():
         if col not in roles.columns:
             roles.columns[col] = dict(spec)
@@ -497,13 +513,13 @@ def check(
             )
         except OSError as exc:
             _cli.fail(f"--junit: cannot write {junit}: {exc.strerror}")
-    out.print(check_summary(checks))
+    out().print(check_summary(checks))
     if any(c.failed for c in checks):
-        out.print(failed_table(checks))
+        out().print(failed_table(checks))
         raise typer.Exit(CHECK_FAILED)
     short = [c for c in checks if c.suite == "data"]
     if short and short[0].status == "warn":
-        err.print(f"warning: {short[0].message} (--on-insufficient warn: exit 0)")
+        err().print(f"warning: {short[0].message} (--on-insufficient warn: exit 0)")
     if short and short[0].status == "error":
         raise typer.Exit(INSUFFICIENT_DATA)
 
@@ -518,7 +534,7 @@ def demo(
     from driftline.report.demo import run_demo
 
     with _cli.errors():
-        run_demo(output_dir, out)
+        run_demo(output_dir, out())
 
 
 @app.command()
@@ -537,7 +553,7 @@ def plugins() -> None:
             result = "test (alpha)" if m.is_test else f"distance (>= {m.default_threshold:g})"
             kinds = ", ".join(sorted(m.kinds))
             methods.add_row(m.name, kinds, result, DRIFT_METHODS.origin(m.name))
-        out.print(methods)
+        out().print(methods)
         checks = Table("name", "level", "threshold (default)", "what it checks", "from",
                        title="quality checks")  # fmt: skip
         for c in CHECKS:
@@ -546,17 +562,17 @@ def plugins() -> None:
             if not c.by_default:
                 threshold += ", opt-in"
             checks.add_row(c.name, level, threshold, c.description, CHECKS.origin(c.name))
-        out.print(checks)
+        out().print(checks)
         notifiers = Table("name", "what it does", "from", title="notifiers")
         for n in NOTIFIERS:
             notifiers.add_row(n.name, n.description, NOTIFIERS.origin(n.name))
-        out.print(notifiers)
+        out().print(notifiers)
         presets = Table("name", "signal", "rule", "what it catches", "from", title="alert presets")
         for p in PRESETS:
             r = p.default_rule
             rule = f"{r.metric} {r.op} {r.threshold:g} for {r.for_}"
             presets.add_row(p.name, p.signal, rule, p.description, PRESETS.origin(p.name))
-        out.print(presets)
+        out().print(presets)
 
 
 def _from_store(*args: Any, **kwargs: Any) -> None:
@@ -592,5 +608,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err().print("interrupted")
         sys.exit(130)

@@ -9,18 +9,36 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from driftline.errors import DriftlineError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 USAGE_ERROR = 2
 TTY_BATCH_ROWS = 250_000  # smaller batches on a terminal, so the progress bar moves
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
+
+
+@cache
+def out() -> Console:
+    """The Rich console of the results (stdout), made on first output: rich.console is
+    imported only when something is printed (a command rejecting its arguments stays quick)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 120)
+
+
+@cache
+def err() -> Console:
+    """The Rich console of errors, notes and the progress bar (stderr), made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 class Roles:
@@ -80,7 +98,7 @@ def usage(option: str, value: object, allowed: str) -> NoReturn:
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(USAGE_ERROR)
 
 
@@ -99,7 +117,7 @@ def errors() -> Iterator[None]:
 @contextmanager
 def progress() -> Iterator[Any]:
     """A progress callback ``(stage, advance, total)``: a Rich bar on a terminal, else silent."""
-    if not err.is_terminal:
+    if not err().is_terminal:
         yield None
         return
     from rich.progress import (
@@ -122,7 +140,7 @@ def progress() -> Iterator[Any]:
         MofNCompleteColumn(),
         TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
-        console=err,
+        console=err(),
         transient=True,
     ) as bar:
         tasks: dict[str, Any] = {}
@@ -195,13 +213,13 @@ def no_silent_drops(roles: Roles, task: str | None, performance: Any) -> None:
                 "(--target) and a prediction (--prediction) or score columns (--scores)"
             )
         if "--target" in given:
-            err.print(
+            err().print(
                 "note: --target without --prediction or --scores: the target is compared "
                 "for drift (label drift), with no prediction-quality section",
                 highlight=False,
             )
         elif "--scores" in given or "--prediction" in given:
-            err.print(
+            err().print(
                 "note: no target column (--target, or a reference profile with one): "
                 "no prediction-quality section, and nothing to estimate it from",
                 highlight=False,
@@ -209,10 +227,11 @@ def no_silent_drops(roles: Roles, task: str | None, performance: Any) -> None:
 
 
 def check_method(method: str, alpha: float) -> None:
-    from driftline.stats.drift.rules import method_names
+    if method != "auto":
+        from driftline.stats.drift.rules import method_names  # the registry loads scipy
 
-    if method not in ("auto", *method_names()):
-        usage("--method", method, f"one of auto, {', '.join(method_names())}")
+        if method not in method_names():
+            usage("--method", method, f"one of auto, {', '.join(method_names())}")
     if not 0 < alpha < 1:
         usage("--alpha", alpha, "a number between 0 and 1 (exclusive)")
 
