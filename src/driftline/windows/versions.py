@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -255,15 +256,8 @@ class Rollouts:
         gens = self.store.model_window_generations(model, base, start, end)
         cached = self._traffic_cache.get(model, {})
         closed_before = now - self.config.grace_seconds - base
-        windows: dict[tuple[str, int], tuple[int, int, int]] = {}
-        todo: set[int] = set()
-        for vw, g in gens.items():
-            hit = cached.get(vw)
-            if hit is not None and hit[0] == g and vw[1] <= closed_before:
-                windows[vw] = hit
-            else:
-                todo.add(vw[1])
-        for run_lo, run_hi in _runs(sorted(todo), base):
+        windows, stale = _carried(cached, gens, lambda vw: vw[1] <= closed_before)
+        for run_lo, run_hi in _runs(sorted({vw[1] for vw in stale}), base):
             counts = self.store.window_counts(model, run_lo, min(run_hi, end))
             for vw in [k for k in windows if run_lo <= k[1] < run_hi]:
                 del windows[vw]  # counted again below, every version of these windows
@@ -300,14 +294,7 @@ class Rollouts:
         cached = self._cache.get(key, {})
         gens = self.store.window_generations(model, version, base, lo, hi)
         closed_before = now - self.config.grace_seconds - base
-        windows: dict[int, tuple[int, _Rows]] = {}
-        todo: list[int] = []
-        for ws in sorted(gens):
-            hit = cached.get(ws)
-            if hit is not None and hit[0] == gens[ws] and ws <= closed_before:
-                windows[ws] = hit
-            else:
-                todo.append(ws)
+        windows, todo = _carried(cached, gens, lambda ws: ws <= closed_before)
         for run_lo, run_hi in _runs(todo, base):
             got = self.store.labelled_by_window(model, version, run_lo, min(run_hi, hi))
             for ws in range(run_lo, run_hi, base):
@@ -399,14 +386,7 @@ class Rollouts:
         cached = self._lat_cache.get(key, {})
         gens = self.store.window_generations(model, version, base, lo, end)
         closed_before = (now if now is not None else math.inf) - self.config.grace_seconds - base
-        windows: dict[int, tuple[int, LogHistogram | None]] = {}
-        todo = []
-        for ws in sorted(gens):
-            hit = cached.get(ws)
-            if hit is not None and hit[0] == gens[ws] and ws <= closed_before:
-                windows[ws] = hit
-            else:
-                todo.append(ws)
+        windows, todo = _carried(cached, gens, lambda ws: ws <= closed_before)
         for run_lo, run_hi in _runs(todo, base):
             got: dict[int, LogHistogram | None] = {}
             for part in self.store.partials(model, version, run_lo, run_hi):
@@ -513,6 +493,26 @@ def _keep(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int, lock: 
         cache.move_to_end(key)
         while len(cache) > limit:
             cache.popitem(last=False)
+
+
+K = TypeVar("K")  # a window's key: its start, or (version, start)
+W = TypeVar("W", bound=tuple[Any, ...])  # what is cached of it: (generation, ...)
+
+
+def _carried(
+    cached: Mapping[K, W], gens: Mapping[K, int], closed: Callable[[K], bool]
+) -> tuple[dict[K, W], list[K]]:
+    """The cached windows still good (closed, and the generation they were read at) and,
+    in order, the keys of the windows to read again (open, changed or never read)."""
+    kept: dict[K, W] = {}
+    stale: list[K] = []
+    for key in sorted(gens):  # type: ignore[type-var]
+        hit = cached.get(key)
+        if hit is not None and hit[0] == gens[key] and closed(key):
+            kept[key] = hit
+        else:
+            stale.append(key)
+    return kept, stale
 
 
 def _runs(starts: list[int], base: int) -> list[tuple[int, int]]:
