@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from driftline.server.dashboard.queries import point_details
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, Store
 
@@ -47,16 +46,8 @@ def abuse_rows(store: Store, tr: TimeRange, model: str, version: str) -> list[Ab
             row.flagged_windows += p["value"] == 1.0
             row.last = float(p["window_start"])
             row.flagged_now = p["value"] == 1.0
-            row.latest = _words(metric, _details(p["details"]))
+            row.latest = _words(metric, point_details(p["details"]))
     return sorted(rows.values(), key=lambda r: (not r.flagged_now, -r.flagged_windows, r.title))
-
-
-def _details(text: Any) -> dict[str, Any]:
-    try:
-        out = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def _words(metric: str, d: dict[str, Any]) -> str:

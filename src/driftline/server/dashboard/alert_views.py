@@ -85,9 +85,8 @@ def _num(v: Any) -> float | None:
 
 def _drift_score(dash: Dashboard, alert: Any) -> tuple[float | None, float | None, str] | None:
     """(score, effect threshold, method) of the alert's column in its last breaching window."""
-    import orjson
-
     from driftline.server.dashboard._sql import Scope, window_rows
+    from driftline.server.dashboard.queries import point_details
 
     ctx, labels = alert.context, alert.labels
     try:
@@ -104,8 +103,7 @@ def _drift_score(dash: Dashboard, alert: Any) -> tuple[float | None, float | Non
     )
     for r in window_rows(dash.store, sc, int(start), metric="drift_score"):
         if r.column == labels["column"]:
-            details = orjson.loads(r.details or "{}")
-            limit = details.get("threshold") if isinstance(details, dict) else None
+            limit = point_details(r.details).get("threshold")
             return _num(r.value), _num(limit), r.method or "drift"
     return None
 

@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from driftline.schema import Kind
 from driftline.server.dashboard import charts
-from driftline.server.dashboard.queries import ColumnDrift, Series
+from driftline.server.dashboard.queries import ColumnDrift, Series, point_details
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, WindowKey
 
@@ -171,7 +169,7 @@ def _column(
         row = methods.setdefault(m, VectorMethod(m, TITLES.get(m, m.replace("_", " "))))
         row.history.add(float(p["window_start"]), p["value"])
         row.drifted_windows += p["status"] == "drift"
-        d = _details(p.get("details"))
+        d = point_details(p.get("details"))
         row.value, row.status = p["value"], str(p["status"])
         row.p_value, row.threshold = d.get("p_value"), d.get("threshold")
         row.reason = str(d.get("reason") or "")
@@ -260,13 +258,3 @@ def scatter(title: str, picture: dict[str, Any]) -> dict[str, Any]:
         "hovermode": "closest",
     }
     return {"data": data, "layout": layout}
-
-
-def _details(text: Any) -> dict[str, Any]:
-    if isinstance(text, dict):
-        return text
-    try:
-        out = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from driftline.server.dashboard.queries import Series
+from driftline.server.dashboard.queries import Series, point_details
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, Store
 
@@ -55,18 +53,8 @@ def multivariate_rows(
         row.history.add(float(p["window_start"]), p["value"])
         row.drifted_windows += p["status"] == "drift"
         row.value, row.status = p["value"], str(p["status"])
-        _describe(row, _details(p.get("details")))
+        _describe(row, point_details(p.get("details")))
     return [rows[m] for m in TITLES if m in rows] + [r for m, r in rows.items() if m not in TITLES]
-
-
-def _details(text: Any) -> dict[str, Any]:
-    if isinstance(text, dict):
-        return text
-    try:
-        out = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def _describe(row: MethodRow, d: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +55,11 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _details(raw: str | None) -> dict[str, Any]:
+def point_details(raw: Any) -> dict[str, Any]:
+    """A metric point's ``details`` as a dict: JSON text, or a mapping already parsed;
+    ``{}`` when there are none, or they are not a JSON object (never an exception on a page)."""
+    if isinstance(raw, Mapping):
+        return dict(raw)
     try:
         out = orjson.loads(raw or "{}")
     except orjson.JSONDecodeError:
@@ -383,7 +387,7 @@ def drift_table(
             c2 = cols.get(r.column)
             if c2 is None or c2.last != ws:
                 continue
-            details = _details(r.details)
+            details = point_details(r.details)
             c2.method, c2.score, c2.status, c2.n = r.method, _num(r.value), r.status, r.n
             c2.threshold = _num(details.get("threshold"))
             c2.p_value = _num(details.get("p_value"))
@@ -428,7 +432,7 @@ def quality(
     for r in window_rows(store, scope(tr, model, version, segment), int(last)):
         if r.metric.startswith("quality.") or r.metric == "missing_ratio":
             name = r.metric.removeprefix("quality.")
-            threshold = _num(_details(r.details).get("threshold"))
+            threshold = _num(point_details(r.details).get("threshold"))
             out.append(Check(name, r.column, _num(r.value), threshold, r.status))
     rank = {"fail": 0, "warn": 1}
     out.sort(key=lambda c: (rank.get(c.status, 2), c.check, c.column))

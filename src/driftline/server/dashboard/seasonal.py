@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
+from driftline.server.dashboard.queries import point_details
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, Store
 
@@ -27,14 +25,6 @@ class DriftTime:
         return bool(self.persistence or self.seasonal)
 
 
-def _details(text: Any) -> dict[str, Any]:
-    try:
-        out = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}
-
-
 def drift_time(store: Store, tr: TimeRange, model: str, version: str) -> DriftTime:
     """Dataset-level (all traffic) persistence and seasonal kind of the range's windows."""
     out = DriftTime()
@@ -50,7 +40,7 @@ def drift_time(store: Store, tr: TimeRange, model: str, version: str) -> DriftTi
         if latest is None or p["window_start"] > latest["window_start"]:
             latest = p
     if latest is not None:
-        pers = _details(latest["details"]).get("persistence")
+        pers = point_details(latest["details"]).get("persistence")
         if isinstance(pers, dict):
             out.persistence = str(pers.get("kind") or "")
             out.run = int(pers.get("run") or pers.get("previous_run") or 0)
@@ -59,12 +49,12 @@ def drift_time(store: Store, tr: TimeRange, model: str, version: str) -> DriftTi
         key=lambda p: p["window_start"],
     )
     for p in seasonal:
-        kind = _details(p["details"]).get("kind")
+        kind = point_details(p["details"]).get("kind")
         out.new_windows += kind == "new"
         out.recurring_windows += kind == "recurring"
     if seasonal:
         last = seasonal[-1]
-        d = _details(last["details"])
+        d = point_details(last["details"])
         out.seasonal = str(d.get("kind") or "insufficient")
         out.reason = str(d.get("reason") or "")
     return out

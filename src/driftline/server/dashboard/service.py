@@ -20,10 +20,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from driftline.server.dashboard import charts
-from driftline.server.dashboard.queries import Series
+from driftline.server.dashboard.queries import Series, point_details
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, Store
 
@@ -105,12 +103,7 @@ class ServicePanel:
 
 
 def _details(row: dict[str, Any]) -> dict[str, Any]:
-    raw = row.get("details") or "{}"
-    try:
-        out = orjson.loads(raw) if isinstance(raw, str | bytes) else dict(raw)
-    except orjson.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}
+    return point_details(row.get("details"))
 
 
 def service_panel(
