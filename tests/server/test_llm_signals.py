@@ -296,6 +296,101 @@ async def test_judge_results_count_in_their_requests_window_however_late(tmp_pat
     await client.aclose()
 
 
+async def test_thumbs_count_in_their_requests_window_however_late(tmp_path: Path) -> None:
+    """Issue 20: a user's thumbs on an LLM request count in the window of that request
+    (``llm.thumbs_down_ratio`` and ``llm.abandon_ratio``), re-evaluated when they arrive,
+    as ``feedback.*`` already did. Before, they counted in the window they were recorded
+    in: thumbs recorded in windows without LLM requests were counted nowhere (they were
+    still in ``feedback.*``), and thumbs on an older request went into a later window's
+    ratio. The ratio counts records (two thumbs-down on one request are two); thumbs on an
+    unknown prediction are rejected naming the field and counted."""
+    import httpx
+
+    from driftline.server.auth import create_key
+
+    clock, store, app = _collector(tmp_path)
+    collector = app.state.collector
+    key = create_key(store, clock, name="admin", scopes=("admin",))[0]
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://collector",
+        headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    # window 0: five sessions of two requests each (p0 p1 | p2 p3 | ...): the second is
+    # each session's last request, the one abandonment is judged on
+    events = [_event(i, T0 + 4 * i, session_id=f"s{i // 2}", query=f"question {i}",
+                     answer_chars=40) for i in range(10)]  # fmt: skip
+    clock.advance(40)
+    r = await client.post("/v1/events", json=events)
+    assert r.json()["accepted"] == 10, r.text
+
+    def thumbs(n: int, pid: str, value: Any) -> dict[str, Any]:
+        return {"type": "feedback", "event_id": f"t{n}", "prediction_id": pid, "model": "rag",
+                "timestamp": clock.time(), "kind": "thumbs", "value": value}  # fmt: skip
+
+    async def send(records: list[dict[str, Any]]) -> dict[str, Any]:
+        r = await client.post("/v1/feedback", json=records)
+        assert r.status_code in (200, 422), r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    # on time, in window 0
+    assert (await send([thumbs(0, "p0", "up"), thumbs(1, "p1", "down")]))["accepted"] == 2
+    clock.advance(WINDOW + GRACE)
+    collector.tick()
+    ((p,), (a,)) = _points(store, "llm.thumbs_down_ratio"), _points(store, "llm.abandon_ratio")
+    assert (p["window_start"], p["value"], p["n"]) == (T0, 1 / 2, 2)
+    assert (a["value"], a["n"]) == (1 / 5, 5)  # s0's last request got a thumbs-down
+
+    # 20 minutes later, in windows without any request: thumbs on p1 (again), p2, p3, p5,
+    # p7, p9, in the spellings thumbs_down reads, and one on a prediction never sent
+    clock.advance(20 * WINDOW)
+    late = [thumbs(2, "p1", "down"), thumbs(3, "p2", "down"), thumbs(4, "p3", -1),
+            thumbs(5, "p5", False), thumbs(6, "p7", "up"), thumbs(7, "p9", 1)]  # fmt: skip
+    answer = await send([*late, thumbs(99, "nope", "down")])
+    assert answer["accepted"] == 6
+    (bad,) = answer["rejected"]
+    assert bad["field"] == "prediction_id" and "'nope'" in bad["error"]
+    clock.advance(WINDOW + GRACE)
+    collector.tick()
+    # a later window with LLM requests of its own, where a thumbs-down on p8 (window 0)
+    # is recorded: it counts in window 0, this window gets no thumbs ratio
+    now = [_event(100 + i, clock.time() + i, session_id=f"n{i}", answer_chars=9)
+           for i in range(3)]  # fmt: skip
+    assert (await client.post("/v1/events", json=now)).json()["accepted"] == 3
+    assert (await send([thumbs(8, "p8", "thumbs_down")]))["accepted"] == 1
+    clock.advance(WINDOW + GRACE)
+    collector.tick()
+    assert _points(store, "llm.requests")[-1]["window_start"] > T0  # evaluated
+
+    given = {"p0": False, "p1": True, "p2": True, "p3": True, "p5": True, "p7": False,
+             "p9": False, "p8": True}  # fmt: skip
+    records = [*given.values(), True]  # p1 got two thumbs-down
+    (p,) = _points(store, "llm.thumbs_down_ratio")  # every thumb, all in the requests' window
+    assert (p["window_start"], p["n"]) == (T0, len(records))
+    assert p["value"] == pytest.approx(np.mean(records))  # 6 of 9 (before: 1 of 2)
+    last = {f"s{k}": f"p{2 * k + 1}" for k in range(5)}  # each session's last request
+    abandoned = [given.get(pid, False) for pid in last.values()]  # s0, s1, s2 of 5
+    by_window = {a["window_start"]: a for a in _points(store, "llm.abandon_ratio")}
+    assert by_window[T0]["value"] == pytest.approx(np.mean(abandoned))
+    assert by_window[T0]["n"] == 5
+    # the later window's sessions got no thumbs: none abandoned
+    assert [a["value"] for w, a in by_window.items() if w != T0] == [0.0]
+    # feedback.* counted them in the same window all along
+    (rate,) = [r for r in _points(store, "feedback.rate") if r["column"] == "thumbs"]
+    assert (rate["window_start"], rate["value"]) == (T0, pytest.approx(len(records) / 10))
+
+    # /metrics: the latest window has no thumbs; the ratio is of window 0, which it says
+    text = (await client.get("/metrics")).text
+    mv = {"model": "rag", "version": "v1"}
+    assert _sample(text, "driftline_llm_ratio", ratio="thumbs_down", **mv) == pytest.approx(
+        np.mean(records)
+    )
+    assert _sample(text, "driftline_llm_thumbs_window_start_timestamp_seconds", **mv) == T0
+    assert _sample(text, "driftline_llm_ratio", ratio="abandon", **mv) == 0.0  # latest window
+    assert 'driftline_rejects_total{kind="feedback",reason="unknown_prediction"} 1.0' in text
+    await client.aclose()
+
+
 @pytest.mark.parametrize(
     ("llm", "field"),
     [

@@ -200,13 +200,7 @@ def test_job_runs_and_feedback(store: Store) -> None:
         fb | {"event_id": f"f{i}", "ts": T0 + i, "version": "v2" if i == 3 else "v1"}
         for i in range(2, 6)
     ]
-    store.insert_feedback(more)
-    # the feedback of a version recorded in [start, end), latest first
-    got = store.feedback_between("m", "v1", T0, T0 + 5, 10)
-    assert [r["ts"] for r in got] == [T0 + 4, T0 + 2, T0]
-    assert got[-1] == {"prediction_id": "p1", "version": "v1", "kind": "thumbs", "value": "1",
-                       "ts": T0}  # fmt: skip
-    assert len(store.feedback_between("m", None, T0, T0 + 10, 2)) == 2
+    assert store.insert_feedback(more) == 4
     # the review queue's reads: feedback of a kind for given predictions, oldest first
     review = fb | {"kind": "review", "prediction_id": "p9"}
     store.insert_feedback([review | {"event_id": "r2", "received_at": T0 + 2},
@@ -241,7 +235,7 @@ def test_judge_results_belong_to_their_requests_window_whenever_they_come(store:
         judged(5, "p1", T0 + 40, kind="thumbs"),
         judged(6, "p1", T0 + 86_400),  # a day later: still the request's window
     ])  # fmt: skip
-    got = store.judge_results("m", "v1", w, w + 300, 600.0, 100)
+    got = store.request_feedback("m", "v1", w, w + 300, 600.0, 100, kinds="judge")
     rows = {r["prediction_id"] + "@" + str(int(r["ts"] - T0)): r for r in got}
     assert set(rows) == {"p1@30", "p2@611", "p1@86400"}
     assert {k: r["late"] for k, r in rows.items()} == {
@@ -249,13 +243,59 @@ def test_judge_results_belong_to_their_requests_window_whenever_they_come(store:
     }  # fmt: skip
     assert rows["p2@611"]["request_ts"] == T0 + 10
     assert rows["p1@30"]["version"] == "v1" and rows["p1@30"]["kind"] == "judge.lex"
-    assert [r["prediction_id"] for r in store.judge_results("m", "v2", w, w + 300, 600, 9)] == [
-        "p4"
-    ]
+    got = store.request_feedback("m", "v2", w, w + 300, 600, 9, kinds="judge")
+    assert [r["prediction_id"] for r in got] == ["p4"]
     # the latest `limit`
-    assert [r["ts"] for r in store.judge_results("m", "v1", w, w + 300, 600, 1)] == [T0 + 86_400]
+    got = store.request_feedback("m", "v1", w, w + 300, 600, 1, kinds="judge")
+    assert [r["ts"] for r in got] == [T0 + 86_400]
     # recorded in a window whose own requests were not judged: nothing there
-    assert store.judge_results("m", "v1", w + 600, w + 86_700, 600.0, 100) == []
+    assert store.request_feedback("m", "v1", w + 600, w + 86_700, 600.0, 100, kinds="judge") == []
+
+
+def test_thumbs_belong_to_their_requests_window_whenever_they_come(store: Store) -> None:
+    """Issue 20: a user's thumbs count in the window of the request they name (served
+    requests of the version), however late and whatever version the record names; before,
+    LLM signals read thumbs by the window they were recorded in, and those recorded in a
+    window without LLM requests were counted nowhere. Kinds containing "thumb" in any case
+    are thumbs, judge results and other kinds are not."""
+    store.insert_events([event(1), event(2, ts=T0 + 10), event(3, ts=T0 + 300),
+                         event(4, version="v2")])  # fmt: skip
+    shadow = list(event(5, version="v1", prediction_id="p4"))
+    shadow[EVENT_COLUMNS.index("shadow")] = True  # v1 shadowed v2's request p4
+    store.insert_events([tuple(shadow)])
+
+    def fb(
+        i: int, pid: str, at: float, kind: str = "thumbs", version: str | None = "v1"
+    ) -> dict[str, Any]:
+        return {"event_id": f"t{i}", "prediction_id": pid, "model": "m", "version": version,
+                "ts": at, "received_at": at, "kind": kind, "value": '"down"'}  # fmt: skip
+
+    w = T0 // 300 * 300  # the requests' window
+    store.insert_feedback([
+        fb(1, "p1", T0 + 5),
+        fb(2, "p2", T0 + 900, kind="Thumbs_Up", version=None),  # three windows later
+        fb(3, "p3", T0 + 301),  # the next window's request
+        fb(4, "p4", T0 + 20),  # v2's request (v1 only shadowed it)
+        fb(5, "p1", T0 + 6, kind="judge.thumbs"),  # a judge's result, not a user's thumbs
+        fb(6, "p1", T0 + 7, kind="click"),
+        fb(7, "p1", T0 + 8, version="v9"),  # the record names another version
+    ])  # fmt: skip
+    got = store.request_feedback("m", "v1", w, w + 300, 600.0, 100, kinds="thumbs")
+    assert [(r["prediction_id"], r["ts"] - T0, r["late"]) for r in got] == [
+        ("p2", 900, True), ("p1", 8, False), ("p1", 5, False),
+    ]  # fmt: skip
+    assert {r["version"] for r in got} == {"v1"}  # the request's
+    assert got[0]["kind"] == "Thumbs_Up" and got[0]["request_ts"] == T0 + 10
+    assert got[0]["value"] == '"down"'
+    got = store.request_feedback("m", "v2", w, w + 300, 600.0, 100, kinds="thumbs")
+    assert [r["prediction_id"] for r in got] == ["p4"]
+    got = store.request_feedback("m", "v1", w + 300, w + 600, 600.0, 100, kinds="thumbs")
+    assert [r["prediction_id"] for r in got] == ["p3"]
+    # the latest `limit`
+    got = store.request_feedback("m", "v1", w, w + 300, 600.0, 1, kinds="thumbs")
+    assert [r["ts"] for r in got] == [T0 + 900]
+    # the window the late thumbs were recorded in has no request of theirs: nothing there
+    assert store.request_feedback("m", "v1", w + 900, w + 1200, 600.0, 100, kinds="thumbs") == []
 
 
 def test_models_and_job_runs_belong_to_a_project(store: Store) -> None:

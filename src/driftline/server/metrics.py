@@ -67,8 +67,9 @@ ROUTES = (
 )
 PERFORMANCE = frozenset(CLASSIFICATION_METRICS) | frozenset(REGRESSION_METRICS)
 #: Signals exported from the latest window that has them, per series (docs/collector.md,
-#: "Prometheus metrics"): feedback, KPIs and judge results arrive late or not in every window.
-LATE = ("feedback.", "kpi.", "slices.", "judge.")
+#: "Prometheus metrics"): feedback, KPIs, judge results and thumbs arrive late or not in
+#: every window.
+LATE = ("feedback.", "kpi.", "slices.", "judge.", "llm.thumbs_down_ratio")
 #: Worst slices of a version exported as driftline_slice_loss_gap (bounded label values).
 MAX_SLICES = 5
 
@@ -709,8 +710,14 @@ class _LLMGauges:
         self.llm_ratio = gauge(
             "driftline_llm_ratio",
             "Shares of the latest window: empty_answer, refusal, rephrase (requests), "
-            "abandon (sessions).",
+            "abandon (sessions); thumbs_down (of the thumbs given) of the latest window "
+            "with thumbs on its requests.",
             "ratio",
+        )
+        self.thumbs_start = gauge(
+            "driftline_llm_thumbs_window_start_timestamp_seconds",
+            "Start of the window the exported thumbs_down ratio is of (the latest with thumbs: "
+            "thumbs count in the window of the request they name).",
         )
         self.answer = gauge(
             "driftline_llm_answer_length",
@@ -773,6 +780,8 @@ class _LLMGauges:
         elif metric in self.RATIOS:
             family, name = self.RATIOS[metric]
             (self.rag_ratio if family == "rag" else self.llm_ratio).labels(m, ver, name).set(v)
+            if metric == "llm.thumbs_down_ratio":
+                self.thumbs_start.labels(m, ver).set(p["window_start"])
         elif metric in ("llm.answer_chars", "llm.answer_words"):
             self.answer.labels(m, ver, metric.removeprefix("llm.answer_")).set(v)
         elif metric in ("llm.prompt_tokens", "llm.completion_tokens"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 Row = Mapping[str, Any]
 
@@ -33,6 +33,8 @@ EVENT_COLUMNS = (
     "payload",
 )
 EventRow = Sequence[Any]
+#: Which feedback :meth:`Store.request_feedback` reads: judge results or user thumbs.
+FeedbackKinds = Literal["judge", "thumbs"]
 
 
 class WindowKey(NamedTuple):
@@ -264,21 +266,24 @@ class Store(Protocol):
         ``event_id``, ``prediction_id``, ``value`` (JSON), ``ts``, ``received_at``."""
         ...
 
-    def feedback_between(
-        self, model: str, version: str | None, start: float, end: float, limit: int
+    def request_feedback(
+        self,
+        model: str,
+        version: str,
+        start: float,
+        end: float,
+        lateness: float,
+        limit: int,
+        *,
+        kinds: FeedbackKinds,
     ) -> list[dict[str, Any]]:
-        """Feedback rows of ``model`` (and ``version``) with ``ts`` in ``[start, end)``, the
-        latest ``limit``: ``prediction_id``, ``version``, ``kind``, ``value`` (JSON), ``ts``."""
-        ...
-
-    def judge_results(
-        self, model: str, version: str, start: float, end: float, lateness: float, limit: int
-    ) -> list[dict[str, Any]]:
-        """The judge results (feedback kinds ``judge.*``) on the served requests of the
-        window ``[start, end)``, whenever they were recorded (the window of the request they
-        judge, as for labels). Rows: ``prediction_id``, ``version`` (the request's),
-        ``kind``, ``value`` (JSON), ``ts``, ``request_ts``, ``late`` (recorded more than
-        ``lateness`` seconds after the request); the latest ``limit``."""
+        """Feedback on the served requests of the window ``[start, end)`` of ``version``,
+        whenever it was recorded (the window of the request it names, as for labels):
+        ``kinds`` ``"judge"`` reads judge results (kinds ``judge.*``), ``"thumbs"`` user
+        thumbs (kinds containing "thumb" in any case, judge results apart). Rows:
+        ``prediction_id``, ``version`` (the request's), ``kind``, ``value`` (JSON),
+        ``ts``, ``request_ts``, ``late`` (recorded more than ``lateness`` seconds after the
+        request); the latest ``limit``."""
         ...
 
     # -- access ---------------------------------------------------------------------

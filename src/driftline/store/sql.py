@@ -19,6 +19,7 @@ from driftline.store.base import (
     DEFAULT_PROJECT,
     EVENT_COLUMNS,
     EventRow,
+    FeedbackKinds,
     LabelMatch,
     MetricQuery,
     Partial,
@@ -715,28 +716,24 @@ class SQLStore(ABC):
                 rows += [dict(r._mapping) for r in conn.execute(q)]
         return sorted(rows, key=lambda r: (r["received_at"], r["event_id"]))
 
-    def feedback_between(
-        self, model: str, version: str | None, start: float, end: float, limit: int
-    ) -> list[dict[str, Any]]:
-        f = t.feedback.c
-        q = (
-            select(f.prediction_id, f.version, f.kind, f.value, f.ts)
-            .where(f.model == model, f.ts >= start, f.ts < end)
-            .order_by(f.ts.desc())
-            .limit(limit)
-        )
-        if version is not None:
-            q = q.where(f.version == version)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    def judge_results(
-        self, model: str, version: str, start: float, end: float, lateness: float, limit: int
+    def request_feedback(
+        self,
+        model: str,
+        version: str,
+        start: float,
+        end: float,
+        lateness: float,
+        limit: int,
+        *,
+        kinds: FeedbackKinds,
     ) -> list[dict[str, Any]]:
         e, f = t.events.c, t.feedback.c
         joined = t.feedback.join(
             t.events, and_(e.model == f.model, e.prediction_id == f.prediction_id)
         )
+        judge = f.kind.like("judge.%")
+        # thumbs: as windows/llm.thumbs_down reads the kind (any case; judge results apart)
+        of_kinds = judge if kinds == "judge" else and_(~judge, func.lower(f.kind).like("%thumb%"))
         late = case((f.ts > e.ts + lateness, True), else_=False).label("late")
         q = (
             select(f.prediction_id, e.version, f.kind, f.value, f.ts, e.ts.label("request_ts"),
@@ -744,9 +741,9 @@ class SQLStore(ABC):
             .select_from(joined)
             .where(
                 f.model == model,
-                f.kind.like("judge.%"),
+                of_kinds,
                 e.version == version,
-                e.shadow.is_(False),  # the judge read the answer the user was served
+                e.shadow.is_(False),  # about the answer the user was served
                 e.window_start >= start,
                 e.window_start < end,
             )

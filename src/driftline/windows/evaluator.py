@@ -24,7 +24,7 @@ from driftline.stats.drift.rules import DriftOptions
 from driftline.stats.multivariate import MultivariateOptions
 from driftline.stats.profile import DatasetProfile
 from driftline.stats.quality import QualityThresholds
-from driftline.store.base import MetricQuery, Store, WindowKey
+from driftline.store.base import FeedbackKinds, MetricQuery, Store, WindowKey
 from driftline.windows import abuse
 from driftline.windows import points as pts
 from driftline.windows.columns import infer_schema, schema_from_json
@@ -248,12 +248,15 @@ class Evaluator:
         )
         events = [orjson.loads(p) for p in raw if '"llm":' in p]
         feedback = []
-        recorded = self.store.feedback_between(key.model, key.version, start, end, opts.max_events)
-        rows = [f for f in recorded if not str(f["kind"]).startswith(JUDGE_PREFIX)]
-        # judge results count in their request's window, whenever they come (as labels do)
-        rows += self.store.judge_results(
-            key.model, key.version, start, end, opts.judge_lateness_seconds, opts.max_events
-        )
+        rows = []
+        # thumbs and judge results count in the window of the request they name, whenever
+        # they come (as labels do); each read up to max_events
+        reads: tuple[FeedbackKinds, ...] = ("thumbs", "judge")
+        for kinds in reads:
+            rows += self.store.request_feedback(
+                key.model, key.version, start, end, opts.judge_lateness_seconds,
+                opts.max_events, kinds=kinds,
+            )  # fmt: skip
         for f in rows:
             try:
                 value = orjson.loads(f["value"]) if f["value"] is not None else None

@@ -12,7 +12,7 @@ the overlap check could tell), ``llm.answer_chars`` (mean; p50 in details),
 ``llm.unpriced_requests`` counts the others), ``llm.stage_latency_seconds``
 (mean, ``method`` = stage), ``llm.rephrase_ratio``, ``llm.abandon_ratio`` and
 ``llm.bad_input`` (per ``column`` = reason); all traffic: ``llm.thumbs_down_ratio``
-(thumbs feedback recorded in the window that is negative).
+(thumbs feedback on the window's requests that is negative).
 All traffic only: ``judge.score`` (``column`` = ``judge:criterion``, ``method`` = the
 judge's version), ``judge.calls``, ``judge.failures`` (failed, timed out, invalid
 answers, unreadable records), ``judge.skipped`` (budget, full queue, hung judge),
@@ -20,8 +20,9 @@ answers, unreadable records), ``judge.skipped`` (budget, full queue, hung judge)
 (of those, results recorded more than ``judge_lateness_seconds`` after their
 request: alerts may have read the window before them) and ``judge.cost``
 (``column`` = judge; reasons in details). Ratios carry ``n`` and a standard error.
-A judge result counts in the window of the request it judges, whenever it comes
-(as a label does): the window is evaluated again when it arrives.
+A judge result, and a user's thumbs (in ``llm.thumbs_down_ratio`` and
+``llm.abandon_ratio``), count in the window of the request they name, whenever they
+come (as a label does): the window is evaluated again when they arrive.
 
 The signals are read from at most ``max_events`` raw events of the window (the
 latest ones; ``n`` says how many), because rephrases need the order of each
@@ -203,16 +204,18 @@ def llm_points(
     """Add the LLM/RAG points of the window ``[start, end)`` (see the module documentation).
 
     ``events``: parsed prediction events of the window and of the ``rephrase_seconds``
-    before it (earlier ones only serve to find rephrases); ``feedback``: the feedback
-    rows (``prediction_id``, ``kind``, ``value`` parsed, ``ts``) received for the window.
+    before it (earlier ones only serve to find rephrases); ``feedback``: the thumbs and
+    judge results on the window's requests (``prediction_id``, ``kind``, ``value``
+    parsed, ``ts``, ``late``), whenever they were received.
     """
     reqs = _requests(events)
     mark_rephrases([r for _, r in reqs], opts)
     down: set[str] = set()
-    thumbs = 0
+    thumbs = downs = 0
     for f in feedback:
         verdict = thumbs_down(str(f.get("kind") or ""), f.get("value"))
         thumbs += verdict is not None
+        downs += verdict is True  # records, as thumbs counts them (two on one request: two)
         if verdict is True:
             down.add(str(f.get("prediction_id")))
     by_seg: dict[str, list[tuple[Mapping[str, Any], _Request]]] = {}
@@ -224,7 +227,7 @@ def llm_points(
     for seg, rows in sorted(by_seg.items()):
         _segment_points(points, seg, rows, opts, down)
     if thumbs:
-        _ratio(points, ALL, "llm.thumbs_down_ratio", len(down), thumbs)
+        _ratio(points, ALL, "llm.thumbs_down_ratio", downs, thumbs)
     _judge_points(points, feedback)
 
 
