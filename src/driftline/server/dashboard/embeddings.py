@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline.schema import Kind
 from driftline.server.dashboard import charts
-from driftline.server.dashboard.queries import ColumnDrift, Series, point_details
+from driftline.server.dashboard.queries import ColumnDrift, DescriptorsOf, Series, point_details
 from driftline.server.dashboard.timerange import TimeRange
 from driftline.store.base import MetricQuery, WindowKey
 
@@ -72,6 +72,24 @@ class EmbeddingPanel:
     columns: list[EmbeddingColumn] = field(default_factory=list)
 
 
+def descriptor_parents(ref: DatasetProfile | None) -> dict[str, str]:
+    """``{descriptor column: its text or image column}`` of ``ref`` (``question.words`` ->
+    ``question``); empty without a reference."""
+    if ref is None:
+        return {}
+    return {c.name: n for n, col in ref.columns.items() for c in col.descriptors.values()}
+
+
+def descriptors_of(dash: Any) -> DescriptorsOf:
+    """:func:`descriptor_parents` of a version's reference, read when asked (the evaluator
+    caches references): the overview and compare pages count a text column once."""
+
+    def read(model: str, version: str) -> dict[str, str]:
+        return descriptor_parents(dash.evaluator.reference(model, version))
+
+    return read
+
+
 def group_descriptor_rows(
     drift: list[ColumnDrift], ref: DatasetProfile | None
 ) -> list[ColumnDrift]:
@@ -86,7 +104,7 @@ def group_descriptor_rows(
     if not parents:
         return drift
     rows = {d.column: d for d in drift}
-    owner = {c.name: n for n, col in parents.items() for c in col.descriptors.values()}
+    owner = descriptor_parents(ref)
     out: dict[str, ColumnDrift] = {}
     for d in drift:
         parent = owner.get(d.column)

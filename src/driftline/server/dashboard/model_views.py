@@ -12,7 +12,11 @@ from driftline.server.dashboard._sql import has_reference
 from driftline.server.dashboard._web import dashboard_of, time_range, version_of
 from driftline.server.dashboard.absence import estimate_note, traffic_note
 from driftline.server.dashboard.abuse import abuse_rows
-from driftline.server.dashboard.embeddings import embedding_panel, group_descriptor_rows
+from driftline.server.dashboard.embeddings import (
+    descriptors_of,
+    embedding_panel,
+    group_descriptor_rows,
+)
 from driftline.server.dashboard.llm import llm_panel
 from driftline.server.dashboard.multivariate import multivariate_rows
 from driftline.server.dashboard.seasonal import drift_time
@@ -230,7 +234,10 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
         else None
     )
     series = {v: queries.charts(dash.store, tr, model, v) for v in pair}
-    health = {v: queries.health(dash.store, tr, model, v, series[v]) for v in pair}
+    # a text or image column counts once, its drifted descriptors named (as in the drift table)
+    health = {
+        v: queries.health(dash.store, tr, model, v, series[v], descriptors_of(dash)) for v in pair
+    }
     total = sum(h.events for h in health.values())
     for h in health.values():
         h.share = h.events / total if total else None
@@ -284,6 +291,7 @@ def compare_page(request: Request, visitor: Visitor) -> Response:
         "b": b,
         "health": health,
         "drift": {v: health[v].drifted_columns for v in pair},
+        "drifted_descriptors": {v: health[v].drifted_descriptors for v in pair},
         "figures": figures,
         "diff": diff_meta(meta[a], meta[b]),
         "verdict": verdict,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,8 +187,12 @@ class VersionHealth:
     p99: float | None = None
     latency_mean: float | None = None
     error_rate: float | None = None
+    #: columns of the latest window: a text or image column counts once, its descriptors
+    #: (``question.words``, ...) in it; drifted when it or one of its descriptors drifted
     drifted: int = 0
     drifted_columns: list[str] = field(default_factory=list)
+    #: a drifted text or image column -> its descriptors that drifted (full names)
+    drifted_descriptors: dict[str, list[str]] = field(default_factory=dict)
     columns: int = 0
     quality_failed: int = 0
     quality_checks: int = 0
@@ -199,6 +203,19 @@ class VersionHealth:
     firing: int = 0
     pending: int = 0
     share: float | None = None
+
+    def drift_summary(self, limit: int = 0) -> str:
+        """The drifted columns, each text or image column with its drifted descriptors:
+        ``x, question (words, non letter share)``; past ``limit`` columns (0: none)
+        ``... and 4 more``."""
+        cols = self.drifted_columns
+        shown = cols[:limit] if limit else cols
+        out = []
+        for c in shown:
+            ds = [d[len(c) + 1 :].replace("_", " ") for d in self.drifted_descriptors.get(c, [])]
+            out.append(f"{c} ({', '.join(ds)})" if ds else c)
+        more = f" and {len(cols) - len(shown)} more" if len(cols) > len(shown) else ""
+        return ", ".join(out) + more
 
     @property
     def status(self) -> str:
@@ -218,12 +235,24 @@ def versions(store: Store) -> list[tuple[str, str]]:
 OVERVIEW = ("events", "error_ratio", "label_coverage_ratio", ACCURACY, CBPE, ESTIMATE)
 
 
+#: ``(model, version) -> {descriptor column: its text or image column}`` (from the
+#: version's reference: ``embeddings.descriptor_parents``)
+DescriptorsOf = Callable[[str, str], Mapping[str, str]]
+
+
 def health(
-    store: Store, tr: TimeRange, model: str, version: str, charts: Charts | None = None
+    store: Store,
+    tr: TimeRange,
+    model: str,
+    version: str,
+    charts: Charts | None = None,
+    descriptors_of: DescriptorsOf | None = None,
 ) -> VersionHealth:
     """One version over the range (the latest window for latency, drift and quality):
     one grouped query (none when the version's ``charts`` were read) and one read of the
-    latest window."""
+    latest window. With ``descriptors_of``, a text or image column and its descriptors
+    count as one column, as in the model page's drift table (read only when the window
+    has a column named ``column.something``)."""
     h = VersionHealth(model, version)
     by: dict[str, list[Agg]]
     if charts is None:
@@ -246,22 +275,39 @@ def health(
     if h.last_window is not None:
         latest = window_rows(store, scope(tr, model, version), int(h.last_window))
         h.p99, h.latency_mean = _latency_now(latest)
+        scores = [r for r in latest if r.metric == "drift_score"]
+        parents: Mapping[str, str] = {}
+        if descriptors_of is not None and any("." in r.column for r in scores):
+            parents = descriptors_of(model, version)
+        drifted: dict[str, bool] = {}  # column (a descriptor's: its text column) -> drifted
+        for r in scores:
+            parent = parents.get(r.column)
+            name = parent or r.column
+            drifted[name] = drifted.get(name, False) or r.status == "drift"
+            if parent is not None and r.status == "drift":
+                h.drifted_descriptors.setdefault(parent, []).append(r.column)
+        h.columns = len(drifted)
+        h.drifted_columns = sorted(c for c, d in drifted.items() if d)
+        h.drifted = len(h.drifted_columns)
+        for ds in h.drifted_descriptors.values():
+            ds.sort()
         for r in latest:
-            if r.metric == "drift_score":
-                h.columns += 1
-                if r.status == "drift":
-                    h.drifted += 1
-                    h.drifted_columns.append(r.column)
-            elif r.metric.startswith("quality."):
+            if r.metric.startswith("quality."):
                 h.quality_checks += 1
                 h.quality_failed += r.status == "fail"
-        h.drifted_columns.sort()
     return h
 
 
-def overview(store: Store, tr: TimeRange, known: Iterable[tuple[str, str]]) -> list[VersionHealth]:
+def overview(
+    store: Store,
+    tr: TimeRange,
+    known: Iterable[tuple[str, str]],
+    descriptors_of: DescriptorsOf | None = None,
+) -> list[VersionHealth]:
     """Health of every model version over the range, with its share of its model's traffic."""
-    rows = [health(store, tr, model, version) for model, version in known]
+    rows = [
+        health(store, tr, model, version, descriptors_of=descriptors_of) for model, version in known
+    ]
     totals: dict[str, int] = defaultdict(int)
     for h in rows:
         totals[h.model] += h.events

@@ -28,6 +28,7 @@ from driftline.server.dashboard.alert_views import (
     outcome,
     silence,
 )
+from driftline.server.dashboard.embeddings import descriptors_of
 from driftline.server.dashboard.job_views import jobs_page
 from driftline.server.dashboard.model_views import column_page, compare_page, model_page
 from driftline.server.dashboard.review_views import review_action, review_page
@@ -172,7 +173,8 @@ def overview(request: Request, visitor: Visitor) -> Response:
     if not visitor.principal.is_global:
         seen = visible_models(dash, visitor, (m for m, _ in known))
         known = [(m, v) for m, v in known if m in seen]
-    rows = queries.overview(dash.store, tr, known)
+    # a text or image column counts once, its descriptors in it (as in the drift table)
+    rows = queries.overview(dash.store, tr, known, descriptors_of(dash))
     for alert in dash.active_alerts():
         for h in rows:
             if alert.labels.get("model") == h.model and alert.labels.get("version") == h.version:
