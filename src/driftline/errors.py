@@ -6,6 +6,8 @@ allowed, so a user can fix the input without reading driftline's code::
     DriftlineError
     ├── SchemaError                  a schema names a missing column or a bad role/kind
     ├── InputError                   data that cannot be read or has the wrong shape
+    │   └── NoOutlierFeaturesError   (driftline.stats.outliers) no column an outlier model
+    │                                scores (a text-only service): not applicable, no fault
     ├── ProfileFormatError           a corrupt, truncated or unknown-version profile
     ├── ConfigError                  a configuration file or option has a bad value
     │   └── SDKConfigError           (driftline.sdk) a Monitor/sink/privacy option
