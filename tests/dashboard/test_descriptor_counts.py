@@ -183,7 +183,7 @@ def test_the_model_page_drift_table_agrees(env: Env, url: str) -> None:
 def test_in_chromium(env: Env, url: str) -> None:
     import shutil
 
-    from .test_browser import CHROMIUM, Console
+    from .test_browser import CHROMIUM, Console, shot
 
     if shutil.which(CHROMIUM) is None:
         pytest.skip("chromium is missing: apt-get install -y chromium")
@@ -203,9 +203,11 @@ def test_in_chromium(env: Env, url: str) -> None:
             row = page.locator(f'tr[data-model="{MODEL}"][data-version="v2"]')
             assert row.locator('[data-testid="drift-count"]').inner_text() == "1 of 3 drifted"
             assert row.locator('[data-testid="drifted-columns"]').inner_text() == _summary("v2")
+            shot(page, "overview-descriptors")
             page.goto(f"{url}/ui/models/{MODEL}/compare?a=v1&b=v2&range=1h&end={end}")
             cell = page.locator('[data-testid="drifted-columns"] td[data-version="v2"]')
             assert cell.inner_text() == _summary("v2")
+            shot(page, "compare-descriptors")
             cell.locator('a[data-descriptor="question.words"]').click()
             page.wait_for_url(re.compile(r"/columns/question\.words\?"))
             assert "question.words" in page.locator("h1").inner_text()
