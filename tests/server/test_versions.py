@@ -320,7 +320,9 @@ async def test_label_sets_and_a_version_without_traffic_are_not_comparable(env: 
     assert r.status_code == 200, r.text
     c = await compare("v3")
     assert (c["verdict"], c["n_b"]) == ("not_comparable", 0)
-    assert c["reason"] == "version B has no labelled requests (no traffic yet)"
+    assert c["reason"] == (
+        "version B has no labelled requests yet (no traffic, or no label arrived)"
+    )
     assert c["operational"]["v3"]["events"] == 0
     assert c["operational"]["v3"]["latency_p99_seconds"] is None
     assert c["operational"]["v3"]["cost_status"] == "not_configured"

@@ -297,7 +297,7 @@ def test_not_comparable_states_say_why(
 def test_unpaired_version_without_traffic_is_not_comparable() -> None:
     c = compare_unpaired(VersionData([0, 1], [0, 1]), VersionData([], []))
     assert c.verdict == "not_comparable"
-    assert c.reason == "version B has no labelled requests (no traffic yet)"
+    assert c.reason == ("version B has no labelled requests yet (no traffic, or no label arrived)")
 
 
 def test_small_samples_never_get_a_verdict() -> None:

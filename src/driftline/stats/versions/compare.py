@@ -357,7 +357,7 @@ def compare_unpaired(
     for name, k in (("A", na), ("B", nb)):
         if k == 0:
             return not_comparable(
-                f"version {name} has no labelled requests (no traffic yet)",
+                f"version {name} has no labelled requests yet (no traffic, or no label arrived)",
                 paired=False,
                 task=task,
                 n_a=na,
