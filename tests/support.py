@@ -1,6 +1,7 @@
 """Helpers shared by test packages (importable as ``support``: pytest puts tests/ on the path).
 
-Real servers on loopback: an ASGI app in uvicorn on a thread, a free port.
+Real servers on loopback: an ASGI app in uvicorn on a thread, a plain HTTP handler (webhook
+receivers, judges, ...) on a thread, a free port.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
@@ -53,3 +55,22 @@ def serving(app: Any, *, port: int | None = None, lifespan: str = "off") -> Iter
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port, a thread per request) until the block
+    ends; yields ``http://127.0.0.1:PORT``. Then the server stops and its thread is joined
+    (a request still hanging in the handler is not waited for)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -11,14 +11,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from driftline.sdk.clock import ManualClock
-from support import free_port
+from support import free_port, http_server
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of 300
 
@@ -105,19 +105,9 @@ def receiver() -> Iterator[Receiver]:
 
         do_POST = do_PUT = _handle  # noqa: N815
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state["r"] = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with http_server(Handler) as url:
+        state["r"] = Receiver(url=url)
         yield state["r"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @dataclass

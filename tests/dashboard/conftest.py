@@ -6,11 +6,12 @@ metric points) and the real alert engine (through the dashboard's bridge).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -29,6 +30,7 @@ from support import serving
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 WINDOW = 60
+BASE = "http://testserver"
 ALERTS = {
     "rules": [
         {
@@ -167,6 +169,31 @@ def seed(env: Env, windows: int = 8) -> None:
     env.clock.advance(WINDOW)
     env.collector.tick(force_flush=True)
     env.bridge.run()
+
+
+def client(env: Env, scope: str | None = None) -> httpx.AsyncClient:
+    """The app in process (ASGI); with ``scope``, every request carries that scope's key."""
+    headers = env.auth(scope) if scope else None
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url=BASE, headers=headers
+    )
+
+
+def ingest_windows(
+    env: Env, windows: int, events_of: Callable[[int, float], list[dict[str, Any]]]
+) -> int:
+    """``events_of(w, start)`` ingested as window ``w`` (starting at T0 + w x WINDOW, the
+    clock at its end), every event accepted; then all windows closed and evaluated.
+    Returns the time then, the ``end`` of the pages' range."""
+    for w in range(windows):
+        start = T0 + w * WINDOW
+        events = events_of(w, start)
+        env.clock.advance(start + WINDOW - env.clock.time())
+        res = env.collector.ingest("prediction", events)
+        assert res.accepted == len(events), res.rejected[:3]
+    env.clock.advance(WINDOW + 30)
+    env.collector.tick(force_flush=True)
+    return int(env.clock.time())
 
 
 def make_env(tmp_path: Path) -> Env:

@@ -11,9 +11,7 @@ import pytest
 
 from driftline.server.dashboard.security import COOKIE
 
-from .conftest import Env, make_env
-
-BASE = "http://testserver"
+from .conftest import BASE, Env, client, make_env
 
 
 @pytest.fixture
@@ -21,10 +19,6 @@ async def bare(tmp_path: Path) -> AsyncIterator[Env]:
     env = make_env(tmp_path)  # keys and an alert engine, no traffic: these tests need none
     yield env
     env.store.close()
-
-
-def client(env: Env) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app), base_url=BASE)
 
 
 async def sign_in(c: httpx.AsyncClient, key: str) -> None:

@@ -19,9 +19,7 @@ import pytest
 
 from driftline.alerts import MetricPoint
 
-from .conftest import T0, WINDOW, Env, make_env
-
-BASE = "http://testserver"
+from .conftest import T0, WINDOW, Env, client, make_env
 
 
 @pytest.fixture
@@ -29,12 +27,6 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     e = make_env(tmp_path)
     yield e
     e.store.close()
-
-
-def client(env: Env) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url=BASE, headers=env.auth("read")
-    )
 
 
 def point(metric: str, w: int, value: float | None, **kw: Any) -> dict[str, Any]:
@@ -71,7 +63,7 @@ async def test_drift_table_counts_windows_and_says_why_an_effect_is_not_a_drift(
         )  # fmt: skip
     env.store.upsert_metric_points(rows)
     env.clock.advance(T0 + 31 * WINDOW - env.clock.time())
-    async with client(env) as c:
+    async with client(env, "read") as c:
         r = await c.get("/ui/models/scorer?version=v1&range=1h")
     assert r.status_code == 200
     table = r.text.split('data-testid="drift-table"')[1].split("</table>")[0]
@@ -98,7 +90,7 @@ async def test_a_resolved_alert_stays_listed_after_it_was_pending_again(env: Env
         env.engine.tick()
     (alert,) = env.engine.alerts()
     assert alert.state.value == "inactive" and alert.last_resolved_at is not None
-    async with client(env) as c:
+    async with client(env, "read") as c:
         page = (await c.get("/ui/alerts?range=6h")).text
     resolved = page.split('id="resolved"')[1].split("</section>")[0]
     assert 'data-rule="p99_latency"' in resolved
@@ -110,7 +102,7 @@ async def test_a_resolved_alert_stays_listed_after_it_was_pending_again(env: Env
     # an alert pending again shows in both lists, marked in Resolved
     env.clock.advance(WINDOW)
     env.engine.ingest([p99(len(values), 0.5)])
-    async with client(env) as c:
+    async with client(env, "read") as c:
         page = (await c.get("/ui/alerts?range=6h")).text
     pending = page.split('id="pending"')[1].split("</section>")[0]
     resolved = page.split('id="resolved"')[1].split("</section>")[0]
@@ -132,7 +124,7 @@ async def test_a_drift_alert_shows_the_score_and_its_threshold_not_0_of_1(env: E
         env.engine.ingest(
             [MetricPoint("scorer", "v1", "*", "drift_detected", "x", ws, ws + WINDOW, 1.0)]
         )
-    async with client(env) as c:
+    async with client(env, "read") as c:
         page = (await c.get("/ui/alerts?range=6h")).text
     firing = text_of(page.split('id="firing"')[1].split("</section>")[0])
     assert "feature_drift" in firing
@@ -142,7 +134,7 @@ async def test_a_drift_alert_shows_the_score_and_its_threshold_not_0_of_1(env: E
 async def test_the_default_range_fits_a_new_collectors_data(env: Env) -> None:
     env.store.ensure_version("scorer", "v1", T0)
     env.clock.advance(T0 + 20 * 60 - env.clock.time())  # a 20-minute-old collector
-    async with client(env) as c:
+    async with client(env, "read") as c:
         first = (await c.get("/ui/")).text
         env.clock.advance(3 * 3600)
         later = (await c.get("/ui/")).text
@@ -161,7 +153,7 @@ async def test_a_segment_without_scores_is_not_told_to_upload_a_reference(env: E
     env.store.put_reference("scorer", "v1", prof.to_bytes(), prof.n_rows, T0)
     env.store.upsert_metric_points([point("events", 0, 10, n=10, segment="region=eu")])
     env.clock.advance(T0 + 2 * WINDOW - env.clock.time())
-    async with client(env) as c:
+    async with client(env, "read") as c:
         page = (await c.get("/ui/models/scorer?version=v1&range=1h&segment=region%3Deu")).text
     said = text_of(page.split('data-testid="no-drift"')[1].split("</p>")[0])
     assert "Drift needs a reference" not in said
@@ -175,7 +167,7 @@ async def test_charts_start_where_the_version_does(env: Env) -> None:
         [point("events", w, 100, n=100, window_start=int(born) + w * WINDOW) for w in range(20)]
     )
     env.clock.advance(born + 20 * WINDOW - env.clock.time())
-    async with client(env) as c:
+    async with client(env, "read") as c:
         page = (await c.get("/ui/models/scorer?version=v1&range=6h")).text
     spec = page.split('data-chart-for="traffic">')[1].split("</script>")[0]
     start, end = orjson.loads(spec)["layout"]["xaxis"]["range"]
@@ -205,7 +197,7 @@ async def test_an_empty_model_page_says_why(env: Env) -> None:
 
     env.store.ensure_version("scorer", "v1", T0)
     env.clock.advance(30)
-    async with client(env) as c:
+    async with client(env, "read") as c:
         empty = await page(c)
         assert said(empty, "no-traffic") == (
             "No traffic yet: no prediction of scorer v1 has reached the collector (send them "

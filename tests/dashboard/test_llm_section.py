@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-import httpx
-
-from .conftest import T0, WINDOW, make_env
+from .conftest import client, ingest_windows, make_env
 
 
 async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_path: Path) -> None:
     env = make_env(tmp_path)
-    for w in range(3):
-        start = T0 + w * WINDOW
+
+    def events_of(w: int, start: float) -> list[dict[str, Any]]:
         score = 0.8 - 0.2 * w
         events = [
             {
@@ -27,15 +26,11 @@ async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_pat
         ]  # fmt: skip
         plain = {"type": "prediction", "event_id": f"p{w}", "timestamp": start, "model": "plain",
                  "version": "v1", "features": {"x": 1.0}}  # fmt: skip
-        env.clock.advance(start + WINDOW - env.clock.time())
-        assert env.collector.ingest("prediction", [*events, plain]).accepted == 11
-    env.clock.advance(WINDOW + 30)
-    env.collector.tick(force_flush=True)
-    end = int(env.clock.time())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
-    ) as c:
-        r = await c.get(f"/ui/models/bot?range=1h&end={end}", headers=env.auth("read"))
+        return [*events, plain]
+
+    end = ingest_windows(env, 3, events_of)
+    async with client(env, "read") as c:
+        r = await c.get(f"/ui/models/bot?range=1h&end={end}")
         assert r.status_code == 200
         html = r.text
         summary = html[html.index('data-testid="llm-summary"') :].split("</table>")[0]
@@ -49,5 +44,5 @@ async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_pat
         assert cells["llm.refusal_ratio"] == "20.0%"
         for name in ("llm-retrieval", "llm-answers", "llm-refusals", "llm-users"):
             assert f'data-chart="{name}"' in html
-        r = await c.get(f"/ui/models/plain?range=1h&end={end}", headers=env.auth("read"))
+        r = await c.get(f"/ui/models/plain?range=1h&end={end}")
         assert r.status_code == 200 and 'data-testid="llm-section"' not in r.text

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
-from .conftest import Env
+from .conftest import Env, client
 
 
 async def test_model_page_shows_each_multivariate_method_with_its_history(env: Env) -> None:
     end = int(env.clock.time())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
-    ) as c:
-        r = await c.get(f"/ui/models/scorer?range=1h&end={end}", headers=env.auth("read"))
+    async with client(env, "read") as c:
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}")
         assert r.status_code == 200
         html = r.text
         table = html[html.index('data-testid="multivariate-table"') :]
@@ -29,18 +25,14 @@ async def test_model_page_shows_each_multivariate_method_with_its_history(env: E
         counts = re.findall(r'<td class="num">(\d+) / (\d+)</td>', row)
         assert counts and 0 < int(counts[-1][0]) <= int(counts[-1][1])
         # another segment has no multivariate panel (all traffic only)
-        r = await c.get(
-            f"/ui/models/scorer?range=1h&end={end}&segment=region%3Deu", headers=env.auth("read")
-        )
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}&segment=region%3Deu")
         assert 'data-testid="multivariate-table"' not in r.text
 
 
 async def test_drift_table_and_model_page_show_a_lasting_shift(env: Env) -> None:
     end = int(env.clock.time())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
-    ) as c:
-        r = await c.get(f"/ui/models/scorer?range=1h&end={end}", headers=env.auth("read"))
+    async with client(env, "read") as c:
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}")
         assert r.status_code == 200
         html = r.text
     # x drifts by 2 sd from window 3 of 8: five windows in a row, a shift (3 windows make one)
@@ -56,10 +48,8 @@ async def test_drift_table_and_model_page_show_a_lasting_shift(env: Env) -> None
 
 async def test_model_page_lists_the_abuse_signals_of_the_range(env: Env) -> None:
     end = int(env.clock.time())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
-    ) as c:
-        r = await c.get(f"/ui/models/scorer?range=1h&end={end}", headers=env.auth("read"))
+    async with client(env, "read") as c:
+        r = await c.get(f"/ui/models/scorer?range=1h&end={end}")
     html = r.text
     table = html[html.index('data-testid="abuse-table"') :]
     table = table[: table.index("</table>")]

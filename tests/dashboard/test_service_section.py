@@ -7,11 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from driftline._utils.llm import PriceTable
 
-from .conftest import T0, WINDOW, make_env
+from .conftest import WINDOW, client, ingest_windows, make_env
 
 FP = "0123456789abcdef"
 
@@ -41,6 +39,10 @@ def _event(w: int, i: int, start: float, slow: bool) -> dict[str, Any]:
     return e
 
 
+def _events(w: int, start: float, slow: bool) -> list[dict[str, Any]]:
+    return [_event(w, i, start, slow) for i in range(20)]
+
+
 async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -> None:
     env = make_env(tmp_path)
     dash = env.app.state.dashboard
@@ -50,18 +52,9 @@ async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -
     ev = env.collector.evaluator
     prices = PriceTable.from_mapping({"currency": "EUR", "cpu_hour": 36.0})
     ev.options = dataclasses.replace(ev.options, costs=prices)
-    for w in range(4):
-        start = T0 + w * WINDOW
-        events = [_event(w, i, start, slow=w == 3) for i in range(20)]
-        env.clock.advance(start + WINDOW - env.clock.time())
-        assert env.collector.ingest("prediction", events).accepted == 20
-    env.clock.advance(WINDOW + 30)
-    env.collector.tick(force_flush=True)
-    end = int(env.clock.time())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
-    ) as c:
-        r = await c.get(f"/ui/models/rag?range=1h&end={end}", headers=env.auth("read"))
+    end = ingest_windows(env, 4, lambda w, start: _events(w, start, slow=w == 3))
+    async with client(env, "read") as c:
+        r = await c.get(f"/ui/models/rag?range=1h&end={end}")
     assert r.status_code == 200
     html = r.text
     section = html[html.index('data-testid="service-section"') :].split("</section>")[0]
@@ -130,18 +123,10 @@ async def test_the_section_says_insufficient_data_rather_than_naming_a_stage(
     tmp_path: Path,
 ) -> None:
     env = make_env(tmp_path)
-    for w in range(2):  # one earlier window only: no baseline
-        start = T0 + w * WINDOW
-        events = [_event(w, i, start, slow=w == 1) for i in range(20)]
-        env.clock.advance(start + WINDOW - env.clock.time())
-        assert env.collector.ingest("prediction", events).accepted == 20
-    env.clock.advance(WINDOW + 30)
-    env.collector.tick(force_flush=True)
-    end = int(env.clock.time())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=env.app), base_url="http://testserver"
-    ) as c:
-        r = await c.get(f"/ui/models/rag?range=1h&end={end}", headers=env.auth("read"))
+    # one earlier window only: no baseline
+    end = ingest_windows(env, 2, lambda w, start: _events(w, start, slow=w == 1))
+    async with client(env, "read") as c:
+        r = await c.get(f"/ui/models/rag?range=1h&end={end}")
     section = r.text[r.text.index('data-testid="service-section"') :].split("</section>")[0]
     worst = re.search(r'data-testid="worst-stage">(.*?)</p>', section, re.S)
     assert worst is not None and "</span> made p99 worse" not in worst.group(1)

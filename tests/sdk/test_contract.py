@@ -93,8 +93,9 @@ def test_check_without_a_contract_warns_and_finds_nothing(
 
 def test_fetch_reads_the_contract_over_http_and_names_failures(contract: Contract) -> None:
     import json as _json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from support import http_server
 
     seen: list[tuple[str, str | None]] = []
 
@@ -111,17 +112,11 @@ def test_fetch_reads_the_contract_over_http_and_names_failures(contract: Contrac
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with http_server(Handler) as url:
         got = Contract.fetch(url, "wine", "v1", api_key="k1", margin=0.1)
         assert got.features == contract.features
         assert seen[0] == ("/v1/models/wine/versions/v1/contract?margin=0.1", "Bearer k1")
         with pytest.raises(SDKConfigError, match="HTTP 404"):
             Contract.fetch(url, "wine", "v9")
-    finally:
-        server.shutdown()
-        server.server_close()
     with pytest.raises(SDKConfigError, match="cannot fetch the contract"):
         Contract.fetch(url, "wine", "v1", timeout=1)

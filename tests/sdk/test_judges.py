@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from driftline._utils.llm import sample_point
 from driftline.sdk import MemorySink, Monitor
 from driftline.sdk.clock import ManualClock
 from driftline.sdk.judges import Judge, JudgeBudget, overlap_scorer
+from support import http_server
 
 CONTEXTS = [
     "The Danube flows through Vienna, Bratislava, Budapest and Belgrade.",
@@ -134,16 +135,8 @@ def http_judge() -> Iterator[tuple[str, dict[str, Any]]]:
             except OSError:
                 pass  # the client gave up (the hanging case)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/judge", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with http_server(Handler) as url:
+        yield f"{url}/judge", state
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from driftline.sdk.clock import ManualClock
 from driftline.server.auth import create_key
 from driftline.store import MetricQuery, open_store
+from support import http_server
 
 from .test_alerting import GRACE, T0, WINDOW, Run, wait_for
 
@@ -73,17 +74,11 @@ def hanging() -> Iterator[tuple[str, list[str], threading.Event]]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits, release
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with http_server(Handler) as url:
+        try:
+            yield url, hits, release
+        finally:
+            release.set()  # before the server stops: the hanging request ends
 
 
 def test_windows_are_evaluated_on_time_while_a_receiver_hangs(
