@@ -189,3 +189,16 @@ def test_a_reference_without_numeric_or_categorical_columns_is_not_applicable() 
     text_only = driftline.profile(pd.DataFrame({"question": words}), schema, seed=0)
     with pytest.raises(NoOutlierFeaturesError, match="not applicable"):
         OutlierModel("mahalanobis").fit(text_only)
+
+
+def test_a_reference_whose_only_features_are_constant_is_not_applicable() -> None:
+    # the live demo's docs_assistant: a text question, its embedding and a constant
+    # "channel"; its outlier model is not applicable (logged at info), not a warning
+    from driftline.stats.outliers import NoOutlierFeaturesError
+
+    rng = np.random.default_rng(0)
+    words = [" ".join(rng.choice(["how", "do", "i", "install", "it"], size=5)) for _ in range(200)]
+    data = pd.DataFrame({"channel": ["web"] * 200, "question": words})
+    ref = driftline.profile(data, {"question": {"kind": "text"}}, seed=0)
+    with pytest.raises(NoOutlierFeaturesError, match=r"not applicable.*\(channel\) is constant"):
+        OutlierModel("mahalanobis").fit(ref)

@@ -89,6 +89,17 @@ class OutlierModel:
                 "outliers: not applicable: the reference has no numeric or categorical feature "
                 "column (text and embedding columns are watched by their drift methods)"
             )
+        if sample.n >= 50 and self.encoder.n_features == 0:
+            # every numeric or categorical column holds one value (or none) in the
+            # reference, e.g. an LLM service's constant "channel": nothing varies to
+            # score, which is no fault of the version (its quality checks still flag a
+            # value the reference never had)
+            cols = ", ".join(sel.numeric + sel.categorical)
+            raise NoOutlierFeaturesError(
+                f"outliers: not applicable: the reference sample has {sample.n} rows and 0 "
+                f"usable feature columns: every numeric or categorical column ({cols}) is "
+                "constant or empty in it"
+            )
         if sample.n < 50 or self.encoder.n_features == 0:
             raise InputError(
                 f"outliers: the reference sample has {sample.n} rows and "
