@@ -258,3 +258,31 @@ async def test_an_empty_model_page_says_why(env: Env) -> None:
         assert said(await page(c), "no-estimate") == (
             "no label-free estimate: the reference's target column 'y' has no labels"
         )
+
+
+async def test_label_drift_names_the_window_it_reads_as_labels_arrive_late(env: Env) -> None:
+    """The latest window seldom has labels yet: the sentence above the label-drift chart
+    named nothing ("latest window: " and an empty space); it names the latest window with
+    a verdict, and a later one with too few labels and why."""
+    env.store.ensure_version("scorer", "v1", T0)
+    rows = []
+    for w in range(30):
+        rows.append(point("events", w, 200, n=200))
+        if w < 18:
+            rows.append(
+                point("label_drift", w, 0.031, column="y", method="jensen_shannon", n=80,
+                      details={"threshold": 0.1, "p_value": 0.4})
+            )  # fmt: skip
+    rows.append(
+        point("label_drift", 18, None, column="y", method="jensen_shannon", n=4,
+              status="unknown", details={"reason": "4 labels; a verdict needs 30 (min_samples)"})
+    )  # fmt: skip
+    env.store.upsert_metric_points(rows)  # windows 19-29: no label has arrived yet
+    env.clock.advance(T0 + 31 * WINDOW - env.clock.time())
+    async with client(env) as c:
+        r = await c.get("/ui/models/scorer?version=v1&range=1h")
+    assert r.status_code == 200
+    said = text_of(r.text.split('data-testid="label-drift-latest"')[1].split("</p>")[0])
+    assert "latest verdict, window of" in said and "0.031" in said
+    assert "jensen shannon on 80 labels" in said
+    assert "insufficient data 4 labels; a verdict needs 30 (min_samples)" in said

@@ -80,7 +80,7 @@ class Slices:
 @dataclass
 class Signals:
     figures: dict[str, Any] = field(default_factory=dict)
-    label_drift: Latest | None = None
+    label_drift: LabelDrift | None = None
     feedback: list[Latest] = field(default_factory=list)
     kpis: list[Latest] = field(default_factory=list)
     other: list[Latest] = field(default_factory=list)
@@ -155,16 +155,14 @@ def model_signals(
             )  # fmt: skip
     if segment == "*":
         out.slices = latest_slices(store, sc)
+    if drift:
+        out.label_drift = latest_label_drift(store, sc)
     if last_window is None:
         return out
     rows = window_rows(store, sc, last_window)
     missing = [r.value for r in rows if r.metric == "missing_ratio" and r.value is not None]
     for r in rows:
-        if r.metric == "label_drift":
-            out.label_drift = Latest(
-                r.metric, r.column, score(r.value), r.status, r.method.replace("_", " ")
-            )
-        elif r.metric.startswith("feedback."):
+        if r.metric.startswith("feedback."):
             what = {"feedback.rate": "per prediction", "feedback.share": f"= {r.method}",
                     "feedback.mean": "mean"}[r.metric]  # fmt: skip
             shown = pct(r.value) if r.metric == "feedback.share" else score(r.value)
@@ -223,6 +221,53 @@ def latest_slices(store: Any, sc: Scope) -> Slices | None:
     details = orjson.loads(p["details"] or "{}")
     count = None if p["value"] is None else int(p["value"])
     return Slices(float(p["window_start"]), int(p["n"] or 0), count, str(p["status"]), details)
+
+
+@dataclass
+class LabelDrift:
+    """The range's label drift as the page states it: the latest window with a verdict and,
+    when a later window has labels but too few for one, that window and why.
+
+    Labels arrive late, so the latest window seldom has a label_drift point at all; the
+    page says which window it reads rather than leaving the sentence empty.
+    """
+
+    verdict: Latest | None
+    verdict_start: float | None
+    pending: str = ""  # the reason of a later window without a verdict
+    pending_start: float | None = None
+
+
+def latest_label_drift(store: Any, sc: Scope) -> LabelDrift | None:
+    """The range's latest ``label_drift`` verdict (drift / ok) and any later point without one."""
+    from driftline.server.dashboard import score
+    from driftline.store.base import MetricQuery
+
+    found = store.metric_points(
+        MetricQuery(
+            model=sc.model, version=sc.version, segment=sc.segment or "*", metric="label_drift",
+            window_size=sc.window_size, start=sc.start, end=sc.end, limit=100_000,
+        )
+    )  # fmt: skip
+    if not found:
+        return None
+    found.sort(key=lambda p: p["window_start"])
+    decided = [p for p in found if p["status"] in ("drift", "ok")]
+    out = LabelDrift(None, None)
+    if decided:
+        p = decided[-1]
+        method = str(p["method"] or "").replace("_", " ")
+        out.verdict = Latest(
+            "label_drift", str(p["column"] or ""), score(p["value"]), str(p["status"]),
+            f"{method} on {int(p['n'] or 0):,} labels",
+        )  # fmt: skip
+        out.verdict_start = float(p["window_start"])
+    last = found[-1]
+    if last["status"] not in ("drift", "ok"):
+        why = queries.point_details(last["details"]).get("reason")
+        out.pending = str(why or f"{int(last['n'] or 0):,} labels, too few for a verdict")
+        out.pending_start = float(last["window_start"])
+    return out
 
 
 def _slug(name: str) -> str:
