@@ -279,7 +279,7 @@ async def test_label_drift_names_the_window_it_reads_as_labels_arrive_late(env: 
     )  # fmt: skip
     env.store.upsert_metric_points(rows)  # windows 19-29: no label has arrived yet
     env.clock.advance(T0 + 31 * WINDOW - env.clock.time())
-    async with client(env) as c:
+    async with client(env, "read") as c:
         r = await c.get("/ui/models/scorer?version=v1&range=1h")
     assert r.status_code == 200
     said = text_of(r.text.split('data-testid="label-drift-latest"')[1].split("</p>")[0])
