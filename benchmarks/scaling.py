@@ -30,7 +30,10 @@ from typing import Any
 
 import httpx
 from benchmarks.ingest import _gzip, _wait_healthy, make_bodies
-from driftline.store.testing import fresh_database
+
+# throw-away PostgreSQL databases: a test helper (tests/postgres_db.py), not in the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from postgres_db import fresh_database
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -150,6 +150,8 @@ SIGNALS: tuple[Signal, ...] = (
     _s("job_run", "driftline_job_status", ("job_status", "job_metric", "job_freshness_seconds",
        "job_since_success_intervals"), "jobs",
        "job runs: status, custom metrics, freshness, dead-man"),
+    _s("stream_consumer_lag", "driftline_stream_consumer_lag_messages", "stream_consumer_lag",
+       "jobs", "messages the stream consumer has not read or acknowledged, largest per window"),
 )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from driftline.server.auth import create_key
 from driftline.server.config import parse_serve_config
 from driftline.server.jobs import job_health
 from driftline.store import Store, open_store
+from driftline.store.base import MetricQuery
 from driftline.windows import WindowConfig
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -153,3 +154,36 @@ async def test_interval_is_inferred_from_the_schedule_without_every(env: Env) ->
     assert h.since_success_intervals == pytest.approx((60 - 35) / EVERY)
     two = job_health(env.store.job_runs(None, 100)[:2], T0 + 3 * EVERY)
     assert two[0].expected_interval is None  # two runs say nothing about a schedule
+
+
+class _Consumer:
+    """A broker client as far as the feeder's lag needs one."""
+
+    name = "nats:EVENTS"
+
+    async def lag(self) -> int:
+        return 1234
+
+
+async def test_the_jobs_page_shows_each_stream_consumers_lag_to_global_keys(env: Env) -> None:
+    from driftline.server.stream import StreamFeeder
+
+    feeder = StreamFeeder(env.app.state.collector, _Consumer())  # type: ignore[arg-type]
+    await feeder.record_lag(1234)
+    await feeder.record_lag(56)  # the window keeps its largest reading; the table its last
+    env.clock.advance(60)
+    await feeder.record_lag(7)  # the next window: the first one's final value is written
+    page = await env.client.get("/ui/jobs", headers=env.auth())
+    assert page.status_code == 200
+    section = page.text.split('id="stream-consumers"', 1)[1].split("</section>", 1)[0]
+    assert 'data-signal="stream_consumer_lag"' in page.text
+    assert 'data-consumer="nats:EVENTS"' in section and ">7<" in section
+    rows = env.store.metric_points(MetricQuery(model="", metric="stream_consumer_lag"))
+    assert sorted((r["window_start"], r["value"], r["n"]) for r in rows) == [
+        (T0, 1234.0, 2),
+        (T0 + 60, 7.0, 1),
+    ]
+    # a project's key does not see the collector-wide consumers
+    other = create_key(env.store, env.clock, name="p", scopes=("read",), project="team-a")[0]
+    page = await env.client.get("/ui/jobs", headers={"Authorization": f"Bearer {other}"})
+    assert page.status_code == 200 and "stream-consumers" not in page.text

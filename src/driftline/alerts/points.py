@@ -70,6 +70,8 @@ METRICS: Mapping[str, str] = MappingProxyType(
         "job_since_success_intervals": "time since the job's last success / its expected "
         "interval (the dead-man signal; labels['job'])",
         "job_freshness_seconds": "age of the newest input the job's runs reported (labels['job'])",
+        "stream_consumer_lag": "messages on the broker the collector's stream consumer has not "
+        "read or acknowledged yet: the largest reading of the base window (labels['consumer'])",
         "label_drift_detected": "1 when the window's labels drifted from the reference's "
         "target, else 0",
         "slices.significant": "slices of the window's labelled predictions significantly "

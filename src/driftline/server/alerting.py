@@ -44,6 +44,7 @@ from driftline.alerts import (
 )
 from driftline.alerts.notifiers.worker import DeliveryWorker
 from driftline.server.jobs import JOB_OK, job_health, run_metrics
+from driftline.server.stream import LAG_METRIC, LAG_SAVE_SECONDS, lag_points
 from driftline.stats.performance.uncertainty import proportion_se
 from driftline.store.base import MetricQuery, Store
 from driftline.windows.persistence import SIGNALS as PERSISTENT
@@ -120,6 +121,8 @@ def alert_points(row: Mapping[str, Any]) -> list[MetricPoint]:
     base = (str(row["model"]), str(row["version"]), str(row["segment"]))
     column = str(row["column"] or "")
     method = str(row.get("method") or "")
+    if metric == LAG_METRIC:  # the collector's stream consumer (model ""): by consumer
+        return [MetricPoint(*base, metric, "", ws, we, v, {"consumer": column})]
     if metric == "latency_seconds":  # p50 / p90 / p95 / p99 / mean, when the store keeps the method
         name = f"latency_{method}_seconds"
         return [MetricPoint(*base, name, "", ws, we, v)] if name in LATENCY else []
@@ -211,6 +214,7 @@ class PointFeed:
         derive: bool = True,
         job_late_after: float | None = None,
         now_fn: Any = None,
+        stream_lag: bool = False,
     ) -> None:
         self.store = store
         self.cursors = cursors
@@ -227,6 +231,9 @@ class PointFeed:
         self.job_late_after = job_late_after
         self._jobs_done: set[tuple[str, str]] = set()  # runs read at exactly the cursor time
         self._health_window = -1  # the last base window job health was reported for
+        #: read the stream consumers' lag points (a rule uses stream_consumer_lag)
+        self.stream_lag = stream_lag
+        self._lag_window = -1  # the last base window whose lag points were read
         self.now = now_fn if now_fn is not None else (lambda: now)
         if job_late_after is not None and cursors.cursor("jobs") is None:
             cursors.set_cursor("jobs", now)
@@ -263,7 +270,22 @@ class PointFeed:
         if self.job_late_after is not None:
             points += self._jobs(self.job_late_after)
             points += self._job_health(self.now(), self.job_late_after)
+        if self.stream_lag:
+            points += self._stream_lag(self.now())
         return points
+
+    def _stream_lag(self, now: float) -> list[MetricPoint]:
+        """The stream consumers' lag points of the last closed base window, once each.
+
+        Read :data:`LAG_SAVE_SECONDS` after the window closed: a feeder writes a closed
+        window's final value at its next read from the broker.
+        """
+        size = self.window_size
+        start = int((now - LAG_SAVE_SECONDS) // size * size) - size
+        if start <= self._lag_window:
+            return []
+        self._lag_window = start
+        return [p for r in lag_points(self.store, size, start, start + 1) for p in alert_points(r)]
 
     def _jobs(self, late_after: float) -> list[MetricPoint]:
         """``job_status`` per job and base window of the job runs received since the last read.
@@ -466,6 +488,7 @@ class CollectorAlerts:
             store, self.store, window_size, clock.time(), buckets=buckets,
             job_late_after=parse_duration(config.job_late_after) if jobs else None,
             now_fn=clock.time,
+            stream_lag=any(r.metric == LAG_METRIC for r in self.engine.rules),
         )  # fmt: skip
         self.clock = clock
         #: Clock time at which the last :meth:`run` finished (its notifications were queued,

@@ -225,6 +225,11 @@ def render_results(
     ]
     points += [p for p in store.latest_points(window_size, realized) if p["segment"] == ALL]
     points += store.latest_series(window_size, LATE, now - max_age - window_size)
+    # the stream consumers' lag (model ""): the feeding process exports it live
+    # (driftline_stream_consumer_lag_messages), not per model and version
+    from driftline.server.stream import LAG_METRIC
+
+    points = [p for p in points if p["metric"] != LAG_METRIC]
     if project is not None:
         mine = {m["model"] for m in store.models(project)}
         points = [p for p in points if p["model"] in mine]

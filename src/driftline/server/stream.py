@@ -40,7 +40,22 @@ from driftline.errors import MissingDependencyError, missing_extra_message
 
 log = logging.getLogger("driftline.server")
 
-__all__ = ["Message", "NATSConsumer", "StreamConsumer", "StreamFeeder", "feed_from_nats"]
+__all__ = [
+    "LAG_METRIC",
+    "Message",
+    "NATSConsumer",
+    "StreamConsumer",
+    "StreamFeeder",
+    "feed_from_nats",
+    "lag_points",
+]
+
+#: The stored metric point of a consumer's lag per base window (driftline.signals): model
+#: and version "", ``column`` the consumer's name, ``method`` "max", ``value`` the largest
+#: lag read in the window, ``n`` how many readings, ``details.last`` the latest reading.
+LAG_METRIC = "stream_consumer_lag"
+#: Seconds between two writes of the open window's lag point (and at every window change).
+LAG_SAVE_SECONDS = 5.0
 
 
 @dataclass
@@ -107,6 +122,7 @@ class NATSConsumer:
         return [Message(m.data, m.ack, m.nak, m.term) for m in msgs]
 
     async def lag(self) -> int | None:
+        await self._nc.flush()  # the acks just sent reach the server first (one round trip)
         info = await self._sub.consumer_info()
         return int(info.num_pending) + int(info.num_ack_pending)
 
@@ -148,6 +164,9 @@ class StreamFeeder:
         for outcome in ("accepted", "duplicate", "rejected", "malformed"):
             self.records.labels(consumer.name, outcome)
         self._stop = threading.Event()
+        #: The open base window's lag readings: [start, max, count, last], and when saved.
+        self._lag: list[Any] | None = None
+        self._lag_saved = 0.0
 
     async def run_once(self, timeout: float = 1.0) -> int:
         """Fetch one batch, ingest it, settle every message; return the messages read."""
@@ -188,7 +207,45 @@ class StreamFeeder:
         lag = await self.consumer.lag()
         if lag is not None:
             self.lag_gauge.labels(self.consumer.name).set(lag)
+            await self.record_lag(lag)
         return len(msgs)
+
+    async def record_lag(self, lag: int) -> None:
+        """Keep the base window's largest lag as a stored metric point (:data:`LAG_METRIC`),
+        written every :data:`LAG_SAVE_SECONDS` and when the window changes, so that an alert
+        rule (on any replica: the point is in the store) and the Jobs page see it.
+
+        A store that refuses the write is logged, never raised: reading the broker goes on.
+        """
+        now = self.collector.clock.time()
+        base = self.collector.settings.windows.base
+        start = int(now // base * base)
+        rows = []
+        cur = self._lag
+        if cur is not None and cur[0] != start:
+            rows.append(self._lag_row(cur, now))  # the closed window's final value
+            cur = None
+        if cur is None:
+            cur = self._lag = [start, lag, 0, lag]
+        cur[1], cur[2], cur[3] = max(cur[1], lag), cur[2] + 1, lag
+        if rows or cur[2] == 1 or now - self._lag_saved >= LAG_SAVE_SECONDS:
+            rows.append(self._lag_row(cur, now))
+            self._lag_saved = now
+            try:
+                await asyncio.to_thread(self.collector.store.upsert_metric_points, rows)
+            except Exception as exc:
+                log.warning("driftline stream %s: cannot store the consumer lag (%s: %s)",
+                            self.consumer.name, type(exc).__name__, exc)  # fmt: skip
+
+    def _lag_row(self, cur: list[Any], now: float) -> dict[str, Any]:
+        start, most, n, last = cur
+        return {
+            "model": "", "version": "", "segment": "*",
+            "window_size": self.collector.settings.windows.base, "window_start": start,
+            "metric": LAG_METRIC, "column": self.consumer.name, "method": "max",
+            "value": float(most), "status": "ok", "n": n,
+            "details": orjson.dumps({"last": last}).decode(), "evaluated_at": now,
+        }  # fmt: skip
 
     async def run(self) -> None:
         """Read until :meth:`stop`; while the broker is away, say so (once) and keep trying."""
@@ -247,6 +304,17 @@ async def feed_from_nats(collector: Any, section: Any) -> None:
         feeder.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(consumer.close(), 5.0)
+
+
+def lag_points(store: Any, window_size: int, start: float, end: float) -> list[dict[str, Any]]:
+    """The stored consumer-lag points of base windows starting in ``[start, end)``."""
+    from driftline.store.base import MetricQuery
+
+    return list(
+        store.metric_points(
+            MetricQuery(model="", metric=LAG_METRIC, window_size=window_size, start=start, end=end)
+        )
+    )
 
 
 def _kind(record: Any) -> str:

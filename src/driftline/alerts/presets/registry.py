@@ -36,6 +36,7 @@ SIGNAL_KINDS: Mapping[str, str] = {
     "data": "the inputs: missing values, schema, drift, outliers",
     "model": "the outputs and their quality: confidence, accuracy, labels",
     "job": "batch jobs: failed or late runs",
+    "ingest": "the collector's own intake: a stream consumer falling behind its broker",
     "version": "versions and rollouts: challengers, runtime environments",
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -67,8 +68,16 @@ def jobs_page(request: Request, visitor: Visitor) -> Response:
         metric_charts.append(
             (key, name, charts.line(name.replace("_", " "), sorted(per_job.items()), x_range=span))
         )
+    # the stream consumers' lag per base window (stored by the feeder; collector-wide,
+    # so shown to keys of every project only)
+    lag_charts = None
+    consumers: list[dict[str, Any]] = []
+    if who.is_global:
+        lag_charts, consumers = _stream_lag(dash, tr.start, tr.end, span)
     ctx = {
         "runs": runs[:200],
+        "lag_chart": lag_charts,
+        "consumers": consumers,
         "health": health,
         "figures": figures,
         "metric_charts": metric_charts,
@@ -76,3 +85,31 @@ def jobs_page(request: Request, visitor: Visitor) -> Response:
         "unhealthy": [h for h in health if h.verdict != "ok"],
     }
     return dash.render(request, visitor, "jobs.html", ctx, tr=tr)
+
+
+def _stream_lag(dash: Any, start: float, end: float, span: tuple[float, float]) -> Any:
+    """A chart of each stream consumer's largest lag per base window, and its latest window."""
+    from driftline.server.stream import lag_points
+
+    base = dash.settings.windows.base
+    rows = lag_points(dash.store, base, start - base, end + 1)  # with the open window
+    if not rows:
+        return None, []
+    series: dict[str, queries.Series] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: r["window_start"]):
+        name = str(r["column"])
+        series.setdefault(name, queries.Series()).add(r["window_start"], r["value"])
+        latest[name] = r
+    fig = charts.line(
+        "Stream consumer lag (messages, largest per window)", sorted(series.items()), x_range=span
+    )
+    out = []
+    for name in sorted(latest):
+        r = dict(latest[name])
+        try:
+            r["last"] = orjson.loads(r["details"] or "{}").get("last")
+        except (orjson.JSONDecodeError, AttributeError):
+            r["last"] = None
+        out.append(r)
+    return fig, out
