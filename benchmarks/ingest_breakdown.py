@@ -27,7 +27,7 @@ from benchmarks.ingest import _warm_kernels, make_bodies
 
 from driftline.sdk.arrow_batch import encode_arrow
 from driftline.sdk.clock import SystemClock
-from driftline.server.collector import Collector, tune_gc
+from driftline.server.collector import Collector, one_blas_thread, tune_gc
 from driftline.server.ingest import Limits, decode_body, validate
 from driftline.server.ingest_arrow import decode_arrow, validate_arrow
 from driftline.server.settings import Settings
@@ -69,6 +69,7 @@ def run(url: str, bodies: list[bytes], fmt: str = "json", cpu: bool = False) -> 
     c.ingest("prediction", decode_body(warm, None, "application/json", 1 << 30))
     _warm_kernels(c.windows.schema("bench", "v1", []))
     tune_gc()
+    one_blas_thread()  # as a serving collector (server/app.py)
     arrow = fmt == "arrow"
     wall0 = time.perf_counter()
     proc0 = time.process_time()

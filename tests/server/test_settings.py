@@ -39,3 +39,21 @@ def test_bad_settings_name_the_variable_and_what_is_allowed(
 ) -> None:
     with pytest.raises(ConfigError, match=match):
         Settings.from_env(env)
+
+
+def test_a_serving_collector_runs_blas_on_one_thread() -> None:
+    """BLAS worker threads spin after each call; a collector limits BLAS to one thread
+    (server/collector.py, one_blas_thread; called when a serving app starts)."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from driftline.server.collector import one_blas_thread
+
+    np.dot(np.ones(10), np.ones(10))  # BLAS loaded
+    limiter = one_blas_thread()
+    assert limiter is not None
+    try:
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    finally:
+        limiter.restore_original_limits()

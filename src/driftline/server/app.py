@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from driftline.errors import DriftlineError
-from driftline.server.collector import Collector, tune_gc
+from driftline.server.collector import Collector, one_blas_thread, tune_gc
 from driftline.server.metrics import ROUTES
 from driftline.server.routes_ingest import router as ingest_router
 from driftline.server.routes_read import router as read_router
@@ -72,6 +72,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background:  # a serving process (not a test driving the app): see tune_gc
             tune_gc()
+            one_blas_thread()
             if collector.alerts is not None:  # notifications leave off the evaluation path
                 collector.alerts.start_delivery()
             if collector.raw_parquet is not None:  # raw events as Parquet, off the ingest path

@@ -79,6 +79,23 @@ def tune_gc(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold, g1, g2)
 
 
+def one_blas_thread() -> Any:
+    """Run BLAS (OpenBLAS, MKL) on one thread in a collector process (called when the app
+    starts, with :func:`tune_gc`); returns threadpoolctl's limiter, or None without it.
+
+    numpy hands long dot products and matrix products to BLAS, whose worker threads
+    then spin for milliseconds after every call: the outlier distances of a batch of 500
+    events with 50 numeric columns took 10 ms of CPU instead of 0.4 ms
+    (benchmarks/RESULTS.md, "Ingest CPU per event, all threads"), CPU taken from the
+    request threads, which hold the GIL for nearly all of a collector's work anyway.
+    """
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:  # a server install has it; an older environment may not
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 class ForbiddenError(HTTPError):
     """The key's project does not own some of the models it writes or reads (answer 403)."""
 
