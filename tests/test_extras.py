@@ -136,8 +136,9 @@ def test_help_and_check_start_without_the_heavy_libraries() -> None:
         ["check", "missing-ref.csv", "missing-cur.csv", "--seed", "3", "--target", "y",
          "--scores", "a", "--scores", "b", "--fail-on", "drift", "--json", "out.json"],
         ["report", "missing-ref.csv", "missing-cur.csv", "--alpha", "0.01", "--title", "t"],
+        ["profile", "missing-ref.csv", "-o", "out.dlprof", "--seed", "3"],
     ],
-    ids=["check", "check-with-options", "report-with-options"],
+    ids=["check", "check-with-options", "report-with-options", "profile"],
 )  # fmt: skip
 def test_a_missing_input_is_said_before_the_heavy_imports(argv: list[str]) -> None:
     """The option values are converted without pydantic (driftline/_utils/cli_coercion.py),
@@ -152,7 +153,8 @@ def test_a_missing_input_is_said_before_the_heavy_imports(argv: list[str]) -> No
     )
     done = _python(code)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == "error: REFERENCE: cannot read missing-ref.csv: no such file"
+    what = "DATA" if argv[0] == "profile" else "REFERENCE"
+    assert done.stderr.strip() == f"error: {what}: cannot read missing-ref.csv: no such file"
     modules = set(eval(done.stdout.strip().splitlines()[-1]))
     loaded = {n.split(".")[0] for n in modules}
     assert loaded & {"pydantic", "scipy", "pyarrow", "numpy", "plotly", "markdown_it"} == set()

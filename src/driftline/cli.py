@@ -265,7 +265,7 @@ def profile(
     query: QueryOpt = None,
 ) -> None:
     """Profile DATA once and save it, so the reference's raw data is never needed again."""
-    from driftline.integrations.sql import SQLQuery, is_sql_url  # pyarrow
+    from driftline._utils.sql_url import is_sql_url
 
     roles = _roles(target, prediction, scores, id, timestamp, timestamp_unit, segment)
     _cli.check_task(task)
@@ -279,6 +279,8 @@ def profile(
                 "DATA is a database URL: say what to profile with --query 'select ...' "
                 "(or --query TABLE)"
             )
+        from driftline.integrations.sql import SQLQuery  # pyarrow: after the checks
+
         source = SQLQuery(data, query)
     elif query is not None:
         _cli.fail(f"--query needs DATA to be a database URL (dialect://...), got {data!r}")

@@ -27,19 +27,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from driftline._utils.sql_url import is_sql_url
 from driftline.errors import InputError, MissingDependencyError, missing_extra_message
 
 #: Rows fetched per round trip and profiled per update.
 DEFAULT_SQL_BATCH_ROWS = 100_000
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 __all__ = ["DEFAULT_SQL_BATCH_ROWS", "SQLQuery", "is_sql_url", "redact"]
-
-
-def is_sql_url(value: object) -> bool:
-    """True for a ``dialect[+driver]://...`` string (a SQLAlchemy URL), False for a path."""
-    return isinstance(value, str) and bool(_URL.match(value))
 
 
 def redact(url: str) -> str:
