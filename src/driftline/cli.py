@@ -519,10 +519,17 @@ def check(
     if any(c.failed for c in checks):
         out().print(failed_table(checks))
         raise typer.Exit(CHECK_FAILED)
-    short = [c for c in checks if c.suite == "data"]
-    if short and short[0].status == "warn":
-        err().print(f"warning: {short[0].message} (--on-insufficient warn: exit 0)")
-    if short and short[0].status == "error":
+    short = gate.undecided(checks)  # too little data, or a check that cannot decide
+    warned = [c for c in short if c.status == "warn"]
+    for c in warned[:1] if warned and warned[0].suite == "data" else []:
+        err().print(f"warning: {c.message} (--on-insufficient warn: exit 0)")
+    if others := [f"{c.suite} {c.name}" for c in warned if c.suite != "data"]:
+        err().print(
+            f"warning: {len(others)} check(s) could not decide: {', '.join(others)} "
+            "(--on-insufficient warn: exit 0; --json has why)"
+        )
+    if any(c.status == "error" for c in short):
+        out().print(failed_table(checks))
         raise typer.Exit(INSUFFICIENT_DATA)
 
 

@@ -179,3 +179,36 @@ def test_a_pandas_row_index_in_parquet_is_not_compared_as_a_feature(tmp_path: Pa
 
     assert "__index_level_0__" in pq.read_schema(tmp_path / "cur.parquet").names
     assert "row" in driftline.DatasetProfile.load(tmp_path / "n.profile").columns
+
+
+def test_a_one_row_reference_is_undecided_not_failed(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """The new-user pass: a one-row reference failed `check` on its target's categories
+    (the other class "unseen", the class count "changed") and its ranges. Those quality
+    checks cannot decide on one row: exit 3, listed as undecided, even with the drift
+    verdict's own minimum lowered so the data check does not step in."""
+    one = tmp_path / "one.parquet"
+    pq.write_table(pq.read_table(files["ref"]).slice(0, 1), one)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("check:\n  drift:\n    min_samples: 1\n")
+    js = tmp_path / "c.json"
+    args = ("check", one, files["ref"], "--target", "label", "--prediction", "pred")
+    code, out, _ = run(*args, "--fail-on", "quality", "--config", cfg, "--json", js)
+    assert code == 3, out
+    assert out.startswith("INSUFFICIENT DATA  0 failed") and " undecided" in out
+    assert "Checks that could not decide" in out
+    checks = {c["name"]: c for c in json.loads(js.read_text())["checks"]}
+    assert "data" not in {c["suite"] for c in checks.values()}
+    label = checks["label: unseen_categories"]
+    assert label["status"] == "error"
+    assert "reference too small: 1 value, a check against it needs 30" in label["message"]
+    code, out, err = run(
+        *args, "--fail-on", "quality", "--config", cfg, "--on-insufficient", "warn"
+    )
+    assert code == 0 and "could not decide: quality" in " ".join(err.split())
+    code, out, _ = run(*args, "--fail-on", "quality", "--config", cfg, "--on-insufficient", "fail")
+    assert code == 1 and out.startswith("FAIL")
+    cfg.write_text("check:\n  drift:\n    min_samples: 1\n  quality:\n    min_reference: 1\n")
+    code, out, _ = run(*args, "--fail-on", "quality", "--config", cfg)
+    assert code == 1 and "label: unseen_categories" in out  # decided on one row: as asked

@@ -163,6 +163,7 @@ def _compare_one(
             "quality": {
                 "failed": sum(1 for x in checks if x.status == "fail"),
                 "warned": sum(1 for x in checks if x.status == "warn"),
+                "insufficient": sum(1 for x in checks if x.status == "insufficient"),
             },
         },
         "columns": columns,

@@ -301,6 +301,9 @@ def build_report(
     warned = sum(1 for x in quality if x.status == "warn") + sum(
         1 for col in columns.values() for x in col["quality"] if x["status"] == "warn"
     )
+    undecided = sum(1 for x in quality if x.status == "insufficient") + sum(
+        1 for col in columns.values() for x in col["quality"] if x["status"] == "insufficient"
+    )
     insufficient = insufficient_data(ref.n_rows, cur.n_rows, drift, opts.min_samples)
     data = {
         "format_version": FORMAT_VERSION,
@@ -320,7 +323,7 @@ def build_report(
             "n_tested": verdict["n_tested"],
             "alpha": opts.alpha,
             "method": opts.method,
-            "quality": {"failed": failed, "warned": warned},
+            "quality": {"failed": failed, "warned": warned, "insufficient": undecided},
             "duplicate_ratio": {"reference": ref.duplicate_ratio, "current": cur.duplicate_ratio},
         },
         "columns": columns,

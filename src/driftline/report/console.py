@@ -27,7 +27,8 @@ def verdict(report: Mapping[str, Any]) -> Text:
     head = Text("DRIFT", style="bold red") if d["drifted"] else Text("NO DRIFT", style="bold green")
     head.append(
         f"  {n_drift} of {d['n_columns']} columns drifted; "
-        f"{q.get('failed', 0)} quality checks failed, {q.get('warned', 0)} warned; "
+        f"{q.get('failed', 0)} quality checks failed, {q.get('warned', 0)} warned"
+        f"{undecided_quality(q)}; "
         f"{d['n_reference']:,} reference rows vs {d['n_current']:,} current rows",
         style="default",
     )
@@ -56,6 +57,12 @@ def verdict(report: Mapping[str, Any]) -> Text:
             style="default",
         )
     return head
+
+
+def undecided_quality(q: Mapping[str, Any]) -> str:
+    """ ", N undecided (reference too small)" when quality checks could not decide."""
+    n = int(q.get("insufficient") or 0)
+    return f", {n} undecided (reference too small)" if n else ""
 
 
 def failed_quality(report: Mapping[str, Any]) -> list[str]:
@@ -192,8 +199,9 @@ def multivariate_summary(report: Mapping[str, Any]) -> Text | None:
 
 
 def failed_table(checks: Sequence[Check]) -> Table:
-    """What failed and why (``driftline check``)."""
-    table = Table(title="Failed checks", title_justify="left")
+    """What failed, or could not decide, and why (``driftline check``)."""
+    title = "Failed checks" if any(c.failed for c in checks) else "Checks that could not decide"
+    table = Table(title=title, title_justify="left")
     table.add_column("suite")
     table.add_column("check")
     table.add_column("why")
@@ -207,14 +215,18 @@ def check_summary(checks: Sequence[Check]) -> Text:
     failed = sum(c.failed for c in checks)
     skipped = sum(c.status == "skip" for c in checks)
     short = [c for c in checks if c.suite == "data"]
-    passed = len(checks) - failed - skipped - sum(c.status == "error" for c in checks)
+    undecided = [c for c in checks if c.suite != "data" and c.status in ("error", "warn")]
+    passed = len(checks) - failed - skipped - len(undecided)
+    passed -= sum(c.status == "error" for c in short)
     if failed:
         head = Text("FAIL", style="bold red")
-    elif short and short[0].status != "pass":
+    elif (short and short[0].status != "pass") or undecided:
         head = Text("INSUFFICIENT DATA", style="bold yellow")
     else:
         head = Text("PASS", style="bold green")
     head.append(f"  {failed} failed, {passed} passed, {skipped} skipped", style="default")
+    if undecided:
+        head.append(f", {len(undecided)} undecided", style="default")
     if short:
         head.append(f"; {short[0].message}", style="default")
     by_suite: dict[str, int] = {}

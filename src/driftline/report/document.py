@@ -82,6 +82,8 @@ class Report:
         return framed(self.to_html(), height=NOTEBOOK_HEIGHT)
 
     def summary(self) -> str:
+        from driftline.report.console import undecided_quality
+
         d = self.data["dataset"]
         if d.get("verdict") == "insufficient_data":
             return (
@@ -92,7 +94,8 @@ class Report:
         cols = ", ".join(d["drifted_columns"]) or "none"
         return (
             f"{verdict}: {len(d['drifted_columns'])} of {d['n_columns']} columns drifted "
-            f"({cols}); {d['quality']['failed']} quality checks failed; "
+            f"({cols}); {d['quality']['failed']} quality checks failed"
+            f"{undecided_quality(d['quality'])}; "
             f"{d['n_reference']} reference rows vs {d['n_current']} current rows"
         )
 

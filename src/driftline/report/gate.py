@@ -6,15 +6,18 @@ Three suites, each enabled by ``fail_on``:
   skipped when there was no verdict (too little data, or an id/timestamp
   column), passes otherwise.
 * ``quality``: one check per data-quality result; ``fail`` fails, ``warn``
-  and ``ok`` pass (a warning is kept in the message).
+  and ``ok`` pass (a warning is kept in the message); ``insufficient`` (a
+  reference too small to hold the current data to) cannot decide: it is
+  treated as too little data (below).
 * ``performance``: one check per configured bound ``{metric: {min, max}}``
   against the report's ``performance`` section (realized value when labels
   were given, else the estimated one); skipped when the report has none.
 
 Whatever the suites, too little data for a verdict (the report's
 ``dataset.verdict`` is ``insufficient_data``: fewer rows than ``min_samples``,
-or no column could be compared) adds a ``data`` check that is never a pass:
-by ``on_insufficient`` its status is ``error`` (the default; ``driftline
+or no column could be compared) adds a ``data`` check that is never a pass.
+That check, and every quality or performance check that cannot decide, has
+by ``on_insufficient`` the status ``error`` (the default; ``driftline
 check`` exits with its own code, 3), ``fail`` (exit 1, like any failed check)
 or ``warn`` (exit 0, with the warning shown).
 """
@@ -62,7 +65,7 @@ def evaluate(
     if "drift" in suites:
         out.extend(_drift(report))
     if "quality" in suites:
-        out.extend(_quality(report))
+        out.extend(_quality(report, on_insufficient))
     if "performance" in suites:
         out.extend(_performance(report, performance_bounds or {}))
     return out
@@ -128,14 +131,24 @@ def _multivariate(report: Mapping[str, Any]) -> list[Check]:
     return out
 
 
-def _quality(report: Mapping[str, Any]) -> list[Check]:
+def undecided(checks: Iterable[Check]) -> list[Check]:
+    """The checks that could not decide (status ``error``, or ``warn`` by ``on_insufficient``)."""
+    return [c for c in checks if c.status in ("error", "warn")]
+
+
+def _quality(report: Mapping[str, Any], on_insufficient: str = "error") -> list[Check]:
     results = list(report.get("quality", []))
     for col in report.get("columns", {}).values():
         results.extend(col.get("quality", []))
     out = []
     for q in results:
         name = q["check"] if not q.get("column") else f"{q['column']}: {q['check']}"
-        status = {"fail": "fail", "warn": "pass", "ok": "pass"}.get(q["status"], "pass")
+        status = {
+            "fail": "fail",
+            "warn": "pass",
+            "ok": "pass",
+            "insufficient": on_insufficient,
+        }.get(q["status"], "pass")
         msg = f"{q['status']}: {q['check']} {fmt(q.get('value'))} (threshold {fmt(q['threshold'])})"
         cols = q.get("details", {}).get("columns")
         if cols:

@@ -143,6 +143,12 @@ def _summary(report: Mapping[str, Any]) -> str:
         text = f"{text} {checks}" if ds["drifted"] or no_verdict else checks
         if not ds["drifted"] and not no_verdict:
             head = "Quality checks failed"
+    if q.get("insufficient"):
+        n = q["insufficient"]
+        text += (
+            f" {n} data-quality check{'s' if n > 1 else ''} could not decide: the reference "
+            "is too small."
+        )
     if ds.get("id_like_columns"):
         text += f" ID-like, not tested: {', '.join(ds['id_like_columns'])}."
     if ds.get("undecided_columns"):
@@ -377,8 +383,8 @@ def _quality(report: Mapping[str, Any]) -> str:
     results = [dict(q) for q in report.get("quality", [])]
     for col in report.get("columns", {}).values():
         results.extend(dict(q) for q in col.get("quality", []))
-    rank = {"fail": 0, "warn": 1, "ok": 2}
-    results.sort(key=lambda q: (rank.get(q["status"], 3), q.get("column") or "", q["check"]))
+    rank = {"fail": 0, "warn": 1, "insufficient": 2, "ok": 3}
+    results.sort(key=lambda q: (rank.get(q["status"], 4), q.get("column") or "", q["check"]))
     flagged = [q for q in results if q["status"] != "ok"]
     passed = [q for q in results if q["status"] == "ok"]
     table = _quality_rows(flagged) if flagged else '<p class="empty">Every check passed.</p>'

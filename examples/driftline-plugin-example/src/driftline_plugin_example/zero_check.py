@@ -49,4 +49,5 @@ CHECK = QualityCheck(
     share_of="present",
     values=True,
     by_default=False,
+    reference="present",
 )

@@ -55,8 +55,9 @@ CHECKS = [
     QualityCheck("unseen_categories", "column", _unseen_categories,
                  "share of values in categories the reference never had", kinds=CATEGORICAL,
                  threshold="unseen_category_ratio", default_threshold=0.005,
-                 share_of="present", values=True),
+                 share_of="present", values=True, reference="present"),
     QualityCheck("cardinality_change", "column", _cardinality_change,
                  "factor by which the distinct count grew (or shrank)", kinds=CATEGORICAL,
-                 threshold="cardinality_ratio", default_threshold=2.0, values=True),
+                 threshold="cardinality_ratio", default_threshold=2.0, values=True,
+                 reference="present"),
 ]  # fmt: skip

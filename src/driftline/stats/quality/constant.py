@@ -7,7 +7,13 @@ import math
 import numpy as np
 
 from driftline.stats.column_profile import CATEGORY_KINDS, ColumnProfile
-from driftline.stats.quality.registry import QualityCheck, QualityInputs, QualityResult
+from driftline.stats.quality.registry import (
+    QualityCheck,
+    QualityInputs,
+    QualityResult,
+    insufficient,
+    short_reference,
+)
 
 
 def _top_share(col: ColumnProfile) -> tuple[float, bool]:
@@ -41,8 +47,14 @@ def _constant(x: QualityInputs) -> QualityResult:
         status = "warn"
     else:
         status = "ok"
-    return QualityResult("constant", share, x.threshold, status, ref.name,
-                         {"reference": ref_share, "exact": exact})  # fmt: skip
+    result = QualityResult("constant", share, x.threshold, status, ref.name,
+                           {"reference": ref_share, "exact": exact})  # fmt: skip
+    # a current column of (nearly) one value is a fault unless the reference was one too,
+    # which a reference of a few values nearly always is: that needs enough of them
+    why = short_reference(ref.present, "present", x.thresholds)
+    if why is None or not (math.isfinite(share) and share >= x.threshold):
+        return result
+    return insufficient(result, why, ref.present, x.thresholds)
 
 
 CHECK = QualityCheck(

@@ -118,4 +118,5 @@ CHECK = QualityCheck(
     default_threshold=0.05,
     share_of="present",
     values=True,
+    reference="present",
 )

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from driftline.schema import Role
-from driftline.stats.quality.registry import QualityCheck, QualityInputs, QualityResult, grade
+from driftline.stats.quality.registry import (
+    QualityCheck,
+    QualityInputs,
+    QualityResult,
+    grade,
+    insufficient,
+    short_reference,
+)
 
 
 def _missing_ratio(x: QualityInputs) -> QualityResult:
@@ -28,7 +35,12 @@ def _missing_ratio(x: QualityInputs) -> QualityResult:
     if ref.spec.role is Role.TARGET:  # unlabelled rows are normal: labels arrive later
         status = "ok"
         details["note"] = "target column: rows without a label yet are not a quality problem"
-    return QualityResult("missing_ratio", value, fail, status, ref.name, details)
+    result = QualityResult("missing_ratio", value, fail, status, ref.name, details)
+    # all missing fails and a share under the threshold passes whatever the reference had;
+    # between the two the verdict rests on the reference's own share
+    decided = "reason" in details or "note" in details or value <= x.threshold * x.warn_fraction
+    why = None if decided else short_reference(ref.count, "rows", x.thresholds)
+    return result if why is None else insufficient(result, why, ref.count, x.thresholds)
 
 
 CHECK = QualityCheck(

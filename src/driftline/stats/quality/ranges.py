@@ -126,10 +126,10 @@ CHECKS = [
     QualityCheck("out_of_range", "column", _out_of_range,
                  "share beyond the reference min/max (2/(n+1) expected)", kinds=NUMERIC,
                  threshold="out_of_range_ratio", default_threshold=0.01, share_of="present",
-                 values=True),
+                 values=True, reference="present"),
     QualityCheck("out_of_quantile_range", "column", _out_of_quantile_range,
                  "share beyond the reference 1st/99th percentiles (2% expected; 2/(n+1) below "
                  "100 reference values)", kinds=NUMERIC,
                  threshold="out_of_quantile_range_ratio", default_threshold=0.05,
-                 share_of="present", values=True),
+                 share_of="present", values=True, reference="present"),
 ]  # fmt: skip

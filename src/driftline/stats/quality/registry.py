@@ -10,7 +10,9 @@ collector's windows (``quality.<check>`` points, which alert rules read) and
 configuration validation (``quality:`` thresholds) all read :data:`CHECKS`.
 
 Each check returns a :class:`QualityResult` with the measured value, the
-threshold it was held to and a status (ok, warn, fail); docs/quality.md
+threshold it was held to and a status (ok, warn, fail, or insufficient: a
+check that holds the current data to what the reference shows cannot decide
+on a reference of fewer than ``min_reference`` values); docs/quality.md
 lists the built-ins.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +37,9 @@ Family = Literal["numeric", "categorical"]
 NUMERIC: frozenset[Family] = frozenset({"numeric"})
 CATEGORICAL: frozenset[Family] = frozenset({"categorical"})
 BOTH: frozenset[Family] = frozenset({"numeric", "categorical"})
-Status = Literal["ok", "warn", "fail"]
+Status = Literal["ok", "warn", "fail", "insufficient"]
+#: What a reference-derived check counts in the reference: its rows, or the column's values.
+Basis = Literal["rows", "present"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class QualityResult:
     check: str
     value: float
     threshold: float
-    status: str  # "ok" | "warn" | "fail"
+    status: str  # "ok" | "warn" | "fail" | "insufficient" (the reference is too small)
     column: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -78,6 +82,8 @@ class QualityThresholds:
     duplicate_increase: float = 0.05
     cardinality_ratio: float = 2.0  # distinct count grew or shrank by this factor
     warn_fraction: float = 0.5
+    # fewer reference rows/values than this: a reference-derived check is "insufficient"
+    min_reference: float = 30
     extra: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -143,7 +149,12 @@ class QualityCheck:
     sample size and a standard error. ``values``: a check of a column's
     values, which does not apply to id and timestamp columns.
     ``by_default=False`` makes a check opt-in: it runs when its threshold is
-    configured.
+    configured. ``reference``: the check holds the current data to what the
+    reference shows (its categories, range, missing share, ...); on a
+    reference of fewer than ``min_reference`` rows (``"rows"``) or values of
+    the column (``"present"``) its status is ``insufficient``, with
+    ``details.reason`` saying so: one reference row has one category and no
+    spread, so nearly every current value is "unseen" or "out of range".
     """
 
     name: str
@@ -156,6 +167,7 @@ class QualityCheck:
     share_of: Literal["rows", "present"] | None = None
     values: bool = False
     by_default: bool = True
+    reference: Basis | None = None
 
     def __post_init__(self) -> None:
         from driftline.errors import PluginError
@@ -196,7 +208,45 @@ class QualityCheck:
     def run(
         self, reference: Any, current: Any, thresholds: QualityThresholds
     ) -> QualityResult | None:
-        return self.compute(QualityInputs(reference, current, thresholds.of(self), thresholds))
+        result = self.compute(QualityInputs(reference, current, thresholds.of(self), thresholds))
+        if result is None or self.reference is None:
+            return result
+        n = reference_size(reference, self.reference)
+        why = short_reference(n, self.reference, thresholds)
+        return result if why is None else insufficient(result, why, n, thresholds)
+
+
+def reference_size(reference: Any, basis: Basis) -> int:
+    """The reference's rows (a dataset's, or a column's), or the column's present values."""
+    if hasattr(reference, "n_rows"):
+        return int(reference.n_rows)
+    return int(reference.count if basis == "rows" else reference.present)
+
+
+def short_reference(n: int, basis: Basis, thresholds: QualityThresholds) -> str | None:
+    """Why a reference of ``n`` rows (or values) is too small to hold the current data to,
+    or None when it is large enough (``thresholds.min_reference``)."""
+    if n >= thresholds.min_reference:
+        return None
+    what = ("row" if basis == "rows" else "value") + ("" if n == 1 else "s")
+    return (
+        f"reference too small: {n:,} {what}, a check against it needs "
+        f"{thresholds.min_reference:g} (quality min_reference)"
+    )
+
+
+def insufficient(
+    result: QualityResult, why: str, n: int, thresholds: QualityThresholds
+) -> QualityResult:
+    """``result`` as undecided: status ``insufficient``, the value kept, the reason given."""
+    details = {
+        **result.details,
+        "status_on_this_reference": result.status,
+        "reason": why,
+        "reference_n": n,
+        "min_reference": thresholds.min_reference,
+    }
+    return replace(result, status="insufficient", details=details)
 
 
 def grade(value: float, fail: float, warn: float | None) -> Status:
@@ -283,5 +333,8 @@ __all__ = [
     "dataset_checks",
     "family",
     "grade",
+    "insufficient",
+    "reference_size",
     "share_checks",
+    "short_reference",
 ]

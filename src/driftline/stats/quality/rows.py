@@ -31,6 +31,7 @@ def _empty(x: QualityInputs) -> QualityResult:
 CHECKS = [
     QualityCheck("duplicate_rows", "dataset", _duplicate_rows,
                  "estimated share of repeated rows, against the reference's",
-                 threshold="duplicate_increase", default_threshold=0.05, share_of="rows"),
+                 threshold="duplicate_increase", default_threshold=0.05, share_of="rows",
+                 reference="rows"),
     QualityCheck("empty", "dataset", _empty, "the current data has no rows"),
 ]  # fmt: skip
