@@ -10,7 +10,7 @@ import pytest
 import driftline
 from driftline.config import load_check_config
 from driftline.errors import ConfigError
-from driftline.report.gate import evaluate
+from driftline.report.gate import evaluate, fmt
 from driftline.report.junit import junit_xml
 
 from .conftest import SHIFTED, frame
@@ -51,8 +51,12 @@ def test_performance_bounds_use_realized_then_estimated() -> None:
     }
     bounds = {"accuracy": {"min": 0.8}, "roc_auc": {"min": 0.8}, "f1": {"min": 0.5}}
     checks = {c.name: c for c in evaluate(rep, ["performance"], bounds)}
-    assert checks["accuracy"].failed
-    assert checks["accuracy"].message == "realized 0.7 < min 0.8 (only 10 labelled rows)"
+    # 7 of 10 right: the 95% interval 0.40-0.89 reaches 0.8, so the bound cannot decide
+    assert checks["accuracy"].status == "error"
+    assert checks["accuracy"].message == (
+        "realized 0.7, 95% interval 0.3968 to 0.8922 (Wilson, 10 labelled rows) reaches "
+        "min 0.8: too few labelled rows to decide"
+    )
     assert checks["roc_auc"].status == "pass" and "estimated" in checks["roc_auc"].message
     assert checks["f1"].status == "skip"
     rep.pop("performance")
@@ -92,3 +96,67 @@ def test_check_config_accepts_a_driftline_yaml_check_section(tmp_path: Any) -> N
         r"allowed: min, max",
     ):
         load_check_config(p)
+
+
+def _perf(metric: str, value: float, n: int, **more: Any) -> dict[str, Any]:
+    perf = {"task": "binary", "n": n, "n_labelled": n, "realized": {metric: value}, **more}
+    return {"columns": {}, "quality": [], "performance": perf}
+
+
+@pytest.mark.parametrize(
+    ("right", "n", "bound", "status"),
+    [
+        (9, 10, {"min": 0.8}, "error"),  # 0.9 passed on the point: interval 0.60-0.98
+        (7, 10, {"min": 0.8}, "error"),  # 0.7 failed on the point: interval 0.40-0.89
+        (2, 10, {"min": 0.8}, "fail"),  # interval 0.06-0.51: below the bound throughout
+        (25, 25, {"min": 0.8}, "pass"),  # interval 0.87-1: above it throughout
+        (20, 25, {"max": 0.5}, "fail"),
+        (10, 25, {"min": 0.2, "max": 0.9}, "pass"),
+        (790, 1000, {"min": 0.8}, "error"),  # many labels, and still too close to tell
+        (760, 1000, {"min": 0.8}, "fail"),
+    ],
+)
+def test_a_realized_accuracy_is_held_to_its_bound_by_its_wilson_interval(
+    right: int, n: int, bound: dict[str, float], status: str
+) -> None:
+    """The new-user pass: `min accuracy` on fewer than 30 labels passed or failed on the
+    point value with a note. Now the 95% interval (Wilson, checked against statsmodels)
+    decides: beyond the bound throughout fails, within throughout passes, astride it is
+    too few labels to decide (exit 3 by --on-insufficient)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    (check,) = evaluate(_perf("accuracy", right / n, n), ["performance"], {"accuracy": bound})
+    assert check.status == status, check.message
+    lo, hi = proportion_confint(right, n, alpha=0.05, method="wilson")
+    assert f"95% interval {fmt(lo)} to {fmt(hi)} (Wilson, {n:,} labelled rows)" in check.message
+    (warned,) = evaluate(_perf("accuracy", right / n, n), ["performance"], {"accuracy": bound},
+                         on_insufficient="warn")  # fmt: skip
+    assert warned.status == {"error": "warn"}.get(status, status)
+
+
+def test_a_metric_without_an_interval_decides_nothing_on_few_labels() -> None:
+    few = _perf("r2", 0.1, 12, task="regression")
+    (check,) = evaluate(few, ["performance"], {"r2": {"min": 0.5}})
+    assert check.status == "error"
+    assert "no interval is known for r2, and below 30 labelled rows" in check.message
+    (check,) = evaluate(_perf("r2", 0.1, 300, task="regression"), ["performance"],
+                        {"r2": {"min": 0.5}})  # fmt: skip
+    assert check.status == "fail" and "no interval known for r2" in check.message
+
+
+def test_f1_is_held_to_its_bound_by_its_standard_error() -> None:
+    from scipy.stats import norm
+
+    from driftline.stats.performance.uncertainty import classification_errors
+
+    cm = [[8, 2], [3, 7]]  # 20 labelled rows
+    results = {"f1": 0.7368, "accuracy": 0.75, "classes": [0, 1], "positive_class": 1}
+    rep = _perf("f1", 0.7368, 20, details={"confusion_matrix": cm, **results})
+    rep["performance"]["realized"] = {"f1": 0.7368, "accuracy": 0.75}
+    (check,) = evaluate(rep, ["performance"], {"f1": {"min": 0.7}})
+    se = classification_errors({**results, "confusion_matrix": cm})["f1"]
+    assert check.status == "error"
+    z = float(norm.ppf(0.975))
+    assert f"95% interval {fmt(0.7368 - z * se)} to {fmt(0.7368 + z * se)}" in check.message
+    (check,) = evaluate(rep, ["performance"], {"f1": {"min": 0.2}})
+    assert check.status == "pass" and "±1.96 standard errors, 20 labelled rows" in check.message

@@ -321,3 +321,43 @@ def test_saved_reference_profile_gives_the_same_section(
     assert from_file["realized"] == from_raw["realized"]
     assert from_file["reference"] == from_raw["reference"]
     assert from_file["estimated"] == from_raw["estimated"]
+
+
+def test_check_on_20_labels_cannot_decide_a_min_accuracy_its_interval_reaches(
+    cancer: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """The new-user pass: 600 rows of which 20 labelled, `accuracy: {min: 0.9}`, and the
+    gate passed or failed on the point value. The 95% Wilson interval of 20 labels reaches
+    0.9 from either side: exit 3 (cannot decide), with the interval in the message."""
+    from statsmodels.stats.proportion import proportion_confint
+    from typer.testing import CliRunner
+
+    from driftline.cli import app
+
+    ref, cur = cancer
+    cur = cur.copy()
+    cur["target"] = cur["target"].astype(float)
+    cur.loc[cur.index[20:], "target"] = np.nan  # labels arrive later for the rest
+    right = int((cur["prediction"] == cur["target"]).head(20).sum())
+    assert 16 <= right <= 20  # a point value either side of 0.9 is possible on 20 rows
+    lo, hi = proportion_confint(right, 20, method="wilson")
+    assert lo < 0.9 < hi
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("check:\n  fail_on: [performance]\n  performance: {accuracy: {min: 0.9}}\n")
+    args = ["check", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"),
+            "--target", "target", "--prediction", "prediction", "--scores", "score",
+            "--config", str(cfg), "--json", str(tmp_path / "c.json")]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 3, res.output
+    assert res.output.startswith("INSUFFICIENT DATA  0 failed")
+    import json
+
+    (acc,) = [c for c in json.loads((tmp_path / "c.json").read_text())["checks"]
+              if c["name"] == "accuracy"]  # fmt: skip
+    assert acc["status"] == "error"
+    assert (
+        f"95% interval {lo:.4g} to {hi:.4g} (Wilson, 20 labelled rows) reaches min 0.9"
+        in (acc["message"])
+    )

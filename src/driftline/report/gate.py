@@ -11,7 +11,11 @@ Three suites, each enabled by ``fail_on``:
   treated as too little data (below).
 * ``performance``: one check per configured bound ``{metric: {min, max}}``
   against the report's ``performance`` section (realized value when labels
-  were given, else the estimated one); skipped when the report has none.
+  were given, else the estimated one); skipped when the report has none. A
+  realized metric is decided by its 95 % interval (:func:`realized_interval`):
+  it fails when the whole interval is beyond the bound, passes when it is
+  within, and cannot decide (too few labels) when the interval reaches the
+  bound; one without a known interval decides nothing below ``FEW_LABELS``.
 
 Whatever the suites, too little data for a verdict (the report's
 ``dataset.verdict`` is ``insufficient_data``: fewer rows than ``min_samples``,
@@ -67,7 +71,7 @@ def evaluate(
     if "quality" in suites:
         out.extend(_quality(report, on_insufficient))
     if "performance" in suites:
-        out.extend(_performance(report, performance_bounds or {}))
+        out.extend(_performance(report, performance_bounds or {}, on_insufficient))
     return out
 
 
@@ -160,7 +164,9 @@ def _quality(report: Mapping[str, Any], on_insufficient: str = "error") -> list[
 
 
 def _performance(
-    report: Mapping[str, Any], bounds: Mapping[str, Mapping[str, float | None]]
+    report: Mapping[str, Any],
+    bounds: Mapping[str, Mapping[str, float | None]],
+    on_insufficient: str = "error",
 ) -> list[Check]:
     perf = report.get("performance")
     if not perf:
@@ -173,25 +179,93 @@ def _performance(
         if value is None:
             out.append(Check("performance", metric, "skip", f"{metric} is not in the report"))
             continue
-        # say on how little a realized metric stands
-        few = f" (only {n} labelled rows)" if how == "realized" and 0 < n < FEW_LABELS else ""
         lo, hi = bound.get("min"), bound.get("max")
-        if lo is not None and value < lo:
-            msg = f"{how} {fmt(value)} < min {fmt(lo)}{few}"
-            out.append(Check("performance", metric, "fail", msg, value, lo))
+        thr = lo if lo is not None else hi
+        if how == "realized":
+            out.append(_realized(perf, metric, value, n, lo, hi, on_insufficient))
+        elif lo is not None and value < lo:
+            out.append(Check("performance", metric, "fail", f"{how} {fmt(value)} < min {fmt(lo)}",
+                             value, lo))  # fmt: skip
         elif hi is not None and value > hi:
-            msg = f"{how} {fmt(value)} > max {fmt(hi)}{few}"
-            out.append(Check("performance", metric, "fail", msg, value, hi))
+            out.append(Check("performance", metric, "fail", f"{how} {fmt(value)} > max {fmt(hi)}",
+                             value, hi))  # fmt: skip
         else:
-            thr = lo if lo is not None else hi
-            msg = f"{how} {fmt(value)}{few}"
-            out.append(Check("performance", metric, "pass", msg, value, thr))
+            out.append(Check("performance", metric, "pass", f"{how} {fmt(value)}", value, thr))
     return out
 
 
-#: Below this many labelled rows a realized metric's check says how few it stands on
-#: (report/performance.py warns with the accuracy's interval at the same count).
+#: Below this many labelled rows a realized metric without a known interval (log loss,
+#: R², MAPE, ...) decides no bound (report/performance.py warns at the same count).
 FEW_LABELS = 30
+#: z of the two-sided 95 % interval a realized metric is held to its bounds with.
+Z95 = 1.959963984540054
+
+
+def realized_interval(
+    perf: Mapping[str, Any], metric: str, value: float, n: int
+) -> tuple[float, float, str] | None:
+    """The 95 % interval of a realized metric on ``n`` labelled rows and how it was made:
+    Wilson for accuracy, value ± 1.96 standard errors for the metrics with a known error
+    (driftline.stats.performance.uncertainty: precision, recall, F1, ROC AUC, MAE, RMSE,
+    bias); None for the others."""
+    if n <= 0:
+        return None
+    if metric == "accuracy" and perf.get("task") != "regression":
+        from driftline.report.performance import wilson_interval
+
+        lo, hi = wilson_interval(round(value * n), n)
+        return lo, hi, "Wilson"
+    from driftline.stats.performance.uncertainty import standard_errors
+
+    results = {**(perf.get("realized") or {}), **(perf.get("details") or {})}
+    results.update(task=perf.get("task"), n=n)
+    se = standard_errors(results).get(metric)
+    if se is None or not math.isfinite(se):
+        return None
+    return value - Z95 * se, value + Z95 * se, "±1.96 standard errors"
+
+
+def _realized(
+    perf: Mapping[str, Any],
+    metric: str,
+    value: float,
+    n: int,
+    lo: float | None,
+    hi: float | None,
+    on_insufficient: str,
+) -> Check:
+    """A realized metric against its bounds, decided by its 95 % interval: it fails when the
+    whole interval is beyond a bound, passes when the whole interval is within, and cannot
+    decide when the interval reaches a bound (too few labels to tell)."""
+    rows = f"{n:,} labelled row{'s' if n != 1 else ''}"
+    interval = realized_interval(perf, metric, value, n)
+    if interval is None:
+        if n < FEW_LABELS:
+            why = (f"realized {fmt(value)} on only {rows}: no interval is known for {metric}, "
+                   f"and below {FEW_LABELS} labelled rows its value decides no bound")  # fmt: skip
+            return Check(
+                "performance", metric, on_insufficient, why, value, lo if lo is not None else hi
+            )
+        low = high = value
+        shown = f"realized {fmt(value)} ({rows}; no interval known for {metric})"
+    else:
+        low, high, how = interval
+        shown = f"realized {fmt(value)}, 95% interval {fmt(low)} to {fmt(high)} ({how}, {rows})"
+    if lo is not None and high < lo:
+        return Check("performance", metric, "fail", f"{shown} < min {fmt(lo)}", value, lo)
+    if hi is not None and low > hi:
+        return Check("performance", metric, "fail", f"{shown} > max {fmt(hi)}", value, hi)
+    reaches = []
+    if lo is not None and low < lo:
+        reaches.append(f"min {fmt(lo)}")
+    if hi is not None and high > hi:
+        reaches.append(f"max {fmt(hi)}")
+    if reaches:
+        why = f"{shown} reaches {' and '.join(reaches)}: too few labelled rows to decide"
+        return Check(
+            "performance", metric, on_insufficient, why, value, lo if lo is not None else hi
+        )
+    return Check("performance", metric, "pass", shown, value, lo if lo is not None else hi)
 
 
 def _metric_value(perf: Mapping[str, Any], metric: str) -> tuple[float | None, str]:
