@@ -10,10 +10,15 @@ Measures, with the default settings of ``driftline.compare``:
 4. the version verdict's calibration (rollout_calibration.py, ``--rollouts``);
 5. the embedding drift methods on real sentence embeddings
    (embedding_calibration.py, ``--embedding-splits``): false alarms over random
-   halves of one collection, detection of a topic shift.
+   halves of one collection, detection of a topic shift;
+6. the ``correlation`` multivariate method on scikit-learn's digits,
+   breast_cancer and wine (correlation_calibration.py, ``--correlation-splits``):
+   false alarms over random halves, detection of one column's correlations
+   removed. (Sections 1-3 include every multivariate method in the dataset
+   verdict, on independent synthetic columns only.)
 
 Run:  .venv/bin/python benchmarks/stat_calibration.py [--trials 500] [--rows 50000] [--method ks]
-          [--rollouts 500] [--embedding-splits 100]
+          [--rollouts 500] [--embedding-splits 100] [--correlation-splits 100]
 
 ``--method ks`` makes Kolmogorov-Smirnov (bounded from the histograms past the
 reservoir, docs/drift.md) decide alone on the numeric columns.
@@ -97,6 +102,11 @@ def main() -> None:
         help="random halves of real sentence embeddings per embedding method "
         "(embedding_calibration.py; 0: skip)",
     )  # fmt: skip
+    ap.add_argument(
+        "--correlation-splits", type=int, default=100,
+        help="random halves of digits, breast_cancer and wine for the correlation method "
+        "(correlation_calibration.py; 0: skip)",
+    )  # fmt: skip
     args = ap.parse_args()
     m = args.method
     rng = np.random.default_rng(args.seed)
@@ -136,6 +146,13 @@ def main() -> None:
         print("Embedding drift methods on real sentence embeddings (embedding_calibration.py):")
         print()
         emb.print_table(emb.run(args.embedding_splits))
+    if args.correlation_splits:
+        import correlation_calibration as corr
+
+        print()
+        print("The correlation multivariate method on real data (correlation_calibration.py):")
+        print()
+        corr.print_table(corr.run(args.correlation_splits))
 
 
 if __name__ == "__main__":

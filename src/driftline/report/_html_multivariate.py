@@ -56,6 +56,19 @@ Rule: {escape(str(mv.get("rule", "")))}.</p>
 <tbody>{"".join(rows)}</tbody></table></div></section>"""
 
 
+def excluded_pairs(d: Mapping[str, Any]) -> str:
+    """ "; N pairs not tested: ..." when the correlation method left pairs out."""
+    n = int(d.get("pairs_excluded") or 0)
+    if not n:
+        return ""
+    cols = list(d.get("excluded_columns") or {})
+    more = f" and {len(cols) - 4} more" if len(cols) > 4 else ""
+    return (
+        f"; {n:,} pair{'s' if n != 1 else ''} not tested: (near-)constant "
+        f"{', '.join(cols[:4])}{more} (details.excluded_columns)"
+    )
+
+
 def _threshold(name: str, r: Mapping[str, Any], d: Mapping[str, Any]) -> str:
     if name == "pca_reconstruction" and d.get("lower") is not None:
         return f"{fmt(d['lower'])} – {fmt(d['upper'])}"
@@ -76,7 +89,7 @@ def _where(name: str, r: Mapping[str, Any], d: Mapping[str, Any]) -> str:
             f"{a} × {b}: {fmt(p['reference'])} → {fmt(p['current'])}"
             for p in pairs[:3]
             for a, b in [p["columns"]]
-        )
+        ) + excluded_pairs(d)
     if name == "pca_reconstruction":
         return f"{d.get('n_components')} components, band from {d.get('n_chunks')} reference chunks"
     return f"kernel width {fmt(d.get('kernel_width'))}, {d.get('permutations')} permutations"

@@ -195,6 +195,10 @@ def multivariate_summary(report: Mapping[str, Any]) -> Text | None:
                 f"{fmt(p['current'])}",
                 style="default",
             )
+        if name == "correlation" and d.get("pairs_excluded"):
+            from driftline.report._html_multivariate import excluded_pairs
+
+            out.append(excluded_pairs(d), style="dim")
     return out
 
 
