@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binom
+from scipy.stats import betabinom, binom
 
 import driftline
 
@@ -35,7 +35,9 @@ def test_3_of_51_past_the_percentiles_is_chance_and_says_so(reference: pd.DataFr
     assert check["status"] == "ok"  # ... but what 2% gives one window in twelve
     details = check["details"]
     assert isinstance(details, dict)
-    assert details["p_value"] == pytest.approx(binom.sf(2, 51, 0.02))
+    n = len(reference)  # the percentiles are estimated from n values: beta-binomial
+    assert details["p_value"] == pytest.approx(betabinom.sf(2, 51, 0.02 * (n + 1), 0.98 * (n + 1)))
+    assert details["p_value"] == pytest.approx(binom.sf(2, 51, 0.02), rel=0.01)  # n is large
     assert details["reason"] == "3 of 51 is within what chance gives (expected 2.00%)"
 
 
@@ -78,3 +80,29 @@ def test_a_50_row_reference_expects_2_of_51_beyond_its_percentiles(
     assert check["details"]["expected"] == pytest.approx(2 / 51)  # type: ignore[index]
     assert check["threshold"] == pytest.approx(0.05 + 2 / 51 - 0.02)
     assert check["status"] == "ok"
+
+
+def test_values_beyond_a_40_row_references_range_are_held_to_its_own_sampling_error(
+    reference: pd.DataFrame,
+) -> None:
+    """A 40-row reference's min and max are themselves a sample: the share of the
+    distribution beyond them is Beta(2, 39), not 2/41 for sure. 37 of 500 values beyond them
+    (7.4%) failed out_of_range at a binomial p = 0.009 on the new-user pass's data; the
+    beta-binomial gives 0.21 (checked against scipy). 5 times that many still fails."""
+    small = reference.head(40)
+    lo, hi = float(small["x"].min()), float(small["x"].max())
+    rng = np.random.default_rng(3)
+
+    def current(beyond: int) -> pd.DataFrame:
+        inside = rng.uniform(lo + 0.01, hi - 0.01, 500 - beyond)
+        return pd.DataFrame({"x": np.r_[inside, np.full(beyond, hi + 0.5)]})
+
+    check = _check(driftline.compare(small, current(37), seed=0), "out_of_range")
+    assert check["value"] == pytest.approx(37 / 500)
+    assert check["status"] == "ok", check
+    details = check["details"]
+    assert isinstance(details, dict)
+    assert details["p_value"] == pytest.approx(betabinom.sf(36, 500, 2, 39))
+    assert details["p_value"] > 0.2 and binom.sf(36, 500, 2 / 41) < 0.01
+    check = _check(driftline.compare(small, current(185), seed=0), "out_of_range")
+    assert check["status"] == "fail"

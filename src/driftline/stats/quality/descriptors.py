@@ -11,8 +11,9 @@ descriptor ``chars`` or ``pixels``): for each descriptor, the share of current v
 reference's 1st/99th percentiles, against the share of the reference's own
 values beyond them (exact from its histogram: a descriptor that is 0 for 99.5%
 of the texts has no 2% tail). A descriptor counts when its share exceeds the
-expected one significantly (one-sided binomial test at 1% divided by the number
-of descriptors) and by more than the threshold; the result names the worst.
+expected one significantly (one-sided beta-binomial test, :func:`.ranges.tail_p_value`, at 1%
+divided by the number of descriptors) and by more than the threshold; the result names the
+worst.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from driftline.schema import Kind
-from driftline.stats.quality.ranges import CHANCE_ALPHA
+from driftline.stats.quality.ranges import CHANCE_ALPHA, tail_p_value
 from driftline.stats.quality.registry import (
     NUMERIC,
     QualityCheck,
@@ -34,9 +35,9 @@ from driftline.stats.quality.registry import (
 RANK = {"ok": 0, "warn": 1, "fail": 2}
 
 
-def _beyond(ref: Any, cur: Any) -> tuple[int, int, float, float, float] | None:
+def _beyond(ref: Any, cur: Any) -> tuple[int, int, float, float, float, int] | None:
     """(values beyond the reference's p01/p99, values, the reference's own share beyond, p01,
-    p99), or None when a side has no value."""
+    p99, reference values), or None when a side has no value."""
     if not (ref.moments.n and cur.moments.n and ref.histogram.total and cur.histogram.total):
         return None
     q = ref.quantiles.quantiles(np.array([0.01, 0.99]))
@@ -47,7 +48,7 @@ def _beyond(ref: Any, cur: Any) -> tuple[int, int, float, float, float] | None:
         return int(h.counts[(h.keys < keys[0]) | (h.keys > keys[1])].sum())
 
     expected = outside(ref.histogram) / ref.histogram.total
-    return outside(cur.histogram), int(cur.histogram.total), expected, lo, hi
+    return outside(cur.histogram), int(cur.histogram.total), expected, lo, hi, int(ref.moments.n)
 
 
 def _descriptor_range(x: QualityInputs) -> QualityResult | None:
@@ -59,8 +60,6 @@ def _descriptor_range(x: QualityInputs) -> QualityResult | None:
     pairs += [
         (d, r, cur.descriptors[d]) for d, r in ref.descriptors.items() if d in cur.descriptors
     ]
-    from scipy.stats import binom
-
     assert x.threshold is not None
     alpha = CHANCE_ALPHA / len(pairs)
     per: dict[str, dict[str, Any]] = {}
@@ -69,9 +68,9 @@ def _descriptor_range(x: QualityInputs) -> QualityResult | None:
         got = _beyond(r, c)
         if got is None:
             continue
-        count, total, expected, lo, hi = got
+        count, total, expected, lo, hi, n_ref = got
         share = count / total
-        p = float(binom.sf(count - 1, total, expected)) if count and expected > 0 else 1.0
+        p = tail_p_value(count, total, expected, n_ref) if count and expected > 0 else 1.0
         if count and expected <= 0:
             p = 0.0  # the reference never goes there: any value beyond is beyond
         limit = expected + x.threshold

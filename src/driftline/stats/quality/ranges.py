@@ -2,7 +2,8 @@
 
 Both count values beyond a bound that a sample of the reference's own
 distribution also crosses now and then, and warn or fail only when the count
-is more than that expected share gives by chance (:func:`by_chance`).
+is more than that expected share gives by chance (:func:`by_chance`), the
+bound being itself estimated from the reference's values (:func:`tail_p_value`).
 """
 
 from __future__ import annotations
@@ -26,16 +27,37 @@ CHANCE_ALPHA = 0.01
 QUANTILE_EXPECTED = 0.02
 
 
-def by_chance(count: int, total: int, expected: float) -> dict[str, Any] | None:
+def tail_p_value(count: int, total: int, expected: float, n_reference: int | None) -> float:
+    """P(at least ``count`` of ``total`` values beyond a bound drawn from ``n_reference``
+    values of the same distribution, whose share beyond it is ``expected`` on average).
+
+    The bound is itself a sample statistic: the share of the distribution beyond the min and
+    max of n values is Beta(2, n - 1), and beyond the k-th smallest and largest Beta(2k,
+    n + 1 - 2k) (David & Nagaraja, coverage of order statistics), so the count is
+    beta-binomial, Beta(e (n + 1), (1 - e) (n + 1)) with e the expected share. A binomial
+    with the share taken as known (None: no reference size) made 37 of 500 values beyond a
+    40-row reference's range (7.4%, 4.9% expected) a failure at p = 0.009; it happens at
+    p = 0.21. Past a few thousand reference values the two agree."""
+    from scipy.stats import betabinom, binom
+
+    if n_reference is None or n_reference <= 0:
+        return float(binom.sf(count - 1, total, expected))
+    a = expected * (n_reference + 1)
+    b = max((1.0 - expected) * (n_reference + 1), 1e-9)
+    return float(betabinom.sf(count - 1, total, a, b))
+
+
+def by_chance(
+    count: int, total: int, expected: float, n_reference: int | None = None
+) -> dict[str, Any] | None:
     """None when ``count`` of ``total`` values beyond a bound is more than the ``expected``
-    share gives by chance (a one-sided binomial test at :data:`CHANCE_ALPHA`); else the
-    details saying it is not: 3 of 51 values beyond the 1st/99th percentiles (5.9%, where
-    2% is expected) is what a healthy model shows one window in twelve."""
+    share gives by chance (a one-sided test at :data:`CHANCE_ALPHA`, :func:`tail_p_value`,
+    with the bound's own sampling error when ``n_reference`` is given); else the details
+    saying it is not: 3 of 51 values beyond the 1st/99th percentiles (5.9%, where 2% is
+    expected) is what a healthy model shows one window in twelve."""
     if total <= 0 or count <= 0 or expected <= 0:
         return None
-    from scipy.stats import binom
-
-    p = float(binom.sf(count - 1, total, expected))
+    p = tail_p_value(count, total, expected, n_reference)
     if p < CHANCE_ALPHA:
         return None
     return {
@@ -66,7 +88,7 @@ def _out_of_range(x: QualityInputs) -> QualityResult | None:
     # 142-row reference), so the threshold counts from it.
     expected = 2.0 / (ref.moments.n + 1) if ref.moments.n else 0.0
     limit = x.threshold + expected
-    details = by_chance(below + above, total, expected)
+    details = by_chance(below + above, total, expected, int(ref.moments.n))
     status = (
         grade(ratio, limit, expected + x.threshold * x.warn_fraction) if details is None else "ok"
     )
@@ -105,7 +127,7 @@ def _out_of_quantile_range(x: QualityInputs) -> QualityResult | None:
     # reference: always). The threshold moves up by that excess, as out_of_range's does.
     expected = max(QUANTILE_EXPECTED, 2.0 / (ref.moments.n + 1))
     limit = x.threshold + (expected - QUANTILE_EXPECTED)
-    chance = by_chance(outside, total, expected)
+    chance = by_chance(outside, total, expected, int(ref.moments.n))
     warn = limit * x.warn_fraction + expected * (1 - x.warn_fraction)
     return QualityResult(
         "out_of_quantile_range",
