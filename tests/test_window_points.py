@@ -74,6 +74,26 @@ def test_a_failed_share_check_on_too_few_rows_is_written_as_warn(
     assert ("reason" in details) is (status == "warn")
 
 
+def test_a_check_against_a_too_small_reference_decides_no_alert() -> None:
+    """A quality result the reference was too small to decide (docs/quality.md) keeps its
+    status and reason in the window, and reaches the engine with n = 0: a rule's
+    min_samples holds it, so `quality.unseen_categories > 0.01` does not fire on it."""
+    from driftline.alerts.rules import Rule
+
+    report = _report(0.6, "insufficient", 500)
+    why = "reference too small: 1 value, a check against it needs 30 (quality min_reference)"
+    report["columns"]["x"]["quality"][0]["details"] = {"reason": why}
+    points = _points()
+    pts.drift_and_quality(points, "*", report)
+    (q,) = [r for r in points.rows if r["metric"] == "quality.out_of_quantile_range"]
+    assert (q["status"], q["n"]) == ("insufficient", 0)
+    assert orjson.loads(q["details"])["reason"] == why
+    (point,) = alert_points({**q, "details": q["details"]})
+    assert point.n == 0
+    rule = Rule("r", point.metric, ">", 0.05, "warning", {}, {}, min_samples=100)
+    assert rule.insufficient(point)
+
+
 def test_the_engine_gets_n_and_stderr_of_sampled_metrics_only() -> None:
     base = {
         "model": "m", "version": "v1", "segment": "*", "window_size": 300,

@@ -253,11 +253,20 @@ def _quality_point(
     A share check that failed on too few rows to tell (the value minus 1.96
     standard errors is not above the threshold) is written as ``warn`` with
     ``details.reason`` saying so: 2 of 25 values outside the reference's
-    1st-99th percentiles is what a healthy model shows now and then.
+    1st-99th percentiles is what a healthy model shows now and then. One that
+    could not decide (``insufficient``: the reference is too small) keeps its
+    status and reason, with ``n`` 0 so that alert rules do not decide on it.
     """
     value, status = qc.get("value"), str(qc.get("status") or "ok")
     details: dict[str, Any] = {"threshold": qc.get("threshold")}
     check = str(qc["check"])
+    if status == "insufficient":
+        # the reference is too small to hold the window to (docs/quality.md): n = 0, so
+        # no alert rule decides on it (min_samples), and the reason goes with it
+        details["reason"] = (qc.get("details") or {}).get("reason")
+        points.add(seg, f"quality.{check}", value, column=column, status=status, n=0,
+                   details=details)  # fmt: skip
+        return
     if share_of is not None and value is not None and n > 0:
         se = proportion_se(float(value) * n, n)
         details["stderr"] = se
