@@ -311,6 +311,34 @@ def data_columns(schema: pa.Schema) -> list[str] | None:
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+)")
 
 
+#: Separators a CSV written elsewhere often has (a spreadsheet in a locale whose decimal
+#: mark is a comma writes ';'), and what to call them in an error.
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars", ",": "commas"}
+
+
+def _refuse_other_separator(path: Path, header: str, delimiter: str) -> None:
+    """A file read as one column whose header holds another separator is not one column:
+    read on, every row would be one text value and the comparison would say nothing true
+    (a profile of "1 column", a reference's columns all "missing")."""
+    for sep, name in _OTHER_SEPARATORS.items():
+        if sep != delimiter and sep in header:
+            shown = header if len(header) <= 60 else header[:57] + "..."
+            if sep in ("\t", ","):
+                how = f"name it .{'tsv' if sep == chr(9) else 'csv'}"
+            else:
+                decimal = ", decimal=','" if sep == ";" else ""
+                how = (
+                    f"write it with commas, e.g. pandas.read_csv(path, sep={sep!r}{decimal})"
+                    ".to_csv(new_path, index=False)"
+                )
+            read_as = "commas (a .csv file)" if delimiter == "," else "tabs (a .tsv file)"
+            raise InputError(
+                f"cannot read {path} as CSV: its header is one column, {shown!r}, holding "
+                f"{name}: the file looks separated by {name}, and is read as separated by "
+                f"{read_as}; {how}"
+            )
+
+
 def _open_csv(path: Path, batch_rows: int) -> Source:
     import pyarrow.csv as pcsv
 
@@ -359,6 +387,8 @@ def _open_csv(path: Path, batch_rows: int) -> Source:
     if any(pa.types.is_binary(f.type) for f in schema):
         # Arrow reads a column that is not valid UTF-8 as bytes, not text
         raise encoding_error(path, encoding)
+    if len(schema) == 1:
+        _refuse_other_separator(path, schema.names[0], delimiter)
 
     def batches() -> Iterator[pa.RecordBatch]:
         pending: list[pa.RecordBatch] = []

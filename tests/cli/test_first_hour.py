@@ -230,3 +230,27 @@ def test_an_all_null_categorical_column_is_100_percent_missing_not_a_type_change
     assert report["schema"]["current"]["plan"]["kind"] == "categorical"
     missing = next(q for q in report["columns"]["plan"]["quality"] if q["check"] == "missing_ratio")
     assert missing["value"] == 1.0 and missing["status"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("name", "sep", "says"),
+    [
+        ("semi.csv", ";", "holding semicolons"),
+        ("bars.csv", "|", "holding vertical bars"),
+        ("tabs.csv", "\t", "holding tabs"),
+        ("commas.tsv", ",", "holding commas"),
+    ],
+)
+def test_a_csv_separated_otherwise_is_bad_input_not_one_text_column(
+    tmp_path: Path, name: str, sep: str, says: str
+) -> None:
+    # a spreadsheet in a locale with a decimal comma writes ';': read with ',', the file was
+    # one text column; profile said "profiled 228 rows x 1 columns" and exited 0
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"mean radius": rng.normal(14, 3, 200), "target": rng.integers(0, 2, 200)})
+    path = tmp_path / name
+    df.to_csv(path, index=False, sep=sep)
+    code, out, err = run_cli("profile", path, "-o", tmp_path / "p.profile")
+    assert code == 2, (out, err)
+    assert f"cannot read {path} as CSV: its header is one column" in err and says in err
+    assert not (tmp_path / "p.profile").exists()
