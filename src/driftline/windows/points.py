@@ -157,6 +157,9 @@ def embedding_points(
     for method, m in metrics.items():
         drifted = m.get("drifted")
         reason = (m.get("details") or {}).get("reason")
+        # a distance past its threshold that its guard test does not find significant
+        # (centroid_cosine's permutation test) stays ok: the page says so with this p
+        guard = (m.get("details") or {}).get("guard_p_value")
         points.add(
             seg,
             "embedding_drift",
@@ -170,6 +173,7 @@ def embedding_points(
                 "threshold": m.get("threshold"),
                 "computed": m.get("computed"),
                 **({"reason": reason} if reason else {}),
+                **({"guard_p_value": guard} if guard is not None else {}),
             },
         )
 

@@ -72,6 +72,19 @@ class EmbeddingPanel:
     columns: list[EmbeddingColumn] = field(default_factory=list)
 
 
+def _not_significant(row: VectorMethod, details: dict[str, Any]) -> str:
+    """Why a distance at or past its threshold is ok: its guard test (centroid_cosine's
+    permutation test) does not find it significant at this sample size."""
+    value, thr = row.value, row.threshold
+    if row.status != "ok" or row.is_test or value is None or thr is None or value < thr:
+        return ""
+    from driftline.stats.drift.embedding_centroid import ALPHA
+
+    guard = details.get("guard_p_value")
+    p = f"permutation p = {guard:.2g}" if isinstance(guard, int | float) else "its guard test"
+    return f"past the threshold but not significant at this sample size ({p}; needs p < {ALPHA})"
+
+
 def descriptor_parents(ref: DatasetProfile | None) -> dict[str, str]:
     """``{descriptor column: its text or image column}`` of ``ref`` (``question.words`` ->
     ``question``); empty without a reference."""
@@ -190,7 +203,7 @@ def _column(
         d = point_details(p.get("details"))
         row.value, row.status = p["value"], str(p["status"])
         row.p_value, row.threshold = d.get("p_value"), d.get("threshold")
-        row.reason = str(d.get("reason") or "")
+        row.reason = str(d.get("reason") or "") or _not_significant(row, d)
     out.methods = [methods[m] for m in TITLES if m in methods]
     out.methods += [r for m, r in methods.items() if m not in TITLES]
     if out.methods:
