@@ -215,14 +215,34 @@ def realized_interval(
 
         lo, hi = wilson_interval(round(value * n), n)
         return lo, hi, "Wilson"
-    from driftline.stats.performance.uncertainty import standard_errors
+    from driftline.stats.performance.uncertainty import auc_interval, standard_errors
 
-    results = {**(perf.get("realized") or {}), **(perf.get("details") or {})}
+    details = perf.get("details") or {}
+    if metric == "roc_auc" and perf.get("task") == "binary":
+        sides = _positives_negatives(details)
+        band = auc_interval(value, *sides) if sides else None
+        if band is not None:
+            return band[0], band[1], "score interval, Hanley-McNeil variance"
+    results = {**(perf.get("realized") or {}), **details}
     results.update(task=perf.get("task"), n=n)
     se = standard_errors(results).get(metric)
     if se is None or not math.isfinite(se):
         return None
-    return value - Z95 * se, value + Z95 * se, "±1.96 standard errors"
+    low, high = value - Z95 * se, value + Z95 * se
+    if perf.get("task") != "regression":  # a classification metric lies in [0, 1]
+        low, high = max(low, 0.0), min(high, 1.0)
+    return low, high, "±1.96 standard errors"
+
+
+def _positives_negatives(details: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The labelled positives and negatives of a binary result's confusion matrix."""
+    cm, classes = details.get("confusion_matrix"), list(details.get("classes") or [])
+    positive = details.get("positive_class")
+    if not cm or positive not in classes:
+        return None
+    support = [int(sum(row)) for row in cm]
+    n_pos = support[classes.index(positive)]
+    return n_pos, sum(support) - n_pos
 
 
 def _realized(

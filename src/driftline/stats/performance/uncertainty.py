@@ -51,6 +51,45 @@ def auc_se(auc: float, n_pos: int, n_neg: int) -> float | None:
     return math.sqrt(max(var, 0.0))
 
 
+def _auc_variance(auc: float, n_pos: int, n_neg: int) -> float:
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (
+        n_pos * n_neg
+    )
+    return max(var, 0.0)
+
+
+def auc_interval(
+    auc: float, n_pos: int, n_neg: int, z: float = 1.959963984540054
+) -> tuple[float, float] | None:
+    """A score interval of a ROC AUC (Newcombe 2006): the AUCs ``theta`` in [0, 1] with
+    ``(auc - theta)² <= z² var(theta)``, Hanley & McNeil's variance taken at ``theta`` as
+    Wilson's interval takes a proportion's at the tested value.
+
+    auc ± z·SE collapses at the boundary: an AUC of 1 on 18 positives and 12 negatives has
+    SE ~0, so "0.9997 to 1", while this gives 0.875 to 1; with a true AUC of 0.99 on 20 and
+    10, 56 % of the ± intervals held it and 95 % of these (1,000 binormal draws).
+    None without positives or negatives."""
+    if n_pos <= 0 or n_neg <= 0 or not 0.0 <= auc <= 1.0:
+        return None
+
+    def gap(theta: float) -> float:
+        return (auc - theta) ** 2 - z * z * _auc_variance(theta, n_pos, n_neg)
+
+    def root(lo: float, hi: float) -> float:  # gap changes sign between lo and hi
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if (gap(lo) > 0) == (gap(mid) > 0):
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    low = root(0.0, auc) if auc > 0 else 0.0
+    high = root(auc, 1.0) if auc < 1 else 1.0
+    return low, high
+
+
 def _cm_metrics(cm: np.ndarray, pos: int | None) -> dict[str, np.ndarray]:
     """Metrics of a stack of confusion matrices (draws, k, k); rows true, columns predicted."""
     tp = np.diagonal(cm, axis1=1, axis2=2)
