@@ -160,3 +160,40 @@ def test_f1_is_held_to_its_bound_by_its_standard_error() -> None:
     assert f"95% interval {fmt(0.7368 - z * se)} to {fmt(0.7368 + z * se)}" in check.message
     (check,) = evaluate(rep, ["performance"], {"f1": {"min": 0.2}})
     assert check.status == "pass" and "±1.96 standard errors, 20 labelled rows" in check.message
+
+
+def _estimated(metric: str, value: float, lower: float | None, upper: float | None) -> Any:
+    band = {"value": value, "lower": lower, "upper": upper}
+    perf = {"task": "binary", "n_labelled": 0, "realized": {}, "estimated": {metric: band},
+            "estimation": {"method": "cbpe", "n": 40, "confidence": 0.95}}  # fmt: skip
+    return {"columns": {}, "quality": [], "performance": perf}
+
+
+@pytest.mark.parametrize(
+    ("band", "bound", "status"),
+    [
+        ((0.957, 0.925, 1.0), {"min": 0.95}, "error"),  # passed on the point value
+        ((0.94, 0.90, 0.97), {"min": 0.95}, "error"),  # failed on the point value
+        ((0.957, 0.925, 1.0), {"min": 0.9}, "pass"),
+        ((0.80, 0.70, 0.89), {"min": 0.9}, "fail"),
+        ((0.957, 0.925, 1.0), {"max": 0.9}, "fail"),
+        ((0.957, 0.925, 1.0), {"min": 0.5, "max": 0.99}, "error"),
+        ((0.957, None, None), {"min": 0.5}, "error"),  # no band: the value decides nothing
+    ],
+)
+def test_an_estimated_metric_is_held_to_its_bound_by_its_band(
+    band: tuple[float, float | None, float | None], bound: dict[str, float], status: str
+) -> None:
+    """CBPE/DLE estimates were gated on the point value although the report has their band;
+    now the band decides like a realized metric's interval."""
+    (check,) = evaluate(_estimated("accuracy", *band), ["performance"], {"accuracy": bound})
+    assert check.status == status, check.message
+    if band[1] is not None:
+        assert check.message.startswith(
+            f"estimated {fmt(band[0])}, 95% band {fmt(band[1])} to {fmt(band[2])} (CBPE, 40 rows)"
+        )
+    if status == "error":
+        assert check.message.endswith(("too uncertain to decide", "decides no bound"))
+    (warned,) = evaluate(_estimated("accuracy", *band), ["performance"], {"accuracy": bound},
+                         on_insufficient="fail")  # fmt: skip
+    assert warned.status == {"error": "fail"}.get(status, status)

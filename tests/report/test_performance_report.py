@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -361,3 +362,49 @@ def test_check_on_20_labels_cannot_decide_a_min_accuracy_its_interval_reaches(
         f"95% interval {lo:.4g} to {hi:.4g} (Wilson, 20 labelled rows) reaches min 0.9"
         in (acc["message"])
     )
+
+
+def test_check_holds_an_estimated_metric_to_its_band(
+    cancer: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """40 unlabelled rows of breast_cancer: CBPE's accuracy band is several points wide, and
+    `check` gated on its point value alone. A bound inside the band cannot be decided (exit
+    3); a bound below the whole band passes, one above it fails."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from driftline.cli import app
+
+    ref, cur = cancer
+    cur = cur.head(40).drop(columns=["target"])  # labels arrive later
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    roles = {"score": {"role": "score"}, "prediction": {"role": "prediction"}}
+    band = driftline.compare(ref, cur, {**roles, "target": {"role": "target"}}, seed=0)
+    acc = band.to_dict()["performance"]["estimated"]["accuracy"]
+    value, lower, upper = acc["value"], acc["lower"], acc["upper"]
+    assert lower < value - 0.01  # a band worth the name on 40 rows
+
+    def check(bound: str) -> tuple[int, dict[str, Any]]:
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"check:\n  fail_on: [performance]\n  performance: {{accuracy: {bound}}}\n")
+        args = ["check", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"),
+                "--target", "target", "--prediction", "prediction", "--scores", "score",
+                "--config", str(cfg), "--json", str(tmp_path / "c.json")]  # fmt: skip
+        res = CliRunner().invoke(app, args)
+        checks = json.loads((tmp_path / "c.json").read_text())["checks"]
+        (only,) = [c for c in checks if c["name"] == "accuracy"]
+        return res.exit_code, only
+
+    inside = round((value + lower) / 2, 4)  # the point value is above it: it passed before
+    code, c = check(f"{{min: {inside}}}")
+    assert code == 3 and c["status"] == "error", c
+    assert c["message"].startswith(f"estimated {value:.4g}, 95% band {lower:.4g} to {upper:.4g}")
+    assert c["message"].endswith(
+        f"reaches min {inside:.4g}: the estimate is too uncertain to decide"
+    )
+    code, c = check(f"{{min: {round(lower - 0.01, 4)}}}")
+    assert code == 0 and c["status"] == "pass", c
+    code, c = check(f"{{max: {round(lower - 0.01, 4)}}}")
+    assert code == 1 and c["status"] == "fail", c

@@ -16,6 +16,7 @@ Three suites, each enabled by ``fail_on``:
   it fails when the whole interval is beyond the bound, passes when it is
   within, and cannot decide (too few labels) when the interval reaches the
   bound; one without a known interval decides nothing below ``FEW_LABELS``.
+  An estimated metric (CBPE/DLE) is decided the same way by its band.
 
 Whatever the suites, too little data for a verdict (the report's
 ``dataset.verdict`` is ``insufficient_data``: fewer rows than ``min_samples``,
@@ -180,17 +181,10 @@ def _performance(
             out.append(Check("performance", metric, "skip", f"{metric} is not in the report"))
             continue
         lo, hi = bound.get("min"), bound.get("max")
-        thr = lo if lo is not None else hi
         if how == "realized":
             out.append(_realized(perf, metric, value, n, lo, hi, on_insufficient))
-        elif lo is not None and value < lo:
-            out.append(Check("performance", metric, "fail", f"{how} {fmt(value)} < min {fmt(lo)}",
-                             value, lo))  # fmt: skip
-        elif hi is not None and value > hi:
-            out.append(Check("performance", metric, "fail", f"{how} {fmt(value)} > max {fmt(hi)}",
-                             value, hi))  # fmt: skip
         else:
-            out.append(Check("performance", metric, "pass", f"{how} {fmt(value)}", value, thr))
+            out.append(_estimated(perf, metric, value, lo, hi, on_insufficient))
     return out
 
 
@@ -271,6 +265,51 @@ def _realized(
     else:
         low, high, how = interval
         shown = f"realized {fmt(value)}, 95% interval {fmt(low)} to {fmt(high)} ({how}, {rows})"
+    return _held(metric, value, (low, high), shown, (lo, hi), on_insufficient,
+                 "too few labelled rows to decide")  # fmt: skip
+
+
+def _estimated(
+    perf: Mapping[str, Any],
+    metric: str,
+    value: float,
+    lo: float | None,
+    hi: float | None,
+    on_insufficient: str,
+) -> Check:
+    """An estimated metric (CBPE/DLE, no labels) against its bounds, decided by its band like
+    a realized metric by its interval: the band is the estimator's interval for the realized
+    metric of these rows (label noise and the estimator's own uncertainty), so a bound inside
+    it is one the estimate cannot decide. A band the report lacks decides nothing."""
+    est = (perf.get("estimated") or {}).get(metric) or {}
+    info = perf.get("estimation") or {}
+    method = str(info.get("method") or "estimator").upper()
+    rows = int(info.get("n") or 0)
+    on = f"{method}, {rows:,} row{'s' if rows != 1 else ''}" if rows else method
+    low, high = est.get("lower"), est.get("upper")
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        why = f"estimated {fmt(value)} ({on}) has no band: its value alone decides no bound"
+        return Check("performance", metric, on_insufficient, why, value,
+                     lo if lo is not None else hi)  # fmt: skip
+    conf = info.get("confidence")
+    level = f"{conf:.0%} band" if isinstance(conf, int | float) else "band"
+    shown = f"estimated {fmt(value)}, {level} {fmt(low)} to {fmt(high)} ({on})"
+    return _held(metric, value, (float(low), float(high)), shown, (lo, hi), on_insufficient,
+                 "the estimate is too uncertain to decide")  # fmt: skip
+
+
+def _held(
+    metric: str,
+    value: float,
+    interval: tuple[float, float],
+    shown: str,
+    bounds: tuple[float | None, float | None],
+    on_insufficient: str,
+    undecided: str,
+) -> Check:
+    """A metric held to its bounds by an interval: the whole interval beyond a bound fails,
+    within all bounds passes, reaching a bound cannot decide (``on_insufficient``)."""
+    (low, high), (lo, hi) = interval, bounds
     if lo is not None and high < lo:
         return Check("performance", metric, "fail", f"{shown} < min {fmt(lo)}", value, lo)
     if hi is not None and low > hi:
@@ -280,12 +319,11 @@ def _realized(
         reaches.append(f"min {fmt(lo)}")
     if hi is not None and high > hi:
         reaches.append(f"max {fmt(hi)}")
+    thr = lo if lo is not None else hi
     if reaches:
-        why = f"{shown} reaches {' and '.join(reaches)}: too few labelled rows to decide"
-        return Check(
-            "performance", metric, on_insufficient, why, value, lo if lo is not None else hi
-        )
-    return Check("performance", metric, "pass", shown, value, lo if lo is not None else hi)
+        why = f"{shown} reaches {' and '.join(reaches)}: {undecided}"
+        return Check("performance", metric, on_insufficient, why, value, thr)
+    return Check("performance", metric, "pass", shown, value, thr)
 
 
 def _metric_value(perf: Mapping[str, Any], metric: str) -> tuple[float | None, str]:
