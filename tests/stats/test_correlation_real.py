@@ -128,3 +128,66 @@ def test_near_constant_is_carets_rule() -> None:
     assert set(flat) == {"a", "d"}
     assert flat["a"] == "near-constant (0 in 960 of 1,000 rows, 24x the next value)"
     assert flat["d"] == "constant (1 in all 5 rows)"
+
+
+#: digits' pixels read as categories: eight border pixels are '0' in 93-99.6 % of the images
+NEAR_CONSTANT = ["pixel_1_0", "pixel_5_0", "pixel_0_7", "pixel_1_7", "pixel_2_7", "pixel_5_7",
+                 "pixel_6_7", "pixel_7_7"]  # fmt: skip
+USABLE = ["pixel_3_4", "pixel_4_4", "pixel_2_3", "pixel_5_5"]
+
+
+@pytest.fixture(scope="module")
+def digit_categories() -> pd.DataFrame:
+    from sklearn.datasets import load_digits
+
+    data = load_digits(as_frame=True)
+    cat = data.data[NEAR_CONSTANT + USABLE].astype(int).astype(str)
+    return cat.assign(digit=data.target.astype(str))
+
+
+def test_same_distribution_halves_with_near_constant_categories_do_not_drift(
+    digit_categories: pd.DataFrame,
+) -> None:
+    """Cramér's V of a near-constant category rests on its dozen other rows: 8 of 10
+    same-distribution halves 'changed' by 0.23-0.24 through such pairs; they are left out
+    and named like the numeric ones."""
+    flagged = 0
+    for seed in range(10):
+        r = _correlation(*_halves(digit_categories, seed), seed)
+        flagged += bool(r["drifted"])
+        d = r["details"]
+        assert set(d["excluded_columns"]) == set(NEAR_CONSTANT)
+        assert d["pairs_excluded"] == 78 - 10 and d["n_pairs"] == 10  # C(13,2) - C(5,2)
+        assert d["excluded_columns"]["pixel_1_0"].startswith("reference: near-constant ('0' in ")
+        assert "Cramér's V" in d["excluded_reason"]
+        for pair in d["top_pairs"]:
+            assert pair["measure"] == "cramers_v"
+            assert not set(pair["columns"]) & set(NEAR_CONSTANT)
+    assert flagged <= 1  # 8 of 10 before
+
+
+def test_a_real_association_change_between_categories_still_drifts(
+    digit_categories: pd.DataFrame,
+) -> None:
+    """The digit shuffled in the current half: its V with a central pixel falls from ~0.3
+    to ~0, and the method says so although near-constant pixels were left out."""
+    for seed in range(3):
+        ref, cur = _halves(digit_categories, seed)
+        rng = np.random.default_rng(seed)
+        cur = cur.assign(digit=rng.permutation(cur["digit"].to_numpy()))
+        r = _correlation(ref, cur, seed)
+        assert r["drifted"] is True
+        top = r["details"]["top_pairs"][0]
+        assert "digit" in top["columns"] and top["change"] <= -0.2
+
+
+def test_near_constant_names_the_level_of_a_code() -> None:
+    codes = np.zeros((1000, 2), dtype=np.int64)
+    codes[:40, 0] = 1
+    codes[:, 1] = 2  # all missing
+    levels = {"a": ["yes", "no", "\x00other"], "b": ["x", "\x00other", "\x00missing"]}
+    flat = near_constant(codes, ["a", "b"], levels)
+    assert flat == {
+        "a": "near-constant ('yes' in 960 of 1,000 rows, 24x the next value)",
+        "b": "constant (missing in all 1,000 rows)",
+    }

@@ -177,6 +177,7 @@ def _run(
             enc.categorical,
             alpha=alpha,
             threshold=o.correlation_threshold,
+            levels=enc.levels,
         )
     ref = np.column_stack([enc.raw_numeric(rs), enc.codes(rs)])
     cur = np.column_stack([enc.raw_numeric(cs), enc.codes(cs)])
