@@ -71,6 +71,11 @@ def test_shares_never_get_a_zero_error() -> None:
     assert proportion_se(0, 25) == pytest.approx(proportion_se(25, 25))
     assert proportion_se(0, 0) is None
     assert auc_se(1.0, 10, 10) > 0  # type: ignore[operator]
+    # 1 on 18 positives and 12 negatives: the value - 1.96 errors reaches the score
+    # interval's 0.875 (Hanley & McNeil's error at the value was 0.0002)
+    assert 1 - 1.96 * auc_se(1.0, 18, 12) == pytest.approx(0.875, abs=0.003)  # type: ignore[operator]
+    # mid-range: the lower side, 0.676, a little wider than Hanley & McNeil at the value (0.0344)
+    assert auc_se(0.75, 100, 100) == pytest.approx(0.0378, abs=0.001)
     assert auc_se(0.8, 0, 10) is None
 
 

@@ -13,7 +13,8 @@ and uncertainty").
 - Confusion-matrix metrics (precision, recall, F1, their macro and weighted
   averages): the spread of the metric over confusion matrices drawn from the
   Dirichlet(counts + 1/2) posterior of the cell shares, times ``n``.
-- ROC AUC: Hanley & McNeil (1982), per class, averaged for one-vs-rest macro.
+- ROC AUC: from a score interval with Hanley & McNeil's (1982) variance (Newcombe 2006),
+  which does not collapse at 0 or 1; per class, averaged for one-vs-rest macro.
 - MAE, bias: ``sd / sqrt(n)`` from the running moments (``mse - mae²``);
   RMSE: the delta-method value for normal errors, ``rmse / sqrt(2 n)``.
 
@@ -42,13 +43,15 @@ def proportion_se(successes: float, n: float) -> float | None:
 
 
 def auc_se(auc: float, n_pos: int, n_neg: int) -> float | None:
-    """Hanley & McNeil's standard error of a ROC AUC of ``n_pos`` positives, ``n_neg`` negatives."""
-    if n_pos <= 0 or n_neg <= 0:
+    """A standard error of a ROC AUC of ``n_pos`` positives and ``n_neg`` negatives: the
+    wider side of its score interval (:func:`auc_interval`) over 1.96, so that the value
+    ± 1.96 errors reaches that interval's ends. Hanley & McNeil's own error at the value
+    collapses at the boundary (an AUC of 1 on 18 and 12 had 0.0002, as if certain); away
+    from it the two agree."""
+    band = auc_interval(auc, n_pos, n_neg)
+    if band is None:
         return None
-    a = min(max(auc, 1e-6), 1 - 1e-6)  # at 0 or 1 the formula gives 0: keep it honest
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    var = (a * (1 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (n_pos * n_neg)
-    return math.sqrt(max(var, 0.0))
+    return max(auc - band[0], band[1] - auc) / 1.959963984540054
 
 
 def _auc_variance(auc: float, n_pos: int, n_neg: int) -> float:
