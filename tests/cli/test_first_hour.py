@@ -5,6 +5,7 @@ Run through the installed ``driftline`` entry point, as a person types it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -254,3 +255,24 @@ def test_a_csv_separated_otherwise_is_bad_input_not_one_text_column(
     assert code == 2, (out, err)
     assert f"cannot read {path} as CSV: its header is one column" in err and says in err
     assert not (tmp_path / "p.profile").exists()
+
+
+def test_a_tiny_reference_says_once_why_its_checks_cannot_decide(tmp_path: Path) -> None:
+    """A 10-row reference makes each column's range and category checks insufficient: the
+    table repeated the same reason in 66 rows (over 200 lines); it says it once, naming
+    how many and the first few, and the JSON keeps each check."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True).frame
+    data.head(10).to_csv(tmp_path / "ref.csv", index=False)
+    data.iloc[300:528].to_csv(tmp_path / "cur.csv", index=False)
+    code, out, err = run_cli("check", tmp_path / "ref.csv", tmp_path / "cur.csv",
+                             "--json", tmp_path / "c.json")  # fmt: skip
+    assert code == 3, err
+    checks = json.loads((tmp_path / "c.json").read_text())["checks"]
+    why = "reference too small: 10 values, a check against it needs 30 (quality min_reference)"
+    n = sum(c["status"] == "error" and c["message"].endswith(why) for c in checks)
+    assert n > 50
+    assert re.search(rf"quality\s+│\s+{n} checks \(mean radius: out_of_range,", out), out
+    assert "(--json and --junit list each)" in out
+    assert len(out.splitlines()) < 30, out

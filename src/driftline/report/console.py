@@ -209,10 +209,32 @@ def failed_table(checks: Sequence[Check]) -> Table:
     table.add_column("suite")
     table.add_column("check")
     table.add_column("why")
-    for c in checks:
-        if c.failed or c.status == "error":
+    shown = [c for c in checks if c.failed or c.status == "error"]
+    # undecided checks for one reason (a 10-row reference makes every range and category
+    # check of every column insufficient) are one row naming them, not 60 rows repeating it
+    reasons: dict[tuple[str, str], list[Check]] = {}
+    for c in shown:
+        if c.status == "error" and "; " in c.message:
+            reasons.setdefault((c.suite, c.message.split("; ", 1)[1]), []).append(c)
+    grouped = {id(c) for group in reasons.values() if len(group) >= GROUP_FROM for c in group}
+    done: set[tuple[str, str]] = set()
+    for c in shown:
+        if id(c) not in grouped:
             table.add_row(c.suite, c.name, c.message)
+            continue
+        key = (c.suite, c.message.split("; ", 1)[1])
+        if key in done:
+            continue
+        done.add(key)
+        group = reasons[key]
+        names = ", ".join(g.name for g in group[:4]) + (", ..." if len(group) > 4 else "")
+        why = f"insufficient: {key[1]} (--json and --junit list each)"
+        table.add_row(c.suite, f"{len(group)} checks ({names})", why)
     return table
+
+
+#: From this many undecided checks of one suite for one reason, the table shows one row.
+GROUP_FROM = 4
 
 
 def check_summary(checks: Sequence[Check]) -> Text:
