@@ -202,7 +202,7 @@ def test_inside_the_service_stages_resources_cost_and_errors(story: Played) -> N
             assert stage in tumor
         assert "preprocess" in wine and "classify" in wine
         for text in (tumor, wine):
-            assert re.search(r"Resident memory\s+\d+\.\d MB", text), text
+            assert re.search(r"Resident memory\s+\d+\.\d MiB", text), text
             assert re.search(r"Per 1,000 predictions \(latest window\)\s+[0-9.e-]+ USD", text)
             assert "no GPU seen (NVML absent or no device)" in text
     html = story.pages["model"]

@@ -63,7 +63,14 @@ async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -
     assert "rerank</span> made p99 worse" in worst.group(1)
     assert "from 20 ms to 200 ms" in worst.group(1)
     assert 'data-stage="retrieve"' in section and 'class="row-bad" data-stage="rerank"' in section
-    assert "300.0 MB" in section and "no GPU seen" in section
+    assert "300.0 MiB" in section and "no GPU seen" in section
+    # the latest window's table says the same figure in the same unit (it read "3.15e+08"
+    # under "Resident memory (bytes)" beside "300.0 MB" here)
+    other = re.sub(r"<[^>]+>", " ", html[html.index("Resident memory (MiB)") :][:200])
+    assert other.split()[3] == "300.0", other
+    growth = re.search(r"<td>Memory growth</td><td[^>]*>(.*?)</td>", section, re.S)
+    assert growth is not None
+    assert "MiB/h" in growth.group(1) or "needs a process sampled over" in growth.group(1)
     # 3.6 CPU seconds per window at 36 EUR an hour: 0.036 EUR per window of 20 predictions
     per_1k = re.search(r'data-testid="cost-per-1k">([^<]*)<', section)
     assert per_1k is not None and per_1k.group(1).strip() == "1.8 EUR"

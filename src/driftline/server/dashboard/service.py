@@ -262,7 +262,7 @@ def _resources(panel: ServicePanel, rows: dict[str, list[dict[str, Any]]], x_ran
         ),
     }  # fmt: skip
     panel.figures["memory"] = charts.line(
-        "Resident memory (MB)", [("RSS", _series(rss))], scale=1 / 2**20, x_range=x_range
+        "Resident memory (MiB)", [("RSS", _series(rss))], scale=1 / 2**20, x_range=x_range
     )
     panel.figures["cpu"] = charts.line(
         "CPU seconds per window", [("CPU", _series(cpu))], x_range=x_range

@@ -29,7 +29,7 @@ OTHER = {
     "drift_detected": ("Dataset drift verdict", "verdict"),
     "missing_ratio": ("Largest missing share (no reference)", "max_pct"),
     "resource_cpu_seconds": ("CPU seconds of the model's processes", "num"),
-    "resource_rss_bytes": ("Resident memory (bytes)", "num"),
+    "resource_rss_bytes": ("Resident memory (MiB)", "mib"),
     "resource_gpu_seconds": ("GPU seconds", "num"),
     "review.candidates": ("Events kept for review (/ui/review)", "num"),
     "error_group": ("Error groups (type + stack)", "count"),
@@ -181,6 +181,8 @@ def model_signals(
                 value = {"drift": "drift", "ok": "no drift"}.get(r.status, r.status)
             else:
                 value = pct(r.value) if how == "pct" else score(r.value)
+                if how == "mib" and r.value is not None:  # as the service section shows it
+                    value = f"{r.value / 2**20:.1f}"
             out.other.append(Latest(r.metric, label, value, r.status))
     broken = [r.column for r in rows if r.metric == "schema_violations" and r.status == "fail"]
     if any(r.metric == "schema_violations" for r in rows):
