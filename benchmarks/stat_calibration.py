@@ -12,7 +12,8 @@ Measures, with the default settings of ``driftline.compare``:
    (embedding_calibration.py, ``--embedding-splits``): false alarms over random
    halves of one collection, detection of a topic shift;
 6. the ``correlation`` multivariate method on scikit-learn's digits,
-   breast_cancer and wine (correlation_calibration.py, ``--correlation-splits``):
+   breast_cancer, wine and digits pixels read as categories
+   (correlation_calibration.py, ``--correlation-splits``):
    false alarms over random halves, detection of one column's correlations
    removed. (Sections 1-3 include every multivariate method in the dataset
    verdict, on independent synthetic columns only.)
