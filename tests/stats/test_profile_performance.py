@@ -103,6 +103,23 @@ def test_classes_from_names() -> None:
     assert classes_from_names(["cat", "car"]) == ["cat", "car"]  # no separator: kept whole
 
 
+def test_score_columns_not_named_by_class_say_how_to_name_them(rng: np.random.Generator) -> None:
+    """wine's classifier saved as p0, p1, p2: the classes became 'p0', 'p1', 'p2' and the
+    error said only that the labels are numbers; it says how to name the columns."""
+    probs = rng.dirichlet([1, 1, 1], 300)
+    df = pd.DataFrame({"p0": probs[:, 0], "p1": probs[:, 1], "p2": probs[:, 2]})
+    df["target"] = rng.integers(0, 3, 300)
+    schema = {c: {"role": "score"} for c in ("p0", "p1", "p2")} | {"target": {"role": "target"}}
+    with pytest.raises(InputError, match="labels are numbers but the classes are") as err:
+        driftline.profile(df, schema)
+    assert "name each score column after its class" in str(err.value)
+    assert "proba_0, proba_1 -> 0, 1" in str(err.value)
+    renamed = df.rename(columns={"p0": "p_0", "p1": "p_1", "p2": "p_2"})
+    schema = {c: {"role": "score"} for c in ("p_0", "p_1", "p_2")} | {"target": {"role": "target"}}
+    part = driftline.profile(renamed, schema).performance
+    assert part is not None and part.task == "multiclass"
+
+
 def test_serialisation_and_old_profiles_load(rng: np.random.Generator) -> None:
     prof = driftline.profile(_binary(rng, 500), BINARY)
     data = prof.to_bytes()

@@ -130,6 +130,16 @@ class PerformancePart:
         assert isinstance(self.acc, ClassificationMetrics)
         return self._classifier(self.acc.classes if self.acc.fixed else None)
 
+    def _hint(self, exc: InputError) -> str:
+        """How to name score columns when their names gave classes the labels are not."""
+        if len(self.spec.scores) < 2 or "but the classes are" not in str(exc):
+            return ""
+        return (
+            "; the classes are read from the score column names (a shared prefix up to a "
+            "separator dropped: proba_0, proba_1 -> 0, 1): name each score column after its "
+            "class"
+        )
+
     # -- update -------------------------------------------------------------------------
 
     def update(self, table: pa.Table) -> Self:
@@ -141,7 +151,7 @@ class PerformancePart:
         try:
             batch, labelled, n_bad = self._read(table)
         except InputError as exc:
-            raise InputError(f"performance ({self._where()}): {exc}") from exc
+            raise InputError(f"performance ({self._where()}): {exc}{self._hint(exc)}") from exc
         conf = self._confidence(batch.scores)
         acc = self.acc
         if acc is None and labelled.any():
@@ -152,7 +162,7 @@ class PerformancePart:
             try:
                 self._fold(acc, sub)
             except InputError as exc:
-                raise InputError(f"performance ({self._where()}): {exc}") from exc
+                raise InputError(f"performance ({self._where()}): {exc}{self._hint(exc)}") from exc
         # -- no errors past this point --
         self.acc = acc
         self.n_rows += n
