@@ -354,3 +354,29 @@ def test_scores_kept_as_columns_read_as_the_events_gave_them() -> None:
                         assert got is None, (parts, positive)
                     else:
                         assert np.asarray(got, dtype=float).tolist() == want, (parts, positive)
+
+
+async def test_the_compare_page_says_which_runtime_it_waits_for(env: Env) -> None:
+    """Two versions served through the SDK, neither registered: each "training vs serving"
+    said "Not known yet: the training side comes from driftline register, the serving
+    side from the SDK", which left the reader to guess which was missing (found in the
+    live demo, whose serving sides were known and compared)."""
+    events, labels = _rollout(N, 0.9, shadow=False, scores=True, seed=3)
+    await _ingest(env, events, labels)
+    serving = [
+        {
+            "type": "runtime", "event_id": f"rt-{v}", "timestamp": T0, "model": "m",
+            "version": v, "role": "serving",
+            "runtime": {"python": "3.11.4", "platform": "Linux", "packages": {"numpy": "2.1.0"}},
+        }
+        for v in ("v1", "v2")
+    ]  # fmt: skip
+    r = await env.client.post("/v1/runtime", json=serving, headers=env.auth("ingest"))
+    assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+    page = await env.client.get("/ui/models/m/compare", params={"a": "v1", "b": "v2"},
+                                headers=env.auth("read"))  # fmt: skip
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert "Not known yet: v2 has no training runtime (the training side comes from" in text
+    assert "Not known yet: v1 has no training runtime" in text
+    assert "Same Python and packages." in text  # v1 vs v2 (serving): both known

@@ -637,6 +637,12 @@ def environments(meta_a: dict[str, Any], meta_b: dict[str, Any]) -> dict[str, An
         "b": environment_of(meta_b)["diff"],
         "serving": diff_environment(rt_a.get("serving"), rt_b.get("serving")),
         "training": diff_environment(rt_a.get("training"), rt_b.get("training")),
+        # what is not recorded yet, so that a page can say which side it waits for
+        "missing": {
+            "a": [r for r in ("training", "serving") if not rt_a.get(r)],
+            "b": [r for r in ("training", "serving") if not rt_b.get(r)],
+            "serving": [v for v, rt in (("a", rt_a), ("b", rt_b)) if not rt.get("serving")],
+        },
     }
 
 
