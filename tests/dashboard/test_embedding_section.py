@@ -225,3 +225,13 @@ def test_a_centroid_distance_past_its_threshold_but_ok_says_why(env: Env, url: s
         f"not significant at this sample size (permutation p = {guard:.2g}; needs p &lt; 0.05)"
         in row
     )
+
+
+def test_a_test_without_an_effect_threshold_shows_none_not_0(page: str) -> None:
+    """The embedding column's drift row is MMD, a test whose effect threshold is 0: the
+    "Effect threshold" cell read "0" (and any MMD² at or above it "not significant")."""
+    table = page[page.index('data-testid="drift-table"') :].split("</table>")[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    (q_vec,) = [r for r in rows if re.search(r"/columns/q_vec\?", r)]
+    cells = re.findall(r'<td class="num">(.*?)</td>', q_vec, re.S)
+    assert 'data-testid="test-only"' in cells[1] and "— (test)" in cells[1], cells

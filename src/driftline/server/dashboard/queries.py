@@ -386,6 +386,15 @@ class ColumnDrift:
         return sum(d.status == "drift" for d in self.descriptors)
 
     @property
+    def test_only(self) -> bool:
+        """A test with no effect threshold (an embedding column's MMD: 0): it drifts on its
+        p-value alone, and the table shows no threshold rather than a bare 0."""
+        from driftline.stats.drift.registry import DRIFT_METHODS
+
+        meth = DRIFT_METHODS.get(self.method) if self.method in DRIFT_METHODS else None
+        return meth is not None and meth.is_test and not self.threshold
+
+    @property
     def not_significant(self) -> bool:
         """The score is at or above the effect threshold but the test did not reject:
         too few rows to tell the shift from chance (why the status is still ok)."""
