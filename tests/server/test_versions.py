@@ -380,3 +380,14 @@ async def test_the_compare_page_says_which_runtime_it_waits_for(env: Env) -> Non
     assert "Not known yet: v2 has no training runtime (the training side comes from" in text
     assert "Not known yet: v1 has no training runtime" in text
     assert "Same Python and packages." in text  # v1 vs v2 (serving): both known
+
+
+async def test_the_compare_page_names_the_versions_without_a_serving_runtime(env: Env) -> None:
+    events, labels = _rollout(N, 0.9, shadow=False, scores=True, seed=3)
+    await _ingest(env, events, labels)
+    page = await env.client.get("/ui/models/m/compare", params={"a": "v1", "b": "v2"},
+                                headers=env.auth("read"))  # fmt: skip
+    assert page.status_code == 200, page.text[-500:]
+    text = " ".join(page.text.split())
+    assert "Not known yet: no serving runtime of v1 or v2 (the SDK sends it" in text
+    assert "v2 has no training and no serving runtime" in text
