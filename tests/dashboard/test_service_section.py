@@ -73,7 +73,7 @@ async def test_the_section_names_the_stage_that_made_p99_worse(tmp_path: Path) -
     assert "MiB/h" in growth.group(1) or "needs a process sampled over" in growth.group(1)
     # 3.6 CPU seconds per window at 36 EUR an hour: 0.036 EUR per window of 20 predictions
     per_1k = re.search(r'data-testid="cost-per-1k">([^<]*)<', section)
-    assert per_1k is not None and per_1k.group(1).strip() == "1.8 EUR"
+    assert per_1k is not None and per_1k.group(1).strip() == "1.80 EUR"
     groups = section[section.index('data-testid="error-groups"') :]
     assert "KeyError" in groups and "app.rerank.Reranker.score:12" in groups
     assert re.search(r'<td class="num">4</td>', groups)  # one per window, four windows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -70,7 +71,7 @@ class Dashboard:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
-        self.env.filters.update(pct=pct, ms=ms, num=num, ts=ts, dur=dur, score=score)
+        self.env.filters.update(pct=pct, ms=ms, num=num, ts=ts, dur=dur, score=score, money=money)
         self.env.globals["chart_json"] = _chart_json
         self._static: dict[str, tuple[bytes, str, str]] = {}
 
@@ -271,6 +272,18 @@ def num(v: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "—" if v is None else f"{v:.3g}"
+
+
+def money(v: float | None) -> str:
+    """An amount in fixed notation: two decimals from 1 up, four significant digits below
+    (0.00008233, never 8.233e-05: a price reads as a number of cents, not as an exponent)."""
+    if v is None:
+        return "—"
+    a = abs(float(v))
+    if a == 0 or a >= 1:
+        return f"{v:,.2f}"
+    decimals = min(12, 3 - math.floor(math.log10(a)))
+    return f"{v:.{decimals}f}"
 
 
 def ts(v: float | None, seconds: bool = False) -> str:

@@ -26,7 +26,7 @@ class LLMSummary:
     label: str
     metric: str
     value: float | None
-    kind: str  # "pct", "num" or "score"
+    kind: str  # "pct", "num", "score" or "money"
     n: int = 0
 
 
@@ -47,7 +47,7 @@ _HEADLINE = (
     ("Rephrased requests", "llm.rephrase_ratio", "pct"),
     ("Abandoned sessions", "llm.abandon_ratio", "pct"),
     ("Thumbs down (of thumbs given)", "llm.thumbs_down_ratio", "pct"),
-    ("Cost", "llm.cost", "score"),
+    ("Cost of the window", "llm.cost", "money"),
 )
 
 
@@ -169,6 +169,8 @@ def llm_panel(
         rows = [r for r in points(metric) if r["column"] == ""]
         if rows:
             last = rows[-1]
+            if kind == "money" and last.get("method"):
+                label = f"{label} ({last['method']})"  # the price table's currency
             panel.summary.append(LLMSummary(label, metric, last["value"], kind, int(last["n"])))
     for c in judge_cols:
         rows = [r for r in points("judge.score") if r["column"] == c]
