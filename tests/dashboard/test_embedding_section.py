@@ -157,6 +157,25 @@ def test_the_points_reach_metrics_and_alert_rules(env: Env, url: str) -> None:
     ), scrape[:2000]
 
 
+def test_a_drift_alert_on_the_embedding_shows_its_score_not_a_zero_threshold(env: Env) -> None:
+    """The alerts pages show what an alert compared: for the embedding's MMD (a test with no
+    effect threshold, stored as 0) the threshold reads '— (test)', not '0.00501 / 0'."""
+    from types import SimpleNamespace
+
+    from driftline.server.dashboard.alert_views import measure
+
+    start = T0 + OOD_FROM * WINDOW
+    alert = SimpleNamespace(  # the fields of a firing alert that measure() reads
+        context={"metric": "drift_detected", "window_start": start, "window_end": start + WINDOW},
+        labels={"model": MODEL, "version": "v1", "column": "q_vec"},
+        value=1.0,
+        threshold=0.5,
+    )
+    m = measure(env.dash, alert)
+    assert m.threshold == "— (test)" and "p-value alone" in m.title, m
+    assert float(m.value) > 0, m
+
+
 @pytest.mark.browser
 def test_the_section_draws_in_chromium(env: Env, url: str) -> None:
     import shutil

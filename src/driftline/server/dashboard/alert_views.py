@@ -65,6 +65,14 @@ def measure(dash: Dashboard, alert: Any) -> Measure:
         found = _drift_score(dash, alert)
         if found is not None:
             got, limit, method = found
+            if not limit and _is_test(method):
+                # a test with no effect threshold (an embedding's MMD): "0.005 / 0" said nothing
+                return Measure(
+                    score(got),
+                    "— (test)",
+                    f"drift score ({method}); a test with no effect threshold: it drifts on its "
+                    "p-value alone",
+                )
             return Measure(
                 score(got),
                 score(limit),
@@ -77,6 +85,13 @@ def measure(dash: Dashboard, alert: Any) -> Measure:
     if metric in _SHARES or metric.startswith(("performance.", "estimated.")):
         return Measure(pct(value), pct(threshold), metric.replace("_", " "))
     return Measure(score(value), score(threshold), metric.replace("_", " "))
+
+
+def _is_test(method: str) -> bool:
+    from driftline.stats.drift.registry import DRIFT_METHODS
+
+    meth = DRIFT_METHODS.get(method) if method in DRIFT_METHODS else None
+    return meth is not None and meth.is_test
 
 
 def _num(v: Any) -> float | None:
