@@ -254,3 +254,11 @@ def test_a_test_without_an_effect_threshold_shows_none_not_0(page: str) -> None:
     (q_vec,) = [r for r in rows if re.search(r"/columns/q_vec\?", r)]
     cells = re.findall(r'<td class="num">(.*?)</td>', q_vec, re.S)
     assert 'data-testid="test-only"' in cells[1] and "— (test)" in cells[1], cells
+
+
+def test_multivariate_methods_that_never_apply_say_so_once(page: str) -> None:
+    """A text-and-embedding service has no numeric or categorical column for the multivariate
+    methods: one line says why, not a row of 'unknown' per method repeating the reason."""
+    assert 'data-testid="multivariate-table"' not in page
+    line = page[page.index('data-testid="multivariate-not-applicable"') :].split("</p>")[0]
+    assert "usable feature column" in line and line.count("usable feature column") == 1, line

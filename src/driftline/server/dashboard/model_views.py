@@ -18,7 +18,7 @@ from driftline.server.dashboard.embeddings import (
     group_descriptor_rows,
 )
 from driftline.server.dashboard.llm import llm_panel
-from driftline.server.dashboard.multivariate import multivariate_rows
+from driftline.server.dashboard.multivariate import multivariate_rows, shared_reason
 from driftline.server.dashboard.seasonal import drift_time
 from driftline.server.dashboard.security import Visitor
 from driftline.server.dashboard.service import service_panel
@@ -108,6 +108,7 @@ def model_page(request: Request, visitor: Visitor) -> Response:
         "estimate_labels": queries.ESTIMATE_LABELS,
         "drift": drift,
         "multivariate": mv,
+        "multivariate_reason": shared_reason(mv),
         "embeddings": embedding_panel(dash, tr, model, version, span) if segment == "*" else None,
         "drift_time": over_time,
         "abuse": abuse,

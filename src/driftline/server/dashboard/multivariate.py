@@ -57,6 +57,16 @@ def multivariate_rows(
     return [rows[m] for m in TITLES if m in rows] + [r for m, r in rows.items() if m not in TITLES]
 
 
+def shared_reason(rows: list[MethodRow]) -> str | None:
+    """The one reason every method gave for never deciding in the range (e.g. a text-only
+    LLM service: "0 usable feature column(s)"), so the page says it once instead of a row of
+    "unknown" per method; None when any method decided or the reasons differ."""
+    if not rows or any(r.drifted_windows or any(v is not None for v in r.history.y) for r in rows):
+        return None
+    reasons = {r.where for r in rows}
+    return reasons.pop() if len(reasons) == 1 and "" not in reasons else None
+
+
 def _describe(row: MethodRow, d: dict[str, Any]) -> None:
     row.p_value = d.get("p_value")
     if d.get("lower") is not None and d.get("upper") is not None:
