@@ -179,6 +179,7 @@ def labelled_hours(store: Store, *, cbpe: bool, confidence: bool) -> None:
         if cbpe:
             rows.append(point("estimated.accuracy", ws, 0.91, method="cbpe", n=100))
             rows.append(point("estimated.roc_auc", ws, 0.95, method="cbpe", n=100))
+            rows.append(point("performance.pr_auc", ws, 0.9, n=50))
         if confidence:
             rows.append(point(queries.ESTIMATE, ws, 0.97, method="mean_confidence", n=100))
     store.upsert_metric_points(rows)
@@ -198,6 +199,7 @@ async def test_cbpe_is_shown_next_to_realized_accuracy(store: Store) -> None:
     assert "Estimated (CBPE)" in perf
     assert "accuracy 80.0% 91.0%" in perf
     assert "ROC AUC — 95.0%" in perf
+    assert "PR AUC 90.0%" in perf and "pr auc" not in perf  # acronyms as they are written
 
 
 async def test_mean_confidence_stands_in_when_there_is_no_cbpe_and_says_so(

@@ -71,7 +71,16 @@ class Dashboard:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
-        self.env.filters.update(pct=pct, ms=ms, num=num, ts=ts, dur=dur, score=score, money=money)
+        self.env.filters.update(
+            pct=pct,
+            ms=ms,
+            num=num,
+            ts=ts,
+            dur=dur,
+            score=score,
+            money=money,
+            metric_name=metric_name,
+        )
         self.env.globals["chart_json"] = _chart_json
         self._static: dict[str, tuple[bytes, str, str]] = {}
 
@@ -272,6 +281,20 @@ def num(v: float | None) -> str:
 
 def score(v: float | None) -> str:
     return "—" if v is None else f"{v:.3g}"
+
+
+#: how a metric's name reads in a table (acronyms as they are written)
+_METRIC_NAMES = {
+    "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "auc": "ROC AUC", "mae": "MAE", "rmse": "RMSE",
+    "ece": "ECE", "f1": "F1", "r2": "R²", "log_loss": "log loss", "brier": "Brier score",
+}  # fmt: skip
+
+
+def metric_name(name: str | None) -> str:
+    """``roc_auc`` -> "ROC AUC", ``pr_auc`` -> "PR AUC", other names with spaces."""
+    if not name:
+        return "—"
+    return _METRIC_NAMES.get(name, name.replace("_", " "))
 
 
 def money(v: float | None) -> str:
