@@ -17,6 +17,8 @@ from driftline.server.dashboard import money
         (1.5, "1.50"),
         (1234.5, "1,234.50"),
         (-0.0003, "-0.0003000"),
+        (float("nan"), "—"),  # never a 500 for a page showing a broken amount
+        (float("inf"), "—"),
     ],
 )
 def test_an_amount_is_shown_in_fixed_notation(value: float | None, shown: str) -> None:

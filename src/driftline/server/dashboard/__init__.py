@@ -300,7 +300,7 @@ def metric_name(name: str | None) -> str:
 def money(v: float | None) -> str:
     """An amount in fixed notation: two decimals from 1 up, four significant digits below
     (0.00008233, never 8.233e-05: a price reads as a number of cents, not as an exponent)."""
-    if v is None:
+    if v is None or not math.isfinite(v):
         return "—"
     a = abs(float(v))
     if a == 0 or a >= 1:
