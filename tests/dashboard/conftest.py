@@ -217,14 +217,37 @@ def make_env(tmp_path: Path) -> Env:
     return Env(app, store, clock, keys, dash, engine, bridge)
 
 
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, name: str, seed_with: Callable[[Env], None]
+) -> Iterator[Env]:
+    """A collector seeded by ``seed_with``, closed afterwards (``yield from`` it in a
+    module-scoped ``env`` fixture: seeding costs seconds)."""
+    e = make_env(tmp_path_factory.mktemp(name))
+    seed_with(e)
+    yield e
+    e.store.close()
+
+
+def close_windows(env: Env) -> None:
+    """Past the last window's end and grace: its points are evaluated and stored."""
+    env.clock.advance(WINDOW + 30)
+    env.collector.tick(force_flush=True)
+    env.clock.advance(WINDOW)
+    env.collector.tick(force_flush=True)
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """One seeded collector per test module (seeding costs seconds); tests that change
     alert state come last in their module."""
-    e = make_env(tmp_path_factory.mktemp("dash"))
-    seed(e)
-    yield e
-    e.store.close()
+    yield from seeded(tmp_path_factory, "dash", seed)
+
+
+@pytest.fixture(scope="module")
+def url(env: Env) -> Iterator[str]:
+    """The module's ``env`` app on a real loopback socket (uvicorn in a thread)."""
+    with serving(env.app) as up:
+        yield str(up.url)
 
 
 @dataclass

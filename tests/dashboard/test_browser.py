@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Served
+from .conftest import Env, Served
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
@@ -18,6 +19,13 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (skipped without it; a failure under CI=true, which installs it)."""
     if shutil.which(CHROMIUM) is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("chromium is missing: apt-get install -y chromium")
@@ -30,6 +38,13 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@contextlib.contextmanager
+def page_signed_in(env: Env, url: str, scope: str = "read") -> Iterator[tuple[Any, Console]]:
+    """A page of a fresh Chromium signed in to ``env``'s dashboard at ``url``."""
+    with chromium() as b:
+        yield signed_in(b, Served(env, url), scope)
 
 
 class Console:

@@ -24,7 +24,7 @@ import driftline
 from driftline.store.base import MetricQuery
 from driftline.windows import schema_to_json
 
-from .conftest import T0, WINDOW, Env, make_env, serving
+from .conftest import T0, WINDOW, Env, close_windows, seeded
 
 MODEL = "helpdesk"
 SCHEMA = {"question": {"kind": "text"}}
@@ -70,25 +70,12 @@ def _seed(env: Env) -> None:
     env.clock.advance(WINDOW)
     res = env.collector.ingest("prediction", events)
     assert res.accepted == len(events), res.rejected[:3]
-    env.clock.advance(WINDOW + 30)
-    env.collector.tick(force_flush=True)
-    env.clock.advance(WINDOW)
-    env.collector.tick(force_flush=True)
+    close_windows(env)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    e = make_env(tmp_path_factory.mktemp("descriptors"))
-    _seed(e)
-    yield e
-    e.store.close()
-
-
-@pytest.fixture(scope="module")
-def url(env: Env) -> Iterator[str]:
-    """The app on a real loopback socket (uvicorn in a thread)."""
-    with serving(env.app) as up:
-        yield str(up.url)
+    yield from seeded(tmp_path_factory, "descriptors", _seed)
 
 
 def _get(env: Env, url: str, path: str) -> str:
@@ -181,36 +168,20 @@ def test_the_model_page_drift_table_agrees(env: Env, url: str) -> None:
 
 @pytest.mark.browser
 def test_in_chromium(env: Env, url: str) -> None:
-    import shutil
-
-    from .test_browser import CHROMIUM, Console, shot
-
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
+    from .test_browser import page_signed_in, shot
 
     end = int(env.clock.time())
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = b.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            console = Console()
-            console.watch(page)
-            token = env.dash.access.link_for(env.keys["read"])
-            page.goto(f"{url}/ui/login/{token}")
-            page.goto(f"{url}/ui/?range=1h&end={end}")
-            row = page.locator(f'tr[data-model="{MODEL}"][data-version="v2"]')
-            assert row.locator('[data-testid="drift-count"]').inner_text() == "1 of 3 drifted"
-            assert row.locator('[data-testid="drifted-columns"]').inner_text() == _summary("v2")
-            shot(page, "overview-descriptors")
-            page.goto(f"{url}/ui/models/{MODEL}/compare?a=v1&b=v2&range=1h&end={end}")
-            cell = page.locator('[data-testid="drifted-columns"] td[data-version="v2"]')
-            assert cell.inner_text() == _summary("v2")
-            shot(page, "compare-descriptors")
-            cell.locator('a[data-descriptor="question.words"]').click()
-            page.wait_for_url(re.compile(r"/columns/question\.words\?"))
-            assert "question.words" in page.locator("h1").inner_text()
-            assert not console.errors, console.errors
-        finally:
-            b.close()
+    with page_signed_in(env, url) as (page, console):
+        page.goto(f"{url}/ui/?range=1h&end={end}")
+        row = page.locator(f'tr[data-model="{MODEL}"][data-version="v2"]')
+        assert row.locator('[data-testid="drift-count"]').inner_text() == "1 of 3 drifted"
+        assert row.locator('[data-testid="drifted-columns"]').inner_text() == _summary("v2")
+        shot(page, "overview-descriptors")
+        page.goto(f"{url}/ui/models/{MODEL}/compare?a=v1&b=v2&range=1h&end={end}")
+        cell = page.locator('[data-testid="drifted-columns"] td[data-version="v2"]')
+        assert cell.inner_text() == _summary("v2")
+        shot(page, "compare-descriptors")
+        cell.locator('a[data-descriptor="question.words"]').click()
+        page.wait_for_url(re.compile(r"/columns/question\.words\?"))
+        assert "question.words" in page.locator("h1").inner_text()
+        assert not console.errors, console.errors

@@ -18,7 +18,7 @@ from driftline.server.dashboard.queries import point_details
 from driftline.store.base import MetricQuery
 from driftline.windows import schema_to_json
 
-from .conftest import T0, WINDOW, Env, make_env, serving
+from .conftest import T0, WINDOW, Env, close_windows, seeded
 
 MODEL = "assistant"
 SCHEMA = {"question": {"kind": "text"}, "q_vec": {"kind": "embedding"}}
@@ -52,25 +52,12 @@ def _seed(env: Env) -> None:
         env.clock.advance(start + WINDOW - env.clock.time())
         res = env.collector.ingest("prediction", events)
         assert res.accepted == len(events), res.rejected[:3]
-    env.clock.advance(WINDOW + 30)
-    env.collector.tick(force_flush=True)
-    env.clock.advance(WINDOW)
-    env.collector.tick(force_flush=True)
+    close_windows(env)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    e = make_env(tmp_path_factory.mktemp("emb"))
-    _seed(e)
-    yield e
-    e.store.close()
-
-
-@pytest.fixture(scope="module")
-def url(env: Env) -> Iterator[str]:
-    """The app on a real loopback socket (uvicorn in a thread)."""
-    with serving(env.app) as up:
-        yield str(up.url)
+    yield from seeded(tmp_path_factory, "emb", _seed)
 
 
 @pytest.fixture(scope="module")
@@ -178,43 +165,27 @@ def test_a_drift_alert_on_the_embedding_shows_its_score_not_a_zero_threshold(env
 
 @pytest.mark.browser
 def test_the_section_draws_in_chromium(env: Env, url: str) -> None:
-    import shutil
-
-    from .test_browser import CHROMIUM, Console
-
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
+    from .test_browser import page_signed_in
 
     end = int(env.clock.time())
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = b.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            console = Console()
-            console.watch(page)
-            token = env.dash.access.link_for(env.keys["read"])
-            page.goto(f"{url}/ui/login/{token}")
-            page.goto(f"{url}/ui/models/{MODEL}?range=1h&end={end}")
-            for chart in ("emb-methods-1", "emb-norms-1", "emb-picture-1"):
-                page.locator(f"#chart-{chart} .main-svg").first.wait_for()
-            points = page.locator("#chart-emb-picture-1 .scatterlayer .point").count()
-            assert points >= 2 * PER_WINDOW  # both samples drawn
-            # the text column's descriptors: hidden under its row until it is expanded
-            words = page.locator('tr[data-descriptor="question.words"]')
-            assert not words.is_visible()
-            toggle = page.locator('tbody[data-column="question"] [data-testid="descriptor-toggle"]')
-            assert toggle.get_attribute("aria-expanded") == "false"
-            toggle.click()
-            words.wait_for(state="visible")
-            assert toggle.get_attribute("aria-expanded") == "true"
-            assert page.locator('tbody[data-column="question"] tr:visible').count() >= 6
-            toggle.click()
-            words.wait_for(state="hidden")
-            assert not console.errors, console.errors
-        finally:
-            b.close()
+    with page_signed_in(env, url) as (page, console):
+        page.goto(f"{url}/ui/models/{MODEL}?range=1h&end={end}")
+        for chart in ("emb-methods-1", "emb-norms-1", "emb-picture-1"):
+            page.locator(f"#chart-{chart} .main-svg").first.wait_for()
+        points = page.locator("#chart-emb-picture-1 .scatterlayer .point").count()
+        assert points >= 2 * PER_WINDOW  # both samples drawn
+        # the text column's descriptors: hidden under its row until it is expanded
+        words = page.locator('tr[data-descriptor="question.words"]')
+        assert not words.is_visible()
+        toggle = page.locator('tbody[data-column="question"] [data-testid="descriptor-toggle"]')
+        assert toggle.get_attribute("aria-expanded") == "false"
+        toggle.click()
+        words.wait_for(state="visible")
+        assert toggle.get_attribute("aria-expanded") == "true"
+        assert page.locator('tbody[data-column="question"] tr:visible').count() >= 6
+        toggle.click()
+        words.wait_for(state="hidden")
+        assert not console.errors, console.errors
 
 
 def test_a_centroid_distance_past_its_threshold_but_ok_says_why(env: Env, url: str) -> None:

@@ -30,6 +30,21 @@ GRACE = 10
 PRICES = {"models": {"small-llm": {"prompt_per_million": 0.5, "completion_per_million": 2.0}}}
 
 
+def _admin_client(tmp_path: Path) -> tuple[ManualClock, Any, Any, Any]:
+    """:func:`_collector` with an in-process HTTP client holding an admin key (close it)."""
+    import httpx
+
+    from driftline.server.auth import create_key
+
+    clock, store, app = _collector(tmp_path)
+    key = create_key(store, clock, name="admin", scopes=("admin",))[0]
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://collector",
+        headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    return clock, store, app, client
+
+
 def _collector(tmp_path: Path) -> tuple[ManualClock, Any, Any]:
     from driftline._utils.llm import PriceTable
 
@@ -216,17 +231,8 @@ async def test_judge_results_count_in_their_requests_window_however_late(tmp_pat
     label, even when it arrives long after that window closed and the window it arrives
     in has no LLM traffic (before, such a result was counted nowhere); a result on an
     unknown prediction is rejected naming the field and counted in /metrics."""
-    import httpx
-
-    from driftline.server.auth import create_key
-
-    clock, store, app = _collector(tmp_path)
+    clock, store, app, client = _admin_client(tmp_path)
     collector = app.state.collector
-    key = create_key(store, clock, name="admin", scopes=("admin",))[0]
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://collector",
-        headers={"Authorization": f"Bearer {key}"},
-    )  # fmt: skip
     # requests in window 0; the last two record no LLM request (a plain prediction)
     events = [_event(i, T0 + i, retrieved=[{"id": "d", "score": 0.7}]) for i in range(10)]
     for e in events[8:]:
@@ -304,17 +310,8 @@ async def test_thumbs_count_in_their_requests_window_however_late(tmp_path: Path
     still in ``feedback.*``), and thumbs on an older request went into a later window's
     ratio. The ratio counts records (two thumbs-down on one request are two); thumbs on an
     unknown prediction are rejected naming the field and counted."""
-    import httpx
-
-    from driftline.server.auth import create_key
-
-    clock, store, app = _collector(tmp_path)
+    clock, store, app, client = _admin_client(tmp_path)
     collector = app.state.collector
-    key = create_key(store, clock, name="admin", scopes=("admin",))[0]
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://collector",
-        headers={"Authorization": f"Bearer {key}"},
-    )  # fmt: skip
     # window 0: five sessions of two requests each (p0 p1 | p2 p3 | ...): the second is
     # each session's last request, the one abandonment is judged on
     events = [_event(i, T0 + 4 * i, session_id=f"s{i // 2}", query=f"question {i}",

@@ -3,8 +3,10 @@ idempotence and at-least-once delivery as HTTP ingest."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,22 @@ pytestmark = [
 ]
 
 
+@contextlib.asynccontextmanager
+async def _stream() -> AsyncIterator[tuple[Any, str, str, str]]:
+    """A fresh JetStream stream on the machine's NATS, deleted afterwards:
+    (jetstream context, stream, subject, tag)."""
+    tag = uuid.uuid4().hex[:10]
+    stream, subject = f"DLTEST_{tag}", f"dltest.{tag}.events"
+    nc = await nats.connect(NATS_URL)
+    js = nc.jetstream()
+    await js.add_stream(name=stream, subjects=[subject])
+    try:
+        yield js, stream, subject, tag
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()
+
+
 def _value(feeder: StreamFeeder, outcome: str) -> float:
     v: float = feeder.records.labels(feeder.consumer.name, outcome)._value.get()
     return v
@@ -45,12 +63,7 @@ def _value(feeder: StreamFeeder, outcome: str) -> float:
 async def test_messages_are_validated_stored_once_and_redelivered_on_failure(
     tmp_path: Path,
 ) -> None:
-    tag = uuid.uuid4().hex[:10]
-    stream, subject = f"DLTEST_{tag}", f"dltest.{tag}.events"
-    nc = await nats.connect(NATS_URL)
-    js = nc.jetstream()
-    await js.add_stream(name=stream, subjects=[subject])
-    try:
+    async with _stream() as (js, stream, subject, tag):
         good = [prediction(i) for i in range(50)]
         await js.publish(subject, orjson.dumps(good))
         await js.publish(subject, orjson.dumps(good[:10]))  # a producer's retry: duplicates
@@ -85,9 +98,6 @@ async def test_messages_are_validated_stored_once_and_redelivered_on_failure(
         lag = feeder.lag_gauge.labels(consumer.name)._value.get()
         assert lag == 0
         await consumer.close()
-    finally:
-        await js.delete_stream(stream)
-        await nc.close()
 
 
 async def test_consumer_lag_is_a_stored_window_signal_that_its_preset_fires_on(
@@ -100,12 +110,7 @@ async def test_consumer_lag_is_a_stored_window_signal_that_its_preset_fires_on(
     from driftline.server.stream import LAG_SAVE_SECONDS, lag_points
     from driftline.windows import WindowConfig
 
-    tag = uuid.uuid4().hex[:10]
-    stream, subject = f"DLTEST_{tag}", f"dltest.{tag}.events"
-    nc = await nats.connect(NATS_URL)
-    js = nc.jetstream()
-    await js.add_stream(name=stream, subjects=[subject])
-    try:
+    async with _stream() as (js, stream, subject, tag):
         for i in range(30):
             await js.publish(subject, orjson.dumps(prediction(i)))
         clock = ManualClock(T0)
@@ -157,6 +162,3 @@ async def test_consumer_lag_is_a_stored_window_signal_that_its_preset_fires_on(
         assert alert.state.value == "resolved"
         collector.close()
         await consumer._nc.close()  # not drain(): it waits out its 30 s for the pull request
-    finally:
-        await js.delete_stream(stream)
-        await nc.close()
