@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from driftline.alerts.store import SQLAlertStore
 from driftline.server.collector import ALERTING_LEASE
 from driftline.store import open_store
 from postgres_db import fresh_database, require_postgres
@@ -96,6 +97,15 @@ alerts:
             b.start()
             assert a.post("/v1/events", _errors("fraud", base)).json()["accepted"] == 40
             _until("fraud's alert", lambda: _firing(got) == ["fraud"], 90)
+            # delivery is at least once: a notification sent but not yet recorded as delivered
+            # when its sender dies is sent again by the next leader (docs/collector.md); kill
+            # a after it recorded the delivery, so that any repeat below is a real double
+            outbox = SQLAlertStore(store.engine)  # type: ignore[attr-defined]
+            _until(
+                "fraud's delivery recorded",
+                lambda: [d.status for d in outbox.deliveries()] == ["delivered"],
+                30,
+            )
 
             a.kill(signal.SIGKILL)  # no lease release, no shutdown
             killed = time.monotonic()
