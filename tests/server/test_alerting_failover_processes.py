@@ -81,6 +81,7 @@ alerts:
     # windows that closed minutes ago: evaluated on the next tick, no waiting for real time
     base = (int(time.time()) // WINDOW - 5) * WINDOW
     started: list[Server] = []
+    store: Any = None
     with fresh_database("driftline_failover") as url:
         try:
             a = Server(url, free_port(), tmp_path / "a.log", config=config)
@@ -118,7 +119,8 @@ alerts:
             _until("churn's alert", lambda: "churn" in _firing(got), 90)
             time.sleep(3 * TICK + 1)  # a few more ticks: nothing is sent twice
             assert _firing(got) == ["churn", "fraud"]
-            store.close()
         finally:
+            if store is not None:  # a failed assertion must not leak its connections
+                store.close()
             for s in started:
                 s.kill()

@@ -105,6 +105,33 @@ def test_partials_and_uncovered_events(store: Store) -> None:
     assert len(store.uncovered_events("m", "v1", start, start + 300)) == 1
 
 
+def test_uncovered_events_follow_the_partials_the_caller_read(store: Store) -> None:
+    """A replica saving its partial between an evaluator's two reads: the events the new
+    profile covers are still returned (against the covered seqs read), not lost."""
+    store.insert_events([event(1, seq=1), event(2, seq=2), event(3, partial_id="P2", seq=1)])
+    start = int(T0 // 300 * 300)
+    partial = {
+        "partial_id": "P1",
+        "model": "m",
+        "version": "v1",
+        "window_start": start,
+        "replica": "r1",
+        "covered_seq": 1,
+        "n_events": 1,
+        "profile": b"\x00",
+        "updated_at": T0,
+    }
+    store.save_partial(partial)
+    read = {p.partial_id: p.covered_seq for p in store.partials("m", "v1", start, start + 300)}
+    store.save_partial({**partial, "covered_seq": 2, "n_events": 2})  # the other replica
+    uncovered = store.uncovered_events("m", "v1", start, start + 300, read)
+    assert sorted(orjson.loads(p)["event_id"] for p in uncovered) == ["e2", "e3"]
+    # as of now, e2 is covered
+    now = store.uncovered_events("m", "v1", start, start + 300)
+    assert sorted(orjson.loads(p)["event_id"] for p in now) == ["e3"]
+    assert len(store.uncovered_events("m", "v1", start, start + 300, {})) == 3
+
+
 def test_window_generations_make_changed_windows_pending_again(store: Store) -> None:
     k = WindowKey("m", "v1", 300, 1_000_200)
     store.mark_changed([k, k], T0)

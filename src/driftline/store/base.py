@@ -160,8 +160,22 @@ class Store(Protocol):
 
     def partials(self, model: str, version: str, start: int, end: int) -> list[Partial]: ...
 
-    def uncovered_events(self, model: str, version: str, start: int, end: int) -> list[str]:
-        """Payloads of events in ``[start, end)`` that no saved partial includes yet."""
+    def uncovered_events(
+        self,
+        model: str,
+        version: str,
+        start: int,
+        end: int,
+        covered: Mapping[str, int] | None = None,
+    ) -> list[str]:
+        """Payloads of events in ``[start, end)`` that no saved partial includes yet.
+
+        ``covered``: the ``{partial_id: covered_seq}`` of the partials the caller
+        read (:meth:`partials`); the events those partials do not include are
+        returned, whatever was saved since. Without it, the partials saved now:
+        a replica saving a partial between the two reads would otherwise make
+        the caller miss the events its new profile covers (neither read has them).
+        """
 
     def labelled(self, model: str, version: str, start: int, end: int) -> list[tuple[str, str]]:
         """``(event payload, label JSON)`` of the labelled ok predictions in the range.

@@ -8,7 +8,7 @@ supply (:mod:`driftline.store.sqlite`, :mod:`driftline.store.postgres`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, delete, func, or_, select, text, tuple_, update
@@ -277,20 +277,34 @@ class SQLStore(ABC):
                 Partial(a, int(b), int(c), int(d), bytes(e)) for a, b, c, d, e in conn.execute(q)
             ]
 
-    def uncovered_events(self, model: str, version: str, start: int, end: int) -> list[str]:
+    def uncovered_events(
+        self,
+        model: str,
+        version: str,
+        start: int,
+        end: int,
+        covered: Mapping[str, int] | None = None,
+    ) -> list[str]:
         e, p = t.events.c, t.window_partials.c
-        q = (
-            select(e.payload)
-            .select_from(t.events.outerjoin(t.window_partials, p.partial_id == e.partial_id))
-            .where(
-                e.model == model,
-                e.version == version,
-                e.window_start >= start,
-                e.window_start < end,
-                or_(p.partial_id.is_(None), e.seq > p.covered_seq),
-            )
-            .order_by(e.event_id)
+        in_range = (
+            e.model == model,
+            e.version == version,
+            e.window_start >= start,
+            e.window_start < end,
         )
+        if covered is None:
+            q = (
+                select(e.payload)
+                .select_from(t.events.outerjoin(t.window_partials, p.partial_id == e.partial_id))
+                .where(*in_range, or_(p.partial_id.is_(None), e.seq > p.covered_seq))
+            )
+        elif covered:
+            # the covered seqs the caller read, not the ones saved since (same snapshot)
+            seq = case(dict(covered), value=e.partial_id, else_=-1)
+            q = select(e.payload).where(*in_range, or_(e.partial_id.is_(None), e.seq > seq))
+        else:
+            q = select(e.payload).where(*in_range)
+        q = q.order_by(e.event_id)
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(q)]
 

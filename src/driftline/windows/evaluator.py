@@ -130,10 +130,12 @@ class Evaluator:
         model, version = key.model, key.version
         start, end = key.window_start, key.window_end
         out: dict[str, WindowStats] = {}
-        for part in self.store.partials(model, version, start, end):
+        parts = self.store.partials(model, version, start, end)
+        for part in parts:
             for seg, stats in unpack_segments(part.profile).items():
                 _merge_into(out, seg, stats)
-        raw = self.store.uncovered_events(model, version, start, end)
+        covered = {part.partial_id: part.covered_seq for part in parts}
+        raw = self.store.uncovered_events(model, version, start, end, covered)
         if raw:
             events = [orjson.loads(p) for p in raw]
             row = self.store.version(model, version)

@@ -389,7 +389,9 @@ class Rollouts:
         windows, todo = _carried(cached, gens, lambda ws: ws <= closed_before)
         for run_lo, run_hi in _runs(todo, base):
             got: dict[int, LogHistogram | None] = {}
-            for part in self.store.partials(model, version, run_lo, run_hi):
+            parts = self.store.partials(model, version, run_lo, run_hi)
+            covered = {part.partial_id: part.covered_seq for part in parts}
+            for part in parts:
                 h = latency_histogram(part.profile, ALL)
                 if h is False:
                     continue
@@ -401,7 +403,7 @@ class Rollouts:
                 if ws not in gens:
                     continue
                 h = got.get(ws, LogHistogram())
-                raw = self.store.uncovered_events(model, version, ws, ws + base)
+                raw = self.store.uncovered_events(model, version, ws, ws + base, covered)
                 if raw and h is not None:
                     ms = [orjson.loads(p).get("latency_ms") for p in raw]
                     v = np.asarray([x for x in ms if isinstance(x, int | float)], dtype=float)
