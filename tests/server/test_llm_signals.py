@@ -45,14 +45,15 @@ def _admin_client(tmp_path: Path) -> tuple[ManualClock, Any, Any, Any]:
     return clock, store, app, client
 
 
-def _collector(tmp_path: Path) -> tuple[ManualClock, Any, Any]:
+def _collector(tmp_path: Path, max_events: int = 20_000) -> tuple[ManualClock, Any, Any]:
     from driftline._utils.llm import PriceTable
 
     clock = ManualClock(T0)
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    llm = LLMOptions(prices=PriceTable.from_mapping(PRICES), max_events=max_events)
     settings = Settings(
         windows=WindowConfig(sizes=(WINDOW,), grace_seconds=GRACE, segment_keys=("site",)),
-        evaluator=EvaluatorOptions(llm=LLMOptions(prices=PriceTable.from_mapping(PRICES))),
+        evaluator=EvaluatorOptions(llm=llm),
     )
     app = create_app(settings, store, clock, background=False)
     return clock, store, app
@@ -224,6 +225,40 @@ def test_judge_results_become_judge_points_and_garbage_is_counted(tmp_path: Path
         'driftline_judge_results{judge="faithful",model="rag",status="skipped",version="v1"} 2.0'
         in metrics
     )
+
+
+def test_points_read_from_a_capped_window_say_so(tmp_path: Path) -> None:
+    """More raw events or judge results than ``max_events``: the window's LLM points are of
+    the latest ``max_events`` only (judge.skipped counts 8 of 11), and their details say
+    which read was capped; a window under the cap says nothing."""
+    import orjson
+
+    clock, store, app = _collector(tmp_path, max_events=8)
+    collector = app.state.collector
+    events = [_event(i, T0 + i, retrieved=[{"id": "d", "score": 0.7}]) for i in range(20)]
+    events += [_event(100 + i, T0 + WINDOW + i, retrieved=[{"id": "d", "score": 0.7}])
+               for i in range(3)]  # fmt: skip
+    clock.advance(WINDOW + 10)
+    assert collector.ingest("prediction", events).accepted == 23
+    skipped = {"status": "skipped", "version": "v2", "reason": "budget_calls"}
+    records = [
+        {"type": "feedback", "event_id": f"f{i}", "prediction_id": f"p{i}", "model": "rag",
+         "version": "v1", "timestamp": T0 + 40 + i / 100, "kind": "judge.faithful",
+         "value": skipped}
+        for i in range(11)
+    ]  # fmt: skip
+    assert collector.ingest("feedback", records).accepted == 11
+    clock.advance(2 * WINDOW + GRACE)
+    collector.tick()
+    first, second = (p["window_start"] for p in _points(store, "rag.top1_similarity"))
+    by_window = {p["window_start"]: p for p in _points(store, "rag.top1_similarity")}
+    capped = orjson.loads(by_window[first]["details"])["capped"]
+    assert capped == {"reads": ["events", "judge"], "max_events": 8}
+    assert by_window[first]["n"] == 8
+    assert "capped" not in orjson.loads(by_window[second]["details"])
+    (p,) = _points(store, "judge.skipped")
+    assert p["value"] == 8  # of 11: the details say why
+    assert orjson.loads(p["details"])["capped"]["reads"] == ["events", "judge"]
 
 
 async def test_judge_results_count_in_their_requests_window_however_late(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -254,21 +255,34 @@ class Evaluator:
         # thumbs and judge results count in the window of the request they name, whenever
         # they come (as labels do); each read up to max_events
         reads: tuple[FeedbackKinds, ...] = ("thumbs", "judge")
+        read: list[tuple[str, int]] = []
         for kinds in reads:
-            rows += self.store.request_feedback(
+            got = self.store.request_feedback(
                 key.model, key.version, start, end, opts.judge_lateness_seconds,
                 opts.max_events, kinds=kinds,
             )  # fmt: skip
+            read.append((kinds, len(got)))
+            rows += got
+        # a read that reached max_events left the window's earlier rows out: its points say
+        # so (counts such as judge.skipped are then of the latest max_events only)
+        # (the events read start rephrase_seconds before the window, newest first: the
+        # window's own events were all read unless the oldest one read is in the window)
+        oldest = min((float(e.get("ts") or 0.0) for e in events), default=-math.inf)
+        in_window = len(raw) if oldest >= start else 0
+        capped = [name for name, n in (("events", in_window), *read) if n >= opts.max_events]
         for f in rows:
             try:
                 value = orjson.loads(f["value"]) if f["value"] is not None else None
             except orjson.JSONDecodeError:
                 value = None
             feedback.append({**f, "value": value})
+        first = len(points.rows)
         llm_points(
             points, events, start, end, opts,
             lambda seg: self.config.segments_of(seg, segments), feedback,
         )  # fmt: skip
+        if capped:
+            points.annotate(first, capped={"reads": capped, "max_events": opts.max_events})
 
     def _jumps(self, points: pts.Points, key: WindowKey) -> None:
         """``abuse.range_jump``: out-of-range / unseen shares against the previous windows."""

@@ -79,6 +79,12 @@ class Points:
             }
         )
 
+    def annotate(self, since: int, **extra: Any) -> None:
+        """Add ``extra`` to the details of the points added from index ``since`` on."""
+        for row in self.rows[since:]:
+            details = {**orjson.loads(row["details"]), **extra}
+            row["details"] = orjson.dumps(details, option=_DETAILS).decode()
+
 
 def operational(points: Points, seg: str, st: WindowStats) -> None:
     n = st.n_events
