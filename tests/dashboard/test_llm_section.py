@@ -29,6 +29,14 @@ async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_pat
         return [*events, plain]
 
     end = ingest_windows(env, 3, events_of)
+    # users' thumbs on the first window's answers only: their row is of that window
+    thumbs = [
+        {"type": "feedback", "event_id": f"t{i}", "prediction_id": f"b0-{i}", "model": "bot",
+         "version": "v1", "timestamp": end - 5, "kind": "thumbs", "value": "down" if i else "up"}
+        for i in range(4)
+    ]  # fmt: skip
+    assert env.collector.ingest("feedback", thumbs).accepted == 4
+    env.collector.tick(force_flush=True)
     async with client(env, "read") as c:
         r = await c.get(f"/ui/models/bot?range=1h&end={end}")
         assert r.status_code == 200
@@ -42,6 +50,11 @@ async def test_the_llm_section_shows_the_latest_signals_and_their_charts(tmp_pat
         assert cells["rag.top1_similarity"] == "0.4"  # the latest window: 0.8 - 2 x 0.2
         assert cells["llm.answer_chars"] == "60"
         assert cells["llm.refusal_ratio"] == "20.0%"
+        assert cells["llm.thumbs_down_ratio"] == "75.0%"
+        # each row says its window; the thumbs' is an earlier one than the table's newest
+        rows = dict(re.findall(r'data-metric="([a-z_.0-9]+)"(.*?)</tr>', summary))
+        assert 'data-testid="earlier-window"' in rows["llm.thumbs_down_ratio"]
+        assert 'data-testid="earlier-window"' not in rows["rag.top1_similarity"]
         for name in ("llm-retrieval", "llm-answers", "llm-refusals", "llm-users"):
             assert f'data-chart="{name}"' in html
         r = await c.get(f"/ui/models/plain?range=1h&end={end}")

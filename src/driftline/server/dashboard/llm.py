@@ -28,6 +28,11 @@ class LLMSummary:
     value: float | None
     kind: str  # "pct", "num", "score" or "money"
     n: int = 0
+    #: the window the value is of: the latest with this signal (judge results and users'
+    #: thumbs arrive after their requests, so theirs is often an earlier one)
+    window_start: float | None = None
+    #: an earlier window than the newest in the table
+    earlier: bool = False
 
 
 @dataclass
@@ -171,11 +176,18 @@ def llm_panel(
             last = rows[-1]
             if kind == "money" and last.get("method"):
                 label = f"{label} ({last['method']})"  # the price table's currency
-            panel.summary.append(LLMSummary(label, metric, last["value"], kind, int(last["n"])))
+            panel.summary.append(
+                LLMSummary(label, metric, last["value"], kind, int(last["n"]), last["window_start"])
+            )
     for c in judge_cols:
         rows = [r for r in points("judge.score") if r["column"] == c]
         if rows:
             last = rows[-1]
-            summary = LLMSummary(f"Judge {c}", "judge.score", last["value"], "score", last["n"])
+            summary = LLMSummary(
+                f"Judge {c}", "judge.score", last["value"], "score", last["n"], last["window_start"]
+            )
             panel.summary.append(summary)
+    newest = max((s.window_start or 0.0 for s in panel.summary), default=0.0)
+    for s in panel.summary:
+        s.earlier = s.window_start is not None and s.window_start < newest
     return panel
