@@ -89,11 +89,11 @@ def run(url: str, bodies: list[bytes], fmt: str = "json", cpu: bool = False) -> 
     inserted = 0.0
     real_insert = store.insert_events
 
-    def timed_insert(rows):  # type: ignore[no-untyped-def]
+    def timed_insert(rows, *segment):  # type: ignore[no-untyped-def]
         nonlocal inserted
         t = clock()
         try:
-            return real_insert(rows)
+            return real_insert(rows, *segment)
         finally:
             inserted += clock() - t
 
@@ -127,7 +127,7 @@ def run(url: str, bodies: list[bytes], fmt: str = "json", cpu: bool = False) -> 
     for label, sec in (
         (f"decode: {what}", t_decode),
         ("validation + normalisation (validate" + ("_arrow)" if arrow else ")"), t_validate),
-        ("raw-event row inserts (store.insert_events)", inserted),
+        ("raw-event rows + segments (store.insert_events)", inserted),
         ("window profiles + the rest (buffer, folds, flush)", rest),
     ):
         print(

@@ -12,6 +12,7 @@ import pytest
 from driftline.sdk.arrow_batch import CONTENT_TYPE, decode_records, encode_arrow
 from driftline.server.ingest import Limits, validate
 from driftline.server.ingest_arrow import decode_arrow, validate_arrow
+from driftline.store import segments
 from driftline.windows.columns import EventBlock, infer_schema
 
 from .conftest import T0, Env, prediction
@@ -58,7 +59,11 @@ def test_an_arrow_batch_gives_the_events_and_window_columns_json_gives() -> None
     from_json = validate("prediction", orjson.loads(orjson.dumps(events)), lim)
     from_arrow = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), lim)
     assert from_arrow.rejected == []
-    assert from_arrow.accepted == from_json.accepted  # payloads included
+    payloads = [e.pop("payload") for e in from_json.accepted]
+    assert from_arrow.accepted == from_json.accepted
+    # the Arrow batch's payloads, stored as one segment, read back as the JSON path's text
+    stored = segments.decode(segments.encode(from_arrow.segment))
+    assert segments.payloads_of(stored, range(60)) == payloads
     schema = infer_schema(from_json.accepted)
     a = EventBlock.of(schema, from_json.accepted)
     b = EventBlock.of_arrow(schema, from_arrow.table, from_arrow.accepted)
@@ -96,6 +101,14 @@ async def test_arrow_batch_is_stored_like_json_and_bad_rows_name_their_field(env
     # the same ids again, as JSON: duplicates of what the Arrow batch stored
     r = await env.client.post("/v1/events", json=events[:2], headers=env.auth("ingest"))
     assert r.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    # stored as one segment, read back as the JSON path's payloads (samples, drill-down)
+    r = await env.client.get("/v1/events/sample?model=m&limit=10", headers=env.auth("read"))
+    got = {e["event_id"]: e for e in r.json()}
+    assert sorted(got) == ["e0", "e1", "e3"]
+    json_path = validate("prediction", orjson.loads(orjson.dumps(events)), Limits(T0, 3600.0, 100))
+    for e in json_path.accepted:
+        if e["event_id"] in got:
+            assert got[e["event_id"]] == orjson.loads(e["payload"])
 
 
 async def test_arrow_columns_of_the_wrong_kind_are_refused_naming_the_column(env: Env) -> None:

@@ -27,6 +27,8 @@ def event(i: int, *, model: str = "m", version: str = "v1", ts: float = T0, **kw
         "status": "ok",
         "shadow": False,
         "payload": orjson.dumps({**payload, "prediction": kw.get("prediction", 1)}).decode(),
+        "segment_id": None,
+        "segment_row": None,
     }
     return tuple(row[c] for c in EVENT_COLUMNS)
 
@@ -483,3 +485,84 @@ def test_latest_series_is_per_metric_and_column_and_keeps_a_window_whole(store: 
     later = store.latest_series(300, ("kpi.",), since=300)
     assert [p["metric"] for p in later] == ["kpi.clicks"]
     assert store.latest_series(300, (), since=0) == []
+
+
+def _segment_rows(ids: list[int], sid: str, received_at: float) -> tuple[list[tuple], Any]:
+    """Event rows stored as the Arrow path stores them: payloads in one segment."""
+    import pyarrow as pa
+
+    from driftline.store import segments
+    from driftline.store.base import EventSegment
+
+    n = len(ids)
+    table = pa.table(
+        {
+            "event_id": [f"e{i}" for i in ids],
+            "prediction_id": [f"p{i}" for i in ids],
+            "timestamp": ["2023-11-14T22:13:20Z"] * n,
+            "ts": [T0] * n,
+            "model": ["m"] * n,
+            "version": ["v1"] * n,
+            "features": pa.array([{"x": float(i), "c": None if i % 2 else "a"} for i in ids]),
+            "prediction": [i % 2 for i in ids],
+            "scores": pa.nulls(n),
+            "segment": pa.array([{"region": "eu"}] * n),
+            "latency_ms": [None] + [12.5] * (n - 1),
+            "status": ["ok"] * n,
+            "error_type": pa.nulls(n, pa.string()),
+            "shadow": [False] * n,
+            "tags": pa.nulls(n, pa.struct([("k", pa.string())])),
+            "outlier": ['{"score":3.5,"model":"abc"}'] + [None] * (n - 1),
+        }
+    )
+    rows = []
+    for k, i in enumerate(ids):
+        row = list(event(i, received_at=received_at))
+        row[EVENT_COLUMNS.index("payload")] = ""
+        row[EVENT_COLUMNS.index("segment_id")] = sid
+        row[EVENT_COLUMNS.index("segment_row")] = k
+        rows.append(tuple(row))
+    return rows, EventSegment(sid, received_at, n, segments.encode(table))
+
+
+def test_events_stored_as_a_segment_read_back_as_payloads(store: Store) -> None:
+    """An Arrow batch's payloads are one segment; every reader gets each event's payload."""
+    rows, seg = _segment_rows([1, 2, 3], "S1", T0)
+    assert store.insert_events(rows, seg) == {"e1", "e2", "e3"}
+    # a retried batch (a new segment id, as a new request makes) stores nothing, not even it
+    again, seg2 = _segment_rows([1, 2, 3], "S2", T0)
+    assert store.insert_events(again, seg2) == set()
+    store.insert_events([event(4)])  # a JSON batch's row beside them: its own payload
+    start = int(T0 // 300 * 300)
+    got = [orjson.loads(p) for p in store.uncovered_events("m", "v1", start, start + 300)]
+    assert [e["event_id"] for e in got] == ["e1", "e2", "e3", "e4"]
+    assert got[0] == {
+        "type": "prediction", "event_id": "e1", "prediction_id": "p1",
+        "timestamp": "2023-11-14T22:13:20Z", "ts": T0, "model": "m", "version": "v1",
+        "features": {"x": 1.0}, "prediction": 1, "scores": None, "segment": {"region": "eu"},
+        "latency_ms": None, "status": "ok", "error_type": None, "shadow": False, "tags": {},
+        "outlier": {"score": 3.5, "model": "abc"},
+    }  # fmt: skip
+    assert got[1]["features"] == {"x": 2.0, "c": "a"} and "outlier" not in got[1]
+    assert got[1]["latency_ms"] == 12.5
+    payloads = store.event_payloads("m", ["e2", "e4", "e9"])
+    assert sorted(payloads) == ["e2", "e4"] and orjson.loads(payloads["e2"]) == got[1]
+    assert sorted(orjson.loads(p)["event_id"] for p in store.sample_events("m", None, None,
+                                                                           None, 10)) == [
+        "e1", "e2", "e3", "e4"]  # fmt: skip
+    lab = {"event_id": "l1", "prediction_id": "p2", "model": "m", "version": None}
+    store.match_labels([lab | {"ts": T0, "received_at": T0, "label": "1"}])
+    ((payload, label),) = store.labelled("m", "v1", 0, 2**40)
+    assert orjson.loads(payload) == got[1] and orjson.loads(label) == 1
+    fb = {"event_id": "f1", "model": "m", "version": "v1", "prediction_id": "p3", "ts": T0}
+    store.insert_feedback([fb | {"received_at": T0, "kind": "thumbs", "value": "1"}])
+    ((payload, kind, _),) = store.feedback_of("m", "v1", start, start + 300)
+    assert orjson.loads(payload)["event_id"] == "e3" and kind == "thumbs"
+    # retention: the ok predictions move to the index (outcome from the segment), then the
+    # segment goes with its events
+    purged = store.purge(T0 + 1, label_before=T0 - 1)
+    assert purged["event_segments"] == 1 and store.event_counts("m", "v1", 0, 2**40) == 0
+    ((payload, label),) = store.labelled("m", "v1", 0, 2**40)
+    assert orjson.loads(payload)["prediction"] == 0 and orjson.loads(payload)["segment"] == {
+        "region": "eu"
+    }

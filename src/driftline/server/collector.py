@@ -381,7 +381,7 @@ class Collector:
         rows = batch.accepted
         batch.known = None
         if kind == "prediction":
-            new = self.windows.ingest(rows, batch.table)
+            new = self.windows.ingest(rows, batch.table, batch.segment)
             batch.known = [e["event_id"] for e in rows if e["event_id"] not in new]
             if self.raw_parquet is not None:
                 self.raw_parquet.add([e for e in rows if e["event_id"] in new], now)

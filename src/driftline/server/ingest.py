@@ -74,6 +74,9 @@ class Batch:
     windows: list[Any] = field(default_factory=list)
     #: The accepted predictions as an Arrow table, row for row (Arrow batches only).
     table: Any = None
+    #: Their payload fields as a segment table, row for row (Arrow batches only;
+    #: store/segments.py): stored instead of one JSON payload per event.
+    segment: Any = None
 
 
 def decode_body(

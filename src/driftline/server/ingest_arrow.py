@@ -10,7 +10,9 @@ event, with the same ``{index, event_id, field, error}`` as JSON, and a column
 of the wrong type rejects the request (422) naming the column.
 
 The accepted events are handed on as the same normalised events the JSON path
-makes, so storage, windows and every reader are one code path.
+makes, without their JSON: the batch's payloads are stored as one Arrow segment
+(``Batch.segment``, store/segments.py), from which readers get the same payload
+text the JSON path stores.
 """
 
 from __future__ import annotations
@@ -437,7 +439,6 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
         lat = [None if x != x else x for x in lat]
     seen: set[str] = set()
     taken: list[int] = []
-    dumps = orjson.dumps
     for k, i, eid, pid, stamp, ts_k, mod, ver, f, pred, sc, seg, la, st, et, sh, tg in zip(
         range(idx.size),
         rows,
@@ -482,13 +483,55 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
         }
         if outliers is not None and outliers[i] is not None:
             ev["outlier"] = outliers[i]
-        ev["payload"] = dumps(ev).decode()
         batch.accepted.append(ev)
         batch.index.append(i)
         taken.append(k)
     part = table if every else table.take(keep)
     batch.table = part if len(taken) == idx.size else part.take(pa.array(taken))
+    batch.segment = _segment(batch, ts[idx][taken] if len(taken) < idx.size else ts[idx], outliers)
     return batch
+
+
+def _segment(batch: Batch, ts: npt.NDArray[np.float64], outliers: list[Any] | None) -> pa.Table:
+    """The accepted events' payload fields as a segment table (store/segments.py), column by
+    column from the batch (``ts``: their epoch seconds)."""
+    part: pa.Table = batch.table
+    n = part.num_rows
+    names = part.column_names
+    ev = batch.accepted
+
+    def text(values: list[Any]) -> pa.Array:
+        return pa.array(values, pa.string())
+
+    def taken(name: str, fill: Any = None) -> pa.ChunkedArray | pa.Array:
+        if name not in names or pa.types.is_null(part.column(name).type):
+            return pa.nulls(n) if fill is None else pa.array([fill] * n)
+        col = _plain(part.column(name))
+        return col if fill is None or not col.null_count else pc.fill_null(col, fill)
+
+    latency = pa.array([e["latency_ms"] for e in ev], pa.float64())
+    columns: dict[str, Any] = {
+        "event_id": text([e["event_id"] for e in ev]),
+        "prediction_id": text([e["prediction_id"] for e in ev]),
+        "timestamp": text([e["timestamp"] for e in ev]),
+        "ts": pa.array(ts, pa.float64()),
+        "model": text([e["model"] for e in ev]),
+        "version": text([e["version"] for e in ev]),
+        "features": taken("features"),
+        "prediction": taken("prediction"),
+        "scores": taken("scores"),
+        "segment": taken("segment"),
+        "latency_ms": latency,
+        "status": taken("status", "ok"),
+        "error_type": taken("error_type"),
+        "shadow": taken("shadow", False),
+        "tags": taken("tags"),
+    }
+    if outliers is not None:
+        columns["outlier"] = text(
+            [None if "outlier" not in e else orjson.dumps(e["outlier"]).decode() for e in ev]
+        )
+    return pa.table(columns)
 
 
 def _outliers(errs: _Errors, table: pa.Table) -> list[Any] | None:

@@ -31,6 +31,8 @@ EVENT_COLUMNS = (
     "status",
     "shadow",
     "payload",
+    "segment_id",
+    "segment_row",
 )
 EventRow = Sequence[Any]
 #: Which feedback :meth:`Store.request_feedback` reads: judge results or user thumbs.
@@ -48,6 +50,20 @@ class WindowKey(NamedTuple):
     @property
     def window_end(self) -> int:
         return self.window_start + self.window_size
+
+
+@dataclass(frozen=True)
+class EventSegment:
+    """A batch's prediction events as one Arrow IPC stream (:mod:`driftline.store.segments`).
+
+    Event rows stored with it have an empty ``payload`` and name their row of it
+    (``segment_id``, ``segment_row``); readers get their payloads from it.
+    """
+
+    segment_id: str
+    received_at: float
+    n_rows: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -110,11 +126,15 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     # -- ingest -----------------------------------------------------------------
-    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
+    def insert_events(
+        self, rows: Sequence[EventRow], segment: EventSegment | None = None
+    ) -> set[str]:
         """Insert prediction events, ignoring known event ids; return the ids that were new.
 
         Each row holds the values of :data:`EVENT_COLUMNS` in that order (tuples
-        are what the ingest hot path can build cheaply); all in one transaction.
+        are what the ingest hot path can build cheaply); all in one transaction,
+        with ``segment`` (the rows' payloads, for rows whose ``segment_id`` names
+        it) when any row was new.
         """
 
     def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 
-from driftline.store.base import EVENT_COLUMNS, EventRow
+from driftline.store.base import EVENT_COLUMNS, EventRow, EventSegment
 from driftline.store.sql import SQLStore
 
 _EVENT_COLUMNS = (
@@ -24,6 +24,8 @@ _EVENT_COLUMNS = (
     ("status", "text"),
     ("shadow", "bool"),
     ("payload", "text"),
+    ("segment_id", "text"),
+    ("segment_row", "int4"),
 )
 _TEMP_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS events_in "
@@ -36,6 +38,9 @@ _INSERT_EVENTS = (
 )
 
 _COPY_EVENTS = f"COPY events_in ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+_INSERT_SEGMENT = (
+    "INSERT INTO event_segments (segment_id, received_at, n_rows, data) VALUES (%s, %s, %s, %s)"
+)
 
 #: ``pg_advisory_lock`` key held while migrating, so replicas starting together take turns.
 MIGRATE_LOCK = 0x64726966746C696E  # "driftlin"
@@ -74,7 +79,9 @@ class PostgresStore(SQLStore):
     def _insert(self, table: Any) -> Any:
         return insert(table)
 
-    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
+    def insert_events(
+        self, rows: Sequence[EventRow], segment: EventSegment | None = None
+    ) -> set[str]:
         """COPY into a temporary table, then one ``INSERT ... ON CONFLICT DO NOTHING``.
 
         (A multi-row VALUES statement has thousands of placeholders, which psycopg
@@ -95,6 +102,11 @@ class PostgresStore(SQLStore):
                         copy.write_row(r)
                 cur.execute(_INSERT_EVENTS)
                 new = {x[0] for x in cur.fetchall()}
+                if segment is not None and new:
+                    seg = segment
+                    cur.execute(
+                        _INSERT_SEGMENT, (seg.segment_id, seg.received_at, seg.n_rows, seg.data)
+                    )
         if created is not None:  # committed: the table exists for the session's next batches
             created["events_in"] = True
         return new

@@ -19,6 +19,7 @@ from driftline.store.base import (
     DEFAULT_PROJECT,
     EVENT_COLUMNS,
     EventRow,
+    EventSegment,
     FeedbackKinds,
     LabelMatch,
     MetricQuery,
@@ -27,6 +28,35 @@ from driftline.store.base import (
     Row,
     WindowKey,
 )
+
+
+def _payloads(conn: Any, refs: Sequence[Sequence[Any]]) -> list[str | None]:
+    """The payload of each ``(payload, segment_id, segment_row)`` of an ``events`` row: its
+    own, else its row of the segment (store/segments.py); None where the segment is gone
+    (purged by retention since the row was read)."""
+    wanted: dict[str, set[int]] = {}
+    for payload, sid, row in refs:
+        if sid is not None and not payload:
+            wanted.setdefault(sid, set()).add(int(row))
+    if not wanted:
+        return [r[0] for r in refs]
+    from driftline.store import segments
+
+    found: dict[tuple[str, int], str] = {}
+    s = t.event_segments.c
+    ids = sorted(wanted)
+    for i in range(0, len(ids), 50):  # a few MB of segments at a time
+        q = select(s.segment_id, s.data).where(s.segment_id.in_(ids[i : i + 50]))
+        for sid, data in conn.execute(q):
+            rows = sorted(wanted[sid])
+            table = segments.decode(bytes(data))
+            found.update(
+                zip([(sid, r) for r in rows], segments.payloads_of(table, rows), strict=True)
+            )
+    return [
+        payload if sid is None or payload else found.get((sid, int(row)))
+        for payload, sid, row in refs
+    ]
 
 
 class SQLStore(ABC):
@@ -59,7 +89,9 @@ class SQLStore(ABC):
         self.engine.dispose()
 
     # -- ingest ---------------------------------------------------------------------
-    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
+    def insert_events(
+        self, rows: Sequence[EventRow], segment: EventSegment | None = None
+    ) -> set[str]:
         if not rows:
             return set()
         stmt = (
@@ -69,7 +101,14 @@ class SQLStore(ABC):
         )
         params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
         with self.engine.begin() as conn:
-            return {r[0] for r in conn.execute(stmt, params)}
+            new = {r[0] for r in conn.execute(stmt, params)}
+            if segment is not None and new:
+                conn.execute(
+                    t.event_segments.insert(),
+                    [{"segment_id": segment.segment_id, "received_at": segment.received_at,
+                      "n_rows": segment.n_rows, "data": segment.data}],
+                )  # fmt: skip
+        return new
 
     def upsert_labels(self, rows: Sequence[Row]) -> list[tuple[str, str, int]]:
         return self.match_labels(rows).windows
@@ -134,7 +173,7 @@ class SQLStore(ABC):
     ) -> list[tuple[str | None, str, str]]:
         e, f = t.events.c, t.feedback.c
         joined = (
-            select(e.payload, f.kind, f.value)
+            select(e.payload, e.segment_id, e.segment_row, f.kind, f.value)
             .select_from(
                 t.feedback.join(
                     t.events, and_(e.model == f.model, e.prediction_id == f.prediction_id)
@@ -161,8 +200,11 @@ class SQLStore(ABC):
             .order_by(f.event_id)
         )
         with self.engine.connect() as conn:
+            got = conn.execute(joined).all()
             out: list[tuple[str | None, str, str]] = [
-                (a, str(b), str(c)) for a, b, c in conn.execute(joined)
+                (p, str(r[3]), str(r[4]))
+                for p, r in zip(_payloads(conn, [r[:3] for r in got]), got, strict=True)
+                if p is not None
             ]
             out += [(None, str(b), str(c)) for b, c in conn.execute(alone)]
         return out
@@ -292,21 +334,22 @@ class SQLStore(ABC):
             e.window_start >= start,
             e.window_start < end,
         )
+        payload = (e.payload, e.segment_id, e.segment_row)
         if covered is None:
             q = (
-                select(e.payload)
+                select(*payload)
                 .select_from(t.events.outerjoin(t.window_partials, p.partial_id == e.partial_id))
                 .where(*in_range, or_(p.partial_id.is_(None), e.seq > p.covered_seq))
             )
         elif covered:
             # the covered seqs the caller read, not the ones saved since (same snapshot)
             seq = case(dict(covered), value=e.partial_id, else_=-1)
-            q = select(e.payload).where(*in_range, or_(e.partial_id.is_(None), e.seq > seq))
+            q = select(*payload).where(*in_range, or_(e.partial_id.is_(None), e.seq > seq))
         else:
-            q = select(e.payload).where(*in_range)
+            q = select(*payload).where(*in_range)
         q = q.order_by(e.event_id)
         with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(q)]
+            return [p for p in _payloads(conn, conn.execute(q).all()) if p is not None]
 
     def labelled(self, model: str, version: str, start: int, end: int) -> list[tuple[str, str]]:
         raw, indexed = self._labelled_rows(model, version, start, end)
@@ -332,7 +375,7 @@ class SQLStore(ABC):
 
         e, lb = t.events.c, t.labels.c
         q = (
-            select(e.window_start, e.payload, lb.label)
+            select(e.window_start, e.payload, lb.label, e.segment_id, e.segment_row)
             .select_from(
                 t.events.join(
                     t.labels, and_(lb.model == e.model, lb.prediction_id == e.prediction_id)
@@ -364,7 +407,9 @@ class SQLStore(ABC):
             )
         )
         with self.engine.connect() as conn:
-            rows = list(conn.execute(q))
+            got = conn.execute(q).all()
+            payloads = _payloads(conn, [(r[1], r[3], r[4]) for r in got])
+            rows = [(r[0], p, r[2]) for p, r in zip(payloads, got, strict=True) if p is not None]
             # predictions whose raw events were purged: their compact part from the index
             # (an event is in one of the two tables, never both)
             found = sorted(conn.execute(q_index), key=lambda r: str(r[1]))
@@ -694,7 +739,12 @@ class SQLStore(ABC):
         self, model: str, version: str | None, start: float | None, end: float | None, limit: int
     ) -> list[str]:
         e = t.events.c
-        q = select(e.payload).where(e.model == model).order_by(e.ts.desc()).limit(limit)
+        q = (
+            select(e.payload, e.segment_id, e.segment_row)
+            .where(e.model == model)
+            .order_by(e.ts.desc())
+            .limit(limit)
+        )
         if version is not None:
             q = q.where(e.version == version)
         if start is not None:
@@ -702,7 +752,7 @@ class SQLStore(ABC):
         if end is not None:
             q = q.where(e.ts < end)
         with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(q)]
+            return [p for p in _payloads(conn, conn.execute(q).all()) if p is not None]
 
     def event_payloads(self, model: str, event_ids: Sequence[str]) -> dict[str, str]:
         e = t.events.c
@@ -710,10 +760,14 @@ class SQLStore(ABC):
         ids = list(dict.fromkeys(event_ids))
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
-                q = select(e.event_id, e.payload).where(
+                q = select(e.event_id, e.payload, e.segment_id, e.segment_row).where(
                     e.model == model, e.event_id.in_(ids[i : i + 500])
                 )
-                out.update({str(r[0]): str(r[1]) for r in conn.execute(q)})
+                got = conn.execute(q).all()
+                payloads = _payloads(conn, [r[1:] for r in got])
+                out.update(
+                    (str(r[0]), p) for r, p in zip(got, payloads, strict=True) if p is not None
+                )
         return out
 
     def feedback_for(
@@ -851,6 +905,7 @@ class SQLStore(ABC):
         with self.engine.begin() as conn:
             for table, cut in (
                 (t.events, before),
+                (t.event_segments, before),  # their events' received_at: the same cut
                 (t.feedback, before),
                 (t.labels, horizon),
                 (t.prediction_index, horizon),
@@ -870,7 +925,8 @@ class SQLStore(ABC):
         while True:
             with self.engine.begin() as conn:
                 cols = ["event_id", "model", "version", "prediction_id", "window_start", "ts",
-                        "received_at", "status", "payload"]  # fmt: skip
+                        "received_at", "status", "payload", "segment_id",
+                        "segment_row"]  # fmt: skip
                 q = (
                     select(*(t.events.c[c] for c in cols))
                     .where(e.received_at < before, e.received_at >= since, e.status == "ok")
@@ -880,7 +936,11 @@ class SQLStore(ABC):
                 if not got:
                     return moved
                 rows = []
-                for eid, model, version, pid, start, ts, received, status, payload in got:
+                payloads = _payloads(conn, [r[8:] for r in got])
+                for r, payload in zip(got, payloads, strict=True):
+                    eid, model, version, pid, start, ts, received, status = r[:8]
+                    if payload is None:  # its segment is gone: nothing left to index
+                        continue
                     ev = orjson.loads(payload)
                     outcome = {k: ev.get(k) for k in ("prediction", "scores", "segment")}
                     rows.append(
@@ -894,7 +954,8 @@ class SQLStore(ABC):
                 stmt = self._insert(t.prediction_index).on_conflict_do_nothing(
                     index_elements=["event_id"]
                 )
-                conn.execute(stmt, rows)
+                if rows:
+                    conn.execute(stmt, rows)
                 ids = [r[0] for r in got]
                 conn.execute(delete(t.events).where(e.event_id.in_(ids)))
                 moved += len(got)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
-from driftline.store.base import EVENT_COLUMNS, EventRow
+from driftline.store.base import EVENT_COLUMNS, EventRow, EventSegment
 from driftline.store.sql import SQLStore
 
 _ROWS_PER_STATEMENT = 32_000 // len(EVENT_COLUMNS)  # SQLite allows 32766 parameters
@@ -30,6 +30,7 @@ def _insert_sql(n_rows: int) -> str:
 #: The ids of the rows one INSERT added: SQLite gives each new row the largest rowid plus
 #: one, so they hold the ``rowcount`` rowids ending at ``last_insert_rowid()``.
 _ADDED_SQL = "SELECT event_id FROM events WHERE rowid > ? AND rowid <= ?"
+_SEGMENT_SQL = "INSERT INTO event_segments (segment_id, received_at, n_rows, data) VALUES (?,?,?,?)"
 
 
 def _engine(path: Path, **pool: Any) -> Engine:
@@ -95,7 +96,9 @@ class SQLiteStore(SQLStore):
     def _insert(self, table: Any) -> Any:
         return insert(table)
 
-    def insert_events(self, rows: Sequence[EventRow]) -> set[str]:
+    def insert_events(
+        self, rows: Sequence[EventRow], segment: EventSegment | None = None
+    ) -> set[str]:
         """Multi-row ``INSERT ... ON CONFLICT DO NOTHING`` on the driver directly.
 
         The same statement SQLAlchemy would build, without its per-row parameter
@@ -124,6 +127,10 @@ class SQLiteStore(SQLStore):
                         last = cur.lastrowid
                         cur.execute(_ADDED_SQL, (last - added, last))
                         new.update(r[0] for r in cur.fetchall())
+                if segment is not None and new:
+                    seg = segment
+                    values = (seg.segment_id, seg.received_at, seg.n_rows, seg.data)
+                    cur.execute(_SEGMENT_SQL, values)
             finally:
                 cur.close()
         return new

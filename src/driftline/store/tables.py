@@ -30,6 +30,8 @@ NAME = 128  # model, version, column, segment names
 ID = 128  # client-made identifiers
 
 #: Raw prediction events: purged by retention; needed for label joins, samples, recovery.
+#: ``payload``: the event's JSON, or "" when it is row ``segment_row`` of segment
+#: ``segment_id`` (an Arrow batch's events, stored together; migration 0010).
 events = Table(
     "events",
     metadata,
@@ -45,9 +47,23 @@ events = Table(
     Column("status", String(16), nullable=False),
     Column("shadow", Boolean, nullable=False),
     Column("payload", Text, nullable=False),
+    Column("segment_id", String(64)),
+    Column("segment_row", Integer),
     Index("ix_events_window", "model", "version", "window_start"),
     Index("ix_events_prediction", "model", "prediction_id"),
     Index("ix_events_received", "received_at"),
+)
+
+#: The payloads of an Arrow batch's new events as one Arrow IPC stream (store/segments.py),
+#: written in the transaction of their ``events`` rows; purged with them (``received_at``).
+event_segments = Table(
+    "event_segments",
+    metadata,
+    Column("segment_id", String(64), primary_key=True),
+    Column("received_at", Float, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_event_segments_received", "received_at"),
 )
 
 #: What a label needs of a prediction whose raw event retention has purged: kept for the

@@ -21,7 +21,8 @@ import pyarrow as pa
 from driftline._utils.clock import WallClock as Clock
 from driftline.schema import Schema
 from driftline.stats.outliers import OutlierModel
-from driftline.store.base import Store, WindowKey
+from driftline.store import segments
+from driftline.store.base import EventSegment, Store, WindowKey
 from driftline.windows.columns import (
     EventBlock,
     feature_names,
@@ -317,11 +318,18 @@ class LiveWindows:
             schema = schema_from_json(row["schema"]) if row and row["schema"] else None
         return fitted.wire(None if schema is None else wire_kinds(fitted, schema))
 
-    def ingest(self, events: Sequence[dict[str, Any]], table: pa.Table | None = None) -> set[str]:
+    def ingest(
+        self,
+        events: Sequence[dict[str, Any]],
+        table: pa.Table | None = None,
+        segment: pa.Table | None = None,
+    ) -> set[str]:
         """Store ``events`` (normalised, with ``payload``) and fold the new ones in.
 
         ``table``: the events as a validated Arrow batch, row for row (server/ingest_arrow.py):
-        their window columns are then taken from it column by column.
+        their window columns are then taken from it column by column. ``segment``: their
+        payload fields, row for row (store/segments.py), stored as one segment instead of
+        each event's ``payload`` (which they then need not have).
 
         Returns the ids that were new. Raises whatever the store raises; then
         nothing was folded and the affected partials are rotated, so events the
@@ -348,6 +356,10 @@ class LiveWindows:
                 block, scorers[key[:2]], evs, schema, verify=verify, on_result=self.on_prescores
             )
         now = self.clock.time()
+        stored: EventSegment | None = None
+        if segment is not None:
+            stored = EventSegment(uuid.uuid4().hex, now, len(events), segments.encode(segment))
+            where = {id(e): i for i, e in enumerate(events)}
         with self._lock:
             rows: list[tuple[Any, ...]] = []
             assigned: list[tuple[LivePartial, int, list[dict[str, Any]], EventBlock]] = []
@@ -360,23 +372,33 @@ class LiveWindows:
                     fresh.extend(self.config.keys_of(*key))
                 seq = p.next_seq()
                 pid, start = p.partial_id, key[2]
-                rows.extend(
-                    (
-                        e["event_id"],
-                        e["model"],
-                        e["version"],
-                        e["prediction_id"],
-                        e["ts"],
-                        now,
-                        start,
-                        pid,
-                        seq,
-                        e["status"],
-                        e["shadow"],
-                        e["payload"],
+                if stored is not None:
+                    sid = stored.segment_id
+                    rows.extend(
+                        (e["event_id"], e["model"], e["version"], e["prediction_id"], e["ts"],
+                         now, start, pid, seq, e["status"], e["shadow"], "", sid, where[id(e)])
+                        for e in evs
+                    )  # fmt: skip
+                else:
+                    rows.extend(
+                        (
+                            e["event_id"],
+                            e["model"],
+                            e["version"],
+                            e["prediction_id"],
+                            e["ts"],
+                            now,
+                            start,
+                            pid,
+                            seq,
+                            e["status"],
+                            e["shadow"],
+                            e["payload"],
+                            None,
+                            None,
+                        )
+                        for e in evs
                     )
-                    for e in evs
-                )
                 block = blocks[key]
                 if p.schema is not schemas[key[:2]] and p.schema != schemas[key[:2]]:
                     block = EventBlock.of(p.schema, evs)  # a partial from before a new reference
@@ -384,7 +406,11 @@ class LiveWindows:
             try:
                 if fresh:
                     self.store.mark_changed(fresh, now)
-                new = self.store.insert_events(rows)
+                new = (
+                    self.store.insert_events(rows)
+                    if stored is None
+                    else self.store.insert_events(rows, stored)
+                )
                 for p, seq, evs, block in assigned:
                     if len(new) == len(rows):
                         p.add(evs, seq, block)
