@@ -3,12 +3,15 @@
     python benchmarks/ingest.py [--events 100000] [--batch 500] [--features 20]
                                 [--postgres postgresql://postgres@127.0.0.1:5432/test]
                                 [--skip-memory] [--repeat N] [--ids sdk|random|serial]
+                                [--format json|arrow] [--http CLIENTS --replicas N]
 
 Each batch goes through what a request does after the HTTP layer: JSON bytes
 -> decode -> per-event validation -> INSERT ... ON CONFLICT (commit) -> live
 window profiles updated (blocks of columns, folded every ``fold_rows`` rows).
-The figure is events per second of wall time over the whole run, including a final flush of the
-partials. Memory: the serialised size and the traced Python heap of one
+The figure is events per second of wall time over the whole run, including a final flush
+of the partials. ``--format arrow``: the same events as the SDK's Arrow IPC batches
+(``HTTPSink(arrow=True)``, RFC 3339 timestamps), validated column by column and stored as
+one segment per batch. Memory: the serialised size and the traced Python heap of one
 window's profile after 1k and after 1M events.
 """
 
@@ -34,6 +37,7 @@ from driftline.sdk._ids import uuid7_hex_batch
 from driftline.sdk.clock import SystemClock
 from driftline.server.collector import Collector, tune_gc
 from driftline.server.ingest import Limits, decode_body, validate
+from driftline.server.ingest_arrow import decode_arrow, validate_arrow
 from driftline.server.settings import Settings
 from driftline.store import open_store
 from driftline.windows import WindowStats, infer_schema
@@ -91,7 +95,27 @@ def make_bodies(
     return bodies
 
 
-def run_ingest(url: str, bodies: list[bytes], clients: int = 1) -> dict[str, float]:
+def arrow_bodies(bodies: list[bytes]) -> list[bytes]:
+    """The events of ``bodies`` as the SDK sends them with ``arrow=True`` (pyarrow installed)."""
+    from datetime import datetime, timezone
+
+    from driftline.sdk.arrow_batch import encode_arrow
+
+    out = []
+    for body in bodies:
+        records = orjson.loads(body)
+        for r in records:  # the SDK's timestamps: RFC 3339 strings
+            t = datetime.fromtimestamp(r["timestamp"], timezone.utc)
+            r["timestamp"] = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        data = encode_arrow(records)
+        assert data is not None
+        out.append(data)
+    return out
+
+
+def run_ingest(
+    url: str, bodies: list[bytes], clients: int = 1, fmt: str = "json"
+) -> dict[str, float]:
     """Ingest ``bodies`` into a collector over ``url`` from ``clients`` threads.
 
     As in ``driftline serve``: the collector's GC settings (``tune_gc``), and
@@ -109,6 +133,10 @@ def run_ingest(url: str, bodies: list[bytes], clients: int = 1) -> dict[str, flo
     def send(chunk: list[bytes]) -> int:
         n = 0
         for body in chunk:
+            if fmt == "arrow":
+                batch = validate_arrow(decode_arrow(body, 1 << 30), c.limits())
+                n += c.ingest_batch("prediction", batch).accepted
+                continue
             items = decode_body(body, None, "application/json", 1 << 30)
             n += c.ingest("prediction", items).accepted
         return n
@@ -141,7 +169,9 @@ def _warm_kernels(schema: Schema) -> None:
     WindowStats(schema).profile.update(pa.table(cols), rng)
 
 
-def run_http(url: str, bodies: list[bytes], clients: int, replicas: int = 1) -> dict[str, float]:
+def run_http(
+    url: str, bodies: list[bytes], clients: int, replicas: int = 1, fmt: str = "json"
+) -> dict[str, float]:
     """The same batches over HTTP (gzip) to ``replicas`` ``driftline serve`` processes.
 
     Replicas share the store, as behind a load balancer; client ``i`` sends to
@@ -172,6 +202,8 @@ def run_http(url: str, bodies: list[bytes], clients: int, replicas: int = 1) -> 
         for b in base:
             _wait_healthy(b)
         headers = {"Authorization": f"Bearer {key}", "Content-Encoding": "gzip"}
+        if fmt == "arrow":  # the SDK gzips Arrow bodies too (over gzip_min_bytes)
+            headers["Content-Type"] = "application/vnd.apache.arrow.stream"
         gz = [_gzip(b) for b in bodies]
 
         def send(i: int) -> int:
@@ -289,6 +321,12 @@ def main() -> None:
     )
     ap.add_argument("--repeat", type=int, default=1, help="in-process runs (median shown)")
     ap.add_argument(
+        "--format",
+        choices=("json", "arrow"),
+        default="json",
+        help="the bodies: JSON arrays (default) or the SDK's Arrow IPC batches",
+    )
+    ap.add_argument(
         "--ids",
         choices=("sdk", "random", "serial"),
         default="sdk",
@@ -297,14 +335,15 @@ def main() -> None:
     args = ap.parse_args()
     print(f"# host: {platform.node()} cpus={os.cpu_count()} load(1,5,15)={os.getloadavg()}")
     bodies = make_bodies(args.events, args.batch, args.features, ids=args.ids)
+    sent = arrow_bodies(bodies) if args.format == "arrow" else bodies
     print(
         f"# {args.events} events in batches of {args.batch}, {args.features} features, "
-        f"{args.clients} client thread(s), {args.ids} ids"
+        f"{args.clients} client thread(s), {args.ids} ids, {args.format} bodies"
     )
     runs: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
     for rep in range(args.repeat):
         path = f"{args.sqlite_dir}/driftline-bench-{os.getpid()}-{rep}.db"
-        r = run_ingest(f"sqlite:///{path}", bodies, args.clients)
+        r = run_ingest(f"sqlite:///{path}", sent, args.clients, args.format)
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
@@ -313,7 +352,7 @@ def main() -> None:
         if args.postgres:
             os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
             with fresh_database("driftline_bench") as url:
-                r = run_ingest(url, bodies, args.clients)
+                r = run_ingest(url, sent, args.clients, args.format)
             print(_line("postgresql", r))
             runs["postgresql"].append(r["events_per_second"])
     if args.repeat > 1:
@@ -325,15 +364,15 @@ def main() -> None:
                 )
     if args.http:
         hp = f"{args.sqlite_dir}/driftline-bench-http-{os.getpid()}.db"
-        r = run_http(f"sqlite:///{hp}", bodies, args.http, args.replicas)
+        r = run_http(f"sqlite:///{hp}", sent, args.http, args.replicas, args.format)
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(hp + suffix):
                 os.remove(hp + suffix)
-        how = f"{args.http} clients, gzip, {args.replicas} collector process(es)"
+        how = f"{args.http} clients, gzip {args.format}, {args.replicas} collector process(es)"
         print(_http_line("http+sqlite", r, how))
         if args.postgres:
             with fresh_database("driftline_bench_http") as url:
-                r = run_http(url, bodies, args.http, args.replicas)
+                r = run_http(url, sent, args.http, args.replicas, args.format)
             print(_http_line("http+pg", r, how))
     st = stage_rates(bodies)
     print(

@@ -18,14 +18,11 @@ import math
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import orjson
-from benchmarks.ingest import _warm_kernels, make_bodies
+from benchmarks.ingest import _warm_kernels, arrow_bodies, make_bodies
 
-from driftline.sdk.arrow_batch import encode_arrow
 from driftline.sdk.clock import SystemClock
 from driftline.server.collector import Collector, one_blas_thread, tune_gc
 from driftline.server.ingest import Limits, decode_body, validate
@@ -37,20 +34,6 @@ from driftline.windows.columns import EventBlock, infer_schema
 # throw-away PostgreSQL databases: a test helper (tests/postgres_db.py), not in the package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from postgres_db import fresh_database
-
-
-def arrow_bodies(bodies: list[bytes]) -> list[bytes]:
-    """The events of ``bodies`` as the SDK sends them with pyarrow installed."""
-    out = []
-    for body in bodies:
-        records = orjson.loads(body)
-        for r in records:  # the SDK's timestamps: RFC 3339 strings
-            t = datetime.fromtimestamp(r["timestamp"], timezone.utc)
-            r["timestamp"] = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        data = encode_arrow(records)
-        assert data is not None
-        out.append(data)
-    return out
 
 
 def run(url: str, bodies: list[bytes], fmt: str = "json", cpu: bool = False) -> float:

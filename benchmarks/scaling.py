@@ -1,13 +1,14 @@
 """CPU per event of each part of a collector deployment, and a check of docs/scaling.md's model.
 
     .venv/bin/python -m benchmarks.scaling --postgres postgresql://postgres@127.0.0.1:5432/test \\
-        [--events 60000] [--collectors 1,3] [--clients 6] [--models 6]
+        [--events 60000] [--collectors 1,3] [--clients 6] [--models 6] [--format json|arrow]
 
 For each number of collectors: a fresh PostgreSQL database, that many ``driftline serve``
 processes sharing it, and ``--clients`` threads sending gzip'd JSON batches of 500 events
-(20 features) of ``--models`` models, each model to one collector (partitioned by model, as
-docs/scaling.md advises). Measured from /proc: CPU seconds of the collector processes, of
-the PostgreSQL server processes and of this (client) process, per event. The model of
+(20 features; ``--format arrow``: the SDK's gzip'd Arrow IPC batches) of ``--models``
+models, each model to one collector (partitioned by model, as docs/scaling.md advises).
+Measured from /proc: CPU seconds of the collector processes, of the PostgreSQL server
+processes and of this (client) process, per event. The model of
 docs/scaling.md predicts the throughput of N collectors on C cores from the one-collector
 run's CPU per event: ``C / (cpu_collector + cpu_postgres + cpu_client)`` while no part is
 capped by a single core (a collector process is: ``1 / cpu_collector`` each). On a shared
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchmarks.ingest import _gzip, _wait_healthy, make_bodies
+from benchmarks.ingest import _gzip, _wait_healthy, arrow_bodies, make_bodies
 
 # throw-away PostgreSQL databases: a test helper (tests/postgres_db.py), not in the package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -76,17 +77,20 @@ def _wal(url: str) -> int:
     return int(lsn)
 
 
-def _retag(bodies: list[bytes], models: int) -> list[tuple[int, bytes]]:
+def _retag(bodies: list[bytes], models: int, fmt: str = "json") -> list[tuple[int, bytes]]:
     """Each batch as the events of one of ``models`` models: (model number, gzip'd body)."""
     out = []
     for i, body in enumerate(bodies):
         m = i % models
-        out.append((m, _gzip(body.replace(b'"model":"bench"', f'"model":"m{m}"'.encode()))))
+        body = body.replace(b'"model":"bench"', f'"model":"m{m}"'.encode())
+        if fmt == "arrow":
+            body = arrow_bodies([body])[0]
+        out.append((m, _gzip(body)))
     return out
 
 
 def run(
-    url: str, batches: list[tuple[int, bytes]], n_collectors: int, clients: int
+    url: str, batches: list[tuple[int, bytes]], n_collectors: int, clients: int, fmt: str = "json"
 ) -> dict[str, Any]:
     ports = []
     for _ in range(n_collectors):
@@ -120,6 +124,8 @@ def run(
         warm = make_bodies(500, 500, 20, seed=7)[0]
         for b in base:
             httpx.post(b + "/v1/events", content=_gzip(warm), headers=headers, timeout=120)
+        if fmt == "arrow":
+            headers["Content-Type"] = "application/vnd.apache.arrow.stream"
 
         def send(i: int) -> int:
             n = 0
@@ -170,13 +176,14 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=6)
     ap.add_argument("--models", type=int, default=6)
     ap.add_argument("--cores", type=float, default=float(os.cpu_count() or 1))
+    ap.add_argument("--format", choices=("json", "arrow"), default="json")
     args = ap.parse_args()
     os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
-    batches = _retag(make_bodies(args.events, 500, 20), args.models)
+    batches = _retag(make_bodies(args.events, 500, 20), args.models, args.format)
     first: dict[str, Any] | None = None
     for n_col in (int(x) for x in args.collectors.split(",")):
         with fresh_database(f"driftline_scaling_{n_col}") as url:
-            r = run(url, batches, n_col, args.clients)
+            r = run(url, batches, n_col, args.clients, args.format)
         n = r["events"]
         per = {k: 1e6 * r[f"cpu_{k}"] / n for k in ("collectors", "postgres", "client")}
         print(

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from driftline.store import MetricQuery, Store, WindowKey
-from driftline.store.base import EVENT_COLUMNS
+from driftline.store.base import EVENT_COLUMNS, INLINE_COLUMNS
 
 T0 = 1_700_000_000.0
 
@@ -27,10 +27,8 @@ def event(i: int, *, model: str = "m", version: str = "v1", ts: float = T0, **kw
         "status": "ok",
         "shadow": False,
         "payload": orjson.dumps({**payload, "prediction": kw.get("prediction", 1)}).decode(),
-        "segment_id": None,
-        "segment_row": None,
     }
-    return tuple(row[c] for c in EVENT_COLUMNS)
+    return tuple(row[c] for c in INLINE_COLUMNS)  # as the JSON path stores them
 
 
 def test_event_columns_are_the_events_table() -> None:
@@ -517,10 +515,8 @@ def _segment_rows(ids: list[int], sid: str, received_at: float) -> tuple[list[tu
     )
     rows = []
     for k, i in enumerate(ids):
-        row = list(event(i, received_at=received_at))
+        row = [*event(i, received_at=received_at), sid, k]
         row[EVENT_COLUMNS.index("payload")] = ""
-        row[EVENT_COLUMNS.index("segment_id")] = sid
-        row[EVENT_COLUMNS.index("segment_row")] = k
         rows.append(tuple(row))
     return rows, EventSegment(sid, received_at, n, segments.encode(table))
 

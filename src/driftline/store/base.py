@@ -35,6 +35,9 @@ EVENT_COLUMNS = (
     "segment_row",
 )
 EventRow = Sequence[Any]
+#: A row without a segment may stop at ``payload``: ``segment_id`` and ``segment_row`` are
+#: then NULL (two parameters fewer per row on the JSON path's insert).
+INLINE_COLUMNS = EVENT_COLUMNS[: EVENT_COLUMNS.index("payload") + 1]
 #: Which feedback :meth:`Store.request_feedback` reads: judge results or user thumbs.
 FeedbackKinds = Literal["judge", "thumbs"]
 
@@ -132,7 +135,8 @@ class Store(Protocol):
         """Insert prediction events, ignoring known event ids; return the ids that were new.
 
         Each row holds the values of :data:`EVENT_COLUMNS` in that order (tuples
-        are what the ingest hot path can build cheaply); all in one transaction,
+        are what the ingest hot path can build cheaply), or of :data:`INLINE_COLUMNS`
+        (every row of the call the same length); all in one transaction,
         with ``segment`` (the rows' payloads, for rows whose ``segment_id`` names
         it) when any row was new.
         """

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 
-from driftline.store.base import EVENT_COLUMNS, EventRow, EventSegment
+from driftline.store.base import EVENT_COLUMNS, INLINE_COLUMNS, EventRow, EventSegment
 from driftline.store.sql import SQLStore
 
 _EVENT_COLUMNS = (
@@ -38,6 +38,7 @@ _INSERT_EVENTS = (
 )
 
 _COPY_EVENTS = f"COPY events_in ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+_COPY_INLINE = f"COPY events_in ({', '.join(INLINE_COLUMNS)}) FROM STDIN"
 _INSERT_SEGMENT = (
     "INSERT INTO event_segments (segment_id, received_at, n_rows, data) VALUES (%s, %s, %s, %s)"
 )
@@ -97,7 +98,8 @@ class PostgresStore(SQLStore):
                 if not info.get("events_in"):  # once per session, not a round trip per batch
                     cur.execute(_TEMP_TABLE)
                     created = info
-                with cur.copy(_COPY_EVENTS) as copy:
+                inline = len(rows[0]) == len(INLINE_COLUMNS)
+                with cur.copy(_COPY_INLINE if inline else _COPY_EVENTS) as copy:
                     for r in rows:
                         copy.write_row(r)
                 cur.execute(_INSERT_EVENTS)

@@ -99,7 +99,8 @@ class SQLStore(ABC):
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(t.events.c.event_id)
         )
-        params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
+        empty = dict.fromkeys(EVENT_COLUMNS)
+        params = [empty | dict(zip(EVENT_COLUMNS, r, strict=False)) for r in rows]
         with self.engine.begin() as conn:
             new = {r[0] for r in conn.execute(stmt, params)}
             if segment is not None and new:

@@ -394,8 +394,6 @@ class LiveWindows:
                             e["status"],
                             e["shadow"],
                             e["payload"],
-                            None,
-                            None,
                         )
                         for e in evs
                     )
