@@ -93,7 +93,13 @@ def test_report_shows_the_embedding_text_and_image_sections(
     assert cols["photo"]["kind"] == "image"
     assert cols["photo.brightness"]["drift"]["drifted"] is True  # the darker photos
     assert cols["photo.width"]["drift"]["drifted"] is False  # all 32 x 32
-    assert {"q_vec", "photo.brightness"} <= set(report["dataset"]["drifted_columns"])
+    # a text or image column counts once, its drifted descriptors named under it
+    assert {"q_vec", "photo"} <= set(report["dataset"]["drifted_columns"])
+    assert "photo.brightness" in report["dataset"]["drifted_descriptors"]["photo"]
+    assert "photo.width" not in report["dataset"]["drifted_descriptors"]["photo"]
+    n_sent = 3  # q_vec, question, photo
+    assert report["dataset"]["n_columns"] == n_sent
+    assert f" of {n_sent} columns drifted" in stdout
     html = out.read_text()
     for what in ("q_vec", "vector norms, quantile bins of the reference", "PCA of both samples",
                  "question.words", "photo.brightness"):  # fmt: skip
@@ -117,13 +123,15 @@ def test_check_fails_naming_the_vector_text_and_image_columns(
     drift = root.find("testsuite[@name='driftline.drift']")
     assert drift is not None
     failed = {c.get("name") for c in drift.iter("testcase") if c.find("failure") is not None}
-    assert {"q_vec", "photo.brightness"} <= failed
-    message = next(
-        c.find("failure").get("message", "")  # type: ignore[union-attr]
+    # one drift check per column sent: the image column's names its drifted descriptor
+    assert {"q_vec", "photo"} <= failed and not any("." in str(n) for n in failed), failed
+    messages = {
+        c.get("name"): c.find("failure").get("message", "")  # type: ignore[union-attr]
         for c in drift.iter("testcase")
-        if c.get("name") == "q_vec"
-    )
-    assert "mmd" in message.lower(), message
+        if c.find("failure") is not None
+    }
+    assert "mmd" in messages["q_vec"].lower(), messages
+    assert "photo.brightness" in messages["photo"], messages
     # one grouped range result per text/image column, none per descriptor
     quality = root.find("testsuite[@name='driftline.quality']")
     assert quality is not None

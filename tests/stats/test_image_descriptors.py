@@ -83,11 +83,13 @@ def test_darker_and_blurrier_images_drift_on_their_descriptors(photos) -> None:
     assert quiet["dataset"]["verdict"] == "no_drift", quiet["dataset"]["drifted_columns"]
     assert quiet["schema"]["reference"]["img"]["kind"] == "image"
     darker = driftline.compare({"img": ref}, {"img": dark}, multivariate=False).to_dict()
-    assert "img.brightness" in darker["dataset"]["drifted_columns"]
+    # one column in the verdict, its drifted descriptors named under it
+    assert darker["dataset"]["drifted_columns"] == ["img"]
+    assert "img.brightness" in darker["dataset"]["drifted_descriptors"]["img"]
     assert darker["columns"]["img.brightness"]["descriptor_of"] == "img"
-    assert "img.width" not in darker["dataset"]["drifted_columns"]
+    assert "img.width" not in darker["dataset"]["drifted_descriptors"]["img"]
     blurry = driftline.compare({"img": ref}, {"img": blurred}, multivariate=False).to_dict()
-    assert "img.blur" in blurry["dataset"]["drifted_columns"]
+    assert "img.blur" in blurry["dataset"]["drifted_descriptors"]["img"]
     b = blurry["columns"]["img.blur"]["summary"]
     assert b["current"]["mean"] < 0.5 * b["reference"]["mean"]  # the Laplacian's variance fell
 
@@ -98,8 +100,9 @@ def test_digits_of_another_class_drift_in_their_strokes() -> None:
     ones, zeros = images[digits.target == 1], images[digits.target == 0]
     report = driftline.compare({"d": zeros}, {"d": ones}, multivariate=False).to_dict()
     assert report["columns"]["d"]["kind"] == "image"
-    assert {"d.contrast", "d.blur"} <= set(report["dataset"]["drifted_columns"])
-    assert "d.width" not in report["dataset"]["drifted_columns"]  # all 8 x 8
+    assert report["dataset"]["drifted_columns"] == ["d"]
+    assert {"d.contrast", "d.blur"} <= set(report["dataset"]["drifted_descriptors"]["d"])
+    assert "d.width" not in report["dataset"]["drifted_descriptors"]["d"]  # all 8 x 8
     mean = report["columns"]["d.mean_red"]["summary"]
     assert mean["reference"]["mean"] == pytest.approx(
         report["columns"]["d.brightness"]["summary"]["reference"]["mean"]

@@ -159,7 +159,7 @@ def _compare_one(
             "verdict": verdict_of(drifted, insufficient),
             **({"reason": insufficient} if insufficient else {}),
             "drifted_columns": verdict["drifted_columns"],
-            "n_columns": len(results),
+            "n_columns": verdict["n_columns"],
             "quality": {
                 "failed": sum(1 for x in checks if x.status == "fail"),
                 "warned": sum(1 for x in checks if x.status == "warn"),

@@ -283,18 +283,18 @@ def build_report(
         if data_driven_thresholds:
             col_opts = _data_driven(r, c, opts)
         drift[name] = evaluate_column(r, c, col_opts)
-    dataset_drifted, verdict = apply_verdicts(drift, opts)
+    parents = descriptor_parents(ref)
+    # a text or image column counts once, its descriptors in it (docs/drift.md)
+    dataset_drifted, verdict = apply_verdicts(drift, opts, parents)
     quality = dataset_checks(ref, cur, q)
     columns: dict[str, Any] = {}
-    children = descriptor_columns(ref)
     for name, (r, c) in pairs.items():
         # a descriptor's checks would repeat its text/image column's (descriptor_range)
-        checks = column_checks(r, c, q) if r.kind is c.kind and name not in children else []
+        checks = column_checks(r, c, q) if r.kind is c.kind and name not in parents else []
         columns[name] = _column_entry(r, c, drift.get(name), checks, opts.max_categories)
-        if "." in name and name.split(".", 1)[0] in pairs:
-            parent = name.split(".", 1)[0]
-            columns[name]["descriptor_of"] = parent
-            columns[parent].setdefault("descriptors", []).append(name)
+        if name in parents:
+            columns[name]["descriptor_of"] = parents[name]
+            columns[parents[name]].setdefault("descriptors", []).append(name)
     failed = sum(1 for x in quality if x.status == "fail") + sum(
         1 for col in columns.values() for x in col["quality"] if x["status"] == "fail"
     )
@@ -315,12 +315,14 @@ def build_report(
             "n_current": cur.n_rows,
             "rule": verdict["rule"],
             "drifted_columns": verdict["drifted_columns"],
+            "drifted_descriptors": verdict["drifted_descriptors"],
             "id_like_columns": verdict["id_like_columns"],
             "undecided_columns": verdict["undecided_columns"],
             "insufficient_columns": verdict["insufficient_columns"],
             "methods": verdict["methods"],
-            "n_columns": len(drift),
+            "n_columns": verdict["n_columns"],
             "n_tested": verdict["n_tested"],
+            "n_tests": verdict["n_tests"],
             "alpha": opts.alpha,
             "method": opts.method,
             "quality": {"failed": failed, "warned": warned, "insufficient": undecided},
@@ -364,11 +366,14 @@ def compared_columns(
     return out
 
 
-def descriptor_columns(profile: DatasetProfile) -> frozenset[str]:
-    """The names of the descriptor child columns (``column.descriptor``) of ``profile``."""
-    return frozenset(
-        child.name for col in profile.columns.values() for child in col.descriptors.values()
-    )
+def descriptor_parents(profile: DatasetProfile) -> dict[str, str]:
+    """Each descriptor child column (``column.descriptor``) of ``profile`` -> its text or
+    image column (from the profile, not the name: a column may have a dot in its name)."""
+    return {
+        child.name: name
+        for name, col in profile.columns.items()
+        for child in col.descriptors.values()
+    }
 
 
 def _add_multivariate(data: dict[str, Any], section: dict[str, Any]) -> None:

@@ -82,6 +82,7 @@ class Report:
         return framed(self.to_html(), height=NOTEBOOK_HEIGHT)
 
     def summary(self) -> str:
+        from driftline.report._severity import drifted_names
         from driftline.report.console import undecided_quality
 
         d = self.data["dataset"]
@@ -91,7 +92,7 @@ class Report:
                 f"{d['n_reference']} reference rows vs {d['n_current']} current rows"
             )
         verdict = "DRIFT" if d["drifted"] else "no drift"
-        cols = ", ".join(d["drifted_columns"]) or "none"
+        cols = ", ".join(drifted_names(d)) or "none"
         return (
             f"{verdict}: {len(d['drifted_columns'])} of {d['n_columns']} columns drifted "
             f"({cols}); {d['quality']['failed']} quality checks failed"

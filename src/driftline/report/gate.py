@@ -4,7 +4,8 @@ Three suites, each enabled by ``fail_on``:
 
 * ``drift``: one check per column; it fails when the column drifted, is
   skipped when there was no verdict (too little data, or an id/timestamp
-  column), passes otherwise.
+  column), passes otherwise. A text or image column's descriptors are part of
+  its check: it fails when its own values or any descriptor drifted.
 * ``quality``: one check per data-quality result; ``fail`` fails, ``warn``
   and ``ok`` pass (a warning is kept in the message); ``insufficient`` (a
   reference too small to hold the current data to) cannot decide: it is
@@ -94,24 +95,44 @@ def fmt(x: Any) -> str:
 
 
 def _drift(report: Mapping[str, Any]) -> list[Check]:
+    """One check per column; a text or image column's descriptors are part of its check (it
+    fails when its own values or a descriptor drifted, naming them), as the verdict counts it
+    once (docs/drift.md)."""
     out = []
-    for name, col in report.get("columns", {}).items():
+    columns = report.get("columns", {})
+    for name, col in columns.items():
+        if col.get("descriptor_of") in columns:
+            continue
         d = col["drift"]
         value, thr = d.get("statistic"), d.get("threshold")
-        if d.get("drifted") is None:
+        kids = [(k, columns[k]["drift"]) for k in col.get("descriptors", []) if k in columns]
+        drifted_kids = [(k, kd) for k, kd in kids if kd.get("drifted")]
+        if drifted_kids:
+            own = f"{name}: {_drift_message(d)}; " if d.get("drifted") else ""
+            msg = own + "; ".join(f"{k}: {_drift_message(kd)}" for k, kd in drifted_kids)
+            out.append(Check("drift", name, "fail", msg, value, thr))
+            continue
+        if d.get("drifted") is None and not any(kd.get("drifted") is False for _, kd in kids):
             reason = d.get("details", {}).get("reason", d.get("computed", "no verdict"))
             out.append(Check("drift", name, "skip", f"no verdict: {reason}", value, thr))
             continue
-        p = d.get("details", {}).get("p_value_adjusted", d.get("p_value"))
-        shown_p = "< 1e-300" if p == 0 else fmt(p)
-        test = f"; p={shown_p} after Benjamini-Hochberg" if p is not None else ""
-        rel = ">=" if d["drifted"] else "<"
-        if d["drifted"] is False and p is not None and value is not None and thr is not None:
-            rel = ">=" if value >= thr else "<"
-            test += " (not significant)" if value >= thr else ""
-        msg = f"{d['method']} {fmt(value)} {rel} threshold {fmt(thr)}{test}"
+        msg = _drift_message(d) if d.get("drifted") is not None else "no verdict on its values"
+        if kids:
+            msg += f"; its {len(kids)} descriptors did not drift"
         out.append(Check("drift", name, "fail" if d["drifted"] else "pass", msg, value, thr))
     return out + _multivariate(report)
+
+
+def _drift_message(d: Mapping[str, Any]) -> str:
+    value, thr = d.get("statistic"), d.get("threshold")
+    p = d.get("details", {}).get("p_value_adjusted", d.get("p_value"))
+    shown_p = "< 1e-300" if p == 0 else fmt(p)
+    test = f"; p={shown_p} after Benjamini-Hochberg" if p is not None else ""
+    rel = ">=" if d["drifted"] else "<"
+    if d["drifted"] is False and p is not None and value is not None and thr is not None:
+        rel = ">=" if value >= thr else "<"
+        test += " (not significant)" if value >= thr else ""
+    return f"{d['method']} {fmt(value)} {rel} threshold {fmt(thr)}{test}"
 
 
 def _multivariate(report: Mapping[str, Any]) -> list[Check]:

@@ -22,7 +22,7 @@ from driftline.report._html_data import (
     short,
 )
 from driftline.report._html_multivariate import multivariate_section
-from driftline.report._severity import ordered_columns, severity
+from driftline.report._severity import drifted_names, ordered_columns, severity
 from driftline.report.gate import fmt
 
 
@@ -131,7 +131,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         bad = True
     elif ds["drifted"]:
         head = "Drift detected"
-        names = ", ".join(ds["drifted_columns"][:6])
+        names = ", ".join(drifted_names(ds)[:6])
         more = f" and {drifted - 6} more" if drifted > 6 else ""
         text = f"{names}{more} changed beyond their thresholds."
     else:
@@ -292,6 +292,7 @@ def _slug(name: str) -> str:
 
 def _drift_table(report: Mapping[str, Any]) -> str:
     rows = []
+    drifted_descriptors = report["dataset"].get("drifted_descriptors") or {}
     for name, col in ordered_columns(report):
         d = col["drift"]
         drifted = d.get("drifted")
@@ -317,9 +318,15 @@ def _drift_table(report: Mapping[str, Any]) -> str:
         note = (d.get("details") or {}).get("method_note")
         if note:
             how = f"{how}; {note}"
+        # a descriptor under its text or image column: one column of the verdict
+        child = ' style="padding-left:1.5em"' if col.get("descriptor_of") else ""
+        n_kids = len(drifted_descriptors.get(name, []))
+        n_all = len(col.get("descriptors", []))
+        kids = f" <small>({n_kids} of {n_all} descriptors drifted)</small>" if n_kids else ""
         rows.append(
             f'<tr data-column="{escape(name)}" data-drifted="{str(bool(drifted)).lower()}">'
-            f'<td class="col-name"><a href="{link}">{escape(name)}</a></td>'
+            f'<td class="col-name"{child}><a href="{link}">{escape(name)}</a>'
+            f"{kids}</td>"
             f"<td>{escape(col['kind'])}</td><td>{escape(col.get('role', ''))}</td>"
             f'<td><span class="badge {badge[0]}">{badge[1]}</span></td>'
             f"<td>{escape(str(d.get('method', '')) if drifted is not None else '-')}</td>"
@@ -333,7 +340,8 @@ def _drift_table(report: Mapping[str, Any]) -> str:
     return f"""<section class="block" id="drift"><div class="card">
 <h2>Drift by column</h2>
 <p class="lead">Most severe first. Severity is the statistic over its threshold (the mark
-is at 1); p-values are adjusted with Benjamini-Hochberg across the tested columns.
+is at 1); p-values are adjusted with Benjamini-Hochberg across the tested columns (a text
+or image column's descriptors, listed under it, are tested with it as one column).
 "computed" says how: exact, on histogram bins, on a reservoir sample or from a sketch.</p>
 <table id="drift-table"><thead><tr><th>column</th><th>kind</th><th>role</th><th>status</th>
 <th>method</th><th class="num">statistic</th><th class="num">threshold</th>

@@ -149,6 +149,7 @@ def drift_and_quality(points: Points, seg: str, report: Mapping[str, Any]) -> No
         n=ds["n_current"],
         details={
             "drifted_columns": ds["drifted_columns"],
+            "drifted_descriptors": ds.get("drifted_descriptors") or {},
             "rule": ds["rule"],
             **({"reason": ds["reason"]} if short else {}),
         },

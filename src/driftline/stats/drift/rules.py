@@ -20,7 +20,8 @@ The default rule ("auto"), documented in docs/drift.md:
   distance noisy, so there the test decides.
 * The dataset drifts when any column drifts. Under no drift the chance of a
   false dataset alarm is at most ``alpha`` (Benjamini-Hochberg controls the
-  family-wise error under the global null).
+  family-wise error under the global null). A text or image column is one
+  column however many descriptors it has (:func:`apply_verdicts`).
 
 A user may instead name one method for all columns (``method="psi"``) or per
 column; a distance then decides alone with its threshold, a test with its
@@ -409,27 +410,59 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
 
 
 def apply_verdicts(
-    results: dict[str, ColumnDrift], opts: DriftOptions
+    results: dict[str, ColumnDrift],
+    opts: DriftOptions,
+    descriptor_of: Mapping[str, str] | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """Adjust test p-values with Benjamini-Hochberg, finalise each column, decide the dataset.
+
+    ``descriptor_of`` maps a descriptor's column (``answer.words``) to its text or image
+    column (``answer``). Such a column is one column of the verdict, whatever its number of
+    descriptors: its own values and its descriptors are one family of tests. The family's
+    p-value is Simes' (the smallest of its Benjamini-Hochberg-adjusted p-values), the
+    families are adjusted together with Benjamini-Hochberg, and within each family that
+    survives its members are adjusted with Benjamini-Hochberg at ``alpha * R / m`` (``R``
+    families of ``m`` survived): Benjamini and Bogomolov's (2014) selective procedure. The
+    column drifted when any member did; ``drifted_columns`` names it once and
+    ``drifted_descriptors`` its descriptors that drifted. Without descriptors every column is
+    a family of one and this is Benjamini-Hochberg across the columns.
 
     Columns without a verdict are listed by why: ``id_like_columns`` (almost all
     values distinct: drift by category is not measurable), ``undecided_columns``
     (past the sketch's exact limit the bounds straddle the threshold) and
     ``insufficient_columns``. None of them makes the dataset drift.
     """
+    parent = dict(descriptor_of or {})
+
+    def column_of(name: str) -> str:
+        return parent.get(name, name)
+
     tested = [
         n
         for n, r in results.items()
         if r.applicable and r.decision.computed != "insufficient" and r.decision.p_value is not None
     ]
-    adjusted = benjamini_hochberg(
-        [1.0 if (p := results[n].decision.p_value) is None else p for n in tested]
-    )
-    for name, p_adj in zip(tested, adjusted, strict=True):
+    families: dict[str, list[str]] = {}
+    for n in tested:
+        families.setdefault(column_of(n), []).append(n)
+    within: dict[str, float] = {}  # member -> BH-adjusted p-value within its family
+    for members in families.values():
+        ps = [1.0 if (p := results[n].decision.p_value) is None else p for n in members]
+        within.update(zip(members, benjamini_hochberg(ps), strict=True))
+    simes = [min(within[n] for n in members) for members in families.values()]
+    family_p = dict(zip(families, benjamini_hochberg(simes), strict=True))
+    selected = sum(1 for q in family_p.values() if q < opts.alpha)
+    for name in tested:
         r = results[name]
         d = r.decision
-        significant = p_adj < opts.alpha
+        fam = column_of(name)
+        extra: dict[str, Any] = {}
+        if len(families[fam]) == 1:
+            p_adj = family_p[fam]
+        else:  # Benjamini-Bogomolov: BH within the family at alpha * selected / families
+            p_adj = min(1.0, within[name] * len(families) / max(selected, 1))
+            extra = {"p_value_column": family_p[fam]}
+        significant = family_p[fam] < opts.alpha and p_adj < opts.alpha
         drifted: bool | None
         if d.details.get("rule") == "auto":
             drifted = auto_verdict(d, d.threshold, significant)
@@ -437,7 +470,9 @@ def apply_verdicts(
             drifted = significant
         else:
             drifted = d.drifted
-        r.decision = replace(d, drifted=drifted, details={**d.details, "p_value_adjusted": p_adj})
+        r.decision = replace(
+            d, drifted=drifted, details={**d.details, "p_value_adjusted": p_adj, **extra}
+        )
     for r in results.values():
         d = r.decision
         if r.applicable and d.drifted is None and "statistic_range" in d.details:
@@ -446,7 +481,15 @@ def apply_verdicts(
                 f"undecided: past the exact limit {d.method} lies in [{lo:.4g}, {hi:.4g}], "
                 f"which holds the threshold {d.threshold:.4g}"
             )
-    drifted_cols = [n for n, r in results.items() if r.decision.drifted]
+    drifted_cols: list[str] = []
+    drifted_descriptors: dict[str, list[str]] = {}
+    for n, r in results.items():
+        if r.decision.drifted:
+            col = column_of(n)
+            if col not in drifted_cols:
+                drifted_cols.append(col)
+            if col != n:
+                drifted_descriptors.setdefault(col, []).append(n)
 
     def listed(computed: str) -> list[str]:
         return [n for n, r in results.items() if r.decision.computed == computed]
@@ -456,11 +499,20 @@ def apply_verdicts(
         for n, r in results.items()
         if r.applicable and r.decision.drifted is None and r.decision.computed == "sketch"
     ]
+    grouped = any(len(m) > 1 for m in families.values())
     rule = (
         f"drifted when any column drifts; a column drifts when its effect size reaches its "
         f"threshold and its test survives Benjamini-Hochberg at alpha={opts.alpha} across "
-        f"{len(tested)} tested columns; ID-like columns (almost all values distinct) get no "
-        "verdict and do not count"
+        f"{len(families)} tested columns"
+        + (
+            f" ({len(tested)} tests: a text or image column's own values and descriptors are "
+            "one column, tested by Simes' combination and, when it survives, each at "
+            "alpha x surviving/tested columns with Benjamini-Hochberg within the column; "
+            "it drifts when any of them does)"
+            if grouped
+            else ""
+        )
+        + "; ID-like columns (almost all values distinct) get no verdict and do not count"
     )
     methods: dict[str, list[str]] = {}
     for n, r in results.items():
@@ -470,7 +522,10 @@ def apply_verdicts(
     return bool(drifted_cols), {
         "rule": rule,
         "drifted_columns": drifted_cols,
-        "n_tested": len(tested),
+        "drifted_descriptors": drifted_descriptors,
+        "n_columns": len({column_of(n) for n in results}),
+        "n_tested": len(families),
+        "n_tests": len(tested),
         "id_like_columns": listed("id_like"),
         "undecided_columns": undecided,
         "insufficient_columns": listed("insufficient"),

@@ -1,0 +1,174 @@
+"""A text column counts once in the dataset verdict (docs/drift.md, "Text and image columns
+count once"), on real data: the one-line descriptions of Debian's science and games packages
+(tests/data/debian_descriptions.npz) beside eight of breast_cancer's measurements.
+
+Before, each of the text column's seven descriptors counted as a column: a shift of the text
+alone read "3 of 16 columns drifted", and the text's unchanged descriptors made the other
+columns' correction stricter (16 tests instead of 9 columns)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+import driftline
+from driftline.report.gate import evaluate
+
+
+def run(*args: object) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from driftline.cli import app
+
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res.exit_code, res.stdout
+
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "debian_descriptions.npz"
+SCHEMA = {"description": {"kind": "text"}}
+N = 284  # rows a side: breast_cancer's 569 halved
+
+
+def _texts(section: str, seed: int) -> np.ndarray:
+    data = np.load(FIXTURE)
+    texts = data["texts"][data["sections"] == section]
+    return texts[np.random.default_rng(seed).permutation(texts.size)]
+
+
+def _sides(
+    ref_texts: np.ndarray, cur_texts: np.ndarray, texture_shift: float = 0.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random halves of breast_cancer's first 8 columns (no drift unless ``texture_shift``, in
+    reference standard deviations), with a text column."""
+    from sklearn.datasets import load_breast_cancer
+
+    features = load_breast_cancer(as_frame=True).frame.iloc[:, :8]
+    perm = np.random.default_rng(0).permutation(len(features))
+    ref = features.iloc[perm[:N]].reset_index(drop=True)
+    cur = features.iloc[perm[N : 2 * N]].reset_index(drop=True)
+    cur["mean texture"] += texture_shift * ref["mean texture"].std()
+    ref["description"] = list(ref_texts[:N])
+    cur["description"] = list(cur_texts[:N])
+    return ref, cur
+
+
+@pytest.fixture(scope="module")
+def topic_shift() -> driftline.Report:
+    """Science package descriptions against games ones: only the text column drifts."""
+    ref, cur = _sides(_texts("science", 0), _texts("games", 0))
+    return driftline.compare(ref, cur, SCHEMA, multivariate=False)
+
+
+def test_a_text_column_that_drifted_is_one_of_nine_columns(topic_shift: driftline.Report) -> None:
+    d = topic_shift.to_dict()
+    ds = d["dataset"]
+    assert ds["verdict"] == "drift"
+    assert ds["drifted_columns"] == ["description"]
+    assert ds["n_columns"] == 9 and ds["n_tested"] == 9  # 8 measurements + 1 text column
+    # its own values (characters) and its 7 descriptors are tests of that one column
+    assert ds["n_tests"] == 8 + 1 + len(d["columns"]["description"]["descriptors"])
+    assert d["columns"]["description"]["drift"]["drifted"] is True  # characters
+    drifted = ds["drifted_descriptors"].get("description", [])
+    assert all(d["columns"][n]["descriptor_of"] == "description" for n in drifted)
+    assert topic_shift.summary().startswith("DRIFT: 1 of 9 columns drifted (description")
+    # the descriptors stay in the report, each with its own result
+    assert all(n in d["columns"] for n in d["columns"]["description"]["descriptors"])
+
+
+def test_the_html_summary_and_drift_table_count_it_once(topic_shift: driftline.Report) -> None:
+    html = topic_shift.to_html()
+    assert "1<small> / 9</small>" in html
+    rows = [r.split('"', 1)[0] for r in html.split('<tr data-column="')[1:]]
+    at = rows.index("description")
+    kids = topic_shift.to_dict()["columns"]["description"]["descriptors"]
+    assert set(rows[at + 1 : at + 1 + len(kids)]) == set(kids)  # listed under their column
+
+
+def test_check_has_one_drift_check_per_column_sent(topic_shift: driftline.Report) -> None:
+    checks = [c for c in evaluate(topic_shift.to_dict(), ["drift"]) if c.suite == "drift"]
+    columns = [c for c in checks if not c.name.startswith("multivariate")]
+    assert len(columns) == 9
+    failed = [c for c in columns if c.failed]
+    assert [c.name for c in failed] == ["description"]
+    drifted = topic_shift.to_dict()["dataset"]["drifted_descriptors"].get("description", [])
+    assert all(n in failed[0].message for n in drifted), failed[0].message
+    assert failed[0].message.startswith("wasserstein"), failed[0].message  # its characters
+
+
+def test_the_cli_says_one_of_nine(tmp_path: Path) -> None:
+    ref, cur = _sides(_texts("science", 0), _texts("games", 0))
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    (tmp_path / "schema.yaml").write_text("description: {kind: text}\n")
+    paths = [
+        tmp_path / "ref.parquet",
+        tmp_path / "cur.parquet",
+        "--schema",
+        tmp_path / "schema.yaml",
+    ]
+    code, out = run("report", *paths, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    assert code == 0, out
+    assert "1 of 9 columns drifted" in out, out
+    assert json.loads((tmp_path / "r.json").read_text())["dataset"]["n_columns"] == 9
+    code, out = run("check", *paths, "--fail-on", "drift")
+    assert code == 1 and "description" in out, out
+
+
+def test_unchanged_descriptors_do_not_make_other_columns_harder_to_flag() -> None:
+    """A 0.24-sd shift of one measurement, two halves of the same texts: its KS p-value is
+    0.004, 0.036 after Benjamini-Hochberg over the 9 columns; counting the text's 8 tests as
+    columns made it 0.063 over 16, and the shift went unreported."""
+    ref, cur = _sides(_texts("science", 0)[:N], _texts("science", 0)[N:], texture_shift=0.24)
+    d = driftline.compare(ref, cur, SCHEMA, multivariate=False).to_dict()
+    texture = d["columns"]["mean texture"]["drift"]
+    assert 0.05 / 16 < texture["p_value"] < 0.05 / 9  # the case the old counting lost
+    assert d["dataset"]["drifted_columns"] == ["mean texture"]
+    assert texture["details"]["p_value_adjusted"] < 0.05
+
+
+def _family_rule(columns: dict[str, Any], alpha: float) -> dict[str, tuple[float, bool]]:
+    """Benjamini and Bogomolov's procedure from the raw p-values, with statsmodels' BH: each
+    member's adjusted p-value and whether its test is significant."""
+    families: dict[str, list[str]] = {}
+    for name, col in columns.items():
+        if col["drift"]["p_value"] is not None and col["drift"]["drifted"] is not None:
+            families.setdefault(col.get("descriptor_of", name), []).append(name)
+    within: dict[str, float] = {}
+    for members in families.values():
+        p = [columns[n]["drift"]["p_value"] for n in members]
+        within.update(zip(members, multipletests(p, method="fdr_bh")[1], strict=True))
+    simes = [min(within[n] for n in members) for members in families.values()]
+    across = dict(zip(families, multipletests(simes, method="fdr_bh")[1], strict=True))
+    r = sum(q < alpha for q in across.values())
+    out = {}
+    for fam, members in families.items():
+        for n in members:
+            adj = across[fam] if len(members) == 1 else min(1.0, within[n] * len(families) / r)
+            out[n] = (adj, bool(across[fam] < alpha and adj < alpha))
+    return out
+
+
+def test_the_text_column_s_tests_follow_benjamini_bogomolov(topic_shift: driftline.Report) -> None:
+    columns = topic_shift.to_dict()["columns"]
+    want = _family_rule(columns, alpha=0.05)
+    for name, (adj, significant) in want.items():
+        drift = columns[name]["drift"]
+        assert drift["details"]["p_value_adjusted"] == pytest.approx(adj, rel=1e-9), name
+        effect = drift["statistic"] >= drift["threshold"]
+        assert drift["drifted"] is (significant and effect), name
+
+
+def test_two_halves_of_the_same_texts_and_measurements_do_not_drift() -> None:
+    texts = _texts("science", 1)
+    ref, cur = _sides(texts[:N], texts[N:])
+    ds = driftline.compare(ref, cur, SCHEMA, multivariate=False).to_dict()["dataset"]
+    assert ds["verdict"] == "no_drift", ds["drifted_columns"]
+    assert ds["n_columns"] == 9
