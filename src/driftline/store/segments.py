@@ -75,17 +75,29 @@ def payloads_of(table: pa.Table, rows: Sequence[int]) -> list[str]:
     import pyarrow as pa
 
     part = table.take(pa.array(rows, pa.int64()))
-    has_outlier = "outlier" in part.column_names
+    cols = part.to_pydict()  # column by column: cheaper than a dict per row from Arrow
+    for name in _MAPPINGS:
+        cols[name] = _mappings(part.column(name), cols[name])
+    keys = ("type", *COLUMNS)
+    outlier = cols.get("outlier")
     dumps = orjson.dumps
     out = []
-    for r in part.to_pylist():
-        ev: dict[str, Any] = {"type": "prediction"}
-        for name in COLUMNS:
-            v = r[name]
-            if name in _MAPPINGS:  # as JSON leaves them: no null values, {} for none
-                v = {a: b for a, b in v.items() if b is not None} if v else {}
-            ev[name] = v
-        if has_outlier and r["outlier"] is not None:
-            ev["outlier"] = orjson.loads(r["outlier"])
+    for k, vals in enumerate(zip(*(cols[c] for c in COLUMNS), strict=True)):
+        ev = dict(zip(keys, ("prediction", *vals), strict=True))
+        if outlier is not None and outlier[k] is not None:
+            ev["outlier"] = orjson.loads(outlier[k])
         out.append(dumps(ev).decode())
     return out
+
+
+def _mappings(column: pa.ChunkedArray, values: list[Any]) -> list[Any]:
+    """A struct column's values as JSON leaves them: no null values, ``{}`` for none."""
+    import pyarrow as pa
+
+    t = column.type
+    if not pa.types.is_struct(t):  # all null
+        return [{}] * len(values)
+    whole = column.combine_chunks()
+    if not column.null_count and not any(whole.field(i).null_count for i in range(t.num_fields)):
+        return values
+    return [{a: b for a, b in v.items() if b is not None} if v else {} for v in values]
