@@ -82,7 +82,12 @@ class KeepAliveThenHangUp:
                 conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
 
     def close(self) -> None:
+        # close() alone leaves the thread blocked in accept() and the port listening (Linux):
+        # a stray connection to it later failed another test with this thread's exception
+        self.sock.shutdown(socket.SHUT_RDWR)  # accept() returns (EINVAL): the thread ends
         self.sock.close()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive()
 
 
 @pytest.fixture
