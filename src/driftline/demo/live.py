@@ -438,11 +438,24 @@ class LiveDemo:
         else:
             self.collector.alerts.run()  # group waits and intervals run on the simulated clock
 
-    def evaluate(self) -> None:
-        """Deliver what the service sent; the collector evaluates closed windows and alerts."""
-        self.rag_mon.flush(timeout=10)  # the last requests reach the judge ...
+    def settle_judges(self) -> None:
+        """Return once the RAG service's judge has taken every request sent so far.
+
+        The judge samples (a rephrase within two minutes), admits to its budget (calls in
+        the sliding minute) and records each request at the time its threads read on the
+        simulated clock. Left to run on, the simulation moved that clock ahead of them, the
+        further the more loaded the machine: one window's backlog was admitted in the next
+        as a burst and ran out of budget in a quiet window. The clock moves on only after
+        this (:meth:`_rag_time`), so the judge sees each request at its simulated time,
+        whatever the load.
+        """
+        self.rag_mon.flush(timeout=10)  # the shipper hands the requests to the judge ...
         if self.rag_mon.judges is not None:
             self.rag_mon.judges.drain(10)  # ... which records its results
+
+    def evaluate(self) -> None:
+        """Deliver what the service sent; the collector evaluates closed windows and alerts."""
+        self.settle_judges()
         for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon, self.rag_mon):
             mon.flush(timeout=10)
         self.collector.tick()
@@ -486,7 +499,13 @@ class LiveDemo:
         ood = 0.03
         if lo <= w < hi:
             ood = min(0.7, 0.3 + 0.15 * (w - lo))
-        self.rag.step(self.rag_rng, t0, STEP, s.rag_rate, ood, self.clock.set)
+        self.rag.step(self.rag_rng, t0, STEP, s.rag_rate, ood, self._rag_time)
+        self.settle_judges()  # before the step ends and the clock moves on
+
+    def _rag_time(self, t: float) -> None:
+        if t > self.clock.time():
+            self.settle_judges()
+        self.clock.set(t)
 
     def _jobs(self, t0: float) -> None:
         """``feature_refresh`` every 5 simulated minutes: one failure, one late run."""

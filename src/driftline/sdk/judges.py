@@ -510,10 +510,13 @@ class JudgeRunner:
         import time
 
         deadline = time.monotonic() + timeout
-        while self.pending():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
+        for q in self._queues.values():
+            with q.all_tasks_done:  # notified by task_done() when the last task is done
+                while q.unfinished_tasks:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    q.all_tasks_done.wait(left)
         return True
 
     def stop(self) -> None:
