@@ -55,20 +55,36 @@ async def _post(env: Env, table: pa.Table, path: str = "/v1/events") -> Any:
 
 def test_an_arrow_batch_gives_the_events_and_window_columns_json_gives() -> None:
     events = _events(60)
+    for i, e in enumerate(events):
+        if i % 3 == 0:  # a client's requests (fingerprinted for bursts)
+            e["tags"] = {"client": f"c{i % 2}", "note": None if i % 2 else "x"}
+        if i >= 40:  # a feature the schema (from the first 40 events) does not have
+            e["features"]["late"] = float(i)
     lim = Limits(T0, 3600.0, 100)
     from_json = validate("prediction", orjson.loads(orjson.dumps(events)), lim)
     from_arrow = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), lim)
     assert from_arrow.rejected == []
     payloads = [e.pop("payload") for e in from_json.accepted]
-    assert from_arrow.accepted == from_json.accepted
-    # the Arrow batch's payloads, stored as one segment, read back as the JSON path's text
+    # the events the live path reads: what it reads of the JSON path's
+    pairs = zip(from_json.accepted, from_arrow.accepted, strict=True)
+    light = [{k: e[k] for k in a} for e, a in pairs]
+    assert from_arrow.accepted == light and "outlier" in from_arrow.accepted[1]
+    # the whole events and their payloads, stored as one segment, as the JSON path's
+    assert segments.events_of(from_arrow.segment) == [
+        {**e, "tags": {k: v for k, v in e["tags"].items() if v is not None}}
+        for e in from_json.accepted
+    ]  # (a null in a struct column is a key the event does not have)
     stored = segments.decode(segments.encode(from_arrow.segment))
-    assert segments.payloads_of(stored, range(60)) == payloads
-    schema = infer_schema(from_json.accepted)
+    assert segments.payloads_of(stored, range(60)) == [
+        orjson.dumps(e).decode() for e in segments.events_of(from_arrow.segment)
+    ]
+    assert payloads[1] == segments.payloads_of(stored, [1])[0]  # no null anywhere: the same text
+    schema = infer_schema(from_json.accepted[:40])
     a = EventBlock.of(schema, from_json.accepted)
     b = EventBlock.of_arrow(schema, from_arrow.table, from_arrow.accepted)
     assert b.table.equals(a.table)
-    assert b.unknown == a.unknown
+    assert b.unknown == a.unknown and len(a.unknown) == 20
+    assert b.clients == a.clients and a.clients is not None and len(a.clients) == 20
     assert (b.latency == a.latency)[~pa.array(a.latency).is_nan().to_numpy(False)].all()
     assert (b.error == a.error).all() and (b.shadow == a.shadow).all()
 

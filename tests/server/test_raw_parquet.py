@@ -57,3 +57,29 @@ def test_a_failing_directory_keeps_the_rows_and_the_collector_serving(tmp_path: 
     assert c.raw_parquet.flush() == 10
     assert ds.dataset(blocker, format="parquet", partitioning="hive").to_table().num_rows == 10
     c.close()
+
+
+def test_arrow_batches_land_as_parquet_with_their_whole_events(tmp_path: Path) -> None:
+    """An Arrow batch's events carry few fields on the live path: the writer gets them whole."""
+    from driftline.sdk.arrow_batch import encode_arrow
+    from driftline.server.ingest_arrow import decode_arrow, validate_arrow
+
+    root = tmp_path / "raw"
+    c = _collector(tmp_path, root)
+    assert c.raw_parquet is not None
+    events = [prediction(i, segment={"country": "FR"}, tags={"client": "a"}) for i in range(10)]
+    c.ingest("prediction", events[:4])  # stored already: duplicates in the Arrow batch
+    body = encode_arrow(events)
+    assert body is not None
+    result = c.ingest_batch("prediction", validate_arrow(decode_arrow(body, 1 << 30), c.limits()))
+    assert result.accepted == 6 and result.duplicates == 4
+    assert c.raw_parquet.flush() == 10
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+    rows = {r["event_id"]: r for r in table.to_pylist()}
+    assert sorted(rows) == sorted(f"e{i}" for i in range(10))
+    for i in (3, 7):  # one from each path, the same row
+        r = rows[f"e{i}"]
+        assert orjson.loads(r["features"]) == {"x": float(i % 10), "c": "abc"[i % 3]}
+        assert orjson.loads(r["segment"]) == {"country": "FR"} and r["latency_ms"] == 1.5
+        assert orjson.loads(r["tags"]) == {"client": "a"} and r["prediction"] == str(i % 2)
+    c.close()

@@ -383,8 +383,13 @@ class Collector:
         if kind == "prediction":
             new = self.windows.ingest(rows, batch.table, batch.segment)
             batch.known = [e["event_id"] for e in rows if e["event_id"] not in new]
-            if self.raw_parquet is not None:
-                self.raw_parquet.add([e for e in rows if e["event_id"] in new], now)
+            if self.raw_parquet is not None:  # whole events (an Arrow batch's: its segment's)
+                from driftline.store.segments import events_of
+
+                whole = rows if batch.segment is None else events_of(batch.segment)
+                self.raw_parquet.add(
+                    [w for e, w in zip(rows, whole, strict=True) if e["event_id"] in new], now
+                )
             counts: dict[tuple[str, str], int] = {}
             for e in rows:
                 if e["event_id"] in new:

@@ -56,6 +56,10 @@ class InvalidEventError(HTTPError):
 
 @dataclass
 class Batch:
+    #: The accepted records, normalised. An Arrow batch's predictions carry only what the live
+    #: path reads of each (``event_id``, ``prediction_id``, ``ts``, ``model``, ``version``,
+    #: ``status``, ``shadow``, ``segment``, ``outlier``): the rest is in ``table`` and
+    #: ``segment`` (``store.segments.events_of`` makes the whole events).
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     #: Records whose id repeats an earlier record of the same batch (counted as duplicates).

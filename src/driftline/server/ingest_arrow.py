@@ -375,7 +375,7 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
         error_type = _plain(table.column("error_type"))
         if not (_is_text(error_type.type) or pa.types.is_null(error_type.type)):
             errs.all("error_type", "error_type must be a string or null")
-    features = _struct(errs, table, "features", lim.max_features, lim)
+    _struct(errs, table, "features", lim.max_features, lim)  # read from the table
     for name in ("prediction", "scores"):
         if name in table.column_names and _type_depth(table.column(name).type) > lim.max_depth:
             errs.all(
@@ -385,7 +385,7 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
                 limit="max_depth",
             )
     segment = _struct(errs, table, "segment", _MAX_SEGMENT, lim)
-    tags = _struct(errs, table, "tags", _MAX_TAGS, lim)
+    _struct(errs, table, "tags", _MAX_TAGS, lim)
     latency = _floats(errs, table, "latency_ms", 0.0)
     outliers = _outliers(errs, table)
     ts = _timestamps(errs, table, lim)
@@ -402,6 +402,18 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     idx = np.flatnonzero(~errs.bad)
     if not idx.size:
         return batch
+    eids = id_list if idx.size == n else [id_list[i] for i in idx.tolist()]
+    seen: set[str] = set()
+    taken: list[int] = []  # the first event of each id (a repeat in the batch: a duplicate)
+    for k, eid in enumerate(eids):
+        if eid in seen:
+            batch.repeated += 1
+            continue
+        seen.add(eid)
+        taken.append(k)
+    if len(taken) < idx.size:
+        idx = idx[taken]
+        eids = [eids[k] for k in taken]
     every = idx.size == n
     keep = pa.array(idx)
 
@@ -418,119 +430,79 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
         if col is None or col.type.num_fields == 0:
             return [{}] * idx.size
         part = col if every else col.take(keep)
-        out: list[Any] = part.to_pylist()  # dicts built by Arrow's C++ (the window columns
-        # come from the Arrow columns, so these dicts are only stored and passed on)
+        out: list[Any] = part.to_pylist()
         if part.null_count or any(pc.struct_field(part, f.name).null_count for f in col.type):
             out = [{a: b for a, b in m.items() if b is not None} if m else {} for m in out]
         return out
 
     rows = idx.tolist()
-    eids = id_list if every else [id_list[i] for i in rows]
     pid_vals = eids if pids is None else values(pids)
     if pids is not None and pid_null.any():
         pid_vals = [e if p is None else p for e, p in zip(eids, pid_vals, strict=True)]
-    stamps = _stamps(table, keep, ts[idx])
-    feats = mappings(features) if features is not None else [{}] * idx.size
-    column = table.column
-    preds = values(column("prediction") if "prediction" in table.column_names else None)
-    scores = values(column("scores") if "scores" in table.column_names else None)
-    lat = [None] * idx.size if latency is None else latency[idx].tolist()
-    if latency is not None and np.isnan(latency[idx]).any():
-        lat = [None if x != x else x for x in lat]
-    seen: set[str] = set()
-    taken: list[int] = []
-    for k, i, eid, pid, stamp, ts_k, mod, ver, f, pred, sc, seg, la, st, et, sh, tg in zip(
-        range(idx.size),
-        rows,
-        eids,
-        pid_vals,
-        stamps,
-        ts[idx].tolist(),
-        values(models),
-        values(versions),
-        feats,
-        preds,
-        scores,
-        mappings(segment),
-        lat,
-        values(status, "ok"),
-        values(error_type),
-        values(shadow, False),
-        mappings(tags),
-        strict=True,
-    ):
-        if eid in seen:
-            batch.repeated += 1
-            continue
-        seen.add(eid)
-        ev = {
-            "type": "prediction",
-            "event_id": eid,
-            "prediction_id": pid,
-            "timestamp": stamp,
-            "ts": ts_k,
-            "model": mod,
-            "version": ver,
-            "features": f,
-            "prediction": pred,
-            "scores": sc,
-            "segment": seg,
-            "latency_ms": la,
-            "status": st,
-            "error_type": et,
-            "shadow": sh,
-            "tags": tg,
-        }
-        if outliers is not None and outliers[i] is not None:
-            ev["outlier"] = outliers[i]
-        batch.accepted.append(ev)
-        batch.index.append(i)
-        taken.append(k)
-    part = table if every else table.take(keep)
-    batch.table = part if len(taken) == idx.size else part.take(pa.array(taken))
-    batch.segment = _segment(batch, ts[idx][taken] if len(taken) < idx.size else ts[idx], outliers)
+    ts_vals = ts[idx]
+    model_vals, version_vals = values(models), values(versions)
+    status_vals, shadow_vals = values(status, "ok"), values(shadow, False)
+    # what the live path reads of each event; the rest (features, prediction, scores, tags,
+    # the timestamp sent, latency, error type) stays in batch.table and batch.segment
+    light = ("event_id", "prediction_id", "ts", "model", "version", "status", "shadow", "segment")
+    batch.accepted = [
+        dict(zip(light, v, strict=True))
+        for v in zip(
+            eids, pid_vals, ts_vals.tolist(), model_vals, version_vals, status_vals, shadow_vals,
+            mappings(segment), strict=True,
+        )
+    ]  # fmt: skip
+    if outliers is not None:
+        for ev, i in zip(batch.accepted, rows, strict=True):
+            if outliers[i] is not None:
+                ev["outlier"] = outliers[i]
+    batch.index = rows
+    batch.table = table if every else table.take(keep)
+    if latency is None:
+        lat = pa.nulls(idx.size, pa.float64())
+    else:
+        lat = pa.array(latency[idx], pa.float64(), mask=np.isnan(latency[idx]))
+    segment_cols = {
+        "event_id": eids, "prediction_id": pid_vals, "timestamp": _stamps(table, keep, ts_vals),
+        "ts": ts_vals, "model": model_vals, "version": version_vals, "latency_ms": lat,
+        "status": status_vals, "shadow": shadow_vals,
+    }  # fmt: skip
+    batch.segment = _segment(batch.table, segment_cols, outliers and [outliers[i] for i in rows])
     return batch
 
 
-def _segment(batch: Batch, ts: npt.NDArray[np.float64], outliers: list[Any] | None) -> pa.Table:
-    """The accepted events' payload fields as a segment table (store/segments.py), column by
-    column from the batch (``ts``: their epoch seconds)."""
-    part: pa.Table = batch.table
+def _segment(part: pa.Table, cols: dict[str, Any], outliers: list[Any] | None) -> pa.Table:
+    """The accepted events' payload fields as a segment table (store/segments.py): ``cols``
+    (the normalised values made for the events) and the other columns as sent."""
     n = part.num_rows
     names = part.column_names
-    ev = batch.accepted
 
-    def text(values: list[Any]) -> pa.Array:
-        return pa.array(values, pa.string())
-
-    def taken(name: str, fill: Any = None) -> pa.ChunkedArray | pa.Array:
+    def sent(name: str) -> pa.ChunkedArray | pa.Array:
         if name not in names or pa.types.is_null(part.column(name).type):
-            return pa.nulls(n) if fill is None else pa.array([fill] * n)
-        col = _plain(part.column(name))
-        return col if fill is None or not col.null_count else pc.fill_null(col, fill)
+            return pa.nulls(n)
+        return _plain(part.column(name))
 
-    latency = pa.array([e["latency_ms"] for e in ev], pa.float64())
+    text = pa.string()
     columns: dict[str, Any] = {
-        "event_id": text([e["event_id"] for e in ev]),
-        "prediction_id": text([e["prediction_id"] for e in ev]),
-        "timestamp": text([e["timestamp"] for e in ev]),
-        "ts": pa.array(ts, pa.float64()),
-        "model": text([e["model"] for e in ev]),
-        "version": text([e["version"] for e in ev]),
-        "features": taken("features"),
-        "prediction": taken("prediction"),
-        "scores": taken("scores"),
-        "segment": taken("segment"),
-        "latency_ms": latency,
-        "status": taken("status", "ok"),
-        "error_type": taken("error_type"),
-        "shadow": taken("shadow", False),
-        "tags": taken("tags"),
+        "event_id": pa.array(cols["event_id"], text),
+        "prediction_id": pa.array(cols["prediction_id"], text),
+        "timestamp": pa.array(cols["timestamp"], text),
+        "ts": pa.array(cols["ts"], pa.float64()),
+        "model": pa.array(cols["model"], text),
+        "version": pa.array(cols["version"], text),
+        "features": sent("features"),
+        "prediction": sent("prediction"),
+        "scores": sent("scores"),
+        "segment": sent("segment"),
+        "latency_ms": cols["latency_ms"],
+        "status": pa.array(cols["status"], text),
+        "error_type": sent("error_type"),
+        "shadow": pa.array(cols["shadow"], pa.bool_()),
+        "tags": sent("tags"),
     }
     if outliers is not None:
-        columns["outlier"] = text(
-            [None if "outlier" not in e else orjson.dumps(e["outlier"]).decode() for e in ev]
-        )
+        dumped = [None if o is None else orjson.dumps(o).decode() for o in outliers]
+        columns["outlier"] = pa.array(dumped, text)
     return pa.table(columns)
 
 

@@ -74,19 +74,23 @@ def payloads_of(table: pa.Table, rows: Sequence[int]) -> list[str]:
     """The stored payload (JSON text) of each of ``rows`` of a segment table."""
     import pyarrow as pa
 
-    part = table.take(pa.array(rows, pa.int64()))
-    cols = part.to_pydict()  # column by column: cheaper than a dict per row from Arrow
+    dumps = orjson.dumps
+    return [dumps(e).decode() for e in events_of(table.take(pa.array(rows, pa.int64())))]
+
+
+def events_of(table: pa.Table) -> list[dict[str, Any]]:
+    """The normalised events of a segment table, row for row (the JSON path's, key for key)."""
+    cols = table.to_pydict()  # column by column: cheaper than a dict per row from Arrow
     for name in _MAPPINGS:
-        cols[name] = _mappings(part.column(name), cols[name])
+        cols[name] = _mappings(table.column(name), cols[name])
     keys = ("type", *COLUMNS)
     outlier = cols.get("outlier")
-    dumps = orjson.dumps
     out = []
     for k, vals in enumerate(zip(*(cols[c] for c in COLUMNS), strict=True)):
         ev = dict(zip(keys, ("prediction", *vals), strict=True))
         if outlier is not None and outlier[k] is not None:
             ev["outlier"] = orjson.loads(outlier[k])
-        out.append(dumps(ev).decode())
+        out.append(ev)
     return out
 
 

@@ -240,16 +240,53 @@ def _arrow_column(spec: ColumnSpec, values: pa.ChunkedArray) -> pa.ChunkedArray 
     return column(spec, values.to_pylist())
 
 
-def _scores_of(schema: Schema, name: str, events: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """One score column's values from the events' ``features`` / ``scores`` (as events_table)."""
+def _scores_of(schema: Schema, name: str, table: pa.Table) -> list[Any]:
+    """One score column's values from an Arrow batch's ``scores`` (as events_table reads them
+    for events without a feature of that name)."""
     names = schema.with_role(Role.SCORE)
     key = dict(_score_keys(names))[name]
     i, n = names.index(name), len(names)
-    out = []
-    for e in events:
-        f = e.get("features") or {}
-        out.append(f[name] if name in f else _score(e.get("scores"), i, name, key, n))
+    return [_score(sc, i, name, key, n) for sc in _values(table, "scores")]
+
+
+def _values(table: pa.Table, name: str) -> list[Any]:
+    """A column's values (None where the batch has no such column)."""
+    if name not in table.column_names:
+        return [None] * table.num_rows
+    out: list[Any] = table.column(name).to_pylist()
     return out
+
+
+def _valid(col: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _mappings(col: pa.ChunkedArray | pa.Array) -> list[dict[str, Any]]:
+    """Struct values as the events have them: without null values, {} for a null row."""
+    return [{a: b for a, b in m.items() if b is not None} if m else {} for m in col.to_pylist()]
+
+
+def _arrow_clients(table: pa.Table) -> dict[int, tuple[str, str]] | None:
+    """:func:`fingerprints` of the rows of an Arrow batch that name a client (``tags.client``),
+    reading their tags and features only."""
+    tags = table.column("tags") if "tags" in table.column_names else None
+    if tags is None or not pa.types.is_struct(tags.type) or tags.type.get_field_index("client") < 0:
+        return None
+    rows = np.flatnonzero(_valid(pc.struct_field(tags, "client")))
+    if not rows.size:
+        return None
+    part = table.take(pa.array(rows))
+    feats = part.column("features") if "features" in part.column_names else None
+    if feats is None or not pa.types.is_struct(feats.type):
+        features: list[dict[str, Any]] = [{}] * rows.size
+    else:
+        features = _mappings(feats)
+    events = [
+        {"tags": t, "features": f}
+        for t, f in zip(_mappings(part.column("tags")), features, strict=True)
+    ]
+    got = fingerprints(events)
+    return None if got is None else {int(rows[j]): v for j, v in got.items()}
 
 
 def _empty(n: int) -> pa.Table:
@@ -323,39 +360,45 @@ class EventBlock:
         by one. A feature whose Arrow type is not the schema's kind goes through :func:`column`
         (the JSON path's conversion), so both paths give equal tables."""
         n = len(events)
-        feats = table.column("features") if "features" in table.column_names else None
+        names = table.column_names
+        feats = table.column("features") if "features" in names else None
+        if feats is not None and not pa.types.is_struct(feats.type):
+            feats = None  # all null
         sent = set() if feats is None else {f.name for f in feats.type}
         cols = schema.columns
         unknown: dict[int, list[str]] = {}
-        extra = [name for name in sent if name not in cols] if feats is not None else []
-        if extra:
-            for i, e in enumerate(events):
-                f = e.get("features")
-                if f and not f.keys() <= cols.keys():
-                    unknown[i] = [k for k in f if k not in cols]
+        if feats is not None:  # the row's features that are not columns, in the row's order
+            for f in feats.type:
+                if f.name not in cols:
+                    for i in np.flatnonzero(_valid(pc.struct_field(feats, f.name))).tolist():
+                        unknown.setdefault(i, []).append(f.name)
+        predictions: list[Any] | None = None
         arrays = []
         for spec in schema:
             name = spec.name
             if spec.role is Role.PREDICTION:  # the feature, else the event's prediction
-                col = [(e.get("features") or {}).get(name, e.get("prediction")) for e in events]
+                if predictions is None:
+                    predictions = _values(table, "prediction")
+                col = predictions
+                if name in sent:
+                    given = pc.struct_field(feats, name).to_pylist()
+                    col = [p if f is None else f for f, p in zip(given, col, strict=True)]
                 arrays.append(column(spec, col))
             elif feats is not None and name in sent:
                 arrays.append(_arrow_column(spec, pc.struct_field(feats, name)))
             elif spec.role is Role.SCORE:
-                arrays.append(column(spec, _scores_of(schema, name, events)))
+                arrays.append(column(spec, _scores_of(schema, name, table)))
             else:
                 arrays.append(pa.nulls(n, _arrow_type(spec)))
         t = pa.Table.from_arrays(arrays, names=schema.names) if arrays else _empty(n)
-        if "latency_ms" in table.column_names and not pa.types.is_null(
-            table.column("latency_ms").type
-        ):
+        if "latency_ms" in names and not pa.types.is_null(table.column("latency_ms").type):
             lat = table.column("latency_ms").cast(pa.float64()).to_numpy(zero_copy_only=False)
             latency = np.asarray(lat, dtype=np.float64) / 1000.0
         else:
             latency = np.full(n, np.nan)
         status = np.array([e["status"] == "error" for e in events], dtype=np.bool_)
         shadow = np.array([e["shadow"] for e in events], dtype=np.bool_)
-        return cls(t, latency, status, shadow, unknown, clients=fingerprints(events))
+        return cls(t, latency, status, shadow, unknown, clients=_arrow_clients(table))
 
     def take(self, rows: Sequence[int]) -> EventBlock:
         """The block of ``rows`` (ascending row numbers)."""

@@ -8,6 +8,7 @@ evaluator folds from the raw events whatever no saved partial covers.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -39,6 +40,26 @@ Cut = tuple[int, int, list[tuple[str, WindowStats, list[EventBlock]]]]
 
 
 log = logging.getLogger("driftline.windows")
+
+
+class _Later(Sequence[Mapping[str, Any]]):
+    """Events made when first read (an Arrow batch's whole events, from its segment: only a
+    version's first batch, whose schema is inferred from them, reads them)."""
+
+    def __init__(self, make: Callable[[], Sequence[Mapping[str, Any]]]) -> None:
+        self._make = make
+        self._events: Sequence[Mapping[str, Any]] | None = None
+
+    def _got(self) -> Sequence[Mapping[str, Any]]:
+        if self._events is None:
+            self._events = self._make()
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self._got())
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._got()[i]
 
 
 def _split(
@@ -329,7 +350,11 @@ class LiveWindows:
         ``table``: the events as a validated Arrow batch, row for row (server/ingest_arrow.py):
         their window columns are then taken from it column by column. ``segment``: their
         payload fields, row for row (store/segments.py), stored as one segment instead of
-        each event's ``payload`` (which they then need not have).
+        each event's ``payload``; the events then need only the fields read here (an Arrow
+        batch's carry ``event_id``, ``prediction_id``, ``ts``, ``model``, ``version``,
+        ``status``, ``shadow``, ``segment`` and ``outlier``): whatever needs all of an
+        event (a version's first schema, a partial from before a new reference) reads the
+        segment's.
 
         Returns the ids that were new. Raises whatever the store raises; then
         nothing was folded and the affected partials are rotated, so events the
@@ -339,7 +364,21 @@ class LiveWindows:
         groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         for e in events:
             groups.setdefault((e["model"], e["version"], window_start(e["ts"], base)), []).append(e)
-        schemas = {(m, v): self.schema(m, v, evs) for (m, v, _), evs in groups.items()}
+        where = {id(e): i for i, e in enumerate(events)} if segment is not None else {}
+        whole: list[dict[str, Any]] = []
+
+        def full(evs: list[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+            """``evs`` with all their fields (an Arrow batch's, from its segment)."""
+            if segment is None:
+                return evs
+            if not whole:
+                whole.extend(segments.events_of(segment))
+            return [whole[where[id(e)]] for e in evs]
+
+        schemas = {
+            (m, v): self.schema(m, v, _Later(functools.partial(full, evs)))
+            for (m, v, _), evs in groups.items()
+        }
         scorers = {mv: self.scorer(*mv) for mv in schemas}
         # columns are built (and outliers scored) before taking the lock: other requests
         # can store meanwhile
@@ -351,7 +390,7 @@ class LiveWindows:
             if key in tables:
                 block = EventBlock.of_arrow(schema, tables[key], evs)
             else:
-                block = EventBlock.of(schema, evs)
+                block = EventBlock.of(schema, full(evs))
             blocks[key] = scored(
                 block, scorers[key[:2]], evs, schema, verify=verify, on_result=self.on_prescores
             )
@@ -359,7 +398,6 @@ class LiveWindows:
         stored: EventSegment | None = None
         if segment is not None:
             stored = EventSegment(uuid.uuid4().hex, now, len(events), segments.encode(segment))
-            where = {id(e): i for i, e in enumerate(events)}
         with self._lock:
             rows: list[tuple[Any, ...]] = []
             assigned: list[tuple[LivePartial, int, list[dict[str, Any]], EventBlock]] = []
@@ -399,7 +437,8 @@ class LiveWindows:
                     )
                 block = blocks[key]
                 if p.schema is not schemas[key[:2]] and p.schema != schemas[key[:2]]:
-                    block = EventBlock.of(p.schema, evs)  # a partial from before a new reference
+                    # a partial from before a new reference
+                    block = EventBlock.of(p.schema, full(evs))
                 assigned.append((p, seq, evs, block))
             try:
                 if fresh:
