@@ -7,6 +7,9 @@ empty ``payload`` and ``(segment_id, segment_row)`` naming their row of the
 segment. Rows stored before keep their payloads (nothing is rewritten: two
 nullable columns and a table, cheap on both engines).
 
+Collectors of an earlier version cannot read the payloads of the rows stored
+this way, and the downgrade drops them (the rows stay, with empty payloads).
+
 Revision ID: 0010
 Revises: 0009
 """
