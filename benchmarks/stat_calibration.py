@@ -17,9 +17,13 @@ Measures, with the default settings of ``driftline.compare``:
    false alarms over random halves, detection of one column's correlations
    removed. (Sections 1-3 include every multivariate method in the dataset
    verdict, on independent synthetic columns only.)
+7. the ``domain_classifier`` multivariate method (gradient boosting) at alpha 0.05 on 50 to
+   500 rows a side (classifier_null.py ``--multivariate``, ``--classifier-trials``): false
+   alarms on generated and scikit-learn data, detection of breast_cancer's patient mix moved.
 
 Run:  .venv/bin/python benchmarks/stat_calibration.py [--trials 500] [--rows 50000] [--method ks]
           [--rollouts 500] [--embedding-splits 100] [--correlation-splits 100]
+          [--classifier-trials 100]
 
 ``--method ks`` makes Kolmogorov-Smirnov (bounded from the histograms past the
 reservoir, docs/drift.md) decide alone on the numeric columns.
@@ -108,6 +112,11 @@ def main() -> None:
         help="random halves of digits, breast_cancer and wine for the correlation method "
         "(correlation_calibration.py; 0: skip)",
     )  # fmt: skip
+    ap.add_argument(
+        "--classifier-trials", type=int, default=100,
+        help="trials per dataset and size for the multivariate domain classifier "
+        "(classifier_null.py --multivariate; 0: skip)",
+    )  # fmt: skip
     args = ap.parse_args()
     m = args.method
     rng = np.random.default_rng(args.seed)
@@ -154,6 +163,15 @@ def main() -> None:
         print("The correlation multivariate method on real data (correlation_calibration.py):")
         print()
         corr.print_table(corr.run(args.correlation_splits))
+    if args.classifier_trials:
+        import classifier_null
+
+        print()
+        print("The multivariate domain classifier on small samples (classifier_null.py):")
+        print()
+        classifier_null.multivariate(
+            args.classifier_trials, 0.05, [50, 100, 200, 500], list(classifier_null.MV_DATASETS)
+        )
 
 
 if __name__ == "__main__":
