@@ -172,3 +172,24 @@ def test_two_halves_of_the_same_texts_and_measurements_do_not_drift() -> None:
     ds = driftline.compare(ref, cur, SCHEMA, multivariate=False).to_dict()["dataset"]
     assert ds["verdict"] == "no_drift", ds["drifted_columns"]
     assert ds["n_columns"] == 9
+
+
+def test_a_chunk_tests_the_text_column_with_its_descriptors() -> None:
+    """Chunks compared the text column by its characters alone: hyphens for spaces in the
+    second chunk (as many characters, one word) went unseen there, while the whole
+    report flagged them."""
+    from driftline.report.chunks import chunked_report
+
+    texts = _texts("science", 2)
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame({"description": texts[:600], "x": rng.normal(size=600)})
+    later = [t.replace(" ", "-") for t in texts[1000:1400]]
+    cur = pd.DataFrame({"description": [*texts[600:1000], *later], "x": rng.normal(size=800)})
+    report = chunked_report(ref, cur, 2, SCHEMA, seed=0, multivariate=False).to_dict()
+    first, second = (c["dataset"] for c in report["chunks"])
+    assert first["verdict"] == "no_drift" and first["n_columns"] == 2
+    assert second["drifted_columns"] == ["description"] and second["n_columns"] == 2
+    assert "description.words" in second["drifted_descriptors"]["description"]
+    assert report["chunks"][1]["columns"]["description"]["drift"]["drifted"] is False  # chars
+    assert report["dataset"]["drifted_columns"] == ["description"]  # the whole agrees
+    assert "1<small> / 2</small>" in driftline.Report(report).to_html()

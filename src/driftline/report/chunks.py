@@ -106,10 +106,12 @@ def _evaluate(
     opts: DriftOptions,
     thresholds: dict[str, float],
 ) -> tuple[bool, dict[str, Any], dict[str, Any]]:
+    from driftline.report.compare import compared_columns, descriptor_parents
+
     results = {}
-    for name, r in reference.columns.items():
-        c = current.columns.get(name)
-        if c is None or c.kind is not r.kind:
+    # a text or image column with its descriptors, counted once (as compare() does)
+    for name, (r, c) in compared_columns(reference, current).items():
+        if c.kind is not r.kind:
             continue
         o = opts
         if name in thresholds:
@@ -117,7 +119,7 @@ def _evaluate(
             if opts.method != "auto":
                 o = replace(o, thresholds={**o.thresholds, opts.method: thresholds[name]})
         results[name] = evaluate_column(r, c, o)
-    drifted, verdict = apply_verdicts(results, opts)
+    drifted, verdict = apply_verdicts(results, opts, descriptor_parents(reference))
     return drifted, verdict, results
 
 
@@ -159,6 +161,7 @@ def _compare_one(
             "verdict": verdict_of(drifted, insufficient),
             **({"reason": insufficient} if insufficient else {}),
             "drifted_columns": verdict["drifted_columns"],
+            "drifted_descriptors": verdict["drifted_descriptors"],
             "n_columns": verdict["n_columns"],
             "quality": {
                 "failed": sum(1 for x in checks if x.status == "fail"),
