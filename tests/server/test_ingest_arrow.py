@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import time
 from typing import Any
 
@@ -193,3 +195,36 @@ def test_http_sink_delivers_arrow_batches_and_falls_back_to_json(arrow: bool) ->
 class _Report:
     def __getattr__(self, name: str) -> Any:
         return lambda *a, **k: None
+
+
+async def test_arrow_values_json_has_not_are_refused_naming_the_field(env: Env) -> None:
+    # bytes, decimals, dates, ... have no JSON value: stored, they made every read of their
+    # segment fail (samples, label joins, recovery, the retention purge)
+    table = _table(_events(4))
+    n = table.num_rows
+    for name, column, field in [
+        ("features", pa.array([{"x": 1.0, "raw": b"\xff"}] * n), "features.raw"),
+        ("prediction", pa.array([decimal.Decimal("1.5")] * n), "prediction"),
+        ("tags", pa.array([{"at": datetime.date(2026, 1, 1)}] * n), "tags.at"),
+        ("scores", pa.array([{"p": 1}] * n, pa.map_(pa.string(), pa.int64())), "scores"),
+    ]:
+        wrong = table.set_column(table.schema.get_field_index(name), name, column)
+        r = await _post(env, wrong)
+        assert r.status_code == 422, (name, r.text)
+        body = r.json()
+        assert body["accepted"] == 0 and {x["field"] for x in body["rejected"]} == {field}
+        assert "JSON values" in body["rejected"][0]["error"]
+    r = await _post(env, table)
+    assert r.json()["accepted"] == n
+    r = await env.client.get("/v1/events/sample?model=m&limit=10", headers=env.auth("read"))
+    assert r.status_code == 200 and len(r.json()) == n
+    assert env.store.purge(T0 + 10**9) == {
+        "events": n,
+        "event_segments": 1,
+        "feedback": 0,
+        "labels": 0,
+        "prediction_index": 0,
+    }
+    # the SDK sends such events as JSON, which stores them as text
+    assert encode_arrow([{**_events(1)[0], "features": {"raw": b"\xff"}}]) is None
+    assert encode_arrow([{**_events(1)[0], "features": {"at": datetime.date(2026, 1, 1)}}]) is None

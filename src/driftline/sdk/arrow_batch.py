@@ -21,6 +21,9 @@ KEYS = frozenset(
      "outlier")
 )  # fmt: skip
 
+#: Columns whose values are stored as sent (JSON values only: _utils/arrow_json.py).
+_PAYLOAD = ("features", "prediction", "scores", "segment", "tags")
+
 _pa: Any = None
 _unavailable = False
 
@@ -49,6 +52,8 @@ def encode_arrow(records: Sequence[dict[str, Any]]) -> bytes | None:
     pa = _pyarrow()
     if pa is None or not records:
         return None
+    from driftline._utils.arrow_json import not_json
+
     first = records[0].keys()
     extra: set[str] = set()
     for r in records:
@@ -65,6 +70,9 @@ def encode_arrow(records: Sequence[dict[str, Any]]) -> bytes | None:
         if extra:
             rows[0] = {**rows[0], **dict.fromkeys(sorted(extra))}
         table = pa.Table.from_pylist(rows)
+        names = table.column_names
+        if any(not_json(table.schema.field(k).type) is not None for k in _PAYLOAD if k in names):
+            return None  # bytes, dates, decimals, ...: the collector takes them as JSON only
         i = table.schema.get_field_index("timestamp")
         if i >= 0 and pa.types.is_string(table.schema.field(i).type):
             stamps = pa.compute.cast(table.column(i), pa.timestamp("us", "UTC"))

@@ -26,6 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline._utils.arrow_json import not_json
 from driftline.server.ingest import (
     MAX_ID,
     MIN_TS,
@@ -84,6 +85,19 @@ def _type_depth(t: pa.DataType) -> int:
     if pa.types.is_map(t):
         return 1 + _type_depth(t.item_type)
     return 0
+
+
+def _json_only(errs: _Errors, name: str, t: pa.DataType) -> bool:
+    """Reject every row when column (or struct field) ``name`` holds a type JSON has not."""
+    bad = not_json(t)
+    if bad is None:
+        return True
+    errs.all(
+        name,
+        f"{name} must hold JSON values (strings, numbers, booleans, nulls, lists and structs); "
+        f"got Arrow type {bad}",
+    )
+    return False
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -276,6 +290,8 @@ def _struct(
                 f"{name} key {shown!r} must be 1 to {MAX_ID} characters without NUL (\\u0000)",
             )
             return None
+        if not _json_only(errs, f"{name}.{f.name}", f.type):
+            return None
         if name == "segment":
             if _type_depth(f.type) or not (
                 _is_text(f.type)
@@ -377,6 +393,8 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
             errs.all("error_type", "error_type must be a string or null")
     _struct(errs, table, "features", lim.max_features, lim)  # read from the table
     for name in ("prediction", "scores"):
+        if name in table.column_names and not _json_only(errs, name, table.column(name).type):
+            continue
         if name in table.column_names and _type_depth(table.column(name).type) > lim.max_depth:
             errs.all(
                 name,
