@@ -228,3 +228,21 @@ async def test_arrow_values_json_has_not_are_refused_naming_the_field(env: Env) 
     # the SDK sends such events as JSON, which stores them as text
     assert encode_arrow([{**_events(1)[0], "features": {"raw": b"\xff"}}]) is None
     assert encode_arrow([{**_events(1)[0], "features": {"at": datetime.date(2026, 1, 1)}}]) is None
+
+
+async def test_integers_beyond_a_float_s_exact_range_are_answered_not_a_server_error(
+    env: Env,
+) -> None:
+    table = _table(_events(3))
+    n = table.num_rows
+    huge = pa.array([2**62 + 1] * n, pa.int64())  # beyond 2**53: a float64 cast is not exact
+    late = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", huge)
+    r = await _post(env, late)
+    assert r.status_code == 422
+    assert {x["field"] for x in r.json()["rejected"]} == {"timestamp"}
+    assert "out of range" in r.json()["rejected"][0]["error"]
+    slow = table.set_column(table.schema.get_field_index("latency_ms"), "latency_ms", huge)
+    r = await _post(env, slow)  # as JSON: accepted (a latency has no upper bound)
+    assert r.status_code == 200 and r.json()["accepted"] == n
+    r = await env.client.get("/v1/events/sample?model=m&limit=10", headers=env.auth("read"))
+    assert {e["latency_ms"] for e in r.json()} == {float(2**62 + 1)}

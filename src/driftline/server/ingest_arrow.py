@@ -211,7 +211,9 @@ def _timestamps(errs: _Errors, table: pa.Table, lim: Limits) -> npt.NDArray[np.f
         ts = np.asarray(raw, dtype=np.float64) / scale
         null = _mask(col.is_null())
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
-        ts = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+        ts = np.asarray(
+            pc.cast(col, pa.float64(), safe=False).to_numpy(zero_copy_only=False), np.float64
+        )
         null = _mask(col.is_null())
     elif _is_text(t):  # RFC 3339 strings: the JSON path's parser, value by value
         ts = np.full(n, np.nan)
@@ -337,7 +339,9 @@ def _floats(
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         errs.all(name, f"{name} must be a finite number or null (column of type {col.type})")
         return None
-    v = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+    v = np.asarray(
+        pc.cast(col, pa.float64(), safe=False).to_numpy(zero_copy_only=False), np.float64
+    )
     null = _mask(col.is_null())
     with np.errstate(invalid="ignore"):
         errs.mark(~null & ~np.isfinite(v), name, f"{name} must be a finite number or null")

@@ -392,7 +392,8 @@ class EventBlock:
                 arrays.append(pa.nulls(n, _arrow_type(spec)))
         t = pa.Table.from_arrays(arrays, names=schema.names) if arrays else _empty(n)
         if "latency_ms" in names and not pa.types.is_null(table.column("latency_ms").type):
-            lat = table.column("latency_ms").cast(pa.float64()).to_numpy(zero_copy_only=False)
+            lat = table.column("latency_ms").cast(pa.float64(), safe=False)
+            lat = lat.to_numpy(zero_copy_only=False)
             latency = np.asarray(lat, dtype=np.float64) / 1000.0
         else:
             latency = np.full(n, np.nan)
