@@ -246,3 +246,33 @@ async def test_integers_beyond_a_float_s_exact_range_are_answered_not_a_server_e
     assert r.status_code == 200 and r.json()["accepted"] == n
     r = await env.client.get("/v1/events/sample?model=m&limit=10", headers=env.auth("read"))
     assert {e["latency_ms"] for e in r.json()} == {float(2**62 + 1)}
+
+
+def _body(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+async def test_an_arrow_body_is_measured_and_checked_before_it_is_read(env: Env) -> None:
+    headers = {**env.auth("ingest"), "Content-Type": CONTENT_TYPE}
+    table = _table(_events(1000))
+    # one 20 kB event id in a dictionary used by every row: a 60 kB body, 20 MB made whole
+    # (max_decoded_bytes is 8 MB here; the dictionary counted once, it was 0.1 MB)
+    i = table.schema.get_field_index("event_id")
+    indices = pa.array([0] * table.num_rows, pa.int32())
+    ids = pa.DictionaryArray.from_arrays(indices, pa.array(["x" * 20_000]))
+    r = await env.client.post(
+        "/v1/events", content=_body(table.set_column(i, "event_id", ids)), headers=headers
+    )
+    assert r.status_code == 413 and "exceeds" in r.json()["detail"]
+    # a string column that is not UTF-8 (the IPC writer does not check): a 400, not a 500
+    raw = pa.array(["e0", "e1"])
+    bad = pa.Array.from_buffers(pa.string(), 2, [None, raw.buffers()[1], pa.py_buffer(b"e0e\xff")])
+    small = _table(_events(2))
+    r = await env.client.post(
+        "/v1/events", content=_body(small.set_column(i, "event_id", bad)), headers=headers
+    )
+    assert r.status_code == 400 and "not a valid Arrow IPC stream" in r.json()["detail"]
+    assert env.store.sample_events("m", None, None, None, 10) == []

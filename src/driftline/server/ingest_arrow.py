@@ -70,11 +70,82 @@ def decode_arrow(body: bytes, max_decoded: int) -> pa.Table:
     try:
         reader = pa.ipc.open_stream(pa.py_buffer(body))
         table = reader.read_all()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        # offsets, lengths and dictionary indices as the body says them: checked before any
+        # kernel reads them (a body altered in a few bytes crashed the process otherwise)
+        table.validate(full=True)
+        _read_names(table.schema)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # (names not UTF-8)
         raise BodyError(400, f"body is not a valid Arrow IPC stream: {exc}") from None
-    if table.nbytes > max_decoded:
+    if sum(_plain_nbytes(table.column(i), table.field(i)) for i in range(table.num_columns)) > (
+        max_decoded
+    ):
         raise BodyError(413, f"decoded Arrow batch exceeds {max_decoded} bytes")
     return table
+
+
+def _read_names(fields: Any) -> None:
+    """Read every field name and time zone (UnicodeDecodeError where one is not UTF-8)."""
+    for f in fields:
+        _ = f.name
+        t = f.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_timestamp(t):
+            _ = t.tz
+        elif pa.types.is_struct(t):
+            _read_names(t)
+        elif pa.types.is_map(t):
+            _read_names([t.key_field, t.item_field])
+        elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            _read_names([t.value_field])
+
+
+def _has_dictionary(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_dictionary(f.type) for f in t)
+    if pa.types.is_map(t):
+        return _has_dictionary(t.key_type) or _has_dictionary(t.item_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _has_dictionary(t.value_type)
+    return False
+
+
+def _plain_nbytes(col: pa.ChunkedArray, field: pa.Field) -> int:
+    """The bytes of ``col`` without dictionary encoding, as validation and the stored
+    payloads make it: a dictionary's values count once per row that uses them (a 100 kB
+    string in a dictionary of one, used by 10 000 rows, is 1 GB made whole)."""
+    if not _has_dictionary(col.type):
+        return int(col.nbytes)
+    return sum(_array_nbytes(a, field.name) for a in col.chunks)
+
+
+def _array_nbytes(a: pa.Array, name: str) -> int:
+    t = a.type
+    if pa.types.is_dictionary(t):
+        values = a.dictionary
+        vt = values.type
+        if _is_text(vt) or pa.types.is_binary(vt) or pa.types.is_large_binary(vt):
+            lengths = pc.binary_length(values).cast(pa.int64())
+            bound = (pc.max(lengths).as_py() or 0) * len(a)
+            if bound > 1 << 20:  # (the SDK's model and version: a few bytes, many rows)
+                bound = pc.sum(lengths.take(a.indices)).as_py() or 0
+            return int(bound) + 8 * len(a)
+        if pa.types.is_primitive(vt):
+            return len(a) * max(int(vt.bit_width) // 8, 1)
+        raise BodyError(
+            422,
+            f"Arrow batch column {name!r} is dictionary-encoded with values of type {vt}; "
+            "allowed: dictionaries of strings or numbers",
+        )
+    if pa.types.is_struct(t):
+        return sum(_array_nbytes(f, name) for f in a.flatten()) + len(a) // 8
+    if pa.types.is_map(t):
+        return _array_nbytes(a.keys, name) + _array_nbytes(a.items, name) + 8 * len(a)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _array_nbytes(a.flatten(), name) + 8 * len(a)
+    return int(a.nbytes)
 
 
 def _type_depth(t: pa.DataType) -> int:
