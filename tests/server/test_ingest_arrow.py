@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import struct
 import time
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
@@ -276,3 +278,42 @@ async def test_an_arrow_body_is_measured_and_checked_before_it_is_read(env: Env)
     )
     assert r.status_code == 400 and "not a valid Arrow IPC stream" in r.json()["detail"]
     assert env.store.sample_events("m", None, None, None, 10) == []
+
+
+async def test_a_compressed_arrow_body_is_measured_before_it_is_decompressed(env: Env) -> None:
+    # ZSTD or LZ4 buffers (IPC compression): 12 kB of ZSTD decoded to 381 MB, so a body
+    # within max_body_bytes could take all memory before the decoded table was measured
+    headers = {**env.auth("ingest"), "Content-Type": CONTENT_TYPE}
+    table = _table(_events(3))
+    n = 2_000_000  # 16 MB of float64 timestamps: 8 MB is the limit here
+    big = pa.table({"event_id": pa.array(["e"] * n), "timestamp": pa.array(np.zeros(n))})
+    for codec in ("zstd", "lz4"):
+        sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression=codec)
+        with pa.ipc.new_stream(sink, big.schema, options=options) as w:
+            w.write_table(big)
+        body = sink.getvalue().to_pybytes()
+        r = await env.client.post("/v1/events", content=body, headers=headers)
+        assert r.status_code == 413, r.text
+    # each compressed buffer starts with its decompressed length: that is what is measured
+    # (one said to be 1 TB is a 413 without decompressing, not a failed decompression)
+    ids = pa.array(["x" * 100] * 1000)
+    small = pa.table({"event_id": ids, "timestamp": pa.array([T0] * 1000)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(
+        sink, small.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+    ) as w:
+        w.write_table(small)
+    body = sink.getvalue().to_pybytes()
+    at = body.rindex(struct.pack("<q", 100_000))  # the ids' text, decompressed
+    lying = body[:at] + struct.pack("<q", 1 << 40) + body[at + 8 :]
+    r = await env.client.post("/v1/events", content=lying, headers=headers)
+    assert r.status_code == 413, r.text
+    # and a compressed batch within the limits is read as any other
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(
+        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
+    ) as w:
+        w.write_table(table)
+    r = await env.client.post("/v1/events", content=sink.getvalue().to_pybytes(), headers=headers)
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text

@@ -39,6 +39,7 @@ from driftline.server.ingest import (
     parse_time,
     reject,
 )
+from driftline.server.ipc_size import decoded_bytes
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Columns an Arrow prediction batch may have (the JSON fields; the service and LLM fields
@@ -68,13 +69,15 @@ _MAX_TAGS = 64
 def decode_arrow(body: bytes, max_decoded: int) -> pa.Table:
     """The table of an Arrow IPC stream; :class:`BodyError` 400 (not one) or 413 (too big)."""
     try:
+        if decoded_bytes(body) > max_decoded:  # before decompressing anything
+            raise BodyError(413, f"decoded Arrow batch exceeds {max_decoded} bytes")
         reader = pa.ipc.open_stream(pa.py_buffer(body))
         table = reader.read_all()
         # offsets, lengths and dictionary indices as the body says them: checked before any
         # kernel reads them (a body altered in a few bytes crashed the process otherwise)
         table.validate(full=True)
         _read_names(table.schema)
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # (names not UTF-8)
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as exc:
         raise BodyError(400, f"body is not a valid Arrow IPC stream: {exc}") from None
     if sum(_plain_nbytes(table.column(i), table.field(i)) for i in range(table.num_columns)) > (
         max_decoded
