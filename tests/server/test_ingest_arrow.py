@@ -317,3 +317,25 @@ async def test_a_compressed_arrow_body_is_measured_before_it_is_decompressed(env
         w.write_table(table)
     r = await env.client.post("/v1/events", content=sink.getvalue().to_pybytes(), headers=headers)
     assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+
+
+def test_objects_within_arrow_columns_read_back_with_the_keys_their_events_sent() -> None:
+    # a struct column holds the union of its events' keys: the ones an event did not send
+    # read back as absent, as at the top level of features (not as nulls JSON never had)
+    events = _events(4)
+    events[0]["scores"] = {"cat": 0.2, "dog": 0.8}
+    events[1]["scores"] = {"cat": 0.5}
+    events[2]["scores"] = events[3]["scores"] = {"dog": 1.0}
+    for e in events:
+        e["prediction"] = {"label": "b"}
+    events[3]["prediction"] = {"label": "a", "p": 0.3}
+    events[0]["features"]["geo"] = {"lat": 1.5}
+    events[1]["features"]["geo"] = {"lon": 2.5}
+    events[2]["tags"] = {"route": [{"hop": "a"}, {"ms": 3}]}
+    lim = Limits(T0, 3600.0, 100)
+    from_json = validate("prediction", orjson.loads(orjson.dumps(events)), lim)
+    body = encode_arrow(events)
+    assert body is not None  # (sent as Arrow)
+    from_arrow = validate_arrow(decode_arrow(body, 1 << 30), lim)
+    stored = segments.decode(segments.encode(from_arrow.segment))
+    assert segments.payloads_of(stored, range(4)) == [e["payload"] for e in from_json.accepted]

@@ -46,6 +46,7 @@ COLUMNS = (
 #: IPC buffer compression (a batch of 500 events, 20 features: see benchmarks/RESULTS.md).
 COMPRESSION = "lz4"
 _MAPPINGS = ("features", "segment", "tags")
+_PAYLOAD = ("features", "prediction", "scores", "tags")
 
 
 def encode(table: pa.Table) -> bytes:
@@ -83,6 +84,9 @@ def events_of(table: pa.Table) -> list[dict[str, Any]]:
     cols = table.to_pydict()  # column by column: cheaper than a dict per row from Arrow
     for name in _MAPPINGS:
         cols[name] = _mappings(table.column(name), cols[name])
+    for name in _PAYLOAD:
+        if _nested_struct(table.column(name).type, top=name in _MAPPINGS):
+            cols[name] = [_without_nulls(v) for v in cols[name]]
     keys = ("type", *COLUMNS)
     outlier = cols.get("outlier")
     out = []
@@ -105,3 +109,25 @@ def _mappings(column: pa.ChunkedArray, values: list[Any]) -> list[Any]:
     if not column.null_count and not any(whole.field(i).null_count for i in range(t.num_fields)):
         return values
     return [{a: b for a, b in v.items() if b is not None} if v else {} for v in values]
+
+
+def _nested_struct(t: pa.DataType, top: bool) -> bool:
+    """True when values of type ``t`` hold objects (structs) besides ``t`` itself (``top``)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return not top or any(_nested_struct(f.type, False) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _nested_struct(t.value_type, False)
+    return False
+
+
+def _without_nulls(v: Any) -> Any:
+    """``v`` with no null-valued key in any of its objects: a struct column's null is a key
+    the event did not send (the SDK's columns are the union of its events' keys), as at
+    the top level of features, segment and tags (:func:`_mappings`)."""
+    if isinstance(v, dict):
+        return {k: _without_nulls(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_without_nulls(x) for x in v]
+    return v
