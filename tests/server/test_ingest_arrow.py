@@ -339,3 +339,23 @@ def test_objects_within_arrow_columns_read_back_with_the_keys_their_events_sent(
     from_arrow = validate_arrow(decode_arrow(body, 1 << 30), lim)
     stored = segments.decode(segments.encode(from_arrow.segment))
     assert segments.payloads_of(stored, range(4)) == [e["payload"] for e in from_json.accepted]
+
+
+async def test_key_limits_count_each_event_s_keys_not_the_batch_s(env: Env) -> None:
+    # a struct column holds the keys of all its events: 40 events with one segment key
+    # each made a 40-key column, and every event was refused ("at most 32"); JSON took them
+    events = _events(41)
+    for i, e in enumerate(events[:40]):
+        e["segment"] = {f"shop{i}": "x"}
+    events[40]["segment"] = {f"k{j}": "x" for j in range(33)}  # this one has too many
+    r = await _post(env, _table(events))
+    body = r.json()
+    assert body["accepted"] == 40, r.text
+    assert [(x["index"], x["field"]) for x in body["rejected"]] == [(40, "segment")]
+    assert body["rejected"][0]["error"] == "segment has 33 keys; at most 32 allowed"
+    r = await env.client.get("/v1/events/sample?model=m&limit=100", headers=env.auth("read"))
+    got = {e["event_id"]: e["segment"] for e in r.json()}
+    assert got == {e["event_id"]: e["segment"] for e in events[:40]}
+    # a key the collector refuses goes as JSON, which refuses only the events that have it
+    long = {**events[1], "features": {"x" * 129: 1.0}}
+    assert encode_arrow([events[0], long]) is None

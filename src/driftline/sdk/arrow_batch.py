@@ -24,6 +24,10 @@ KEYS = frozenset(
 #: Columns whose values are stored as sent (JSON values only: _utils/arrow_json.py).
 _PAYLOAD = ("features", "prediction", "scores", "segment", "tags")
 
+_MAPPINGS = ("features", "segment", "tags")
+#: The collector's bound on a key's length (server.ingest.MAX_ID).
+_MAX_KEY = 128
+
 _pa: Any = None
 _unavailable = False
 
@@ -73,6 +77,10 @@ def encode_arrow(records: Sequence[dict[str, Any]]) -> bytes | None:
         names = table.column_names
         if any(not_json(table.schema.field(k).type) is not None for k in _PAYLOAD if k in names):
             return None  # bytes, dates, decimals, ...: the collector takes them as JSON only
+        for k in _MAPPINGS:
+            t = table.schema.field(k).type if k in names else None
+            if t is not None and pa.types.is_struct(t) and any(_bad_key(f.name) for f in t):
+                return None  # as a column, it would reject every event (JSON: the ones with it)
         i = table.schema.get_field_index("timestamp")
         if i >= 0 and pa.types.is_string(table.schema.field(i).type):
             stamps = pa.compute.cast(table.column(i), pa.timestamp("us", "UTC"))
@@ -106,3 +114,7 @@ def decode_records(body: bytes) -> list[dict[str, Any]]:
         table = table.set_column(i, "timestamp", pa.array(stamps, pa.string()))
     rows: list[dict[str, Any]] = table.to_pylist()
     return rows
+
+
+def _bad_key(name: str) -> bool:
+    return not 0 < len(name) <= _MAX_KEY or "\x00" in name

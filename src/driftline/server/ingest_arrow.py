@@ -352,12 +352,17 @@ def _struct(
         errs.all(name, f"{name} must be a JSON object (an Arrow struct column; got {t})")
         return None
     if t.num_fields > limit:
-        errs.all(
+        # the column holds the keys of all its events: count each event's own (non-null)
+        keys = np.zeros(table.num_rows, dtype=np.int64)
+        for f in t:
+            keys += _mask(pc.struct_field(col, f.name).is_valid())
+        keys[~_mask(col.is_valid())] = 0
+        errs.mark(
+            keys > limit,
             name,
-            f"{name} has {t.num_fields} keys; at most {limit} allowed",
+            lambda i: f"{name} has {keys[i]} keys; at most {limit} allowed",
             limit="max_features" if name == "features" else None,
         )
-        return None
     for f in t:
         if not 0 < len(f.name) <= MAX_ID or "\x00" in f.name:
             shown = f.name[:40].replace("\x00", "\\u0000")
