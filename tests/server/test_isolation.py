@@ -64,6 +64,9 @@ NUL_CASES = [
     ("/v1/events", "prediction_id", lambda i: prediction(i, prediction_id=f"p{i}\x00")),
     ("/v1/events", "features.a\\u0000b", lambda i: prediction(i, features={"a\x00b": 1.0})),
     ("/v1/events", "segment.region", lambda i: prediction(i, segment={"region": "eu\x00"})),
+    # an empty name is refused as the message says (1 to 128 characters), as Arrow refuses it
+    ("/v1/events", "features.", lambda i: prediction(i, features={"": 1.0})),
+    ("/v1/events", "segment.", lambda i: prediction(i, segment={"": "eu"})),
 ]
 
 

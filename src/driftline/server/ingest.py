@@ -350,7 +350,7 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     if type(features) is not dict or len(features) > lim.max_features:
         features = _obj(e, "features", lim.max_features)
     for k, v in features.items():
-        if len(k) > MAX_ID or "\x00" in k:
+        if not k or len(k) > MAX_ID or "\x00" in k:
             _bad_feature_name(k)
         if type(v) is dict or type(v) is list:
             check_depth(f"features.{k}", v, lim.max_depth)
@@ -368,7 +368,12 @@ def prediction(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
             raise InvalidEventError(
                 f"segment.{k}", f"segment value of {k!r} must be a string or number"
             )
-        if len(k) > MAX_ID or "\x00" in k or (type(v) is str and (len(v) > MAX_ID or "\x00" in v)):
+        if (
+            not k
+            or len(k) > MAX_ID
+            or "\x00" in k
+            or (type(v) is str and (len(v) > MAX_ID or "\x00" in v))
+        ):
             raise InvalidEventError(
                 f"segment.{k[:MAX_ID]}",
                 f"segment keys and values must be 1 to {MAX_ID} characters without NUL (\\u0000)",
