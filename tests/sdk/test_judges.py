@@ -311,3 +311,20 @@ def test_a_raising_judge_costs_a_counted_failure() -> None:
     assert {(f["value"]["status"], f["value"]["reason"]) for f in got} == {
         ("failed", "ConnectionError")
     }
+
+
+def test_wait_offered_returns_once_the_shipper_handed_over_every_request() -> None:
+    judge = Judge("lexical", overlap_scorer, rate=0.5)
+    mon, sink = _monitor(judge)
+    with mon:
+        assert mon.judges is not None
+        assert not mon.judges.wait_offered(1, 0.05)  # nothing sent yet
+        for i in range(20):
+            _ask(mon, i)
+        assert mon.judges.wait_offered(20, 10)
+        assert mon.judges.offered == 20  # sampled or not
+        assert mon.judges.drain(10)
+        judged = {f"req-{i}" for i in range(20) if judge.sampled(f"req-{i}")}
+        assert 0 < len(judged) < 20
+        got = _results(mon, sink, len(judged))
+    assert {f["prediction_id"] for f in got} == judged

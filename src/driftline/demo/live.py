@@ -184,6 +184,8 @@ class LiveDemo:
         }
         self.start_time = float(math.floor((time.time() - self.story.seconds) / 3600) * 3600)
         self.clock = DemoClock(self.start_time)
+        #: the RAG service's clock: moved once a step, after its judge caught up (settle_judges)
+        self.rag_clock = DemoClock(self.start_time)
         url = self.store_url or f"sqlite:///{DEFAULT_STORE}"
         if self.store_url is None:
             Path(DEFAULT_STORE).parent.mkdir(parents=True, exist_ok=True)
@@ -323,9 +325,10 @@ class LiveDemo:
             budget=JudgeBudget(calls_per_minute=30), concurrency=2, timeout=5.0,
         )  # fmt: skip
         self.rag_mon = Monitor(
-            model=RAG, version="v1", judges=[judge], prices=PRICES, **common
+            model=RAG, version="v1", judges=[judge], prices=PRICES,
+            **{**common, "clock": self.rag_clock},
         )  # fmt: skip
-        self.rag = RAGTraffic(self.rag_mon, self.rag_service, self.clock.spend)
+        self.rag = RAGTraffic(self.rag_mon, self.rag_service, self.rag_clock.spend)
         fns = {v: self._version_fn(v) for v in ("v1", "v2")}
         self.router = Router(self.tumor_mon, {"v1": fns["v1"]})
         self.challenger = Router(self.tumor_mon, fns, weights={"v1": 0.9, "v2": 0.1})
@@ -443,19 +446,22 @@ class LiveDemo:
 
         The judge samples (a rephrase within two minutes), admits to its budget (calls in
         the sliding minute) and records each request at the time its threads read on the
-        simulated clock. Left to run on, the simulation moved that clock ahead of them, the
-        further the more loaded the machine: one window's backlog was admitted in the next
-        as a burst and ran out of budget in a quiet window. The clock moves on only after
-        this (:meth:`_rag_time`), so the judge sees each request at its simulated time,
-        whatever the load.
+        service's simulated clock. Left to run on, the simulation moved that clock ahead of
+        them, the further the more loaded the machine: one window's backlog was admitted in
+        the next as a burst and ran out of budget in a quiet window. The service's clock
+        (:attr:`rag_clock`) moves on only after this, so the judge sees each request at
+        its simulated time, whatever the load.
         """
-        self.rag_mon.flush(timeout=10)  # the shipper hands the requests to the judge ...
-        if self.rag_mon.judges is not None:
-            self.rag_mon.judges.drain(10)  # ... which records its results
+        judges = self.rag_mon.judges
+        if judges is None:
+            return
+        self.rag_mon.flush(timeout=0)  # wakes the shipper now; the delivery goes on meanwhile
+        judges.wait_offered(self.rag.n, 10)  # the shipper handed every request to the judge ...
+        judges.drain(10)  # ... which judged them and recorded its results
 
     def evaluate(self) -> None:
         """Deliver what the service sent; the collector evaluates closed windows and alerts."""
-        self.settle_judges()
+        self.settle_judges()  # the judges' last results are queued: delivered below
         for mon in (self.tumor_mon, self.wine_mon, self.jobs_mon, self.rag_mon):
             mon.flush(timeout=10)
         self.collector.tick()
@@ -499,13 +505,11 @@ class LiveDemo:
         ood = 0.03
         if lo <= w < hi:
             ood = min(0.7, 0.3 + 0.15 * (w - lo))
-        self.rag.step(self.rag_rng, t0, STEP, s.rag_rate, ood, self._rag_time)
-        self.settle_judges()  # before the step ends and the clock moves on
-
-    def _rag_time(self, t: float) -> None:
-        if t > self.clock.time():
-            self.settle_judges()
-        self.clock.set(t)
+        # the judge caught up with the last step's requests while this step's other traffic
+        # was made; only then does the service's clock move on, once for the step's requests
+        self.settle_judges()
+        self.rag_clock.set(self.clock.time())
+        self.rag.step(self.rag_rng, t0, STEP, s.rag_rate, ood, lambda t: None)
 
     def _jobs(self, t0: float) -> None:
         """``feature_refresh`` every 5 simulated minutes: one failure, one late run."""

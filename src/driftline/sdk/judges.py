@@ -317,6 +317,9 @@ class JudgeRunner:
         self._sessions: OrderedDict[str, tuple[float, str, list[float] | None]] = OrderedDict()
         self._judged: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lock = threading.Lock()
+        #: LLM requests the shipper has offered so far, sampled or not (see wait_offered)
+        self.offered = 0
+        self._offers = threading.Condition()
         self._stopping = threading.Event()
         self._queues: dict[str, queue.Queue[_Task | None]] = {}
         self._budgets = {j.name: _Budget(j, prices) for j in judges}
@@ -338,6 +341,21 @@ class JudgeRunner:
     # -- on the shipper thread ---------------------------------------------------------------
     def offer(self, obs: Observation, llm: Mapping[str, Any]) -> None:
         """Sample one encoded LLM request for each judge (never blocks, never raises)."""
+        try:
+            self._offer(obs, llm)
+        finally:
+            with self._offers:  # counted once its tasks are queued: a drain() then sees them
+                self.offered += 1
+                self._offers.notify_all()
+
+    def wait_offered(self, n: int, timeout: float) -> bool:
+        """Wait until ``n`` LLM requests were offered in all (False if ``timeout`` passed
+        first); then :meth:`drain` waits for their judging. The live demo keeps its
+        simulated clock in step with the judges this way, without waiting for delivery."""
+        with self._offers:
+            return self._offers.wait_for(lambda: self.offered >= n, timeout)
+
+    def _offer(self, obs: Observation, llm: Mapping[str, Any]) -> None:
         call = obs.llm
         if call is None or obs.status != "ok" or obs.shadow:
             return
