@@ -369,3 +369,21 @@ def test_live_demo_command_registers_with_typer() -> None:
     assert result.exit_code == 0
     for option in ("--port", "--duration", "--speed", "--once", "--store"):
         assert option in result.output
+
+
+@pytest.mark.slow
+def test_a_second_run_into_the_same_store_names_its_own_requests(tmp_path: Path) -> None:
+    """The RAG requests' ids are the story's (ask-1, ...: the judge samples the same ones every
+    run); a second run into a kept store (--store) prefixes them, so that its judge results and
+    thumbs name its own requests, not also the first run's."""
+    url = f"sqlite:///{tmp_path}/demo.db"
+    for _ in range(2):
+        run(port=0, speed=0, once=True, story=Story(length=2), store_url=url, out=lambda _: None)
+    from driftline.store import open_store
+
+    store = open_store(url)
+    try:
+        held = store.prediction_windows(RAG, ["ask-1", "run2-ask-1"])
+    finally:
+        store.close()
+    assert len(held["ask-1"]) == 1 and len(held["run2-ask-1"]) == 1, held

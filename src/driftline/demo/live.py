@@ -328,7 +328,13 @@ class LiveDemo:
             model=RAG, version="v1", judges=[judge], prices=PRICES,
             **{**common, "clock": self.rag_clock},
         )  # fmt: skip
-        self.rag = RAGTraffic(self.rag_mon, self.rag_service, self.rag_clock.spend)
+        # the request ids are the story's (ask-1, ...: the judge samples the same requests
+        # every run); a store kept from an earlier run (--store) already holds those
+        prefix, run = "", 1
+        while self.store.prediction_windows(RAG, [f"{prefix}ask-1"]):
+            run += 1
+            prefix = f"run{run}-"
+        self.rag = RAGTraffic(self.rag_mon, self.rag_service, self.rag_clock.spend, prefix)
         fns = {v: self._version_fn(v) for v in ("v1", "v2")}
         self.router = Router(self.tumor_mon, {"v1": fns["v1"]})
         self.challenger = Router(self.tumor_mon, fns, weights={"v1": 0.9, "v2": 0.1})

@@ -150,12 +150,19 @@ class FollowUp:
 class RAGTraffic:
     """Users of the service: ask, read, sometimes rate, ask again in other words or leave."""
 
-    def __init__(self, monitor: Monitor, service: RAGService, spend: Callable[[float], None]):
+    def __init__(
+        self,
+        monitor: Monitor,
+        service: RAGService,
+        spend: Callable[[float], None],
+        id_prefix: str = "",
+    ):
         self.mon = monitor
         self.service = service
         self.spend = spend
         self.pending: list[FollowUp] = []
         self.n = 0
+        self.id_prefix = id_prefix
 
     def request(
         self, rng: np.random.Generator, now: float, session: str, text: str, vector: Vectors,
@@ -165,8 +172,9 @@ class RAGTraffic:
         features = {"channel": "web", "question": text, "query_embedding": vector.tolist()}
         # the n-th question of the story: the judge samples a hash of the request id, so
         # it judges the same requests on every run (random ids made one run in 25 run out
-        # of budget in a quiet window). A second run into the same store repeats the ids.
-        pid = f"ask-{self.n}"
+        # of budget in a quiet window). A run into a store that holds an earlier run's
+        # requests gets a prefix (LiveDemo), so that its feedback names its own requests.
+        pid = f"{self.id_prefix}ask-{self.n}"
         with self.mon.observe(features, segment={"channel": "web"}, prediction_id=pid) as obs:
             t_retrieve = float(rng.lognormal(math.log(0.015), 0.2))
             self.spend(t_retrieve)
