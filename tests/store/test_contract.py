@@ -81,11 +81,9 @@ def test_labels_upsert_by_prediction_and_report_their_windows(store: Store) -> N
     assert store.upsert_labels([orphan]) == []
 
 
-def test_partials_and_uncovered_events(store: Store) -> None:
-    store.insert_events([event(1, seq=1), event(2, seq=2), event(3, partial_id="P2", seq=1)])
-    start = int(T0 // 300 * 300)
-    assert len(store.uncovered_events("m", "v1", start, start + 300)) == 3
-    partial = {
+def _partial(start: int, profile: bytes) -> dict[str, Any]:
+    """Replica r1's partial P1 of model m v1's window at ``start``, covering batch 1."""
+    return {
         "partial_id": "P1",
         "model": "m",
         "version": "v1",
@@ -93,9 +91,16 @@ def test_partials_and_uncovered_events(store: Store) -> None:
         "replica": "r1",
         "covered_seq": 1,
         "n_events": 1,
-        "profile": b"\x00\x01",
+        "profile": profile,
         "updated_at": T0,
     }
+
+
+def test_partials_and_uncovered_events(store: Store) -> None:
+    store.insert_events([event(1, seq=1), event(2, seq=2), event(3, partial_id="P2", seq=1)])
+    start = int(T0 // 300 * 300)
+    assert len(store.uncovered_events("m", "v1", start, start + 300)) == 3
+    partial = _partial(start, b"\x00\x01")
     store.save_partial(partial)
     uncovered = store.uncovered_events("m", "v1", start, start + 300)
     assert sorted(orjson.loads(p)["event_id"] for p in uncovered) == ["e2", "e3"]
@@ -110,17 +115,7 @@ def test_uncovered_events_follow_the_partials_the_caller_read(store: Store) -> N
     profile covers are still returned (against the covered seqs read), not lost."""
     store.insert_events([event(1, seq=1), event(2, seq=2), event(3, partial_id="P2", seq=1)])
     start = int(T0 // 300 * 300)
-    partial = {
-        "partial_id": "P1",
-        "model": "m",
-        "version": "v1",
-        "window_start": start,
-        "replica": "r1",
-        "covered_seq": 1,
-        "n_events": 1,
-        "profile": b"\x00",
-        "updated_at": T0,
-    }
+    partial = _partial(start, b"\x00")
     store.save_partial(partial)
     read = {p.partial_id: p.covered_seq for p in store.partials("m", "v1", start, start + 300)}
     store.save_partial({**partial, "covered_seq": 2, "n_events": 2})  # the other replica
