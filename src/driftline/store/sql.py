@@ -1,17 +1,18 @@
 """The SQLAlchemy Core implementation of :class:`~driftline.store.base.Store`.
 
-:class:`SQLStore` holds every query; the engines differ only in how they
-connect and in their ``INSERT ... ON CONFLICT`` construct, which subclasses
-supply (:mod:`driftline.store.sqlite`, :mod:`driftline.store.postgres`).
+:class:`SQLStore` holds every query (metric points in :mod:`.sql_points`, keys,
+audit and leases in :mod:`.sql_access`, the engine in :mod:`.sql_base`); the
+engines differ only in how they connect and in their ``INSERT ... ON CONFLICT``
+construct, which subclasses supply (:mod:`driftline.store.sqlite`,
+:mod:`driftline.store.postgres`).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.sql.dml import Insert
 
 from driftline.store import tables as t
@@ -22,12 +23,13 @@ from driftline.store.base import (
     EventSegment,
     FeedbackKinds,
     LabelMatch,
-    MetricQuery,
     Partial,
     PendingWindow,
     Row,
     WindowKey,
 )
+from driftline.store.sql_access import AccessQueries
+from driftline.store.sql_points import MetricPointQueries
 
 
 def _payloads(conn: Any, refs: Sequence[Sequence[Any]]) -> list[str | None]:
@@ -59,34 +61,11 @@ def _payloads(conn: Any, refs: Sequence[Sequence[Any]]) -> list[str | None]:
     ]
 
 
-class SQLStore(ABC):
-    """Queries shared by the engines; subclasses set :attr:`dialect` and :meth:`_insert`."""
-
-    dialect = "sql"
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    # -- engine specifics -----------------------------------------------------------
-    @abstractmethod
-    def _insert(self, table: Any) -> Any:
-        """The engine's insert construct for ``table`` (SQLite and PostgreSQL differ)."""
-
-    def migrate(self) -> None:
-        from driftline.store.migrate import upgrade
-
-        with self.engine.begin() as conn:
-            upgrade(conn)
-
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    def unwritable(self, min_free_bytes: int) -> str | None:
-        return None
-
-    def close(self) -> None:
-        self.engine.dispose()
+class SQLStore(AccessQueries, MetricPointQueries):
+    """Every query of :class:`~driftline.store.base.Store` on SQLAlchemy Core: the windows'
+    and events' here, metric points in :mod:`driftline.store.sql_points`, keys, audit and
+    leases in :mod:`driftline.store.sql_access`; the engines subclass it and supply
+    :meth:`driftline.store.sql_base.SQLBase._insert`."""
 
     # -- ingest ---------------------------------------------------------------------
     def insert_events(
@@ -508,83 +487,6 @@ class SQLStore(ABC):
         with self.engine.begin() as conn:
             conn.execute(stmt)
 
-    # -- results ----------------------------------------------------------------------
-    def upsert_metric_points(self, rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        ins = self._insert(t.metric_points)
-        keys = [c.name for c in t.metric_points.primary_key.columns]
-        cols = [c.name for c in t.metric_points.c if c.name not in keys]
-        stmt = ins.on_conflict_do_update(
-            index_elements=keys, set_={c: ins.excluded[c] for c in cols}
-        )
-        with self.engine.begin() as conn:
-            conn.execute(stmt, list(rows))
-
-    def metric_points(self, query: MetricQuery) -> list[dict[str, Any]]:
-        m = t.metric_points.c
-        conds = []
-        for name in ("model", "version", "segment", "metric", "column", "method", "window_size"):
-            value = getattr(query, name)
-            if value is not None:
-                conds.append(m[name] == value)
-        if query.start is not None:
-            conds.append(m.window_start >= query.start)
-        if query.end is not None:
-            conds.append(m.window_start < query.end)
-        if query.project is not None:
-            mo = t.models.c
-            conds.append(m.model.in_(select(mo.model).where(mo.project == query.project)))
-        q = (
-            select(t.metric_points)
-            .where(*conds)
-            .order_by(m.window_start, m.model, m.version, m.segment, m.metric, m.column, m.method)
-            .limit(query.limit)
-        )
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    def latest_points(
-        self, window_size: int, metrics: Collection[str] = ()
-    ) -> list[dict[str, Any]]:
-        m = t.metric_points.c
-        where = [m.window_size == window_size]
-        if metrics:
-            where.append(m.metric.in_(sorted(metrics)))
-        return self._latest(where, ("model", "version"))
-
-    def latest_series(
-        self, window_size: int, prefixes: Collection[str], since: float
-    ) -> list[dict[str, Any]]:
-        if not prefixes:
-            return []
-        m = t.metric_points.c
-        where = [
-            m.window_size == window_size,
-            m.segment == "*",
-            m.window_start >= since,
-            or_(*(m.metric.startswith(p, autoescape=True) for p in sorted(prefixes))),
-        ]
-        return self._latest(where, ("model", "version", "metric", "column"), m.value.is_not(None))
-
-    def _latest(
-        self, where: list[Any], keys: Sequence[str], *latest_if: Any
-    ) -> list[dict[str, Any]]:
-        """The points matching ``where`` of the latest window per ``keys`` (columns) among
-        those also matching ``latest_if``."""
-        m = t.metric_points.c
-        cols = [m[k] for k in keys]
-        latest = (
-            select(*cols, func.max(m.window_start).label("ws"))
-            .where(*where, *latest_if)
-            .group_by(*cols)
-            .subquery()
-        )
-        on = and_(*(m[k] == latest.c[k] for k in keys), m.window_start == latest.c.ws)
-        q = select(t.metric_points).join(latest, on).where(*where)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
     # -- models, versions, references ----------------------------------------------------
     def claim_models(self, models: Iterable[str], project: str, at: float) -> dict[str, str]:
         names = sorted(set(models))
@@ -821,81 +723,6 @@ class SQLStore(ABC):
         )  # fmt: skip
         with self.engine.connect() as conn:
             return [{**r._mapping, "late": bool(r.late)} for r in conn.execute(q)]
-
-    # -- access -------------------------------------------------------------------------
-    def create_key(self, row: Row) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(t.api_keys.insert(), [dict(row)])
-
-    def key(self, key_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.api_keys).where(t.api_keys.c.key_id == key_id)).first()
-        return None if row is None else dict(row._mapping)
-
-    def api_keys(self) -> list[dict[str, Any]]:
-        k = t.api_keys.c
-        q = select(k.key_id, k.name, k.project, k.scopes, k.created_at, k.revoked_at).order_by(
-            k.created_at, k.key_id
-        )
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    def revoke_key(self, key_id: str, at: float) -> bool:
-        k = t.api_keys.c
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(t.api_keys)
-                .where(k.key_id == key_id, k.revoked_at.is_(None))
-                .values(revoked_at=at)
-            )
-        return bool(res.rowcount)
-
-    def audit(self, actor: str, action: str, target: str, detail: str, at: float) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.audit_log.insert(),
-                [{"ts": at, "actor": actor, "action": action, "target": target, "detail": detail}],
-            )
-
-    def audit_log(self, limit: int) -> list[dict[str, Any]]:
-        a = t.audit_log.c
-        with self.engine.connect() as conn:
-            q = select(t.audit_log).order_by(a.id.desc()).limit(limit)
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    # -- leases -------------------------------------------------------------------------
-    def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
-        ls = t.leases.c
-        with self.engine.begin() as conn:
-            # renew our own lease, or take one that expired (the row lock makes one winner)
-            res = conn.execute(
-                update(t.leases)
-                .where(ls.name == name, or_(ls.holder == holder, ls.expires_at < now))
-                .values(
-                    holder=holder,
-                    expires_at=now + ttl,
-                    acquired_at=case((ls.holder == holder, ls.acquired_at), else_=now),
-                )
-            )
-            if res.rowcount:
-                return True
-            stmt = (
-                self._insert(t.leases)
-                .values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl)
-                .on_conflict_do_nothing(index_elements=["name"])
-                .returning(t.leases.c.name)  # (rowcount is -1 here on psycopg)
-            )
-            return conn.execute(stmt).first() is not None
-
-    def release_lease(self, name: str, holder: str) -> None:
-        ls = t.leases.c
-        with self.engine.begin() as conn:
-            conn.execute(delete(t.leases).where(ls.name == name, ls.holder == holder))
-
-    def lease(self, name: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.leases).where(t.leases.c.name == name)).first()
-        return None if row is None else dict(row._mapping)
 
     # -- retention ----------------------------------------------------------------------
     def purge(self, before: float, label_before: float | None = None) -> dict[str, int]:
