@@ -193,3 +193,28 @@ def test_a_chunk_tests_the_text_column_with_its_descriptors() -> None:
     assert report["chunks"][1]["columns"]["description"]["drift"]["drifted"] is False  # chars
     assert report["dataset"]["drifted_columns"] == ["description"]  # the whole agrees
     assert "1<small> / 2</small>" in driftline.Report(report).to_html()
+
+
+@pytest.mark.parametrize("text_first", [True, False], ids=["text-first", "column-first"])
+def test_a_column_named_like_a_descriptor_is_a_column_of_its_own(text_first: bool) -> None:
+    """A numeric column sent as ``description.words`` beside the text column ``description``
+    took the place of the text's words descriptor (or the descriptor took its place, by column
+    order): the report said "1 of 1 columns drifted (description (words))" for two columns
+    sent, and the user's column was counted inside the text column."""
+    texts = _texts("science", 3)
+    words = np.arange(200, dtype=float)
+    sides = [
+        {"description": list(texts[:200]), "description.words": words},
+        {"description": list(texts[200:400]), "description.words": words + 100},
+    ]
+    if not text_first:
+        sides = [dict(reversed(side.items())) for side in sides]
+    report = driftline.compare(*sides, SCHEMA, multivariate=False)
+    d = report.to_dict()
+    ds = d["dataset"]
+    assert ds["n_columns"] == 2
+    assert ds["drifted_columns"] == ["description.words"] and ds["drifted_descriptors"] == {}
+    assert "descriptor_of" not in d["columns"]["description.words"]
+    assert "description.words" not in d["columns"]["description"]["descriptors"]
+    assert d["columns"]["description.words"]["kind"] == "numeric"
+    assert report.summary().startswith("DRIFT: 1 of 2 columns drifted (description.words);")

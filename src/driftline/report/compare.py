@@ -352,7 +352,10 @@ def compared_columns(
     ref: DatasetProfile, cur: DatasetProfile
 ) -> dict[str, tuple[ColumnProfile, ColumnProfile]]:
     """The column pairs a report compares: the shared columns, each text or image column
-    followed by its descriptors (``column.descriptor``, numeric) present on both sides."""
+    followed by its descriptors (``column.descriptor``, numeric) present on both sides.
+
+    A column sent under a descriptor's name (``description.words`` beside a text column
+    ``description``) is compared as the column it is; that descriptor is not compared."""
     out: dict[str, tuple[ColumnProfile, ColumnProfile]] = {}
     for name, r in ref.columns.items():
         c = cur.columns.get(name)
@@ -361,18 +364,20 @@ def compared_columns(
         out[name] = (r, c)
         if r.kind is c.kind:
             for d, child in r.descriptors.items():
-                if d in c.descriptors:
+                if d in c.descriptors and child.name not in ref.columns:
                     out[child.name] = (child, c.descriptors[d])
     return out
 
 
 def descriptor_parents(profile: DatasetProfile) -> dict[str, str]:
     """Each descriptor child column (``column.descriptor``) of ``profile`` -> its text or
-    image column (from the profile, not the name: a column may have a dot in its name)."""
+    image column (from the profile, not the name: a column may have a dot in its name). A
+    column sent under a descriptor's name is a column of its own (:func:`compared_columns`)."""
     return {
         child.name: name
         for name, col in profile.columns.items()
         for child in col.descriptors.values()
+        if child.name not in profile.columns
     }
 
 
