@@ -218,3 +218,22 @@ def test_a_column_named_like_a_descriptor_is_a_column_of_its_own(text_first: boo
     assert "description.words" not in d["columns"]["description"]["descriptors"]
     assert d["columns"]["description.words"]["kind"] == "numeric"
     assert report.summary().startswith("DRIFT: 1 of 2 columns drifted (description.words);")
+
+
+def test_check_counts_only_the_descriptors_that_had_a_verdict() -> None:
+    """A text column of empty strings has no letters: 4 of its 7 descriptors (non-letter and
+    script shares) are not compared. Its check said "its 7 descriptors did not drift"."""
+    texts = _texts("science", 4)
+    sides = [
+        {"description": list(texts[:200]), "notes": [""] * 200},
+        {"description": list(texts[200:400]), "notes": [""] * 200},
+    ]
+    schema = {**SCHEMA, "notes": {"kind": "text"}}
+    report = driftline.compare(*sides, schema, multivariate=False).to_dict()
+    kids = report["columns"]["notes"]["descriptors"]
+    no_verdict = [k for k in kids if report["columns"][k]["drift"]["drifted"] is None]
+    assert len(kids) == 7 and len(no_verdict) == 4
+    assert set(no_verdict) <= set(report["dataset"]["insufficient_columns"])
+    (notes,) = [c for c in evaluate(report, ["drift"]) if c.name == "notes"]
+    assert notes.status == "pass"
+    assert notes.message.endswith("its 3 descriptors did not drift (4 more without a verdict)")

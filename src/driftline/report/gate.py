@@ -118,7 +118,9 @@ def _drift(report: Mapping[str, Any]) -> list[Check]:
             continue
         msg = _drift_message(d) if d.get("drifted") is not None else "no verdict on its values"
         if kids:
-            msg += f"; its {len(kids)} descriptors did not drift"
+            n_ok = sum(1 for _, kd in kids if kd.get("drifted") is False)
+            none = f" ({len(kids) - n_ok} more without a verdict)" if n_ok < len(kids) else ""
+            msg += f"; its {n_ok} descriptors did not drift{none}"
         out.append(Check("drift", name, "fail" if d["drifted"] else "pass", msg, value, thr))
     return out + _multivariate(report)
 
