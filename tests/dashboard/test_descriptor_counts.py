@@ -187,3 +187,16 @@ def test_in_chromium(env: Env, url: str) -> None:
         page.wait_for_url(re.compile(r"/columns/question\.words\?"))
         assert "question.words" in page.locator("h1").inner_text()
         assert not console.errors, console.errors
+
+
+def test_the_dashboard_counts_a_column_named_like_a_descriptor_as_its_own() -> None:
+    """The overview's "k of N drifted" and the model page's drift table group columns by the
+    reference's descriptors: a sent column ``question.words`` was grouped under
+    ``question``, as the report had counted it."""
+    from driftline.server.dashboard.embeddings import descriptor_parents
+
+    ref = _reference()
+    ref["question.words"] = np.arange(float(N))
+    parents = descriptor_parents(driftline.profile(ref, schema=SCHEMA, seed=0))
+    assert "question.words" not in parents
+    assert parents["question.non_letter_share"] == "question"

@@ -87,10 +87,16 @@ def _not_significant(row: VectorMethod, details: dict[str, Any]) -> str:
 
 def descriptor_parents(ref: DatasetProfile | None) -> dict[str, str]:
     """``{descriptor column: its text or image column}`` of ``ref`` (``question.words`` ->
-    ``question``); empty without a reference."""
+    ``question``); empty without a reference. A column sent under a descriptor's name is a
+    column of its own, as in the report (``driftline.report.compare.descriptor_parents``)."""
     if ref is None:
         return {}
-    return {c.name: n for n, col in ref.columns.items() for c in col.descriptors.values()}
+    return {
+        c.name: n
+        for n, col in ref.columns.items()
+        for c in col.descriptors.values()
+        if c.name not in ref.columns
+    }
 
 
 def descriptors_of(dash: Any) -> DescriptorsOf:
