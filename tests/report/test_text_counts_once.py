@@ -101,6 +101,11 @@ def test_check_has_one_drift_check_per_column_sent(topic_shift: driftline.Report
     drifted = topic_shift.to_dict()["dataset"]["drifted_descriptors"].get("description", [])
     assert all(n in failed[0].message for n in drifted), failed[0].message
     assert failed[0].message.startswith("wasserstein"), failed[0].message  # its characters
+    # a member's p-value is adjusted within the column's family, and says so
+    assert "within its column" in failed[0].message, failed[0].message
+    assert "Benjamini-Hochberg" not in failed[0].message, failed[0].message
+    plain = [c for c in columns if not c.failed and "p=" in c.message]
+    assert plain and all("after Benjamini-Hochberg" in c.message for c in plain), plain
 
 
 def test_the_cli_says_one_of_nine(tmp_path: Path) -> None:

@@ -127,9 +127,12 @@ def _drift(report: Mapping[str, Any]) -> list[Check]:
 
 def _drift_message(d: Mapping[str, Any]) -> str:
     value, thr = d.get("statistic"), d.get("threshold")
-    p = d.get("details", {}).get("p_value_adjusted", d.get("p_value"))
+    details = d.get("details", {})
+    p = details.get("p_value_adjusted", d.get("p_value"))
     shown_p = "< 1e-300" if p == 0 else fmt(p)
-    test = f"; p={shown_p} after Benjamini-Hochberg" if p is not None else ""
+    # a text or image column's member: its p-value is adjusted within the column's family
+    how = "within its column" if "p_value_column" in details else "after Benjamini-Hochberg"
+    test = f"; p={shown_p} {how}" if p is not None else ""
     rel = ">=" if d["drifted"] else "<"
     if d["drifted"] is False and p is not None and value is not None and thr is not None:
         rel = ">=" if value >= thr else "<"
