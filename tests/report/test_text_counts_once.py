@@ -9,6 +9,7 @@ columns' correction stricter (16 tests instead of 9 columns)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,21 @@ def test_check_counts_only_the_descriptors_that_had_a_verdict() -> None:
     (notes,) = [c for c in evaluate(report, ["drift"]) if c.name == "notes"]
     assert notes.status == "pass"
     assert notes.message.endswith("its 3 descriptors did not drift (4 more without a verdict)")
+
+
+def test_the_console_table_counts_what_it_left_out(topic_shift: driftline.Report) -> None:
+    """The drift table's caption named every row left out a column (descriptors included)."""
+    from driftline.report.console import drift_table, ordered_columns
+
+    d = topic_shift.to_dict()
+    rows = ordered_columns(d)
+    assert len(rows) == 9 + 7  # 8 measurements, the text column and its 7 descriptors
+    for limit in (2, 10):
+        caption = str(drift_table(d, limit=limit).caption)
+        left = dict((what, int(n)) for n, what in re.findall(r"(\d+) more (\w+)", caption))
+        assert sum(left.values()) == len(rows) - limit, caption
+        shown = {name for name, _ in rows[:limit]}
+        # the descriptors left out are those of columns, not columns
+        hidden = [c for name, c in rows[limit:] if name not in shown]
+        members = sum(1 for c in hidden if c.get("descriptor_of"))
+        assert left.get("descriptors", 0) == members, caption

@@ -116,7 +116,12 @@ def drift_table(report: Mapping[str, Any], limit: int | None = 20) -> Table:
             d["computed"],
         )
     if limit and len(rows) > limit:
-        table.caption = f"{len(rows) - limit} more columns in the report"
+        cols = report.get("columns", {})
+        rest = rows[limit:]
+        members = sum(1 for _, c in rest if c.get("descriptor_of") in cols)
+        more = [f"{len(rest) - members} more columns"] if len(rest) > members else []
+        more += [f"{members} more descriptors"] if members else []
+        table.caption = f"{' and '.join(more)} in the report"
     return table
 
 
