@@ -196,6 +196,10 @@ def test_a_chunk_tests_the_text_column_with_its_descriptors() -> None:
     assert first["verdict"] == "no_drift" and first["n_columns"] == 2
     assert second["drifted_columns"] == ["description"] and second["n_columns"] == 2
     assert "description.words" in second["drifted_descriptors"]["description"]
+    # as the whole report: columns tested and tests run (a descriptor's among them)
+    whole = report["dataset"]
+    assert (second["n_tested"], second["n_tests"]) == (whole["n_tested"], whole["n_tests"])
+    assert second["n_tests"] > second["n_tested"] == 2
     assert report["chunks"][1]["columns"]["description"]["drift"]["drifted"] is False  # chars
     assert report["dataset"]["drifted_columns"] == ["description"]  # the whole agrees
     assert "1<small> / 2</small>" in driftline.Report(report).to_html()

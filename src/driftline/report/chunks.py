@@ -163,6 +163,8 @@ def _compare_one(
             "drifted_columns": verdict["drifted_columns"],
             "drifted_descriptors": verdict["drifted_descriptors"],
             "n_columns": verdict["n_columns"],
+            "n_tested": verdict["n_tested"],
+            "n_tests": verdict["n_tests"],
             "quality": {
                 "failed": sum(1 for x in checks if x.status == "fail"),
                 "warned": sum(1 for x in checks if x.status == "warn"),
