@@ -123,6 +123,7 @@ def test_the_cli_says_one_of_nine(tmp_path: Path) -> None:
     code, out = run("report", *paths, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json")
     assert code == 0, out
     assert "1 of 9 columns drifted" in out, out
+    assert "\ndrifted: description" in out, out  # named on the verdict's line
     assert json.loads((tmp_path / "r.json").read_text())["dataset"]["n_columns"] == 9
     code, out = run("check", *paths, "--fail-on", "drift")
     assert code == 1 and "description" in out, out

@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from driftline.report._severity import ordered_columns
+from driftline.report._severity import drifted_names, ordered_columns
 from driftline.report.gate import Check, fmt
 
 
@@ -32,6 +32,10 @@ def verdict(report: Mapping[str, Any]) -> Text:
         f"{d['n_reference']:,} reference rows vs {d['n_current']:,} current rows",
         style="default",
     )
+    names = drifted_names(d)
+    if names:
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        head.append(f"\ndrifted: {', '.join(names[:10])}{more}", style="red")
     for key, what in (
         ("id_like_columns", "ID-like (almost all values distinct), not tested"),
         ("undecided_columns", "undecided (the sketch's error straddles the threshold)"),
