@@ -72,7 +72,7 @@ def test_an_arrow_batch_gives_the_events_and_window_columns_json_gives() -> None
     # the events the live path reads: what it reads of the JSON path's
     pairs = zip(from_json.accepted, from_arrow.accepted, strict=True)
     light = [{k: e[k] for k in a} for e, a in pairs]
-    assert from_arrow.accepted == light and "outlier" in from_arrow.accepted[1]
+    assert list(from_arrow.accepted) == light and "outlier" in from_arrow.accepted[1]
     # the whole events and their payloads, stored as one segment, as the JSON path's
     assert segments.events_of(from_arrow.segment) == [
         {**e, "tags": {k: v for k, v in e["tags"].items() if v is not None}}

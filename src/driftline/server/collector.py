@@ -27,6 +27,7 @@ from driftline.server.metrics import HealthMetrics
 from driftline.server.settings import Settings
 from driftline.store.base import DEFAULT_PROJECT, Store, WindowKey
 from driftline.windows import Clock, Evaluator, LiveWindows
+from driftline.windows.events import ArrowEvents
 from driftline.windows.llm import JUDGE_PREFIX
 
 if TYPE_CHECKING:
@@ -232,7 +233,9 @@ class Collector:
             for r in batch.accepted:
                 r["project"] = project
         elif batch.accepted:
-            self.check_models({r["model"] for r in batch.accepted}, who, claim=True)
+            acc = batch.accepted
+            models = set(acc.model) if isinstance(acc, ArrowEvents) else {r["model"] for r in acc}
+            self.check_models(models, who, claim=True)
         if kind in ("feedback", "kpi") and batch.accepted:
             self._match_predictions(kind, batch)
             result.rejected = batch.rejected
@@ -328,6 +331,14 @@ class Collector:
         if not batch.known:  # every id was new (predictions, feedback): no conflict possible
             return []
         owners = self.store.owners(kind, batch.known)
+        if isinstance(rows, ArrowEvents):  # read as columns, not event by event
+            return [
+                reject(i, eid, "event_id",
+                       f"event_id {eid!r} is already used by another model's {kind}; "
+                       "event ids must be unique across the collector (the SDK's UUIDv7 ids are)")
+                for i, eid, m in zip(batch.index, rows.event_id, rows.model, strict=True)
+                if owners.get(eid, m) != m
+            ]  # fmt: skip
         return [
             reject(i, r["event_id"], "event_id",
                    f"event_id {r['event_id']!r} is already used by another model's {kind}; "
@@ -382,19 +393,23 @@ class Collector:
         batch.known = None
         if kind == "prediction":
             new = self.windows.ingest(rows, batch.table, batch.segment)
-            batch.known = [e["event_id"] for e in rows if e["event_id"] not in new]
+            ids = rows.event_id if isinstance(rows, ArrowEvents) else [e["event_id"] for e in rows]
+            every = len(new) == len(ids)  # the usual case: every event was new
+            batch.known = [] if every else [i for i in ids if i not in new]
             if self.raw_parquet is not None:  # whole events (an Arrow batch's: its segment's)
                 from driftline.store.segments import events_of
 
                 whole = rows if batch.segment is None else events_of(batch.segment)
-                self.raw_parquet.add(
-                    [w for e, w in zip(rows, whole, strict=True) if e["event_id"] in new], now
-                )
+                self.raw_parquet.add([w for i, w in zip(ids, whole, strict=True) if i in new], now)
             counts: dict[tuple[str, str], int] = {}
-            for e in rows:
-                if e["event_id"] in new:
-                    mv = (e["model"], e["version"])
+            if isinstance(rows, ArrowEvents) and every:
+                for mv in zip(rows.model, rows.version, strict=True):
                     counts[mv] = counts.get(mv, 0) + 1
+            else:
+                for e in rows:
+                    if e["event_id"] in new:
+                        mv = (e["model"], e["version"])
+                        counts[mv] = counts.get(mv, 0) + 1
             for (m, v), n in counts.items():
                 self.metrics.count_ingested(m, v, n)
             self.metrics.live_windows.set(self.windows.n_live)
@@ -419,7 +434,7 @@ class Collector:
                 self.store.mark_changed(batch.windows, now)
             return n
         if kind == "runtime":
-            return environment.store_runtime(self.store, rows, now)
+            return environment.store_runtime(self.store, list(rows), now)
         return self.store.upsert_job_runs(rows)
 
     # -- background ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import functools
 import math
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -56,11 +56,12 @@ class InvalidEventError(HTTPError):
 
 @dataclass
 class Batch:
-    #: The accepted records, normalised. An Arrow batch's predictions carry only what the live
-    #: path reads of each (``event_id``, ``prediction_id``, ``ts``, ``model``, ``version``,
-    #: ``status``, ``shadow``, ``segment``, ``outlier``): the rest is in ``table`` and
-    #: ``segment`` (``store.segments.events_of`` makes the whole events).
-    accepted: list[dict[str, Any]] = field(default_factory=list)
+    #: The accepted records, normalised. An Arrow batch's predictions are an
+    #: ``ArrowEvents`` (windows/events.py): the fields the live path reads (``event_id``,
+    #: ``prediction_id``, ``ts``, ``model``, ``version``, ``status``, ``shadow``,
+    #: ``segment``, ``outlier``) as columns; the rest is in ``table`` and ``segment``
+    #: (``store.segments.events_of`` makes the whole events).
+    accepted: Sequence[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     #: Records whose id repeats an earlier record of the same batch (counted as duplicates).
     repeated: int = 0
@@ -714,6 +715,8 @@ def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
     """Validate each item; the accepted keep their order, duplicates in the batch collapse."""
     check = VALIDATORS[kind]
     batch = Batch()
+    accepted: list[dict[str, Any]] = []
+    batch.accepted = accepted
     seen: set[str] = set()
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -736,7 +739,7 @@ def validate(kind: str, items: list[Any], lim: Limits) -> Batch:
         seen.add(eid)
         if kind == "prediction":
             ev["payload"] = orjson.dumps(ev).decode()
-        batch.accepted.append(ev)
+        accepted.append(ev)
         batch.index.append(i)
     return batch
 

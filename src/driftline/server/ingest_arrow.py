@@ -40,6 +40,7 @@ from driftline.server.ingest import (
     reject,
 )
 from driftline.server.ipc_size import decoded_bytes
+from driftline.windows.events import ArrowEvents
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Columns an Arrow prediction batch may have (the JSON fields; the service and LLM fields
@@ -494,7 +495,7 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     versions = _names(errs, table, "version")
 
     batch = Batch()
-    id_list = ids.to_pylist() if ids is not None else [None] * n
+    id_list: list[Any] = ids.to_pylist() if ids is not None else [None] * n
     for i in np.flatnonzero(errs.bad).tolist():
         batch.rejected.append(reject(i, id_list[i], errs.field[i] or "", errs.message[i]))
         lim_name = errs.limit.get(i)
@@ -503,78 +504,89 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     idx = np.flatnonzero(~errs.bad)
     if not idx.size:
         return batch
-    eids = id_list if idx.size == n else [id_list[i] for i in idx.tolist()]
-    seen: set[str] = set()
-    taken: list[int] = []  # the first event of each id (a repeat in the batch: a duplicate)
-    for k, eid in enumerate(eids):
-        if eid in seen:
-            batch.repeated += 1
-            continue
-        seen.add(eid)
-        taken.append(k)
+    # accepted rows have a valid (non-null string) id
+    eids: list[str] = id_list if idx.size == n else [id_list[i] for i in idx.tolist()]
+    seen: set[str] = set(eids)
+    taken: list[int] = list(range(len(eids)))
+    if len(seen) < len(eids):  # the first event of each id (a repeat in the batch: a duplicate)
+        seen.clear()
+        taken.clear()
+        for k, eid in enumerate(eids):
+            if eid in seen:
+                batch.repeated += 1
+                continue
+            seen.add(eid)
+            taken.append(k)
     if len(taken) < idx.size:
         idx = idx[taken]
         eids = [eids[k] for k in taken]
     every = idx.size == n
     keep = pa.array(idx)
 
-    def values(col: pa.ChunkedArray | None, default: Any = None) -> list[Any]:
+    k = int(idx.size)
+
+    def taken_col(col: pa.ChunkedArray | None, default: Any = None) -> pa.ChunkedArray | None:
+        """``col``'s accepted rows (nulls as ``default``, when one is given)."""
         if col is None:
-            return [default] * idx.size
+            return None
         if col.null_count and default is not None:
             col = pc.fill_null(col, default)
-        out: list[Any] = (col if every else col.take(keep)).to_pylist()
-        return out
+        return col if every else col.take(keep)
 
-    def mappings(col: pa.ChunkedArray | None) -> list[Any]:
-        """Struct values as dicts without the keys whose value is null (as JSON leaves out)."""
-        if col is None or col.type.num_fields == 0:
-            return [{}] * idx.size
-        part = col if every else col.take(keep)
-        out: list[Any] = part.to_pylist()
-        if part.null_count or any(pc.struct_field(part, f.name).null_count for f in col.type):
-            out = [{a: b for a, b in m.items() if b is not None} if m else {} for m in out]
-        return out
+    def values(col: pa.ChunkedArray | None, default: Any = None) -> list[Any]:
+        if col is None:
+            return [default] * k
+        if not col.null_count and k and pc.count_distinct(col).as_py() == 1:
+            return [col[0].as_py()] * k  # one model, version, status: no value per row
+        return list(col.to_pylist())
 
     rows = idx.tolist()
-    pid_vals = eids if pids is None else values(pids)
-    if pids is not None and pid_null.any():
-        pid_vals = [e if p is None else p for e, p in zip(eids, pid_vals, strict=True)]
+    id_col = taken_col(ids)
+    pid_col = id_col
+    pid_vals: list[str] = eids
+    if pids is not None and not pid_null.all():
+        pid_col = taken_col(pids if not pid_null.any() else pc.coalesce(pids, ids))
+        pid_vals = values(pid_col)
     ts_vals = ts[idx]
-    model_vals, version_vals = values(models), values(versions)
-    status_vals, shadow_vals = values(status, "ok"), values(shadow, False)
-    # what the live path reads of each event; the rest (features, prediction, scores, tags,
-    # the timestamp sent, latency, error type) stays in batch.table and batch.segment
-    light = ("event_id", "prediction_id", "ts", "model", "version", "status", "shadow", "segment")
-    batch.accepted = [
-        dict(zip(light, v, strict=True))
-        for v in zip(
-            eids, pid_vals, ts_vals.tolist(), model_vals, version_vals, status_vals, shadow_vals,
-            mappings(segment), strict=True,
-        )
-    ]  # fmt: skip
-    if outliers is not None:
-        for ev, i in zip(batch.accepted, rows, strict=True):
-            if outliers[i] is not None:
-                ev["outlier"] = outliers[i]
+    model_col, version_col = taken_col(models), taken_col(versions)
+    status_col, shadow_col = taken_col(status, "ok"), taken_col(shadow, False)
+    model_vals, version_vals = values(model_col), values(version_col)
+    status_vals, shadow_vals = values(status_col, "ok"), values(shadow_col, False)
+    seg_col = None
+    if segment is not None and segment.type.num_fields:
+        seg_col = segment if every else segment.take(keep)
+    picked = None if outliers is None else [outliers[i] for i in rows]
+    # what the live path reads of each event, as columns (windows/events.py); the rest
+    # (features, prediction, scores, tags, the timestamp sent, latency, error type) stays
+    # in batch.table and batch.segment
+    batch.accepted = ArrowEvents(
+        eids, pid_vals, ts_vals, model_vals, version_vals, status_vals, shadow_vals, seg_col,
+        picked,
+    )  # fmt: skip
     batch.index = rows
     batch.table = table if every else table.take(keep)
     if latency is None:
-        lat = pa.nulls(idx.size, pa.float64())
+        lat = pa.nulls(k, pa.float64())
     else:
         lat = pa.array(latency[idx], pa.float64(), mask=np.isnan(latency[idx]))
+    text = pa.string()
+    stamps = table.column("timestamp")
     segment_cols = {
-        "event_id": eids, "prediction_id": pid_vals, "timestamp": _stamps(table, keep, ts_vals),
-        "ts": ts_vals, "model": model_vals, "version": version_vals, "latency_ms": lat,
-        "status": status_vals, "shadow": shadow_vals,
+        "event_id": id_col, "prediction_id": pid_col,
+        # the text sent; else none: readers write the time of ``ts`` (store/segments.py)
+        "timestamp": taken_col(_plain(stamps)) if _is_text(stamps.type) else pa.nulls(k),
+        "ts": pa.array(ts_vals, pa.float64()), "model": model_col, "version": version_col,
+        "latency_ms": lat,
+        "status": pa.array(status_vals, text) if status_col is None else status_col,
+        "shadow": pa.array(shadow_vals, pa.bool_()) if shadow_col is None else shadow_col,
     }  # fmt: skip
-    batch.segment = _segment(batch.table, segment_cols, outliers and [outliers[i] for i in rows])
+    batch.segment = _segment(batch.table, segment_cols, picked)
     return batch
 
 
 def _segment(part: pa.Table, cols: dict[str, Any], outliers: list[Any] | None) -> pa.Table:
     """The accepted events' payload fields as a segment table (store/segments.py): ``cols``
-    (the normalised values made for the events) and the other columns as sent."""
+    (the normalised columns made for the events) and the other columns as sent."""
     n = part.num_rows
     names = part.column_names
 
@@ -583,27 +595,30 @@ def _segment(part: pa.Table, cols: dict[str, Any], outliers: list[Any] | None) -
             return pa.nulls(n)
         return _plain(part.column(name))
 
-    text = pa.string()
+    def text(name: str) -> pa.ChunkedArray | pa.Array:
+        col = cols[name]
+        return col if pa.types.is_null(col.type) else col.cast(pa.string())
+
     columns: dict[str, Any] = {
-        "event_id": pa.array(cols["event_id"], text),
-        "prediction_id": pa.array(cols["prediction_id"], text),
-        "timestamp": pa.array(cols["timestamp"], text),
-        "ts": pa.array(cols["ts"], pa.float64()),
-        "model": pa.array(cols["model"], text),
-        "version": pa.array(cols["version"], text),
+        "event_id": text("event_id"),
+        "prediction_id": text("prediction_id"),
+        "timestamp": text("timestamp"),
+        "ts": cols["ts"],
+        "model": text("model"),
+        "version": text("version"),
         "features": sent("features"),
         "prediction": sent("prediction"),
         "scores": sent("scores"),
         "segment": sent("segment"),
         "latency_ms": cols["latency_ms"],
-        "status": pa.array(cols["status"], text),
+        "status": text("status"),
         "error_type": sent("error_type"),
-        "shadow": pa.array(cols["shadow"], pa.bool_()),
+        "shadow": cols["shadow"],
         "tags": sent("tags"),
     }
     if outliers is not None:
         dumped = [None if o is None else orjson.dumps(o).decode() for o in outliers]
-        columns["outlier"] = pa.array(dumped, text)
+        columns["outlier"] = pa.array(dumped, pa.string())
     return pa.table(columns)
 
 
@@ -621,12 +636,3 @@ def _outliers(errs: _Errors, table: pa.Table) -> list[Any] | None:
         except InvalidEventError as exc:
             errs.mark(_one(n, i), exc.field, exc.message)
     return values
-
-
-def _stamps(table: pa.Table, keep: pa.Array, ts: npt.NDArray[np.float64]) -> list[Any]:
-    """The ``timestamp`` of each kept event as stored: the string sent, else RFC 3339 (UTC)."""
-    col = table.column("timestamp")
-    if _is_text(col.type):
-        return list(col.take(keep).to_pylist())
-    micros = np.round(ts * 1e6).astype("datetime64[us]")
-    return [s + "Z" for s in np.datetime_as_string(micros, unit="us").tolist()]

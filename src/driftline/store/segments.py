@@ -8,7 +8,8 @@ same payload text either way (:func:`payloads_of`): the JSON of the normalised
 event, key for key what the JSON path stores (docs/collector.md, "Raw events").
 
 The segment's columns are the payload's fields: ``event_id``, ``prediction_id``,
-``timestamp`` (the text sent, or RFC 3339), ``ts``, ``model``, ``version``,
+``timestamp`` (the text sent; null when sent as an Arrow timestamp or epoch seconds:
+readers write :func:`rfc3339` of ``ts``, as it was stored before), ``ts``, ``model``, ``version``,
 ``features``, ``prediction``, ``scores``, ``segment``, ``latency_ms``,
 ``status``, ``error_type``, ``shadow``, ``tags`` as validated, and ``outlier``
 (its JSON, when the batch had one). Streams are LZ4-compressed
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
 
 #: Columns of a segment, in the order of the payload's keys (after ``type``).
@@ -79,9 +82,22 @@ def payloads_of(table: pa.Table, rows: Sequence[int]) -> list[str]:
     return [dumps(e).decode() for e in events_of(table.take(pa.array(rows, pa.int64())))]
 
 
+def rfc3339(ts: npt.NDArray[np.float64]) -> list[str]:
+    """Epoch seconds as RFC 3339 UTC text to the microsecond (``...T12:00:00.250000Z``):
+    the ``timestamp`` stored for an Arrow event whose timestamp was not sent as text."""
+    import numpy as np
+
+    micros = np.round(ts * 1e6).astype("datetime64[us]")
+    return [s + "Z" for s in np.datetime_as_string(micros, unit="us").tolist()]
+
+
 def events_of(table: pa.Table) -> list[dict[str, Any]]:
     """The normalised events of a segment table, row for row (the JSON path's, key for key)."""
+    import pyarrow as pa
+
     cols = table.to_pydict()  # column by column: cheaper than a dict per row from Arrow
+    if pa.types.is_null(table.column("timestamp").type):  # not sent as text: from ``ts``
+        cols["timestamp"] = rfc3339(table.column("ts").to_numpy())
     for name in _MAPPINGS:
         cols[name] = _mappings(table.column(name), cols[name])
     for name in _PAYLOAD:

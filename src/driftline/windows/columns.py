@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from driftline.errors import InputError
 from driftline.schema import ColumnSpec, Kind, Role, Schema, infer_kind
 from driftline.windows.abuse import fingerprints
+from driftline.windows.events import ArrowEvents
 from driftline.windows.service import ServiceBlock
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
@@ -397,8 +398,12 @@ class EventBlock:
             latency = np.asarray(lat, dtype=np.float64) / 1000.0
         else:
             latency = np.full(n, np.nan)
-        status = np.array([e["status"] == "error" for e in events], dtype=np.bool_)
-        shadow = np.array([e["shadow"] for e in events], dtype=np.bool_)
+        if isinstance(events, ArrowEvents):
+            status = events.error()
+            shadow = np.array(events.shadow, dtype=np.bool_)
+        else:
+            status = np.array([e["status"] == "error" for e in events], dtype=np.bool_)
+            shadow = np.array([e["shadow"] for e in events], dtype=np.bool_)
         return cls(t, latency, status, shadow, unknown, clients=_arrow_clients(table))
 
     def take(self, rows: Sequence[int]) -> EventBlock:

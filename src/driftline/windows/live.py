@@ -15,8 +15,10 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from driftline._utils.clock import WallClock as Clock
@@ -32,6 +34,7 @@ from driftline.windows.columns import (
     schema_to_json,
 )
 from driftline.windows.config import ALL, OTHER, WindowConfig, window_start
+from driftline.windows.events import ArrowEvents
 from driftline.windows.prescored import OnResult, scored, wire_kinds
 from driftline.windows.stats import WindowStats, pack_segments
 
@@ -64,14 +67,42 @@ class _Later(Sequence[Mapping[str, Any]]):
 
 def _split(
     table: pa.Table,
-    events: Sequence[Mapping[str, Any]],
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]],
+    groups: Mapping[tuple[str, str, int], Sequence[Mapping[str, Any]]],
+    rows_of: Callable[[Sequence[Mapping[str, Any]]], list[int]],
 ) -> dict[tuple[str, str, int], pa.Table]:
-    """The rows of ``table`` (row i: ``events[i]``) of each group of events."""
+    """The rows of ``table`` of each group of events (``rows_of``: a group's rows)."""
     if len(groups) == 1:
         return {next(iter(groups)): table}
-    where = {id(e): i for i, e in enumerate(events)}
-    return {key: table.take(pa.array([where[id(e)] for e in evs])) for key, evs in groups.items()}
+    return {key: table.take(pa.array(rows_of(evs), pa.int64())) for key, evs in groups.items()}
+
+
+def _groups(
+    events: Sequence[Mapping[str, Any]], base: int
+) -> dict[tuple[str, str, int], Sequence[Mapping[str, Any]]]:
+    """``events`` by (model, version, base window start), in the order first seen."""
+    if isinstance(events, ArrowEvents) and len(events):
+        starts = np.floor(events.ts / base) * base  # as window_start(), element by element
+        pairs = set(zip(events.model, events.version, strict=True))
+        if len(pairs) == 1:
+            ((m, v),) = pairs
+            first = float(starts[0])
+            if (starts == first).all():
+                return {(m, v, int(first)): events}
+            uniq, inverse = np.unique(starts, return_inverse=True)
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+            parts = sorted(np.split(order, bounds), key=lambda rows: int(rows[0]))
+            return {(m, v, int(uniq[inverse[rows[0]]])): events.take(rows) for rows in parts}
+        keyed: dict[tuple[str, str, int], list[int]] = {}
+        for i, (m, v, st) in enumerate(
+            zip(events.model, events.version, starts.tolist(), strict=True)
+        ):
+            keyed.setdefault((m, v, int(st)), []).append(i)
+        return {key: events.take(rows) for key, rows in keyed.items()}
+    groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
+    for e in events:
+        groups.setdefault((e["model"], e["version"], window_start(e["ts"], base)), []).append(e)
+    return dict(groups)
 
 
 def _seed(*parts: object) -> int:
@@ -146,7 +177,11 @@ class LivePartial:
         if cfg.segment_keys or cfg.auto_segment_keys <= 0:
             return cfg.segment_keys
         keys = list(dict.fromkeys(s.split("=", 1)[0] for s in self.segments if s != ALL))
-        if len(keys) < cfg.auto_segment_keys:
+        if len(keys) < cfg.auto_segment_keys and isinstance(events, ArrowEvents):
+            for k in events.segment_keys():
+                if k not in keys and len(keys) < cfg.auto_segment_keys:
+                    keys.append(k)
+        elif len(keys) < cfg.auto_segment_keys:
             for e in events:
                 seg = e.get("segment")
                 if not seg:
@@ -164,11 +199,17 @@ class LivePartial:
         out: dict[str, list[int]] = {}
         for key in self.split_keys(events):
             by_value: dict[str, list[int]] = {}
-            for i, e in enumerate(events):
-                seg = e.get("segment")
-                v = seg.get(key) if seg else None
-                if v is not None:
-                    by_value.setdefault(f"{key}={v}", []).append(i)
+            if isinstance(events, ArrowEvents):
+                for v, at in events.segment_groups(key).items():
+                    by_value.setdefault(f"{key}={v}", []).extend(at.tolist())
+                for got in by_value.values():  # one name from two values: rows in order
+                    got.sort()
+            else:
+                for i, e in enumerate(events):
+                    seg = e.get("segment")
+                    v = seg.get(key) if seg else None
+                    if v is not None:
+                        by_value.setdefault(f"{key}={v}", []).append(i)
             prefix = key + "="
             for name, rows in by_value.items():
                 if name not in self.segments:
@@ -361,19 +402,27 @@ class LiveWindows:
         store may have kept anyway are recovered from the raw table.
         """
         base = self.config.base
-        groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
-        for e in events:
-            groups.setdefault((e["model"], e["version"], window_start(e["ts"], base)), []).append(e)
-        where = {id(e): i for i, e in enumerate(events)} if segment is not None else {}
+        groups = _groups(events, base)
+        where = (
+            {id(e): i for i, e in enumerate(events)}
+            if segment is not None and not (isinstance(events, ArrowEvents))
+            else {}
+        )
         whole: list[dict[str, Any]] = []
 
-        def full(evs: list[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+        def rows_of(evs: Sequence[Mapping[str, Any]]) -> list[int]:
+            """The batch rows of ``evs`` (their rows in ``table`` and ``segment``)."""
+            if isinstance(evs, ArrowEvents):
+                return evs.rows.tolist()  # type: ignore[no-any-return]
+            return [where[id(e)] for e in evs]
+
+        def full(evs: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
             """``evs`` with all their fields (an Arrow batch's, from its segment)."""
             if segment is None:
                 return evs
             if not whole:
                 whole.extend(segments.events_of(segment))
-            return [whole[where[id(e)]] for e in evs]
+            return [whole[i] for i in rows_of(evs)]
 
         schemas = {
             (m, v): self.schema(m, v, _Later(functools.partial(full, evs)))
@@ -382,7 +431,7 @@ class LiveWindows:
         scorers = {mv: self.scorer(*mv) for mv in schemas}
         # columns are built (and outliers scored) before taking the lock: other requests
         # can store meanwhile
-        tables = _split(table, events, groups) if table is not None else {}
+        tables = _split(table, groups, rows_of) if table is not None else {}
         verify = self.config.outlier_prescores == "check"
         blocks = {}
         for key, evs in groups.items():
@@ -400,7 +449,7 @@ class LiveWindows:
             stored = EventSegment(uuid.uuid4().hex, now, len(events), segments.encode(segment))
         with self._lock:
             rows: list[tuple[Any, ...]] = []
-            assigned: list[tuple[LivePartial, int, list[dict[str, Any]], EventBlock]] = []
+            assigned: list[tuple[LivePartial, int, Sequence[Mapping[str, Any]], EventBlock]] = []
             fresh: list[WindowKey] = []
             for key, evs in groups.items():
                 p = self._partials.get(key)
@@ -410,7 +459,15 @@ class LiveWindows:
                     fresh.extend(self.config.keys_of(*key))
                 seq = p.next_seq()
                 pid, start = p.partial_id, key[2]
-                if stored is not None:
+                if isinstance(evs, ArrowEvents) and stored is not None:
+                    k = len(evs)
+                    rows.extend(zip(
+                        evs.event_id, evs.model, evs.version, evs.prediction_id, evs.ts_list,
+                        repeat(now, k), repeat(start, k), repeat(pid, k), repeat(seq, k),
+                        evs.status, evs.shadow, repeat("", k), repeat(stored.segment_id, k),
+                        evs.rows.tolist(), strict=False,
+                    ))  # fmt: skip
+                elif stored is not None:
                     sid = stored.segment_id
                     rows.extend(
                         (e["event_id"], e["model"], e["version"], e["prediction_id"], e["ts"],
@@ -452,11 +509,20 @@ class LiveWindows:
                     if len(new) == len(rows):
                         p.add(evs, seq, block)
                     else:
-                        keep = [i for i, e in enumerate(evs) if e["event_id"] in new]
+                        ids = (
+                            evs.event_id
+                            if isinstance(evs, ArrowEvents)
+                            else ([e["event_id"] for e in evs])
+                        )
+                        keep = [i for i, eid in enumerate(ids) if eid in new]
                         kept = block.take(keep)
                         if block.review:  # the new events' review candidates stay
                             kept.review = [c for c in block.review if c[1] in new] or None
-                        p.add([evs[i] for i in keep], seq, kept)
+                        p.add(
+                            evs.take(keep) if isinstance(evs, ArrowEvents)
+                            else [evs[i] for i in keep],
+                            seq, kept,
+                        )  # fmt: skip
             except BaseException:
                 for p, *_ in assigned:
                     self._rotate(p)

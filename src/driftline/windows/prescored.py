@@ -37,6 +37,7 @@ import pyarrow as pa
 from driftline.schema import Schema
 from driftline.stats.outliers import OutlierModel
 from driftline.windows.columns import EventBlock
+from driftline.windows.events import ArrowEvents
 from driftline.windows.review import top_candidates
 
 #: Pre-scores of a batch and version the collector recomputes to check the rest.
@@ -69,7 +70,11 @@ def scored(
     its most anomalous flagged events as review candidates (windows/review.py)."""
     if scorer is None or not block.n_rows:
         return block
-    pre = [i for i, e in enumerate(events) if "outlier" in e]
+    if isinstance(events, ArrowEvents):  # an Arrow batch's: its outlier column, if sent
+        got = events.outlier
+        pre = [] if got is None else [i for i, o in enumerate(got) if o is not None]
+    else:
+        pre = [i for i, e in enumerate(events) if "outlier" in e]
     if not pre:
         scores = scorer.score(block.table)
     else:
@@ -88,10 +93,14 @@ def _with_prescores(
     verify: bool,
     on_result: OnResult | None,
 ) -> np.ndarray:
-    model = str(events[pre[0]]["model"])
+    if isinstance(events, ArrowEvents) and events.outlier is not None:
+        model = events.model[pre[0]]
+        outs = [events.outlier[i] for i in pre]
+    else:
+        model = str(events[pre[0]]["model"])
+        outs = [events[i]["outlier"] for i in pre]
     tag = scorer.wire(wire_kinds(scorer, schema))["tag"]
     n = block.n_rows
-    outs = [events[i]["outlier"] for i in pre]
     rows = np.asarray(pre, dtype=np.int64)
     sent = np.fromiter((o["score"] for o in outs), dtype=np.float64, count=len(outs))
     current = np.fromiter((o["model"] == tag for o in outs), dtype=np.bool_, count=len(outs))

@@ -1,0 +1,110 @@
+"""An Arrow batch's events are read as columns (windows/events.py), never one dict each:
+the windows, segments, counts and duplicates they give must be the JSON path's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from driftline.sdk.arrow_batch import encode_arrow
+from driftline.sdk.clock import ManualClock
+from driftline.server.collector import Collector
+from driftline.server.ingest_arrow import decode_arrow, validate_arrow
+from driftline.server.settings import Settings
+from driftline.store import open_store
+from driftline.windows import WindowConfig
+from driftline.windows.events import ArrowEvents
+from driftline.windows.stats import unpack_segments
+
+T0 = 1_767_225_600.0  # a window boundary
+BASE = 60
+
+
+def _events(n: int, seed: int, first: int = 0) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        i = first + k
+        seg: dict[str, Any] = {"region": ["eu", "us", None][i % 3], "shard": i % 4}
+        if i % 7 == 0:
+            seg = {}
+        out.append({
+            "type": "prediction", "event_id": f"e{i}", "prediction_id": f"p{i}",
+            # three base windows: the batch is split by window
+            "timestamp": T0 + (i % 3) * BASE + float(rng.uniform(0, BASE - 1)),
+            "model": ["m1", "m2"][i % 5 == 0], "version": ["v1", "v2"][i % 4 == 0],
+            "features": {"x": float(rng.normal()), "c": ["a", "b"][i % 2]},
+            "prediction": float(rng.uniform()), "segment": seg, "latency_ms": 3.0,
+            "status": "error" if i % 11 == 0 else "ok", "shadow": i % 13 == 0,
+        })  # fmt: skip
+    return out
+
+
+def _collector(
+    tmp_path: Path, name: str, segment_keys: tuple[str, ...] = ()
+) -> tuple[Collector, Any]:
+    store = open_store(f"sqlite:///{tmp_path}/{name}.db")
+    cfg = WindowConfig(sizes=(BASE,), grace_seconds=0, segment_keys=segment_keys)
+    return Collector(Settings(windows=cfg), store, ManualClock(T0 + 10)), store
+
+
+def _state(c: Collector, store: Any) -> dict[Any, Any]:
+    """Every saved partial's events, errors and shadows by segment."""
+    c.windows.flush(force=True)
+    out = {}
+    for m in ("m1", "m2"):
+        for v in ("v1", "v2"):
+            for p in store.partials(m, v, int(T0), int(T0) + 3 * BASE):
+                segs = unpack_segments(p.profile)
+                out[(m, v, p.window_start)] = (
+                    p.n_events,
+                    {s: (st.n_events, st.n_errors, st.n_shadow) for s, st in segs.items()},
+                )
+    return out
+
+
+@pytest.mark.parametrize("segment_keys", [(), ("region",)])
+def test_arrow_columns_give_the_windows_segments_and_counts_json_gives(
+    tmp_path: Path, segment_keys: tuple[str, ...]
+) -> None:
+    first, second = _events(300, 1), _events(200, 2, first=250)  # 50 ids sent twice
+    results = {}
+    states = {}
+    for fmt in ("json", "arrow"):
+        c, store = _collector(tmp_path, fmt, segment_keys)
+        got = []
+        for batch in (first, second, first[:10]):
+            if fmt == "json":
+                r = c.ingest("prediction", [dict(e) for e in batch])
+            else:
+                b = validate_arrow(decode_arrow(encode_arrow(batch) or b"", 1 << 30), c.limits())
+                assert isinstance(b.accepted, ArrowEvents)
+                r = c.ingest_batch("prediction", b)
+            got.append((r.accepted, r.duplicates, r.rejected))
+        results[fmt] = got
+        states[fmt] = _state(c, store)
+        store.close()
+    assert results["arrow"] == results["json"] == [(300, 0, []), (150, 50, []), (0, 10, [])]
+    assert states["arrow"] == states["json"]
+    segs = {s for _, (_, by_seg) in states["json"].items() for s in by_seg}
+    # the split keys found (the shard numbers as the JSON path names them), nulls left out
+    assert {"*", "region=eu", "region=us"} <= segs
+    assert ("shard=1" in segs) is (not segment_keys)
+
+
+def test_arrow_events_read_one_by_one_are_the_light_events(tmp_path: Path) -> None:
+    events = _events(40, 3)
+    b = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), _collector(
+        tmp_path, "x")[0].limits())  # fmt: skip
+    acc = b.accepted
+    assert isinstance(acc, ArrowEvents)
+    assert acc[7]["segment"] == {} and acc[2]["segment"] == {"shard": 2}
+    assert acc[-1]["event_id"] == "e39" and len(acc[5:9]) == 4
+    assert [e["event_id"] for e in acc[5:9]] == ["e5", "e6", "e7", "e8"]
+    assert acc.segment_keys() == ["region", "shard"]
+    groups = acc.segment_groups("region")
+    assert list(groups) == ["us", "eu"]  # first seen first (event 0 has no segment)
+    assert groups["us"].tolist() == [i for i in range(40) if i % 3 == 1 and i % 7]
