@@ -108,3 +108,28 @@ def test_arrow_events_read_one_by_one_are_the_light_events(tmp_path: Path) -> No
     groups = acc.segment_groups("region")
     assert list(groups) == ["us", "eu"]  # first seen first (event 0 has no segment)
     assert groups["us"].tolist() == [i for i in range(40) if i % 3 == 1 and i % 7]
+
+
+def test_a_missing_prediction_id_is_the_event_id_whatever_the_string_types(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    from driftline.store import segments
+
+    events = _events(6, 4)
+    table = pa.Table.from_pylist(events)
+    pids = pa.array(["p0", None, "p2", None, "p4", "p5"], pa.large_string())
+    table = table.set_column(table.schema.get_field_index("prediction_id"), "prediction_id", pids)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    c, store = _collector(tmp_path, "pid")
+    b = validate_arrow(decode_arrow(sink.getvalue().to_pybytes(), 1 << 30), c.limits())
+    assert b.rejected == []
+    assert b.accepted.prediction_id == ["p0", "e1", "p2", "e3", "p4", "p5"]  # type: ignore[attr-defined]
+    stored = segments.events_of(b.segment)
+    assert [e["prediction_id"] for e in stored] == ["p0", "e1", "p2", "e3", "p4", "p5"]
+    # the timestamps were epoch seconds: stored as RFC 3339 text of ``ts``
+    assert stored[0]["timestamp"].endswith("Z") and stored[0]["ts"] == events[0]["timestamp"]
+    store.close()

@@ -545,7 +545,10 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     pid_col = id_col
     pid_vals: list[str] = eids
     if pids is not None and not pid_null.all():
-        pid_col = taken_col(pids if not pid_null.any() else pc.coalesce(pids, ids))
+        if pid_null.any():  # no prediction_id: the event's id (as the JSON path)
+            text = pa.string()
+            pids = pc.coalesce(pids.cast(text), ids.cast(text))  # type: ignore[union-attr]
+        pid_col = taken_col(pids)
         pid_vals = values(pid_col)
     ts_vals = ts[idx]
     model_col, version_col = taken_col(models), taken_col(versions)
