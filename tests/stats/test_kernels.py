@@ -89,3 +89,42 @@ def test_kernels_switch_off(monkeypatch: pytest.MonkeyPatch) -> None:
         _kernels._compiled.cache_clear()
     assert kernels(N) is not None
     assert kernels(MIN_ROWS - 1) is None
+
+
+def test_radix_sort_is_numpys_sort() -> None:
+    fused = kernels(N)
+    assert fused is not None
+    rng = np.random.default_rng(3)
+    cases = {
+        "normal": rng.normal(size=N),
+        "signed zeros and infinities": np.array([0.0, -0.0, np.inf, -np.inf, 5e-324, -5e-324]),
+        "one value (every pass skipped)": np.full(1000, 2.5),
+        "small ints": rng.integers(-3, 3, N).astype(np.float64),
+        "empty": np.zeros(0),
+    }
+    for name, x in cases.items():
+        out = np.empty_like(x)
+        fused.sort_floats(x, out)
+        want = np.sort(x + 0.0)  # -0.0 read as 0.0
+        assert out.view(np.uint64).tolist() == want.view(np.uint64).tolist(), name
+
+
+def test_quantile_sketch_is_the_same_with_and_without_the_sort_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from driftline.stats.accumulators import QuantileSketch
+    from driftline.stats.accumulators import quantiles as quantiles_module
+
+    rng = np.random.default_rng(5)
+    batches = [rng.normal(size=N).round(3) for _ in range(3)]  # with -0.0s among the 0.0s
+    assert any(np.signbit(b[b == 0]).any() for b in batches)
+
+    def sketch() -> bytes:
+        q = QuantileSketch()
+        for b in batches:
+            q.update(b, np.random.default_rng(1))
+        return q.to_bytes()
+
+    fused = sketch()
+    monkeypatch.setattr(quantiles_module, "sort_kernels", lambda n: None)
+    assert sketch() == fused

@@ -7,7 +7,8 @@ in two passes per numeric column and one per categorical column, release the GIL
 the profile's thread pool uses every core) and give bit-for-bit the same histogram
 counts, hashes, HLL registers and row codes as the numpy code
 (tests/stats/test_kernels.py holds them to it). Moments may differ in the last bits:
-the kernel sums sequentially, numpy pairwise.
+the kernel sums sequentially, numpy pairwise. The quantile sketch sorts a large batch
+with a radix-sort kernel (the same sorted array as numpy's sort).
 
 numba compiles each kernel on first use and caches the machine code (next to the
 module, or in NUMBA_CACHE_DIR), so only the first large batch on a machine pays the
@@ -42,6 +43,22 @@ def kernels(n: int) -> ModuleType | None:
     return _compiled() if n >= MIN_ROWS else None
 
 
+#: Once the kernels are loaded, the radix sort beats numpy's sort from this many values.
+SORT_MIN_ROWS = 1 << 12
+
+
+def sort_kernels(n: int) -> ModuleType | None:
+    """The compiled kernels when sorting ``n`` values is worth them, else None.
+
+    From ``MIN_ROWS`` values, as :func:`kernels`; from ``SORT_MIN_ROWS`` once they are
+    loaded (a large batch or :func:`warm_up` loaded them). Sorting gives the same array
+    either way, so this choice never changes a result.
+    """
+    if n >= MIN_ROWS or (n >= SORT_MIN_ROWS and _compiled.cache_info().currsize):
+        return _compiled()
+    return None
+
+
 def warm_up() -> bool:
     """Load (or compile) every kernel for the array types profiles pass them, now.
 
@@ -72,6 +89,7 @@ def warm_up() -> bool:
         hashes = np.array([1, 2], dtype=np.uint64)
         fused.category_fill(idx, hashes, null, np.zeros(2, dtype=np.int64), cat_codes)
         fused.row_combine(codes, codes.copy(), null)
+    fused.sort_floats(np.array([2.0, -0.0, -1.0]), np.empty(3))
     fused.mix_inplace(codes)
     fused.hll_update(registers, codes, 12)
     return True

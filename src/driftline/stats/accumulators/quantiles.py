@@ -11,6 +11,7 @@ order give the same sketch, bit for bit, in any process.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 from typing_extensions import Self
@@ -18,6 +19,7 @@ from typing_extensions import Self
 from driftline.errors import ProfileFormatError
 from driftline.stats._codec import pack, unpack
 from driftline.stats.accumulators._blocks import FloatArray
+from driftline.stats.accumulators._kernels import sort_kernels
 
 _M = 8  # the smallest capacity of a level
 _C = 2.0 / 3.0  # each level down holds C times the level above
@@ -32,6 +34,35 @@ def _splitmix(state: int) -> tuple[int, int]:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
     return state, z ^ (z >> 31)
+
+
+@cache
+def _capacities(k: int, n_levels: int) -> tuple[int, ...]:
+    """Each level's capacity in a sketch of ``n_levels`` levels, then their sum.
+
+    A level ``depth`` levels below the top holds ``max(M, ceil(k * C**depth))`` items.
+    """
+    caps = [max(_M, math.ceil(k * _C ** (n_levels - 1 - h))) for h in range(n_levels)]
+    return (*caps, sum(caps))
+
+
+def _sorted(items: FloatArray, has_run: bool) -> FloatArray:
+    """``items`` (no NaN) sorted, with -0.0 read as 0.0.
+
+    Equal values are then equal bits, so the sorted array, and with it the sketch,
+    is the same whichever sort made it: a level that holds a compaction's output (a
+    sorted run after a few older items) is merged by numpy's stable sort (timsort,
+    linear on runs); a large one (a batch) is radix-sorted by the compiled kernel.
+    """
+    if not has_run:
+        fused = sort_kernels(items.size)
+        if fused is not None:
+            out = np.empty(items.size, dtype=np.float64)
+            fused.sort_floats(np.ascontiguousarray(items, dtype=np.float64), out)
+            return out
+    out = items + 0.0  # -0.0 + 0.0 is 0.0
+    out.sort(kind="stable" if has_run else "quicksort")
+    return out
 
 
 class QuantileSketch:
@@ -98,17 +129,17 @@ class QuantileSketch:
             self.levels.append(np.empty(0))
         self.levels[level] = np.concatenate([self.levels[level], items])
 
-    def _capacity(self, level: int) -> int:
-        depth = len(self.levels) - 1 - level
-        return max(_M, math.ceil(self.k * _C**depth))
-
     def _compress(self) -> None:
         """While the sketch holds more than its capacity, compact its lowest over-full level."""
-        while sum(lv.size for lv in self.levels) > sum(
-            self._capacity(h) for h in range(len(self.levels))
-        ):
-            h = next(h for h, lv in enumerate(self.levels) if lv.size > self._capacity(h))
-            items = np.sort(self.levels[h])
+        ran: set[int] = set()  # levels given a (sorted) compaction in this call
+        while True:
+            caps = _capacities(self.k, len(self.levels))
+            sizes = [lv.size for lv in self.levels]
+            if sum(sizes) <= caps[-1]:
+                break
+            h = next(h for h, size in enumerate(sizes) if size > caps[h])
+            items = _sorted(self.levels[h], h in ran)
+            ran.add(h + 1)
             self._state, bits = _splitmix(self._state)
             keep = np.empty(0)
             if items.size % 2:  # an odd one out stays at this level (which one: the coin)
