@@ -133,3 +133,20 @@ def test_a_missing_prediction_id_is_the_event_id_whatever_the_string_types(
     # the timestamps were epoch seconds: stored as RFC 3339 text of ``ts``
     assert stored[0]["timestamp"].endswith("Z") and stored[0]["ts"] == events[0]["timestamp"]
     store.close()
+
+
+def test_a_name_ending_in_a_newline_is_refused_by_json_as_by_arrow(tmp_path: Path) -> None:
+    """Python's ``$`` matches before a final newline: ``re.match`` took "m1\\n" as a model
+    name (stored, then a Prometheus label with a newline); Arrow's RE2 refused it."""
+    from driftline.server.ingest import validate
+
+    events = _events(3, 5)
+    events[1]["model"] = "m1\n"
+    events[2]["version"] = "v1\n"
+    c, store = _collector(tmp_path, "nl")
+    lim = c.limits()
+    by_json = validate("prediction", [dict(e) for e in events], lim)
+    by_arrow = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), lim)
+    for b in (by_json, by_arrow):
+        assert [(r["index"], r["field"]) for r in b.rejected] == [(1, "model"), (2, "version")]
+    store.close()

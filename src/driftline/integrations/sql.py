@@ -65,7 +65,7 @@ class SQLQuery:
     @property
     def sql(self) -> str:
         q = self.query.strip().rstrip(";")
-        return f"SELECT * FROM {q}" if _TABLE.match(q) else q
+        return f"SELECT * FROM {q}" if _TABLE.fullmatch(q) else q
 
     def batches(self) -> Iterator[pa.Table]:
         """The rows as Arrow tables of at most ``batch_rows`` rows (server-side cursor)."""

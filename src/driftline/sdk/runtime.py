@@ -47,7 +47,7 @@ def capture_runtime(distributions: Iterable[Any] | None = None) -> dict[str, Any
         meta = getattr(dist, "metadata", None)
         name = meta.get("Name") if meta is not None else None
         version = getattr(dist, "version", None)
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             excluded.append({"name": str(name)[:128], "reason": "not a valid package name"})
             continue
         if not isinstance(version, str) or not version:

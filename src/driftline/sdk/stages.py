@@ -192,7 +192,7 @@ def stage_name(name: Any, on_problem: Callable[[str], None]) -> str:
         known = None
     if known is None:
         text = name if isinstance(name, str) else str(name)
-        if NAME_RE.match(text):
+        if NAME_RE.fullmatch(text):
             known = (text, False)
         else:
             known = (_BAD.sub("_", text).lstrip("_.:-")[:64] or "unnamed", True)

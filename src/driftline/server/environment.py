@@ -52,7 +52,7 @@ def runtime(e: dict[str, Any], lim: Limits) -> dict[str, Any]:
     if len(packages) > MAX_PACKAGES:
         raise InvalidEventError("runtime.packages", f"at most {MAX_PACKAGES} packages")
     for name, version in packages.items():
-        if not PACKAGE_RE.match(name):
+        if not PACKAGE_RE.fullmatch(name):
             raise InvalidEventError(
                 "runtime.packages",
                 f"package name {name[:80]!r} is not a valid distribution name (PEP 508: "

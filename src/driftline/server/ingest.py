@@ -201,15 +201,15 @@ def check_depth(name: str, value: Any, limit: int) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _valid_name(v: str) -> bool:
-    return NAME_RE.match(v) is not None
+def valid_name(v: str) -> bool:
+    return NAME_RE.fullmatch(v) is not None  # match() would take "m\n" ($ before a newline)
 
 
 def _name(e: dict[str, Any], name: str, required: bool = True) -> str | None:
     v = e.get(name)
     if v is None and not required:
         return None
-    if not isinstance(v, str) or not _valid_name(v):
+    if not isinstance(v, str) or not valid_name(v):
         raise InvalidEventError(
             name,
             f"{name} must be 1 to 128 characters of letters, digits and _.:@+- "

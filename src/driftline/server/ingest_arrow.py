@@ -30,7 +30,6 @@ from driftline._utils.arrow_json import not_json
 from driftline.server.ingest import (
     MAX_ID,
     MIN_TS,
-    NAME_RE,
     Batch,
     BodyError,
     InvalidEventError,
@@ -38,6 +37,7 @@ from driftline.server.ingest import (
     outlier_object,
     parse_time,
     reject,
+    valid_name,
 )
 from driftline.server.ipc_size import decoded_bytes
 from driftline.windows.events import ArrowEvents
@@ -72,7 +72,10 @@ def decode_arrow(body: bytes, max_decoded: int) -> pa.Table:
     try:
         if decoded_bytes(body) > max_decoded:  # before decompressing anything
             raise BodyError(413, f"decoded Arrow batch exceeds {max_decoded} bytes")
-        reader = pa.ipc.open_stream(pa.py_buffer(body))
+        # on the calling thread: Arrow's pool would decompress buffers on other threads,
+        # costing more CPU in all than a batch saves in time (0.2 of 1 ms a batch)
+        options = pa.ipc.IpcReadOptions(use_threads=False)
+        reader = pa.ipc.open_stream(pa.py_buffer(body), options=options)
         table = reader.read_all()
         # offsets, lengths and dictionary indices as the body says them: checked before any
         # kernel reads them (a body altered in a few bytes crashed the process otherwise)
@@ -264,8 +267,12 @@ def _names(errs: _Errors, table: pa.Table, name: str) -> pa.ChunkedArray | None:
     if not _is_text(col.type):
         errs.all(name, message)
         return None
-    ok = _mask(pc.match_substring_regex(col, NAME_RE.pattern))
-    errs.mark(~ok, name, message)
+    # the distinct values (a batch has one model and version, nearly always), each checked
+    # once; a regex kernel compiled its pattern on every call (0.6 ms a batch)
+    bad = [v for v in pc.unique(col).to_pylist() if v is None or not valid_name(v)]
+    if bad:
+        wrong = pc.is_in(col, value_set=pa.array([v for v in bad if v is not None], col.type))
+        errs.mark(_mask(wrong) | _mask(col.is_null()), name, message)
     return col
 
 

@@ -51,7 +51,7 @@ def _text(where: str, v: Any, limit: int, *, required: bool = False) -> str | No
 def _hex(where: str, v: Any, length: int) -> str | None:
     if v is None:
         return None
-    if not isinstance(v, str) or len(v) != length or not HEX_RE.match(v):
+    if not isinstance(v, str) or len(v) != length or not HEX_RE.fullmatch(v):
         raise InvalidEventError(where, f"{where} must be {length} lowercase hex digits")
     return v
 
@@ -65,7 +65,7 @@ def stages(v: Any, max_depth: int) -> list[dict[str, Any]]:
         if not isinstance(st, dict):
             raise InvalidEventError(at, f"{at} must be an object with name and latency_ms")
         name = st.get("name")
-        if not isinstance(name, str) or not STAGE_NAME_RE.match(name):
+        if not isinstance(name, str) or not STAGE_NAME_RE.fullmatch(name):
             raise InvalidEventError(
                 f"{at}.name",
                 f"{at}.name={str(name)[:70]!r}: 1 to 64 characters of letters, digits and "
@@ -148,7 +148,7 @@ def error(v: Any) -> dict[str, Any]:
     if message is not None and "\x00" in message:
         message = message.replace("\x00", "")
     fp = v.get("fingerprint")
-    if not isinstance(fp, str) or not 0 < len(fp) <= 64 or not HEX_RE.match(fp):
+    if not isinstance(fp, str) or not 0 < len(fp) <= 64 or not HEX_RE.fullmatch(fp):
         raise InvalidEventError("error.fingerprint", "error.fingerprint must be 1 to 64 hex digits")
     return {
         "type": _text("error.type", v.get("type"), 256, required=True),
