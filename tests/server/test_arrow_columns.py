@@ -150,3 +150,37 @@ def test_a_name_ending_in_a_newline_is_refused_by_json_as_by_arrow(tmp_path: Pat
     for b in (by_json, by_arrow):
         assert [(r["index"], r["field"]) for r in b.rejected] == [(1, "model"), (2, "version")]
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("predictions", "kind"),
+    [
+        ([1, 0, 1, None, 0, 1], "numeric"),
+        ([0.25, 0.5, None, 1.0, 0.0, 0.75], "numeric"),
+        (["cat", "dog", None, "cat", "bird", "dog"], "categorical"),
+        ([True, False, None, True, True, False], "boolean"),
+        ([1, 0, 1, None, 0, 1], "categorical"),  # a class number as a category
+        ([{"label": "a", "p": 0.5}, None, {"label": "b", "p": 0.25}] * 2, "categorical"),
+        ([[0.1, 0.9], [0.5, 0.5], None, [1.0, 0.0], [0.2, 0.8], [0.3, 0.7]], "categorical"),
+    ],
+    ids=["int", "float", "str", "bool", "int-as-category", "object", "list"],
+)
+def test_the_prediction_column_is_the_json_paths_for_every_kind(
+    predictions: list[Any], kind: str
+) -> None:
+    from driftline.schema import ColumnSpec, Kind, Role, Schema
+    from driftline.server.ingest import Limits, validate
+    from driftline.windows.columns import EventBlock, infer_schema
+
+    events = _events(6, 6)
+    for e, p in zip(events, predictions, strict=True):
+        e["prediction"] = p
+    lim = Limits(T0 + 10, 3600.0, 100)
+    by_json = validate("prediction", [dict(e) for e in events], lim)
+    by_arrow = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), lim)
+    # a reference names the model's prediction column: taken from each event's `prediction`
+    specs = [*infer_schema(by_json.accepted), ColumnSpec("pred", Kind(kind), Role.PREDICTION)]
+    schema = Schema.from_specs(specs)
+    a = EventBlock.of(schema, by_json.accepted)
+    b = EventBlock.of_arrow(schema, by_arrow.table, by_arrow.accepted)
+    assert b.table.equals(a.table), (a.table.to_pydict(), b.table.to_pydict())

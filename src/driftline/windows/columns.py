@@ -377,7 +377,11 @@ class EventBlock:
         arrays = []
         for spec in schema:
             name = spec.name
-            if spec.role is Role.PREDICTION:  # the feature, else the event's prediction
+            if spec.role is Role.PREDICTION and name not in sent and "prediction" in names:
+                # the events' predictions, column to column (_arrow_column falls back to
+                # column() for types it does not take as they are)
+                arrays.append(_arrow_column(spec, table.column("prediction")))
+            elif spec.role is Role.PREDICTION:  # the feature, else the event's prediction
                 if predictions is None:
                     predictions = _values(table, "prediction")
                 col = predictions
