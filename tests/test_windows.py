@@ -23,6 +23,7 @@ from driftline.windows import (
     unpack_segments,
     window_start,
 )
+from driftline.windows.columns import EventBlock
 
 T0 = 1_700_000_100.0  # inside the 5-minute window starting at 1_700_000_100 - 100
 
@@ -95,6 +96,30 @@ def test_window_stats_merge_equals_one_pass_and_round_trips(rng: np.random.Gener
     assert merged.n_errors == whole.n_errors == 12
     assert merged.profile["c"].categories.counts() == whole.profile["c"].categories.counts()
     assert merged.profile["x"].moments.mean == pytest.approx(whole.profile["x"].moments.mean)
+
+
+def test_a_block_taken_whole_folds_as_the_block_and_a_part_as_its_rows(
+    rng: np.random.Generator,
+) -> None:
+    events = make_events(300, rng)
+    events[7]["features"]["surprise"] = 1.0  # an unknown feature, counted per row
+    schema = infer_schema(events[8:])
+
+    def folded(*blocks: EventBlock) -> bytes:
+        stats = WindowStats(schema, seed=4)
+        for b in blocks:
+            stats.update(b)
+        return stats.to_bytes()
+
+    block = EventBlock.of(schema, events)
+    as_sent = folded(block)
+    block.review = [(9.0, "e3")]
+    whole = block.take(range(300))  # a segment every event is in
+    part = block.take([i for i in range(300) if i != 5])
+    assert whole.review is None and part.review is None  # all traffic keeps the candidates
+    assert folded(whole) == as_sent
+    assert folded(part) == folded(EventBlock.of(schema, events[:5] + events[6:]))
+    assert WindowStats.from_bytes(as_sent).unknown == {"surprise": 1}
 
 
 def test_missing_unknown_and_mistyped_features_are_counted_not_fatal(

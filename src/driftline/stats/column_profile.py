@@ -187,7 +187,7 @@ class ColumnProfile:
             raise RuntimeError(f"column {self.name!r}: {misses} values outside the histogram")
         if n_finite:
             self.moments.combine(int(n_finite), mean, float(m2), float(lo), float(hi))
-            self.histogram.add_dense(key_lo, counts)
+            self.histogram.add_dense(key_lo, counts, fused.nonzero_index)
             good = values if n_finite == n else values[np.isfinite(values)]
             self.quantiles.update(good, rng)
         self.reservoir.update(sample_keys, values[sample_idx])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -413,6 +413,10 @@ class EventBlock:
     def take(self, rows: Sequence[int]) -> EventBlock:
         """The block of ``rows`` (ascending row numbers)."""
         idx = np.asarray(rows, dtype=np.int64)
+        if idx.size == self.n_rows and np.array_equal(idx, np.arange(idx.size)):
+            # every row (a segment all the batch's events are in): the same columns, shared
+            # (a block is never changed in place), without the review candidates as below
+            return replace(self, review=None)
         unknown = {}
         if self.unknown:
             unknown = {j: self.unknown[int(i)] for j, i in enumerate(idx) if int(i) in self.unknown}

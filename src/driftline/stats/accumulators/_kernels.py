@@ -89,6 +89,7 @@ def warm_up() -> bool:
         hashes = np.array([1, 2], dtype=np.uint64)
         fused.category_fill(idx, hashes, null, np.zeros(2, dtype=np.int64), cat_codes)
         fused.row_combine(codes, codes.copy(), null)
+        fused.nonzero_index(counts)
     fused.sort_floats(np.array([2.0, -0.0, -1.0]), np.empty(3))
     fused.mix_inplace(codes)
     fused.hll_update(registers, codes, 12)

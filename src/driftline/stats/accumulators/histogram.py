@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from typing_extensions import Self
 
@@ -69,9 +71,15 @@ class LogHistogram:
         a, b = self.bucket_keys(np.array([lo, hi], dtype=np.float64)).tolist()
         return int(a), int(b)
 
-    def add_dense(self, lo: int, counts: np.ndarray) -> Self:
-        """Fold in dense counts of the consecutive bucket keys ``lo, lo + 1, ...``."""
-        nz = np.flatnonzero(counts)
+    def add_dense(
+        self, lo: int, counts: np.ndarray, nonzero: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> Self:
+        """Fold in dense counts of the consecutive bucket keys ``lo, lo + 1, ...``.
+
+        ``nonzero``: what finds the non-zero counts' indices (``np.flatnonzero``; the
+        profile passes the compiled kernel's, the same indices in a fifth of the time).
+        """
+        nz = np.flatnonzero(counts) if nonzero is None else nonzero(counts)
         if nz.size:
             self._add(nz.astype(np.int64) + lo, counts[nz].astype(np.int64))
         return self
