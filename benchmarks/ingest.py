@@ -3,7 +3,7 @@
     python benchmarks/ingest.py [--events 100000] [--batch 500] [--features 20]
                                 [--postgres postgresql://postgres@127.0.0.1:5432/test]
                                 [--skip-memory] [--repeat N] [--ids sdk|random|serial]
-                                [--format json|arrow] [--http CLIENTS --replicas N]
+                                [--format json|arrow] [--http CLIENTS --replicas N --workers N]
 
 Each batch goes through what a request does after the HTTP layer: JSON bytes
 -> decode -> per-event validation -> INSERT ... ON CONFLICT (commit) -> live
@@ -170,17 +170,26 @@ def _warm_kernels(schema: Schema) -> None:
 
 
 def run_http(
-    url: str, bodies: list[bytes], clients: int, replicas: int = 1, fmt: str = "json"
-) -> dict[str, float]:
-    """The same batches over HTTP (gzip) to ``replicas`` ``driftline serve`` processes.
+    url: str,
+    bodies: list[bytes],
+    clients: int,
+    replicas: int = 1,
+    fmt: str = "json",
+    workers: int = 1,
+) -> dict[str, Any]:
+    """The same batches over HTTP (gzip) to ``replicas`` ``driftline serve`` processes, each
+    with ``workers`` worker processes on its port (``serve --workers``).
 
     Replicas share the store, as behind a load balancer; client ``i`` sends to
-    replica ``i % replicas``.
+    replica ``i % replicas``. CPU: user + system time of every collector process
+    (each ``serve`` and its workers, from /proc) while the batches are sent, and of
+    this process (the clients).
     """
     import concurrent.futures
     import socket
     import subprocess
     import sys
+    import threading
 
     import httpx
 
@@ -193,12 +202,19 @@ def run_http(
     env = dict(os.environ, DRIFTLINE_BOOTSTRAP_KEY=key, DRIFTLINE_MAX_INFLIGHT=str(clients))
     base = [f"http://127.0.0.1:{port}" for port in ports]
     procs: list[subprocess.Popen[bytes]] = []
+    started = threading.Semaphore(0)  # one release per worker (uvicorn's start-up line)
     try:
         for i, port in enumerate(ports):
             cmd = [sys.executable, "-m", "driftline.server", "serve", "--store", url]
-            procs.append(subprocess.Popen([*cmd, "--port", str(port)], env=env))
+            cmd += ["--port", str(port), "--workers", str(workers), "--log-level", "info"]
+            proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+            procs.append(proc)
+            threading.Thread(target=_count_starts, args=(proc, started), daemon=True).start()
             if i == 0:  # the first one migrates the store and creates the key
                 _wait_healthy(base[0])
+        for _ in range(replicas * workers):  # every worker serves, not only the first
+            if not started.acquire(timeout=300):
+                raise RuntimeError("a collector process did not start")
         for b in base:
             _wait_healthy(b)
         headers = {"Authorization": f"Bearer {key}", "Content-Encoding": "gzip"}
@@ -216,16 +232,55 @@ def run_http(
                     n += r.json()["accepted"]
             return n
 
-        t0 = time.perf_counter()
+        collectors = [p.pid for p in procs]
+        collectors += [c for p in procs for c in _children(p.pid)]
+        cpu0 = {pid: _cpu_seconds(pid) for pid in collectors}
+        t0, client0 = time.perf_counter(), time.process_time()
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
             n = sum(pool.map(send, range(clients)))
-        elapsed = time.perf_counter() - t0
+        elapsed, client = time.perf_counter() - t0, time.process_time() - client0
+        cpu = {pid: _cpu_seconds(pid) - cpu0[pid] for pid in collectors}
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=60)
-    return {"events": n, "seconds": elapsed, "events_per_second": n / elapsed}
+    return {
+        "events": n,
+        "seconds": elapsed,
+        "events_per_second": n / elapsed,
+        "collector_cpu": sum(cpu.values()),
+        "process_cpu": sorted(cpu.values(), reverse=True),
+        "client_cpu": client,
+    }
+
+
+def _count_starts(proc: Any, started: Any) -> None:
+    """Pass a collector's stderr on, releasing ``started`` at each worker's start-up line."""
+    for line in proc.stderr:
+        sys.stderr.buffer.write(line)
+        if b"Application startup complete" in line:
+            started.release()
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (a ``serve --workers`` process's workers)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (every thread), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_healthy(base: str) -> None:
@@ -297,8 +352,14 @@ def _line(name: str, r: dict[str, float]) -> str:
     )
 
 
-def _http_line(name: str, r: dict[str, float], how: str) -> str:
-    return f"{name:<11} {r['events_per_second']:>9,.0f} events/s wall ({r['seconds']:.1f} s), {how}"
+def _http_line(name: str, r: dict[str, Any], how: str) -> str:
+    us = 1e6 / r["events"]
+    split = " + ".join(f"{c:.1f}" for c in r["process_cpu"])
+    return (
+        f"{name:<11} {r['events_per_second']:>9,.0f} events/s wall ({r['seconds']:.1f} s), {how}; "
+        f"CPU per event: collector processes {r['collector_cpu'] * us:.1f} us "
+        f"({split} s by process), clients {r['client_cpu'] * us:.1f} us"
+    )
 
 
 def main() -> None:
@@ -312,6 +373,12 @@ def main() -> None:
     ap.add_argument("--http", type=int, default=0, metavar="CLIENTS", help="also over HTTP")
     ap.add_argument(
         "--replicas", type=int, default=1, help="HTTP: collector processes sharing the store"
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="HTTP: worker processes of each collector, on its one port (serve --workers)",
     )
     ap.add_argument(
         "--clients",
@@ -364,15 +431,19 @@ def main() -> None:
                 )
     if args.http:
         hp = f"{args.sqlite_dir}/driftline-bench-http-{os.getpid()}.db"
-        r = run_http(f"sqlite:///{hp}", sent, args.http, args.replicas, args.format)
+        http = (args.http, args.replicas, args.format, args.workers)
+        r = run_http(f"sqlite:///{hp}", sent, *http)
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(hp + suffix):
                 os.remove(hp + suffix)
-        how = f"{args.http} clients, gzip {args.format}, {args.replicas} collector process(es)"
+        how = (
+            f"{args.http} clients, gzip {args.format}, {args.replicas} collector(s) "
+            f"x {args.workers} worker(s)"
+        )
         print(_http_line("http+sqlite", r, how))
         if args.postgres:
             with fresh_database("driftline_bench_http") as url:
-                r = run_http(url, sent, args.http, args.replicas, args.format)
+                r = run_http(url, sent, *http)
             print(_http_line("http+pg", r, how))
     st = stage_rates(bodies)
     print(

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,17 @@ N_EVENTS = 100_000  # as the issue asks
 class Server:
     """``python -m driftline.server serve`` in a subprocess."""
 
-    def __init__(self, store_url: str, port: int, log: Path, config: Path | None = None) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        port: int,
+        log: Path,
+        config: Path | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.store_url = store_url
         self.config = config
+        self.args = list(args)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -55,6 +63,7 @@ class Server:
         cmd += ["--store", self.store_url, "--port", str(self.port)]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
+        cmd += self.args
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         return self

@@ -6,19 +6,29 @@ Registered in driftline/cli.py with ``app.command()(serve)``,
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
+import secrets
 import socket
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from driftline._utils.cli import typer_app
 from driftline._utils.clock import SystemClock
 from driftline.errors import ConfigError, DriftlineError
+from driftline.server.workers import worker_replica
+
+if TYPE_CHECKING:
+    from driftline.alerts import AlertsConfig
+    from driftline.server.config import StreamSection
+    from driftline.server.settings import Settings
 
 keys_app = typer_app(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -64,8 +74,21 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every HTTP request.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Collector processes sharing the port (default 1; one per core for "
+            "ingest-heavy deployments).",
+        ),
+    ] = None,
+    listen_fd: Annotated[int | None, typer.Option("--listen-fd", hidden=True)] = None,
+    worker: Annotated[int, typer.Option("--worker", hidden=True)] = 0,
 ) -> None:
-    """Run the collector: ingest API, evaluation, alerts, /metrics, the dashboard."""
+    """Run the collector: ingest API, evaluation, alerts, /metrics, the dashboard.
+
+    ``--listen-fd`` and ``--worker`` are how a ``--workers`` supervisor starts its
+    workers (server/workers.py): serve on that inherited socket, as worker ``worker``."""
     level = log_level.lower()
     if level not in LOG_LEVELS:
         typer.echo(
@@ -81,7 +104,7 @@ def serve(
     from driftline.server.settings import Settings
     from driftline.store import open_store, redact_url
 
-    flags: dict[str, Any] = {"store_url": store, "host": host, "port": port}
+    flags: dict[str, Any] = {"store_url": store, "host": host, "port": port, "workers": workers}
     try:
         if config is not None:
             from driftline.server.config import load_serve_config
@@ -95,14 +118,18 @@ def serve(
             alerts = stream = None
     except DriftlineError as exc:
         raise _fail(exc) from exc
+    if listen_fd is not None:
+        _serve_worker(settings, alerts, stream, listen_fd, worker, level, access_log)
+        return
     # Listen first: a busy port fails here, before anything is written or a key minted.
     try:
         sock = listen(settings.host, settings.port)
     except DriftlineError as exc:
         raise _fail(exc) from exc
     try:
-        st = open_store(settings.store_url)
+        st = open_store(settings.store_url)  # migrated once, before any worker starts
         clock = SystemClock()
+        # with workers: built to check the configuration once here (notifier secrets, ...)
         app = create_app(settings, st, clock, alerts=alerts, stream=stream)
     except DriftlineError as exc:
         sock.close()
@@ -133,9 +160,85 @@ def serve(
         f"  logs       {level} and above to stderr, access log "
         f"{'on' if access_log else 'off'} (--log-level, --access-log); Ctrl-C stops\n"
     )
+    if settings.workers > 1:
+        st.close()
+        del app
+        base = settings.replica or f"replica-{uuid.uuid4().hex[:12]}"
+        sys.stdout.write(
+            f"  workers    {settings.workers} processes on this port (replicas "
+            f"{worker_replica(base, 1)} to {worker_replica(base, settings.workers)}; "
+            "--workers)\n"
+        )
+        sys.stdout.flush()
+        code = _supervise(settings, config, base, sock, level, access_log)
+        sock.close()
+        raise typer.Exit(code)
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=access_log))
     server.run(sockets=[sock])
+
+
+def _supervise(
+    settings: Settings,
+    config: Path | None,
+    base: str,
+    sock: socket.socket,
+    level: str,
+    access: bool,
+) -> int:
+    """Run ``settings.workers`` workers on ``sock`` until SIGINT/SIGTERM; the exit code."""
+    from driftline.server.workers import Supervisor
+
+    fd = sock.fileno()
+    env = dict(os.environ)
+    # one session secret for all: a dashboard session made by one worker is valid on all
+    env.setdefault("DRIFTLINE_SESSION_SECRET", secrets.token_hex(32))
+    env["DRIFTLINE_HOST"] = settings.host
+    env["DRIFTLINE_PORT"] = str(sock.getsockname()[1])
+    if settings.store_url is not None:  # from a flag, the file or the environment
+        env["DRIFTLINE_STORE_URL"] = settings.store_url
+    env.pop("DRIFTLINE_BOOTSTRAP_KEY", None)  # done here, once
+
+    def command(i: int) -> list[str]:
+        cmd = [sys.executable, "-m", "driftline.server", "serve", "--listen-fd", str(fd)]
+        cmd += ["--worker", str(i), "--log-level", level]
+        cmd += ["--access-log" if access else "--no-access-log"]
+        return cmd + (["--config", str(config)] if config is not None else [])
+
+    def worker_env(i: int) -> dict[str, str]:
+        return {**env, "DRIFTLINE_REPLICA": worker_replica(base, i)}
+
+    return Supervisor(settings.workers, command, worker_env, [fd]).run()
+
+
+def _serve_worker(
+    settings: Settings,
+    alerts: AlertsConfig | None,
+    stream: StreamSection | None,
+    fd: int,
+    index: int,
+    level: str,
+    access_log: bool,
+) -> None:
+    """Serve as worker ``index`` of a ``--workers`` supervisor, on its socket ``fd``: the
+    store is migrated and the key made; the first worker evaluates and purges."""
+    import uvicorn
+
+    from driftline.server.app import create_app
+    from driftline.server.workers import watch_parent
+    from driftline.store import open_store
+
+    sock = socket.socket(fileno=fd)
+    try:
+        st = open_store(settings.store_url, migrate=False)
+        app = create_app(settings, st, SystemClock(), alerts=alerts, stream=stream)
+    except DriftlineError as exc:
+        raise _fail(exc) from exc
+    app.state.collector.evaluates = index <= 1
+    watch_parent(os.getppid())
+    server = uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=access_log))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it stopped on
+        server.run(sockets=[sock])
 
 
 def _url(host: str, port: int) -> str:

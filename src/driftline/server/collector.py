@@ -144,6 +144,11 @@ class Collector:
         self._tick_lock = threading.Lock()
         self._projects: dict[str, str] = {}
         self.last_purge = 0.0
+        #: False: the background tick flushes this process's partials (and evaluates alerts
+        #: while it holds the lease) but leaves evaluating windows and purging to another
+        #: process of the same store: the workers of ``serve --workers`` but the first.
+        #: An explicit flush (``tick(force_flush=True)``, POST /v1/admin/flush) does all.
+        self.evaluates = True
         #: (wall time, reason) of the last write the store refused for lack of space.
         self.write_failure: tuple[float, str] | None = None
         #: The alert engine and its notifiers when alerts are configured (server/alerting.py).
@@ -443,7 +448,8 @@ class Collector:
         out = {"flushed": 0, "evaluated": 0, "purged": 0, "alert_points": 0}
         with self._tick_lock:
             out["flushed"] = self._guard("flush", lambda: self.windows.flush(force_flush))
-            while True:
+            evaluates = self.evaluates or force_flush
+            while evaluates:
                 t0 = time.perf_counter()
                 n = self._guard("evaluate", lambda: self.evaluator.run(limit=20))
                 if n:
@@ -455,7 +461,7 @@ class Collector:
             if self.alerts is not None and self._leads_alerting():
                 out["alert_points"] = self._guard("alerts", self.alerts.run)
             now = self.clock.time()
-            if now - self.last_purge >= 3600 or force_flush:
+            if evaluates and (now - self.last_purge >= 3600 or force_flush):
                 before = now - self.settings.retention_days * 86_400
                 horizon = now - self.settings.label_horizon_days * 86_400
                 out["purged"] = self._guard(

@@ -31,6 +31,7 @@ POSITIVE = (
     "label_horizon_days",
     "alerting_lease_seconds",
     "raw_parquet_flush_seconds",
+    "workers",
 )
 
 
@@ -39,6 +40,9 @@ class Settings:
     store_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Collector processes ``serve`` runs on the one port (docs/collector.md, "Several
+    #: workers on one port"): one per core for ingest-heavy deployments.
+    workers: int = 1
     windows: WindowConfig = field(default_factory=WindowConfig)
     evaluator: EvaluatorOptions = field(default_factory=EvaluatorOptions)
     #: Largest request body as sent (compressed), and after gunzip.
