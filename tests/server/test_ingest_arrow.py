@@ -16,6 +16,7 @@ import pytest
 from driftline.sdk.arrow_batch import CONTENT_TYPE, decode_records, encode_arrow
 from driftline.server.ingest import Limits, validate
 from driftline.server.ingest_arrow import decode_arrow, validate_arrow
+from driftline.server.ipc_size import decoded_bytes
 from driftline.store import segments
 from driftline.windows.columns import EventBlock, infer_schema
 
@@ -317,6 +318,31 @@ async def test_a_compressed_arrow_body_is_measured_before_it_is_decompressed(env
         w.write_table(table)
     r = await env.client.post("/v1/events", content=sink.getvalue().to_pybytes(), headers=headers)
     assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+
+
+async def test_a_negative_declared_length_does_not_cancel_out_a_large_one(env: Env) -> None:
+    # the decompressed lengths the buffers declare are added up before anything is
+    # decompressed; one declaring -16 MB took 16 MB off the sum, so a batch decoding to
+    # 16 MB (more than the 8 MB allowed here) passed the check and was decompressed whole
+    # before Arrow refused the negative length (a 1.6 MB body: +380 MB of memory)
+    n = 2_000_000
+    schema = pa.schema([("timestamp", pa.float64())])
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, schema, options=options) as w:
+        w.write_batch(pa.record_batch([pa.array(np.zeros(n))], schema=schema))
+        w.write_batch(pa.record_batch([pa.array(np.zeros(1000))], schema=schema))
+    body = sink.getvalue().to_pybytes()
+    at = body.rindex(struct.pack("<q", 8000))  # the second batch's values, decompressed
+    lying = body[:at] + struct.pack("<q", -8 * n) + body[at + 8 :]
+    with pytest.raises(ValueError, match="declares a negative length"):
+        decoded_bytes(lying)
+    headers = {**env.auth("ingest"), "Content-Type": CONTENT_TYPE}
+    r = await env.client.post("/v1/events", content=lying, headers=headers)
+    assert r.status_code == 400 and "declares a negative length" in r.json()["detail"], r.text
+    assert decoded_bytes(body) == 8 * (n + 1000)  # as sent: measured, then a 413
+    r = await env.client.post("/v1/events", content=body, headers=headers)
+    assert r.status_code == 413, r.text
 
 
 def test_objects_within_arrow_columns_read_back_with_the_keys_their_events_sent() -> None:

@@ -63,6 +63,8 @@ def _message_bytes(meta: bytes, body: pa.Buffer | None) -> int:
         if offset < 0 or length < 8 or offset + length > body.size:
             raise ValueError("a compressed buffer lies outside its message body")
         size = _I64.unpack(body.slice(offset, 8).to_pybytes())[0]
+        if size < -1:  # would cancel out another buffer's length in the sum
+            raise ValueError(f"a compressed buffer declares a negative length ({size})")
         total += length - 8 if size == -1 else size  # -1: stored uncompressed
     return total
 
