@@ -184,3 +184,43 @@ def test_the_prediction_column_is_the_json_paths_for_every_kind(
     a = EventBlock.of(schema, by_json.accepted)
     b = EventBlock.of_arrow(schema, by_arrow.table, by_arrow.accepted)
     assert b.table.equals(a.table), (a.table.to_pydict(), b.table.to_pydict())
+
+
+def _ipc(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+@pytest.mark.parametrize("column", ["status", "shadow", "type"])
+def test_a_column_of_nulls_only_is_the_field_left_out(tmp_path: Path, column: str) -> None:
+    """A column every event left null (Arrow type null: what pyarrow infers for it) is
+    the field not sent, as JSON: status "ok", shadow false. A null status or shadow column
+    failed the whole request (a 500: fill_null cannot fill a null-typed column), a null
+    type column rejected every event ('type must be ...', where JSON takes a null type)."""
+    import pyarrow as pa
+
+    from driftline.server.ingest import validate
+    from driftline.store import segments
+
+    events = [{k: v for k, v in e.items() if k != column} for e in _events(40, 7)]
+    table = pa.Table.from_pylist(events).append_column(column, pa.nulls(len(events)))
+    states, stored = {}, {}
+    for fmt in ("json", "arrow"):
+        c, store = _collector(tmp_path, f"{fmt}-{column}")
+        b = (
+            validate("prediction", [dict(e) for e in events], c.limits())
+            if fmt == "json"
+            else validate_arrow(decode_arrow(_ipc(table), 1 << 30), c.limits())
+        )
+        whole = b.accepted if b.segment is None else segments.events_of(b.segment)
+        stored[fmt] = [(e["type"], e["status"], e["shadow"]) for e in whole]
+        r = c.ingest_batch("prediction", b)
+        assert (r.accepted, r.rejected) == (40, [])
+        states[fmt] = _state(c, store)
+        store.close()
+    assert states["arrow"] == states["json"]
+    assert stored["arrow"] == stored["json"]

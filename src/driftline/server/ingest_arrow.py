@@ -451,7 +451,9 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     errs = _Errors(n)
     if "type" in table.column_names:
         col = _plain(table.column("type"))
-        if not _is_text(col.type):
+        if pa.types.is_null(col.type):  # none sent (JSON's ``"type": null`` is taken too)
+            pass
+        elif not _is_text(col.type):
             errs.all("type", "type must be 'prediction'")
         else:
             wrong = _mask(pc.and_(col.is_valid(), pc.not_equal(col, "prediction")))
@@ -461,7 +463,9 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     status = None
     if "status" in table.column_names:
         status = _plain(table.column("status"))
-        if not (_is_text(status.type) or pa.types.is_null(status.type)):
+        if pa.types.is_null(status.type):  # no value: every event "ok", as a null one
+            status = None
+        elif not _is_text(status.type):
             errs.all("status", "status must be 'ok' or 'error'")
             status = None
         else:
@@ -474,8 +478,9 @@ def validate_arrow(table: pa.Table, lim: Limits) -> Batch:
     shadow = None
     if "shadow" in table.column_names:
         shadow = table.column("shadow")
-        if not (pa.types.is_boolean(shadow.type) or pa.types.is_null(shadow.type)):
-            errs.all("shadow", "shadow must be true or false")
+        if not pa.types.is_boolean(shadow.type):  # (a null column: every event false)
+            if not pa.types.is_null(shadow.type):
+                errs.all("shadow", "shadow must be true or false")
             shadow = None
     error_type = None
     if "error_type" in table.column_names:
