@@ -224,3 +224,45 @@ def test_a_column_of_nulls_only_is_the_field_left_out(tmp_path: Path, column: st
         store.close()
     assert states["arrow"] == states["json"]
     assert stored["arrow"] == stored["json"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.5, 2.5, None], [3, 4, None], [True, False, None], ["eu", "us", None]],
+    ids=["float", "int", "bool", "str"],
+)
+def test_dictionary_encoded_segment_values_are_the_values(
+    tmp_path: Path, values: list[Any]
+) -> None:
+    """A segment key's values dictionary-encoded (numbers too) split the windows as the
+    same values sent as JSON. Numbers failed the request (a 500: the length check of
+    string values ran a string kernel over them)."""
+    import pyarrow as pa
+
+    from driftline.store import segments
+
+    events = _events(30, 8)
+    for i, e in enumerate(events):
+        v = values[i % 3]
+        e["segment"] = {} if v is None else {"k": v}
+    table = pa.Table.from_pylist(events)
+    column = pa.array([values[i % 3] for i in range(30)]).dictionary_encode()
+    seg = pa.StructArray.from_arrays([column], ["k"])
+    table = table.set_column(table.schema.get_field_index("segment"), "segment", seg)
+    states = {}
+    for fmt in ("json", "arrow"):
+        c, store = _collector(tmp_path, fmt)
+        if fmt == "json":
+            r = c.ingest("prediction", [dict(e) for e in events])
+        else:
+            b = validate_arrow(decode_arrow(_ipc(table), 1 << 30), c.limits())
+            assert [e["segment"] for e in segments.events_of(b.segment)] == [
+                e["segment"] for e in events
+            ]
+            r = c.ingest_batch("prediction", b)
+        assert (r.accepted, r.rejected) == (30, [])
+        states[fmt] = _state(c, store)
+        store.close()
+    assert states["arrow"] == states["json"]
+    segs = {s for _, by_seg in states["json"].values() for s in by_seg}
+    assert {f"k={v}" for v in values[:2]} <= segs

@@ -182,6 +182,11 @@ def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
+def _value_type(t: pa.DataType) -> pa.DataType:
+    """The type of the values of a column of type ``t`` (a dictionary's: its values')."""
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
 def _plain(col: pa.ChunkedArray) -> pa.ChunkedArray:
     """``col`` without dictionary encoding (the SDK may send names dictionary-encoded)."""
     if pa.types.is_dictionary(col.type):
@@ -382,13 +387,13 @@ def _struct(
         if not _json_only(errs, f"{name}.{f.name}", f.type):
             return None
         if name == "segment":
-            if _type_depth(f.type) or not (
-                _is_text(f.type)
-                or pa.types.is_integer(f.type)
-                or pa.types.is_floating(f.type)
-                or pa.types.is_boolean(f.type)
-                or pa.types.is_null(f.type)
-                or pa.types.is_dictionary(f.type)
+            vt = _value_type(f.type)
+            if _type_depth(vt) or not (
+                _is_text(vt)
+                or pa.types.is_integer(vt)
+                or pa.types.is_floating(vt)
+                or pa.types.is_boolean(vt)
+                or pa.types.is_null(vt)
             ):
                 errs.all(
                     f"segment.{f.name}", f"segment value of {f.name!r} must be a string or number"
@@ -404,7 +409,7 @@ def _struct(
             return None
     if name == "segment":  # string values: at most MAX_ID characters, no NUL
         for f in t:
-            if not (_is_text(f.type) or pa.types.is_dictionary(f.type)):
+            if not _is_text(_value_type(f.type)):  # numbers, encoded or not: nothing to check
                 continue
             v = _plain(pc.struct_field(col, f.name))
             long = pc.fill_null(pc.greater(pc.utf8_length(v), MAX_ID), False)
