@@ -118,9 +118,13 @@ class SQLStore(AccessQueries, MetricPointQueries):
                 found: set[str] = set()
                 for table in (t.events, t.prediction_index):
                     c = table.c
+                    cols = (c.version, c.window_start, c.prediction_id)
                     for i in range(0, len(ids), 500):
-                        q = select(c.version, c.window_start, c.prediction_id).where(
-                            c.model == model, c.prediction_id.in_(ids[i : i + 500])
+                        part = ids[i : i + 500]
+                        q = (
+                            t.events_by_prediction(cols, model, part)
+                            if table is t.events
+                            else select(*cols).where(c.model == model, c.prediction_id.in_(part))
                         )
                         for version, start, pid in conn.execute(q):
                             out.add((model, version, int(start)))
@@ -141,8 +145,8 @@ class SQLStore(AccessQueries, MetricPointQueries):
         ids = sorted(set(prediction_ids))
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
-                q = select(e.prediction_id, e.version, e.window_start).where(
-                    e.model == model, e.prediction_id.in_(ids[i : i + 500])
+                q = t.events_by_prediction(
+                    (e.prediction_id, e.version, e.window_start), model, ids[i : i + 500]
                 )
                 for pid, version, start in conn.execute(q):
                     out.setdefault(str(pid), []).append((str(version), int(start)))

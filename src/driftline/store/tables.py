@@ -10,6 +10,9 @@ tables; a test checks that the two never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -22,6 +25,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    select,
+    text,
+    union_all,
 )
 
 metadata = MetaData()
@@ -32,6 +38,9 @@ ID = 128  # client-made identifiers
 #: Raw prediction events: purged by retention; needed for label joins, samples, recovery.
 #: ``payload``: the event's JSON, or "" when it is row ``segment_row`` of segment
 #: ``segment_id`` (an Arrow batch's events, stored together; migration 0010).
+#: ``ix_events_prediction`` holds only the events whose ``prediction_id`` is not their
+#: ``event_id`` (the SDK's default): the others are found by the primary key
+#: (:func:`events_by_prediction`; migration 0011).
 events = Table(
     "events",
     metadata,
@@ -50,9 +59,31 @@ events = Table(
     Column("segment_id", String(64)),
     Column("segment_row", Integer),
     Index("ix_events_window", "model", "version", "window_start"),
-    Index("ix_events_prediction", "model", "prediction_id"),
+    Index(
+        "ix_events_prediction",
+        "model",
+        "prediction_id",
+        sqlite_where=text("prediction_id <> event_id"),
+        postgresql_where=text("prediction_id <> event_id"),
+    ),
     Index("ix_events_received", "received_at"),
 )
+
+
+def events_by_prediction(columns: Sequence[Any], model: str, ids: Sequence[str]) -> Any:
+    """``select(*columns)`` of the ``events`` rows of ``model`` whose ``prediction_id`` is one
+    of ``ids``: those whose prediction id is not their event id by ``ix_events_prediction``
+    (which holds only them), the others (the SDK's default) by the primary key. The two
+    parts are disjoint."""
+    e = events.c
+    other = select(*columns).where(
+        e.model == model, e.prediction_id.in_(ids), e.prediction_id != e.event_id
+    )
+    same = select(*columns).where(
+        e.event_id.in_(ids), e.prediction_id == e.event_id, e.model == model
+    )
+    return union_all(other, same)
+
 
 #: The payloads of an Arrow batch's new events as one Arrow IPC stream (store/segments.py),
 #: written in the transaction of their ``events`` rows; purged with them (``received_at``).
