@@ -226,3 +226,26 @@ def test_a_worker_that_never_stays_up_stops_the_supervisor(
     text = caplog.text
     assert "worker 1 (pid" in text and "(exit code 3); starting it again" in text
     assert "exited within 10 s of its start 3 times in a row; stopping the collector" in text
+
+
+async def test_a_worker_closes_a_connection_open_for_a_few_seconds_after_its_response() -> None:
+    """So that its client reconnects, to whichever worker accepts first (Rebalance)."""
+    from starlette.responses import PlainTextResponse
+
+    from driftline.server.workers import Rebalance
+
+    now = [100.0]
+    app = Rebalance(PlainTextResponse("ok"), seconds=5.0, clock=lambda: now[0])
+
+    async def close_header(client: tuple[str, int]) -> str | None:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://w") as c:
+            return (await c.get("/")).headers.get("connection")
+
+    assert await close_header(("10.0.0.1", 5001)) is None  # first seen now
+    now[0] += 4.9
+    assert await close_header(("10.0.0.1", 5001)) is None
+    assert await close_header(("10.0.0.2", 5001)) is None  # another connection: its own time
+    now[0] += 0.1
+    assert await close_header(("10.0.0.1", 5001)) == "close"
+    assert await close_header(("10.0.0.1", 5001)) is None  # a new connection on that port

@@ -225,7 +225,7 @@ def _serve_worker(
     import uvicorn
 
     from driftline.server.app import create_app
-    from driftline.server.workers import watch_parent
+    from driftline.server.workers import Rebalance, watch_parent
     from driftline.store import open_store
 
     sock = socket.socket(fileno=fd)
@@ -236,7 +236,8 @@ def _serve_worker(
         raise _fail(exc) from exc
     app.state.collector.evaluates = index <= 1
     watch_parent(os.getppid())
-    server = uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=access_log))
+    config = uvicorn.Config(Rebalance(app), log_level=level, access_log=access_log)
+    server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it stopped on
         server.run(sockets=[sock])
 

@@ -9,7 +9,9 @@ them. The socket stays open in the supervisor, so a worker's restart loses no qu
 connection. Each worker is a replica of its own (``<replica>-w<i>``: its own live
 partials, Parquet files and name in the alerting lease, kept across its restarts); the
 first worker evaluates windows and purges old events, the others only ingest and flush
-their partials (docs/collector.md, "Several workers on one port").
+their partials (docs/collector.md, "Several workers on one port"). A keep-alive
+connection is closed after a few seconds (:class:`Rebalance`), so that clients spread
+over the workers as load changes.
 
 :class:`Supervisor` watches them: a worker that exits is logged and started again, at
 once, or after a pause growing to ``max_pause`` while it keeps exiting within
@@ -33,6 +35,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("driftline.server")
 
@@ -193,6 +199,45 @@ class Supervisor:
         return clean
 
 
+class Rebalance:
+    """A worker's app: the first response on a connection open ``seconds`` or longer says
+    ``Connection: close``, so its client's next request takes a new connection, which the
+    worker that accepts it first serves (an idle one, usually, over a busy one). Keep-alive
+    clients then spread over the workers as load comes and goes, not only by where they
+    first landed; each client makes a new connection every ``seconds`` at most."""
+
+    def __init__(
+        self, app: ASGIApp, seconds: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.clock = clock
+        #: When each connection (the client's address and port) was first seen.
+        self._opened: dict[tuple[str, int], float] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] != "http" or not client:
+            await self.app(scope, receive, send)
+            return
+        now = self.clock()
+        if len(self._opened) > 4096:  # connections closed by their clients meanwhile
+            self._opened = {c: t for c, t in self._opened.items() if now - t < self.seconds}
+        key = (str(client[0]), int(client[1]))
+        if now - self._opened.setdefault(key, now) < self.seconds:
+            await self.app(scope, receive, send)
+            return
+        del self._opened[key]
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
 def watch_parent(parent: int, every: float = 1.0) -> threading.Thread:
     """In a worker: SIGTERM this process (a clean stop) once its supervisor ``parent`` is
     gone (killed without stopping its workers). A daemon thread; returned for tests."""
@@ -208,4 +253,4 @@ def watch_parent(parent: int, every: float = 1.0) -> threading.Thread:
     return thread
 
 
-__all__ = ["Supervisor", "describe_exit", "watch_parent", "worker_replica"]
+__all__ = ["Rebalance", "Supervisor", "describe_exit", "watch_parent", "worker_replica"]
