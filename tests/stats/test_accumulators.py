@@ -204,3 +204,18 @@ def test_unknown_version_is_refused() -> None:
 def test_nan_helpers() -> None:
     assert math.isnan(Moments().variance)
     assert math.isnan(QuantileSketch().quantiles(np.array([0.5]))[0])
+
+
+def test_log_histogram_counts_a_sparse_batch_as_a_dense_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from driftline.stats.accumulators import histogram as histogram_module
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.normal(size=2000).round(3), [0.0, -0.0, 5e-324, -1e300, 1e300]])
+    # a range of ~260,000 buckets for 2,005 values: counted sparsely
+    sparse = LogHistogram().update(x).update(x[:100])
+    monkeypatch.setattr(histogram_module, "_SPARSE_RATIO", 10**9)
+    dense = LogHistogram().update(x).update(x[:100])
+    assert sparse.to_bytes() == dense.to_bytes()
+    assert sparse.total == x.size + 100

@@ -10,6 +10,9 @@ from typing_extensions import Self
 from driftline.stats._codec import pack, unpack
 from driftline.stats.accumulators._blocks import FloatArray, _blocks
 
+#: A batch whose key range is wider than this many buckets per value is counted sparsely.
+_SPARSE_RATIO = 8
+
 
 class LogHistogram:
     """Exact counts on fixed, data-independent log-linear buckets.
@@ -58,6 +61,12 @@ class LogHistogram:
             return self
         # keys are monotone in the value: the key range comes from min and max
         lo, hi = self.key_range(float(values.min()), float(values.max()))
+        if hi - lo + 1 > _SPARSE_RATIO * values.size:
+            # few values over a wide range (values near 0 span every small exponent: some
+            # 130,000 buckets): sorting the keys costs less than counting into a dense array
+            keys, counts = np.unique(self.bucket_keys(values), return_counts=True)
+            self._add(keys.astype(np.int64), counts.astype(np.int64))
+            return self
         counts = np.zeros(hi - lo + 1, dtype=np.int64)
         for block in _blocks(values):
             keys = self.bucket_keys(block)
