@@ -249,3 +249,56 @@ async def test_a_worker_closes_a_connection_open_for_a_few_seconds_after_its_res
     now[0] += 0.1
     assert await close_header(("10.0.0.1", 5001)) == "close"
     assert await close_header(("10.0.0.1", 5001)) is None  # a new connection on that port
+
+
+def _stop_soon(sig: int, after: float = 1.5, once: Path | None = None) -> None:
+    """Send ``sig`` to this process ``after`` seconds (from when file ``once`` exists)."""
+    import threading
+
+    def later() -> None:
+        deadline = time.monotonic() + 120
+        while once is not None and not once.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(after)
+        os.kill(os.getpid(), sig)
+
+    threading.Thread(target=later, daemon=True).start()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_stops_every_worker_and_exits_0(sig: int) -> None:
+    from driftline.server.workers import Supervisor
+
+    sup = Supervisor(
+        2,
+        lambda i: [sys.executable, "-c", "import time; time.sleep(120)"],
+        lambda i: dict(os.environ),
+        [],
+        poll_seconds=0.05,
+    )
+    _stop_soon(sig)
+    t0 = time.monotonic()
+    assert sup.run() == 0
+    assert time.monotonic() - t0 < 30
+    assert all(w.proc is None for w in sup.workers) and sup.restarts == 0
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_stop_seconds_exit_1(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    from driftline.server.workers import Supervisor
+
+    up = tmp_path / "up"
+    stubborn = "import pathlib, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    stubborn += f"pathlib.Path({str(up)!r}).touch(); time.sleep(120)"
+    sup = Supervisor(
+        1,
+        lambda i: [sys.executable, "-c", stubborn],
+        lambda i: dict(os.environ),
+        [],
+        stop_seconds=1.0,
+        poll_seconds=0.05,
+    )
+    _stop_soon(signal.SIGTERM, after=0.2, once=up)  # once the worker ignores SIGTERM
+    assert sup.run() == 1
+    assert "did not stop within 1 s; killing it" in caplog.text
