@@ -203,6 +203,8 @@ def test_help_at_80_columns_shows_every_option_name_whole(command: list[str]) ->
     for part in command:
         cmd = cmd.commands[part]  # type: ignore[attr-defined]
     for param in cmd.params:
+        if getattr(param, "hidden", False):  # internal (serve --listen-fd for its workers)
+            continue
         for opt in [*param.opts, *param.secondary_opts]:
             if opt.startswith("--"):
                 assert opt in names, f"{opt} missing from the help of {' '.join(command)}"

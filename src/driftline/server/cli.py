@@ -85,10 +85,9 @@ def serve(
     listen_fd: Annotated[int | None, typer.Option("--listen-fd", hidden=True)] = None,
     worker: Annotated[int, typer.Option("--worker", hidden=True)] = 0,
 ) -> None:
-    """Run the collector: ingest API, evaluation, alerts, /metrics, the dashboard.
-
-    ``--listen-fd`` and ``--worker`` are how a ``--workers`` supervisor starts its
-    workers (server/workers.py): serve on that inherited socket, as worker ``worker``."""
+    """Run the collector: ingest API, evaluation, alerts, /metrics, the dashboard."""
+    # --listen-fd and --worker (hidden) are how a --workers supervisor starts its workers
+    # (server/workers.py): serve on that inherited socket, as worker number `worker`.
     level = log_level.lower()
     if level not in LOG_LEVELS:
         typer.echo(
