@@ -266,3 +266,30 @@ def test_csv_with_a_late_type_change(tmp_path: Path) -> None:
     p = driftline.profile(tmp_path / "late.csv", {"x": {"kind": "numeric"}})
     assert p.n_rows == n + 1
     assert p["x"].type_errors == 1 and p["x"].moments.n == n
+
+
+def test_profiles_folded_at_once_from_several_threads_are_each_as_if_alone() -> None:
+    """The column workers are one pool per process: concurrent folds (a collector folds
+    several windows at once) must not mix their columns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def tables(seed: int) -> list[pa.Table]:
+        rng = np.random.default_rng(seed)
+        return [
+            pa.table({"x": rng.normal(size=3000), "c": rng.choice(["a", "b"], 3000).tolist()})
+            for _ in range(4)
+        ]
+
+    def fold(seed: int) -> bytes:
+        batches = tables(seed)
+        p = DatasetProfile(driftline.Schema.infer(batches[0].schema, batches[0]), 500, None)
+        rng = np.random.default_rng(seed)
+        for t in batches:
+            p.update(t, rng)
+        return p.to_bytes()
+
+    alone = [fold(seed) for seed in range(6)]
+    with ThreadPoolExecutor(6) as callers:
+        together = list(callers.map(fold, range(6)))
+    assert together == alone
+    assert len(set(alone)) == 6
