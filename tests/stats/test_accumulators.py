@@ -219,3 +219,24 @@ def test_log_histogram_counts_a_sparse_batch_as_a_dense_one(
     dense = LogHistogram().update(x).update(x[:100])
     assert sparse.to_bytes() == dense.to_bytes()
     assert sparse.total == x.size + 100
+
+
+def test_log_histogram_adds_bucket_counts_as_their_sums() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        a = np.unique(rng.integers(-40, 40, rng.integers(1, 30)))
+        b = rng.integers(-45, 45, rng.integers(1, 30))
+        b = b if rng.random() < 0.2 else np.unique(b)  # unsorted, repeated keys too
+        ca, cb = rng.integers(1, 9, a.size), rng.integers(1, 9, b.size)
+        h = LogHistogram()
+        h.keys, h.counts = a.astype(np.int64), ca.astype(np.int64)
+        h._add(b.astype(np.int64), cb.astype(np.int64))
+        want: dict[int, int] = {}
+        for k, c in [
+            *zip(a.tolist(), ca.tolist(), strict=True),
+            *zip(b.tolist(), cb.tolist(), strict=True),
+        ]:
+            want[k] = want.get(k, 0) + c
+        assert h.keys.tolist() == sorted(want)
+        assert h.counts.tolist() == [want[k] for k in sorted(want)]
+        assert h.keys.dtype == h.counts.dtype == np.int64

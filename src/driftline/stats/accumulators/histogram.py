@@ -14,6 +14,10 @@ from driftline.stats.accumulators._blocks import FloatArray, _blocks
 _SPARSE_RATIO = 8
 
 
+def _increasing(keys: np.ndarray) -> bool:
+    return bool(keys.size < 2 or (keys[1:] > keys[:-1]).all())
+
+
 class LogHistogram:
     """Exact counts on fixed, data-independent log-linear buckets.
 
@@ -96,6 +100,20 @@ class LogHistogram:
     def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
         if self.keys.size == 0:
             self.keys, self.counts = keys, counts
+            return
+        if _increasing(self.keys) and _increasing(keys):
+            # sorted and unique, as every update and merge leaves them: merge by position
+            pos = np.searchsorted(self.keys, keys)
+            hit = np.zeros(keys.size, dtype=np.bool_)
+            inside = pos < self.keys.size
+            hit[inside] = self.keys[pos[inside]] == keys[inside]
+            summed = self.counts.astype(np.int64)  # a copy
+            summed[pos[hit]] += counts[hit]  # the positions of distinct keys: distinct
+            new = ~hit
+            if new.any():
+                self.keys = np.insert(self.keys, pos[new], keys[new])
+                summed = np.insert(summed, pos[new], counts[new])
+            self.counts = summed
             return
         all_keys = np.concatenate([self.keys, keys])
         all_counts = np.concatenate([self.counts, counts])
