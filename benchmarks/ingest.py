@@ -201,7 +201,10 @@ def run_http(
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
     key = "bench-key-0123456789abcdef"
-    env = dict(os.environ, DRIFTLINE_BOOTSTRAP_KEY=key, DRIFTLINE_MAX_INFLIGHT=str(clients))
+    env = dict(
+        os.environ, DRIFTLINE_BOOTSTRAP_KEY=key, DRIFTLINE_MAX_INFLIGHT=str(clients),
+        DRIFTLINE_MAX_INFLIGHT_PER_KEY=str(clients),  # all clients use one key
+    )  # fmt: skip
     base = [f"http://127.0.0.1:{port}" for port in ports]
     procs: list[subprocess.Popen[bytes]] = []
     started = threading.Semaphore(0)  # one release per worker (uvicorn's start-up line)
@@ -233,23 +236,39 @@ def run_http(
         warm = arrow_bodies(warm) if fmt == "arrow" else [_gzip(b) for b in warm]
         ready = threading.Barrier(clients + 1)
 
+        def post(client: httpx.Client, url: str, body: bytes) -> int:
+            """One batch, retried on 429/503 after the answer's Retry-After (as the SDK)."""
+            while True:
+                r = client.post(url, content=body, headers=headers)
+                if r.status_code not in (429, 503):
+                    r.raise_for_status()
+                    return int(r.json()["accepted"])
+                time.sleep(min(float(r.headers.get("retry-after") or 0.05), 1.0))
+
         def send(i: int) -> int:
             n = 0
             url = base[i % replicas] + "/v1/events"
             with httpx.Client(timeout=120) as client:
-                client.post(url, content=warm[i], headers=headers).raise_for_status()
+                try:
+                    post(client, url, warm[i])
+                except BaseException:
+                    ready.abort()  # the others stop waiting: the error is raised below
+                    raise
                 ready.wait()
                 for body in sent[i::clients]:
-                    r = client.post(url, content=body, headers=headers)
-                    r.raise_for_status()
-                    n += r.json()["accepted"]
+                    n += post(client, url, body)
             return n
 
         collectors = [p.pid for p in procs]
         collectors += [c for p in procs for c in _children(p.pid)]
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
             futures = [pool.submit(send, i) for i in range(clients)]
-            ready.wait()
+            try:
+                ready.wait()
+            except threading.BrokenBarrierError:
+                for f in futures:
+                    f.result()  # raises the error that broke it
+                raise
             cpu0 = {pid: _cpu_seconds(pid) for pid in collectors}
             t0, client0 = time.perf_counter(), time.process_time()
             n = sum(f.result() for f in futures)
