@@ -2,10 +2,11 @@
 
     .venv/bin/python -m benchmarks.scaling --postgres postgresql://postgres@127.0.0.1:5432/test \\
         [--events 60000] [--collectors 1,3] [--clients 6] [--models 6] [--format json|arrow]
+        [--batch 500]
 
 For each number of collectors: a fresh PostgreSQL database, that many ``driftline serve``
-processes sharing it, and ``--clients`` threads sending gzip'd JSON batches of 500 events
-(20 features; ``--format arrow``: the SDK's gzip'd Arrow IPC batches) of ``--models``
+processes sharing it, and ``--clients`` threads sending gzip'd JSON batches of ``--batch`` events
+(20 features; ``--format arrow``: the SDK's Arrow IPC batches, LZ4-compressed) of ``--models``
 models, each model to one collector (partitioned by model, as docs/scaling.md advises).
 Measured from /proc: CPU seconds of the collector processes, of the PostgreSQL server
 processes and of this (client) process, per event. The model of
@@ -78,14 +79,13 @@ def _wal(url: str) -> int:
 
 
 def _retag(bodies: list[bytes], models: int, fmt: str = "json") -> list[tuple[int, bytes]]:
-    """Each batch as the events of one of ``models`` models: (model number, gzip'd body)."""
+    """Each batch as the events of one of ``models`` models: (model number, body as the SDK
+    sends it: JSON gzip'd, Arrow as LZ4-compressed IPC)."""
     out = []
     for i, body in enumerate(bodies):
         m = i % models
         body = body.replace(b'"model":"bench"', f'"model":"m{m}"'.encode())
-        if fmt == "arrow":
-            body = arrow_bodies([body])[0]
-        out.append((m, _gzip(body)))
+        out.append((m, arrow_bodies([body])[0] if fmt == "arrow" else _gzip(body)))
     return out
 
 
@@ -125,6 +125,7 @@ def run(
         for b in base:
             httpx.post(b + "/v1/events", content=_gzip(warm), headers=headers, timeout=120)
         if fmt == "arrow":
+            headers = {"Authorization": f"Bearer {key}"}
             headers["Content-Type"] = "application/vnd.apache.arrow.stream"
 
         def send(i: int) -> int:
@@ -177,9 +178,10 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=6)
     ap.add_argument("--cores", type=float, default=float(os.cpu_count() or 1))
     ap.add_argument("--format", choices=("json", "arrow"), default="json")
+    ap.add_argument("--batch", type=int, default=500, help="events per request")
     args = ap.parse_args()
     os.environ["DRIFTLINE_TEST_POSTGRES"] = args.postgres
-    batches = _retag(make_bodies(args.events, 500, 20), args.models, args.format)
+    batches = _retag(make_bodies(args.events, args.batch, 20), args.models, args.format)
     first: dict[str, Any] | None = None
     for n_col in (int(x) for x in args.collectors.split(",")):
         with fresh_database(f"driftline_scaling_{n_col}") as url:
