@@ -266,3 +266,64 @@ def test_dictionary_encoded_segment_values_are_the_values(
     assert states["arrow"] == states["json"]
     segs = {s for _, by_seg in states["json"].values() for s in by_seg}
     assert {f"k={v}" for v in values[:2]} <= segs
+
+
+def test_a_struct_of_many_keys_is_read_once_not_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pc.struct_field costs time in the number of the struct's keys; called once per key
+    (the keys' count, the segment's keys, the features' columns and unknown features) it
+    made validation quadratic: a 3 MB body of 20 000 feature keys took 100 s of CPU,
+    5 events of 1 000 keys each (5 000 names) 19 s. Each struct is now flattened once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    events = _events(6, 9)
+    for i, e in enumerate(events):
+        e["model"], e["version"] = "m1", "v1"
+        e["features"] = {f"f{i}_{j}": float(j) for j in range(300)}  # 1 800 names
+        e["segment"] = {f"s{i}_{j}": "a" for j in range(30)}  # 180 keys, 30 an event
+    calls = []
+    real = pc.struct_field
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        calls.append(args[1])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pc, "struct_field", counted)
+    c, store = _collector(tmp_path, "wide")
+    b = validate_arrow(decode_arrow(encode_arrow(events) or b"", 1 << 30), c.limits())
+    too_many = pa.table({"features": [{f"f{j}": 1.0 for j in range(2000)}]})
+    validate_arrow(too_many, c.limits())  # over max_features: counted, not read key by key
+    r = c.ingest_batch("prediction", b)
+    assert (r.accepted, r.rejected) == (6, [])
+    assert len(calls) < 10, f"{len(calls)} calls of pc.struct_field"
+    _, segs = _state(c, store)[("m1", "v1", int(T0))]
+    assert segs["s0_0=a"][0] == 1  # the first keys seen split the window
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "field"),
+    [("features", "features"), ("segment", "segment"), ("prediction", "prediction")],
+)
+def test_a_key_twice_in_an_arrow_object_is_refused_naming_it(
+    tmp_path: Path, column: str, field: str
+) -> None:
+    """A struct type may name a field twice, a JSON object a key once: such a column was a
+    500 (struct_field: 'Multiple matches'; to_pylist: 'duplicate field names')."""
+    import pyarrow as pa
+
+    events = _events(4, 10)
+    table = pa.Table.from_pylist(events)
+    twice = pa.StructArray.from_arrays(
+        [pa.array(["a", "b", "c", "d"]), pa.array([1.0, 2.0, 3.0, 4.0])], ["k", "k"]
+    )
+    if column == "prediction":  # deeper: an object within the prediction
+        twice = pa.StructArray.from_arrays([twice], ["label"])
+    table = table.set_column(table.schema.get_field_index(column), column, twice)
+    c, store = _collector(tmp_path, "twice")
+    b = validate_arrow(decode_arrow(_ipc(table), 1 << 30), c.limits())
+    assert len(b.accepted) == 0
+    assert {(r["field"], "'k' twice" in r["error"]) for r in b.rejected} == {(field, True)}
+    store.close()

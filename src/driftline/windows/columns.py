@@ -365,13 +365,16 @@ class EventBlock:
         feats = table.column("features") if "features" in names else None
         if feats is not None and not pa.types.is_struct(feats.type):
             feats = None  # all null
-        sent = set() if feats is None else {f.name for f in feats.type}
+        # each feature's values (flattened once: pc.struct_field per key costs time in the
+        # number of keys, quadratic over a batch of many)
+        given = {} if feats is None else dict(zip(feats.type.names, feats.flatten(), strict=True))
+        sent = set(given)
         cols = schema.columns
         unknown: dict[int, list[str]] = {}
         if feats is not None:  # the row's features that are not columns, in the row's order
             for f in feats.type:
                 if f.name not in cols:
-                    for i in np.flatnonzero(_valid(pc.struct_field(feats, f.name))).tolist():
+                    for i in np.flatnonzero(_valid(given[f.name])).tolist():
                         unknown.setdefault(i, []).append(f.name)
         predictions: list[Any] | None = None
         arrays = []
@@ -386,11 +389,11 @@ class EventBlock:
                     predictions = _values(table, "prediction")
                 col = predictions
                 if name in sent:
-                    given = pc.struct_field(feats, name).to_pylist()
-                    col = [p if f is None else f for f, p in zip(given, col, strict=True)]
+                    own = given[name].to_pylist()
+                    col = [p if f is None else f for f, p in zip(own, col, strict=True)]
                 arrays.append(column(spec, col))
             elif feats is not None and name in sent:
-                arrays.append(_arrow_column(spec, pc.struct_field(feats, name)))
+                arrays.append(_arrow_column(spec, given[name]))
             elif spec.role is Role.SCORE:
                 arrays.append(column(spec, _scores_of(schema, name, table)))
             else:

@@ -139,8 +139,9 @@ class ArrowEvents(Sequence[dict[str, Any]]):
         if seg is None:
             return []
         found: list[tuple[int, int, str]] = []
-        for pos, f in enumerate(seg.type):
-            valid = _valid(pc.struct_field(seg, f.name))
+        # flattened once: pc.struct_field per key costs time in the number of keys
+        for pos, (f, values) in enumerate(zip(seg.type, seg.flatten(), strict=True)):
+            valid = _valid(values)
             if valid.any():
                 found.append((int(np.argmax(valid)), pos, f.name))
         return [name for _, _, name in sorted(found)]
