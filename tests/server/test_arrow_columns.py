@@ -327,3 +327,37 @@ def test_a_key_twice_in_an_arrow_object_is_refused_naming_it(
     assert len(b.accepted) == 0
     assert {(r["field"], "'k' twice" in r["error"]) for r in b.rejected} == {(field, True)}
     store.close()
+
+
+def test_a_batch_retried_in_part_is_counted_from_its_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch some of whose events were stored before (an SDK retry after a timeout):
+    its new events are counted per model and version from the columns, as the JSON path
+    counts them, without making a dict of each event (4 us an event: 20 ms of 85 for a
+    retried batch of 5 000)."""
+
+    def by_row(self: ArrowEvents, i: Any) -> Any:
+        raise AssertionError("an Arrow batch's events read one by one")
+
+    counted = {}
+    for fmt in ("json", "arrow"):
+        c, store = _collector(tmp_path, f"retry-{fmt}")
+        events = _events(60, 11)
+        for part, new in ((events[:40], 40), (events, 20)):
+            if fmt == "json":
+                assert c.ingest("prediction", [dict(e) for e in part]).accepted == new
+                continue
+            b = validate_arrow(decode_arrow(encode_arrow(part) or b"", 1 << 30), c.limits())
+            with monkeypatch.context() as m:
+                m.setattr(ArrowEvents, "__getitem__", by_row)
+                assert c.ingest_batch("prediction", b).accepted == new
+        counted[fmt] = {
+            tuple(s.labels.values()): s.value
+            for metric in c.metrics.ingested.collect()
+            for s in metric.samples
+            if s.name.endswith("_total")
+        }
+        store.close()
+    assert counted["arrow"] == counted["json"]
+    assert sum(counted["json"].values()) == 60

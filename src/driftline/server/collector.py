@@ -407,9 +407,10 @@ class Collector:
                 whole = rows if batch.segment is None else events_of(batch.segment)
                 self.raw_parquet.add([w for i, w in zip(ids, whole, strict=True) if i in new], now)
             counts: dict[tuple[str, str], int] = {}
-            if isinstance(rows, ArrowEvents) and every:
-                for mv in zip(rows.model, rows.version, strict=True):
-                    counts[mv] = counts.get(mv, 0) + 1
+            if isinstance(rows, ArrowEvents):  # columns: never a dict per event (45 ms/5000)
+                for i, m, v in zip(ids, rows.model, rows.version, strict=True):
+                    if every or i in new:
+                        counts[m, v] = counts.get((m, v), 0) + 1
             else:
                 for e in rows:
                     if e["event_id"] in new:
