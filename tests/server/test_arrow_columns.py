@@ -361,3 +361,27 @@ def test_a_batch_retried_in_part_is_counted_from_its_columns(
         store.close()
     assert counted["arrow"] == counted["json"]
     assert sum(counted["json"].values()) == 60
+
+
+def test_folds_of_busy_windows_keep_every_value_in_the_quantile_sketches(tmp_path: Path) -> None:
+    """A fold is at most fold_rows + one request's events: under the sketch's sample_above,
+    so a window taking batches of max_batch_events never samples (65 536 + a batch did)."""
+    c, store = _collector(tmp_path, "folds")
+    big = c.settings.max_batch_events
+    rng = np.random.default_rng(7)
+    n = 0
+    while n < 2 * c.settings.windows.fold_rows:
+        batch = []
+        for k in range(big):
+            batch.append({
+                "type": "prediction", "event_id": f"f{n + k}", "timestamp": T0 + 1.0,
+                "model": "m1", "version": "v1", "features": {"x": float(rng.normal())},
+            })  # fmt: skip
+        b = validate_arrow(decode_arrow(encode_arrow(batch) or b"", 1 << 30), c.limits())
+        assert c.ingest_batch("prediction", b).accepted == big
+        n += big
+    (p,) = c.windows._partials.values()
+    stats = p.segments["*"]
+    assert stats.n_events >= c.settings.windows.fold_rows  # folded at least once
+    assert not stats.profile.columns["x"].quantiles.sampled
+    store.close()

@@ -38,7 +38,9 @@ class WindowConfig:
     grace_seconds: int = 60
     checkpoint_seconds: int = 60
     reservoir_size: int = 1000
-    fold_rows: int = 65536
+    #: a fold is at most fold_rows + one request's events (max_batch_events, 10 000): under
+    #: the quantile sketch's sample_above (65 536), so a fold keeps every value it is given
+    fold_rows: int = 55_000
     segment_keys: tuple[str, ...] = ()
     max_segments: int = 20
     max_unknown_features: int = 100
