@@ -385,3 +385,27 @@ def test_folds_of_busy_windows_keep_every_value_in_the_quantile_sketches(tmp_pat
     assert stats.n_events >= c.settings.windows.fold_rows  # folded at least once
     assert not stats.profile.columns["x"].quantiles.sampled
     store.close()
+
+
+def test_a_segment_value_that_json_cannot_hold_is_refused(tmp_path: Path) -> None:
+    """JSON has no NaN or infinity: an Arrow segment value of either split the window
+    under 'k=nan' while the stored event read {"k": null} (orjson writes NaN as null)."""
+    import pyarrow as pa
+
+    events = _events(4, 12)
+    table = pa.Table.from_pylist(events)
+    values = pa.array([1.5, float("nan"), float("inf"), None]).dictionary_encode()
+    for column in (values, values.cast(pa.float64())):
+        seg = pa.StructArray.from_arrays([column], ["k"])
+        sent = table.set_column(table.schema.get_field_index("segment"), "segment", seg)
+        c, store = _collector(tmp_path, f"nan-{column.type}")
+        b = validate_arrow(decode_arrow(_ipc(sent), 1 << 30), c.limits())
+        assert [(r["index"], r["field"]) for r in b.rejected] == [
+            (1, "segment.k"),
+            (2, "segment.k"),
+        ]
+        assert "finite number" in b.rejected[0]["error"]
+        assert c.ingest_batch("prediction", b).accepted == 2
+        segs = {s for _, by_seg in _state(c, store).values() for s in by_seg}
+        assert "k=1.5" in segs and not {"k=nan", "k=inf"} & segs
+        store.close()

@@ -444,7 +444,14 @@ def _struct(
             return None
     if name == "segment":  # string values: at most MAX_ID characters, no NUL
         for f in t:
-            if not _is_text(_value_type(f.type)):  # numbers, encoded or not: nothing to check
+            if pa.types.is_floating(_value_type(f.type)):  # JSON has no NaN or infinity
+                v = _plain(fields[f.name])
+                errs.mark(
+                    _mask(pc.invert(pc.is_finite(v))),
+                    f"segment.{f.name}",
+                    f"segment value of {f.name!r} must be a string or a finite number",
+                )
+            if not _is_text(_value_type(f.type)):  # numbers: nothing more to check
                 continue
             v = _plain(fields[f.name])
             long = pc.fill_null(pc.greater(pc.utf8_length(v), MAX_ID), False)
