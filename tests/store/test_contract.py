@@ -159,15 +159,20 @@ def test_metric_points_upsert_and_query(store: Store) -> None:
         [{**base, "window_start": 0, "value": 0.1}, {**base, "window_start": 300, "value": 0.2}]
     )
     store.upsert_metric_points([{**base, "window_start": 300, "value": 0.3, "status": "drift"}])
+    # every status the windows write (17 characters: PostgreSQL refused it before 0012)
+    store.upsert_metric_points(
+        [{**base, "window_start": 900, "value": None, "status": "insufficient_data"}]
+    )
     got = store.metric_points(MetricQuery(model="m", metric="drift_score"))
     assert [(p["window_start"], p["value"], p["status"]) for p in got] == [
         (0, 0.1, "ok"),
         (300, 0.3, "drift"),
+        (900, None, "insufficient_data"),
     ]
     assert store.metric_points(MetricQuery(column="b")) == []
-    assert len(store.metric_points(MetricQuery(start=300))) == 1
+    assert len(store.metric_points(MetricQuery(start=300))) == 2
     latest = store.latest_points(300)
-    assert [p["window_start"] for p in latest] == [300]
+    assert [p["window_start"] for p in latest] == [900]
     # the latest window with a metric family: labels arrive late, so an older window
     store.upsert_metric_points(
         [{**base, "metric": "performance.accuracy", "window_start": 0, "value": 0.9}]

@@ -232,7 +232,7 @@ metric_points = Table(
     Column("column", String(NAME), primary_key=True),
     Column("method", String(64), primary_key=True),
     Column("value", Float),
-    Column("status", String(16), nullable=False),
+    Column("status", String(32), nullable=False),  # insufficient_data: 17 (0012)
     Column("n", BigInteger, nullable=False),
     Column("details", Text, nullable=False),
     Column("evaluated_at", Float, nullable=False),
